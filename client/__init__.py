@@ -1,0 +1,1 @@
+"""The Hushroom client: trio session, audio pipeline and the ``hushroom`` command line."""

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``hushroom bench``: each prints one JSON object with ``--json``."""

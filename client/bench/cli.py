@@ -1,0 +1,50 @@
+"""``hushroom bench KIND``: dispatch to one module per benchmark (client/bench/KIND.py).
+
+Each benchmark module exposes ``HELP``, ``register(parser)`` and ``run(args) -> int``
+like the top-level commands.  Timing goals live here, never in unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from client.errors import CliError
+
+HELP = "benchmarks: crypto, room, fanout, join"
+
+BENCHES: dict[str, str] = {
+    "crypto": "per-frame protect/unprotect cost and bytes added (spec: Frame protection)",
+    "room": "in-memory room of N members: admission, join bytes, kick re-key",
+    "fanout": "real relay process + load clients on loopback: latency, CPU, drops",
+    "join": "invite in hand to first decoded audio frame, on loopback",
+}
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", metavar="KIND")
+    from client.cli import CURRENT_ARGV
+
+    argv = CURRENT_ARGV
+    chosen = next((a for a in argv if a in BENCHES), None)
+    for name, help_text in BENCHES.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            try:
+                module = importlib.import_module(f"client.bench.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name == f"client.bench.{name}":
+                    raise CliError(
+                        f"'hushroom bench {name}' is not available in this build"
+                    ) from None
+                raise
+            module.register(p)
+            p.set_defaults(_bench_run=module.run)
+
+
+def run(args: argparse.Namespace) -> int:
+    runner = getattr(args, "_bench_run", None)
+    if runner is None:
+        raise CliError("choose a benchmark: " + ", ".join(BENCHES), exit_code=2)
+    status: int = runner(args)
+    return status

@@ -1,0 +1,101 @@
+"""The ``hushroom`` command line: one dispatcher, one module per subcommand.
+
+Each subcommand lives in its own module exposing::
+
+    HELP: str                                   # one line for the command list
+    def register(parser: argparse.ArgumentParser) -> None   # add arguments
+    def run(args: argparse.Namespace) -> int                # exit status
+
+Modules are imported only when their command is used, so ``hushroom relay``
+never loads the audio stack.  Every expected failure surfaces as one clear
+line on stderr and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from client.errors import CliError
+
+# command name -> (module path, one-line help)
+# The argument list being parsed; sub-dispatchers (``bench``) read it to load
+# only the module that is actually selected.
+CURRENT_ARGV: list[str] = []
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "relay": ("relay.cli", "run a relay (the only server a group needs)"),
+    "room": ("client.commands.room", "create a room and moderate it"),
+    "join": ("client.commands.join", "join a room from an invite link"),
+    "demo": ("client.commands.demo", "in-process relay and a few clients talking in a room"),
+    "bot": ("client.commands.bot", "room bots (welcome)"),
+    "id": ("client.commands.identity", "show or rotate this device's identity"),
+    "bench": ("client.bench.cli", "benchmarks: crypto, room, fanout, join"),
+}
+
+EPILOG = """examples:
+  hushroom demo --out /tmp/hush          # relay + clients in one process, records room.wav
+  hushroom relay --listen 127.0.0.1:7443 # run a relay, prints the pin for invites
+  hushroom room create --relay 127.0.0.1:7443 --name Alice
+  hushroom join 'hushroom://127.0.0.1:7443/#...' --name Bob --tone
+  hushroom bench crypto --json
+"""
+
+
+def _load(name: str) -> ModuleType:
+    module_path, _ = COMMANDS[name]
+    try:
+        return importlib.import_module(module_path)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_path.startswith(exc.name):
+            raise CliError(f"'hushroom {name}' is not available in this build") from None
+        raise
+
+
+def build_parser(selected: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hushroom",
+        description="End-to-end encrypted audio rooms over a relay that cannot listen.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if name == selected:
+            _load(name).register(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    CURRENT_ARGV[:] = argv
+    selected = next((a for a in argv if not a.startswith("-")), None)
+    if selected not in COMMANDS:
+        selected = None
+    try:
+        parser = build_parser(selected)
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        status: int = _load(args.command).run(args)
+        return status
+    except CliError as exc:
+        print(f"hushroom: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hushroom: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

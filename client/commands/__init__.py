@@ -1,0 +1,1 @@
+"""One module per ``hushroom`` subcommand (see client.cli)."""
