@@ -19,4 +19,6 @@ identity    IdentityKey(seed) / .generate(rng) / .public / .sign(label, msg) /
             .exchange(peer_pub); SessionCertificate.decode(data) (verifies) / .encode();
             fingerprint(pub), safety_code(pub) -> "12345 67890 ..." (§5)
             Signature labels must start with b"hushroom v1 sig " and be listed in spec §3.4.
+xchacha     XChaChaPrefix(key, prefix16).encrypt(suffix8, pt, aad) / .decrypt(...) — HChaCha20
+            subkey cached once; encrypt(key, nonce24, pt, aad), decrypt(...), hchacha20 (§3.2)
 """
