@@ -26,4 +26,7 @@ invite      Invite(host, port, room_secret, relay_pin, founder_identity); Invite
             Invite.from_link(text) (RemoteProtocolError, code CHECKSUM for typos); .secrets() ->
             RoomSecrets(room_tag: 16 B, admission_key: 32 B, room_id: 32 B);
             RoomSecrets.derive(room_secret, founder_identity) (§6)
+pairwise    PairwiseChannel(room_id=, my_identity=, my_session: SessionKey, peer_identity=,
+            peer_session=, max_skip=1000, max_stored_skipped=2000); .seal(pt) -> bytes;
+            .open(msg) -> bytes (REPLAY / TOO_FAR / DecryptionFailed); ratchet_step(ck) (§9)
 """
