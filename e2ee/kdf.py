@@ -28,6 +28,7 @@ PAIRWISE_AAD = b"hushroom v1 pairwise aad"
 SENDER_KEY_RATCHET = b"hushroom v1 sender key ratchet"
 FRAME_KEY = b"hushroom v1 frame key"
 FRAME_SALT = b"hushroom v1 frame salt"
+FRAME_AAD = b"hushroom v1 frame aad"
 # Hash and signature domain labels (spec §3.4, §5).
 FINGERPRINT = b"hushroom v1 fingerprint"
 INVITE_CHECKSUM = b"hushroom v1 invite checksum"
@@ -43,6 +44,7 @@ LABELS: dict[str, bytes] = {
     "SENDER_KEY_RATCHET": SENDER_KEY_RATCHET,
     "FRAME_KEY": FRAME_KEY,
     "FRAME_SALT": FRAME_SALT,
+    "FRAME_AAD": FRAME_AAD,
     "FINGERPRINT": FINGERPRINT,
     "INVITE_CHECKSUM": INVITE_CHECKSUM,
     "SIG_SESSION_KEY": SIG_SESSION_KEY,
