@@ -41,8 +41,14 @@ def test_tone_round_trip(backend, tone440, encode_all):
 
 
 @pytest.mark.parametrize("bitrate", [24_000, 32_000])
-def test_bitrate_near_configured_on_speech(bitrate, speech, encode_all):
+def test_cbr_packets_all_have_the_configured_size(bitrate, speech, encode_all):
     packets = encode_all(speech, OpusEncoderConfig(bitrate=bitrate))
+    assert {len(p) for p in packets} == {bitrate // 8 // 50}  # 60 or 80 bytes, silence too
+
+
+@pytest.mark.parametrize("bitrate", [24_000, 32_000])
+def test_vbr_bitrate_near_configured_on_speech(bitrate, speech, encode_all):
+    packets = encode_all(speech, OpusEncoderConfig(bitrate=bitrate, vbr="on"))
     frames = frames_from_pcm(speech)
     voiced = [len(p) for p, f in zip(packets, frames, strict=True) if level_dbfs(f) > -35]
     assert len(voiced) > len(packets) // 2
@@ -51,10 +57,11 @@ def test_bitrate_near_configured_on_speech(bitrate, speech, encode_all):
     # VBR: voiced frames land near the target; aiortc's encoder sent ~412 bytes here.
     assert 0.7 * target_bytes <= mean_bytes <= 1.2 * target_bytes, mean_bytes
     assert max(len(p) for p in packets) <= 2.5 * target_bytes
+    assert min(len(p) for p in packets) < 0.5 * target_bytes  # pauses cost little
 
 
-def test_bitrate_near_configured_on_tone(tone440, encode_all):
-    packets = encode_all(tone440)
+def test_vbr_bitrate_near_configured_on_tone(tone440, encode_all):
+    packets = encode_all(tone440, OpusEncoderConfig(vbr="on"))
     mean_bytes = float(np.mean([len(p) for p in packets[5:]]))
     assert 0.7 * 60 <= mean_bytes <= 1.2 * 60, mean_bytes
 
