@@ -36,7 +36,7 @@ from client.audio.errors import (
 from client.audio.format import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Frame, silence
 from client.audio.jitter import JitterBuffer, JitterConfig, PushResult
 from client.audio.mixer import Mixer
-from client.audio.quality import aligned_correlation
+from client.audio.quality import aligned_correlation, mixture_correlation
 from client.audio.receiver import RoomAudioReceiver, SpeakerActivity
 from client.audio.sinks import RoomRecorder, WavSink
 from client.audio.sources import (
@@ -79,6 +79,7 @@ __all__ = [
     "decode_file",
     "espeak_binary",
     "fec_supported",
+    "mixture_correlation",
     "open_decoder",
     "open_file",
     "silence",

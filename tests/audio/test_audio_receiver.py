@@ -10,11 +10,16 @@ import pytest
 from client.audio.decoder import fec_supported
 from client.audio.format import FRAME_SAMPLES
 from client.audio.jitter import JitterConfig
-from client.audio.quality import aligned_correlation, dominant_frequencies, tone_power
+from client.audio.quality import (
+    aligned_correlation,
+    dominant_frequencies,
+    mixture_correlation,
+    tone_power,
+)
 from client.audio.receiver import RoomAudioReceiver
 from client.audio.sinks import RoomRecorder
 from client.audio.sources import decode_file
-from client.audio.synth import speaker_tone_hz, tone
+from client.audio.synth import speaker_tone_hz, speech_like, tone
 
 TICK = 0.02
 EXTRA_TICKS = 20
@@ -29,6 +34,7 @@ def run_network(
     max_jitter: float = 0.0,
     duplicate: float = 0.0,
     seed: int = 1,
+    offsets: dict[str, float] | None = None,
 ) -> np.ndarray:
     """Deliver each speaker's packets (seq = index) with the given impairments; tick through."""
     rng = random.Random(seed)
@@ -39,12 +45,13 @@ def run_network(
                 continue
             if rng.random() < loss:
                 continue
-            at = i * TICK + rng.uniform(0.0, max_jitter)
+            at = i * TICK + rng.uniform(0.0, max_jitter) + (offsets or {}).get(speaker, 0.0)
             arrivals.append((at, speaker, i, packet))
             if rng.random() < duplicate:
                 arrivals.append((at + rng.uniform(0.0, 0.05), speaker, i, packet))
     arrivals.sort(key=lambda a: a[0])
     ticks = max(len(p) for p in streams.values()) + EXTRA_TICKS
+    ticks += round(max((offsets or {}).values(), default=0.0) / TICK)
     out = []
     k = 0
     for tick in range(ticks):
@@ -193,3 +200,19 @@ def test_room_and_per_speaker_recordings_line_up(tmp_path, encode_all):
     assert not bob[: 25 * FRAME_SAMPLES].any()  # silence before bob was first heard
     assert tone_power(bob[30 * FRAME_SAMPLES : 50 * FRAME_SAMPLES], 660.0) > 0.8
     assert tone_power(alice[10 * FRAME_SAMPLES : 40 * FRAME_SAMPLES], 440.0) > 0.8
+
+
+def test_overlapping_speakers_are_explained_by_the_mixture(encode_all):
+    a = speech_like(4.0, pitch_hz=110.0, seed=11)
+    b = speech_like(4.0, pitch_hz=190.0, seed=12)
+    receiver = RoomAudioReceiver()
+    # bob's packets arrive 50 ms later than alice's: each speaker has its own delay
+    streams = {"alice": encode_all(a), "bob": encode_all(b)}
+    out = run_network(receiver, streams, offsets={"bob": 0.05}, max_jitter=0.02)
+    single_a, _ = aligned_correlation(a, out, max_lag=48_000)
+    single_b, _ = aligned_correlation(b, out, max_lag=48_000)
+    assert single_a < 0.9 and single_b < 0.9  # one source alone cannot explain the mix
+    corr, lags = mixture_correlation([a, b], out, max_lag=48_000)
+    assert corr >= 0.9
+    # bob's lag is alice's plus 50 ms (2400 samples), within the jitter
+    assert abs(lags[1] - lags[0] - 2400) <= 960
