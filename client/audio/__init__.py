@@ -38,8 +38,10 @@ from client.audio.jitter import JitterBuffer, JitterConfig, PushResult
 from client.audio.mixer import Mixer
 from client.audio.quality import aligned_correlation, mixture_correlation
 from client.audio.receiver import RoomAudioReceiver, SpeakerActivity
+from client.audio.sender import AudioSender, open_source
 from client.audio.sinks import RoomRecorder, WavSink
 from client.audio.sources import (
+    FileSource,
     FrameSource,
     PcmSource,
     ToneSource,
@@ -57,8 +59,10 @@ __all__ = [
     "SAMPLE_RATE",
     "AudioDeviceError",
     "AudioError",
+    "AudioSender",
     "AudioSourceError",
     "CodecError",
+    "FileSource",
     "Frame",
     "FrameDecoder",
     "FrameSource",
@@ -82,6 +86,7 @@ __all__ = [
     "mixture_correlation",
     "open_decoder",
     "open_file",
+    "open_source",
     "silence",
     "speaker_tone_hz",
     "speech_like",

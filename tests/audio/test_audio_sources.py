@@ -83,11 +83,15 @@ def test_garbage_file_is_a_clear_error(tmp_path, content, reason):
     with pytest.raises(AudioSourceError, match=reason) as info:
         decode_file(path)
     assert "\n" not in str(info.value)
+    with pytest.raises(AudioSourceError, match=reason):
+        open_file(path)
 
 
 def test_directory_is_a_clear_error(tmp_path):
     with pytest.raises(AudioSourceError, match="is a directory"):
         decode_file(tmp_path)
+    with pytest.raises(AudioSourceError, match="is a directory"):
+        open_file(tmp_path)
 
 
 def test_truncated_wav_header_is_a_clear_error(tmp_path):
@@ -151,3 +155,25 @@ def test_missing_sounddevice_is_a_clear_error(monkeypatch):
         devices.MicrophoneSource()
     with pytest.raises(AudioDeviceError, match="sounddevice"):
         devices.SpeakerOutput()
+
+
+def test_file_source_streams_the_same_audio_as_decode_file(tmp_path):
+    path = tmp_path / "tone.flac"
+    write_with_pyav(path, "flac", "flac", 44_100, seconds=2.0)
+    whole = decode_file(path)
+    streamed = np.concatenate(list(open_file(path)))
+    assert np.array_equal(streamed[: whole.size], whole)
+    assert not streamed[whole.size :].any()  # only zero padding after the end
+
+
+def test_file_source_loops_seamlessly(tmp_path):
+    path = tmp_path / "tone.wav"
+    write_with_pyav(path, "wav", "pcm_s16le", 48_000, seconds=0.5)
+    whole = decode_file(path)
+    source = open_file(path, loop=True)
+    frames = [source.read() for _ in range(60)]  # 1.2 s from a 0.5 s file
+    assert all(f is not None for f in frames)
+    joined = np.concatenate([f for f in frames if f is not None])
+    assert np.array_equal(joined[whole.size : 2 * whole.size], whole)
+    source.close()
+    assert source.read() is None
