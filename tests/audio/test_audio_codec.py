@@ -181,3 +181,23 @@ def test_independent_speakers_encode_independently():
     assert find_lag(a, a) == 0
     corr, _ = aligned_correlation(a, b, max_lag=4800)
     assert corr < 0.5
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        bytes([11 << 3]) + bytes(50),  # a 60 ms SILK packet: more than one frame of audio
+        bytes([9 << 3 | 3, 48]) + bytes(40),  # code 3 claiming 48 frames
+        bytes(2000),  # longer than any valid Opus packet
+        b"",
+    ],
+)
+def test_hostile_packets_always_give_one_frame(backend, hostile, speech_packets):
+    """An authenticated but malicious speaker cannot break the decoder or the timeline."""
+    decoder = open_decoder(backend)
+    for packet in speech_packets[:5]:
+        decoder.decode(packet)
+    assert decoder.decode(hostile).shape == (FRAME_SAMPLES,)
+    assert decoder.recover(hostile).shape == (FRAME_SAMPLES,)
+    assert decoder.decode(speech_packets[5]).shape == (FRAME_SAMPLES,)
