@@ -36,7 +36,7 @@ from client.audio.errors import (
 from client.audio.format import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Frame, silence
 from client.audio.jitter import JitterBuffer, JitterConfig, PushResult
 from client.audio.mixer import Mixer
-from client.audio.quality import aligned_correlation, mixture_correlation
+from client.audio.quality import aligned_correlation, mixture_correlation, windowed_correlation
 from client.audio.receiver import RoomAudioReceiver, SpeakerActivity
 from client.audio.sender import AudioSender, open_source
 from client.audio.sinks import RoomRecorder, WavSink
@@ -93,4 +93,5 @@ __all__ = [
     "speech_source",
     "synthesize_speech",
     "tone",
+    "windowed_correlation",
 ]

@@ -22,7 +22,7 @@ from client.audio.decoder import DecoderBackend, fec_supported, open_decoder
 from client.audio.encoder import OpusEncoderConfig, OpusFrameEncoder, VbrMode
 from client.audio.format import FRAME_SAMPLES, frames_from_pcm, level_dbfs
 from client.audio.jitter import JitterConfig
-from client.audio.quality import aligned_correlation
+from client.audio.quality import aligned_correlation, windowed_correlation
 from client.audio.receiver import RoomAudioReceiver
 from client.audio.sources import espeak_binary, synthesize_speech
 from client.audio.synth import speech_like, tone
@@ -69,12 +69,18 @@ def _decode_cost(packets: list[bytes], backend: DecoderBackend) -> float:
 
 
 def _through_receiver(
-    pcm: npt.NDArray[np.int16], packets: list[bytes], loss: float, jitter: float, seed: int = 1
-) -> float:
+    pcm: npt.NDArray[np.int16],
+    packets: list[bytes],
+    loss: float,
+    spike_every: int = 0,
+    seed: int = 1,
+) -> dict[str, float]:
+    """Correlation after the receiver, with random loss and, optionally, every
+    ``spike_every``-th packet held back 100 ms (late for a 60 ms buffer)."""
     rng = random.Random(seed)
     receiver = RoomAudioReceiver(JitterConfig(target_frames=3))
     arrivals = sorted(
-        (i * 0.02 + rng.uniform(0, jitter), i, p)
+        (i * 0.02 + (0.1 if spike_every and i % spike_every == spike_every - 1 else 0.0), i, p)
         for i, p in enumerate(packets)
         if rng.random() >= loss
     )
@@ -86,8 +92,19 @@ def _through_receiver(
             receiver.push("s", arrivals[k][1], arrivals[k][2], arrivals[k][0])
             k += 1
         out.append(receiver.tick(now))
-    corr, _ = aligned_correlation(pcm, np.concatenate(out), max_lag=48_000)
-    return round(corr, 4)
+    recorded = np.concatenate(out)
+    corr, _ = aligned_correlation(pcm, recorded, max_lag=48_000)
+    windowed, _ = windowed_correlation(pcm, recorded, max_lag=48_000)
+    jitter = receiver.jitter_stats("s")
+    decoded = receiver.decode_stats("s")
+    return {
+        "correlation": round(corr, 4),
+        "windowed_correlation": round(windowed, 4),
+        "late": jitter.late,
+        "concealed": decoded.concealed,
+        "fec_recovered": decoded.fec_recovered,
+        "stretched": jitter.stretched,
+    }
 
 
 def measure(seconds: float = 10.0, include_espeak: bool = True) -> dict[str, Any]:
@@ -124,10 +141,10 @@ def measure(seconds: float = 10.0, include_espeak: bool = True) -> dict[str, Any
         entry["codec_round_trip"] = {"correlation": round(corr, 4), "lag_samples": lag}
         if name != "tone_440":  # a pure tone aligns at any period: correlation says little
             entry["receiver_correlation"] = {
-                "clean": _through_receiver(pcm, packets, 0.0, 0.0),
-                "loss_10pct": _through_receiver(pcm, packets, 0.10, 0.0),
-                "loss_10pct_jitter_60ms": _through_receiver(pcm, packets, 0.10, 0.06),
-                "loss_20pct": _through_receiver(pcm, packets, 0.20, 0.0),
+                "clean": _through_receiver(pcm, packets, 0.0),
+                "loss_10pct": _through_receiver(pcm, packets, 0.10),
+                "loss_20pct": _through_receiver(pcm, packets, 0.20),
+                "spike_100ms_every_25": _through_receiver(pcm, packets, 0.0, spike_every=25),
             }
         dtx_packets, _ = _encode(pcm, OpusEncoderConfig(dtx=True))
         entry["dtx_frames_sent_pct"] = round(100 * len(dtx_packets) / len(packets), 1)

@@ -15,6 +15,7 @@ from client.audio.quality import (
     dominant_frequencies,
     mixture_correlation,
     tone_power,
+    windowed_correlation,
 )
 from client.audio.receiver import RoomAudioReceiver
 from client.audio.sinks import RoomRecorder
@@ -216,3 +217,25 @@ def test_overlapping_speakers_are_explained_by_the_mixture(encode_all):
     assert corr >= 0.9
     # bob's lag is alice's plus 50 ms (2400 samples), within the jitter
     assert abs(lags[1] - lags[0] - 2400) <= 960
+
+
+def test_windowed_correlation_tolerates_adaptive_stretching(speech, speech_packets):
+    """Late packets make the adaptive buffer stretch (a 20 ms shift each time):
+    a single global alignment under-reports, the windowed measure does not."""
+    receiver = RoomAudioReceiver()
+    arrivals = [(i * TICK + (0.1 if i % 50 == 49 else 0.0), i) for i in range(len(speech_packets))]
+    arrivals.sort()
+    out = []
+    k = 0
+    for tick in range(len(speech_packets) + EXTRA_TICKS):
+        now = tick * TICK + 0.001
+        while k < len(arrivals) and arrivals[k][0] <= now:
+            receiver.push("a", arrivals[k][1], speech_packets[arrivals[k][1]], arrivals[k][0])
+            k += 1
+        out.append(receiver.tick(now))
+    recorded = np.concatenate(out)
+    assert receiver.jitter_stats("a").stretched >= 2
+    global_corr, _ = aligned_correlation(speech, recorded, max_lag=48_000)
+    windowed, _ = windowed_correlation(speech, recorded, max_lag=48_000)
+    assert windowed >= 0.9
+    assert windowed > global_corr

@@ -70,4 +70,5 @@ def test_bench_measures_plausible_numbers():
     speech = result["signals"]["speech_like"]
     assert speech["24k_vbr_off"]["max_bytes"] == speech["24k_vbr_off"]["min_bytes"] == 60
     assert speech["codec_round_trip"]["correlation"] >= 0.9
-    assert speech["receiver_correlation"]["clean"] >= 0.9
+    assert speech["receiver_correlation"]["clean"]["correlation"] >= 0.9
+    assert speech["receiver_correlation"]["spike_100ms_every_25"]["late"] >= 1

@@ -10,7 +10,13 @@ import pytest
 from client.audio.errors import AudioError
 from client.audio.format import FRAME_SAMPLES, SAMPLE_RATE, frames_from_pcm, silence
 from client.audio.mixer import Mixer
-from client.audio.quality import aligned_correlation, correlation_at_lag, find_lag, tone_power
+from client.audio.quality import (
+    aligned_correlation,
+    correlation_at_lag,
+    find_lag,
+    tone_power,
+    windowed_correlation,
+)
 from client.audio.sinks import WavSink, speaker_file_name
 from client.audio.synth import tone
 
@@ -109,3 +115,17 @@ def test_tone_power_separates_frequencies():
     pcm = tone(440.0, 0.5)
     assert tone_power(pcm, 440.0) > 0.9
     assert tone_power(pcm, 660.0) < 0.01
+
+
+def test_windowed_correlation_follows_a_shift_midway():
+    rng = np.random.default_rng(8)
+    ref = rng.standard_normal(48_000 * 4)
+    # 960 samples inserted after 2 s: the second half is 20 ms later than the first
+    rec = np.concatenate([np.zeros(500), ref[:96_000], np.zeros(960), ref[96_000:]])
+    windowed, lag = windowed_correlation(ref, rec)
+    assert lag in (500, 1460)
+    assert windowed > 0.99
+    global_corr, _ = aligned_correlation(ref, rec)
+    assert global_corr < 0.8
+    unrelated, _ = windowed_correlation(rng.standard_normal(48_000 * 2), rec)
+    assert unrelated < 0.2
