@@ -82,8 +82,16 @@ def _reason(exc: BaseException) -> str:
         return "is a directory"
     if isinstance(exc, PermissionError):
         return "permission denied"
-    text = str(exc).split(":")[0].strip() if str(exc) else type(exc).__name__
-    return text or "not a readable audio file"
+    if isinstance(exc, av.InvalidDataError):
+        return "not an audio format this build can read"
+    if isinstance(exc, av.error.EOFError):
+        return "the file is empty or truncated"
+    if isinstance(exc, av.FFmpegError):
+        text = str(getattr(exc, "strerror", "") or "")
+        return text.lower() or "not a readable audio file"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return "not a readable audio file"
 
 
 def decode_file(path: str | Path, max_seconds: float = MAX_FILE_SECONDS) -> npt.NDArray[np.int16]:

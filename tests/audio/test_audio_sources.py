@@ -74,11 +74,15 @@ def test_missing_file_is_one_clear_line(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("content", "reason"),
-    [(b"this is not audio at all" * 50, "cannot read audio file"), (b"", "cannot read audio file")],
+    ("name", "content", "reason"),
+    [
+        ("garbage.mp3", b"not audio at all" * 50, "not an audio format this build can read"),
+        ("empty.wav", b"", "not an audio format this build can read"),
+        ("text.ogg", b"hello\n", "the file is empty or truncated"),
+    ],
 )
-def test_garbage_file_is_a_clear_error(tmp_path, content, reason):
-    path = tmp_path / "garbage.mp3"
+def test_garbage_file_is_a_clear_error(tmp_path, name, content, reason):
+    path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(AudioSourceError, match=reason) as info:
         decode_file(path)
