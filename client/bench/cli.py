@@ -11,13 +11,14 @@ import importlib
 
 from client.errors import CliError
 
-HELP = "benchmarks: crypto, room, fanout, join"
+HELP = "benchmarks: crypto, room, fanout, join, audio"
 
 BENCHES: dict[str, str] = {
     "crypto": "per-frame protect/unprotect cost and bytes added (spec: Frame protection)",
     "room": "in-memory room of N members: admission, join bytes, kick re-key",
     "fanout": "real relay process + load clients on loopback: latency, CPU, drops",
     "join": "invite in hand to first decoded audio frame, on loopback",
+    "audio": "Opus bytes per frame, round-trip correlation, encode/decode cost",
 }
 
 
