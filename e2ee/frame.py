@@ -64,6 +64,7 @@ class _KeyContext:
         self.expires_at: float | None = None
 
     def suffix(self, ctr: int) -> bytes:
+        """Nonce bytes 16..23: frame_salt[16:24] XOR u64(ctr) (spec §11.3)."""
         return (self.salt_tail ^ ctr).to_bytes(8, "big")
 
 
@@ -188,13 +189,14 @@ class FrameReceiver:
     def add_key(self, key: SenderKey, next_counter: int = 0) -> None:
         """Install a key received from its sender (spec §11.6, §15).
 
-        A held key with the same ``kid mod 8`` is erased.  ``next_counter``
-        resynchronises the replay window's jump bound.
+        A held key with the same ``kid mod 8`` and a smaller kid is erased; an
+        update older than the held key of its phase is refused (STALE).
+        ``next_counter`` resynchronises the replay window's jump bound.
         """
         phase = key.kid % KID_PHASES
         held = self._keys.get(phase)
         if held is not None and held.kid > key.kid:
-            raise LocalProtocolError("a newer key with this key phase is installed")
+            raise RemoteProtocolError("a newer key with this key phase is held", ErrorCode.STALE)
         self._keys[phase] = _KeyContext(
             key, self._room_id, self._sender_id, self._padded, next_counter
         )

@@ -240,6 +240,17 @@ def test_key_phase_reuse_erases_the_older_key() -> None:
     assert 0 not in rx.known_kids()
 
 
+def test_an_older_update_for_a_held_phase_is_stale() -> None:
+    tx, rx = _pair()
+    old = tx.key_update()
+    for epoch in range(4, 4 + KID_PHASES):
+        tx.ratchet(epoch)
+    rx.add_update(tx.key_update())  # kid 8, phase 0
+    with pytest.raises(RemoteProtocolError) as exc:
+        rx.add_update(old)  # kid 0, phase 0
+    assert exc.value.code == ErrorCode.STALE
+
+
 def test_sender_key_update_encoding() -> None:
     key = SenderKey(7, 9, bytes(range(32)))
     data = key.encode_update(1000)
