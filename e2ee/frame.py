@@ -64,6 +64,7 @@ class _KeyContext:
         self.expires_at: float | None = None
 
     def suffix(self, ctr: int) -> bytes:
+        """Nonce bytes 16..23: frame_salt[16:24] XOR u64(ctr) (spec §11.3)."""
         return (self.salt_tail ^ ctr).to_bytes(8, "big")
 
 
@@ -188,13 +189,14 @@ class FrameReceiver:
     def add_key(self, key: SenderKey, next_counter: int = 0) -> None:
         """Install a key received from its sender (spec §11.6, §15).
 
-        A held key with the same ``kid mod 8`` is erased.  ``next_counter``
-        resynchronises the replay window's jump bound.
+        A held key with the same ``kid mod 8`` and a smaller kid is erased; an
+        update older than the held key of its phase is refused (STALE).
+        ``next_counter`` resynchronises the replay window's jump bound.
         """
         phase = key.kid % KID_PHASES
         held = self._keys.get(phase)
         if held is not None and held.kid > key.kid:
-            raise LocalProtocolError("a newer key with this key phase is installed")
+            raise RemoteProtocolError("a newer key with this key phase is held", ErrorCode.STALE)
         self._keys[phase] = _KeyContext(
             key, self._room_id, self._sender_id, self._padded, next_counter
         )
@@ -209,9 +211,16 @@ class FrameReceiver:
         return key
 
     def ratchet_to(self, epoch: int) -> SenderKey:
-        """Derive and install the sender's next ratchet key for ``epoch`` (spec §10.2)."""
+        """Follow the sender's join ratchet to ``epoch`` (spec §10.2, §10.5).
+
+        Mirrors :meth:`FrameSender.export_for_joiner`: derives and installs the
+        next key only if the newest held key is from an earlier epoch;
+        otherwise returns the newest key unchanged.
+        """
         if self._newest is None:
             raise LocalProtocolError("no key to ratchet from")
+        if self._newest.epoch >= epoch:
+            return self._newest
         key = self._newest.ratchet(epoch)
         self.add_key(key, 0)
         return key

@@ -34,7 +34,7 @@ class ReplayWindow:
             raise RemoteProtocolError("replayed or too old frame", ErrorCode.REPLAY)
 
     def accept(self, ctr: int) -> None:
-        """Record an authenticated counter (call only after :meth:`check` passed)."""
+        """Record an authenticated counter, after :meth:`check` passed (spec §11.6)."""
         if ctr > self.highest:
             shift = ctr - self.highest
             self._bits = ((self._bits << shift) | 1) & ((1 << self.size) - 1)

@@ -67,13 +67,13 @@ class XChaChaPrefix:
         self._aead = ChaCha20Poly1305(hchacha20(key, self.prefix))
 
     def encrypt(self, suffix8: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        """Seal with nonce ``prefix || suffix8``; returns ciphertext || 16-byte tag."""
+        """Seal with nonce ``prefix || suffix8`` -> ciphertext || 16-byte tag (spec §3.2)."""
         if len(suffix8) != 8:
             raise LocalProtocolError("the nonce suffix is 8 bytes")
         return self._aead.encrypt(b"\x00\x00\x00\x00" + suffix8, plaintext, aad)
 
     def decrypt(self, suffix8: bytes, ciphertext: bytes, aad: bytes) -> bytes:
-        """Open; every failure is DecryptionFailed."""
+        """Open with nonce ``prefix || suffix8``; any failure is DecryptionFailed (spec §3.2)."""
         if len(suffix8) != 8:
             raise LocalProtocolError("the nonce suffix is 8 bytes")
         try:

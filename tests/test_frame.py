@@ -190,6 +190,17 @@ def test_export_in_the_same_epoch_does_not_ratchet_twice() -> None:
         tx.export_for_joiner(epoch=4)
 
 
+def test_receiver_ratchet_mirrors_the_sender_rule() -> None:
+    tx, rx = _pair()
+    tx.rekey(os.urandom, epoch=6)  # a removal at epoch 6
+    rx.add_update(tx.key_update())
+    tx.export_for_joiner(epoch=6)  # a join in the same epoch: no ratchet
+    assert rx.ratchet_to(epoch=6) == tx.key
+    tx.export_for_joiner(epoch=7)
+    assert rx.ratchet_to(epoch=7) == tx.key
+    assert rx.unprotect(tx.protect(b"z"), 0.0).payload == b"z"
+
+
 def test_rekey_locks_out_holders_of_old_keys() -> None:
     tx, removed = _pair()
     stay = FrameReceiver(room_id=ROOM, sender_id=ALICE)
@@ -238,6 +249,17 @@ def test_key_phase_reuse_erases_the_older_key() -> None:
     assert _code(rx, first) == ErrorCode.AUTHENTICATION  # phase 0 now means kid 8
     assert rx.unprotect(tx.protect(b"y"), 0.0).payload == b"y"
     assert 0 not in rx.known_kids()
+
+
+def test_an_older_update_for_a_held_phase_is_stale() -> None:
+    tx, rx = _pair()
+    old = tx.key_update()
+    for epoch in range(4, 4 + KID_PHASES):
+        tx.ratchet(epoch)
+    rx.add_update(tx.key_update())  # kid 8, phase 0
+    with pytest.raises(RemoteProtocolError) as exc:
+        rx.add_update(old)  # kid 0, phase 0
+    assert exc.value.code == ErrorCode.STALE
 
 
 def test_sender_key_update_encoding() -> None:

@@ -30,6 +30,15 @@ def test_bad_padding(bad: bytes) -> None:
         padding.unpad(bad)
 
 
+@given(st.binary(max_size=100))
+def test_unpad_of_random_bytes_raises_only_remote_errors(data: bytes) -> None:
+    try:
+        out = padding.unpad(data)
+    except RemoteProtocolError:
+        return
+    assert data.startswith(out + b"\x80")
+
+
 def test_too_large() -> None:
     with pytest.raises(LocalProtocolError):
         padding.pad(bytes(padding.MAX_PADDED_INPUT + 1))
