@@ -61,8 +61,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--loadgen-nice",
         type=int,
         default=0,
-        help="niceness of the listener processes (e.g. 10 to model listeners on other "
-        "machines: the relay then gets the CPU it would have alone); default 0",
+        help="niceness of the listener processes (default 0); see docs/relay-bench.md",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -118,6 +117,25 @@ def _metrics(port: int) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             out[name] = float(value)
     return out
+
+
+def _histogram_quantile(m0: dict[str, float], m1: dict[str, float], q: float) -> float | None:
+    """Upper bucket bound (ms) holding quantile q of the relay's batch delays in the window."""
+    name = "hushroom_relay_audience_batch_delay_seconds_bucket"
+    buckets = []
+    for key, value in m1.items():
+        if key.startswith(name + '{le="'):
+            bound = key[len(name) + 5 : -2]
+            le = float("inf") if bound == "+Inf" else float(bound)
+            buckets.append((le, value - m0.get(key, 0.0)))
+    buckets.sort()
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    total = buckets[-1][1]
+    for le, cumulative in buckets:
+        if cumulative >= q * total:
+            return le * 1000
+    return None
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -474,6 +492,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "relay_cpu_pct": round(100 * (c1 - c0) / seconds, 1),
         "relay_rss_mb": round(rss, 1),
         "dropped_frames": int(dropped),
+        "relay_batch_delay_p50_ms_le": _histogram_quantile(m0, m1, 0.5),
+        "relay_batch_delay_p99_ms_le": _histogram_quantile(m0, m1, 0.99),
         "latency_trend_ms": [mean("first_p50"), mean("last_p50")],
         "delivered_ratio": round(min(received / expected, 9.99), 4) if expected else None,
         "links_closed": sum(r["closed"] for r in results[:-1]),
