@@ -266,3 +266,24 @@ def test_encoded_forward_matches_the_wire_format() -> None:
     assert encode_envelope(env.type, env.room_tag, env.slot, env.payload) == (
         b"\x01\x10" + TAG + sa.to_bytes(4, "big") + b"\x00\x00\x00\x03abc"
     )
+
+
+def test_metrics_render_is_aggregate_prometheus_text() -> None:
+    from relay.stats import RelayStats
+
+    stats = RelayStats()
+    stats.observe_batch_delay(0.004)
+    stats.observe_batch_delay(0.04)
+    stats.observe_batch_delay(5.0)
+    stats.errors["RATE_LIMITED"] += 2
+    text = stats.render()
+    assert 'hushroom_relay_audience_batch_delay_seconds_bucket{le="0.005"} 1' in text
+    assert 'hushroom_relay_audience_batch_delay_seconds_bucket{le="0.05"} 2' in text
+    assert 'hushroom_relay_audience_batch_delay_seconds_bucket{le="2.0"} 2' in text
+    assert 'hushroom_relay_audience_batch_delay_seconds_bucket{le="+Inf"} 3' in text
+    assert "hushroom_relay_audience_batch_delay_seconds_count 3" in text
+    assert 'hushroom_relay_errors_total{code="RATE_LIMITED"} 2' in text
+    for line in text.splitlines():
+        assert line.startswith(
+            ("# HELP hushroom_relay_", "# TYPE hushroom_relay_", "hushroom_relay_")
+        )

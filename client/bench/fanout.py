@@ -63,6 +63,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="niceness of the listener processes (default 0); see docs/relay-bench.md",
     )
+    parser.add_argument(
+        "--pin-cpus",
+        action="store_true",
+        help="run the relay on CPU 0 and every load generator on CPU 1",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
         "--relay-arg",
@@ -143,6 +148,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs from /proc/stat (softirq included in busy)."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])
+    return total - idle, total
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -210,10 +223,13 @@ def _listener_worker(argv: list[str]) -> None:
     ep = select.epoll()
     socks: dict[int, ssl.SSLSocket] = {}
     decoders: dict[int, EnvelopeDecoder] = {}
+    # Sample evenly across join order: the relay writes a batch to its audience
+    # in join order, so the first links joined are always served first.
+    every = max(1, n // sample) if sample else n + 1
     for i, link in enumerate(links):
         s = link.ssl_socket
         socks[s.fileno()] = s
-        if i < sample:
+        if i % every == 0 and len(decoders) < sample:
             decoders[s.fileno()] = EnvelopeDecoder(allowed=RELAY_TYPES)
         ep.register(s.fileno(), select.EPOLLIN)
     sent_at: array[float] = array("d")
@@ -347,10 +363,23 @@ def _speaker_worker(argv: list[str]) -> None:
 # -- orchestration -----------------------------------------------------------------
 
 
-def _spawn(args: list[str], nice: int = 0) -> subprocess.Popen[str]:
+def _preexec(nice: int, cpus: set[int] | None) -> Any:
+    if not nice and cpus is None:
+        return None
+
+    def setup() -> None:
+        if nice:
+            os.nice(nice)
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
+def _spawn(args: list[str], nice: int = 0, cpus: set[int] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "client.bench.fanout", *args],
-        preexec_fn=(lambda: os.nice(nice)) if nice else None,
+        preexec_fn=_preexec(nice, cpus),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -390,8 +419,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "120",
         *args.relay_arg,
     ]
+    relay_cpus, load_cpus = ({0}, {1}) if args.pin_cpus else (None, None)
     relay = subprocess.Popen(
-        relay_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        relay_cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=_preexec(0, relay_cpus),
     )
     workers: list[subprocess.Popen[str]] = []
     try:
@@ -411,6 +445,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             _spawn(
                 ["listeners", "127.0.0.1", str(port), pin_hex, str(k), str(min(k, args.sample))],
                 args.loadgen_nice,
+                load_cpus,
             )
             for k in per
             if k
@@ -427,7 +462,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.speakers),
                 str(args.payload),
                 str(args.fps),
-            ]
+            ],
+            0,
+            load_cpus,
         )
         workers.append(speakers)
         _expect_ready(speakers, "speaker process")
@@ -440,8 +477,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             w.stdin.flush()
         time.sleep(max(0.0, t0 - time.monotonic()))
         m0, c0 = _metrics(mport), _cpu_seconds(relay.pid)
+        w0 = sum(_cpu_seconds(w.pid) for w in workers)
+        b0 = _machine_busy()
         time.sleep(max(0.0, t1 - time.monotonic()))
         m1, c1 = _metrics(mport), _cpu_seconds(relay.pid)
+        w1 = sum(_cpu_seconds(w.pid) for w in workers)
+        b1 = _machine_busy()
         rss = _rss_mb(relay.pid)
         results = []
         for w in workers:
@@ -489,8 +530,18 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "audience_max_ms": worst("max"),
         "audience_samples": sum(a["count"] for a in aud),
         "forwarded_fps": round(fwd / seconds),
+        "audience_batches_per_s": round(
+            (
+                m1["hushroom_relay_audience_batches_total"]
+                - m0["hushroom_relay_audience_batches_total"]
+            )
+            / seconds,
+            1,
+        ),
         "relay_cpu_pct": round(100 * (c1 - c0) / seconds, 1),
         "relay_rss_mb": round(rss, 1),
+        "loadgen_cpu_pct": round(100 * (w1 - w0) / seconds, 1),
+        "machine_busy_pct": round(100 * (b1[0] - b0[0]) / max(1.0, b1[1] - b0[1]), 1),
         "dropped_frames": int(dropped),
         "relay_batch_delay_p50_ms_le": _histogram_quantile(m0, m1, 0.5),
         "relay_batch_delay_p99_ms_le": _histogram_quantile(m0, m1, 0.99),
