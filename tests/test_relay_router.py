@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from e2ee.envelope import (
     Envelope,
     EnvelopeType,
@@ -287,3 +290,28 @@ def test_metrics_render_is_aggregate_prometheus_text() -> None:
         assert line.startswith(
             ("# HELP hushroom_relay_", "# TYPE hushroom_relay_", "hushroom_relay_")
         )
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 7), st.integers(0, 1)), max_size=60))
+def test_slots_stay_unique_and_lowest_free(ops: list[tuple[bool, int, int]]) -> None:
+    """Any sequence of joins and leaves: slots unique per tag, each JOIN gets the lowest free."""
+    router, outbox = setup()
+    links = [router.open_link(0.0) for _ in range(8)]
+    tags = [TAG, OTHER]
+    for join_op, who, which in ops:
+        link, tag = links[who], tags[which]
+        if join_op and tag not in link.rooms:
+            room = router.rooms.get(tag)
+            taken = set(room.members) if room else set()
+            expected = min(set(range(len(taken) + 1)) - taken)
+            send(router, link, T.JOIN, tag, payload=b"\x01")
+            assert link.rooms[tag].slot == expected
+        elif not join_op and tag in link.rooms:
+            send(router, link, T.LEAVE, tag)
+        outbox.sent.clear()
+    for tag, room in router.rooms.items():
+        assert room.members, "empty rooms are forgotten"
+        assert {m.slot for m in room.members.values()} == set(room.members)
+        assert set(room.stage) | set(room.audience) == set(room.members)
+        for slot, member in room.members.items():
+            assert member.link.rooms[tag] is member and member.slot == slot
