@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -174,6 +175,17 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
     )
 
 
+def _raise_fd_limit(wanted: int) -> None:
+    """Raise the soft RLIMIT_NOFILE towards ``wanted`` links (plus a few spare)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted + 64 if hard == resource.RLIM_INFINITY else min(wanted + 64, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft < wanted:
+        log.warning("file descriptor limit %d is below --max-connections", soft)
+
+
 def run(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir or default_state_dir()
     try:
@@ -191,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    _raise_fd_limit(config.max_connections)
     try:
         trio.run(
             _main,

@@ -61,6 +61,7 @@ def server_ssl_context(cert_path: str, key_path: str) -> ssl.SSLContext:
 class _AudienceBatch:
     parts: list[bytes] = field(default_factory=list)
     dirty: bool = False
+    first_at: float = 0.0
 
 
 class Conn:
@@ -197,6 +198,7 @@ class RelayServer:
         batch.parts.append(data)
         if not batch.dirty:
             batch.dirty = True
+            batch.first_at = trio.current_time()
             self._dirty.append(room)
             self._wake.set()
 
@@ -289,6 +291,7 @@ class RelayServer:
             for room in rooms:
                 batch: _AudienceBatch = room.transport  # type: ignore[assignment]
                 parts = batch.parts
+                first_at = batch.first_at
                 batch.parts = []
                 batch.dirty = False
                 if not parts:
@@ -331,6 +334,7 @@ class RelayServer:
                     self._ensure_writer(conn)
                 stats.frames_forwarded += frames * delivered
                 stats.bytes_forwarded += size * delivered
+                stats.observe_batch_delay(trio.current_time() - first_at)
 
     # -- reading -------------------------------------------------------------------
 
@@ -399,19 +403,27 @@ class RelayServer:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ssock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         with trio.move_on_after(self.config.handshake_timeout):
-            async with self._handshakes:
-                while True:
+            while True:
+                # Only the CPU step holds a token, never the wait for the peer: at
+                # most ``handshake_concurrency`` steps run per scheduler pass, and a
+                # peer that never answers cannot hold a token (spec §17.5).
+                async with self._handshakes:
+                    await trio.lowlevel.checkpoint()
                     try:
                         ssock.do_handshake()
                         return ssock
                     except ssl.SSLWantReadError:
-                        await trio.lowlevel.wait_readable(ssock)
+                        want_read = True
                     except ssl.SSLWantWriteError:
-                        await trio.lowlevel.wait_writable(ssock)
+                        want_read = False
                     except (ssl.SSLError, OSError):
                         self.stats.handshakes_failed += 1
                         ssock.close()
                         return None
+                if want_read:
+                    await trio.lowlevel.wait_readable(ssock)
+                else:
+                    await trio.lowlevel.wait_writable(ssock)
         self.stats.handshakes_failed += 1
         self.stats.errors[RelayErrorCode.HANDSHAKE_TIMEOUT.name] += 1
         ssock.close()

@@ -15,6 +15,7 @@ The relay's CPU comes from /proc, drops and forwarded frames from its
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--listener-procs",
         type=int,
-        default=1,
+        default=2,
         help="load-generator processes holding the listeners",
     )
     parser.add_argument(
@@ -54,6 +56,17 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=100,
         help="listeners per process whose envelopes are decoded for latency",
+    )
+    parser.add_argument(
+        "--loadgen-nice",
+        type=int,
+        default=0,
+        help="niceness of the listener processes (default 0); see docs/relay-bench.md",
+    )
+    parser.add_argument(
+        "--pin-cpus",
+        action="store_true",
+        help="run the relay on CPU 0 and every load generator on CPU 1",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -84,17 +97,17 @@ def _percentile(sorted_values: list[float], q: float) -> float:
     return float(sorted_values[idx])
 
 
-def _summary(samples: list[tuple[float, float]], t0: float, t1: float) -> dict[str, Any]:
-    """Latency percentiles in ms; ``samples`` are (send time, latency s)."""
-    lat = sorted(x[1] for x in samples)
+def _summary(sent: array[float], lat: array[float], t0: float, t1: float) -> dict[str, Any]:
+    """Latency percentiles in ms from parallel arrays of send times and latencies (s)."""
     third = (t1 - t0) / 3
-    first = sorted(x[1] for x in samples if x[0] < t0 + third)
-    last = sorted(x[1] for x in samples if x[0] >= t1 - third)
+    ordered = sorted(lat)
+    first = sorted(x for s, x in zip(sent, lat, strict=True) if s < t0 + third)
+    last = sorted(x for s, x in zip(sent, lat, strict=True) if s >= t1 - third)
     return {
-        "count": len(lat),
-        "p50": _percentile(lat, 0.5) * 1000,
-        "p99": _percentile(lat, 0.99) * 1000,
-        "max": (lat[-1] * 1000) if lat else float("nan"),
+        "count": len(ordered),
+        "p50": _percentile(ordered, 0.5) * 1000,
+        "p99": _percentile(ordered, 0.99) * 1000,
+        "max": (ordered[-1] * 1000) if ordered else float("nan"),
         "first_p50": _percentile(first, 0.5) * 1000,
         "last_p50": _percentile(last, 0.5) * 1000,
     }
@@ -111,9 +124,36 @@ def _metrics(port: int) -> dict[str, float]:
     return out
 
 
+def _histogram_quantile(m0: dict[str, float], m1: dict[str, float], q: float) -> float | None:
+    """Upper bucket bound (ms) holding quantile q of the relay's batch delays in the window."""
+    name = "hushroom_relay_audience_batch_delay_seconds_bucket"
+    buckets = []
+    for key, value in m1.items():
+        if key.startswith(name + '{le="'):
+            bound = key[len(name) + 5 : -2]
+            le = float("inf") if bound == "+Inf" else float(bound)
+            buckets.append((le, value - m0.get(key, 0.0)))
+    buckets.sort()
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    total = buckets[-1][1]
+    for le, cumulative in buckets:
+        if cumulative >= q * total:
+            return le * 1000
+    return None
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs from /proc/stat (softirq included in busy)."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])
+    return total - idle, total
 
 
 def _rss_mb(pid: int) -> float:
@@ -177,17 +217,23 @@ def _listener_worker(argv: list[str]) -> None:
     host, port, pin_hex, n, sample = argv[0], int(argv[1]), argv[2], int(argv[3]), int(argv[4])
     _raise_nofile()
     links = _connect_many(host, port, bytes.fromhex(pin_hex), n, 1)
+    gc.collect()
+    gc.disable()  # no collector pauses in the measured window (samples are arrays)
     t0, t1 = _wait_go()
     ep = select.epoll()
     socks: dict[int, ssl.SSLSocket] = {}
     decoders: dict[int, EnvelopeDecoder] = {}
+    # Sample evenly across join order: the relay writes a batch to its audience
+    # in join order, so the first links joined are always served first.
+    every = max(1, n // sample) if sample else n + 1
     for i, link in enumerate(links):
         s = link.ssl_socket
         socks[s.fileno()] = s
-        if i < sample:
+        if i % every == 0 and len(decoders) < sample:
             decoders[s.fileno()] = EnvelopeDecoder(allowed=RELAY_TYPES)
         ep.register(s.fileno(), select.EPOLLIN)
-    samples: list[tuple[float, float]] = []
+    sent_at: array[float] = array("d")
+    latency: array[float] = array("d")
     total_bytes = 0
     loss_frames = 0
     closed = 0
@@ -205,14 +251,29 @@ def _listener_worker(argv: list[str]) -> None:
             s = socks[fd]
             dec = decoders.get(fd)
             chunks = []
+            if dec is None:
+                # Level-triggered epoll reports the socket again if the kernel
+                # holds more; only OpenSSL's own buffer needs draining here.
+                try:
+                    got = s.recv_into(scratch)
+                    while got and s.pending():
+                        total_bytes += got
+                        got = s.recv_into(scratch)
+                except want_read:
+                    continue
+                except (ssl.SSLError, OSError):
+                    got = 0
+                if not got:
+                    ep.unregister(fd)
+                    closed += 1
+                else:
+                    total_bytes += got
+                continue
             while True:
                 try:
-                    if dec is None:
-                        got = s.recv_into(scratch)
-                    else:
-                        data = s.recv(65536)
-                        got = len(data)
-                        chunks.append(data)
+                    data = s.recv(65536)
+                    got = len(data)
+                    chunks.append(data)
                 except want_read:
                     break
                 except (ssl.SSLError, OSError):
@@ -222,17 +283,18 @@ def _listener_worker(argv: list[str]) -> None:
                     closed += 1
                     break
                 total_bytes += got
-            if chunks and dec is not None:
+            if chunks:
                 now = monotonic()
                 for env in dec.feed(b"".join(chunks)):
                     if env.type == media:
                         sent = unpack(env.payload)[0]
                         if t0 <= sent <= t1:
-                            samples.append((sent, now - sent))
+                            sent_at.append(sent)
+                            latency.append(now - sent)
                     elif env.type == EnvelopeType.LOSS:
                         loss_frames += parse_loss(env)[0]
     out = {
-        "summary": _summary(samples, t0, t1),
+        "summary": _summary(sent_at, latency, t0, t1),
         "bytes": total_bytes,
         "loss_frames_sampled": loss_frames,
         "closed": closed,
@@ -250,9 +312,12 @@ def _speaker_worker(argv: list[str]) -> None:
     payload_len, fps = int(argv[4]), float(argv[5])
     _raise_nofile()
     links = _connect_many(host, port, bytes.fromhex(pin_hex), n, 0)
+    gc.collect()
+    gc.freeze()
     t0, t1 = _wait_go()
     tag = bytes.fromhex(_TAG_HEX)
-    samples: list[tuple[float, float]] = []
+    sent_at: array[float] = array("d")
+    latency: array[float] = array("d")
     sent_frames = 0
     pad = bytes(max(0, payload_len - _STAMP.size))
 
@@ -281,7 +346,8 @@ def _speaker_worker(argv: list[str]) -> None:
                     if env.type == EnvelopeType.MEDIA:
                         sent = _STAMP.unpack_from(env.payload)[0]
                         if t0 <= sent <= t1:
-                            samples.append((sent, time.monotonic() - sent))
+                            sent_at.append(sent)
+                            latency.append(time.monotonic() - sent)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
@@ -290,15 +356,30 @@ def _speaker_worker(argv: list[str]) -> None:
                 nursery.start_soon(hear, i)
 
     trio.run(main)
-    print(json.dumps({"summary": _summary(samples, t0, t1), "sent": sent_frames}), flush=True)
+    summary = _summary(sent_at, latency, t0, t1)
+    print(json.dumps({"summary": summary, "sent": sent_frames}), flush=True)
 
 
 # -- orchestration -----------------------------------------------------------------
 
 
-def _spawn(args: list[str]) -> subprocess.Popen[str]:
+def _preexec(nice: int, cpus: set[int] | None) -> Any:
+    if not nice and cpus is None:
+        return None
+
+    def setup() -> None:
+        if nice:
+            os.nice(nice)
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
+def _spawn(args: list[str], nice: int = 0, cpus: set[int] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "client.bench.fanout", *args],
+        preexec_fn=_preexec(nice, cpus),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -338,8 +419,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "120",
         *args.relay_arg,
     ]
+    relay_cpus, load_cpus = ({0}, {1}) if args.pin_cpus else (None, None)
     relay = subprocess.Popen(
-        relay_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        relay_cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=_preexec(0, relay_cpus),
     )
     workers: list[subprocess.Popen[str]] = []
     try:
@@ -356,7 +442,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             args.listeners // procs + (1 if i < args.listeners % procs else 0) for i in range(procs)
         ]
         listeners = [
-            _spawn(["listeners", "127.0.0.1", str(port), pin_hex, str(k), str(min(k, args.sample))])
+            _spawn(
+                ["listeners", "127.0.0.1", str(port), pin_hex, str(k), str(min(k, args.sample))],
+                args.loadgen_nice,
+                load_cpus,
+            )
             for k in per
             if k
         ]
@@ -372,7 +462,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.speakers),
                 str(args.payload),
                 str(args.fps),
-            ]
+            ],
+            0,
+            load_cpus,
         )
         workers.append(speakers)
         _expect_ready(speakers, "speaker process")
@@ -385,13 +477,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             w.stdin.flush()
         time.sleep(max(0.0, t0 - time.monotonic()))
         m0, c0 = _metrics(mport), _cpu_seconds(relay.pid)
+        w0 = sum(_cpu_seconds(w.pid) for w in workers)
+        b0 = _machine_busy()
         time.sleep(max(0.0, t1 - time.monotonic()))
         m1, c1 = _metrics(mport), _cpu_seconds(relay.pid)
+        w1 = sum(_cpu_seconds(w.pid) for w in workers)
+        b1 = _machine_busy()
         rss = _rss_mb(relay.pid)
         results = []
         for w in workers:
             assert w.stdout is not None
-            results.append(json.loads(w.stdout.readline()))
+            reply = w.stdout.readline()
+            if not reply.strip():
+                raise CliError("a load-generator process failed (see its traceback above)")
+            results.append(json.loads(reply))
             w.wait(timeout=30)
     finally:
         for w in workers:
@@ -431,13 +530,27 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "audience_max_ms": worst("max"),
         "audience_samples": sum(a["count"] for a in aud),
         "forwarded_fps": round(fwd / seconds),
+        "audience_batches_per_s": round(
+            (
+                m1["hushroom_relay_audience_batches_total"]
+                - m0["hushroom_relay_audience_batches_total"]
+            )
+            / seconds,
+            1,
+        ),
         "relay_cpu_pct": round(100 * (c1 - c0) / seconds, 1),
         "relay_rss_mb": round(rss, 1),
+        "loadgen_cpu_pct": round(100 * (w1 - w0) / seconds, 1),
+        "machine_busy_pct": round(100 * (b1[0] - b0[0]) / max(1.0, b1[1] - b0[1]), 1),
         "dropped_frames": int(dropped),
+        "relay_batch_delay_p50_ms_le": _histogram_quantile(m0, m1, 0.5),
+        "relay_batch_delay_p99_ms_le": _histogram_quantile(m0, m1, 0.99),
         "latency_trend_ms": [mean("first_p50"), mean("last_p50")],
         "delivered_ratio": round(min(received / expected, 9.99), 4) if expected else None,
         "links_closed": sum(r["closed"] for r in results[:-1]),
         "setup_s": round(setup_s, 1),
+        "listener_procs": max(1, args.listener_procs),
+        "loadgen_nice": args.loadgen_nice,
     }
 
 
