@@ -40,6 +40,7 @@ class Kind(IntEnum):
     PAIRWISE = 4
     SEALED = 5
     SEALED_CHUNK = 6
+    BEACON = 7
 
 
 def _kind(data: bytes) -> Kind:
@@ -59,16 +60,27 @@ def peek_kind(data: bytes) -> Kind:
 # -- admission key (spec §13.1) --------------------------------------------
 
 
-def seal_admission(admission_key: bytes, room_id: bytes, plaintext: bytes, rng: Rng) -> bytes:
-    """``0x01 | nonce | XChaCha(admission_key, nonce, pt, aad = 0x01 || room_id)`` (spec §13.1)."""
+def seal_admission(
+    admission_key: bytes,
+    room_id: bytes,
+    plaintext: bytes,
+    rng: Rng,
+    kind: Kind = Kind.JOIN_REQUEST,
+) -> bytes:
+    """``kind | nonce | XChaCha(admission_key, nonce, pt, aad = kind || room_id)`` (spec §13.1).
+
+    Used for JOIN_REQUEST (0x01) and for head BEACONs (0x07, spec §16.2).
+    """
     nonce = rng(NONCE_LEN)
-    head = bytes((Kind.JOIN_REQUEST,))
+    head = bytes((kind,))
     return head + nonce + xchacha.encrypt(admission_key, nonce, plaintext, head + room_id)
 
 
-def open_admission(admission_key: bytes, room_id: bytes, payload: bytes) -> bytes:
+def open_admission(
+    admission_key: bytes, room_id: bytes, payload: bytes, kind: Kind = Kind.JOIN_REQUEST
+) -> bytes:
     """Inverse of :func:`seal_admission`; DecryptionFailed on any failure."""
-    if len(payload) < 1 + NONCE_LEN + 16 or payload[0] != Kind.JOIN_REQUEST:
+    if len(payload) < 1 + NONCE_LEN + 16 or payload[0] != kind:
         raise DecryptionFailed()
     head = payload[:1]
     return xchacha.decrypt(admission_key, payload[1:25], payload[25:], head + room_id)

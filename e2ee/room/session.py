@@ -46,9 +46,12 @@ from e2ee.room.commit import (
     state_digest,
 )
 from e2ee.room.control import (
+    BEACON_HEADS,
     Control,
     ControlType,
     PairType,
+    decode_beacon,
+    encode_beacon,
     parse_control,
     sign_control,
     verify_control,
@@ -74,6 +77,7 @@ from e2ee.room.events import (
 )
 from e2ee.room.frames import FrameKey, frame_epoch
 from e2ee.room.roster import (
+    MAX_OPS_PER_COMMIT,
     Member,
     Op,
     OpCode,
@@ -311,6 +315,8 @@ class RoomSession:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, or None."""
+        if self.state not in ("joining", "member"):
+            return None
         times = [
             t
             for t in (
@@ -319,9 +325,6 @@ class RoomSession:
                 self._beacon_at,
                 (self._behind_since + self.config.sync_after) if self._behind_since else None,
                 min(self._key_expiry.values()) if self._key_expiry else None,
-                (self._awaiting_fresh[3] + self.config.rekey_send_grace)
-                if self._awaiting_fresh
-                else None,
             )
             if t is not None
         ]
@@ -346,8 +349,7 @@ class RoomSession:
                 self._send_control(ControlType.SYNC_REQUEST, [], to=self._slots[self._behind_of])
         if self._beacon_at is not None and now >= self._beacon_at:
             self._beacon_at = now + self.config.head_beacon
-            if self.state == "member" and self.role is not None and self.role.on_stage:
-                self._send_control(ControlType.HEAD, [])
+            self._send_beacon()
         self._flush_commit()
 
     def link_reset(self, now: float) -> None:
@@ -429,6 +431,8 @@ class RoomSession:
                 self._on_sealed(payload)
             elif kind is seal.Kind.SEALED_CHUNK:
                 self._on_chunk(payload)
+            elif kind is seal.Kind.BEACON:
+                self._on_beacon(payload)
         except DecryptionFailed:
             self.counters["decryption_failed"] += 1
         except RemoteProtocolError as exc:
@@ -618,12 +622,24 @@ class RoomSession:
                     self._events.append(RoleChanged(mid, old.role, new.role))
                     if mid == self.me:
                         self._role_changed(new.role)
+                    if new.role is Role.MODERATOR and old.role is not Role.MODERATOR:
+                        self._promoted(mid)
             elif code == OpCode.INVITE:
                 if mid == self.me and op[2]:
                     self._events.append(InvitedToSpeak())
         if roster.hands != hands_before:
             self._events.append(HandQueueChanged(tuple(roster.hands)))
         self._events.append(RosterChanged(commit.epoch, commit.head))
+
+    def _promoted(self, mid: bytes) -> None:
+        """Pair channels with a new moderator (spec §15.3): one X25519 per pair, now."""
+        assert self.roster is not None
+        if mid != self.me:
+            self._pair(mid)
+            return
+        for other in self.roster.members:
+            if other != self.me:
+                self._pair(other)
 
     def _role_changed(self, role: Role) -> None:
         wanted = DeliveryClass.STAGE if role.on_stage else DeliveryClass.AUDIENCE
@@ -721,15 +737,59 @@ class RoomSession:
 
     def _compare_head(self, msg: Control) -> None:
         """Members compare chain heads carried by every control message (spec §16.2)."""
-        if msg.epoch <= self.epoch:
-            ours = self._heads.get(msg.epoch)
-            if ours is not None and ours != msg.head:
-                self._alert("split_view", f"a member holds a different head at epoch {msg.epoch}")
-        elif self.roster is not None and self.roster.is_moderator(msg.author):
+        self._check_head(msg.author, msg.epoch, msg.head)
+
+    def _check_head(self, author: bytes, epoch: int, head: bytes) -> None:
+        """A member's (epoch, head) against our chain (spec §16.2, §16.3)."""
+        if epoch <= self.epoch:
+            ours = self._heads.get(epoch)
+            if ours is not None and ours != head:
+                self._alert("split_view", f"a member holds a different head at epoch {epoch}")
+        elif self.roster is not None and self.roster.is_moderator(author):
             if self._behind_since is None:
                 self._behind_since = self._now
-                self._behind_of = msg.author
-                self._behind_epoch = msg.epoch
+                self._behind_of = author
+                self._behind_epoch = epoch
+
+    def _send_beacon(self) -> None:
+        """Head beacon (spec §16.2): stage broadcasts it, listeners send it to moderators.
+
+        It is sealed under the admission key, not an epoch key: two members on
+        different branches of a split hold different epoch keys, so only a key
+        that does not follow the chain lets them compare heads at all.
+        """
+        if self.state != "member" or self.slot is None or self.roster is None:
+            return
+        heads = []
+        for e in range(self.epoch, max(-1, self.epoch - BEACON_HEADS), -1):
+            h = self._heads.get(e)
+            if h is None:
+                break
+            heads.append(h)
+        pt = encode_beacon(self._identity, self.room_id, self.epoch, heads)
+        payload = seal.seal_admission(
+            self._admission_key, self.room_id, pt, self._rng, seal.Kind.BEACON
+        )
+        if self.role is not None and self.role.on_stage:
+            self._send(EnvelopeType.CONTROL, 0, payload)
+        else:
+            for mid in self.roster.moderators():
+                slot = self._slots.get(mid)
+                if slot is not None:
+                    self._send_unicast(slot, payload)
+
+    def _on_beacon(self, payload: bytes) -> None:
+        if self.state != "member" or self.roster is None:
+            return
+        pt = seal.open_admission(self._admission_key, self.room_id, payload, seal.Kind.BEACON)
+        author, epoch, heads = decode_beacon(pt, self.room_id)
+        if author not in self.roster.members:
+            raise RemoteProtocolError("beacon from a non-member", ErrorCode.UNAUTHORIZED)
+        for i, head in enumerate(heads):
+            if epoch - i <= self.epoch:
+                self._check_head(author, epoch - i, head)
+                return
+        self._check_head(author, epoch, heads[0])
 
     def _set_slot(self, mid: bytes, slot: int) -> None:
         old_owner = self._slot_owner.get(slot)
@@ -912,7 +972,7 @@ class RoomSession:
         assert self.roster is not None
         if self._snapshot_cache is None or self._snapshot_cache[0] != self.epoch:
             body = snapshot_body(self.room_id, self.epoch, self.head, self.roster)
-            self._snapshot_cache = (self.epoch, sign_snapshot(self._identity, body))
+            self._snapshot_cache = (self.epoch, sign_snapshot(self._identity, self.room_id, body))
         return self._snapshot_cache[1]
 
     def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
@@ -937,6 +997,7 @@ class RoomSession:
             for piece in seal.split_chunks(sealed, self._rng(8)):
                 self._send_unicast(slot, piece)
         self._set_slot(mid, slot)
+        self._pair(mid)  # the pair channel is set up at admission, not at re-key time
 
     def _send_denial(self, slot: int, session_key: bytes) -> None:
         pt = admission.encode_welcome_plaintext(
@@ -992,6 +1053,8 @@ class RoomSession:
                     self._set_slot(mid, slot)
         self._join_retry_at = None
         self.state = "member"
+        for mid in snap.state.moderators():
+            self._pair(mid)
         self._events.append(Admitted(snap.epoch))
         role = snap.state.members[self.me].role
         self._role_changed(role)
@@ -1040,20 +1103,21 @@ class RoomSession:
             if not self._is_moderator():
                 self._queue.clear()
             return
+        if self.epoch not in self._control_keys:
+            return  # waiting for a re-key's fresh secret; flushed once it arrives
         roster = self.roster
         assert roster is not None
         ops: list[Op] = []
-        trial = roster.copy()
-        for op in self._queue[:256]:
+        for op in self._queue[:MAX_OPS_PER_COMMIT]:
             try:
-                trial.apply_ops([op])
+                roster.check_ops([*ops, op])  # rebase: drop ops the new head made invalid
             except RemoteProtocolError:
                 self.counters["dropped_op"] += 1
                 if op[0] == OpCode.ADD:
                     self._welcome_to.pop(op[1], None)  # type: ignore[arg-type]
                 continue
             ops.append(op)
-        del self._queue[:256]
+        del self._queue[:MAX_OPS_PER_COMMIT]
         if not ops:
             return
         rekey = any(op[0] == OpCode.REMOVE for op in ops)
@@ -1071,13 +1135,15 @@ class RoomSession:
         self._send(EnvelopeType.CONTROL, 0, payload)
         self._send_unicast(self.slot, payload)  # our own copy, in relay order (spec §12.5)
         if fresh is not None:
-            self._distribute_fresh(commit, trial, fresh)
+            self._distribute_fresh(commit, fresh)
 
-    def _distribute_fresh(self, commit: Commit, after: RosterState, fresh: bytes) -> None:
+    def _distribute_fresh(self, commit: Commit, fresh: bytes) -> None:
         """Seal the fresh secret to every remaining member we can reach (spec §15.2)."""
+        assert self.roster is not None
+        gone = {op[1] for op in commit.ops if op[0] == OpCode.REMOVE}
         pt = canonical.encode([int(PairType.REKEY), commit.epoch, commit.head, fresh])
-        for mid in after.members:
-            if mid == self.me:
+        for mid in self.roster.members:
+            if mid == self.me or mid in gone:
                 continue
             slot = self._slots.get(mid)
             if slot is None:
