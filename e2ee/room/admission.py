@@ -69,7 +69,7 @@ def decode_join_request(data: bytes, room_id: bytes) -> JoinRequest:
 
 
 def welcome_digest(body: bytes) -> bytes:
-    """``labelled_hash("hushroom v1 room welcome digest", body)``: what a welcome signs (spec §13.4).
+    """``labelled_hash("hushroom v1 room welcome digest", body)``, signed (spec §13.4).
 
     Signing a 32-byte digest instead of a snapshot of hundreds of kilobytes
     saves Ed25519's two passes over it.

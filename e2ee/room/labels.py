@@ -24,7 +24,6 @@ SIG_BEACON = b"hushroom v1 sig room head beacon"
 EPOCH_KEY = b"hushroom v1 room epoch key"
 CONTROL_KEY = b"hushroom v1 room control key"
 SENDER_BASE = b"hushroom v1 room sender base"
-PAIR_KEY = b"hushroom v1 room pair key"
 PAIR_CHANNEL_ID = b"hushroom v1 room pair channel id"
 SEAL_KEY = b"hushroom v1 room seal key"
 

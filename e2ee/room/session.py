@@ -32,7 +32,9 @@ from e2ee.errors import (
     LocalProtocolError,
     RemoteProtocolError,
 )
+from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey, SessionKey
+from e2ee.invite import Invite
 from e2ee.kdf import labelled_hash
 from e2ee.room import admission, keys, labels, seal
 from e2ee.room.commit import (
@@ -75,7 +77,6 @@ from e2ee.room.events import (
     RosterChanged,
     SecurityAlert,
 )
-from e2ee.room.frames import FrameKey, frame_epoch
 from e2ee.room.roster import (
     MAX_OPS_PER_COMMIT,
     Member,
@@ -93,13 +94,19 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
+from e2ee.sender_key import SenderKey
+from e2ee.sframe_header import decode_header
 
 Rng = Callable[[int], bytes]
 _U32 = struct.Struct(">I")
 
 
 class RoomInvite(Protocol):
-    """What a session needs from an invite (spec §6): derived from the room secret."""
+    """What a session needs from an invite (spec §6): derived from the room secret.
+
+    :class:`e2ee.invite.Invite` is accepted as well (its ``secrets()`` and
+    ``founder_identity`` are used).
+    """
 
     @property
     def room_tag(self) -> bytes: ...
@@ -109,6 +116,19 @@ class RoomInvite(Protocol):
     def room_id(self) -> bytes: ...
     @property
     def founder(self) -> bytes: ...
+
+
+def _secrets_of(invite: RoomInvite | Invite) -> tuple[bytes, bytes, bytes, bytes]:
+    """(room_tag, admission_key, room_id, founder identity) of an invite (spec §6.4)."""
+    if isinstance(invite, Invite):
+        secrets = invite.secrets()
+        return (
+            secrets.room_tag,
+            secrets.admission_key,
+            secrets.room_id,
+            invite.founder_identity,
+        )
+    return invite.room_tag, invite.admission_key, invite.room_id, invite.founder
 
 
 @dataclass
@@ -149,7 +169,7 @@ class RoomSession:
     def __init__(
         self,
         identity: IdentityKey,
-        invite: RoomInvite,
+        invite: RoomInvite | Invite,
         display_name: str,
         rng: Rng,
         now: float,
@@ -164,10 +184,7 @@ class RoomSession:
         self._rng = rng
         self._session_key = SessionKey.generate(rng)
         self._cert = self._session_key.certify(identity)
-        self.room_tag = invite.room_tag
-        self.room_id = invite.room_id
-        self._admission_key = invite.admission_key
-        self._founder = invite.founder
+        self.room_tag, self._admission_key, self.room_id, self._founder = _secrets_of(invite)
         self._now = now
         self._out: list[bytes] = []
         self._events: deque[Event] = deque()
@@ -181,7 +198,6 @@ class RoomSession:
         self._epoch_keys: dict[int, bytes] = {}
         self._control_keys: dict[int, bytes] = {}
         self._key_expiry: dict[int, float] = {}
-        self._frame_keys: dict[tuple[int, bytes], FrameKey] = {}
         self._awaiting_fresh: tuple[int, bytes, bytes, float] | None = None
         self._early_fresh: dict[tuple[int, bytes], bytes] = {}
         self._buffer: deque[tuple[EnvelopeType, int, bytes]] = deque()
@@ -211,8 +227,8 @@ class RoomSession:
         self._behind_epoch = 0
         self._beacon_at: float | None = None
         # audio
-        self._send_counter = 0
-        self._recv_window: dict[bytes, tuple[int, set[int]]] = {}
+        self._frame_sender: FrameSender | None = None
+        self._receivers: dict[bytes, FrameReceiver] = {}
         self._delivery = DeliveryClass.AUDIENCE
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
 
@@ -220,7 +236,7 @@ class RoomSession:
     def create(
         cls,
         identity: IdentityKey,
-        invite: RoomInvite,
+        invite: RoomInvite | Invite,
         display_name: str,
         policy: str,
         rng: Rng,
@@ -230,9 +246,9 @@ class RoomSession:
         """Found the room: signs the genesis commit, becomes its first moderator (spec §12.3)."""
         if policy not in ("open", "knock"):
             raise LocalProtocolError("policy is 'open' or 'knock'")
-        if identity.public != invite.founder:
-            raise LocalProtocolError("only the invite's founder identity can create the room")
         self = cls(identity, invite, display_name, rng, now, config)
+        if identity.public != self._founder:
+            raise LocalProtocolError("only the invite's founder identity can create the room")
         pol = Policy.OPEN if policy == "open" else Policy.KNOCK
         ops = [
             op_policy(pol),
@@ -256,7 +272,7 @@ class RoomSession:
     def join(
         cls,
         identity: IdentityKey,
-        invite: RoomInvite,
+        invite: RoomInvite | Invite,
         display_name: str,
         rng: Rng,
         now: float,
@@ -577,8 +593,6 @@ class RoomSession:
             return
         self._epoch_keys.pop(epoch, None)
         self._control_keys.pop(epoch, None)
-        for k in [k for k in self._frame_keys if k[0] == epoch]:
-            del self._frame_keys[k]
 
     def _emit_commit_events(
         self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
@@ -837,7 +851,7 @@ class RoomSession:
             raise RemoteProtocolError(
                 "pairwise message from a non-moderator", ErrorCode.UNAUTHORIZED
             )
-        f = canonical.decode(ch.open(self.room_id, payload))
+        f = canonical.decode(ch.open(payload))
         if not isinstance(f, list) or not f:
             raise RemoteProtocolError("pairwise message", ErrorCode.MALFORMED)
         ptype = canonical.expect_int(f[0], "pair type", 1, 3)
@@ -919,7 +933,7 @@ class RoomSession:
             pt = canonical.encode([int(PairType.SYNC), commits, key])
         else:
             pt = canonical.encode([int(PairType.SNAPSHOT), self._signed_snapshot(), key])
-        self._send_unicast(slot, self._pair(mid).seal(self.room_id, pt, self._rng))
+        self._send_unicast(slot, self._pair(mid).seal(pt))
 
     # -- admission (spec §13) ----------------------------------------------
     def _send_join_request(self) -> None:
@@ -1148,7 +1162,7 @@ class RoomSession:
             slot = self._slots.get(mid)
             if slot is None:
                 continue  # absent: catches up through a sync when it announces (spec §16.4)
-            self._send_unicast(slot, self._pair(mid).seal(self.room_id, pt, self._rng))
+            self._send_unicast(slot, self._pair(mid).seal(pt))
 
     def _after_commit(self, commit: Commit) -> None:
         """Moderator duties once a commit is applied: welcomes (spec §13.4)."""
@@ -1301,18 +1315,20 @@ class RoomSession:
         self._send_denial(pending[0], pending[1].session_key)
 
     # -- audio (spec §15.4) ------------------------------------------------
-    def _frame_key(self, epoch: int, member: bytes) -> FrameKey | None:
-        fk = self._frame_keys.get((epoch, member))
-        if fk is None:
-            k = self._epoch_keys.get(epoch)
-            if k is None:
-                return None
-            fk = FrameKey(keys.sender_base(k, member), epoch, member)
-            self._frame_keys[(epoch, member)] = fk
-        return fk
+    def _sender_key(self, epoch: int, member: bytes) -> SenderKey | None:
+        """Member ``m``'s sender key at epoch ``e``: kid = e, secret = S_e,m (spec §15.4)."""
+        k = self._epoch_keys.get(epoch)
+        if k is None:
+            return None
+        return SenderKey(epoch, epoch, keys.sender_base(k, member))
 
     def send_audio(self, opus: bytes, now: float) -> None:
-        """Encrypt and send one Opus frame (spec §15.4); speakers and moderators only."""
+        """Protect and send one Opus frame (spec §11, §15.4); speakers and moderators only.
+
+        The frame is protected by :class:`e2ee.frame.FrameSender` under this
+        member's sender key of the current epoch; the frame counter runs on
+        across epochs (it is the receivers' ``seq``).
+        """
         self._now = now
         roster = self._require_member()
         role = roster.role_of(self.me)
@@ -1325,13 +1341,20 @@ class RoomSession:
                 self.counters["audio_held"] += 1
                 return
             epoch = max((e for e in self._epoch_keys if e < aw[0]), default=-1)
-        fk = self._frame_key(epoch, self.me)
-        if fk is None:
-            self.counters["audio_held"] += 1
-            return
-        counter = self._send_counter
-        self._send_counter += 1
-        self._send(EnvelopeType.MEDIA, 0, fk.protect(self.room_id, counter, opus))
+        sender = self._frame_sender
+        if sender is None or sender.key.epoch != epoch:
+            key = self._sender_key(epoch, self.me)
+            if key is None:
+                self.counters["audio_held"] += 1
+                return
+            sender = FrameSender(
+                key,
+                room_id=self.room_id,
+                sender_id=self.me,
+                next_counter=sender.next_counter if sender is not None else 0,
+            )
+            self._frame_sender = sender
+        self._send(EnvelopeType.MEDIA, 0, sender.protect(opus))
 
     def _on_media(self, src: int, payload: bytes) -> None:
         """Anti-ghosting: accept audio only from current speakers/moderators (spec §15.4)."""
@@ -1345,27 +1368,30 @@ class RoomSession:
         if role is None or not role.on_stage:
             self.counters["audio_rejected_role"] += 1
             return
-        fk = self._frame_key(frame_epoch(payload), member)
-        if fk is None:
-            self.counters["audio_rejected_key"] += 1
-            return
+        receiver = self._receivers.get(member)
+        if receiver is None:
+            receiver = FrameReceiver(
+                room_id=self.room_id, sender_id=member, grace=self.config.key_grace
+            )
+            self._receivers[member] = receiver
         try:
-            counter, opus = fk.unprotect(self.room_id, payload)
+            phase = decode_header(payload)[0]
+            # the newest epoch we hold a key for whose kid has this phase (spec §15.4)
+            epoch = max((e for e in self._epoch_keys if e % KID_PHASES == phase), default=None)
+            if epoch is not None and epoch not in receiver.known_kids():
+                key = self._sender_key(epoch, member)
+                if key is not None:
+                    receiver.add_key(key, 0)
+            frame = receiver.unprotect(payload, self._now)
         except DecryptionFailed:
             self.counters["audio_rejected_auth"] += 1
             return
-        top, seen = self._recv_window.get(member, (-1, set()))
-        if counter <= top - 256 or counter in seen:
-            self.counters["audio_rejected_replay"] += 1
+        except RemoteProtocolError as exc:
+            name = "key" if exc.code is ErrorCode.UNKNOWN_KEY else exc.code.name.lower()
+            self.counters[f"audio_rejected_{name}"] += 1
             return
-        seen.add(counter)
-        if counter > top:
-            top = counter
-            if len(seen) > 512:
-                seen = {c for c in seen if c > top - 256}
-        self._recv_window[member] = (top, seen)
         self.counters["audio_received"] += 1
-        self._events.append(AudioReceived(member, counter, opus))
+        self._events.append(AudioReceived(member, frame.counter, frame.payload))
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:

@@ -7,12 +7,13 @@ import pytest
 from e2ee import canonical
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.errors import DecryptionFailed, LocalProtocolError
+from e2ee.frame import FrameReceiver, FrameSender
 from e2ee.room import Role, RoomSession, events, seal
 from e2ee.room import keys as room_keys
 from e2ee.room.commit import sign_commit, snapshot_body
 from e2ee.room.control import ControlType
-from e2ee.room.frames import FrameKey
 from e2ee.room.roster import RemoveReason, op_role
+from e2ee.sender_key import SenderKey
 
 from .harness import Link, Router, make_invite, new_identity, rng_for
 
@@ -41,6 +42,13 @@ def heads(links: list[Link]) -> set[tuple[int, bytes]]:
     return {(x.session.epoch, x.session.head) for x in links}
 
 
+def sender_for(s: RoomSession, member: bytes) -> FrameSender:
+    """A frame sender under ``member``'s sender key at ``s``'s epoch, derived as s can."""
+    key = s._sender_key(s.epoch, member)
+    assert key is not None
+    return FrameSender(key, room_id=s.room_id, sender_id=member, next_counter=1000)
+
+
 def promote(r: Router, mod: Link, who: Link) -> None:
     mod.session.invite_to_speak(who.session.me)
     r.pump()
@@ -53,7 +61,7 @@ def promote(r: Router, mod: Link, who: Link) -> None:
 
 
 def test_open_policy_admits_everyone_with_one_head() -> None:
-    r, mod, ls = room(3)
+    _, mod, ls = room(3)
     everyone = [mod, *ls]
     assert all(x.session.state == "member" for x in everyone)
     assert len(heads(everyone)) == 1
@@ -146,8 +154,7 @@ def test_demoted_speaker_and_listener_audio_is_dropped_and_counted() -> None:
     # send frames under the keys every member can derive: receivers drop them.
     for ghost in (a, b):
         s = ghost.session
-        fk = FrameKey(room_keys.sender_base(s._epoch_keys[s.epoch], s.me), s.epoch, s.me)
-        s._send(EnvelopeType.MEDIA, 0, fk.protect(s.room_id, 99, b"ghost"))
+        s._send(EnvelopeType.MEDIA, 0, sender_for(s, s.me).protect(b"ghost"))
     r.pump()
     assert not of(mod, events.AudioReceived)
     assert mod.session.counters["audio_rejected_role"] == 2
@@ -155,8 +162,7 @@ def test_demoted_speaker_and_listener_audio_is_dropped_and_counted() -> None:
     # a forged sender: a's frame stamped with the speaker's slot fails authentication
     promote(r, mod, b)
     s = a.session
-    fk = FrameKey(room_keys.sender_base(s._epoch_keys[s.epoch], s.me), s.epoch, s.me)
-    frame = fk.protect(s.room_id, 5, b"forged")
+    frame = sender_for(s, s.me).protect(b"forged")
     assert b.slot is not None
     mod.session.envelope_received(Envelope(EnvelopeType.MEDIA, s.room_tag, b.slot, frame), r.now)
     assert mod.session.counters["audio_rejected_auth"] == 1
@@ -221,9 +227,7 @@ def test_kick_rekeys_and_the_kicked_session_cannot_decrypt_later_frames() -> Non
     assert not [e for e in of(victim, events.AudioReceived) if e.opus == b"after the kick"]
     # Even a modified client that ignores its removal holds no key for the frame:
     # try every epoch key it has, and the ratchet step it could compute alone.
-    frame = spk.session._frame_key(new_epoch, spk.session.me).protect(  # type: ignore[union-attr]
-        spk.session.room_id, 1000, b"secret"
-    )
+    frame = sender_for(spk.session, spk.session.me).protect(b"secret")
     vs = victim.session
     candidates = list(vs._epoch_keys.values())
     assert vs.epoch == new_epoch and vs._awaiting_fresh is not None
@@ -231,9 +235,10 @@ def test_kick_rekeys_and_the_kicked_session_cannot_decrypt_later_frames() -> Non
     candidates.append(room_keys.next_epoch_key(parent_key, mod.session.head))
     assert old_epoch in vs._epoch_keys
     for k in candidates:
-        fk = FrameKey(room_keys.sender_base(k, spk.session.me), new_epoch, spk.session.me)
+        rx = FrameReceiver(room_id=vs.room_id, sender_id=spk.session.me)
+        rx.add_key(SenderKey(new_epoch, new_epoch, room_keys.sender_base(k, spk.session.me)))
         with pytest.raises(DecryptionFailed):
-            fk.unprotect(vs.room_id, frame)
+            rx.unprotect(frame, 0.0)
 
 
 def test_voluntary_leaves_are_batched_into_one_rekey() -> None:
@@ -392,7 +397,7 @@ def test_relay_restart_all_slots_change_and_room_recovers_unattended() -> None:
 
 
 def test_snapshot_body_is_the_canonical_encoding() -> None:
-    r, mod, ls = room(3)
+    _, mod, ls = room(3)
     promote(r, mod, ls[0])
     ls[1].session.raise_hand()
     r.pump()
