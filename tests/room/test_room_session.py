@@ -397,7 +397,7 @@ def test_relay_restart_all_slots_change_and_room_recovers_unattended() -> None:
 
 
 def test_snapshot_body_is_the_canonical_encoding() -> None:
-    _, mod, ls = room(3)
+    r, mod, ls = room(3)
     promote(r, mod, ls[0])
     ls[1].session.raise_hand()
     r.pump()
