@@ -35,13 +35,13 @@ from e2ee.errors import (
 from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.kdf import labelled_hash
-from e2ee.room import admission, keys, labels, seal
+from e2ee.room import admission, keys, seal
 from e2ee.room.commit import (
     GENESIS_PARENT,
     Commit,
     decode_commit,
     decode_snapshot,
+    room_safety_code,
     sign_commit,
     sign_snapshot,
     snapshot_body,
@@ -320,9 +320,7 @@ class RoomSession:
 
     def safety_code(self) -> str:
         """Room safety code for the current chain head (spec §16.1): ``epoch: 6×5 digits``."""
-        digest = labelled_hash(labels.SAFETY_CODE, self.room_id + self.head)
-        groups = [int.from_bytes(digest[5 * i : 5 * i + 5], "big") % 100_000 for i in range(6)]
-        return f"{self.epoch}: " + " ".join(f"{g:05d}" for g in groups)
+        return room_safety_code(self.room_id, self.epoch, self.head)
 
     def roster_digest(self) -> bytes:
         """``state_digest`` of the current roster (spec §16.2), for out-of-band comparison."""
