@@ -406,3 +406,35 @@ def test_snapshot_body_is_the_canonical_encoding() -> None:
     body = snapshot_body(s.room_id, s.epoch, s.head, s.roster)
     assert canonical.encode(canonical.decode(body)) == body
     assert canonical.decode(body) == [1, s.room_id, s.epoch, s.head, s.roster.state_fields()]
+
+
+def test_a_leaving_chair_is_removed_by_the_next_moderator() -> None:
+    r, mod, (m2, a) = room(2)
+    promote(r, mod, m2)
+    mod.session._moderator_action([op_role(m2.session.me, Role.MODERATOR)])
+    r.pump()
+    mod.session.leave()
+    r.pump()
+    r.advance(3.0)
+    assert mod.session.me not in m2.session.members
+    assert mod.session.me not in a.session.members
+    assert len(heads([m2, a])) == 1 and of(a, events.KeysRotated)
+
+
+def test_a_member_that_misses_the_rekey_secret_recovers_by_sync() -> None:
+    r, mod, (a, b, victim) = room(3)
+    orig = r._deliver
+
+    def lose_fresh(to: Link, env: Envelope) -> None:
+        if to is a and env.type is EnvelopeType.UNICAST and env.payload[0] == seal.Kind.PAIRWISE:
+            return  # the relay loses a's copy of the fresh secret
+        orig(to, env)
+
+    r._deliver = lose_fresh  # type: ignore[method-assign]
+    mod.session.kick(victim.session.me)
+    r.pump()
+    r._deliver = orig  # type: ignore[method-assign]
+    epoch = mod.session.epoch
+    assert epoch not in a.session._epoch_keys and epoch in b.session._epoch_keys
+    r.advance(1.0)
+    assert a.session._epoch_keys.get(epoch) == mod.session._epoch_keys[epoch]
