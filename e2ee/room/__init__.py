@@ -1,0 +1,53 @@
+"""The room protocol (spec §12–§16): roster, admission, control, re-keying, safety code.
+
+Public API (sans-IO, like h11)::
+
+    from e2ee.room import RoomSession, RoomConfig, events, Role
+
+    s = RoomSession.create(identity, invite, "Ada", "knock", rng, now)   # founder
+    s = RoomSession.join(identity, invite, "Bob", rng, now)              # everyone else
+    link.send(s.data_to_send())            # includes the initial JOIN envelope
+    s.envelope_received(env, now)          # every Envelope the relay delivers
+    while (ev := s.next_event()) is not None: ...
+    s.get_timer() / s.handle_timer(now)
+    s.link_reset(now)                      # new relay link (new slot): rejoin + re-announce
+    s.send_audio(opus, now)                # speakers/moderators only (LocalProtocolError)
+
+Actions (LocalProtocolError when the roster forbids them): raise_hand, lower_hand,
+invite_to_speak(m), accept_invitation, decline_invitation, move_to_audience(m),
+request_mute(m), kick(m), ban(m), leave, transfer_moderator(m), end_room,
+send_chat(text), approve(request), deny(request).
+
+State: ``members`` (id -> MemberView), ``me``, ``role``, ``hand_queue``, ``epoch``,
+``head``, ``safety_code()``, ``roster_digest()``, ``delivery_class``, ``counters``.
+Member ids are 32-byte Ed25519 identity public keys.
+
+``invite`` is an :class:`e2ee.invite.Invite` (its ``secrets()`` and
+``founder_identity`` are used) or anything with ``room_tag``, ``admission_key``,
+``room_id`` and ``founder`` attributes (:class:`e2ee.room.session.RoomInvite`).
+
+Events (``e2ee.room.events``): JoinRequested(request, display_name), Admitted(epoch),
+Denied, MemberJoined(member, display_name, role), MemberLeft(member, reason),
+RoleChanged(member, old, new), HandQueueChanged(queue), InvitedToSpeak,
+AudioReceived(member, seq, opus), ChatReceived(member, text), MuteRequested(by),
+Removed(reason), RoomEnded, KeysRotated(epoch), SecurityAlert(kind, detail) with kind
+"split_view" | "rollback" | "forged", RosterChanged(epoch, head).  Rejected audio and
+control are counted in ``session.counters`` (e.g. ``audio_rejected_role``,
+``unauthorized``, ``replayed_control``, ``stale_commit``), not raised as events.
+Tunables: :class:`RoomConfig` (leave_debounce 2 s, key_grace 1 s, head_beacon 30 s, ...).
+"""
+
+from e2ee.room import events
+from e2ee.room.roster import Policy, RemoveReason, Role
+from e2ee.room.session import MemberView, RoomConfig, RoomInvite, RoomSession
+
+__all__ = [
+    "MemberView",
+    "Policy",
+    "RemoveReason",
+    "Role",
+    "RoomConfig",
+    "RoomInvite",
+    "RoomSession",
+    "events",
+]
