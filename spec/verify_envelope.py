@@ -108,6 +108,9 @@ def verify(path: str | Path) -> int:
     return checked
 
 
+verify_count = verify  # the interface spec/verify_vectors.py calls
+
+
 if __name__ == "__main__":
     target = (
         sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("vectors") / "envelope.json"

@@ -228,8 +228,27 @@ def check_safety(c: Checker, v: dict[str, Any]) -> None:
         c.eq(f"safety code epoch {case['epoch']}", code, case["code"])
 
 
+def verify_count(vectors_dir: str | Path) -> int:
+    """Check every room vector; return how many checks ran; AssertionError on any mismatch.
+
+    The interface spec/verify_vectors.py uses for its independent checkers.
+    """
+    c = _run(vectors_dir)
+    if c.failed:
+        raise AssertionError(f"{len(c.failed)} mismatches, first: {c.failed[0]}")
+    return c.ok
+
+
 def verify(vectors_dir: str | Path) -> int:
     """Check every room vector in ``vectors_dir``; print a summary; 0 if all match, else 1."""
+    c = _run(vectors_dir)
+    for what in c.failed:
+        print(f"MISMATCH room: {what}")
+    print(f"room vectors: {c.ok} checks passed, {len(c.failed)} failed")
+    return 1 if c.failed else 0
+
+
+def _run(vectors_dir: str | Path) -> Checker:
     d = Path(vectors_dir)
     load = lambda name: json.loads((d / f"{name}.json").read_text())  # noqa: E731
     c = Checker()
@@ -238,10 +257,7 @@ def verify(vectors_dir: str | Path) -> int:
     check_keys(c, load("room_keys"))
     check_payloads(c, load("room_payloads"), heads)
     check_safety(c, load("room_safety_code"))
-    for what in c.failed:
-        print(f"MISMATCH room: {what}")
-    print(f"room vectors: {c.ok} checks passed, {len(c.failed)} failed")
-    return 1 if c.failed else 0
+    return c
 
 
 if __name__ == "__main__":
