@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from client.view import MemberView, RoomView
 
 SPEAKING = "♪"
@@ -55,5 +57,5 @@ def render_screen(view: RoomView, now: float, width: int = 80) -> list[str]:
     lines.append("")
     lines += list(view.status)
     lines.append("")
-    lines.append(key_help(view))
+    lines += textwrap.wrap(key_help(view), width=max(20, width))
     return [line[:width] for line in lines]
