@@ -1,0 +1,250 @@
+"""Per-speaker jitter buffer: orders packets by sequence number and paces playout.
+
+The buffer knows nothing about Opus.  The session pushes ``(seq, payload)`` as
+packets arrive; once per 20 ms tick the speaker's stream calls :meth:`pop`,
+which says what to play: a packet, a *lost* frame to conceal (with the next
+packet attached when it is already here, so the decoder can use its FEC), or
+*idle* (the speaker is silent: nothing to mix).
+
+Rules (``seq`` is a per-speaker, monotonically increasing integer that may jump):
+
+* Playout starts ``target_frames`` frames after the first packet of a talk
+  spurt (or once that many frames are buffered), at the lowest buffered seq.
+* Duplicates, and packets older than the playout point ("late"), are dropped.
+* A missing frame whose successor is at most ``jump_frames`` ahead is concealed;
+  a hole of ``jump_frames`` or more is a sequence jump: playout continues at
+  the next buffered packet without concealing the hole.
+* With nothing buffered for ``idle_after_frames`` ticks the speaker goes idle;
+  the next packet starts a new talk spurt.
+* The buffer holds at most ``max_frames`` packets (oldest dropped first).
+* Adaptive delay (optional): each late arrival raises the target by one frame
+  (up to ``max_target_frames``), stretching playout by one concealed frame;
+  after ``shrink_after_ticks`` ticks without a late arrival the target drops by
+  one again (not below the configured target), by skipping one buffered frame
+  when more than the target is buffered.
+* :meth:`reset` forgets everything: use it when a speaker's stream restarts
+  (for example with a new sender key and a counter that starts again).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+from client.audio.format import FRAME_SECONDS
+
+
+class PushResult(enum.Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    LATE = "late"
+
+
+@dataclass(frozen=True)
+class Playout:
+    """What to play for one tick."""
+
+    kind: Literal["packet", "lost", "idle"]
+    seq: int | None = None
+    payload: bytes | None = None
+    """The packet to decode (``kind == "packet"``)."""
+    next_payload: bytes | None = None
+    """For ``kind == "lost"``: the following packet if buffered (its FEC can rebuild this frame)."""
+
+
+@dataclass
+class JitterStats:
+    received: int = 0
+    duplicates: int = 0
+    late: int = 0
+    played: int = 0
+    concealed: int = 0
+    stretched: int = 0
+    skipped: int = 0
+    overflowed: int = 0
+    jumps: int = 0
+    spurts: int = field(default=0)
+
+
+@dataclass(frozen=True)
+class JitterConfig:
+    target_frames: int = 3
+    """Playout delay in 20 ms frames (3 = 60 ms)."""
+    max_frames: int = 50
+    idle_after_frames: int = 10
+    jump_frames: int = 50
+    adaptive: bool = True
+    max_target_frames: int = 12
+    shrink_after_ticks: int = 500
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.target_frames <= self.max_target_frames:
+            raise ValueError("target_frames must be between 0 and max_target_frames")
+        if self.max_frames < self.max_target_frames + 1:
+            raise ValueError("max_frames must exceed max_target_frames")
+        if self.idle_after_frames < 1 or self.jump_frames < 2:
+            raise ValueError("idle_after_frames >= 1 and jump_frames >= 2 are required")
+
+
+class JitterBuffer:
+    """One speaker's jitter buffer (see the module docstring for the rules)."""
+
+    def __init__(self, config: JitterConfig | None = None) -> None:
+        self.config = config or JitterConfig()
+        self.stats = JitterStats()
+        self._clear()
+
+    def _clear(self) -> None:
+        self._packets: dict[int, bytes] = {}
+        self._recent: deque[int] = deque(maxlen=256)
+        self._recent_set: set[int] = set()
+        self.target_frames = self.config.target_frames
+        self._next_seq: int | None = None  # playout point; everything below is history
+        self._playing = False
+        self._spurt_started_at: float | None = None
+        self._empty_ticks = 0
+        self._stretch_pending = 0
+        self._ticks_since_late = 0
+        self._ticks_since_trim = 0
+        self._min_level = self.config.max_frames
+
+    # -- state -------------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    @property
+    def buffered(self) -> int:
+        """Packets waiting to be played."""
+        return len(self._packets)
+
+    @property
+    def delay_seconds(self) -> float:
+        """Current target playout delay."""
+        return self.target_frames * FRAME_SECONDS
+
+    def reset(self) -> None:
+        """Forget all packets and history; the next packet starts a new stream."""
+        self._clear()
+
+    # -- input -------------------------------------------------------------
+    def _remember(self, seq: int) -> None:
+        if len(self._recent) == self._recent.maxlen:
+            self._recent_set.discard(self._recent[0])
+        self._recent.append(seq)
+        self._recent_set.add(seq)
+
+    def push(self, seq: int, payload: bytes, now: float) -> PushResult:
+        """Add a received packet; ``now`` is the arrival time in seconds."""
+        self.stats.received += 1
+        if seq in self._packets or seq in self._recent_set:
+            self.stats.duplicates += 1
+            return PushResult.DUPLICATE
+        if self._next_seq is not None and seq < self._next_seq:
+            self.stats.late += 1
+            self._remember(seq)
+            if (
+                self._playing
+                and self.config.adaptive
+                and self._next_seq - seq <= self.target_frames + 8
+            ):
+                self._grow()
+            return PushResult.LATE
+        self._packets[seq] = payload
+        if not self._playing and self._spurt_started_at is None:
+            self._spurt_started_at = now
+        while len(self._packets) > self.config.max_frames:
+            oldest = min(self._packets)
+            del self._packets[oldest]
+            self._remember(oldest)
+            self.stats.overflowed += 1
+            if self._next_seq is not None and oldest >= self._next_seq:
+                self._next_seq = oldest + 1
+        return PushResult.ACCEPTED
+
+    def _grow(self) -> None:
+        self._ticks_since_late = 0
+        if self.target_frames < self.config.max_target_frames:
+            self.target_frames += 1
+            self._stretch_pending += 1
+
+    # -- output ------------------------------------------------------------
+    def pop(self, now: float) -> Playout:
+        """What to play for the tick at ``now`` (call exactly once per 20 ms)."""
+        if not self._playing:
+            if not self._packets or self._spurt_started_at is None:
+                return Playout("idle")
+            waited = now - self._spurt_started_at + 1e-9
+            if len(self._packets) < max(1, self.target_frames) and waited < self.delay_seconds:
+                return Playout("idle")
+            self._playing = True
+            self._spurt_started_at = None
+            self._empty_ticks = 0
+            self._stretch_pending = 0
+            self._next_seq = min(self._packets)
+            self.stats.spurts += 1
+        assert self._next_seq is not None
+        self._adapt()
+
+        if self._stretch_pending > 0 and self._packets:
+            self._stretch_pending -= 1
+            self.stats.stretched += 1
+            return Playout("lost", seq=None)
+
+        seq = self._next_seq
+        payload = self._packets.pop(seq, None)
+        if payload is None and self._packets:
+            nearest = min(self._packets)
+            if nearest - seq >= self.config.jump_frames:
+                self.stats.jumps += 1
+                seq = nearest
+                payload = self._packets.pop(seq)
+        if payload is not None:
+            self._empty_ticks = 0
+            self._next_seq = seq + 1
+            self._remember(seq)
+            self.stats.played += 1
+            return Playout("packet", seq=seq, payload=payload)
+
+        # The frame is missing.
+        if not self._packets:
+            self._empty_ticks += 1
+            if self._empty_ticks > self.config.idle_after_frames:
+                self._playing = False
+                self._stretch_pending = 0
+                return Playout("idle")
+        self._next_seq = seq + 1
+        self._remember(seq)
+        self.stats.concealed += 1
+        return Playout("lost", seq=seq, next_payload=self._packets.get(seq + 1))
+
+    def _adapt(self) -> None:
+        if not self.config.adaptive:
+            return
+        self._ticks_since_late += 1
+        self._ticks_since_trim += 1
+        self._min_level = min(self._min_level, len(self._packets))
+        if (
+            self._ticks_since_late >= self.config.shrink_after_ticks
+            and self.target_frames > self.config.target_frames
+        ):
+            self.target_frames -= 1
+            self._ticks_since_late = 0
+        if self._ticks_since_trim < 50:
+            return
+        # Over the last second more than the target was always buffered:
+        # skip the oldest frame to cut the delay by 20 ms.
+        assert self._next_seq is not None
+        if (
+            self._min_level > self.target_frames
+            and self._stretch_pending == 0
+            and self._next_seq in self._packets
+        ):
+            del self._packets[self._next_seq]
+            self._remember(self._next_seq)
+            self._next_seq += 1
+            self.stats.skipped += 1
+        self._ticks_since_trim = 0
+        self._min_level = self.config.max_frames
