@@ -89,9 +89,9 @@ class ClientSession:
     when the relay is unreachable; any other exception is fatal and ends the
     session).  Before the first link is up, ``first_attempts`` failures end the
     session with the last error (a relay that is down, a wrong address); once
-    connected, the session retries for ever.  ``decoder_factory`` returns a fresh envelope decoder for each
-    link.  ``on_event`` receives every room event synchronously, in order;
-    ``on_status`` receives :class:`Status` changes.
+    connected, the session retries for ever.  ``decoder_factory`` returns a
+    fresh envelope decoder for each link.  ``on_event`` receives every room
+    event synchronously, in order; ``on_status`` receives :class:`Status` changes.
     """
 
     def __init__(

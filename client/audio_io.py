@@ -1,0 +1,97 @@
+"""Glue between the session and the audio pipeline (client/audio/).
+
+* :class:`EncodedFeed` turns a PCM frame source into the session's packet
+  feed: one Opus packet per 20 ms tick (``None`` when the source is done or
+  the silence gate holds the frame back).
+* :func:`open_source` builds the source a command line asked for.
+* :func:`playout_loop` ticks a :class:`~client.audio.receiver.RoomAudioReceiver`
+  every 20 ms on trio's clock, so recording and playback keep real time (and
+  tests can use ``MockClock``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+
+from client.audio.encoder import OpusEncoderConfig, OpusFrameEncoder
+from client.audio.format import Frame
+from client.audio.receiver import RoomAudioReceiver
+from client.audio.sources import FrameSource, ToneSource, espeak_binary, open_file, speech_source
+
+FRAME_SECONDS = 0.020
+
+
+class EncodedFeed:
+    """A :data:`client.session.PacketFeed` over a frame source and an Opus encoder."""
+
+    def __init__(self, source: FrameSource, config: OpusEncoderConfig | None = None) -> None:
+        self.source = source
+        self.encoder = OpusFrameEncoder(config)
+        self.frames_read = 0
+        self.finished = False
+
+    def __call__(self) -> bytes | None:
+        if self.finished:
+            return None
+        frame = self.source.read()
+        if frame is None:
+            self.finished = True
+            return None
+        self.frames_read += 1
+        return self.encoder.encode(frame)
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def open_source(
+    *,
+    speak: str | None = None,
+    tone: bool = False,
+    tone_hz: float = 440.0,
+    mic: bool = False,
+    say: str | None = None,
+    loop: bool = False,
+) -> FrameSource | None:
+    """The source named by ``--speak FILE | --tone | --mic | --say TEXT`` (or ``None``).
+
+    Raises the audio pipeline's one-line errors (unreadable file, no audio
+    device, no espeak-ng).
+    """
+    if speak:
+        return open_file(speak, loop=loop)
+    if tone:
+        return ToneSource(tone_hz)
+    if mic:
+        from client.audio.devices import MicrophoneSource
+
+        return MicrophoneSource()
+    if say:
+        return speech_source(say, loop=loop)
+    return None
+
+
+def speech_or_tone(text: str, tone_hz: float, seconds: float | None = None) -> FrameSource:
+    """Speech for ``text`` when espeak-ng is installed, else a tone (the demo's voices)."""
+    if espeak_binary() is not None:
+        return speech_source(text, loop=True)
+    return ToneSource(tone_hz, seconds)
+
+
+async def playout_loop(
+    receiver: RoomAudioReceiver,
+    on_tick: Callable[[Frame, float], None] | None = None,
+) -> None:
+    """Tick ``receiver`` once per 20 ms on trio's clock until cancelled."""
+    next_tick = trio.current_time()
+    while True:
+        next_tick += FRAME_SECONDS
+        now = trio.current_time()
+        if next_tick < now - 0.2:  # fell far behind: do not catch up in a burst
+            next_tick = now
+        await trio.sleep_until(next_tick)
+        mixed = receiver.tick(trio.current_time())
+        if on_tick is not None:
+            on_tick(mixed, next_tick)
