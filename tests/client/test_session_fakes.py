@@ -7,6 +7,7 @@ integration tests in test_client_rooms.py exercise over TLS.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -162,7 +163,7 @@ async def test_audio_is_paced_at_20ms_and_only_when_allowed(
         await trio.sleep(1.0)
         times = [t for _, t in room.audio]
         assert 49 <= len(times) <= 51
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert all(g == pytest.approx(0.020, abs=1e-6) for g in gaps)
         session.close()
 
