@@ -1,0 +1,139 @@
+"""Canonical msgpack: the one encoding of every structured payload (spec §4).
+
+The subset: ``nil``, ``true``/``false``, integers in [-2^63, 2^64-1] in their
+shortest form, ``bin`` for bytes, ``str`` for UTF-8 text, and arrays with a
+fixed field order.  No maps, no floats, no extension types.  Because every
+value has exactly one encoding, signatures and MACs cover well-defined bytes.
+
+:func:`decode` rejects anything that is not the canonical encoding of an
+allowed value (``NON_CANONICAL``), anything that does not parse or has trailing
+bytes (``MALFORMED``).  It never raises anything but
+:class:`~e2ee.errors.RemoteProtocolError`.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import msgpack
+
+from e2ee.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
+
+Value: TypeAlias = "bool | int | bytes | str | list[Value] | tuple[Value, ...] | None"
+
+MAX_DEPTH = 16
+MIN_INT = -(2**63)
+MAX_INT = 2**64 - 1
+
+
+def _check_encodable(value: object, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise LocalProtocolError("canonical value nested too deeply")
+    if value is None or isinstance(value, bool | bytes | str):
+        return
+    if isinstance(value, int):
+        if not MIN_INT <= value <= MAX_INT:
+            raise LocalProtocolError("integer out of the canonical range")
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_encodable(item, depth + 1)
+        return
+    raise LocalProtocolError(f"type {type(value).__name__} is not in the canonical subset")
+
+
+def encode(value: Value) -> bytes:
+    """Encode ``value`` canonically (spec §4.1); raise LocalProtocolError if not allowed."""
+    _check_encodable(value, 0)
+    out: bytes = msgpack.packb(value, use_bin_type=True)
+    return out
+
+
+def _reject_map(_pairs: object) -> object:
+    raise ValueError("maps are not allowed")
+
+
+def _reject_ext(_code: int, _data: bytes) -> object:
+    raise ValueError("extension types are not allowed")
+
+
+def _check_decoded(value: object, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise RemoteProtocolError("nested too deeply", ErrorCode.MALFORMED)
+    if value is None or isinstance(value, bool | int | bytes | str):
+        return
+    if isinstance(value, list):
+        for item in value:
+            _check_decoded(item, depth + 1)
+        return
+    raise RemoteProtocolError(f"{type(value).__name__} is not allowed", ErrorCode.MALFORMED)
+
+
+def decode(data: bytes) -> Value:
+    """Decode one canonical value that spans ``data`` exactly (spec §4.2)."""
+    if not isinstance(data, bytes | bytearray):
+        raise RemoteProtocolError("expected bytes", ErrorCode.MALFORMED)
+    data = bytes(data)
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            object_pairs_hook=_reject_map,
+            ext_hook=_reject_ext,
+        )
+    except msgpack.ExtraData:
+        raise RemoteProtocolError("trailing bytes", ErrorCode.MALFORMED) from None
+    except Exception:  # msgpack raises a zoo of types for malformed input
+        raise RemoteProtocolError("not a canonical msgpack value", ErrorCode.MALFORMED) from None
+    _check_decoded(value, 0)
+    if msgpack.packb(value, use_bin_type=True) != data:
+        raise RemoteProtocolError("not the canonical encoding", ErrorCode.NON_CANONICAL)
+    result: Value = value
+    return result
+
+
+def decode_array(data: bytes, length: int, what: str) -> list[Value]:
+    """Decode ``data`` as a canonical array of exactly ``length`` fields (spec §4.2)."""
+    value = decode(data)
+    if not isinstance(value, list) or len(value) != length:
+        raise RemoteProtocolError(f"{what}: expected an array of {length}", ErrorCode.MALFORMED)
+    return value
+
+
+def expect_int(value: Value, what: str, lo: int = 0, hi: int = MAX_INT) -> int:
+    """Field check: an integer (not a bool) in [lo, hi] (spec §4.3)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise RemoteProtocolError(f"{what}: expected an integer in range", ErrorCode.MALFORMED)
+    return value
+
+
+def expect_bytes(
+    value: Value, what: str, length: int | None = None, max_len: int = 1 << 20
+) -> bytes:
+    """Field check: a ``bin`` value, of exactly ``length`` bytes if given (spec §4.3)."""
+    if not isinstance(value, bytes):
+        raise RemoteProtocolError(f"{what}: expected bytes", ErrorCode.MALFORMED)
+    if length is not None and len(value) != length:
+        raise RemoteProtocolError(f"{what}: expected {length} bytes", ErrorCode.MALFORMED)
+    if len(value) > max_len:
+        raise RemoteProtocolError(f"{what}: too long", ErrorCode.TOO_LARGE)
+    return value
+
+
+def expect_str(value: Value, what: str, max_len: int = 1 << 16) -> str:
+    """Field check: a ``str`` value of at most ``max_len`` UTF-8 bytes (spec §4.3)."""
+    if not isinstance(value, str):
+        raise RemoteProtocolError(f"{what}: expected text", ErrorCode.MALFORMED)
+    if len(value.encode("utf-8")) > max_len:
+        raise RemoteProtocolError(f"{what}: too long", ErrorCode.TOO_LARGE)
+    return value
+
+
+def expect_version(value: Value, what: str, supported: int = 1) -> None:
+    """Field check: the format version field equals ``supported`` (spec §4.3)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RemoteProtocolError(f"{what}: bad version field", ErrorCode.MALFORMED)
+    if value != supported:
+        raise RemoteProtocolError(f"{what}: unsupported version", ErrorCode.UNSUPPORTED_VERSION)

@@ -1,0 +1,81 @@
+"""Labelled key derivation (spec §3.3).
+
+Every derivation in Hushroom is HKDF-SHA256 (RFC 5869) with an ``info`` that
+starts with a length-prefixed ASCII label, so no two derivations can collide::
+
+    info = u8(len(label)) || label || context
+
+All labels are listed in :data:`LABELS` and in spec §3.4.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from e2ee.errors import LocalProtocolError
+
+# KDF labels (spec §3.4).  Key: short name used in code; value: the exact label bytes.
+ROOM_TAG = b"hushroom v1 room tag"
+ADMISSION_KEY = b"hushroom v1 admission key"
+ROOM_ID = b"hushroom v1 room id"
+PAIRWISE_ROOT = b"hushroom v1 pairwise root"
+PAIRWISE_CHAIN = b"hushroom v1 pairwise chain"
+SENDER_KEY_RATCHET = b"hushroom v1 sender key ratchet"
+FRAME_KEY = b"hushroom v1 frame key"
+FRAME_SALT = b"hushroom v1 frame salt"
+# Hash and signature domain labels (spec §3.4, §5).
+FINGERPRINT = b"hushroom v1 fingerprint"
+INVITE_CHECKSUM = b"hushroom v1 invite checksum"
+SIG_SESSION_KEY = b"hushroom v1 sig session key"
+
+LABELS: dict[str, bytes] = {
+    "ROOM_TAG": ROOM_TAG,
+    "ADMISSION_KEY": ADMISSION_KEY,
+    "ROOM_ID": ROOM_ID,
+    "PAIRWISE_ROOT": PAIRWISE_ROOT,
+    "PAIRWISE_CHAIN": PAIRWISE_CHAIN,
+    "SENDER_KEY_RATCHET": SENDER_KEY_RATCHET,
+    "FRAME_KEY": FRAME_KEY,
+    "FRAME_SALT": FRAME_SALT,
+    "FINGERPRINT": FINGERPRINT,
+    "INVITE_CHECKSUM": INVITE_CHECKSUM,
+    "SIG_SESSION_KEY": SIG_SESSION_KEY,
+}
+
+
+def labelled(label: bytes, data: bytes = b"") -> bytes:
+    """``u8(len(label)) || label || data`` — the domain-separation prefix (spec §3.3)."""
+    if not 1 <= len(label) <= 255 or not label.isascii():
+        raise LocalProtocolError("labels are 1..255 ASCII bytes")
+    return bytes((len(label),)) + label + data
+
+
+def hkdf(
+    label: bytes, ikm: bytes, length: int, *, salt: bytes = b"", context: bytes = b""
+) -> bytes:
+    """HKDF-SHA256(salt, ikm, info = labelled(label, context), length) (spec §3.3).
+
+    An empty ``salt`` is RFC 5869's default (32 zero bytes).
+    """
+    if not 1 <= length <= 255 * 32:
+        raise LocalProtocolError("bad HKDF output length")
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=length,
+        salt=salt or None,
+        info=labelled(label, context),
+    ).derive(ikm)
+
+
+def hmac_sha256(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA256 (RFC 2104), used by the symmetric ratchets (spec §3.3)."""
+    return hmac.digest(key, data, "sha256")
+
+
+def labelled_hash(label: bytes, data: bytes) -> bytes:
+    """SHA-256(labelled(label, data)) (spec §3.3)."""
+    return hashlib.sha256(labelled(label, data)).digest()

@@ -1,0 +1,61 @@
+"""Labelled KDF (spec §3.3, §3.4)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from e2ee import kdf
+from e2ee.errors import LocalProtocolError
+
+
+def _rfc5869_hkdf(salt: bytes, ikm: bytes, info: bytes, length: int) -> bytes:
+    prk = hmac.new(salt or bytes(32), ikm, hashlib.sha256).digest()
+    out, block, i = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + info + bytes((i,)), hashlib.sha256).digest()
+        out += block
+        i += 1
+    return out[:length]
+
+
+def test_labels_are_distinct_ascii_and_versioned() -> None:
+    labels = list(kdf.LABELS.values())
+    assert len(set(labels)) == len(labels)
+    for label in labels:
+        assert label.isascii() and label.startswith(b"hushroom v1 ")
+
+
+def test_hkdf_is_rfc5869_with_length_prefixed_label() -> None:
+    ikm, salt, ctx = b"\x0b" * 22, b"salt", b"ctx"
+    got = kdf.hkdf(kdf.ROOM_TAG, ikm, 42, salt=salt, context=ctx)
+    info = bytes((len(kdf.ROOM_TAG),)) + kdf.ROOM_TAG + ctx
+    assert got == _rfc5869_hkdf(salt, ikm, info, 42)
+    assert kdf.hkdf(kdf.ROOM_TAG, ikm, 16) == _rfc5869_hkdf(b"", ikm, info[:-3], 16)
+
+
+def test_rfc5869_case_1_through_the_primitive() -> None:
+    # RFC 5869 Appendix A.1, checked against our reference helper (and so HKDF itself).
+    ikm = bytes.fromhex("0b" * 22)
+    salt = bytes.fromhex("000102030405060708090a0b0c")
+    info = bytes.fromhex("f0f1f2f3f4f5f6f7f8f9")
+    okm = _rfc5869_hkdf(salt, ikm, info, 42)
+    assert okm.hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+
+
+def test_different_labels_give_different_keys() -> None:
+    ikm = bytes(32)
+    assert kdf.hkdf(kdf.ROOM_TAG, ikm, 32) != kdf.hkdf(kdf.ROOM_ID, ikm, 32)
+
+
+def test_bad_labels_and_lengths_are_caller_errors() -> None:
+    with pytest.raises(LocalProtocolError):
+        kdf.labelled(b"")
+    with pytest.raises(LocalProtocolError):
+        kdf.labelled("é".encode())
+    with pytest.raises(LocalProtocolError):
+        kdf.hkdf(kdf.ROOM_TAG, b"x", 0)
