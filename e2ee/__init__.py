@@ -21,4 +21,9 @@ identity    IdentityKey(seed) / .generate(rng) / .public / .sign(label, msg) /
             Signature labels must start with b"hushroom v1 sig " and be listed in spec §3.4.
 xchacha     XChaChaPrefix(key, prefix16).encrypt(suffix8, pt, aad) / .decrypt(...) — HChaCha20
             subkey cached once; encrypt(key, nonce24, pt, aad), decrypt(...), hchacha20 (§3.2)
+invite      Invite(host, port, room_secret, relay_pin, founder_identity); Invite.create(host, port,
+            relay_pin, founder_identity, rng); .to_link() -> "hushroom://h:p/#code";
+            Invite.from_link(text) (RemoteProtocolError, code CHECKSUM for typos); .secrets() ->
+            RoomSecrets(room_tag: 16 B, admission_key: 32 B, room_id: 32 B);
+            RoomSecrets.derive(room_secret, founder_identity) (§6)
 """

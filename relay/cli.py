@@ -1,0 +1,235 @@
+"""``hushroom relay``: run a relay, or print its pin (spec §7, §17).
+
+On first start the relay creates its key and self-signed certificate in the
+state directory and prints the pin that goes into invites; later starts reuse
+them.  Logs carry no client address, room tag or slot unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import platformdirs
+import trio
+
+from client.errors import CliError
+from relay.config import RelayConfig
+from relay.metrics import serve_metrics
+from relay.server import RelayServer, server_ssl_context
+from relay.state import StateError, load_or_create
+from relay.stats import RelayStats
+
+HELP = "run a relay (the only server a group needs)"
+DEFAULT_LISTEN = "127.0.0.1:7443"
+
+log = logging.getLogger("hushroom.relay")
+
+
+def default_state_dir() -> Path:
+    """Per-user data directory, e.g. ~/.local/share/hushroom/relay."""
+    return Path(platformdirs.user_data_dir("hushroom")) / "relay"
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """HOST:PORT (IPv6 as [::1]:PORT); raises CliError on anything else."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host or int(port) > 65535:
+        raise CliError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    d = RelayConfig()
+    parser.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"address to listen on (default {DEFAULT_LISTEN})",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help=f"where the relay key and certificate live (default {default_state_dir()})",
+    )
+    parser.add_argument(
+        "--print-pin", action="store_true", help="print the relay pin (base64url) and exit"
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        default=None,
+        help="serve aggregate Prometheus metrics on this address",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="verbose logs, including client addresses (off by default)",
+    )
+    limits = parser.add_argument_group("limits (spec §17.5)")
+    limits.add_argument(
+        "--max-envelope",
+        type=int,
+        default=d.max_payload,
+        help="largest envelope payload in bytes (default %(default)s)",
+    )
+    limits.add_argument(
+        "--max-rooms",
+        type=int,
+        default=d.max_rooms_per_connection,
+        help="room tags per link (default %(default)s)",
+    )
+    limits.add_argument(
+        "--max-members",
+        type=int,
+        default=d.max_members_per_room,
+        help="members per room tag (default %(default)s)",
+    )
+    limits.add_argument(
+        "--max-per-address",
+        type=int,
+        default=d.max_connections_per_address,
+        help="links per client address, 0 = unlimited (default %(default)s)",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        default=d.max_connections,
+        help="links in total (default %(default)s)",
+    )
+    limits.add_argument(
+        "--rate",
+        type=float,
+        default=d.envelope_rate,
+        help="envelopes per second per link (default %(default)s)",
+    )
+    limits.add_argument(
+        "--burst",
+        type=float,
+        default=d.envelope_burst,
+        help="envelope burst per link (default %(default)s)",
+    )
+    limits.add_argument(
+        "--media-queue",
+        type=int,
+        default=d.media_queue_bytes,
+        help="queued audio bytes per link before the oldest is dropped (default %(default)s)",
+    )
+    limits.add_argument(
+        "--reliable-queue",
+        type=int,
+        default=d.reliable_queue_bytes,
+        help="queued reliable bytes per link before it is closed (default %(default)s)",
+    )
+    limits.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=d.idle_timeout,
+        help="seconds without any envelope before a link is closed (default %(default)s)",
+    )
+    limits.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=d.handshake_timeout,
+        help="seconds a TLS handshake may take (default %(default)s)",
+    )
+    limits.add_argument(
+        "--audience-interval",
+        type=float,
+        default=d.audience_min_interval,
+        help="minimum seconds between audience batches; 0 = adaptive (default %(default)s)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> RelayConfig:
+    """Build the limits from the command line; refuses nonsense values."""
+    values = [
+        args.max_envelope,
+        args.max_rooms,
+        args.max_members,
+        args.media_queue,
+        args.reliable_queue,
+    ]
+    if any(v < 1 for v in values) or args.max_per_address < 0 or args.rate <= 0:
+        raise CliError("limits must be positive")
+    if args.idle_timeout <= 0 or args.handshake_timeout <= 0 or args.audience_interval < 0:
+        raise CliError("timeouts must be positive")
+    return RelayConfig(
+        max_payload=args.max_envelope,
+        max_rooms_per_connection=args.max_rooms,
+        max_members_per_room=args.max_members,
+        max_connections_per_address=args.max_per_address,
+        max_connections=args.max_connections,
+        envelope_rate=args.rate,
+        envelope_burst=max(args.burst, 1.0),
+        media_queue_bytes=args.media_queue,
+        reliable_queue_bytes=args.reliable_queue,
+        idle_timeout=args.idle_timeout,
+        handshake_timeout=args.handshake_timeout,
+        audience_min_interval=args.audience_interval,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    state_dir: Path = args.state_dir or default_state_dir()
+    try:
+        identity = load_or_create(state_dir)
+    except (StateError, OSError) as exc:
+        raise CliError(str(exc)) from None
+    if args.print_pin:
+        print(identity.pin_text)
+        return 0
+    config = config_from_args(args)
+    host, port = parse_hostport(args.listen)
+    metrics = parse_hostport(args.metrics) if args.metrics else None
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        trio.run(
+            _main,
+            config,
+            identity.cert_path,
+            identity.key_path,
+            identity.pin_text,
+            host,
+            port,
+            metrics,
+            args.debug,
+        )
+    except OSError as exc:
+        raise CliError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+    return 0
+
+
+async def _main(
+    config: RelayConfig,
+    cert_path: Path,
+    key_path: Path,
+    pin_text: str,
+    host: str,
+    port: int,
+    metrics: tuple[str, int] | None,
+    debug: bool,
+) -> None:
+    stats = RelayStats()
+    server = RelayServer(config, server_ssl_context(str(cert_path), str(key_path)), stats, debug)
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            bound = await nursery.start(server.serve, host, port)
+            if metrics is not None:
+                mport = await nursery.start(serve_metrics, stats, metrics[0], metrics[1])
+                log.info("metrics on %s:%d", metrics[0], mport)
+            # One machine-readable line for scripts (bench, demo) on stdout.
+            print(f"hushroom relay listening on {host}:{bound} pin {pin_text}", flush=True)
+            async for signum in signals:
+                log.info("%s received, shutting down", signal.Signals(signum).name)
+                await server.shutdown()
+                nursery.cancel_scope.cancel()
+                break

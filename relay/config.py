@@ -1,0 +1,33 @@
+"""Relay limits and timeouts (spec §17.5), all configurable from the command line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from e2ee.envelope import DEFAULT_MAX_PAYLOAD
+
+
+@dataclass(frozen=True, slots=True)
+class RelayConfig:
+    """Every bound the relay enforces (spec §17.5); defaults suit a 5,000-listener room."""
+
+    max_payload: int = DEFAULT_MAX_PAYLOAD
+    max_rooms_per_connection: int = 8
+    max_members_per_room: int = 10_000
+    max_connections_per_address: int = 64
+    max_connections: int = 20_000
+    #: sustained envelopes per second per connection, and the bucket size (burst)
+    envelope_rate: float = 2_000.0
+    envelope_burst: float = 20_000.0
+    #: bytes of droppable audio a connection may have queued before its oldest is dropped
+    media_queue_bytes: int = 65_536
+    #: bytes of reliable traffic (control, unicast, notices) queued before the link is closed
+    reliable_queue_bytes: int = 4 * 1024 * 1024
+    idle_timeout: float = 60.0
+    handshake_timeout: float = 10.0
+    #: TLS handshakes in progress at once; bounds how long they can hold the event loop
+    handshake_concurrency: int = 16
+    #: seconds a closing link gets to flush its final ERROR
+    close_grace: float = 1.0
+    #: shortest spacing between two audience batches; 0 = purely adaptive (spec §17.3)
+    audience_min_interval: float = 0.0

@@ -1,0 +1,315 @@
+"""Routing and accounting, sans-IO (spec §17): slots, rooms, delivery classes, limits.
+
+The router never touches a socket.  It receives decoded envelopes for a
+:class:`Link` together with ``now`` and tells an :class:`Outbox` what to
+deliver; the trio server (relay/server.py) implements the outbox with
+non-blocking TLS writes, tests implement it with lists.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from typing import Protocol
+
+from e2ee.envelope import (
+    ZERO_TAG,
+    DeliveryClass,
+    Envelope,
+    EnvelopeType,
+    RelayErrorCode,
+    encode_envelope,
+    encode_error,
+)
+from relay.config import RelayConfig
+from relay.stats import RelayStats
+
+
+class Link:
+    """Router-side state of one client connection (spec §17.1)."""
+
+    __slots__ = ("closing", "id", "last_refill", "rooms", "tokens", "transport")
+
+    def __init__(self, link_id: int, now: float, burst: float) -> None:
+        self.id = link_id
+        #: room tag -> (room, my slot, my delivery class)
+        self.rooms: dict[bytes, Membership] = {}
+        self.tokens = burst
+        self.last_refill = now
+        self.closing = False
+        #: free for the server's per-connection I/O state
+        self.transport: object = None
+
+    def __repr__(self) -> str:  # never shows tags or slots (spec §17.7)
+        return f"<Link #{self.id}>"
+
+
+class Membership:
+    """One link's place in one room tag: its slot and delivery class."""
+
+    __slots__ = ("cls", "link", "room", "slot")
+
+    def __init__(self, room: Room, link: Link, slot: int, cls: DeliveryClass) -> None:
+        self.room = room
+        self.link = link
+        self.slot = slot
+        self.cls = cls
+
+
+class Room:
+    """Members of one opaque room tag, split by delivery class (spec §17.2)."""
+
+    __slots__ = ("_free", "_next_slot", "audience", "members", "stage", "tag", "transport")
+
+    def __init__(self, tag: bytes) -> None:
+        self.tag = tag
+        self.members: dict[int, Membership] = {}
+        self.stage: dict[int, Membership] = {}
+        self.audience: dict[int, Membership] = {}
+        self._free: list[int] = []
+        self._next_slot = 0
+        #: free for the server's audience batching state
+        self.transport: object = None
+
+    def take_slot(self) -> int:
+        """Lowest free slot (spec §17.1)."""
+        if self._free:
+            return heapq.heappop(self._free)
+        slot = self._next_slot
+        self._next_slot += 1
+        return slot
+
+    def release_slot(self, slot: int) -> None:
+        """Return a slot to the pool (spec §17.1)."""
+        heapq.heappush(self._free, slot)
+
+
+class Outbox(Protocol):
+    """Where the router's decisions go (implemented by the server and by tests)."""
+
+    def send_media(self, link: Link, data: bytes, tag: bytes) -> None:
+        """One droppable audio envelope to one stage link, written at once."""
+
+    def send_reliable(self, link: Link, data: bytes, tag: bytes) -> None:
+        """Reliable bytes to one link; the outbox closes it with SLOW_CONSUMER if it cannot."""
+
+    def audience_batch(self, room: Room, data: bytes) -> None:
+        """Append one audio envelope to the room's shared audience batch."""
+
+    def close(self, link: Link, code: RelayErrorCode, reason: str) -> None:
+        """Send ERROR(code, reason) as the last envelope and close the link."""
+
+
+class Router:
+    """All rooms of one relay process (spec §17)."""
+
+    def __init__(self, config: RelayConfig, outbox: Outbox, stats: RelayStats | None = None):
+        self.config = config
+        self.outbox = outbox
+        self.stats = stats if stats is not None else RelayStats()
+        self.rooms: dict[bytes, Room] = {}
+        self._next_id = 0
+
+    # -- links -----------------------------------------------------------------
+
+    def open_link(self, now: float) -> Link:
+        """Register a new connection (after its TLS handshake)."""
+        self._next_id += 1
+        return Link(self._next_id, now, self.config.envelope_burst)
+
+    def close_link(self, link: Link) -> None:
+        """Forget a closed connection: leave every room it was in (spec §17.1)."""
+        link.closing = True
+        for membership in list(link.rooms.values()):
+            self._leave(membership)
+
+    def refuse(self, link: Link, code: RelayErrorCode, reason: str, tag: bytes = ZERO_TAG) -> None:
+        """Report an error: a refusal (code >= 0x100) or a close (spec §17.6)."""
+        self.stats.errors[code.name] += 1
+        if code.closes_connection:
+            link.closing = True
+            self.outbox.close(link, code, reason)
+        else:
+            self.outbox.send_reliable(link, encode_error(tag, code, reason), tag)
+
+    # -- envelopes ---------------------------------------------------------------
+
+    def receive(self, link: Link, envelopes: Iterable[Envelope], now: float) -> None:
+        """Process envelopes from ``link`` in order (spec §17); stops once it closes."""
+        cfg = self.config
+        for env in envelopes:
+            if link.closing:
+                return
+            self.stats.envelopes_received += 1
+            # token bucket (spec §17.5)
+            tokens = link.tokens + (now - link.last_refill) * cfg.envelope_rate
+            link.last_refill = now
+            if tokens > cfg.envelope_burst:
+                tokens = cfg.envelope_burst
+            if tokens < 1.0:
+                link.tokens = tokens
+                self.refuse(link, RelayErrorCode.RATE_LIMITED, "envelope rate limit exceeded")
+                return
+            link.tokens = tokens - 1.0
+            self.handle(link, env)
+
+    def handle(self, link: Link, env: Envelope) -> None:
+        """Dispatch one client envelope (spec §17.1–17.4)."""
+        etype = env.type
+        if etype == EnvelopeType.MEDIA:
+            self._media(link, env)
+        elif etype == EnvelopeType.CONTROL:
+            self._control(link, env)
+        elif etype == EnvelopeType.UNICAST:
+            self._unicast(link, env)
+        elif etype == EnvelopeType.PING:
+            self.outbox.send_reliable(
+                link, encode_envelope(EnvelopeType.PONG, env.room_tag, 0, env.payload), ZERO_TAG
+            )
+        elif etype == EnvelopeType.JOIN:
+            self._join(link, env)
+        elif etype == EnvelopeType.LEAVE:
+            membership = link.rooms.get(env.room_tag)
+            if membership is None:
+                self.refuse(link, RelayErrorCode.NOT_JOINED, "not in that room", env.room_tag)
+            else:
+                self._leave(membership)
+        elif etype == EnvelopeType.SET_CLASS:
+            self._set_class(link, env)
+        else:
+            self.refuse(link, RelayErrorCode.UNEXPECTED_TYPE, f"{etype.name} is relay-to-client")
+
+    def _membership(self, link: Link, env: Envelope) -> Membership | None:
+        membership = link.rooms.get(env.room_tag)
+        if membership is None:
+            self.refuse(link, RelayErrorCode.NOT_JOINED, "not in that room", env.room_tag)
+        return membership
+
+    def _media(self, link: Link, env: Envelope) -> None:
+        """Broadcast audio: stage first, frame by frame; audience batched (spec §17.3)."""
+        if env.slot:
+            self.refuse(link, RelayErrorCode.MALFORMED, "broadcast slot must be zero")
+            return
+        me = self._membership(link, env)
+        if me is None:
+            return
+        room = me.room
+        data = encode_envelope(EnvelopeType.MEDIA, room.tag, me.slot, env.payload)
+        outbox = self.outbox
+        tag = room.tag
+        for member in room.stage.values():
+            if member is not me:
+                outbox.send_media(member.link, data, tag)
+        if me.cls == DeliveryClass.AUDIENCE:
+            # A sender in the audience must not hear itself: no shared batch.
+            for member in room.audience.values():
+                if member is not me:
+                    outbox.send_media(member.link, data, tag)
+        elif room.audience:
+            outbox.audience_batch(room, data)
+
+    def _control(self, link: Link, env: Envelope) -> None:
+        """Reliable broadcast to every other member, never dropped (spec §17.4)."""
+        if env.slot:
+            self.refuse(link, RelayErrorCode.MALFORMED, "broadcast slot must be zero")
+            return
+        me = self._membership(link, env)
+        if me is None:
+            return
+        room = me.room
+        data = encode_envelope(EnvelopeType.CONTROL, room.tag, me.slot, env.payload)
+        for member in list(room.members.values()):
+            if member is not me and not member.link.closing:
+                self.outbox.send_reliable(member.link, data, room.tag)
+        self.stats.frames_forwarded += len(room.members) - 1
+        self.stats.bytes_forwarded += (len(room.members) - 1) * len(data)
+
+    def _unicast(self, link: Link, env: Envelope) -> None:
+        """Reliable delivery to one slot, stamped with the source slot (spec §17.4)."""
+        me = self._membership(link, env)
+        if me is None:
+            return
+        dest = me.room.members.get(env.slot)
+        if dest is None or dest.link.closing:
+            self.refuse(link, RelayErrorCode.NO_SUCH_SLOT, "no member in that slot", env.room_tag)
+            return
+        data = encode_envelope(EnvelopeType.UNICAST, me.room.tag, me.slot, env.payload)
+        self.outbox.send_reliable(dest.link, data, me.room.tag)
+        self.stats.frames_forwarded += 1
+        self.stats.bytes_forwarded += len(data)
+
+    def _join(self, link: Link, env: Envelope) -> None:
+        """JOIN: assign the lowest free slot, WELCOME, notify the stage (spec §17.1)."""
+        tag = env.room_tag
+        cfg = self.config
+        if tag in link.rooms:
+            self.refuse(link, RelayErrorCode.ALREADY_JOINED, "already in that room", tag)
+            return
+        if len(link.rooms) >= cfg.max_rooms_per_connection:
+            self.refuse(link, RelayErrorCode.TOO_MANY_ROOMS, "too many rooms on this link", tag)
+            return
+        room = self.rooms.get(tag)
+        if room is None:
+            room = self.rooms[tag] = Room(tag)
+            self.stats.rooms_open += 1
+        elif len(room.members) >= cfg.max_members_per_room:
+            self.refuse(link, RelayErrorCode.ROOM_FULL, "room is full", tag)
+            return
+        cls = DeliveryClass(env.payload[0])
+        me = Membership(room, link, room.take_slot(), cls)
+        link.rooms[tag] = me
+        self.outbox.send_reliable(link, encode_envelope(EnvelopeType.WELCOME, tag, me.slot), tag)
+        joined = encode_envelope(EnvelopeType.PEER_JOINED, tag, me.slot)
+        for member in list(room.stage.values()):
+            if not member.link.closing:
+                self.outbox.send_reliable(member.link, joined, tag)
+        room.members[me.slot] = me
+        if cls == DeliveryClass.STAGE:
+            room.stage[me.slot] = me
+            self._tell_roster(me)
+        else:
+            room.audience[me.slot] = me
+
+    def _tell_roster(self, me: Membership) -> None:
+        """A stage member learns every other occupied slot (spec §17.2)."""
+        tag = me.room.tag
+        for slot in sorted(me.room.members):
+            if slot != me.slot:
+                self.outbox.send_reliable(
+                    me.link, encode_envelope(EnvelopeType.PEER_JOINED, tag, slot), tag
+                )
+
+    def _leave(self, me: Membership) -> None:
+        """Remove one membership, free its slot, notify the stage (spec §17.1)."""
+        room = me.room
+        link = me.link
+        del link.rooms[room.tag]
+        del room.members[me.slot]
+        room.stage.pop(me.slot, None)
+        room.audience.pop(me.slot, None)
+        room.release_slot(me.slot)
+        left = encode_envelope(EnvelopeType.PEER_LEFT, room.tag, me.slot)
+        for member in list(room.stage.values()):
+            if not member.link.closing:
+                self.outbox.send_reliable(member.link, left, room.tag)
+        if not room.members:
+            del self.rooms[room.tag]
+            self.stats.rooms_open -= 1
+
+    def _set_class(self, link: Link, env: Envelope) -> None:
+        """SET_CLASS: move between stage and audience delivery (spec §17.2)."""
+        me = self._membership(link, env)
+        if me is None:
+            return
+        cls = DeliveryClass(env.payload[0])
+        if cls == me.cls:
+            return
+        room = me.room
+        me.cls = cls
+        if cls == DeliveryClass.STAGE:
+            del room.audience[me.slot]
+            room.stage[me.slot] = me
+            self._tell_roster(me)
+        else:
+            del room.stage[me.slot]
+            room.audience[me.slot] = me

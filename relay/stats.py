@@ -1,0 +1,77 @@
+"""Aggregate counters (spec §17.7): no address, room tag or slot is ever kept here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RelayStats:
+    """Process-wide counts exposed by ``--metrics`` in Prometheus text format."""
+
+    connections_open: int = 0
+    connections_total: int = 0
+    handshakes_failed: int = 0
+    rooms_open: int = 0
+    envelopes_received: int = 0
+    frames_forwarded: int = 0
+    bytes_forwarded: int = 0
+    frames_dropped: int = 0
+    bytes_dropped: int = 0
+    audience_batches: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def render(self) -> str:
+        """Prometheus text exposition format 0.0.4 (spec §17.7)."""
+        lines: list[str] = []
+
+        def metric(name: str, kind: str, help_text: str, value: int) -> None:
+            lines.append(f"# HELP hushroom_relay_{name} {help_text}")
+            lines.append(f"# TYPE hushroom_relay_{name} {kind}")
+            lines.append(f"hushroom_relay_{name} {value}")
+
+        metric("connections_open", "gauge", "Links currently open.", self.connections_open)
+        metric("connections_total", "counter", "Links accepted.", self.connections_total)
+        metric(
+            "handshakes_failed_total",
+            "counter",
+            "TLS handshakes that failed or timed out.",
+            self.handshakes_failed,
+        )
+        metric("rooms_open", "gauge", "Room tags with at least one member.", self.rooms_open)
+        metric(
+            "envelopes_received_total",
+            "counter",
+            "Envelopes received from clients.",
+            self.envelopes_received,
+        )
+        metric(
+            "frames_forwarded_total",
+            "counter",
+            "Envelopes delivered (one per recipient).",
+            self.frames_forwarded,
+        )
+        metric(
+            "bytes_forwarded_total", "counter", "Envelope bytes delivered.", self.bytes_forwarded
+        )
+        metric(
+            "frames_dropped_total",
+            "counter",
+            "Audio envelopes dropped for slow listeners.",
+            self.frames_dropped,
+        )
+        metric(
+            "bytes_dropped_total",
+            "counter",
+            "Audio bytes dropped for slow listeners.",
+            self.bytes_dropped,
+        )
+        metric(
+            "audience_batches_total", "counter", "Audience batches written.", self.audience_batches
+        )
+        lines.append("# HELP hushroom_relay_errors_total Errors by code name.")
+        lines.append("# TYPE hushroom_relay_errors_total counter")
+        for code, count in sorted(self.errors.items()):
+            lines.append(f'hushroom_relay_errors_total{{code="{code}"}} {count}')
+        return "\n".join(lines) + "\n"
