@@ -37,8 +37,8 @@ class Link(Protocol):
 
     async def send(self, data: bytes) -> None: ...
 
-    async def receive(self) -> bytes:
-        """The next bytes from the relay; ``b""`` when the relay closed the link."""
+    async def receive(self) -> list[Any]:
+        """The next envelopes from the relay (at least one); raises when the link ends."""
         ...
 
     async def aclose(self) -> None: ...
@@ -63,8 +63,6 @@ class Room(Protocol):
 
 
 Connect = Callable[[], Awaitable[Link]]
-Decode = Callable[[bytes], list[Any]]
-"""Feeds received bytes to an envelope decoder; returns the complete envelopes."""
 
 PacketFeed = Callable[[], bytes | None]
 """Returns the next Opus packet to send (one 20 ms frame), or ``None`` for none."""
@@ -89,8 +87,8 @@ class ClientSession:
     when the relay is unreachable; any other exception is fatal and ends the
     session).  Before the first link is up, ``first_attempts`` failures end the
     session with the last error (a relay that is down, a wrong address); once
-    connected, the session retries for ever.  ``decoder_factory`` returns a
-    fresh envelope decoder for each link.  ``on_event`` receives every room
+    connected, the session retries for ever.  The link raises
+    :class:`LinkFailed` (or ``OSError``) when it ends.  ``on_event`` receives every room
     event synchronously, in order; ``on_status`` receives :class:`Status` changes.
     """
 
@@ -98,7 +96,6 @@ class ClientSession:
         self,
         room: Room,
         connect: Connect,
-        decoder_factory: Callable[[], Decode],
         *,
         on_event: Callable[[Any], None] | None = None,
         on_status: Callable[[Status], None] | None = None,
@@ -107,7 +104,6 @@ class ClientSession:
     ) -> None:
         self.room = room
         self._connect = connect
-        self._decoder_factory = decoder_factory
         self._listeners: list[Callable[[Any], None]] = [on_event] if on_event else []
         self._status_listeners: list[Callable[[Status], None]] = [on_status] if on_status else []
         self._backoff = backoff or Backoff(uniform=random.random)
@@ -122,7 +118,6 @@ class ClientSession:
         self.reconnects = 0
         self.dropped_bytes = 0
         self.sent_bytes = 0
-        self.received_bytes = 0
         self.feed: PacketFeed | None = None
         self.may_speak: Callable[[], bool] = lambda: True
         self.frames_sent = 0
@@ -253,18 +248,13 @@ class ClientSession:
     async def _serve_link(self, link: Link) -> str:
         """Run the reader and writer of one link until it fails; returns why."""
         reason = "closed by the relay"
-        decode = self._decoder_factory()
         async with trio.open_nursery() as nursery:
 
             async def reader() -> None:
                 nonlocal reason
                 try:
                     while True:
-                        data = await link.receive()
-                        if not data:
-                            break
-                        self.received_bytes += len(data)
-                        for envelope in decode(data):
+                        for envelope in await link.receive():
                             self.room.envelope_received(envelope, self.now())
                         self.pump()
                 except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:

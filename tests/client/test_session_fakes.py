@@ -69,11 +69,12 @@ class FakeLink:
             raise trio.BrokenResourceError("link closed")
         self.sent += data
 
-    async def receive(self) -> bytes:
+    async def receive(self) -> list[bytes]:
         try:
-            return await self.to_client_recv.receive()
+            data = await self.to_client_recv.receive()
         except trio.EndOfChannel:
-            return b""
+            raise LinkFailed("closed by the relay") from None
+        return [part for part in data.split(b";") if part]
 
     async def aclose(self) -> None:
         self.closed = True
@@ -103,17 +104,8 @@ class FakeRelay:
         return link
 
 
-def split_decoder() -> Any:
-    def decode(data: bytes) -> list[bytes]:
-        return [part for part in data.split(b";") if part]
-
-    return lambda: decode
-
-
 def make_session(room: FakeRoom, relay: FakeRelay, **kw: Any) -> ClientSession:
-    return ClientSession(
-        room, relay.connect, split_decoder(), backoff=Backoff(uniform=lambda: 1.0), **kw
-    )
+    return ClientSession(room, relay.connect, backoff=Backoff(uniform=lambda: 1.0), **kw)
 
 
 async def test_feeds_envelopes_and_sends_room_output(autojump_clock: trio.abc.Clock) -> None:
@@ -226,7 +218,7 @@ async def test_fatal_connect_error_is_not_retried(autojump_clock: trio.abc.Clock
         calls += 1
         raise ValueError("pin mismatch")
 
-    session = ClientSession(room, connect, split_decoder())
+    session = ClientSession(room, connect)
     with pytest.raises(ValueError, match="pin mismatch"):
         await session.run()
     assert calls == 1
