@@ -26,8 +26,15 @@ FRAME_SECONDS = 0.020
 class EncodedFeed:
     """A :data:`client.session.PacketFeed` over a frame source and an Opus encoder."""
 
-    def __init__(self, source: FrameSource, config: OpusEncoderConfig | None = None) -> None:
+    def __init__(
+        self,
+        source: FrameSource,
+        config: OpusEncoderConfig | None = None,
+        *,
+        stop_at_end: bool = True,
+    ) -> None:
         self.source = source
+        self.stop_at_end = stop_at_end
         self.encoder = OpusFrameEncoder(config)
         self.frames_read = 0
         self.finished = False
@@ -37,7 +44,7 @@ class EncodedFeed:
             return None
         frame = self.source.read()
         if frame is None:
-            self.finished = True
+            self.finished = self.stop_at_end  # else: nothing now, ask again next tick
             return None
         self.frames_read += 1
         return self.encoder.encode(frame)

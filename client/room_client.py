@@ -1,0 +1,245 @@
+"""A whole room client: session + room protocol + audio + view, as one trio task.
+
+:class:`RoomClient` is what every command runs (``join``, ``room create``,
+``demo``, ``bot``) and what the integration tests drive.  It wires:
+
+* a :class:`~client.session.ClientSession` (relay link, reconnects, timers,
+  20 ms audio pacing) around the sans-IO room of ``e2ee.room``;
+* room events -> the :class:`~client.view.RoomView`, one log line each, and
+  received audio -> :class:`~client.audio.receiver.RoomAudioReceiver`
+  (jitter buffer, PLC/FEC, mixer, WAV sink) ticked every 20 ms;
+* user :class:`~client.actions.Action` values -> room actions;
+* automatic behaviour a user expects: accept an invitation when asked to
+  (``auto_accept``), raise a hand on admission (``raise_hand``), and as a
+  moderator re-admit a known member after a reconnect (policy ``knock``)
+  unless they were removed.
+
+Protocol specifics (event and method names of ``e2ee.room``) live in
+:mod:`client.room_protocol`; this module only orchestrates.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from client import room_protocol as rp
+from client.actions import Action
+from client.audio.receiver import RoomAudioReceiver
+from client.audio.sinks import RoomRecorder
+from client.audio.sources import FrameSource
+from client.audio_io import EncodedFeed, playout_loop
+from client.backoff import Backoff
+from client.errors import CliError
+from client.session import ClientSession, Connect, Status
+from client.view import RoomView
+from e2ee.identity import IdentityKey
+
+
+@dataclass
+class ClientConfig:
+    """What one client does in the room (the command line's flags)."""
+
+    invite: str
+    identity: IdentityKey
+    name: str
+    create: bool = False
+    policy: str = "open"
+    source: FrameSource | None = None
+    record: Path | None = None
+    record_speakers_dir: Path | None = None
+    listen_only: bool = False
+    auto_accept: bool = False
+    raise_hand: bool = False
+    stay_after_removal: bool = False
+    """Keep the link after being removed (tests: prove nothing decrypts any more)."""
+    label: str = ""
+
+
+@dataclass
+class AudioStats:
+    """Received audio, per member handle (what the tests and the bench read)."""
+
+    frames: dict[str, int] = field(default_factory=dict)
+    frames_by_name: dict[str, int] = field(default_factory=dict)
+    first_frame_at: float | None = None
+    last_frame_at: dict[str, float] = field(default_factory=dict)
+
+
+class RoomClient:
+    """One participant.  Start with ``await nursery.start(client.run)``."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        connect: Connect | None = None,
+        log: Callable[[str], None] | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.config = config
+        self.view = RoomView()
+        self.invite = rp.parse_invite(config.invite)
+        self.room = rp.make_room(
+            config.identity,
+            self.invite,
+            config.name,
+            create=config.create,
+            policy=config.policy,
+            rng=secrets.token_bytes,
+            now=trio.current_time(),
+        )
+        self._log = log or (lambda line: None)
+        self.receiver = RoomAudioReceiver(
+            recorder=RoomRecorder(config.record, config.record_speakers_dir)
+            if config.record
+            else None
+        )
+        self.feed = EncodedFeed(config.source) if config.source is not None else None
+        self.sent_packets: list[bytes] = []
+        self.last_packet: bytes | None = None
+        self.session = ClientSession(
+            self.room,
+            connect or rp.default_connect(self.invite),
+            on_event=self._on_event,
+            on_status=self._on_status,
+            backoff=backoff,
+        )
+        if self.feed is not None and not config.listen_only:
+            self.session.feed = self._next_packet
+        self.session.may_speak = self._may_speak
+        self.actions_send, self.actions_recv = trio.open_memory_channel[Action](64)
+        self.audio = AudioStats()
+        self.events: list[Any] = []
+        self.removed = False
+        self.ended = False
+        self.known_members: set[bytes] = set()
+        self.pending_requests: dict[str, bytes] = {}
+        self.hand_raised_once = False
+        self.banned: set[bytes] = set()
+        self._changed = trio.Event()
+        self.on_room_event: list[Callable[[Any], None]] = []
+
+    # -- logging and waiting ------------------------------------------------------
+    def log(self, line: str) -> None:
+        self._log(line)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Return once ``predicate()`` holds (re-checked after every event or status)."""
+        while not predicate():
+            await self._changed.wait()
+
+    # -- audio -----------------------------------------------------------------------
+    def _may_speak(self) -> bool:
+        return (
+            not self.config.listen_only
+            and not self.view.self_muted
+            and not self.removed
+            and rp.may_speak(self.room)
+        )
+
+    def speak(self, source: FrameSource, *, stop_at_end: bool = True) -> None:
+        """Speak from ``source`` from now on (when allowed on stage), replacing any other.
+
+        With ``stop_at_end=False`` a source that has nothing now (returns
+        ``None``) is asked again on the next tick (the bot's greeting queue).
+        """
+        if self.feed is not None:
+            self.feed.close()
+        self.feed = EncodedFeed(source, stop_at_end=stop_at_end)
+        self.session.feed = self._next_packet
+
+    def _next_packet(self) -> bytes | None:
+        assert self.feed is not None
+        packet = self.feed()
+        if packet is not None and len(self.sent_packets) < 10_000:
+            self.sent_packets.append(packet)
+        return packet
+
+    def _audio_received(self, handle: str, seq: int, opus: bytes) -> None:
+        now = trio.current_time()
+        self.last_packet = opus
+        self.receiver.push(handle, seq, opus, now)
+        self.audio.frames[handle] = self.audio.frames.get(handle, 0) + 1
+        member = self.view.members.get(handle)
+        if member is not None:
+            by_name = self.audio.frames_by_name
+            by_name[member.name] = by_name.get(member.name, 0) + 1
+        self.audio.last_frame_at[handle] = now
+        if self.audio.first_frame_at is None:
+            self.audio.first_frame_at = now
+        self.view.audio_from(handle, now)
+
+    def frames_from(self, name: str) -> int:
+        """Audio frames received so far from the member(s) called ``name``."""
+        return self.audio.frames_by_name.get(name, 0)
+
+    # -- session callbacks -------------------------------------------------------------
+    def _on_status(self, status: Status) -> None:
+        self.view.connection = status.kind
+        if status.kind != "connecting":
+            self.log(status.message)
+        self.view.add_status(status.message)
+        self._notify()
+
+    def _on_event(self, event: Any) -> None:
+        self.events.append(event)
+        rp.apply_event(self, event)
+        for hook in list(self.on_room_event):
+            hook(event)
+        self._notify()
+
+    # -- actions -------------------------------------------------------------------------
+    def perform(self, action: Action) -> None:
+        """Carry out one user action; a user mistake is logged, never raised."""
+        try:
+            rp.perform(self, action)
+        except CliError as exc:
+            self.log(str(exc))
+        self._notify()
+
+    async def _action_loop(self) -> None:
+        async for action in self.actions_recv:
+            self.perform(action)
+            if action.kind in ("leave", "end"):
+                return
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Connect, join or create the room, and run until leaving, removal or the end."""
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.session.run)
+                nursery.start_soon(playout_loop, self.receiver)
+                nursery.start_soon(self._watch_for_exit, nursery.cancel_scope)
+                nursery.start_soon(self._action_loop)
+                task_status.started()
+        finally:
+            self.receiver.close()
+            if self.feed is not None:
+                self.feed.close()
+
+    async def _watch_for_exit(self, scope: trio.CancelScope) -> None:
+        await self.wait_until(
+            lambda: (
+                self.ended
+                or (self.removed and not self.config.stay_after_removal)
+                or self.view.connection == "closed"
+            )
+        )
+        await trio.sleep(0.2)  # let the last bytes (a goodbye, a final commit) go out
+        self.session.close()
+        scope.cancel()
+
+    def leave(self) -> None:
+        """Leave the room (say goodbye, then stop)."""
+        self.perform(Action("leave"))

@@ -1,0 +1,151 @@
+"""Running a :class:`~client.room_client.RoomClient` from the command line.
+
+Shared by ``hushroom join``, ``hushroom room create`` and the bot: loads the
+identity, opens the audio source, picks the console (interactive screen on a
+terminal, plain log lines otherwise), runs until the user leaves, and turns
+every expected failure into one :class:`~client.errors.CliError` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import trio
+
+from client import room_protocol as rp
+from client.audio.sources import FrameSource
+from client.audio_io import open_source
+from client.commands.common import use_plain
+from client.console import PlainConsole, ScreenConsole
+from client.errors import CliError
+from client.home import resolve_home
+from client.identity_store import IdentityStore
+from client.room_client import ClientConfig, RoomClient
+
+
+def source_from_args(args: argparse.Namespace) -> FrameSource | None:
+    return open_source(
+        speak=getattr(args, "speak", None),
+        tone=bool(getattr(args, "tone", False)),
+        mic=bool(getattr(args, "mic", False)),
+        say=getattr(args, "say", None),
+    )
+
+
+def default_name(args: argparse.Namespace, fallback: str) -> str:
+    name = getattr(args, "name", None) or fallback
+    if not name.strip() or len(name.encode()) > 64:
+        raise CliError("--name must be 1 to 64 bytes of text")
+    return name.strip()
+
+
+async def run_client(client: RoomClient, plain: bool, duration: float | None) -> None:
+    """Run ``client`` with a console until it leaves (or ``duration`` passes)."""
+    console: PlainConsole | ScreenConsole
+    console = PlainConsole(client.view) if plain else ScreenConsole(client.view)
+    client._log = console.log
+    client.on_room_event.append(lambda _event: console.changed())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(client.run)
+        if plain or sys.stdin.isatty():
+            nursery.start_soon(console.run, client.actions_send)
+        if duration is not None:
+
+            async def stop_later() -> None:
+                await trio.sleep(duration)
+                client.leave()
+
+            nursery.start_soon(stop_later)
+
+        async def finish_when_client_done() -> None:
+            await client.wait_until(lambda: client.ended or client.removed)
+            await trio.sleep(0.5)
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(finish_when_client_done)
+
+
+def run_or_explain(client: RoomClient, *, plain: bool, duration: float | None) -> int:
+    """Run until done; connection failures become one :class:`CliError` line.
+
+    Exit status: 0 after leaving or the room ending, 3 when removed or denied.
+    """
+    try:
+        trio.run(run_client, client, plain, duration)
+    except rp.CONNECT_ERRORS as exc:
+        raise CliError(rp.describe_connect_error(exc)) from None
+    return 3 if client.removed else 0
+
+
+def _run(client: RoomClient, args: argparse.Namespace) -> int:
+    return run_or_explain(client, plain=use_plain(args), duration=getattr(args, "duration", None))
+
+
+def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str) -> ClientConfig:
+    store = IdentityStore(resolve_home(args.home))
+    identity = store.load_or_create()
+    record = Path(args.record) if getattr(args, "record", None) else None
+    if record is not None and not record.parent.exists():
+        raise CliError(f"cannot record to {record}: folder {record.parent} does not exist")
+    return ClientConfig(
+        invite=invite,
+        identity=identity,
+        name=default_name(args, "Moderator" if create else "Guest"),
+        create=create,
+        policy=policy,
+        source=source_from_args(args),
+        record=record,
+        listen_only=bool(getattr(args, "listen_only", False)),
+        auto_accept=bool(getattr(args, "auto_accept", False)),
+        raise_hand=bool(getattr(args, "hand", False)),
+    )
+
+
+def run_join(args: argparse.Namespace) -> int:
+    invite = rp.check_invite_text(args.invite)
+    home_identity = IdentityStore(resolve_home(args.home)).load_or_create()
+    create = rp.invite_founder_is(invite, home_identity)
+    config = _config(args, invite, create=create, policy=rp.saved_policy(args.home, invite))
+    client = RoomClient(config)
+    return _run(client, args)
+
+
+def run_room_create(args: argparse.Namespace) -> int:
+    from client.commands.common import parse_hostport
+
+    host, port = parse_hostport(args.relay)
+    if not args.pin:
+        raise CliError(
+            "--pin is required: copy it from the relay's start-up line ('hushroom relay' prints it)"
+        )
+    identity = IdentityStore(resolve_home(args.home)).load_or_create()
+    invite = rp.new_invite(host, port, args.pin, identity)
+    rp.save_policy(args.home, invite, args.policy)
+    print(f"invite: {invite}", flush=True)
+    if args.detach:
+        print(
+            "room not started: run 'hushroom join INVITE' with this identity to open and "
+            "moderate it",
+            flush=True,
+        )
+        return 0
+    config = _config(args, invite, create=True, policy=args.policy)
+    client = RoomClient(config)
+    print(f"room safety code: {rp.safety_code(client.room)}", flush=True)
+    return _run(client, args)
+
+
+def bot_client(args: argparse.Namespace) -> RoomClient:
+    """The welcome bot's client: audience member, raises its hand, accepts by itself."""
+    invite = rp.check_invite_text(args.invite)
+    identity = IdentityStore(resolve_home(args.home)).load_or_create()
+    config = ClientConfig(
+        invite=invite,
+        identity=identity,
+        name=default_name(args, "Welcome bot"),
+        auto_accept=True,
+        raise_hand=True,
+    )
+    return RoomClient(config)
