@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,7 +22,9 @@ from client.audio.errors import SpeechSynthesisError
 from client.audio.format import Frame
 from client.audio.sources import FrameSource, PcmSource, espeak_binary, speech_source
 from client.audio.synth import tone
-from client.room_client import RoomClient
+
+if TYPE_CHECKING:
+    from client.room_client import RoomClient
 
 
 def chime() -> PcmSource:

@@ -162,11 +162,9 @@ class ClientSession:
         self._timer_changed.set()
 
     def _queue(self, data: bytes) -> None:
-        if self._link is None:
-            # Nothing can be sent now; link_reset() after reconnecting makes the
-            # room re-send what a fresh link needs.
-            self.dropped_bytes += len(data)
-            return
+        # While disconnected this keeps accumulating; a reconnect clears it and
+        # link_reset() makes the room re-send what a fresh link needs.  Before
+        # the first link it holds the room's opening bytes.
         if len(self._outbox) + len(data) > OUTBOX_LIMIT:
             self.dropped_bytes += len(data)
             return
@@ -220,11 +218,13 @@ class ClientSession:
             attempts = 0
             self._backoff.reset()
             self._link = link
-            self._outbox.clear()
             if not first:
+                self._outbox.clear()
                 self.reconnects += 1
                 self.room.link_reset(self.now())
             self.pump()
+            if self._outbox:
+                self._outbox_ready.set()
             self._status("connected", "connected to the relay")
             self.connected.set()
             if first:
