@@ -109,8 +109,14 @@ class WelcomeBot:
 
 
 def run_welcome_command(args: argparse.Namespace) -> int:
-    from client.runner import bot_client, run_or_explain
+    from client.room_client import RoomClient
+    from client.runner import bot_config, run_or_explain
 
-    client = bot_client(args)
-    WelcomeBot(client, args.message)
-    return run_or_explain(client, plain=True, duration=args.duration)
+    config = bot_config(args)
+
+    def make() -> RoomClient:
+        client = RoomClient(config)
+        WelcomeBot(client, args.message)
+        return client
+
+    return run_or_explain(make, plain=True, duration=args.duration)

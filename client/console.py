@@ -51,7 +51,10 @@ class PlainConsole:
         """Read command lines until end of input; report bad lines, never exit on them."""
         read = readline or sys.stdin.readline
         while True:
-            line = await trio.to_thread.run_sync(read, abandon_on_cancel=True)
+            try:
+                line = await trio.to_thread.run_sync(read, abandon_on_cancel=True)
+            except (OSError, ValueError):
+                return  # no readable stdin (closed, captured): keep running without it
             if not line:
                 return  # end of input: keep running, just stop reading
             try:

@@ -3,7 +3,8 @@
 Cast: Alice founds and moderates the room; Bob and Carol are invited on
 stage and talk (espeak-ng speech when installed, else two distinct tones);
 Dave listens, raises his hand, is invited, accepts and speaks; Erin listens
-and records the room to ``OUT/room.wav``.  Every client runs the real
+and records the room to ``OUT/room.wav`` (and each speaker to
+``OUT/speakers/``, which the demo compares with what each one said).  Every client runs the real
 session over a real TLS link to a real relay; only the process is shared.
 At the end the demo prints what the relay saw, decoded from the very bytes
 that crossed each link, and checks that no display name, identity key or
@@ -27,9 +28,11 @@ import trio
 
 from client import room_protocol as rp
 from client.actions import Action
-from client.audio.quality import tone_power
-from client.audio.sources import FrameSource, ToneSource, espeak_binary, speech_source
-from client.audio.synth import speaker_tone_hz
+from client.audio.errors import SpeechSynthesisError
+from client.audio.quality import aligned_correlation
+from client.audio.sinks import speaker_file_name
+from client.audio.sources import PcmSource, espeak_binary, synthesize_speech
+from client.audio.synth import speaker_tone_hz, tone
 from client.errors import CliError
 from client.inproc_relay import RunningRelay, start_relay
 from client.relay_view import RelayObserver
@@ -49,16 +52,18 @@ class DemoResult:
     relay_summary: list[str]
     leaks: int
     audio_in_clear: int
-    tones_heard: dict[str, bool] = field(default_factory=dict)
+    correlations: dict[str, float] = field(default_factory=dict)
     seconds_recorded: float = 0.0
 
 
-def voice(name: str, index: int) -> tuple[FrameSource, float | None]:
-    """Speech for ``name`` if espeak-ng is installed, else a tone of its own."""
+def voice(name: str, index: int) -> npt.NDArray[np.int16]:
+    """Speech for ``name`` if espeak-ng is installed, else a tone of its own (one loop)."""
     if espeak_binary() is not None:
-        return speech_source(LINES[name], loop=True, pitch=30 + 20 * index), None
-    hz = speaker_tone_hz(index)
-    return ToneSource(hz, amplitude=0.2), hz
+        try:
+            return synthesize_speech(LINES[name], pitch=30 + 20 * index)
+        except SpeechSynthesisError:
+            pass
+    return tone(speaker_tone_hz(index), 3.0, amplitude=0.2)
 
 
 async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) -> DemoResult:
@@ -70,7 +75,9 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
         name: IdentityKey.generate(secrets.token_bytes)
         for name in ("Alice", "Bob", "Carol", "Dave", "Erin")
     }
-    tones: dict[str, float | None] = {}
+    voices = {name: voice(name, i) for i, name in enumerate(("Bob", "Carol", "Dave"))}
+    speakers_dir = out / "speakers"
+    speakers_dir.mkdir(exist_ok=True)
     async with trio.open_nursery() as nursery:
         relay: RunningRelay = await start_relay(nursery)
         say(f"relay listening on {relay.host}:{relay.port} (pin {relay.pin_text[:16]}…)")
@@ -95,12 +102,11 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
         await nursery.start(alice.run)
         say(f"room safety code (compare out of band): {rp.safety_code(alice.room)}")
         speakers = {}
-        for index, name in enumerate(("Bob", "Carol")):
-            source, tones[name] = voice(name, index)
+        for name in ("Bob", "Carol"):
+            source = PcmSource(voices[name], loop=True)
             speakers[name] = client(name, source=source, auto_accept=True)
-        dave_source, tones["Dave"] = voice("Dave", 2)
-        dave = client("Dave", source=dave_source, auto_accept=True)
-        erin = client("Erin", record=wav, listen_only=True)
+        dave = client("Dave", source=PcmSource(voices["Dave"], loop=True), auto_accept=True)
+        erin = client("Erin", record=wav, record_speakers_dir=speakers_dir, listen_only=True)
         everyone = [alice, *speakers.values(), dave, erin]
         for c in everyone[1:]:
             await nursery.start(c.run)
@@ -143,11 +149,13 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
     everything = b"".join(bytes(r.to_relay) for r in observer.links)
     in_clear = sum(1 for p in sent_packets if len(p) >= 8 and p in everything)
     result = DemoResult(wav, summary, len(leaks), in_clear)
-    pcm = _read_wav(wav)
-    result.seconds_recorded = len(pcm) / 48_000
-    for name, hz in tones.items():
-        if hz is not None:
-            result.tones_heard[name] = tone_power(pcm, hz) > 0.02
+    result.seconds_recorded = len(_read_wav(wav)) / 48_000
+    handles = {m.name: m.handle for m in erin.view.members.values()}
+    for name, reference in voices.items():
+        track_path = speakers_dir / speaker_file_name(handles[name])
+        track = _read_wav(track_path) if track_path.exists() else np.zeros(1, np.int16)
+        corr, _lag = aligned_correlation(reference, _on_stage_part(track))
+        result.correlations[name] = corr
     return result
 
 
@@ -161,6 +169,20 @@ def _hears(client: RoomClient, name: str) -> bool:
 
 def _ended(client: RoomClient) -> bool:
     return client.ended
+
+
+def _on_stage_part(track: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+    """The span of a speaker's track between the first and last audible sample.
+
+    A per-speaker track runs on the room's timeline, so it holds silence
+    before the speaker came on stage and after they left it; comparing that
+    silence with what they would have said next would measure the stage
+    time, not the audio path.
+    """
+    audible = np.nonzero(np.abs(track) > 64)[0]
+    if audible.size == 0:
+        return track
+    return track[audible[0] : audible[-1] + 1]
 
 
 def _read_wav(path: Path) -> npt.NDArray[np.int16]:
@@ -185,8 +207,16 @@ def run_demo_command(args: argparse.Namespace) -> int:
         print(line)
     print()
     print(f"room recording: {result.wav} ({result.seconds_recorded:.1f} s)")
-    for name, heard in result.tones_heard.items():
-        print(f"  {name}'s tone {'heard' if heard else 'NOT heard'} in the recording")
-    ok = result.leaks == 0 and result.audio_in_clear == 0 and all(result.tones_heard.values())
+    print(
+        "each speaker's track as Erin recorded it, against what they said "
+        "(normalised cross-correlation after alignment):"
+    )
+    for name, corr in result.correlations.items():
+        print(f"  {name}: {corr:.3f}")
+    ok = (
+        result.leaks == 0
+        and result.audio_in_clear == 0
+        and all(c >= 0.9 for c in result.correlations.values())
+    )
     print("demo OK" if ok else "demo FAILED a check", file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1

@@ -34,12 +34,21 @@ class RunningRelay:
     scope: trio.CancelScope | None = None
     starts: int = 0
     stats: list[RelayStats] = field(default_factory=list)
+    _stopped: trio.Event = field(default_factory=trio.Event)
 
     @property
     def pin_text(self) -> str:
         return self.identity.pin_text
 
     async def _serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        stopped = trio.Event()
+        self._stopped = stopped
+        try:
+            await self._serve_until_cancelled(task_status)
+        finally:
+            stopped.set()
+
+    async def _serve_until_cancelled(self, task_status: trio.TaskStatus[int]) -> None:
         with trio.CancelScope() as scope:
             self.scope = scope
             stats = RelayStats()
@@ -57,7 +66,7 @@ class RunningRelay:
         if self.scope is not None:
             self.scope.cancel()
             self.scope = None
-        await trio.sleep(0)
+            await self._stopped.wait()  # the listening socket is closed
 
     async def restart(self, downtime: float = 0.0) -> None:
         await self.stop()

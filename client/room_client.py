@@ -179,6 +179,13 @@ class RoomClient:
             self.audio.first_frame_at = now
         self.view.audio_from(handle, now)
 
+    def stop_recording(self) -> None:
+        """Close the WAV file(s) now; the room keeps playing (if there is an output)."""
+        recorder = self.receiver.recorder
+        self.receiver.recorder = None
+        if recorder is not None:
+            recorder.close()
+
     def frames_from(self, name: str) -> int:
         """Audio frames received so far from the member(s) called ``name``."""
         return self.audio.frames_by_name.get(name, 0)

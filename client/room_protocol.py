@@ -9,11 +9,8 @@ the member's identity key (local display only; never sent anywhere).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-from e2ee.room import RoomSession
-from e2ee.room import events as ev
-from e2ee.room.roster import Member, Policy, RemoveReason, Role
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from client.actions import Action
 from client.errors import CliError
@@ -28,10 +25,14 @@ from client.relay_connect import (
     save_policy,
     saved_policy,
 )
-from client.view import Knock, MemberView
+from client.view import Knock
+from client.view import MemberView as ViewMember
 from e2ee.errors import HushroomError
 from e2ee.identity import IdentityKey
 from e2ee.invite import Invite
+from e2ee.room import events as ev
+from e2ee.room.roster import RemoveReason, Role
+from e2ee.room.session import MemberView, RoomSession
 
 if TYPE_CHECKING:
     from client.room_client import RoomClient
@@ -56,6 +57,26 @@ def handle_of(member_id: bytes) -> str:
     return member_id.hex()[:8]
 
 
+@dataclass(frozen=True)
+class RoomKeys:
+    """The invite as ``RoomSession`` wants it (its ``RoomInvite`` protocol, spec §6.4)."""
+
+    room_tag: bytes
+    admission_key: bytes
+    room_id: bytes
+    founder: bytes
+
+    @classmethod
+    def of(cls, invite: Invite) -> RoomKeys:
+        derived = invite.secrets()
+        return cls(
+            derived.room_tag, derived.admission_key, derived.room_id, invite.founder_identity
+        )
+
+    def __repr__(self) -> str:
+        return "RoomKeys(<secret>)"
+
+
 def make_room(
     identity: IdentityKey,
     invite: Invite,
@@ -67,35 +88,27 @@ def make_room(
     now: float,
 ) -> RoomSession:
     """Create (founder) or join the room of ``invite``."""
+    keys = RoomKeys.of(invite)
     try:
         if create:
-            pol = Policy.KNOCK if policy == "knock" else Policy.OPEN
-            return RoomSession.create(identity, invite, name, pol, rng, now)
-        return RoomSession.join(identity, invite, name, rng, now)
+            return RoomSession.create(identity, keys, name, policy, rng, now)
+        return RoomSession.join(identity, keys, name, rng, now)
     except HushroomError as exc:
         raise CliError(f"cannot enter the room: {exc}") from None
 
 
-def members(room: RoomSession) -> list[Member]:
+def members(room: RoomSession) -> list[MemberView]:
     """The current roster as a list (in roster order)."""
-    value: Any = room.members
-    if isinstance(value, dict):
-        return list(value.values())
-    return list(value)
+    return list(room.members.values())
 
 
 def my_id(room: RoomSession) -> bytes | None:
-    me: Any = room.me
-    if me is None:
-        return None
-    return bytes(me if isinstance(me, bytes | bytearray) else me.id)
+    return room.me if room.role is not None else None
 
 
 def name_of(room: RoomSession, member_id: bytes) -> str:
-    for m in members(room):
-        if m.id == member_id:
-            return str(m.name)
-    return "someone"
+    member = room.members.get(member_id)
+    return member.display_name if member is not None else "someone"
 
 
 def safety_code(room: RoomSession) -> str:
@@ -107,26 +120,22 @@ def member_count(room: RoomSession) -> int:
 
 
 def my_role(room: RoomSession) -> Role | None:
-    mid = my_id(room)
-    for m in members(room):
-        if m.id == mid:
-            return m.role
-    return None
+    return room.role
 
 
 def may_speak(room: RoomSession) -> bool:
     role = my_role(room)
-    return role is not None and role.on_stage
+    return room.state == "member" and role is not None and role.on_stage
 
 
 def hand_queue_names(room: RoomSession) -> list[str]:
     return [name_of(room, mid) for mid in room.hand_queue]
 
 
-def _member_views(client: RoomClient) -> list[MemberView]:
+def _member_views(client: RoomClient) -> list[ViewMember]:
     mid = my_id(client.room)
     return [
-        MemberView(handle_of(m.id), m.name, ROLE_NAMES[m.role], is_me=m.id == mid)
+        ViewMember(handle_of(m.id), m.display_name, ROLE_NAMES[m.role], is_me=m.id == mid)
         for m in members(client.room)
     ]
 
@@ -160,7 +169,7 @@ def apply_event(client: RoomClient, event: ev.Event) -> None:
         rid = event.request
         if rid in client.known_members and rid not in client.banned:
             log(f"{event.display_name} is back (reconnected); re-admitting")
-            client.session.act(room.approve, rid, client.session.now())
+            client.session.act(room.approve, rid)
         else:
             client.pending_requests[handle_of(rid)] = rid
             view.knocks.append(Knock(handle_of(rid), event.display_name))
@@ -245,19 +254,18 @@ def _target(client: RoomClient, action: Action) -> bytes:
 def perform(client: RoomClient, action: Action) -> None:
     """Carry out ``action`` on the room; a refused action is one log line."""
     room = client.room
-    now = client.session.now()
     kind = action.kind
     try:
         if kind == "hand":
-            client.session.act(room.raise_hand, now)
+            client.session.act(room.raise_hand)
         elif kind == "lower":
-            client.session.act(room.lower_hand, now)
+            client.session.act(room.lower_hand)
         elif kind == "accept":
             client.view.invited_to_speak = False
-            client.session.act(room.accept_invitation, now)
+            client.session.act(room.accept_invitation)
         elif kind == "decline":
             client.view.invited_to_speak = False
-            client.session.act(room.decline_invitation, now)
+            client.session.act(room.decline_invitation)
         elif kind == "mute":
             client.view.self_muted = True
             client.log("muted")
@@ -265,12 +273,12 @@ def perform(client: RoomClient, action: Action) -> None:
             client.view.self_muted = False
             client.log("unmuted")
         elif kind == "chat":
-            client.session.act(room.send_chat, action.text or "", now)
+            client.session.act(room.send_chat, action.text or "")
         elif kind == "leave":
-            client.session.act(room.leave, now)
+            client.session.act(room.leave)
             client.ended = True
         elif kind == "end":
-            client.session.act(room.end_room, now)
+            client.session.act(room.end_room)
             client.ended = True
         elif kind in ("approve", "deny"):
             knocks = client.view.knocks
@@ -282,7 +290,7 @@ def perform(client: RoomClient, action: Action) -> None:
             rid = client.pending_requests.pop(knock.handle, None)
             if rid is None:
                 raise CliError("that request is gone")
-            client.session.act(method, rid, now)
+            client.session.act(method, rid)
         else:
             target = _target(client, action)
             method_name = {
@@ -297,6 +305,6 @@ def perform(client: RoomClient, action: Action) -> None:
                 client.banned.add(target)
             if kind in ("kick", "ban"):
                 client.known_members.discard(target)
-            client.session.act(getattr(room, method_name), target, now)
+            client.session.act(getattr(room, method_name), target)
     except HushroomError as exc:
         raise CliError(f"{kind}: {exc}") from None

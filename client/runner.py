@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import trio
@@ -41,14 +42,29 @@ def default_name(args: argparse.Namespace, fallback: str) -> str:
     return name.strip()
 
 
-async def run_client(client: RoomClient, plain: bool, duration: float | None) -> None:
-    """Run ``client`` with a console until it leaves (or ``duration`` passes)."""
+async def run_client(
+    make_client: Callable[[], RoomClient],
+    plain: bool,
+    duration: float | None,
+    done: list[RoomClient],
+    on_started: Callable[[RoomClient], None] | None = None,
+) -> None:
+    """Build a client (inside trio) and run it with a console until it is done.
+
+    ``done`` receives the client (for the exit status).  After ``duration``
+    seconds the client leaves (or, if the room does not let it leave — the
+    last moderator of an occupied room — simply disconnects).
+    """
+    client = make_client()
+    done.append(client)
     console: PlainConsole | ScreenConsole
     console = PlainConsole(client.view) if plain else ScreenConsole(client.view)
     client._log = console.log
     client.on_room_event.append(lambda _event: console.changed())
     async with trio.open_nursery() as nursery:
         await nursery.start(client.run)
+        if on_started is not None:
+            on_started(client)
         if plain or sys.stdin.isatty():
             nursery.start_soon(console.run, client.actions_send)
         if duration is not None:
@@ -56,6 +72,8 @@ async def run_client(client: RoomClient, plain: bool, duration: float | None) ->
             async def stop_later() -> None:
                 await trio.sleep(duration)
                 client.leave()
+                client.ended = True
+                client._notify()
 
             nursery.start_soon(stop_later)
 
@@ -67,20 +85,50 @@ async def run_client(client: RoomClient, plain: bool, duration: float | None) ->
         nursery.start_soon(finish_when_client_done)
 
 
-def run_or_explain(client: RoomClient, *, plain: bool, duration: float | None) -> int:
+def run_or_explain(
+    make_client: Callable[[], RoomClient],
+    *,
+    plain: bool,
+    duration: float | None,
+    on_started: Callable[[RoomClient], None] | None = None,
+) -> int:
     """Run until done; connection failures become one :class:`CliError` line.
 
     Exit status: 0 after leaving or the room ending, 3 when removed or denied.
     """
+    done: list[RoomClient] = []
     try:
-        trio.run(run_client, client, plain, duration)
-    except rp.CONNECT_ERRORS as exc:
-        raise CliError(rp.describe_connect_error(exc)) from None
-    return 3 if client.removed else 0
+        trio.run(run_client, make_client, plain, duration, done, on_started)
+    except BaseException as exc:
+        leaves = _leaves(exc)
+        for leaf in leaves:
+            if isinstance(leaf, rp.CONNECT_ERRORS):
+                raise CliError(rp.describe_connect_error(leaf)) from None
+        for leaf in leaves:
+            if isinstance(leaf, CliError | KeyboardInterrupt):
+                raise leaf from None
+        raise
+    return 3 if done and done[0].removed else 0
 
 
-def _run(client: RoomClient, args: argparse.Namespace) -> int:
-    return run_or_explain(client, plain=use_plain(args), duration=getattr(args, "duration", None))
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The non-group exceptions inside (possibly nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _run(
+    make_client: Callable[[], RoomClient],
+    args: argparse.Namespace,
+    on_started: Callable[[RoomClient], None] | None = None,
+) -> int:
+    return run_or_explain(
+        make_client,
+        plain=use_plain(args),
+        duration=getattr(args, "duration", None),
+        on_started=on_started,
+    )
 
 
 def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str) -> ClientConfig:
@@ -108,8 +156,9 @@ def run_join(args: argparse.Namespace) -> int:
     home_identity = IdentityStore(resolve_home(args.home)).load_or_create()
     create = rp.invite_founder_is(invite, home_identity)
     config = _config(args, invite, create=create, policy=rp.saved_policy(args.home, invite))
-    client = RoomClient(config)
-    return _run(client, args)
+    if create:
+        print("you founded this room: opening it as its moderator", flush=True)
+    return _run(lambda: RoomClient(config), args, _print_safety_code)
 
 
 def run_room_create(args: argparse.Namespace) -> int:
@@ -132,12 +181,15 @@ def run_room_create(args: argparse.Namespace) -> int:
         )
         return 0
     config = _config(args, invite, create=True, policy=args.policy)
-    client = RoomClient(config)
-    print(f"room safety code: {rp.safety_code(client.room)}", flush=True)
-    return _run(client, args)
+    return _run(lambda: RoomClient(config), args, _print_safety_code)
 
 
-def bot_client(args: argparse.Namespace) -> RoomClient:
+def _print_safety_code(client: RoomClient) -> None:
+    if rp.may_speak(client.room):  # the founder is in at once; others once admitted
+        print(f"room safety code: {rp.safety_code(client.room)}", flush=True)
+
+
+def bot_config(args: argparse.Namespace) -> ClientConfig:
     """The welcome bot's client: audience member, raises its hand, accepts by itself."""
     invite = rp.check_invite_text(args.invite)
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
@@ -148,4 +200,4 @@ def bot_client(args: argparse.Namespace) -> RoomClient:
         auto_accept=True,
         raise_hand=True,
     )
-    return RoomClient(config)
+    return config

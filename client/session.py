@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import trio
 
 from client.backoff import Backoff
+from e2ee.errors import HushroomError
 
 FRAME_SECONDS = 0.020
 OUTBOX_LIMIT = 4 * 1024 * 1024  # bytes queued while the link is slow; beyond that we drop
@@ -121,6 +122,7 @@ class ClientSession:
         self.feed: PacketFeed | None = None
         self.may_speak: Callable[[], bool] = lambda: True
         self.frames_sent = 0
+        self.frames_refused = 0
 
     # -- listeners -----------------------------------------------------------
     def add_listener(self, listener: Callable[[Any], None]) -> None:
@@ -310,6 +312,12 @@ class ClientSession:
             packet = feed()
             if packet is None:
                 continue
-            self.room.send_audio(packet, self.now())
-            self.frames_sent += 1
+            try:
+                self.room.send_audio(packet, self.now())
+            except HushroomError:
+                # The room changed under us (moved off stage, removed, ended)
+                # between the check above and now: drop this frame.
+                self.frames_refused += 1
+            else:
+                self.frames_sent += 1
             self.pump()

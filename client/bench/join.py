@@ -83,10 +83,11 @@ async def measure(runs: int) -> dict[str, float | int]:
             )
         )
         await nursery.start(speaker.run)
-        await speaker.wait_until(lambda: speaker.view.me() is not None)
-        moderator.perform(Action("invite", target="Speaker"))
         with trio.fail_after(10):
-            await speaker.wait_until(lambda: speaker.session.frames_sent > 5)
+            await moderator.wait_until(lambda: moderator.view.find("Speaker") is not None)
+            moderator.perform(Action("invite", target="Speaker"))
+            while speaker.session.frames_sent < 5:
+                await trio.sleep(0.02)
         for run in range(runs):
             join_ms, playout_ms = await time_one_join(invite, f"L{run}")
             joins.append(join_ms)

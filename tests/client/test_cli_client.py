@@ -1,0 +1,151 @@
+"""The client commands' help and their one-line errors (never a traceback)."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from client import cli
+from client.relay_connect import new_invite
+from e2ee.identity import IdentityKey
+from relay.state import encode_pin
+
+COMMAND_LINES = [
+    ["join", "--help"],
+    ["room", "create", "--help"],
+    ["room", "--help"],
+    ["demo", "--help"],
+    ["bot", "welcome", "--help"],
+    ["id", "--help"],
+    ["bench", "join", "--help"],
+]
+
+
+@pytest.mark.parametrize("argv", COMMAND_LINES, ids=lambda a: " ".join(a))
+def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: hushroom" in out
+    if argv[0] != "bench":
+        assert "examples:" in out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def invite_for(port: int, pin: bytes = bytes(32)) -> str:
+    return new_invite("127.0.0.1", port, encode_pin(pin), IdentityKey.generate(secrets.token_bytes))
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("hushroom: error: ")
+    return lines[0]
+
+
+def test_bad_invite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["join", "hushroom://nope", "--home", str(tmp_path)]) == 1
+    assert "bad invite link" in one_error_line(capsys)
+
+
+def test_relay_down(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["join", invite_for(free_port()), "--home", str(tmp_path), "--plain"]
+    assert cli.main(argv) == 1
+    assert "cannot reach" in one_error_line(capsys)
+
+
+def test_unreadable_audio_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["join", invite_for(free_port()), "--home", str(tmp_path), "--speak", "/no/such.ogg"]
+    assert cli.main(argv) == 1
+    assert "/no/such.ogg" in one_error_line(capsys)
+
+
+def test_no_audio_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["join", invite_for(free_port()), "--home", str(tmp_path), "--mic"]
+    try:
+        import sounddevice  # noqa: F401
+
+        pytest.skip("sounddevice is installed here; the no-device path needs it absent")
+    except (ImportError, OSError):
+        pass
+    assert cli.main(argv) == 1
+    assert "sounddevice" in one_error_line(capsys) or "device" in capsys.readouterr().err
+
+
+def test_room_create_needs_a_valid_pin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["room", "create", "--relay", "127.0.0.1:7443", "--home", str(tmp_path)]
+    assert cli.main(argv) == 1
+    assert "--pin" in one_error_line(capsys)
+    assert cli.main([*argv, "--pin", "xyz"]) == 1
+    assert "bad --pin" in one_error_line(capsys)
+    assert cli.main(["room", "create", "--relay", "nohost", "--pin", "x"]) == 1
+    assert "HOST:PORT" in one_error_line(capsys)
+
+
+@pytest.fixture
+def relay_process(tmp_path: Path) -> Iterator[tuple[int, str]]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "client",
+            "relay",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            str(tmp_path / "relay"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        # "hushroom relay listening on HOST:PORT pin PIN"
+        words = line.split()
+        port = int(words[4].rpartition(":")[2])
+        yield port, words[6]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_wrong_pin(
+    relay_process: tuple[int, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port, _pin = relay_process
+    argv = ["join", invite_for(port, bytes(32)), "--home", str(tmp_path), "--plain"]
+    assert cli.main(argv) == 1
+    assert "does not match the invite's pin" in one_error_line(capsys)
+
+
+def test_detach_prints_invite_and_join_with_same_identity_opens_the_room(
+    relay_process: tuple[int, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port, pin = relay_process
+    home = str(tmp_path / "mod")
+    argv = ["room", "create", "--relay", f"127.0.0.1:{port}", "--pin", pin, "--home", home]
+    assert cli.main([*argv, "--detach", "--policy", "knock"]) == 0
+    out = capsys.readouterr().out
+    invite = next(line.split()[1] for line in out.splitlines() if line.startswith("invite:"))
+    assert invite.startswith("hushroom://127.0.0.1:")
+    status = cli.main(["join", invite, "--home", home, "--plain", "--duration", "1.0"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "room safety code" in out
+    assert "you are now" not in out or "moderator" in out
