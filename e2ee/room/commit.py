@@ -1,0 +1,173 @@
+"""Roster commits and snapshots: encoding, signing, verification (spec §12.3–§12.6).
+
+A commit moves the roster from epoch ``e-1`` to ``e``.  Its body is the
+canonical array::
+
+    [1, room_id, epoch, parent_head, signer, [op, ...], rekey]
+
+and it travels as ``[body_bytes, signature]`` where the signature is the
+signer's Ed25519 signature with label ``"hushroom v1 sig room commit"``.
+The head of epoch ``e`` is ``labelled_hash("hushroom v1 room commit head",
+body_bytes)``; because the body contains the parent head, heads form a hash
+chain.  A commit's size depends on its ops only, never on the room's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from e2ee import canonical, identity, kdf
+from e2ee.canonical import Value
+from e2ee.errors import ErrorCode, RemoteProtocolError
+from e2ee.room import labels
+from e2ee.room.roster import (
+    ID_LEN,
+    MAX_OPS_PER_COMMIT,
+    Op,
+    OpCode,
+    RosterState,
+    parse_op,
+)
+
+COMMIT_VERSION = 1
+SNAPSHOT_VERSION = 1
+HEAD_LEN = 32
+GENESIS_PARENT = bytes(HEAD_LEN)
+MAX_COMMIT_BYTES = 16_384
+MAX_EPOCH = 2**32 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A verified (or freshly signed) roster commit (spec §12.3)."""
+
+    room_id: bytes
+    epoch: int
+    parent: bytes
+    signer: bytes
+    ops: tuple[Op, ...]
+    rekey: bool
+    body: bytes
+    signature: bytes
+
+    @property
+    def head(self) -> bytes:
+        """The chain head this commit creates (spec §12.4)."""
+        return commit_head(self.body)
+
+    def encode(self) -> bytes:
+        """Wire form ``canonical([body_bytes, signature])`` (spec §12.3)."""
+        return canonical.encode([self.body, self.signature])
+
+    @property
+    def removes(self) -> bool:
+        """True if an op removes a member (such a commit MUST set ``rekey``, spec §15.2)."""
+        return any(op[0] == OpCode.REMOVE for op in self.ops)
+
+
+def commit_head(body: bytes) -> bytes:
+    """``labelled_hash("hushroom v1 room commit head", body)`` (spec §12.4)."""
+    return kdf.labelled_hash(labels.COMMIT_HEAD, body)
+
+
+def sign_commit(
+    signer: identity.IdentityKey,
+    room_id: bytes,
+    epoch: int,
+    parent: bytes,
+    ops: list[Op],
+    rekey: bool,
+) -> Commit:
+    """Build and sign a commit (spec §12.3)."""
+    body = canonical.encode(
+        [COMMIT_VERSION, room_id, epoch, parent, signer.public, [list(op) for op in ops], rekey]
+    )
+    signature = signer.sign(labels.SIG_COMMIT, body)
+    return Commit(room_id, epoch, parent, signer.public, tuple(ops), rekey, body, signature)
+
+
+def decode_commit(data: bytes, room_id: bytes) -> Commit:
+    """Parse a commit and verify its signature against its ``signer`` field (spec §12.3 steps 1–2).
+
+    Raises RemoteProtocolError for a malformed commit or one for another room,
+    DecryptionFailed for a bad signature.  Whether the signer may commit, and
+    whether the parent is our head, is the caller's check (steps 3–5).
+    """
+    if len(data) > MAX_COMMIT_BYTES:
+        raise RemoteProtocolError("commit too large", ErrorCode.TOO_LARGE)
+    outer = canonical.decode_array(data, 2, "commit")
+    body = canonical.expect_bytes(outer[0], "commit body")
+    signature = canonical.expect_bytes(outer[1], "commit signature", 64)
+    fields = canonical.decode_array(body, 7, "commit body")
+    canonical.expect_version(fields[0], "commit", COMMIT_VERSION)
+    rid = canonical.expect_bytes(fields[1], "room id", len(room_id))
+    if rid != room_id:
+        raise RemoteProtocolError("commit for another room", ErrorCode.UNAUTHORIZED)
+    epoch = canonical.expect_int(fields[2], "epoch", 0, MAX_EPOCH)
+    parent = canonical.expect_bytes(fields[3], "parent head", HEAD_LEN)
+    signer = canonical.expect_bytes(fields[4], "signer", ID_LEN)
+    raw_ops = fields[5]
+    if not isinstance(raw_ops, list) or len(raw_ops) > MAX_OPS_PER_COMMIT:
+        raise RemoteProtocolError("commit ops", ErrorCode.MALFORMED)
+    ops = tuple(parse_op(op) for op in raw_ops)
+    rekey = fields[6]
+    if not isinstance(rekey, bool):
+        raise RemoteProtocolError("commit rekey flag", ErrorCode.MALFORMED)
+    commit = Commit(rid, epoch, parent, signer, ops, rekey, body, signature)
+    if commit.removes and not rekey:
+        raise RemoteProtocolError("a removal must re-key", ErrorCode.MALFORMED)
+    identity.verify_signature(signer, labels.SIG_COMMIT, body, signature)
+    return commit
+
+
+# -- snapshots (spec §12.6) -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A verified roster snapshot at ``epoch`` with chain head ``head`` (spec §12.6)."""
+
+    room_id: bytes
+    epoch: int
+    head: bytes
+    state: RosterState
+    signer: bytes
+    body: bytes
+
+
+def snapshot_body(room_id: bytes, epoch: int, head: bytes, state: RosterState) -> bytes:
+    """``canonical([1, room_id, epoch, head, state_fields])`` (spec §12.6)."""
+    return canonical.encode([SNAPSHOT_VERSION, room_id, epoch, head, state.state_fields()])
+
+
+def state_digest(body: bytes) -> bytes:
+    """``labelled_hash("hushroom v1 room state digest", snapshot_body)`` (spec §16.2)."""
+    return kdf.labelled_hash(labels.STATE_DIGEST, body)
+
+
+def sign_snapshot(signer: identity.IdentityKey, body: bytes) -> bytes:
+    """Wire form ``canonical([body, signer, signature])`` (spec §12.6)."""
+    return canonical.encode([body, signer.public, signer.sign(labels.SIG_SNAPSHOT, body)])
+
+
+def decode_snapshot(data: bytes, room_id: bytes) -> Snapshot:
+    """Parse and verify a snapshot (spec §12.6): signature, and the signer is a moderator in it."""
+    outer = canonical.decode_array(data, 3, "snapshot")
+    body = canonical.expect_bytes(outer[0], "snapshot body", max_len=1 << 24)
+    signer = canonical.expect_bytes(outer[1], "snapshot signer", ID_LEN)
+    signature = canonical.expect_bytes(outer[2], "snapshot signature", 64)
+    identity.verify_signature(signer, labels.SIG_SNAPSHOT, body, signature)
+    fields = canonical.decode_array(body, 5, "snapshot body")
+    canonical.expect_version(fields[0], "snapshot", SNAPSHOT_VERSION)
+    rid = canonical.expect_bytes(fields[1], "room id", len(room_id))
+    if rid != room_id:
+        raise RemoteProtocolError("snapshot for another room", ErrorCode.UNAUTHORIZED)
+    epoch = canonical.expect_int(fields[2], "epoch", 0, MAX_EPOCH)
+    head = canonical.expect_bytes(fields[3], "head", HEAD_LEN)
+    raw_state: Value = fields[4]
+    if not isinstance(raw_state, list):
+        raise RemoteProtocolError("snapshot state", ErrorCode.MALFORMED)
+    state = RosterState.from_state_fields(raw_state)
+    if not state.is_moderator(signer):
+        raise RemoteProtocolError("snapshot signer is not a moderator", ErrorCode.UNAUTHORIZED)
+    return Snapshot(rid, epoch, head, state, signer, body)

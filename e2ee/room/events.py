@@ -1,0 +1,116 @@
+"""Typed events a :class:`~e2ee.room.session.RoomSession` hands to its driver (spec §12–§16).
+
+Member ids are 32-byte identity public keys: stable across reconnects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from e2ee.room.roster import RemoveReason, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base class of every room event."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequested(Event):
+    """Knock policy: a newcomer asks to join; call ``approve(request)`` or ``deny(request)``."""
+
+    request: bytes  # the newcomer's member id
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted(Event):
+    """This session was admitted (or re-synchronised from a snapshot) at ``epoch``."""
+
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Denied(Event):
+    """A moderator denied this session's join request (or the identity is banned)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberJoined(Event):
+    member: bytes
+    display_name: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft(Event):
+    member: bytes
+    reason: RemoveReason
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChanged(Event):
+    member: bytes
+    old: Role
+    new: Role
+
+
+@dataclass(frozen=True, slots=True)
+class HandQueueChanged(Event):
+    queue: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InvitedToSpeak(Event):
+    """A moderator invited this session on stage: ``accept_invitation()`` or decline."""
+
+
+@dataclass(frozen=True, slots=True)
+class AudioReceived(Event):
+    member: bytes
+    seq: int  # the speaker's monotonic frame counter
+    opus: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChatReceived(Event):
+    member: bytes
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MuteRequested(Event):
+    by: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Removed(Event):
+    """This session was removed (kicked, banned) or its leave was committed."""
+
+    reason: RemoveReason
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEnded(Event):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class KeysRotated(Event):
+    """A re-key commit's fresh secret arrived: audio now uses epoch ``epoch``."""
+
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityAlert(Event):
+    """Evidence of a split view, a rollback or a forged message (spec §16.3)."""
+
+    kind: str  # "split_view" | "rollback" | "forged"
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RosterChanged(Event):
+    epoch: int
+    head: bytes

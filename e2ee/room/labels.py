@@ -1,0 +1,31 @@
+"""KDF, hash and signature labels of the room protocol (spec §12–§16).
+
+Every label is ASCII and used with :func:`e2ee.kdf.hkdf`,
+:func:`e2ee.kdf.labelled_hash` or :meth:`e2ee.identity.IdentityKey.sign`, which
+prefix it with its one-byte length (spec §3.3).  Signature labels start with
+``"hushroom v1 sig "`` as spec §5.2 requires.
+"""
+
+from __future__ import annotations
+
+# Hashes (spec §12.4, §16.1).
+COMMIT_HEAD = b"hushroom v1 room commit head"
+STATE_DIGEST = b"hushroom v1 room state digest"
+SAFETY_CODE = b"hushroom v1 room safety code"
+# Signatures (spec §12.3, §12.6, §13.2, §13.4, §14.2).
+SIG_COMMIT = b"hushroom v1 sig room commit"
+SIG_SNAPSHOT = b"hushroom v1 sig room snapshot"
+SIG_JOIN_REQUEST = b"hushroom v1 sig room join request"
+SIG_WELCOME = b"hushroom v1 sig room welcome"
+SIG_CONTROL = b"hushroom v1 sig room control"
+# Key derivations (spec §13.1, §15.1, §15.2, §15.3).
+EPOCH_KEY = b"hushroom v1 room epoch key"
+CONTROL_KEY = b"hushroom v1 room control key"
+SENDER_BASE = b"hushroom v1 room sender base"
+PAIR_KEY = b"hushroom v1 room pair key"
+PAIR_CHANNEL_ID = b"hushroom v1 room pair channel id"
+SEAL_KEY = b"hushroom v1 room seal key"
+
+ALL: dict[str, bytes] = {
+    name: value for name, value in globals().items() if isinstance(value, bytes) and name.isupper()
+}

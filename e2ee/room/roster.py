@@ -1,0 +1,399 @@
+"""The roster state machine: members, roles, hand queue, bans (spec §12.1, §12.2).
+
+A :class:`RosterState` is what every member holds at one epoch.  It changes only
+by applying the ops of a verified commit (:mod:`e2ee.room.commit`), in order;
+:meth:`RosterState.apply_ops` checks every op against the parent state and
+raises ``RemoteProtocolError(UNAUTHORIZED)`` (leaving the state untouched) if
+any op is not allowed, so a commit is applied entirely or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import IntEnum
+
+from e2ee import canonical
+from e2ee.canonical import Value
+from e2ee.errors import ErrorCode, RemoteProtocolError
+
+ID_LEN = 32
+MAX_NAME_BYTES = 64
+MAX_OPS_PER_COMMIT = 256
+
+
+class Role(IntEnum):
+    """Member roles (spec §12.1)."""
+
+    LISTENER = 0
+    SPEAKER = 1
+    MODERATOR = 2
+
+    @property
+    def on_stage(self) -> bool:
+        """Speakers and moderators hold sender keys and may send audio (spec §15.4)."""
+        return self is not Role.LISTENER
+
+
+class Policy(IntEnum):
+    """Admission policy (spec §13.3)."""
+
+    OPEN = 0
+    KNOCK = 1
+
+
+class OpCode(IntEnum):
+    """Roster op codes (spec §12.2)."""
+
+    ADD = 1
+    REMOVE = 2
+    ROLE = 3
+    HAND = 4
+    INVITE = 5
+    END = 6
+    POLICY = 7
+
+
+class RemoveReason(IntEnum):
+    """Why a member was removed (spec §12.2)."""
+
+    LEFT = 0
+    KICKED = 1
+    BANNED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One roster entry (spec §12.1).  ``id`` is the 32-byte Ed25519 identity key."""
+
+    id: bytes
+    session_key: bytes
+    name: str
+    role: Role
+
+
+# Ops are plain tuples in code; ``encode_op``/``decode_op`` give their wire form.
+Op = tuple[Value, ...]
+
+
+def op_add(member_id: bytes, session_key: bytes, name: str, role: Role) -> Op:
+    """``[1, id, session_key, name, role]`` (spec §12.2)."""
+    return (OpCode.ADD.value, member_id, session_key, name, int(role))
+
+
+def op_remove(member_id: bytes, reason: RemoveReason) -> Op:
+    """``[2, id, reason]`` (spec §12.2)."""
+    return (OpCode.REMOVE.value, member_id, int(reason))
+
+
+def op_role(member_id: bytes, role: Role) -> Op:
+    """``[3, id, role]`` (spec §12.2)."""
+    return (OpCode.ROLE.value, member_id, int(role))
+
+
+def op_hand(member_id: bytes, up: bool) -> Op:
+    """``[4, id, up]`` (spec §12.2)."""
+    return (OpCode.HAND.value, member_id, up)
+
+
+def op_invite(member_id: bytes, on: bool) -> Op:
+    """``[5, id, on]`` (spec §12.2)."""
+    return (OpCode.INVITE.value, member_id, on)
+
+
+def op_end() -> Op:
+    """``[6]`` (spec §12.2)."""
+    return (OpCode.END.value,)
+
+
+def op_policy(policy: Policy) -> Op:
+    """``[7, policy]`` (spec §12.2)."""
+    return (OpCode.POLICY.value, int(policy))
+
+
+def _bad(what: str) -> RemoteProtocolError:
+    return RemoteProtocolError(f"roster op: {what}", ErrorCode.MALFORMED)
+
+
+def _expect_bool(value: Value, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(f"{what} must be a boolean")
+    return value
+
+
+def parse_op(raw: Value) -> Op:
+    """Check one decoded op's shape and field types (spec §12.2); return it as a tuple."""
+    if not isinstance(raw, list) or not raw:
+        raise _bad("not a non-empty array")
+    code = canonical.expect_int(raw[0], "op code", 1, 255)
+    n = len(raw)
+    if code == OpCode.ADD and n == 5:
+        canonical.expect_bytes(raw[1], "member id", ID_LEN)
+        canonical.expect_bytes(raw[2], "session key", 32)
+        canonical.expect_str(raw[3], "display name", MAX_NAME_BYTES)
+        Role(canonical.expect_int(raw[4], "role", 0, 2))
+    elif code == OpCode.REMOVE and n == 3:
+        canonical.expect_bytes(raw[1], "member id", ID_LEN)
+        canonical.expect_int(raw[2], "reason", 0, 2)
+    elif code == OpCode.ROLE and n == 3:
+        canonical.expect_bytes(raw[1], "member id", ID_LEN)
+        canonical.expect_int(raw[2], "role", 0, 2)
+    elif code in (OpCode.HAND, OpCode.INVITE) and n == 3:
+        canonical.expect_bytes(raw[1], "member id", ID_LEN)
+        _expect_bool(raw[2], "flag")
+    elif code == OpCode.END and n == 1:
+        pass
+    elif code == OpCode.POLICY and n == 2:
+        canonical.expect_int(raw[1], "policy", 0, 1)
+    else:
+        raise _bad(f"unknown op {code} or wrong field count {n}")
+    return tuple(raw)
+
+
+def _denied(what: str) -> RemoteProtocolError:
+    return RemoteProtocolError(f"roster op not allowed: {what}", ErrorCode.UNAUTHORIZED)
+
+
+class RosterState:
+    """The roster at one epoch (spec §12.1).
+
+    ``members`` keeps insertion (admission) order, which is part of the
+    canonical state (spec §12.6) and gives moderators their rank (spec §12.5).
+    """
+
+    __slots__ = ("banned", "ended", "hands", "invited", "kicked", "members", "policy")
+
+    def __init__(self, policy: Policy) -> None:
+        self.members: dict[bytes, Member] = {}
+        self.hands: list[bytes] = []
+        self.invited: set[bytes] = set()
+        self.banned: set[bytes] = set()
+        self.kicked: set[bytes] = set()
+        self.policy = policy
+        self.ended = False
+
+    # -- queries -----------------------------------------------------------
+    def role_of(self, member_id: bytes) -> Role | None:
+        """The member's role, or None if not a member."""
+        m = self.members.get(member_id)
+        return None if m is None else m.role
+
+    def is_moderator(self, member_id: bytes) -> bool:
+        """True if ``member_id`` is a current moderator."""
+        m = self.members.get(member_id)
+        return m is not None and m.role is Role.MODERATOR
+
+    def moderators(self) -> list[bytes]:
+        """Moderator ids in rank (admission) order (spec §12.5)."""
+        return [m.id for m in self.members.values() if m.role is Role.MODERATOR]
+
+    def stage(self) -> list[bytes]:
+        """Ids of members on stage (speakers and moderators), in roster order."""
+        return [m.id for m in self.members.values() if m.role is not Role.LISTENER]
+
+    # -- canonical state (spec §12.6) -------------------------------------
+    def encode_members(self) -> list[Value]:
+        """``[[id, session_key, name, role], ...]`` in roster order (spec §12.6)."""
+        return [[m.id, m.session_key, m.name, int(m.role)] for m in self.members.values()]
+
+    def state_fields(self) -> list[Value]:
+        """``[policy, members, hands, invited, banned, kicked, ended]`` (spec §12.6).
+
+        Sets are encoded sorted bytewise so every member encodes them alike.
+        """
+        return [
+            int(self.policy),
+            self.encode_members(),
+            _values(self.hands),
+            _values(sorted(self.invited)),
+            _values(sorted(self.banned)),
+            _values(sorted(self.kicked)),
+            self.ended,
+        ]
+
+    @classmethod
+    def from_state_fields(cls, fields: list[Value]) -> RosterState:
+        """Inverse of :meth:`state_fields`; raises RemoteProtocolError (spec §12.6)."""
+        if len(fields) != 7:
+            raise _bad("state: expected 7 fields")
+        policy = Policy(canonical.expect_int(fields[0], "policy", 0, 1))
+        state = cls(policy)
+        raw_members = fields[1]
+        if not isinstance(raw_members, list):
+            raise _bad("state: members must be an array")
+        for raw in raw_members:
+            if not isinstance(raw, list) or len(raw) != 4:
+                raise _bad("state: member entry")
+            mid = canonical.expect_bytes(raw[0], "member id", ID_LEN)
+            if mid in state.members:
+                raise _bad("state: duplicate member")
+            state.members[mid] = Member(
+                mid,
+                canonical.expect_bytes(raw[1], "session key", 32),
+                canonical.expect_str(raw[2], "name", MAX_NAME_BYTES),
+                Role(canonical.expect_int(raw[3], "role", 0, 2)),
+            )
+        state.hands = [_member_ref(v, state) for v in _expect_list(fields[2])]
+        if len(set(state.hands)) != len(state.hands):
+            raise _bad("state: duplicate hand")
+        state.invited = {_member_ref(v, state) for v in _expect_list(fields[3])}
+        state.banned = {canonical.expect_bytes(v, "id", ID_LEN) for v in _expect_list(fields[4])}
+        state.kicked = {canonical.expect_bytes(v, "id", ID_LEN) for v in _expect_list(fields[5])}
+        ended = fields[6]
+        if not isinstance(ended, bool):
+            raise _bad("state: ended flag")
+        state.ended = ended
+        if state.state_fields() != fields:
+            raise RemoteProtocolError("state is not in canonical order", ErrorCode.NON_CANONICAL)
+        return state
+
+    # -- transitions (spec §12.2) -----------------------------------------
+    def apply_ops(self, ops: list[Op]) -> None:
+        """Apply ``ops`` atomically; raise UNAUTHORIZED (state unchanged) if one is invalid.
+
+        The caller has already checked that the commit's signer is a moderator
+        at the parent epoch (spec §12.3 step 4); this checks each op's
+        precondition against the state as left by the previous op (spec §12.2).
+        Changes are staged in an overlay first, so the cost is proportional to
+        the number of ops, not to the room's size.
+        """
+        if self.ended:
+            raise _denied("the room has ended")
+        overlay: dict[bytes, Member | None] = {}
+        hands = list(self.hands)
+        invited = set(self.invited)
+        banned = set(self.banned)
+        kicked = set(self.kicked)
+        policy = self.policy
+        ended = False
+        moderator_delta = 0
+        readded: set[bytes] = set()
+
+        def lookup(mid: bytes) -> Member | None:
+            if mid in overlay:
+                return overlay[mid]
+            return self.members.get(mid)
+
+        for op in ops:
+            if ended:
+                raise _denied("ops after END")
+            code = op[0]
+            if code == OpCode.END:
+                ended = True
+                continue
+            if code == OpCode.POLICY:
+                policy = Policy(_int(op[1]))
+                continue
+            mid = _bytes(op[1])
+            member = lookup(mid)
+            if code == OpCode.ADD:
+                if member is not None or mid in banned:
+                    raise _denied("add of a member or a banned identity")
+                role = Role(_int(op[4]))
+                overlay[mid] = Member(mid, _bytes(op[2]), str(op[3]), role)
+                if mid in self.members:
+                    readded.add(mid)  # removed earlier in this commit: goes to the end
+                moderator_delta += role is Role.MODERATOR
+                kicked.discard(mid)
+                continue
+            if member is None:
+                raise _denied("op on a non-member")
+            if code == OpCode.REMOVE:
+                reason = RemoveReason(_int(op[2]))
+                overlay[mid] = None
+                moderator_delta -= member.role is Role.MODERATOR
+                if mid in hands:
+                    hands.remove(mid)
+                invited.discard(mid)
+                if reason is RemoveReason.BANNED:
+                    banned.add(mid)
+                elif reason is RemoveReason.KICKED:
+                    kicked.add(mid)
+            elif code == OpCode.ROLE:
+                role = Role(_int(op[2]))
+                if role is member.role:
+                    raise _denied("role unchanged")
+                overlay[mid] = replace(member, role=role)
+                moderator_delta += (role is Role.MODERATOR) - (member.role is Role.MODERATOR)
+                if role.on_stage:
+                    if mid in hands:
+                        hands.remove(mid)
+                    invited.discard(mid)
+            elif code == OpCode.HAND:
+                if op[2]:
+                    if member.role is not Role.LISTENER or mid in hands:
+                        raise _denied("hand raise by a non-listener or twice")
+                    hands.append(mid)
+                else:
+                    if mid not in hands:
+                        raise _denied("lowering a hand that is not raised")
+                    hands.remove(mid)
+            elif code == OpCode.INVITE:
+                if op[2]:
+                    if member.role is not Role.LISTENER or mid in invited:
+                        raise _denied("invite of a non-listener or twice")
+                    invited.add(mid)
+                else:
+                    if mid not in invited:
+                        raise _denied("withdrawing an invitation that does not exist")
+                    invited.discard(mid)
+            else:  # pragma: no cover - parse_op admits no other code
+                raise _bad("unknown op")
+        if not ended and moderator_delta < 0:
+            if self.moderator_count() + moderator_delta <= 0:
+                raise _denied("the last moderator cannot be removed or demoted")
+        members = self.members
+        for mid, value in overlay.items():
+            if value is None:
+                del members[mid]
+            else:
+                if mid in readded:
+                    del members[mid]
+                members[mid] = value  # a role change keeps the entry's position (spec §12.6)
+        self.hands = hands
+        self.invited = invited
+        self.banned = banned
+        self.kicked = kicked
+        self.policy = policy
+        self.ended = ended
+
+    def moderator_count(self) -> int:
+        """Number of moderators (O(n); used only when a commit removes one)."""
+        return sum(1 for m in self.members.values() if m.role is Role.MODERATOR)
+
+    def copy(self) -> RosterState:
+        """An independent copy (members are immutable, so shallow containers suffice)."""
+        other = RosterState(self.policy)
+        other.members = dict(self.members)
+        other.hands = list(self.hands)
+        other.invited = set(self.invited)
+        other.banned = set(self.banned)
+        other.kicked = set(self.kicked)
+        other.ended = self.ended
+        return other
+
+
+def _values(items: list[bytes]) -> list[Value]:
+    return list[Value](items)
+
+
+def _int(value: Value) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def _bytes(value: Value) -> bytes:
+    assert isinstance(value, bytes)
+    return value
+
+
+def _expect_list(value: Value) -> list[Value]:
+    if not isinstance(value, list):
+        raise _bad("state: expected an array")
+    return value
+
+
+def _member_ref(value: Value, state: RosterState) -> bytes:
+    mid = canonical.expect_bytes(value, "member id", ID_LEN)
+    if mid not in state.members:
+        raise _bad("state: reference to a non-member")
+    return mid

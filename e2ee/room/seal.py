@@ -1,0 +1,206 @@
+"""The three E2EE envelopes of room payloads (spec §14.1).
+
+Every CONTROL and UNICAST payload of the room protocol starts with a one-byte
+*kind* (:class:`Kind`) and is sealed with XChaCha20-Poly1305 (spec §3.2) under
+one of three keys:
+
+* the admission key (JOIN_REQUEST): ``kind | nonce24 | ct``;
+* the epoch control key ``C_e`` (COMMIT, CONTROL): ``kind | epoch u32 | nonce24 | ct``;
+* a pair key between two members (PAIRWISE): ``kind | channel_id 8 | nonce24 | ct``;
+* an ephemeral X25519 seal to a session key (SEALED, WELCOME_CHUNK reassembled):
+  ``kind | eph_pub 32 | nonce24 | ct``.
+
+The associated data is always ``kind || room_id || <the cleartext header fields>``,
+so a payload cannot be moved between kinds, rooms or epochs.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from enum import IntEnum
+
+from e2ee import kdf, xchacha
+from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
+from e2ee.identity import SessionKey
+from e2ee.room import labels
+
+Rng = Callable[[int], bytes]
+NONCE_LEN = 24
+CHANNEL_ID_LEN = 8
+_U32 = struct.Struct(">I")
+
+
+class Kind(IntEnum):
+    """First byte of every room CONTROL/UNICAST payload (spec §14.1)."""
+
+    JOIN_REQUEST = 1
+    COMMIT = 2
+    CONTROL = 3
+    PAIRWISE = 4
+    SEALED = 5
+    SEALED_CHUNK = 6
+
+
+def _kind(data: bytes) -> Kind:
+    if not data:
+        raise RemoteProtocolError("empty room payload", ErrorCode.MALFORMED)
+    try:
+        return Kind(data[0])
+    except ValueError:
+        raise RemoteProtocolError("unknown room payload kind", ErrorCode.UNKNOWN_TYPE) from None
+
+
+def peek_kind(data: bytes) -> Kind:
+    """The payload's kind byte (spec §14.1)."""
+    return _kind(data)
+
+
+# -- admission key (spec §13.1) --------------------------------------------
+
+
+def seal_admission(admission_key: bytes, room_id: bytes, plaintext: bytes, rng: Rng) -> bytes:
+    """``0x01 | nonce | XChaCha(admission_key, nonce, pt, aad = 0x01 || room_id)`` (spec §13.1)."""
+    nonce = rng(NONCE_LEN)
+    head = bytes((Kind.JOIN_REQUEST,))
+    return head + nonce + xchacha.encrypt(admission_key, nonce, plaintext, head + room_id)
+
+
+def open_admission(admission_key: bytes, room_id: bytes, payload: bytes) -> bytes:
+    """Inverse of :func:`seal_admission`; DecryptionFailed on any failure."""
+    if len(payload) < 1 + NONCE_LEN + 16 or payload[0] != Kind.JOIN_REQUEST:
+        raise DecryptionFailed()
+    head = payload[:1]
+    return xchacha.decrypt(admission_key, payload[1:25], payload[25:], head + room_id)
+
+
+# -- epoch control key (spec §14.1) ----------------------------------------
+
+
+def seal_epoch(kind: Kind, key: bytes, room_id: bytes, epoch: int, pt: bytes, rng: Rng) -> bytes:
+    """``kind | epoch u32 | nonce | XChaCha(C_e, nonce, pt, aad = kind||room_id||epoch)``."""
+    nonce = rng(NONCE_LEN)
+    head = bytes((kind,)) + _U32.pack(epoch)
+    return head + nonce + xchacha.encrypt(key, nonce, pt, head[:1] + room_id + head[1:])
+
+
+def epoch_of(payload: bytes) -> int:
+    """The cleartext epoch of a COMMIT or CONTROL payload (spec §14.1)."""
+    if len(payload) < 5 + NONCE_LEN + 16:
+        raise RemoteProtocolError("short room payload", ErrorCode.MALFORMED)
+    epoch: int = _U32.unpack_from(payload, 1)[0]
+    return epoch
+
+
+def open_epoch(key: bytes, room_id: bytes, payload: bytes) -> bytes:
+    """Inverse of :func:`seal_epoch`; DecryptionFailed on any failure."""
+    if len(payload) < 5 + NONCE_LEN + 16:
+        raise DecryptionFailed()
+    return xchacha.decrypt(key, payload[5:29], payload[29:], payload[:1] + room_id + payload[1:5])
+
+
+# -- pair keys (spec §15.3) ------------------------------------------------
+
+
+class PairChannel:
+    """A pair key between this member's session key and a peer's (spec §15.3).
+
+    ``key = HKDF("hushroom v1 room pair key", X25519(a, B), ctx = room_id || min(id) || max(id))``
+    and ``channel_id = HKDF("hushroom v1 room pair channel id", key)[:8]``.  One
+    X25519 per pair, computed when the pair first needs it and cached.
+    """
+
+    __slots__ = ("channel_id", "key", "peer_id")
+
+    def __init__(
+        self, mine: SessionKey, my_id: bytes, peer_id: bytes, peer_session: bytes, room_id: bytes
+    ) -> None:
+        shared = mine.exchange(peer_session)
+        lo, hi = sorted((my_id, peer_id))
+        self.key = kdf.hkdf(labels.PAIR_KEY, shared, 32, context=room_id + lo + hi)
+        self.channel_id = kdf.hkdf(labels.PAIR_CHANNEL_ID, self.key, CHANNEL_ID_LEN)
+        self.peer_id = peer_id
+
+    def seal(self, room_id: bytes, plaintext: bytes, rng: Rng) -> bytes:
+        """``0x04 | channel_id | nonce | XChaCha(key, nonce, pt, aad = 0x04||room_id||cid)``."""
+        nonce = rng(NONCE_LEN)
+        head = bytes((Kind.PAIRWISE,)) + self.channel_id
+        return (
+            head
+            + nonce
+            + xchacha.encrypt(self.key, nonce, plaintext, head[:1] + room_id + head[1:])
+        )
+
+    def open(self, room_id: bytes, payload: bytes) -> bytes:
+        """Inverse of :meth:`seal`; DecryptionFailed on any failure."""
+        if len(payload) < 9 + NONCE_LEN + 16:
+            raise DecryptionFailed()
+        return xchacha.decrypt(
+            self.key, payload[9:33], payload[33:], payload[:1] + room_id + payload[1:9]
+        )
+
+
+def channel_id_of(payload: bytes) -> bytes:
+    """The cleartext channel id of a PAIRWISE payload (spec §15.3)."""
+    if len(payload) < 9 + NONCE_LEN + 16:
+        raise RemoteProtocolError("short pairwise payload", ErrorCode.MALFORMED)
+    return payload[1:9]
+
+
+# -- ephemeral seal to a session key (spec §13.4) --------------------------
+
+
+def _seal_key(shared: bytes, eph: bytes, recipient: bytes) -> bytes:
+    return kdf.hkdf(labels.SEAL_KEY, shared, 32, context=eph + recipient)
+
+
+def seal_to(recipient_session: bytes, room_id: bytes, plaintext: bytes, rng: Rng) -> bytes:
+    """``0x05 | eph_pub | nonce | XChaCha(k, nonce, pt, aad = 0x05||room_id||eph||recipient)``.
+
+    ``k = HKDF("hushroom v1 room seal key", X25519(eph, recipient), ctx = eph || recipient)``.
+    """
+    eph = SessionKey.generate(rng)
+    key = _seal_key(eph.exchange(recipient_session), eph.public, recipient_session)
+    nonce = rng(NONCE_LEN)
+    head = bytes((Kind.SEALED,)) + eph.public
+    aad = head[:1] + room_id + eph.public + recipient_session
+    return head + nonce + xchacha.encrypt(key, nonce, plaintext, aad)
+
+
+def open_sealed(mine: SessionKey, room_id: bytes, payload: bytes) -> bytes:
+    """Inverse of :func:`seal_to`; DecryptionFailed on any failure."""
+    if len(payload) < 33 + NONCE_LEN + 16 or payload[0] != Kind.SEALED:
+        raise DecryptionFailed()
+    eph = payload[1:33]
+    try:
+        shared = mine.exchange(eph)
+    except RemoteProtocolError:
+        raise DecryptionFailed() from None
+    key = _seal_key(shared, eph, mine.public)
+    aad = payload[:1] + room_id + eph + mine.public
+    return xchacha.decrypt(key, payload[33:57], payload[57:], aad)
+
+
+# -- chunking of large sealed payloads (spec §13.4) ------------------------
+
+CHUNK_DATA = 60_000
+_CHUNK_HEAD = struct.Struct(">B8sHH")
+
+
+def split_chunks(sealed: bytes, transfer_id: bytes) -> list[bytes]:
+    """``0x06 | transfer_id 8 | index u16 | count u16 | data`` pieces of a SEALED payload."""
+    pieces = [sealed[i : i + CHUNK_DATA] for i in range(0, len(sealed), CHUNK_DATA)]
+    count = len(pieces)
+    return [
+        _CHUNK_HEAD.pack(Kind.SEALED_CHUNK, transfer_id, i, count) + p for i, p in enumerate(pieces)
+    ]
+
+
+def parse_chunk(payload: bytes) -> tuple[bytes, int, int, bytes]:
+    """(transfer_id, index, count, data) of a SEALED_CHUNK payload (spec §13.4)."""
+    if len(payload) < _CHUNK_HEAD.size + 1:
+        raise RemoteProtocolError("short chunk", ErrorCode.MALFORMED)
+    _, tid, index, count = _CHUNK_HEAD.unpack_from(payload)
+    if not 0 <= index < count or count > 64:
+        raise RemoteProtocolError("bad chunk index", ErrorCode.MALFORMED)
+    return tid, index, count, payload[_CHUNK_HEAD.size :]

@@ -1,0 +1,1345 @@
+"""The sans-IO room session (spec §12–§16): envelopes in, envelopes and events out.
+
+:class:`RoomSession` is driven like h11: feed it every envelope the relay link
+delivers (:meth:`RoomSession.envelope_received`), call the action methods, and
+after each call drain :meth:`RoomSession.data_to_send` (encoded envelopes for
+the relay link) and :meth:`RoomSession.next_event`.  Time is passed in as
+``now`` (seconds, any monotonic origin); :meth:`get_timer` says when
+:meth:`handle_timer` wants to run next.  Randomness comes from ``rng``.
+
+Commits are applied only in the order the relay delivers them, by everyone,
+including their author: a moderator sends each commit as a CONTROL broadcast
+and as a UNICAST to its own slot (the relay does not echo broadcasts), and
+applies it when that copy comes back (spec §12.5).  This is what makes "first
+valid commit in relay order wins" decidable by the loser.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from e2ee import canonical
+from e2ee.canonical import Value
+from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType, encode_envelope
+from e2ee.errors import (
+    DecryptionFailed,
+    ErrorCode,
+    HushroomError,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
+from e2ee.identity import IdentityKey, SessionKey
+from e2ee.kdf import labelled_hash
+from e2ee.room import admission, keys, labels, seal
+from e2ee.room.commit import (
+    GENESIS_PARENT,
+    Commit,
+    decode_commit,
+    decode_snapshot,
+    sign_commit,
+    sign_snapshot,
+    snapshot_body,
+    state_digest,
+)
+from e2ee.room.control import (
+    Control,
+    ControlType,
+    PairType,
+    parse_control,
+    sign_control,
+    verify_control,
+)
+from e2ee.room.events import (
+    Admitted,
+    AudioReceived,
+    ChatReceived,
+    Denied,
+    Event,
+    HandQueueChanged,
+    InvitedToSpeak,
+    JoinRequested,
+    KeysRotated,
+    MemberJoined,
+    MemberLeft,
+    MuteRequested,
+    Removed,
+    RoleChanged,
+    RoomEnded,
+    RosterChanged,
+    SecurityAlert,
+)
+from e2ee.room.frames import FrameKey, frame_epoch
+from e2ee.room.roster import (
+    Member,
+    Op,
+    OpCode,
+    Policy,
+    RemoveReason,
+    Role,
+    RosterState,
+    op_add,
+    op_end,
+    op_hand,
+    op_invite,
+    op_policy,
+    op_remove,
+    op_role,
+)
+
+Rng = Callable[[int], bytes]
+_U32 = struct.Struct(">I")
+
+
+class RoomInvite(Protocol):
+    """What a session needs from an invite (spec §6): derived from the room secret."""
+
+    @property
+    def room_tag(self) -> bytes: ...
+    @property
+    def admission_key(self) -> bytes: ...
+    @property
+    def room_id(self) -> bytes: ...
+    @property
+    def founder(self) -> bytes: ...
+
+
+@dataclass
+class RoomConfig:
+    """Tunables (spec §15.2, §16.4); defaults are the spec's."""
+
+    leave_debounce: float = 2.0  # batch voluntary leaves (spec §15.2)
+    key_grace: float = 1.0  # keep superseded epoch keys this long (spec §15.2)
+    rekey_send_grace: float = 0.5  # speakers may use the old key this long after a re-key
+    join_retry: float = 3.0  # resend a join request until admitted (spec §13.2)
+    sync_after: float = 2.0  # behind a moderator this long -> ask for a sync (spec §16.4)
+    head_beacon: float = 30.0  # stage members broadcast their head this often (spec §16.2)
+    commit_log: int = 1024  # commits a moderator keeps to catch members up (spec §16.4)
+    buffer_limit: int = 4096  # undecryptable-yet payloads kept while waiting for a key
+
+
+@dataclass
+class _Inflight:
+    commit: Commit
+    ops: list[Op]
+    fresh: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    """A roster entry as the driver sees it."""
+
+    id: bytes
+    display_name: str
+    role: Role
+    hand_raised: bool
+
+
+class RoomSession:
+    """One member's view of one room (spec §12–§16).  See the module docstring."""
+
+    # -- construction ------------------------------------------------------
+    def __init__(
+        self,
+        identity: IdentityKey,
+        invite: RoomInvite,
+        display_name: str,
+        rng: Rng,
+        now: float,
+        config: RoomConfig | None = None,
+    ) -> None:
+        if len(display_name.encode("utf-8")) > 64:
+            raise LocalProtocolError("display names are at most 64 UTF-8 bytes")
+        self.config = config or RoomConfig()
+        self._identity = identity
+        self.me: bytes = identity.public
+        self.display_name = display_name
+        self._rng = rng
+        self._session_key = SessionKey.generate(rng)
+        self._cert = self._session_key.certify(identity)
+        self.room_tag = invite.room_tag
+        self.room_id = invite.room_id
+        self._admission_key = invite.admission_key
+        self._founder = invite.founder
+        self._now = now
+        self._out: list[bytes] = []
+        self._events: deque[Event] = deque()
+        self.counters: Counter[str] = Counter()
+        self.state = "joining"  # joining | member | removed | ended | left | denied
+        self.slot: int | None = None
+        self.roster: RosterState | None = None
+        self.epoch = -1
+        self.head = GENESIS_PARENT
+        self._heads: dict[int, bytes] = {}
+        self._epoch_keys: dict[int, bytes] = {}
+        self._control_keys: dict[int, bytes] = {}
+        self._key_expiry: dict[int, float] = {}
+        self._frame_keys: dict[tuple[int, bytes], FrameKey] = {}
+        self._awaiting_fresh: tuple[int, bytes, bytes, float] | None = None
+        self._early_fresh: dict[tuple[int, bytes], bytes] = {}
+        self._buffer: deque[tuple[EnvelopeType, int, bytes]] = deque()
+        self._slots: dict[bytes, int] = {}
+        self._slot_owner: dict[int, bytes] = {}
+        self._seq = 0
+        self._last_seq: dict[bytes, int] = {}
+        self._pairs: dict[bytes, seal.PairChannel] = {}
+        self._pair_by_cid: dict[bytes, seal.PairChannel] = {}
+        self._chunks: dict[bytes, dict[int, bytes]] = {}
+        # moderator state
+        self._queue: list[Op] = []
+        self._inflight: _Inflight | None = None
+        self._lost_heads: set[bytes] = set()
+        self._welcome_to: dict[bytes, tuple[int, bytes]] = {}
+        self._requests: dict[bytes, tuple[int, admission.JoinRequest]] = {}
+        self._known: set[bytes] = set()
+        self._leaves: set[bytes] = set()
+        self._leave_at: float | None = None
+        self._log: deque[bytes] = deque(maxlen=self.config.commit_log)
+        self._log_first_epoch = 0
+        self._snapshot_cache: tuple[int, bytes] | None = None
+        # timers
+        self._join_retry_at: float | None = None
+        self._behind_since: float | None = None
+        self._behind_of: bytes | None = None
+        self._behind_epoch = 0
+        self._beacon_at: float | None = None
+        # audio
+        self._send_counter = 0
+        self._recv_window: dict[bytes, tuple[int, set[int]]] = {}
+        self._delivery = DeliveryClass.AUDIENCE
+        self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
+
+    @classmethod
+    def create(
+        cls,
+        identity: IdentityKey,
+        invite: RoomInvite,
+        display_name: str,
+        policy: str,
+        rng: Rng,
+        now: float,
+        config: RoomConfig | None = None,
+    ) -> RoomSession:
+        """Found the room: signs the genesis commit, becomes its first moderator (spec §12.3)."""
+        if policy not in ("open", "knock"):
+            raise LocalProtocolError("policy is 'open' or 'knock'")
+        if identity.public != invite.founder:
+            raise LocalProtocolError("only the invite's founder identity can create the room")
+        self = cls(identity, invite, display_name, rng, now, config)
+        pol = Policy.OPEN if policy == "open" else Policy.KNOCK
+        ops = [
+            op_policy(pol),
+            op_add(self.me, self._session_key.public, display_name, Role.MODERATOR),
+        ]
+        genesis = sign_commit(identity, self.room_id, 0, GENESIS_PARENT, ops, False)
+        roster = RosterState(pol)
+        roster.apply_ops(list(genesis.ops))
+        self.roster = roster
+        self._install_epoch(0, genesis.head, keys.first_epoch_key(rng(32), genesis.head))
+        self._log.append(genesis.encode())
+        self._known.add(self.me)
+        self.state = "member"
+        self._delivery = DeliveryClass.STAGE
+        self._out.clear()
+        self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.STAGE,)))
+        self._events.append(Admitted(0))
+        return self
+
+    @classmethod
+    def join(
+        cls,
+        identity: IdentityKey,
+        invite: RoomInvite,
+        display_name: str,
+        rng: Rng,
+        now: float,
+        config: RoomConfig | None = None,
+    ) -> RoomSession:
+        """Start joining: JOIN the relay room, then send a join request on WELCOME (spec §13.2)."""
+        return cls(identity, invite, display_name, rng, now, config)
+
+    # -- the driver's interface -------------------------------------------
+    def data_to_send(self) -> bytes:
+        """Encoded envelopes for the relay link, in order; empties the buffer."""
+        out = b"".join(self._out)
+        self._out.clear()
+        return out
+
+    def next_event(self) -> Event | None:
+        """The next pending event, or None."""
+        return self._events.popleft() if self._events else None
+
+    @property
+    def delivery_class(self) -> str:
+        """``"stage"`` or ``"audience"``: the relay delivery class this session asked for."""
+        return "stage" if self._delivery is DeliveryClass.STAGE else "audience"
+
+    @property
+    def members(self) -> dict[bytes, MemberView]:
+        """The roster as the driver sees it, in roster order."""
+        if self.roster is None:
+            return {}
+        hands = set(self.roster.hands)
+        return {
+            m.id: MemberView(m.id, m.name, m.role, m.id in hands)
+            for m in self.roster.members.values()
+        }
+
+    @property
+    def hand_queue(self) -> tuple[bytes, ...]:
+        """Raised hands in the order all members agree on (spec §12.2)."""
+        return tuple(self.roster.hands) if self.roster else ()
+
+    @property
+    def role(self) -> Role | None:
+        """This session's current role, or None if not a member."""
+        return self.roster.role_of(self.me) if self.roster else None
+
+    def safety_code(self) -> str:
+        """Room safety code for the current chain head (spec §16.1): ``epoch: 6×5 digits``."""
+        digest = labelled_hash(labels.SAFETY_CODE, self.room_id + self.head)
+        groups = [int.from_bytes(digest[5 * i : 5 * i + 5], "big") % 100_000 for i in range(6)]
+        return f"{self.epoch}: " + " ".join(f"{g:05d}" for g in groups)
+
+    def roster_digest(self) -> bytes:
+        """``state_digest`` of the current roster (spec §16.2), for out-of-band comparison."""
+        assert self.roster is not None
+        return state_digest(snapshot_body(self.room_id, self.epoch, self.head, self.roster))
+
+    def get_timer(self) -> float | None:
+        """When :meth:`handle_timer` should next run, or None."""
+        times = [
+            t
+            for t in (
+                self._join_retry_at,
+                self._leave_at,
+                self._beacon_at,
+                (self._behind_since + self.config.sync_after) if self._behind_since else None,
+                min(self._key_expiry.values()) if self._key_expiry else None,
+                (self._awaiting_fresh[3] + self.config.rekey_send_grace)
+                if self._awaiting_fresh
+                else None,
+            )
+            if t is not None
+        ]
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> None:
+        """Run whatever is due at ``now`` (spec §13.2, §15.2, §16.4)."""
+        self._now = now
+        if self._join_retry_at is not None and now >= self._join_retry_at:
+            self._join_retry_at = None
+            if self.state == "joining" and self.slot is not None:
+                self._send_join_request()
+        for epoch, expiry in list(self._key_expiry.items()):
+            if now >= expiry:
+                self._drop_epoch_key(epoch)
+        if self._leave_at is not None and now >= self._leave_at:
+            self._leave_at = None
+            self._flush_leaves()
+        if self._behind_since is not None and now >= self._behind_since + self.config.sync_after:
+            self._behind_since = None
+            if self._behind_of is not None and self._behind_of in self._slots:
+                self._send_control(ControlType.SYNC_REQUEST, [], to=self._slots[self._behind_of])
+        if self._beacon_at is not None and now >= self._beacon_at:
+            self._beacon_at = now + self.config.head_beacon
+            if self.state == "member" and self.role is not None and self.role.on_stage:
+                self._send_control(ControlType.HEAD, [])
+        self._flush_commit()
+
+    def link_reset(self, now: float) -> None:
+        """The relay link dropped and a new one is up: rejoin, re-announce (spec §16.4).
+
+        Identity, session key and roster are kept; the new slot arrives in the
+        relay's WELCOME, after which the session announces itself again.
+        """
+        self._now = now
+        self.slot = None
+        self._out.clear()
+        self._chunks.clear()
+        if self._inflight is not None:  # its echo will not come back on the new link
+            self._queue[:0] = self._inflight.ops
+            self._lost_heads.add(self._inflight.commit.head)
+            self._inflight = None
+        if self.state in ("joining", "member"):
+            self._send(EnvelopeType.JOIN, 0, bytes((self._delivery,)))
+
+    # -- envelopes in ------------------------------------------------------
+    def envelope_received(self, env: Envelope, now: float) -> None:
+        """Process one envelope from the relay (spec §8, §12–§16)."""
+        self._now = now
+        if env.room_tag != self.room_tag:
+            self.counters["wrong_room_tag"] += 1
+            return
+        t = env.type
+        if t is EnvelopeType.WELCOME:
+            self._on_relay_welcome(env.slot)
+        elif t is EnvelopeType.PEER_JOINED:
+            if self._is_moderator() and self.slot is not None:
+                self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=env.slot)
+        elif t is EnvelopeType.PEER_LEFT:
+            owner = self._slot_owner.pop(env.slot, None)
+            if owner is not None and self._slots.get(owner) == env.slot:
+                del self._slots[owner]
+        elif t is EnvelopeType.MEDIA:
+            self._on_media(env.slot, env.payload)
+        elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
+            self._on_payload(t, env.slot, env.payload, live=True)
+        elif t is EnvelopeType.ERROR:
+            self.counters["relay_error"] += 1
+        self._flush_commit()
+
+    def _on_relay_welcome(self, slot: int) -> None:
+        if self.slot is not None and self._slot_owner.get(self.slot) == self.me:
+            del self._slot_owner[self.slot]
+        self.slot = slot
+        self._set_slot(self.me, slot)
+        if self.state == "joining":
+            self._send_join_request()
+        elif self.state == "member":
+            self._announce()
+        if self._beacon_at is None:
+            self._beacon_at = self._now + self.config.head_beacon
+
+    def _announce(self) -> None:
+        """Tell the room our (new) slot (spec §16.4)."""
+        assert self.slot is not None
+        if self.role is not None and self.role.on_stage:
+            self._send_control(ControlType.ANNOUNCE, [self.slot, True])
+        else:
+            assert self.roster is not None
+            for mid in self.roster.moderators():
+                slot = self._slots.get(mid)
+                if slot is not None and mid != self.me:
+                    self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=slot)
+
+    def _on_payload(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
+        try:
+            kind = seal.peek_kind(payload)
+            if kind is seal.Kind.JOIN_REQUEST:
+                self._on_join_request(src, payload)
+            elif kind in (seal.Kind.COMMIT, seal.Kind.CONTROL):
+                self._on_epoch_payload(etype, src, payload, kind, live)
+            elif kind is seal.Kind.PAIRWISE:
+                self._on_pairwise(payload)
+            elif kind is seal.Kind.SEALED:
+                self._on_sealed(payload)
+            elif kind is seal.Kind.SEALED_CHUNK:
+                self._on_chunk(payload)
+        except DecryptionFailed:
+            self.counters["decryption_failed"] += 1
+        except RemoteProtocolError as exc:
+            if exc.code is ErrorCode.UNAUTHORIZED:
+                self.counters["unauthorized"] += 1
+            else:
+                self.counters["malformed"] += 1
+
+    # -- epoch-keyed payloads: commits and control (spec §12.3, §14.3) ------
+    def _on_epoch_payload(
+        self, etype: EnvelopeType, src: int, payload: bytes, kind: seal.Kind, live: bool
+    ) -> None:
+        if self.state not in ("joining", "member"):
+            return
+        epoch = seal.epoch_of(payload)
+        key = self._control_keys.get(epoch)
+        if key is None:
+            if self.state == "joining" or epoch >= self.epoch:
+                self._buffer_payload(etype, src, payload)
+            else:
+                self.counters["stale_key"] += 1
+            return
+        plaintext = seal.open_epoch(key, self.room_id, payload)
+        if kind is seal.Kind.COMMIT:
+            self._on_commit(decode_commit(plaintext, self.room_id), live)
+        else:
+            self._on_control(parse_control(plaintext), src, etype)
+
+    def _buffer_payload(self, etype: EnvelopeType, src: int, payload: bytes) -> None:
+        if len(self._buffer) >= self.config.buffer_limit:
+            self._buffer.popleft()
+            self.counters["buffer_overflow"] += 1
+        self._buffer.append((etype, src, payload))
+
+    def _drain_buffer(self) -> None:
+        """Retry buffered payloads after a new epoch key arrived."""
+        pending = list(self._buffer)
+        self._buffer.clear()
+        for etype, src, payload in pending:
+            if self.state != "member":
+                break
+            self._on_payload(etype, src, payload, live=False)
+
+    def _on_commit(self, commit: Commit, live: bool) -> None:
+        """Chain, authorize and apply a verified commit (spec §12.3 steps 3–6, §16.3)."""
+        assert self.roster is not None
+        if self.state != "member":
+            return
+        if commit.epoch == self.epoch + 1 and commit.parent == self.head:
+            if not self.roster.is_moderator(commit.signer):
+                raise RemoteProtocolError(
+                    "commit signer is not a moderator", ErrorCode.UNAUTHORIZED
+                )
+            self._apply_commit(commit)
+            return
+        known = self._heads.get(commit.epoch)
+        if known == commit.head:
+            if live and commit.epoch < self.epoch:
+                self._alert("rollback", f"replayed commit of epoch {commit.epoch}")
+            self.counters["duplicate_commit"] += 1
+            return
+        if commit.head in self._lost_heads:
+            self._lost_heads.discard(commit.head)
+            self.counters["own_commit_lost"] += 1
+            return
+        if commit.epoch <= self.epoch + 1 and self._heads.get(commit.epoch - 1) == commit.parent:
+            self.counters["stale_commit"] += 1  # lost a race in relay order (spec §12.5)
+            return
+        if commit.epoch <= self.epoch + 1:
+            self._alert("split_view", f"commit of epoch {commit.epoch} is not on our chain")
+            return
+        self.counters["future_commit"] += 1
+
+    def _apply_commit(self, commit: Commit) -> None:
+        roster = self.roster
+        assert roster is not None
+        before: dict[bytes, Member | None] = {}
+        for op in commit.ops:
+            if len(op) > 1 and isinstance(op[1], bytes):
+                before[op[1]] = roster.members.get(op[1])
+        hands_before = list(roster.hands)
+        roster.apply_ops(list(commit.ops))
+        prev_key = self._epoch_keys.get(self.epoch)
+        fresh: bytes | None = None
+        if self._inflight is not None and self._inflight.commit.epoch <= commit.epoch:
+            if self._inflight.commit.head == commit.head:
+                fresh = self._inflight.fresh
+                self._inflight = None
+            else:
+                self._queue[:0] = self._inflight.ops
+                self._lost_heads.add(self._inflight.commit.head)
+                self._inflight = None
+        self._log.append(commit.encode())
+        if len(self._log) == self._log.maxlen:
+            self._log_first_epoch = commit.epoch - len(self._log) + 1
+        head = commit.head
+        if prev_key is None:  # catching up through a sync: its key comes at the end
+            self._awaiting_fresh = None
+            self._advance(commit.epoch, head, None)
+        elif commit.rekey:
+            if fresh is None:
+                fresh = self._early_fresh.pop((commit.epoch, head), None)
+            if fresh is None:
+                self._advance(commit.epoch, head, None)
+                self._awaiting_fresh = (commit.epoch, head, prev_key, self._now)
+            else:
+                self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head, fresh))
+                self._events.append(KeysRotated(commit.epoch))
+        else:
+            self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head))
+        self._emit_commit_events(commit, before, hands_before)
+        if self.state == "member" and self._is_moderator():
+            self._after_commit(commit)
+        if self._epoch_keys.get(self.epoch) is not None:
+            self._drain_buffer()
+
+    def _advance(self, epoch: int, head: bytes, key: bytes | None) -> None:
+        old = self.epoch
+        self.epoch = epoch
+        self.head = head
+        self._heads[epoch] = head
+        self._heads.pop(epoch - 4096, None)
+        if key is not None:
+            self._install_epoch(epoch, head, key)
+        if old in self._epoch_keys:
+            self._key_expiry[old] = self._now + self.config.key_grace
+        if self._behind_since is not None and self._behind_epoch <= epoch:
+            self._behind_since = None
+
+    def _install_epoch(self, epoch: int, head: bytes, key: bytes) -> None:
+        self.epoch = max(self.epoch, epoch)
+        if epoch == self.epoch:
+            self.head = head
+        self._heads[epoch] = head
+        self._epoch_keys[epoch] = key
+        self._control_keys[epoch] = keys.control_key(key, self.room_id)
+        self._key_expiry.pop(epoch, None)
+
+    def _drop_epoch_key(self, epoch: int) -> None:
+        self._key_expiry.pop(epoch, None)
+        if epoch == self.epoch:
+            return
+        self._epoch_keys.pop(epoch, None)
+        self._control_keys.pop(epoch, None)
+        for k in [k for k in self._frame_keys if k[0] == epoch]:
+            del self._frame_keys[k]
+
+    def _emit_commit_events(
+        self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
+    ) -> None:
+        roster = self.roster
+        assert roster is not None
+        for op in commit.ops:
+            code = op[0]
+            if code == OpCode.END:
+                self.state = "ended"
+                self._events.append(RoomEnded())
+                continue
+            if code == OpCode.POLICY:
+                continue
+            mid = op[1]
+            assert isinstance(mid, bytes)
+            if code == OpCode.ADD:
+                m = roster.members.get(mid)
+                if m is not None:
+                    self._known.add(mid)
+                    self._requests.pop(mid, None)
+                    if mid != self.me:
+                        self._events.append(MemberJoined(mid, m.name, m.role))
+                    self._last_seq.pop(mid, None)
+            elif code == OpCode.REMOVE:
+                reason = RemoveReason(op[2])  # type: ignore[arg-type]
+                slot = self._slots.pop(mid, None)
+                if slot is not None and self._slot_owner.get(slot) == mid:
+                    del self._slot_owner[slot]
+                self._leaves.discard(mid)
+                self._pairs.pop(mid, None)
+                if mid == self.me:
+                    self.state = "removed"
+                    self._events.append(Removed(reason))
+                else:
+                    self._events.append(MemberLeft(mid, reason))
+            elif code == OpCode.ROLE:
+                old = before.get(mid)
+                new = roster.members.get(mid)
+                if old is not None and new is not None:
+                    self._events.append(RoleChanged(mid, old.role, new.role))
+                    if mid == self.me:
+                        self._role_changed(new.role)
+            elif code == OpCode.INVITE:
+                if mid == self.me and op[2]:
+                    self._events.append(InvitedToSpeak())
+        if roster.hands != hands_before:
+            self._events.append(HandQueueChanged(tuple(roster.hands)))
+        self._events.append(RosterChanged(commit.epoch, commit.head))
+
+    def _role_changed(self, role: Role) -> None:
+        wanted = DeliveryClass.STAGE if role.on_stage else DeliveryClass.AUDIENCE
+        if wanted is not self._delivery:
+            self._delivery = wanted
+            self._send(EnvelopeType.SET_CLASS, 0, bytes((wanted,)))
+        if role.on_stage and self.slot is not None:
+            self._send_control(ControlType.ANNOUNCE, [self.slot, False])
+
+    # -- control messages (spec §14.3, §14.4) ------------------------------
+    def _on_control(self, msg: Control, src: int, etype: EnvelopeType) -> None:
+        roster = self.roster
+        assert roster is not None
+        author = roster.members.get(msg.author)
+        if author is None:
+            raise RemoteProtocolError("control from a non-member", ErrorCode.UNAUTHORIZED)
+        try:
+            verify_control(msg, self.room_id, author.session_key)
+        except DecryptionFailed:
+            self.counters["forged_control"] += 1
+            self._alert("forged", "a control message failed its signature check")
+            return
+        if msg.seq <= self._last_seq.get(msg.author, -1):
+            self.counters["replayed_control"] += 1
+            return
+        self._last_seq[msg.author] = msg.seq
+        self._compare_head(msg)
+        t = msg.type
+        is_mod = author.role is Role.MODERATOR
+        if t is ControlType.ANNOUNCE:
+            slot = msg.args[0]
+            assert isinstance(slot, int)
+            if slot != src:
+                self.counters["slot_mismatch"] += 1
+                return
+            changed = self._slots.get(msg.author) != slot
+            self._set_slot(msg.author, slot)
+            if msg.author != self.me and self._is_moderator():
+                if changed:
+                    self._send_slots(slot)
+                    if msg.epoch < self.epoch:
+                        self._send_sync(msg.author, msg.epoch)
+            if msg.args[1] and self.slot is not None and msg.author != self.me:
+                me_stage = self.role is not None and self.role.on_stage
+                if me_stage or is_mod:
+                    self._send_control(ControlType.ANNOUNCE, [self.slot, False], to=src)
+        elif t is ControlType.SLOTS:
+            if not is_mod:
+                raise RemoteProtocolError("slot list from a non-moderator", ErrorCode.UNAUTHORIZED)
+            raw = msg.args[0]
+            assert isinstance(raw, list)
+            for entry in raw:
+                assert isinstance(entry, list)
+                mid, slot = entry
+                assert isinstance(mid, bytes) and isinstance(slot, int)
+                if mid in roster.members and mid != self.me:
+                    self._set_slot(mid, slot)
+        elif t is ControlType.HEAD:
+            pass
+        elif t is ControlType.HAND:
+            up = bool(msg.args[0])
+            if up and (author.role is not Role.LISTENER or msg.author in roster.hands):
+                raise RemoteProtocolError("hand raise not allowed", ErrorCode.UNAUTHORIZED)
+            if not up and msg.author not in roster.hands:
+                raise RemoteProtocolError("no hand to lower", ErrorCode.UNAUTHORIZED)
+            if self._is_chair():
+                self._queue_op(op_hand(msg.author, up))
+        elif t is ControlType.INVITE_REPLY:
+            if msg.author not in roster.invited:
+                raise RemoteProtocolError("answer to no invitation", ErrorCode.UNAUTHORIZED)
+            if self._is_chair():
+                accept = bool(msg.args[0])
+                self._queue_op(
+                    op_role(msg.author, Role.SPEAKER) if accept else op_invite(msg.author, False)
+                )
+        elif t is ControlType.LEAVE:
+            if self._is_chair():
+                self._leaves.add(msg.author)
+                if self._leave_at is None:
+                    self._leave_at = self._now + self.config.leave_debounce
+        elif t is ControlType.CHAT:
+            text = msg.args[0]
+            assert isinstance(text, str)
+            self._events.append(ChatReceived(msg.author, text))
+        elif t is ControlType.MUTE_REQUEST:
+            if not is_mod:
+                raise RemoteProtocolError(
+                    "mute request from a non-moderator", ErrorCode.UNAUTHORIZED
+                )
+            if msg.args[0] == self.me:
+                self._events.append(MuteRequested(msg.author))
+        elif t is ControlType.SYNC_REQUEST:
+            if self._is_moderator():
+                self._send_sync(msg.author, msg.epoch)
+
+    def _compare_head(self, msg: Control) -> None:
+        """Members compare chain heads carried by every control message (spec §16.2)."""
+        if msg.epoch <= self.epoch:
+            ours = self._heads.get(msg.epoch)
+            if ours is not None and ours != msg.head:
+                self._alert("split_view", f"a member holds a different head at epoch {msg.epoch}")
+        elif self.roster is not None and self.roster.is_moderator(msg.author):
+            if self._behind_since is None:
+                self._behind_since = self._now
+                self._behind_of = msg.author
+                self._behind_epoch = msg.epoch
+
+    def _set_slot(self, mid: bytes, slot: int) -> None:
+        old_owner = self._slot_owner.get(slot)
+        if old_owner is not None and old_owner != mid and self._slots.get(old_owner) == slot:
+            del self._slots[old_owner]
+        old_slot = self._slots.get(mid)
+        if old_slot is not None and old_slot != slot and self._slot_owner.get(old_slot) == mid:
+            del self._slot_owner[old_slot]
+        self._slots[mid] = slot
+        self._slot_owner[slot] = mid
+
+    def _send_slots(self, to: int) -> None:
+        """Moderator -> member: where the stage is (spec §16.4)."""
+        assert self.roster is not None
+        entries: list[Value] = [
+            [mid, self._slots[mid]] for mid in self.roster.stage() if mid in self._slots
+        ]
+        self._send_control(ControlType.SLOTS, [entries], to=to)
+
+    # -- pairwise messages (spec §15.2, §16.4) -----------------------------
+    def _pair(self, mid: bytes) -> seal.PairChannel:
+        ch = self._pairs.get(mid)
+        if ch is None:
+            assert self.roster is not None
+            member = self.roster.members[mid]
+            ch = seal.PairChannel(self._session_key, self.me, mid, member.session_key, self.room_id)
+            self._pairs[mid] = ch
+            self._pair_by_cid[ch.channel_id] = ch
+        return ch
+
+    def _on_pairwise(self, payload: bytes) -> None:
+        if self.roster is None:
+            self._buffer_payload(EnvelopeType.UNICAST, 0, payload)
+            return
+        cid = seal.channel_id_of(payload)
+        ch = self._pair_by_cid.get(cid)
+        if ch is None:
+            for mid in self.roster.moderators():
+                if mid != self.me and mid not in self._pairs:
+                    self._pair(mid)
+            ch = self._pair_by_cid.get(cid)
+            if ch is None:
+                raise DecryptionFailed()
+        if not self.roster.is_moderator(ch.peer_id):
+            raise RemoteProtocolError(
+                "pairwise message from a non-moderator", ErrorCode.UNAUTHORIZED
+            )
+        f = canonical.decode(ch.open(self.room_id, payload))
+        if not isinstance(f, list) or not f:
+            raise RemoteProtocolError("pairwise message", ErrorCode.MALFORMED)
+        ptype = canonical.expect_int(f[0], "pair type", 1, 3)
+        if ptype == PairType.REKEY and len(f) == 4:
+            epoch = canonical.expect_int(f[1], "epoch", 0, 2**32 - 1)
+            head = canonical.expect_bytes(f[2], "head", 32)
+            fresh = canonical.expect_bytes(f[3], "fresh", 32)
+            self._on_fresh(epoch, head, fresh)
+        elif ptype == PairType.SYNC and len(f) == 3:
+            self._on_sync(f[1], canonical.expect_bytes(f[2], "epoch key", 32))
+        elif ptype == PairType.SNAPSHOT and len(f) == 3:
+            snap = decode_snapshot(
+                canonical.expect_bytes(f[1], "snapshot", max_len=1 << 24), self.room_id
+            )
+            if snap.epoch < self.epoch:
+                self._alert("rollback", f"offered a snapshot of epoch {snap.epoch} < {self.epoch}")
+                return
+            if snap.epoch == self.epoch and snap.head != self.head:
+                self._alert("split_view", "offered a snapshot with a different head")
+                return
+            self._install_snapshot(
+                snap.state, snap.epoch, snap.head, canonical.expect_bytes(f[2], "key", 32)
+            )
+        else:
+            raise RemoteProtocolError("pairwise message", ErrorCode.MALFORMED)
+
+    def _on_fresh(self, epoch: int, head: bytes, fresh: bytes) -> None:
+        """A re-key commit's fresh secret (spec §15.2)."""
+        aw = self._awaiting_fresh
+        if aw is not None and aw[0] == epoch and aw[1] == head:
+            self._awaiting_fresh = None
+            self._install_epoch(epoch, head, keys.next_epoch_key(aw[2], head, fresh))
+            self._events.append(KeysRotated(epoch))
+            self._drain_buffer()
+        elif epoch > self.epoch:
+            if len(self._early_fresh) < 64:
+                self._early_fresh[(epoch, head)] = fresh
+
+    def _on_sync(self, raw_commits: Value, key: bytes) -> None:
+        """Catch up from a moderator's commit log (spec §16.4)."""
+        if not isinstance(raw_commits, list):
+            raise RemoteProtocolError("sync commits", ErrorCode.MALFORMED)
+        applied = False
+        for raw in raw_commits:
+            commit = decode_commit(canonical.expect_bytes(raw, "commit"), self.room_id)
+            if commit.epoch <= self.epoch:
+                if self._heads.get(commit.epoch) not in (None, commit.head):
+                    self._alert("split_view", f"sync shows another commit at epoch {commit.epoch}")
+                    return
+                continue
+            if commit.epoch != self.epoch + 1 or commit.parent != self.head:
+                self._alert("split_view", "sync commits do not chain onto our head")
+                return
+            assert self.roster is not None
+            if not self.roster.is_moderator(commit.signer):
+                raise RemoteProtocolError(
+                    "commit signer is not a moderator", ErrorCode.UNAUTHORIZED
+                )
+            self._apply_commit(commit)
+            applied = True
+            if self.state != "member":
+                return
+        if applied or self._epoch_keys.get(self.epoch) is None or self._awaiting_fresh:
+            self._awaiting_fresh = None
+            self._install_epoch(self.epoch, self.head, key)
+            self._drain_buffer()
+
+    def _send_sync(self, mid: bytes, their_epoch: int) -> None:
+        """Moderator: catch a lagging member up (spec §16.4)."""
+        slot = self._slots.get(mid)
+        if slot is None or self.roster is None or mid not in self.roster.members:
+            return
+        key = self._epoch_keys.get(self.epoch)
+        if key is None:
+            return
+        first = self.epoch - len(self._log) + 1
+        if their_epoch + 1 >= first:
+            commits: list[Value] = [c for c in list(self._log)[their_epoch + 1 - first :]]
+            pt = canonical.encode([int(PairType.SYNC), commits, key])
+        else:
+            pt = canonical.encode([int(PairType.SNAPSHOT), self._signed_snapshot(), key])
+        self._send_unicast(slot, self._pair(mid).seal(self.room_id, pt, self._rng))
+
+    # -- admission (spec §13) ----------------------------------------------
+    def _send_join_request(self) -> None:
+        pt = admission.encode_join_request(
+            self._identity, self._cert, self.display_name, self.room_id
+        )
+        payload = seal.seal_admission(self._admission_key, self.room_id, pt, self._rng)
+        self._send(EnvelopeType.CONTROL, 0, payload)
+        self._join_retry_at = self._now + self.config.join_retry
+
+    def _on_join_request(self, src: int, payload: bytes) -> None:
+        if self.state != "member" or not self._is_moderator():
+            return
+        roster = self.roster
+        assert roster is not None
+        req = admission.decode_join_request(
+            seal.open_admission(self._admission_key, self.room_id, payload), self.room_id
+        )
+        mid = req.member_id
+        if mid in roster.banned:
+            self._send_denial(src, req.session_key)
+            return
+        current = roster.members.get(mid)
+        if current is not None:
+            if current.session_key == req.session_key:
+                # admitted already but missed the welcome: send it again
+                self._send_welcome(src, mid, req.session_key)
+            elif self._is_chair():
+                self._welcome_to[mid] = (src, req.session_key)
+                self._queue_op(op_remove(mid, RemoveReason.LEFT))
+                self._queue_op(op_add(mid, req.session_key, req.name, Role.LISTENER))
+            return
+        auto = mid in self._known and mid not in roster.kicked
+        if roster.policy is Policy.OPEN and mid not in roster.kicked:
+            auto = True
+        if auto:
+            if self._is_chair():
+                self._admit(src, req)
+        else:
+            fresh = mid not in self._requests
+            self._requests[mid] = (src, req)
+            if fresh:
+                self._events.append(JoinRequested(mid, req.name))
+
+    def _admit(self, src: int, req: admission.JoinRequest) -> None:
+        self._welcome_to[req.member_id] = (src, req.session_key)
+        self._queue_op(op_add(req.member_id, req.session_key, req.name, Role.LISTENER))
+
+    def _signed_snapshot(self) -> bytes:
+        assert self.roster is not None
+        if self._snapshot_cache is None or self._snapshot_cache[0] != self.epoch:
+            body = snapshot_body(self.room_id, self.epoch, self.head, self.roster)
+            self._snapshot_cache = (self.epoch, sign_snapshot(self._identity, body))
+        return self._snapshot_cache[1]
+
+    def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
+        """Moderator -> joiner, after the ADD commit applied (spec §13.4)."""
+        assert self.roster is not None
+        key = self._epoch_keys.get(self.epoch)
+        if key is None:
+            return
+        stage: list[Value] = [[m, self._slots[m]] for m in self.roster.stage() if m in self._slots]
+        body: list[Value] = [
+            admission.WELCOME,
+            session_key,
+            self._signed_snapshot(),
+            key,
+            stage,
+        ]
+        pt = admission.encode_welcome_plaintext(self._identity, self.room_id, body)
+        sealed = seal.seal_to(session_key, self.room_id, pt, self._rng)
+        if len(sealed) <= seal.CHUNK_DATA:
+            self._send_unicast(slot, sealed)
+        else:
+            for piece in seal.split_chunks(sealed, self._rng(8)):
+                self._send_unicast(slot, piece)
+        self._set_slot(mid, slot)
+
+    def _send_denial(self, slot: int, session_key: bytes) -> None:
+        pt = admission.encode_welcome_plaintext(
+            self._identity, self.room_id, [admission.DENIAL, session_key]
+        )
+        self._send_unicast(slot, seal.seal_to(session_key, self.room_id, pt, self._rng))
+
+    def _on_chunk(self, payload: bytes) -> None:
+        tid, index, count, data = seal.parse_chunk(payload)
+        if tid not in self._chunks and len(self._chunks) >= 8:
+            self._chunks.pop(next(iter(self._chunks)))
+        parts = self._chunks.setdefault(tid, {})
+        parts[index] = data
+        if len(parts) == count:
+            del self._chunks[tid]
+            self._on_sealed(b"".join(parts[i] for i in range(count)))
+
+    def _on_sealed(self, payload: bytes) -> None:
+        """A welcome or a denial addressed to our session key (spec §13.4)."""
+        if self.state != "joining":
+            self.counters["unexpected_welcome"] += 1
+            return
+        pt = seal.open_sealed(self._session_key, self.room_id, payload)
+        moderator, body = admission.decode_welcome_plaintext(pt, self.room_id)
+        kind = canonical.expect_int(body[0], "welcome kind", 1, 2)
+        if kind == admission.DENIAL:
+            if len(body) != 2 or body[1] != self._session_key.public:
+                raise RemoteProtocolError("denial", ErrorCode.MALFORMED)
+            # A denial is only believed from a moderator we cannot check yet; it
+            # ends the attempt (the user can retry), it grants nothing.
+            self.state = "denied"
+            self._join_retry_at = None
+            self._events.append(Denied())
+            return
+        if len(body) != 5 or body[1] != self._session_key.public:
+            raise RemoteProtocolError("welcome", ErrorCode.MALFORMED)
+        snap = decode_snapshot(
+            canonical.expect_bytes(body[2], "snapshot", max_len=1 << 24), self.room_id
+        )
+        if snap.signer != moderator or self.me not in snap.state.members:
+            raise RemoteProtocolError("welcome does not admit us", ErrorCode.UNAUTHORIZED)
+        if snap.state.members[self.me].session_key != self._session_key.public:
+            raise RemoteProtocolError("welcome for another session", ErrorCode.UNAUTHORIZED)
+        key = canonical.expect_bytes(body[3], "epoch key", 32)
+        stage = body[4]
+        if not isinstance(stage, list):
+            raise RemoteProtocolError("welcome stage", ErrorCode.MALFORMED)
+        self._install_snapshot(snap.state, snap.epoch, snap.head, key)
+        for entry in stage:
+            if isinstance(entry, list) and len(entry) == 2:
+                mid, slot = entry
+                if isinstance(mid, bytes) and isinstance(slot, int) and mid != self.me:
+                    self._set_slot(mid, slot)
+        self._join_retry_at = None
+        self.state = "member"
+        self._events.append(Admitted(snap.epoch))
+        role = snap.state.members[self.me].role
+        self._role_changed(role)
+        self._announce()
+        self._drain_buffer()
+
+    def _install_snapshot(self, state: RosterState, epoch: int, head: bytes, key: bytes) -> None:
+        self.roster = state
+        self._known.update(state.members)
+        self._awaiting_fresh = None
+        self._advance(epoch, head, None)
+        self._install_epoch(epoch, head, key)
+
+    # -- moderator: building commits (spec §12.5) --------------------------
+    def _is_moderator(self) -> bool:
+        return self.roster is not None and self.roster.is_moderator(self.me)
+
+    def _is_chair(self) -> bool:
+        """The first moderator in roster order that we can reach acts for the room (spec §12.5)."""
+        if not self._is_moderator():
+            return False
+        assert self.roster is not None
+        for mid in self.roster.moderators():
+            if mid == self.me:
+                return True
+            if mid in self._slots:
+                return False
+        return True
+
+    def _queue_op(self, op: Op) -> None:
+        self._queue.append(op)
+
+    def _flush_leaves(self) -> None:
+        if not self._leaves or not self._is_moderator():
+            self._leaves.clear()
+            return
+        for mid in sorted(self._leaves):
+            self._queue_op(op_remove(mid, RemoveReason.LEFT))
+        self._leaves.clear()
+
+    def _flush_commit(self) -> None:
+        """Turn queued ops into one commit if none is in flight (spec §12.5)."""
+        if not self._queue or self._inflight is not None or self.state != "member":
+            return
+        if not self._is_moderator() or self.slot is None:
+            if not self._is_moderator():
+                self._queue.clear()
+            return
+        roster = self.roster
+        assert roster is not None
+        ops: list[Op] = []
+        trial = roster.copy()
+        for op in self._queue[:256]:
+            try:
+                trial.apply_ops([op])
+            except RemoteProtocolError:
+                self.counters["dropped_op"] += 1
+                if op[0] == OpCode.ADD:
+                    self._welcome_to.pop(op[1], None)  # type: ignore[arg-type]
+                continue
+            ops.append(op)
+        del self._queue[:256]
+        if not ops:
+            return
+        rekey = any(op[0] == OpCode.REMOVE for op in ops)
+        commit = sign_commit(self._identity, self.room_id, self.epoch + 1, self.head, ops, rekey)
+        fresh = self._rng(32) if rekey else None
+        self._inflight = _Inflight(commit, ops, fresh)
+        payload = seal.seal_epoch(
+            seal.Kind.COMMIT,
+            self._control_keys[self.epoch],
+            self.room_id,
+            self.epoch,
+            commit.encode(),
+            self._rng,
+        )
+        self._send(EnvelopeType.CONTROL, 0, payload)
+        self._send_unicast(self.slot, payload)  # our own copy, in relay order (spec §12.5)
+        if fresh is not None:
+            self._distribute_fresh(commit, trial, fresh)
+
+    def _distribute_fresh(self, commit: Commit, after: RosterState, fresh: bytes) -> None:
+        """Seal the fresh secret to every remaining member we can reach (spec §15.2)."""
+        pt = canonical.encode([int(PairType.REKEY), commit.epoch, commit.head, fresh])
+        for mid in after.members:
+            if mid == self.me:
+                continue
+            slot = self._slots.get(mid)
+            if slot is None:
+                continue  # absent: catches up through a sync when it announces (spec §16.4)
+            self._send_unicast(slot, self._pair(mid).seal(self.room_id, pt, self._rng))
+
+    def _after_commit(self, commit: Commit) -> None:
+        """Moderator duties once a commit is applied: welcomes (spec §13.4)."""
+        roster = self.roster
+        assert roster is not None
+        for op in commit.ops:
+            if op[0] == OpCode.ADD:
+                mid = op[1]
+                assert isinstance(mid, bytes)
+                target = self._welcome_to.pop(mid, None)
+                if target is not None and mid in roster.members:
+                    self._send_welcome(target[0], mid, target[1])
+        self._flush_commit()
+
+    # -- actions -----------------------------------------------------------
+    def _require_member(self) -> RosterState:
+        if self.state != "member" or self.roster is None:
+            raise LocalProtocolError(f"not a member of the room (state {self.state})")
+        return self.roster
+
+    def _require_moderator(self) -> RosterState:
+        roster = self._require_member()
+        if not roster.is_moderator(self.me):
+            raise LocalProtocolError("only a moderator can do that")
+        return roster
+
+    def _require_target(self, roster: RosterState, member: bytes) -> Member:
+        m = roster.members.get(member)
+        if m is None:
+            raise LocalProtocolError("no such member")
+        return m
+
+    def _moderator_action(self, ops: list[Op]) -> None:
+        for op in ops:
+            self._queue_op(op)
+        self._flush_commit()
+
+    def raise_hand(self) -> None:
+        """Listener: ask to speak (spec §14.4)."""
+        roster = self._require_member()
+        if roster.role_of(self.me) is not Role.LISTENER or self.me in roster.hands:
+            raise LocalProtocolError("only a listener without a raised hand can raise it")
+        self._send_control(ControlType.HAND, [True])
+
+    def lower_hand(self) -> None:
+        """Withdraw a raised hand (spec §14.4)."""
+        roster = self._require_member()
+        if self.me not in roster.hands:
+            raise LocalProtocolError("no raised hand")
+        self._send_control(ControlType.HAND, [False])
+
+    def invite_to_speak(self, member: bytes) -> None:
+        """Moderator: invite a listener on stage (spec §14.4)."""
+        roster = self._require_moderator()
+        m = self._require_target(roster, member)
+        if m.role is not Role.LISTENER or member in roster.invited:
+            raise LocalProtocolError("only an uninvited listener can be invited")
+        self._moderator_action([op_invite(member, True)])
+
+    def accept_invitation(self) -> None:
+        """Invited listener: go on stage (spec §14.4)."""
+        self._answer_invitation(True)
+
+    def decline_invitation(self) -> None:
+        """Invited listener: stay in the audience (spec §14.4)."""
+        self._answer_invitation(False)
+
+    def _answer_invitation(self, accept: bool) -> None:
+        roster = self._require_member()
+        if self.me not in roster.invited:
+            raise LocalProtocolError("no pending invitation")
+        self._send_control(ControlType.INVITE_REPLY, [accept])
+
+    def move_to_audience(self, member: bytes) -> None:
+        """Moderator: take a speaker (or moderator) off stage (spec §14.4)."""
+        roster = self._require_moderator()
+        m = self._require_target(roster, member)
+        if m.role is Role.LISTENER:
+            raise LocalProtocolError("already in the audience")
+        self._moderator_action([op_role(member, Role.LISTENER)])
+
+    def request_mute(self, member: bytes) -> None:
+        """Moderator: ask a speaker to mute (spec §14.4)."""
+        roster = self._require_moderator()
+        self._require_target(roster, member)
+        self._send_control(ControlType.MUTE_REQUEST, [member])
+
+    def kick(self, member: bytes) -> None:
+        """Moderator: remove a member and re-key at once (spec §15.2)."""
+        self._remove(member, RemoveReason.KICKED)
+
+    def ban(self, member: bytes) -> None:
+        """Moderator: remove a member for good and re-key at once (spec §15.2)."""
+        self._remove(member, RemoveReason.BANNED)
+
+    def _remove(self, member: bytes, reason: RemoveReason) -> None:
+        roster = self._require_moderator()
+        self._require_target(roster, member)
+        if member == self.me:
+            raise LocalProtocolError("use leave() to leave")
+        self._moderator_action([op_remove(member, reason)])
+
+    def transfer_moderator(self, member: bytes) -> None:
+        """Moderator: make ``member`` a moderator and step down to speaker (spec §14.4)."""
+        roster = self._require_moderator()
+        m = self._require_target(roster, member)
+        if member == self.me or m.role is Role.MODERATOR:
+            raise LocalProtocolError("choose another member who is not a moderator")
+        self._moderator_action([op_role(member, Role.MODERATOR), op_role(self.me, Role.SPEAKER)])
+
+    def end_room(self) -> None:
+        """Moderator: end the room for everyone (spec §14.4)."""
+        self._require_moderator()
+        self._moderator_action([op_end()])
+
+    def leave(self) -> None:
+        """Leave the room: tell the moderators, then leave the relay room (spec §14.4)."""
+        roster = self._require_member()
+        if roster.is_moderator(self.me) and len(roster.members) > 1:
+            if len(roster.moderators()) == 1:
+                raise LocalProtocolError(
+                    "the last moderator must transfer_moderator() or end_room() first"
+                )
+        self._send_control(ControlType.LEAVE, [])
+        self._send(EnvelopeType.LEAVE, 0, b"")
+        self.state = "left"
+
+    def send_chat(self, text: str) -> None:
+        """Send a text message to the room (spec §14.4)."""
+        self._require_member()
+        if len(text.encode("utf-8")) > 2000:
+            raise LocalProtocolError("chat messages are at most 2000 UTF-8 bytes")
+        self._send_control(ControlType.CHAT, [text])
+
+    def approve(self, request: bytes) -> None:
+        """Moderator, knock policy: admit a pending join request (spec §13.3)."""
+        self._require_moderator()
+        pending = self._requests.pop(request, None)
+        if pending is None:
+            raise LocalProtocolError("no such join request")
+        self._admit(pending[0], pending[1])
+        self._flush_commit()
+
+    def deny(self, request: bytes) -> None:
+        """Moderator, knock policy: refuse a pending join request (spec §13.3)."""
+        self._require_moderator()
+        pending = self._requests.pop(request, None)
+        if pending is None:
+            raise LocalProtocolError("no such join request")
+        self._send_denial(pending[0], pending[1].session_key)
+
+    # -- audio (spec §15.4) ------------------------------------------------
+    def _frame_key(self, epoch: int, member: bytes) -> FrameKey | None:
+        fk = self._frame_keys.get((epoch, member))
+        if fk is None:
+            k = self._epoch_keys.get(epoch)
+            if k is None:
+                return None
+            fk = FrameKey(keys.sender_base(k, member), epoch, member)
+            self._frame_keys[(epoch, member)] = fk
+        return fk
+
+    def send_audio(self, opus: bytes, now: float) -> None:
+        """Encrypt and send one Opus frame (spec §15.4); speakers and moderators only."""
+        self._now = now
+        roster = self._require_member()
+        role = roster.role_of(self.me)
+        if role is None or not role.on_stage:
+            raise LocalProtocolError("only speakers and moderators can send audio")
+        epoch = self.epoch
+        if self._epoch_keys.get(epoch) is None:
+            aw = self._awaiting_fresh
+            if aw is None or now > aw[3] + self.config.rekey_send_grace:
+                self.counters["audio_held"] += 1
+                return
+            epoch = max((e for e in self._epoch_keys if e < aw[0]), default=-1)
+        fk = self._frame_key(epoch, self.me)
+        if fk is None:
+            self.counters["audio_held"] += 1
+            return
+        counter = self._send_counter
+        self._send_counter += 1
+        self._send(EnvelopeType.MEDIA, 0, fk.protect(self.room_id, counter, opus))
+
+    def _on_media(self, src: int, payload: bytes) -> None:
+        """Anti-ghosting: accept audio only from current speakers/moderators (spec §15.4)."""
+        if self.state != "member" or self.roster is None:
+            return
+        member = self._slot_owner.get(src)
+        if member is None:
+            self.counters["audio_rejected_unknown_slot"] += 1
+            return
+        role = self.roster.role_of(member)
+        if role is None or not role.on_stage:
+            self.counters["audio_rejected_role"] += 1
+            return
+        fk = self._frame_key(frame_epoch(payload), member)
+        if fk is None:
+            self.counters["audio_rejected_key"] += 1
+            return
+        try:
+            counter, opus = fk.unprotect(self.room_id, payload)
+        except DecryptionFailed:
+            self.counters["audio_rejected_auth"] += 1
+            return
+        top, seen = self._recv_window.get(member, (-1, set()))
+        if counter <= top - 256 or counter in seen:
+            self.counters["audio_rejected_replay"] += 1
+            return
+        seen.add(counter)
+        if counter > top:
+            top = counter
+            if len(seen) > 512:
+                seen = {c for c in seen if c > top - 256}
+        self._recv_window[member] = (top, seen)
+        self.counters["audio_received"] += 1
+        self._events.append(AudioReceived(member, counter, opus))
+
+    # -- output helpers ----------------------------------------------------
+    def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
+        self._out.append(encode_envelope(etype, self.room_tag, slot, payload))
+
+    def _send_unicast(self, slot: int, payload: bytes) -> None:
+        self._send(EnvelopeType.UNICAST, slot, payload)
+
+    def _send_control(self, ctype: ControlType, args: list[Value], to: int | None = None) -> None:
+        """Sign, seal under C_e and send a control message (spec §14.2)."""
+        if self.state != "member" or self.slot is None:
+            return
+        key = self._control_keys.get(self.epoch)
+        epoch = self.epoch
+        if key is None:  # waiting for a fresh secret: use the newest key we have
+            epoch = max(self._control_keys, default=-1)
+            key = self._control_keys.get(epoch)
+            if key is None:
+                return
+        seq = self._seq
+        self._seq += 1
+        signed = sign_control(
+            self._identity,
+            self._session_key.public,
+            self.room_id,
+            ctype,
+            seq,
+            epoch,
+            self._heads.get(epoch, self.head),
+            args,
+        )
+        payload = seal.seal_epoch(seal.Kind.CONTROL, key, self.room_id, epoch, signed, self._rng)
+        if to is None:
+            self._send(EnvelopeType.CONTROL, 0, payload)
+        else:
+            self._send_unicast(to, payload)
+
+    def _alert(self, kind: str, detail: str) -> None:
+        self.counters[f"alert_{kind}"] += 1
+        self._events.append(SecurityAlert(kind, detail))
+
+
+__all__ = ["HushroomError", "MemberView", "RoomConfig", "RoomInvite", "RoomSession"]
