@@ -11,9 +11,9 @@ HELP = "create a room and moderate it"
 
 EXAMPLES = """examples:
   hushroom relay --listen 127.0.0.1:7443                 # prints the relay pin
-  hushroom room create --relay 127.0.0.1:7443 --pin PIN --name Alice
-  hushroom room create --relay 127.0.0.1:7443 --pin PIN --policy knock --plain
-  hushroom room create --relay 127.0.0.1:7443 --pin PIN --detach > invite.txt
+  hushroom room create --relay 127.0.0.1:7443 --pin=PIN --name Alice
+  hushroom room create --relay 127.0.0.1:7443 --pin=PIN --policy knock --plain
+  hushroom room create --relay 127.0.0.1:7443 --pin=PIN --detach > invite.txt
       # only prints the invite; a later 'hushroom join' with the same identity
       # (same --home) opens the room and moderates it
 
@@ -36,7 +36,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--pin",
         help="the relay's key pin, as printed by 'hushroom relay' (required: it is "
-        "what makes the link to the relay trustworthy)",
+        "what makes the link to the relay trustworthy); write --pin=PIN, since a "
+        "pin may start with '-'",
     )
     create.add_argument(
         "--policy",

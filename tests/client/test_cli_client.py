@@ -139,7 +139,7 @@ def test_detach_prints_invite_and_join_with_same_identity_opens_the_room(
 ) -> None:
     port, pin = relay_process
     home = str(tmp_path / "mod")
-    argv = ["room", "create", "--relay", f"127.0.0.1:{port}", "--pin", pin, "--home", home]
+    argv = ["room", "create", "--relay", f"127.0.0.1:{port}", f"--pin={pin}", "--home", home]
     assert cli.main([*argv, "--detach", "--policy", "knock"]) == 0
     out = capsys.readouterr().out
     invite = next(line.split()[1] for line in out.splitlines() if line.startswith("invite:"))
