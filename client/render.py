@@ -35,6 +35,8 @@ def render_screen(view: RoomView, now: float, width: int = 80) -> list[str]:
     selected = view.selected_member() if view.is_moderator() else None
     title = f"hushroom — {view.room_name or 'room'}"
     lines = [title[:width], f"safety code: {view.safety_code or '…'}   link: {view.connection}"]
+    if view.invite:
+        lines.append(f"invite: {view.invite}")
     lines.append("")
     stage = view.stage()
     lines.append(f"STAGE ({len(stage)})")
@@ -58,4 +60,4 @@ def render_screen(view: RoomView, now: float, width: int = 80) -> list[str]:
     lines += list(view.status)
     lines.append("")
     lines += textwrap.wrap(key_help(view), width=max(20, width))
-    return [line[:width] for line in lines]
+    return [line if line.startswith("invite: ") else line[:width] for line in lines]

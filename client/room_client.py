@@ -83,8 +83,10 @@ class RoomClient:
         backoff: Backoff | None = None,
     ) -> None:
         self.config = config
-        self.view = RoomView()
         self.invite = rp.parse_invite(config.invite)
+        self.view = RoomView(room_name=f"relay {self.invite.host}:{self.invite.port}")
+        if config.create:
+            self.view.invite = config.invite  # the moderator's own screen: to share it
         self.room = rp.make_room(
             config.identity,
             self.invite,
@@ -195,7 +197,6 @@ class RoomClient:
         self.view.connection = status.kind
         if status.kind != "connecting":
             self.log(status.message)
-        self.view.add_status(status.message)
         self._notify()
 
     def _on_event(self, event: Any) -> None:

@@ -274,6 +274,7 @@ def perform(client: RoomClient, action: Action) -> None:
             client.log("unmuted")
         elif kind == "chat":
             client.session.act(room.send_chat, action.text or "")
+            client.view.add_chat(f"{client.config.name} (you): {action.text}")
         elif kind == "leave":
             client.session.act(room.leave)
             client.ended = True

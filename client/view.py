@@ -45,6 +45,7 @@ class RoomView:
     """The room as shown to this user."""
 
     room_name: str = ""
+    invite: str = ""
     safety_code: str = ""
     connection: str = "connecting"
     members: dict[str, MemberView] = field(default_factory=dict)
