@@ -18,6 +18,7 @@ import trio
 from client.audio.encoder import OpusEncoderConfig, OpusFrameEncoder
 from client.audio.format import Frame
 from client.audio.receiver import RoomAudioReceiver
+from client.audio.sinks import FrameSink
 from client.audio.sources import FrameSource, ToneSource, espeak_binary, open_file, speech_source
 
 FRAME_SECONDS = 0.020
@@ -72,12 +73,41 @@ def open_source(
     if tone:
         return ToneSource(tone_hz)
     if mic:
-        from client.audio.devices import MicrophoneSource
-
-        return MicrophoneSource()
+        return LiveMicrophone()
     if say:
         return speech_source(say, loop=loop)
     return None
+
+
+class LiveMicrophone:
+    """The microphone as a non-blocking source: ``read`` returns ``None`` when no
+    frame is ready yet, so the session's 20 ms tick never blocks trio (use it
+    with ``EncodedFeed(..., stop_at_end=False)``)."""
+
+    live = True
+
+    def __init__(self) -> None:
+        from client.audio.devices import MicrophoneSource
+
+        self.mic = MicrophoneSource()
+
+    def read(self) -> Frame | None:
+        return self.mic.poll()
+
+    def close(self) -> None:
+        self.mic.close()
+
+
+def is_live(source: FrameSource) -> bool:
+    """A live source (microphone) has nothing *yet*, never nothing *more*."""
+    return bool(getattr(source, "live", False))
+
+
+def open_output() -> FrameSink:
+    """This device's speakers (optional ``sounddevice`` extra); raises AudioDeviceError."""
+    from client.audio.devices import SpeakerOutput
+
+    return SpeakerOutput()
 
 
 def speech_or_tone(text: str, tone_hz: float, seconds: float | None = None) -> FrameSource:

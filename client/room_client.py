@@ -31,13 +31,14 @@ import trio
 from client import room_protocol as rp
 from client.actions import Action
 from client.audio.receiver import RoomAudioReceiver
-from client.audio.sinks import RoomRecorder
+from client.audio.sinks import FrameSink, RoomRecorder
 from client.audio.sources import FrameSource
-from client.audio_io import EncodedFeed, playout_loop
+from client.audio_io import EncodedFeed, is_live, playout_loop
 from client.backoff import Backoff
 from client.errors import CliError
 from client.session import ClientSession, Connect, Status
 from client.view import RoomView
+from e2ee.envelope import EnvelopeType, parse_loss
 from e2ee.identity import IdentityKey
 
 
@@ -53,6 +54,8 @@ class ClientConfig:
     source: FrameSource | None = None
     record: Path | None = None
     record_speakers_dir: Path | None = None
+    output: FrameSink | None = None
+    """Where the room mix is played (the speakers), if anywhere."""
     listen_only: bool = False
     auto_accept: bool = False
     raise_hand: bool = False
@@ -100,9 +103,14 @@ class RoomClient:
         self.receiver = RoomAudioReceiver(
             recorder=RoomRecorder(config.record, config.record_speakers_dir)
             if config.record
+            else None,
+            output=config.output,
+        )
+        self.feed = (
+            EncodedFeed(config.source, stop_at_end=not is_live(config.source))
+            if config.source is not None
             else None
         )
-        self.feed = EncodedFeed(config.source) if config.source is not None else None
         self.sent_packets: list[bytes] = []
         self.last_packet: bytes | None = None
         self.session = ClientSession(
@@ -115,6 +123,8 @@ class RoomClient:
         if self.feed is not None and not config.listen_only:
             self.session.feed = self._next_packet
         self.session.may_speak = self._may_speak
+        self.session.on_envelope = self._relay_notice
+        self.relay_dropped_frames = 0
         self.actions_send, self.actions_recv = trio.open_memory_channel[Action](64)
         self.audio = AudioStats()
         self.events: list[Any] = []
@@ -192,6 +202,26 @@ class RoomClient:
         """Audio frames received so far from the member(s) called ``name``."""
         return self.audio.frames_by_name.get(name, 0)
 
+    def _relay_notice(self, envelope: Any) -> None:
+        """The relay tells us it dropped audio for us (our link was too slow)."""
+        if envelope.type == EnvelopeType.LOSS:
+            frames, _nbytes = parse_loss(envelope)
+            self.relay_dropped_frames += frames
+            self.log(f"audio dropped: the relay skipped {frames} frames (slow link)")
+
+    async def _audio_health_loop(self, every: float = 5.0) -> None:
+        """Every few seconds, one status line per speaker whose audio had gaps."""
+        concealed: dict[Any, int] = {}
+        while True:
+            await trio.sleep(every)
+            for speaker in self.receiver.speakers:
+                now = self.receiver.decode_stats(speaker).concealed
+                lost = now - concealed.get(speaker, 0)
+                concealed[speaker] = now
+                member = self.view.members.get(str(speaker))
+                if lost >= 15 and member is not None:  # a talk spurt ends with ~8
+                    self.log(f"audio from {member.name}: {lost} frames lost and concealed")
+
     # -- session callbacks -------------------------------------------------------------
     def _on_status(self, status: Status) -> None:
         self.view.connection = status.kind
@@ -228,6 +258,7 @@ class RoomClient:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.session.run)
                 nursery.start_soon(playout_loop, self.receiver)
+                nursery.start_soon(self._audio_health_loop)
                 nursery.start_soon(self._watch_for_exit, nursery.cancel_scope)
                 nursery.start_soon(self._action_loop)
                 task_status.started()

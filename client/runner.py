@@ -16,8 +16,10 @@ from pathlib import Path
 import trio
 
 from client import room_protocol as rp
+from client.audio.errors import AudioError
+from client.audio.sinks import FrameSink
 from client.audio.sources import FrameSource
-from client.audio_io import open_source
+from client.audio_io import open_output, open_source
 from client.commands.common import use_plain
 from client.console import PlainConsole, ScreenConsole
 from client.errors import CliError
@@ -33,6 +35,20 @@ def source_from_args(args: argparse.Namespace) -> FrameSource | None:
         mic=bool(getattr(args, "mic", False)),
         say=getattr(args, "say", None),
     )
+
+
+def output_from_args(args: argparse.Namespace) -> FrameSink | None:
+    """The speakers, if asked for (``--play``) or by default in the interactive view."""
+    play = getattr(args, "play", None)
+    if play is False or (play is None and use_plain(args)):
+        return None
+    try:
+        return open_output()
+    except AudioError as exc:
+        if play:
+            raise
+        print(f"not playing the room ({exc}); use --record FILE to keep it", file=sys.stderr)
+        return None
 
 
 def default_name(args: argparse.Namespace, fallback: str) -> str:
@@ -140,6 +156,7 @@ def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str)
     return ClientConfig(
         invite=invite,
         identity=identity,
+        output=output_from_args(args),
         name=default_name(args, "Moderator" if create else "Guest"),
         create=create,
         policy=policy,

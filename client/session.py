@@ -120,6 +120,8 @@ class ClientSession:
         self.dropped_bytes = 0
         self.sent_bytes = 0
         self.feed: PacketFeed | None = None
+        self.on_envelope: Callable[[Any], None] | None = None
+        """Sees every envelope from the relay before the room does (relay notices)."""
         self.may_speak: Callable[[], bool] = lambda: True
         self.frames_sent = 0
         self.frames_refused = 0
@@ -257,6 +259,8 @@ class ClientSession:
                 try:
                     while True:
                         for envelope in await link.receive():
+                            if self.on_envelope is not None:
+                                self.on_envelope(envelope)
                             self.room.envelope_received(envelope, self.now())
                         self.pump()
                 except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:

@@ -40,6 +40,13 @@ def add_audio(parser: argparse.ArgumentParser, *, speak: bool = True) -> None:
         group.add_argument("--mic", action="store_true", help="speak from the microphone")
         group.add_argument("--say", metavar="TEXT", help="speak TEXT with espeak-ng")
     parser.add_argument("--record", metavar="FILE", help="record the room mix to a WAV file")
+    parser.add_argument(
+        "--play",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="play the room on this device's speakers (needs the 'mic' extra); "
+        "default: on in the interactive view when a sound device is available",
+    )
 
 
 def parse_hostport(text: str) -> tuple[str, int]:

@@ -30,6 +30,7 @@ from client.audio.sinks import speaker_file_name
 from client.audio.sources import PcmSource
 from client.audio.synth import speech_like
 from client.backoff import Backoff
+from client.bot import WelcomeBot
 from client.inproc_relay import RunningRelay, start_relay
 from client.relay_connect import link_connector, new_invite, parse_invite
 from client.relay_view import RelayObserver
@@ -203,3 +204,76 @@ async def test_relay_restart_every_client_reconnects_and_audio_resumes(room: Roo
         for c in listeners:
             await c.wait_until(lambda c=c: c.frames_from("Spk") >= before[id(c)] + 25)
     assert trio.current_time() - restarted < 5
+
+
+async def test_welcome_bot_greets_each_member_brought_on_stage(room: Room) -> None:
+    mod = room.moderator
+    assert mod is not None
+    ear = await room.add("Ear", listen_only=True)
+    bot_config = ClientConfig(
+        room.invite,
+        IdentityKey.generate(secrets.token_bytes),
+        "Greeter",
+        auto_accept=True,
+        raise_hand=True,
+    )
+    bot_client = RoomClient(bot_config)
+    bot = WelcomeBot(bot_client, "Welcome, {name}!")
+    await room.nursery.start(bot_client.run)
+    with trio.fail_after(5):  # the bot asks to speak by raising its hand
+        await mod.wait_until(
+            lambda: bool(mod.view.find("Greeter") and mod.view.find("Greeter").hand_raised)
+        )  # type: ignore[union-attr]
+    mod.perform(Action("invite", target="Greeter"))
+    with trio.fail_after(5):
+        await bot_client.wait_until(lambda: bot_client.view.me().on_stage)  # type: ignore[union-attr]
+    assert bot.greeted == []  # nobody new on stage yet (the moderator was already there)
+    assert ear.frames_from("Greeter") == 0
+    newbie = await room.add("Newbie", auto_accept=True)
+    await room.on_stage(newbie)
+    with trio.fail_after(5):
+        await ear.wait_until(lambda: ear.frames_from("Greeter") >= 20)
+    assert bot.greeted == ["Newbie"]
+
+
+async def test_knock_policy_approve_deny_and_known_identity_readmitted() -> None:
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            relay = await start_relay(nursery)
+            founder = IdentityKey.generate(secrets.token_bytes)
+            invite = new_invite(relay.host, relay.port, relay.pin_text, founder)
+            mod = RoomClient(ClientConfig(invite, founder, "Mod", create=True, policy="knock"))
+            await nursery.start(mod.run)
+            knocker_id = IdentityKey.generate(secrets.token_bytes)
+
+            async def knocking_client(
+                identity: IdentityKey, name: str
+            ) -> tuple[RoomClient, trio.CancelScope]:
+                client = RoomClient(ClientConfig(invite, identity, name))
+                scope = trio.CancelScope()
+
+                async def run(
+                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+                ) -> None:
+                    with scope:
+                        await client.run(task_status=task_status)
+
+                await nursery.start(run)
+                return client, scope
+
+            kim, kim_scope = await knocking_client(knocker_id, "Kim")
+            await mod.wait_until(lambda: [k.name for k in mod.view.knocks] == ["Kim"])
+            assert kim.view.me() is None  # waiting at the door
+            mod.perform(Action("approve"))
+            await kim.wait_until(lambda: kim.view.me() is not None)
+            dan, _ = await knocking_client(IdentityKey.generate(secrets.token_bytes), "Dan")
+            await mod.wait_until(lambda: [k.name for k in mod.view.knocks] == ["Dan"])
+            mod.perform(Action("deny", target="Dan"))
+            await dan.wait_until(lambda: dan.removed)
+            assert dan.view.me() is None
+            # Kim's device crashes and comes back with the same identity: in again, no knock.
+            kim_scope.cancel()
+            kim2, _ = await knocking_client(knocker_id, "Kim")
+            await kim2.wait_until(lambda: kim2.view.me() is not None)
+            assert mod.view.knocks == []
+            nursery.cancel_scope.cancel()
