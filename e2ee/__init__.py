@@ -26,4 +26,19 @@ invite      Invite(host, port, room_secret, relay_pin, founder_identity); Invite
             Invite.from_link(text) (RemoteProtocolError, code CHECKSUM for typos); .secrets() ->
             RoomSecrets(room_tag: 16 B, admission_key: 32 B, room_id: 32 B);
             RoomSecrets.derive(room_secret, founder_identity) (§6)
+pairwise    PairwiseChannel(room_id=, my_identity=, my_session: SessionKey, peer_identity=,
+            peer_session=, max_skip=1000, max_stored_skipped=2000); .seal(pt) -> bytes;
+            .open(msg) -> bytes (REPLAY / TOO_FAR / DecryptionFailed); ratchet_step(ck) (§9)
+sender_key  SenderKey(kid, epoch, secret); SenderKey.fresh(rng, epoch, kid=0); .ratchet(epoch);
+            .encode_update(next_counter) / SenderKey.decode_update(data) -> (key, next_counter);
+            frame_key_and_salt(secret, kid) (§10)
+frame       FrameSender(key, room_id=, sender_id=, padded=True, next_counter=0, counter_limit=)
+            .protect(payload) -> bytes; .ratchet(epoch); .rekey(rng, epoch); .key_update() -> bytes;
+            .export_for_joiner(epoch) -> bytes; .key; .next_counter
+            FrameReceiver(room_id=, sender_id=, padded=True, window=256, max_jump=2**20, grace=1.0)
+            .add_key(key, next_counter) / .add_update(bytes) / .ratchet_to(epoch) / .expire(now)
+            .unprotect(frame, now) -> DecryptedFrame(counter, payload)  (one receiver per
+            speaker; counter is monotonic per speaker across key changes: the jitter sequence) (§11)
+sframe_header encode_header(kid, ctr), decode_header(data) -> (kid, ctr, header_len) (RFC 9605 §4.3)
+padding     pad / unpad / BUCKETS (§11.4);  replay  ReplayWindow(size, max_jump) (§11.6)
 """

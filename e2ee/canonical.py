@@ -27,7 +27,7 @@ MAX_INT = 2**64 - 1
 
 
 def _check_encodable(value: object, depth: int) -> None:
-    if depth > MAX_DEPTH:
+    if depth >= MAX_DEPTH:
         raise LocalProtocolError("canonical value nested too deeply")
     if value is None or isinstance(value, bool | bytes | str):
         return
@@ -58,7 +58,7 @@ def _reject_ext(_code: int, _data: bytes) -> object:
 
 
 def _check_decoded(value: object, depth: int) -> None:
-    if depth > MAX_DEPTH:
+    if depth >= MAX_DEPTH:
         raise RemoteProtocolError("nested too deeply", ErrorCode.MALFORMED)
     if value is None or isinstance(value, bool | int | bytes | str):
         return

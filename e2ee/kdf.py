@@ -24,9 +24,11 @@ ADMISSION_KEY = b"hushroom v1 admission key"
 ROOM_ID = b"hushroom v1 room id"
 PAIRWISE_ROOT = b"hushroom v1 pairwise root"
 PAIRWISE_CHAIN = b"hushroom v1 pairwise chain"
+PAIRWISE_AAD = b"hushroom v1 pairwise aad"
 SENDER_KEY_RATCHET = b"hushroom v1 sender key ratchet"
 FRAME_KEY = b"hushroom v1 frame key"
 FRAME_SALT = b"hushroom v1 frame salt"
+FRAME_AAD = b"hushroom v1 frame aad"
 # Hash and signature domain labels (spec §3.4, §5).
 FINGERPRINT = b"hushroom v1 fingerprint"
 INVITE_CHECKSUM = b"hushroom v1 invite checksum"
@@ -38,9 +40,11 @@ LABELS: dict[str, bytes] = {
     "ROOM_ID": ROOM_ID,
     "PAIRWISE_ROOT": PAIRWISE_ROOT,
     "PAIRWISE_CHAIN": PAIRWISE_CHAIN,
+    "PAIRWISE_AAD": PAIRWISE_AAD,
     "SENDER_KEY_RATCHET": SENDER_KEY_RATCHET,
     "FRAME_KEY": FRAME_KEY,
     "FRAME_SALT": FRAME_SALT,
+    "FRAME_AAD": FRAME_AAD,
     "FINGERPRINT": FINGERPRINT,
     "INVITE_CHECKSUM": INVITE_CHECKSUM,
     "SIG_SESSION_KEY": SIG_SESSION_KEY,
@@ -74,6 +78,11 @@ def hkdf(
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
     """HMAC-SHA256 (RFC 2104), used by the symmetric ratchets (spec §3.3)."""
     return hmac.digest(key, data, "sha256")
+
+
+def hmac_sha512(key: bytes, data: bytes) -> bytes:
+    """HMAC-SHA512 (RFC 2104), one call per pairwise ratchet step (spec §9.3)."""
+    return hmac.digest(key, data, "sha512")
 
 
 def labelled_hash(label: bytes, data: bytes) -> bytes:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import struct
 
+import nacl.bindings
+import nacl.exceptions
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -65,13 +67,13 @@ class XChaChaPrefix:
         self._aead = ChaCha20Poly1305(hchacha20(key, self.prefix))
 
     def encrypt(self, suffix8: bytes, plaintext: bytes, aad: bytes) -> bytes:
-        """Seal with nonce ``prefix || suffix8``; returns ciphertext || 16-byte tag."""
+        """Seal with nonce ``prefix || suffix8`` -> ciphertext || 16-byte tag (spec §3.2)."""
         if len(suffix8) != 8:
             raise LocalProtocolError("the nonce suffix is 8 bytes")
         return self._aead.encrypt(b"\x00\x00\x00\x00" + suffix8, plaintext, aad)
 
     def decrypt(self, suffix8: bytes, ciphertext: bytes, aad: bytes) -> bytes:
-        """Open; every failure is DecryptionFailed."""
+        """Open with nonce ``prefix || suffix8``; any failure is DecryptionFailed (spec §3.2)."""
         if len(suffix8) != 8:
             raise LocalProtocolError("the nonce suffix is 8 bytes")
         try:
@@ -81,14 +83,27 @@ class XChaChaPrefix:
 
 
 def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
-    """One-shot XChaCha20-Poly1305 encrypt (24-byte nonce) (spec §3.2)."""
-    if len(nonce) != NONCE_LEN:
-        raise LocalProtocolError("XChaCha20-Poly1305 nonces are 24 bytes")
-    return XChaChaPrefix(key, nonce[:16]).encrypt(nonce[16:], plaintext, aad)
+    """One-shot XChaCha20-Poly1305 encrypt (24-byte nonce) via libsodium (spec §3.2).
+
+    For a key used once (pairwise message keys) this is cheaper than computing
+    and caching the HChaCha20 subkey.
+    """
+    if len(nonce) != NONCE_LEN or len(key) != KEY_LEN:
+        raise LocalProtocolError("XChaCha20-Poly1305 takes a 32-byte key and a 24-byte nonce")
+    out: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        plaintext, aad, nonce, key
+    )
+    return out
 
 
 def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     """One-shot XChaCha20-Poly1305 decrypt; every failure is DecryptionFailed (spec §3.2)."""
-    if len(nonce) != NONCE_LEN or len(key) != KEY_LEN:
+    if len(nonce) != NONCE_LEN or len(key) != KEY_LEN or len(ciphertext) < TAG_LEN:
         raise DecryptionFailed()
-    return XChaChaPrefix(key, nonce[:16]).decrypt(nonce[16:], ciphertext, aad)
+    try:
+        out: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            ciphertext, aad, nonce, key
+        )
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise DecryptionFailed() from None
+    return out

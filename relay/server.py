@@ -43,7 +43,9 @@ _DECODE_ERRORS = {
     ErrorCode.UNKNOWN_TYPE: RelayErrorCode.UNKNOWN_TYPE,
     ErrorCode.TOO_LARGE: RelayErrorCode.TOO_LARGE,
 }
-_RECV_SIZE = 262_144
+_RECV_SIZE = 65_536
+#: audience members written between two yields of the flusher
+_YIELD_EVERY = 256
 
 
 def server_ssl_context(cert_path: str, key_path: str) -> ssl.SSLContext:
@@ -297,7 +299,11 @@ class RelayServer:
                 tag = room.tag
                 delivered = 0
                 stats.audience_batches += 1
-                for member in room.audience.values():
+                members = list(room.audience.values())
+                for index, member in enumerate(members):
+                    if index and not index % _YIELD_EVERY:
+                        # Let stage traffic and readers run inside a long pass (spec §17.3).
+                        await trio.lowlevel.checkpoint()
                     conn: Conn = member.link.transport  # type: ignore[assignment]
                     if conn.closed:
                         continue

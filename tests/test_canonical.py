@@ -102,3 +102,15 @@ def test_field_helpers() -> None:
         canonical.expect_version(2, "t")
     assert exc.value.code == ErrorCode.UNSUPPORTED_VERSION
     assert msgpack.packb(True) == canonical.encode(True)
+
+
+def test_sixteen_levels_allowed_seventeen_rejected() -> None:
+    ok = b"\x91" * 15 + b"\x90"  # 16 arrays
+    assert canonical.encode(canonical.decode(ok)) == ok
+    with pytest.raises(RemoteProtocolError):
+        canonical.decode(b"\x91" * 16 + b"\x90")
+    deep: canonical.Value = []
+    for _ in range(16):
+        deep = [deep]
+    with pytest.raises(LocalProtocolError):
+        canonical.encode(deep)

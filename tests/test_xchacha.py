@@ -17,9 +17,12 @@ nonces = st.binary(min_size=24, max_size=24)
 @settings(max_examples=300)
 @given(keys, nonces, st.binary(max_size=300), st.binary(max_size=64))
 def test_byte_identical_to_pynacl(key: bytes, nonce: bytes, msg: bytes, aad: bytes) -> None:
-    ours = xchacha.encrypt(key, nonce, msg, aad)
+    cached = xchacha.XChaChaPrefix(key, nonce[:16])
+    ours = cached.encrypt(nonce[16:], msg, aad)
     theirs = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(msg, aad, nonce, key)
     assert ours == theirs
+    assert cached.decrypt(nonce[16:], theirs, aad) == msg
+    assert xchacha.encrypt(key, nonce, msg, aad) == ours
     assert xchacha.decrypt(key, nonce, theirs, aad) == msg
     assert nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ours, aad, nonce, key) == msg
 
@@ -52,7 +55,8 @@ def test_xchacha_draft_aead_vector() -> None:
     aad = bytes.fromhex("50515253c0c1c2c3c4c5c6c7")
     key = bytes(range(0x80, 0xA0))
     nonce = bytes.fromhex("404142434445464748494a4b4c4d4e4f5051525354555657")
-    out = xchacha.encrypt(key, nonce, pt, aad)
+    out = xchacha.XChaChaPrefix(key, nonce[:16]).encrypt(nonce[16:], pt, aad)
+    assert out == xchacha.encrypt(key, nonce, pt, aad)
     assert out[-16:].hex() == "c0875924c1c7987947deafd8780acf49"
     assert out[:16].hex() == "bd6d179d3e83d43b9576579493c0e939"
 
@@ -65,6 +69,8 @@ def test_any_bit_flip_fails(key: bytes, nonce: bytes, msg: bytes, data: st.DataO
     flipped[bit // 8] ^= 1 << (bit % 8)
     with pytest.raises(DecryptionFailed):
         xchacha.decrypt(key, nonce, bytes(flipped), b"aad")
+    with pytest.raises(DecryptionFailed):
+        xchacha.XChaChaPrefix(key, nonce[:16]).decrypt(nonce[16:], bytes(flipped), b"aad")
 
 
 def test_wrong_inputs() -> None:

@@ -36,10 +36,12 @@ from client.audio.errors import (
 from client.audio.format import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Frame, silence
 from client.audio.jitter import JitterBuffer, JitterConfig, PushResult
 from client.audio.mixer import Mixer
-from client.audio.quality import aligned_correlation
+from client.audio.quality import aligned_correlation, mixture_correlation, windowed_correlation
 from client.audio.receiver import RoomAudioReceiver, SpeakerActivity
+from client.audio.sender import AudioSender, open_source
 from client.audio.sinks import RoomRecorder, WavSink
 from client.audio.sources import (
+    FileSource,
     FrameSource,
     PcmSource,
     ToneSource,
@@ -57,8 +59,10 @@ __all__ = [
     "SAMPLE_RATE",
     "AudioDeviceError",
     "AudioError",
+    "AudioSender",
     "AudioSourceError",
     "CodecError",
+    "FileSource",
     "Frame",
     "FrameDecoder",
     "FrameSource",
@@ -79,12 +83,15 @@ __all__ = [
     "decode_file",
     "espeak_binary",
     "fec_supported",
+    "mixture_correlation",
     "open_decoder",
     "open_file",
+    "open_source",
     "silence",
     "speaker_tone_hz",
     "speech_like",
     "speech_source",
     "synthesize_speech",
     "tone",
+    "windowed_correlation",
 ]

@@ -73,6 +73,8 @@ class LibopusDecoder:
         self._started = False
 
     def _run(self, data: bytes | None, fec: int) -> Frame:
+        if self._state is None:
+            raise CodecError("the Opus decoder is closed")
         length = 0 if data is None else len(data)
         n = self._lib.opus_decode(self._state, data, length, self._out, FRAME_SAMPLES, fec)
         if n < 0:
@@ -109,9 +111,11 @@ class LibopusDecoder:
         return self._run(next_packet, 1)
 
     def close(self) -> None:
-        if self._state is not None:
-            self._lib.opus_decoder_destroy(self._state)
+        """Free the libopus decoder state (also done when garbage-collected)."""
+        state = getattr(self, "_state", None)
+        if state is not None:
             self._state = None
+            self._lib.opus_decoder_destroy(state)
 
     def __del__(self) -> None:
         self.close()

@@ -105,6 +105,7 @@ class JitterBuffer:
         self._playing = False
         self._spurt_started_at: float | None = None
         self._empty_ticks = 0
+        self._tail_start: int | None = None  # first seq concealed with nothing buffered
         self._stretch_pending = 0
         self._ticks_since_late = 0
         self._ticks_since_trim = 0
@@ -203,6 +204,7 @@ class JitterBuffer:
                 payload = self._packets.pop(seq)
         if payload is not None:
             self._empty_ticks = 0
+            self._tail_start = None
             self._next_seq = seq + 1
             self._remember(seq)
             self.stats.played += 1
@@ -211,12 +213,20 @@ class JitterBuffer:
         # The frame is missing.
         if not self._packets:
             self._empty_ticks += 1
+            if self._tail_start is None:
+                self._tail_start = seq
             if self._empty_ticks > self.config.idle_after_frames:
+                # The speaker stopped (DTX, muted, gone).  Rewind over the
+                # concealed tail: a new talk spurt may continue right there.
                 self._playing = False
                 self._stretch_pending = 0
+                self._next_seq = self._tail_start
+                self._tail_start = None
                 return Playout("idle")
+        else:
+            self._empty_ticks = 0
+            self._tail_start = None
         self._next_seq = seq + 1
-        self._remember(seq)
         self.stats.concealed += 1
         return Playout("lost", seq=seq, next_payload=self._packets.get(seq + 1))
 

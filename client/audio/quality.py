@@ -96,3 +96,82 @@ def dominant_frequencies(
             if len(peaks) == count:
                 break
     return peaks
+
+
+def mixture_correlation(
+    references: list[ArrayLike], recorded: ArrayLike, max_lag: int | None = None
+) -> tuple[float, list[int]]:
+    """How well ``recorded`` is explained by a mix of the ``references``.
+
+    For a room recording where several speakers overlap, one source alone
+    cannot correlate highly with the mix.  Each reference is aligned on its own
+    (its own network and jitter delay), then a least-squares gain per
+    reference fits their sum to ``recorded``; the result is the normalised
+    correlation between that fit and ``recorded`` (1.0 = fully explained),
+    and the lag found for each reference.
+    """
+    rec = _as_float(recorded)
+    lags: list[int] = []
+    columns: list[npt.NDArray[np.float64]] = []
+    for reference in references:
+        ref = _as_float(reference)
+        lag = find_lag(ref, rec, max_lag)
+        shifted = np.zeros(rec.size)
+        src_start = max(0, -lag)
+        dst_start = max(0, lag)
+        count = min(ref.size - src_start, rec.size - dst_start)
+        if count > 0:
+            shifted[dst_start : dst_start + count] = ref[src_start : src_start + count]
+        lags.append(lag)
+        columns.append(shifted)
+    if not columns:
+        raise ValueError("need at least one reference")
+    matrix = np.stack(columns, axis=1)
+    gains, *_ = np.linalg.lstsq(matrix, rec, rcond=None)
+    fit = matrix @ gains
+    denom = float(np.sqrt(np.dot(fit, fit) * np.dot(rec, rec)))
+    return (float(np.dot(fit, rec) / denom) if denom > 0 else 0.0), lags
+
+
+def windowed_correlation(
+    reference: ArrayLike,
+    recorded: ArrayLike,
+    window_seconds: float = 1.0,
+    max_drift_seconds: float = 0.2,
+    max_lag: int | None = None,
+    sample_rate: int = SAMPLE_RATE,
+) -> tuple[float, int]:
+    """Like :func:`aligned_correlation`, but tolerant of delay changes.
+
+    An adaptive jitter buffer may stretch or trim playout by a frame now and
+    then, which shifts everything after it by 20 ms: one global alignment then
+    under-reports quality.  Here ``recorded`` is aligned globally first, then
+    each window of ``reference`` is re-aligned within ``±max_drift_seconds`` and
+    correlated; the result is the energy-weighted mean over the windows (and
+    the global lag).  Silent windows (below 1% of the mean energy) are skipped.
+    """
+    ref = _as_float(reference)
+    rec = _as_float(recorded)
+    lag = find_lag(ref, rec, max_lag)
+    window = max(1, int(window_seconds * sample_rate))
+    drift = int(max_drift_seconds * sample_rate)
+    mean_energy = float(np.mean(ref * ref)) if ref.size else 0.0
+    total_weight = 0.0
+    total = 0.0
+    for start in range(0, ref.size - window + 1, window):
+        piece = ref[start : start + window]
+        energy = float(np.dot(piece, piece))
+        if energy < 0.01 * mean_energy * window:
+            continue
+        lo = max(0, start + lag - drift)
+        hi = min(rec.size, start + lag + window + drift)
+        if hi - lo < window:
+            continue
+        local = find_lag(piece, rec[lo:hi])
+        local = max(0, min(local, hi - lo - window))
+        corr = correlation_at_lag(piece, rec[lo:hi], local)
+        total += corr * energy
+        total_weight += energy
+    if total_weight == 0.0:
+        return correlation_at_lag(ref, rec, lag), lag
+    return total / total_weight, lag

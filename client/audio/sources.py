@@ -1,6 +1,6 @@
 """Audio sources: each yields 20 ms mono 48 kHz int16 frames, then ends or loops.
 
-* :func:`open_file` / :class:`PcmSource` — any file PyAV can read (WAV, Ogg/Opus,
+* :func:`open_file` / :class:`FileSource` — any file PyAV can read (WAV, Ogg/Opus,
   MP3, FLAC, ...), resampled with ``av.AudioResampler``; unreadable or missing
   files raise :class:`~client.audio.errors.AudioSourceError`.
 * :class:`ToneSource` — a sine tone; :func:`client.audio.synth.speaker_tone_hz`
@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import av
 import numpy as np
@@ -30,7 +30,8 @@ from client.audio.errors import AudioSourceError, SpeechSynthesisError
 from client.audio.format import FRAME_SAMPLES, SAMPLE_RATE, Frame
 
 MAX_FILE_SECONDS = 3600.0
-"""Files are decoded into memory (5.8 MB per minute); longer ones are refused."""
+""":func:`decode_file` holds the whole file in memory (5.8 MB per minute) and
+refuses longer ones; :class:`FileSource` streams and has no limit."""
 
 
 class FrameSource(Protocol):
@@ -81,8 +82,16 @@ def _reason(exc: BaseException) -> str:
         return "is a directory"
     if isinstance(exc, PermissionError):
         return "permission denied"
-    text = str(exc).split(":")[0].strip() if str(exc) else type(exc).__name__
-    return text or "not a readable audio file"
+    if isinstance(exc, av.InvalidDataError):
+        return "not an audio format this build can read"
+    if isinstance(exc, av.error.EOFError):
+        return "the file is empty or truncated"
+    if isinstance(exc, av.FFmpegError):
+        text = str(getattr(exc, "strerror", "") or "")
+        return text.lower() or "not a readable audio file"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return "not a readable audio file"
 
 
 def decode_file(path: str | Path, max_seconds: float = MAX_FILE_SECONDS) -> npt.NDArray[np.int16]:
@@ -124,9 +133,107 @@ def decode_file(path: str | Path, max_seconds: float = MAX_FILE_SECONDS) -> npt.
     return pcm
 
 
-def open_file(path: str | Path, loop: bool = False) -> PcmSource:
-    """A source playing an audio file once (or forever with ``loop=True``)."""
-    return PcmSource(decode_file(path), loop=loop)
+class FileSource:
+    """Streams an audio file as frames, decoding as it goes (constant memory).
+
+    The file is opened and its first audio decoded in the constructor, so a
+    missing, unreadable or empty file raises :class:`AudioSourceError` at once.
+    With ``loop=True`` the file restarts seamlessly at its end.  A file that
+    turns corrupt part-way simply ends there.
+    """
+
+    def __init__(self, path: str | Path, loop: bool = False) -> None:
+        self.path = str(path)
+        self.loop = loop
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._container: Any = None
+        self._chunks: Iterator[npt.NDArray[np.int16]] | None = None
+        self._open()
+        if not self._fill(1):
+            self.close()
+            raise AudioSourceError(f"cannot read audio file {self.path}: it holds no audio")
+
+    def _open(self) -> None:
+        if Path(self.path).is_dir():
+            raise AudioSourceError(f"cannot read audio file {self.path}: is a directory")
+        self._close_container()
+        try:
+            container = av.open(self.path, "r")
+        except (OSError, av.FFmpegError, ValueError, UnicodeDecodeError) as exc:
+            raise AudioSourceError(f"cannot read audio file {self.path}: {_reason(exc)}") from None
+        if not container.streams.audio:
+            container.close()
+            raise AudioSourceError(f"cannot read audio file {self.path}: it has no audio stream")
+        self._container = container
+        self._chunks = self._decode(container)
+
+    @staticmethod
+    def _decode(container: Any) -> Iterator[npt.NDArray[np.int16]]:
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+        stream = container.streams.audio[0]
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray().reshape(-1).astype(np.int16)
+        for out in resampler.resample(None):
+            yield out.to_ndarray().reshape(-1).astype(np.int16)
+
+    def _fill(self, samples: int) -> bool:
+        """Decode until ``samples`` are pending; ``False`` if the file ended first."""
+        parts = [self._pending]
+        have = self._pending.size
+        ok = True
+        while have < samples:
+            try:
+                chunk = next(self._chunks) if self._chunks is not None else None
+            except StopIteration:
+                chunk = None
+            except (OSError, av.FFmpegError, ValueError):
+                chunk = None  # corrupt from here on: treat as the end
+            if chunk is None:
+                ok = False
+                break
+            parts.append(chunk)
+            have += chunk.size
+        self._pending = np.concatenate(parts) if len(parts) > 1 else self._pending
+        return ok
+
+    def read(self) -> Frame | None:
+        if not self._fill(FRAME_SAMPLES) and self.loop and self._chunks is not None:
+            try:
+                self._open()
+            except AudioSourceError:
+                self.loop = False
+            else:
+                self._fill(FRAME_SAMPLES)
+        if self._pending.size == 0:
+            self._close_container()
+            return None
+        frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        take = min(FRAME_SAMPLES, self._pending.size)
+        frame[:take] = self._pending[:take]
+        self._pending = self._pending[take:]
+        return frame
+
+    def _close_container(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+        self._chunks = None
+
+    def close(self) -> None:
+        self._close_container()
+        self._pending = np.zeros(0, dtype=np.int16)
+        self.loop = False
+
+    def __iter__(self) -> Iterator[Frame]:
+        while (frame := self.read()) is not None:
+            yield frame
+
+
+def open_file(path: str | Path, loop: bool = False) -> FileSource:
+    """A source streaming an audio file once (or forever with ``loop=True``)."""
+    return FileSource(path, loop=loop)
 
 
 class ToneSource:

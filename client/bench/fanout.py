@@ -1,0 +1,467 @@
+"""``hushroom bench fanout``: a real relay process and load-generating client processes.
+
+Everything runs on 127.0.0.1 with the real link (TLS 1.3, pinned key) and
+real envelopes.  ``--speakers`` stage members each send one Opus-sized MEDIA
+envelope every 20 ms carrying a CLOCK_MONOTONIC timestamp; ``--listeners``
+audience members (held by one or a few cheap processes: one epoll loop over
+thousands of TLS sockets, decoding only a sample of them) drain their links.
+Latency is receive time minus the timestamp in the payload (the monotonic
+clock is shared by all processes on one Linux machine).
+
+The relay's CPU comes from /proc, drops and forwarded frames from its
+``--metrics`` endpoint.  Timing goals live here, never in unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import select
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HELP = "real relay process + load clients on loopback: latency, CPU, drops"
+
+_STAMP = struct.Struct(">dII")  # send time (monotonic s), speaker index, sequence
+_TAG_HEX = "6868686868686868686868686868f00d"
+_PING_EVERY = 10.0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--speakers", type=int, default=4, help="stage members sending audio")
+    parser.add_argument("--listeners", type=int, default=500, help="audience members")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured duration")
+    parser.add_argument("--payload", type=int, default=100, help="MEDIA payload bytes")
+    parser.add_argument("--fps", type=float, default=50.0, help="frames per second per speaker")
+    parser.add_argument(
+        "--listener-procs",
+        type=int,
+        default=1,
+        help="load-generator processes holding the listeners",
+    )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=100,
+        help="listeners per process whose envelopes are decoded for latency",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--relay-arg",
+        action="append",
+        default=[],
+        help="extra argument for the relay process (repeatable)",
+    )
+
+
+def _raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    idx = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return float(sorted_values[idx])
+
+
+def _summary(samples: list[tuple[float, float]], t0: float, t1: float) -> dict[str, Any]:
+    """Latency percentiles in ms; ``samples`` are (send time, latency s)."""
+    lat = sorted(x[1] for x in samples)
+    third = (t1 - t0) / 3
+    first = sorted(x[1] for x in samples if x[0] < t0 + third)
+    last = sorted(x[1] for x in samples if x[0] >= t1 - third)
+    return {
+        "count": len(lat),
+        "p50": _percentile(lat, 0.5) * 1000,
+        "p99": _percentile(lat, 0.99) * 1000,
+        "max": (lat[-1] * 1000) if lat else float("nan"),
+        "first_p50": _percentile(first, 0.5) * 1000,
+        "last_p50": _percentile(last, 0.5) * 1000,
+    }
+
+
+def _metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -- worker processes --------------------------------------------------------------
+
+
+def _connect_many(host: str, port: int, pin: bytes, n: int, cls: int) -> list[Any]:
+    """Open n links and JOIN the bench room tag with delivery class ``cls`` (trio)."""
+    import trio
+
+    from client.link import RelayLink, connect_relay
+    from e2ee.envelope import EnvelopeType
+
+    tag = bytes.fromhex(_TAG_HEX)
+    links: list[RelayLink] = []
+    limiter = trio.CapacityLimiter(32)
+
+    async def one() -> None:
+        async with limiter:
+            for attempt in range(20):
+                try:
+                    link = await connect_relay(host, port, pin, timeout=60)
+                    break
+                except Exception:
+                    if attempt == 19:
+                        raise
+                    await trio.sleep(0.2 * (attempt + 1))
+            await link.send_envelope(EnvelopeType.JOIN, tag, 0, bytes([cls]))
+            got = await link.receive()
+            if got[0].type != EnvelopeType.WELCOME:
+                raise RuntimeError(f"expected WELCOME, got {got[0].type.name}")
+            links.append(link)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            for _ in range(n):
+                nursery.start_soon(one)
+
+    trio.run(main)
+    return links
+
+
+def _wait_go() -> tuple[float, float]:
+    print("READY", flush=True)
+    line = sys.stdin.readline().split()
+    if not line or line[0] != "GO":
+        raise SystemExit(1)
+    return float(line[1]), float(line[2])
+
+
+def _listener_worker(argv: list[str]) -> None:
+    """Hold N audience links in one epoll loop; decode ``sample`` of them (spec §17.3)."""
+    from e2ee.envelope import RELAY_TYPES, EnvelopeDecoder, EnvelopeType, parse_loss
+
+    host, port, pin_hex, n, sample = argv[0], int(argv[1]), argv[2], int(argv[3]), int(argv[4])
+    _raise_nofile()
+    links = _connect_many(host, port, bytes.fromhex(pin_hex), n, 1)
+    t0, t1 = _wait_go()
+    ep = select.epoll()
+    socks: dict[int, ssl.SSLSocket] = {}
+    decoders: dict[int, EnvelopeDecoder] = {}
+    for i, link in enumerate(links):
+        s = link.ssl_socket
+        socks[s.fileno()] = s
+        if i < sample:
+            decoders[s.fileno()] = EnvelopeDecoder(allowed=RELAY_TYPES)
+        ep.register(s.fileno(), select.EPOLLIN)
+    samples: list[tuple[float, float]] = []
+    total_bytes = 0
+    loss_frames = 0
+    closed = 0
+    deadline = t1 + 2.0
+    unpack = _STAMP.unpack_from
+    media = EnvelopeType.MEDIA
+    monotonic = time.monotonic
+    want_read = ssl.SSLWantReadError
+    scratch = bytearray(65536)
+    while True:
+        now = monotonic()
+        if now >= deadline:
+            break
+        for fd, _ in ep.poll(0.2):
+            s = socks[fd]
+            dec = decoders.get(fd)
+            chunks = []
+            while True:
+                try:
+                    if dec is None:
+                        got = s.recv_into(scratch)
+                    else:
+                        data = s.recv(65536)
+                        got = len(data)
+                        chunks.append(data)
+                except want_read:
+                    break
+                except (ssl.SSLError, OSError):
+                    got = 0
+                if not got:
+                    ep.unregister(fd)
+                    closed += 1
+                    break
+                total_bytes += got
+            if chunks and dec is not None:
+                now = monotonic()
+                for env in dec.feed(b"".join(chunks)):
+                    if env.type == media:
+                        sent = unpack(env.payload)[0]
+                        if t0 <= sent <= t1:
+                            samples.append((sent, now - sent))
+                    elif env.type == EnvelopeType.LOSS:
+                        loss_frames += parse_loss(env)[0]
+    out = {
+        "summary": _summary(samples, t0, t1),
+        "bytes": total_bytes,
+        "loss_frames_sampled": loss_frames,
+        "closed": closed,
+    }
+    print(json.dumps(out), flush=True)
+
+
+def _speaker_worker(argv: list[str]) -> None:
+    """Stage members: send timestamped MEDIA every 1/fps s, time each other's frames."""
+    import trio
+
+    from e2ee.envelope import EnvelopeType, encode_envelope
+
+    host, port, pin_hex, n = argv[0], int(argv[1]), argv[2], int(argv[3])
+    payload_len, fps = int(argv[4]), float(argv[5])
+    _raise_nofile()
+    links = _connect_many(host, port, bytes.fromhex(pin_hex), n, 0)
+    t0, t1 = _wait_go()
+    tag = bytes.fromhex(_TAG_HEX)
+    samples: list[tuple[float, float]] = []
+    sent_frames = 0
+    pad = bytes(max(0, payload_len - _STAMP.size))
+
+    async def speak(i: int) -> None:
+        nonlocal sent_frames
+        link = links[i]
+        seq = 0
+        start = t0 + i / (fps * n)  # spread speakers over the frame interval
+        while True:
+            t = start + seq / fps
+            if t > t1:
+                return
+            # trio's clock has its own offset: convert from CLOCK_MONOTONIC
+            await trio.sleep(max(0.0, t - time.monotonic()))
+            stamp = _STAMP.pack(time.monotonic(), i, seq)
+            await link.send(encode_envelope(EnvelopeType.MEDIA, tag, 0, stamp + pad))
+            sent_frames += 1
+            seq += 1
+            if seq % int(fps * _PING_EVERY) == 0:
+                await link.send(encode_envelope(EnvelopeType.PING, tag, 0))
+
+    async def hear(i: int) -> None:
+        with trio.move_on_after(t1 + 2.0 - time.monotonic()):
+            while True:
+                for env in await links[i].receive():
+                    if env.type == EnvelopeType.MEDIA:
+                        sent = _STAMP.unpack_from(env.payload)[0]
+                        if t0 <= sent <= t1:
+                            samples.append((sent, time.monotonic() - sent))
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            for i in range(n):
+                nursery.start_soon(speak, i)
+                nursery.start_soon(hear, i)
+
+    trio.run(main)
+    print(json.dumps({"summary": _summary(samples, t0, t1), "sent": sent_frames}), flush=True)
+
+
+# -- orchestration -----------------------------------------------------------------
+
+
+def _spawn(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "client.bench.fanout", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _expect_ready(proc: subprocess.Popen[str], what: str) -> None:
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "READY":
+        raise RuntimeError(f"{what} failed to start: {line!r}")
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Run one fan-out measurement and return the result object."""
+    from client.errors import CliError
+
+    _raise_nofile()
+    port, mport = _free_port(), _free_port()
+    state = tempfile.mkdtemp(prefix="hushroom-bench-")
+    relay_cmd = [
+        sys.executable,
+        "-m",
+        "client",
+        "relay",
+        "--listen",
+        f"127.0.0.1:{port}",
+        "--state-dir",
+        state,
+        "--metrics",
+        f"127.0.0.1:{mport}",
+        "--max-per-address",
+        "0",
+        "--idle-timeout",
+        "3600",
+        "--handshake-timeout",
+        "120",
+        *args.relay_arg,
+    ]
+    relay = subprocess.Popen(
+        relay_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    workers: list[subprocess.Popen[str]] = []
+    try:
+        assert relay.stdout is not None
+        line = relay.stdout.readline()
+        if "pin" not in line:
+            raise CliError(f"relay did not start: {line.strip()!r}")
+        from relay.state import decode_pin
+
+        pin_hex = decode_pin(line.split()[-1]).hex()
+        setup_start = time.monotonic()
+        procs = max(1, args.listener_procs)
+        per = [
+            args.listeners // procs + (1 if i < args.listeners % procs else 0) for i in range(procs)
+        ]
+        listeners = [
+            _spawn(["listeners", "127.0.0.1", str(port), pin_hex, str(k), str(min(k, args.sample))])
+            for k in per
+            if k
+        ]
+        workers += listeners
+        for w in listeners:
+            _expect_ready(w, "listener process")
+        speakers = _spawn(
+            [
+                "speakers",
+                "127.0.0.1",
+                str(port),
+                pin_hex,
+                str(args.speakers),
+                str(args.payload),
+                str(args.fps),
+            ]
+        )
+        workers.append(speakers)
+        _expect_ready(speakers, "speaker process")
+        setup_s = time.monotonic() - setup_start
+        t0 = time.monotonic() + 1.0
+        t1 = t0 + args.seconds
+        for w in workers:
+            assert w.stdin is not None
+            w.stdin.write(f"GO {t0!r} {t1!r}\n")
+            w.stdin.flush()
+        time.sleep(max(0.0, t0 - time.monotonic()))
+        m0, c0 = _metrics(mport), _cpu_seconds(relay.pid)
+        time.sleep(max(0.0, t1 - time.monotonic()))
+        m1, c1 = _metrics(mport), _cpu_seconds(relay.pid)
+        rss = _rss_mb(relay.pid)
+        results = []
+        for w in workers:
+            assert w.stdout is not None
+            results.append(json.loads(w.stdout.readline()))
+            w.wait(timeout=30)
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+        relay.terminate()
+        try:
+            relay.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            relay.kill()
+    stage = results[-1]["summary"]
+    # merge the listener summaries, weighting by their sample counts
+    aud = [r["summary"] for r in results[:-1]]
+    count = sum(a["count"] for a in aud) or 1
+
+    def mean(key: str) -> float:
+        return round(float(sum(a[key] * a["count"] for a in aud)) / count, 2)
+
+    def worst(key: str) -> float:
+        return round(float(max(a[key] for a in aud)), 2)
+
+    seconds = t1 - t0
+    fwd = m1["hushroom_relay_frames_forwarded_total"] - m0["hushroom_relay_frames_forwarded_total"]
+    dropped = m1["hushroom_relay_frames_dropped_total"]
+    env_size = 26 + args.payload
+    expected = args.speakers * args.fps * seconds * args.listeners
+    received = sum(r["bytes"] for r in results[:-1]) / env_size
+    return {
+        "listeners": args.listeners,
+        "speakers": args.speakers,
+        "seconds": round(seconds, 2),
+        "payload_bytes": args.payload,
+        "stage_p50_ms": round(stage["p50"], 2),
+        "stage_p99_ms": round(stage["p99"], 2),
+        "audience_p50_ms": mean("p50"),
+        "audience_p99_ms": worst("p99"),
+        "audience_max_ms": worst("max"),
+        "audience_samples": sum(a["count"] for a in aud),
+        "forwarded_fps": round(fwd / seconds),
+        "relay_cpu_pct": round(100 * (c1 - c0) / seconds, 1),
+        "relay_rss_mb": round(rss, 1),
+        "dropped_frames": int(dropped),
+        "latency_trend_ms": [mean("first_p50"), mean("last_p50")],
+        "delivered_ratio": round(min(received / expected, 9.99), 4) if expected else None,
+        "links_closed": sum(r["closed"] for r in results[:-1]),
+        "setup_s": round(setup_s, 1),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    from client.errors import CliError
+
+    if args.speakers < 1 or args.listeners < 0 or args.seconds <= 0:
+        raise CliError("need at least one speaker, listeners >= 0 and seconds > 0")
+    if args.payload < _STAMP.size:
+        raise CliError(f"--payload must be at least {_STAMP.size} bytes")
+    result = measure(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>18}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    role, rest = sys.argv[1], sys.argv[2:]
+    if role == "listeners":
+        _listener_worker(rest)
+    elif role == "speakers":
+        _speaker_worker(rest)
+    else:
+        raise SystemExit(f"unknown role {role}")

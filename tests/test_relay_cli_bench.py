@@ -1,0 +1,57 @@
+"""``hushroom relay --print-pin`` and a tiny ``hushroom bench fanout`` smoke run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from client import cli
+from relay.state import decode_pin, load_or_create
+
+
+def test_print_pin_creates_the_key_once_and_prints_base64url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    assert cli.main(["relay", "--state-dir", str(state), "--print-pin"]) == 0
+    first = capsys.readouterr().out.strip()
+    assert cli.main(["relay", "--state-dir", str(state), "--print-pin"]) == 0
+    assert capsys.readouterr().out.strip() == first
+    assert len(first) == 43 and decode_pin(first) == load_or_create(state).pin
+
+
+def test_bad_listen_address_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = cli.main(["relay", "--state-dir", str(tmp_path), "--listen", "nonsense"])
+    assert status == 1
+    assert capsys.readouterr().err.startswith("hushroom: error: expected HOST:PORT")
+
+
+def test_world_readable_key_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ident = load_or_create(tmp_path)
+    ident.key_path.chmod(0o644)
+    assert cli.main(["relay", "--state-dir", str(tmp_path), "--print-pin"]) == 1
+    assert "chmod 600" in capsys.readouterr().err
+
+
+def test_decode_pin_rejects_wrong_lengths() -> None:
+    with pytest.raises(ValueError):
+        decode_pin("abc")
+
+
+def test_fanout_bench_smoke() -> None:
+    """A real relay process and load processes: 1 speaker, 20 listeners, 1 s."""
+    from client.bench import fanout
+
+    parser = argparse.ArgumentParser()
+    fanout.register(parser)
+    args = parser.parse_args(["--speakers", "2", "--listeners", "20", "--seconds", "1"])
+    result = fanout.measure(args)
+    assert result["listeners"] == 20 and result["speakers"] == 2
+    assert result["dropped_frames"] == 0
+    assert result["audience_samples"] > 0 and result["delivered_ratio"] >= 0.95
+    assert result["forwarded_fps"] > 0
+    assert result["stage_p50_ms"] >= 0 and result["audience_p99_ms"] >= result["audience_p50_ms"]
