@@ -276,6 +276,13 @@ def perform(client: RoomClient, action: Action) -> None:
             client.session.act(room.send_chat, action.text or "")
             client.view.add_chat(f"{client.config.name} (you): {action.text}")
         elif kind == "leave":
+            others = [m for m in members(room) if m.id != room.me]
+            moderators = [m for m in members(room) if m.role is Role.MODERATOR]
+            if room.role is Role.MODERATOR and others and len(moderators) == 1:
+                raise CliError(
+                    "you are the last moderator: hand over first ('moderator NAME') "
+                    "or end the room ('end', key E)"
+                )
             client.session.act(room.leave)
             client.ended = True
         elif kind == "end":

@@ -87,6 +87,7 @@ async def run_client(
 
             async def stop_later() -> None:
                 await trio.sleep(duration)
+                client.log(f"--duration {duration:g} s is up: leaving")
                 client.leave()
                 client.ended = True
                 client._notify()

@@ -152,3 +152,104 @@ def test_detach_prints_invite_and_join_with_same_identity_opens_the_room(
     assert status == 0
     assert "room safety code" in out
     assert "you are now" not in out or "moderator" in out
+
+
+class Proc:
+    """A running ``hushroom`` command: lines of its stdout, commands to its stdin."""
+
+    def __init__(self, *argv: str) -> None:
+        import queue
+        import threading
+
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "client", *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+
+        def pump() -> None:
+            assert self.p.stdout is not None
+            for line in self.p.stdout:
+                self.lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def expect(self, text: str, timeout: float = 10.0) -> str:
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.seen:
+                if text in line:
+                    self.seen.remove(line)
+                    return line
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {text!r} in output:\n{''.join(self.seen)}") from None
+            self.seen.append(line)
+
+    def send(self, command: str) -> None:
+        assert self.p.stdin is not None
+        self.p.stdin.write(command + "\n")
+        self.p.stdin.flush()
+
+    def stop(self) -> int:
+        if self.p.poll() is None:
+            self.p.terminate()
+        return self.p.wait(10)
+
+
+def test_scripted_room_over_stdin(relay_process: tuple[int, str], tmp_path: Path) -> None:
+    port, pin = relay_process
+    mod = Proc(
+        "room",
+        "create",
+        "--relay",
+        f"127.0.0.1:{port}",
+        f"--pin={pin}",
+        "--name",
+        "Alice",
+        "--home",
+        str(tmp_path / "a"),
+        "--plain",
+    )
+    eve = None
+    try:
+        invite = mod.expect("invite:").split()[1]
+        mod.expect("room safety code")
+        eve = Proc(
+            "join",
+            invite,
+            "--name",
+            "Eve",
+            "--home",
+            str(tmp_path / "e"),
+            "--plain",
+            "--tone",
+            "--record",
+            str(tmp_path / "eve.wav"),
+        )
+        eve.expect("in the room")
+        eve.send("hand")
+        mod.expect("raised hands: Eve")
+        mod.send("invite Eve")
+        eve.expect("you are invited to speak")
+        eve.send("accept")
+        eve.expect("you are now a speaker")
+        mod.expect("Eve is now a speaker")
+        mod.send("chat hello Eve")
+        eve.expect("chat Alice: hello Eve")
+        mod.send("end")
+        eve.expect("the room has ended")
+        assert eve.p.wait(10) == 0
+        assert mod.p.wait(10) == 0
+    finally:
+        mod.stop()
+        if eve is not None:
+            eve.stop()
