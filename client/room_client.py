@@ -30,6 +30,7 @@ import trio
 
 from client import room_protocol as rp
 from client.actions import Action
+from client.audio.jitter import JitterConfig
 from client.audio.receiver import RoomAudioReceiver
 from client.audio.sinks import FrameSink, RoomRecorder
 from client.audio.sources import FrameSource
@@ -55,6 +56,8 @@ class ClientConfig:
     record: Path | None = None
     record_speakers_dir: Path | None = None
     output: FrameSink | None = None
+    jitter: JitterConfig | None = None
+    """Playout buffer settings (default: the audio pipeline's, 60 ms adaptive)."""
     """Where the room mix is played (the speakers), if anywhere."""
     listen_only: bool = False
     auto_accept: bool = False
@@ -101,6 +104,7 @@ class RoomClient:
         )
         self._log = log or (lambda line: None)
         self.receiver = RoomAudioReceiver(
+            jitter=config.jitter,
             recorder=RoomRecorder(config.record, config.record_speakers_dir)
             if config.record
             else None,

@@ -20,4 +20,4 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         line = next(line for line in out.splitlines() if line.strip().startswith(f"{name}: "))
         assert float(line.split(":")[1]) >= 0.9
     assert (tmp_path / "room.wav").stat().st_size > 48_000 * 2  # more than a second of audio
-    assert "Dave raises his hand" in out and "Dave is now a speaker" in out
+    assert "Dave raises his hand" in out and "Dave Dixon is now a speaker" in out
