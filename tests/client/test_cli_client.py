@@ -219,10 +219,15 @@ def test_scripted_room_over_stdin(relay_process: tuple[int, str], tmp_path: Path
         str(tmp_path / "a"),
         "--plain",
     )
-    eve = None
+    eve = bot = None
     try:
         invite = mod.expect("invite:").split()[1]
         mod.expect("room safety code")
+        bot = Proc("bot", "welcome", invite, "--name", "Greeter", "--home", str(tmp_path / "b"))
+        bot.expect("in the room")
+        mod.expect("raised hands: Greeter")  # the bot asks to speak
+        mod.send("invite Greeter")
+        bot.expect("you are now a speaker")  # and accepts by itself
         eve = Proc(
             "join",
             invite,
@@ -243,13 +248,17 @@ def test_scripted_room_over_stdin(relay_process: tuple[int, str], tmp_path: Path
         eve.send("accept")
         eve.expect("you are now a speaker")
         mod.expect("Eve is now a speaker")
+        bot.expect("welcoming Eve to the stage")
         mod.send("chat hello Eve")
         eve.expect("chat Alice: hello Eve")
         mod.send("end")
         eve.expect("the room has ended")
         assert eve.p.wait(10) == 0
         assert mod.p.wait(10) == 0
+        assert bot.p.wait(10) == 0
     finally:
         mod.stop()
+        if bot is not None:
+            bot.stop()
         if eve is not None:
             eve.stop()
