@@ -170,6 +170,22 @@ async def test_hand_invite_accept_speak_then_back_to_audience(room: Room) -> Non
     handle = audience.view.find("Lou").handle  # type: ignore[union-attr]
     assert handle not in audience.receiver.speakers  # ...and nothing buffered is played
 
+    # Ghosting (DESIGN T1-T3): Lou's client ignores the demotion and keeps
+    # sending frames correctly encrypted under the current epoch's keys.
+    # Receivers enforce the roster: none of them is played.
+    ghost = listener.room
+    rejected = audience.room.counters["audio_rejected_role"]
+    epoch = ghost.epoch
+    frame_key = FrameKey(keys.sender_base(ghost._epoch_keys[epoch], ghost.me), epoch, ghost.me)
+    packet = listener.sent_packets[-1]
+    for counter in range(10_000, 10_025):
+        ghost._send(EnvelopeType.MEDIA, 0, frame_key.protect(ghost.room_id, counter, packet))
+    listener.session.pump()
+    with trio.fail_after(5):
+        while audience.room.counters["audio_rejected_role"] < rejected + 25:
+            await trio.sleep(0.02)
+    assert audience.frames_from("Lou") == heard
+
 
 async def test_kicked_member_decrypts_no_audio_afterwards(room: Room) -> None:
     """The removed client plays an attacker who keeps its link and every key it held.
