@@ -14,6 +14,7 @@ at a time), so encryption runs in C and thousands of links fit in one process
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import socket
@@ -108,12 +109,12 @@ async def connect_relay(
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             err = sock.connect_ex(addr)
-            if err not in (0, 115, 36):  # EINPROGRESS on Linux / macOS
-                raise OSError(err, f"connect failed ({err})")
+            if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+                raise OSError(err, errno.errorcode.get(err, str(err)))
             await trio.lowlevel.wait_writable(sock)
             err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err:
-                raise OSError(err, socket.errno.errorcode.get(err, str(err)))  # type: ignore[attr-defined]
+                raise OSError(err, errno.errorcode.get(err, str(err)))
             ssock = ctx.wrap_socket(sock, server_side=False, do_handshake_on_connect=False)
             while True:
                 try:

@@ -211,9 +211,16 @@ class FrameReceiver:
         return key
 
     def ratchet_to(self, epoch: int) -> SenderKey:
-        """Derive and install the sender's next ratchet key for ``epoch`` (spec §10.2)."""
+        """Follow the sender's join ratchet to ``epoch`` (spec §10.2, §10.5).
+
+        Mirrors :meth:`FrameSender.export_for_joiner`: derives and installs the
+        next key only if the newest held key is from an earlier epoch;
+        otherwise returns the newest key unchanged.
+        """
         if self._newest is None:
             raise LocalProtocolError("no key to ratchet from")
+        if self._newest.epoch >= epoch:
+            return self._newest
         key = self._newest.ratchet(epoch)
         self.add_key(key, 0)
         return key

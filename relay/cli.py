@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -174,6 +175,17 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
     )
 
 
+def _raise_fd_limit(wanted: int) -> None:
+    """Raise the soft RLIMIT_NOFILE towards ``wanted`` (one descriptor per link)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft < wanted:
+        log.warning("file descriptor limit %d is below --max-connections", soft)
+
+
 def run(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir or default_state_dir()
     try:
@@ -184,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         print(identity.pin_text)
         return 0
     config = config_from_args(args)
+    _raise_fd_limit(config.max_connections + 64)
     host, port = parse_hostport(args.listen)
     metrics = parse_hostport(args.metrics) if args.metrics else None
     logging.basicConfig(

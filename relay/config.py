@@ -29,5 +29,6 @@ class RelayConfig:
     handshake_concurrency: int = 16
     #: seconds a closing link gets to flush its final ERROR
     close_grace: float = 1.0
-    #: shortest spacing between two audience batches; 0 = purely adaptive (spec §17.3)
-    audience_min_interval: float = 0.0
+    #: shortest spacing between two audience batches (one Opus frame); 0 = purely
+    #: adaptive.  Longer passes under load make the interval grow (spec §17.3).
+    audience_min_interval: float = 0.02

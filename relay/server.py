@@ -399,19 +399,27 @@ class RelayServer:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ssock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         with trio.move_on_after(self.config.handshake_timeout):
-            async with self._handshakes:
-                while True:
+            while True:
+                # Only the CPU step holds a token, never the wait for the peer: at
+                # most ``handshake_concurrency`` steps run per scheduler pass, and a
+                # peer that never answers cannot hold a token (spec §17.5).
+                async with self._handshakes:
+                    await trio.lowlevel.checkpoint()
                     try:
                         ssock.do_handshake()
                         return ssock
                     except ssl.SSLWantReadError:
-                        await trio.lowlevel.wait_readable(ssock)
+                        want_read = True
                     except ssl.SSLWantWriteError:
-                        await trio.lowlevel.wait_writable(ssock)
+                        want_read = False
                     except (ssl.SSLError, OSError):
                         self.stats.handshakes_failed += 1
                         ssock.close()
                         return None
+                if want_read:
+                    await trio.lowlevel.wait_readable(ssock)
+                else:
+                    await trio.lowlevel.wait_writable(ssock)
         self.stats.handshakes_failed += 1
         self.stats.errors[RelayErrorCode.HANDSHAKE_TIMEOUT.name] += 1
         ssock.close()

@@ -190,6 +190,17 @@ def test_export_in_the_same_epoch_does_not_ratchet_twice() -> None:
         tx.export_for_joiner(epoch=4)
 
 
+def test_receiver_ratchet_mirrors_the_sender_rule() -> None:
+    tx, rx = _pair()
+    tx.rekey(os.urandom, epoch=6)  # a removal at epoch 6
+    rx.add_update(tx.key_update())
+    tx.export_for_joiner(epoch=6)  # a join in the same epoch: no ratchet
+    assert rx.ratchet_to(epoch=6) == tx.key
+    tx.export_for_joiner(epoch=7)
+    assert rx.ratchet_to(epoch=7) == tx.key
+    assert rx.unprotect(tx.protect(b"z"), 0.0).payload == b"z"
+
+
 def test_rekey_locks_out_holders_of_old_keys() -> None:
     tx, removed = _pair()
     stay = FrameReceiver(room_id=ROOM, sender_id=ALICE)

@@ -197,6 +197,20 @@ async def test_flood_is_rate_limited(ident: RelayIdentity) -> None:
         assert pong.payload == b"ok"
 
 
+async def test_stalled_handshakes_do_not_block_others(ident: RelayIdentity) -> None:
+    async with running_relay(ident, RelayConfig(handshake_concurrency=4)) as relay:
+        stalled = []
+        for _ in range(12):  # three times the handshake concurrency, never speaking
+            sock = trio.socket.socket()
+            await sock.connect(("127.0.0.1", relay.port))
+            stalled.append(sock)
+        link, slot = await relay.member(0)
+        assert slot == 0
+        await link.aclose()
+        for sock in stalled:
+            sock.close()
+
+
 async def test_too_many_connections_from_one_address(ident: RelayIdentity) -> None:
     async with running_relay(ident, RelayConfig(max_connections_per_address=2)) as relay:
         first, _ = await relay.member(1)
