@@ -16,7 +16,7 @@ from collections.abc import Callable
 import trio
 
 from client.audio.encoder import OpusEncoderConfig, OpusFrameEncoder
-from client.audio.format import Frame
+from client.audio.format import Frame, level_dbfs
 from client.audio.receiver import RoomAudioReceiver
 from client.audio.sinks import FrameSink
 from client.audio.sources import FrameSource, ToneSource, espeak_binary, open_file, speech_source
@@ -38,6 +38,7 @@ class EncodedFeed:
         self.stop_at_end = stop_at_end
         self.encoder = OpusFrameEncoder(config)
         self.frames_read = 0
+        self.last_dbfs = -120.0
         self.finished = False
 
     def __call__(self) -> bytes | None:
@@ -48,6 +49,7 @@ class EncodedFeed:
             self.finished = self.stop_at_end  # else: nothing now, ask again next tick
             return None
         self.frames_read += 1
+        self.last_dbfs = level_dbfs(frame)
         return self.encoder.encode(frame)
 
     def close(self) -> None:

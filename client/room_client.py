@@ -30,8 +30,9 @@ import trio
 
 from client import room_protocol as rp
 from client.actions import Action
+from client.audio.format import Frame
 from client.audio.jitter import JitterConfig
-from client.audio.receiver import RoomAudioReceiver
+from client.audio.receiver import SPEAKING_THRESHOLD_DBFS, RoomAudioReceiver
 from client.audio.sinks import FrameSink, RoomRecorder
 from client.audio.sources import FrameSource
 from client.audio_io import EncodedFeed, is_live, playout_loop
@@ -174,9 +175,18 @@ class RoomClient:
         self.feed = EncodedFeed(source, stop_at_end=stop_at_end)
         self.session.feed = self._next_packet
 
+    def _after_tick(self, _mixed: Frame, now: float) -> None:
+        """Speaking indicators: who was heard above the speech threshold this tick."""
+        for active in self.receiver.active_speakers():
+            self.view.audio_from(str(active.speaker_id), now)
+
     def _next_packet(self) -> bytes | None:
         assert self.feed is not None
         packet = self.feed()
+        if packet is not None and self.feed.last_dbfs > SPEAKING_THRESHOLD_DBFS:
+            me = self.view.me()
+            if me is not None:
+                self.view.audio_from(me.handle, trio.current_time())
         if packet is not None and len(self.sent_packets) < 10_000:
             self.sent_packets.append(packet)
         return packet
@@ -193,7 +203,6 @@ class RoomClient:
         self.audio.last_frame_at[handle] = now
         if self.audio.first_frame_at is None:
             self.audio.first_frame_at = now
-        self.view.audio_from(handle, now)
 
     def stop_recording(self) -> None:
         """Close the WAV file(s) now; the room keeps playing (if there is an output)."""
@@ -261,7 +270,7 @@ class RoomClient:
         try:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.session.run)
-                nursery.start_soon(playout_loop, self.receiver)
+                nursery.start_soon(playout_loop, self.receiver, self._after_tick)
                 nursery.start_soon(self._audio_health_loop)
                 nursery.start_soon(self._watch_for_exit, nursery.cancel_scope)
                 nursery.start_soon(self._action_loop)

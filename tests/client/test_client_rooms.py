@@ -7,8 +7,8 @@ timeline), after alignment: ``client.audio.quality.windowed_correlation``
 aligns globally (the lag that maximises the correlation), then re-aligns each
 1 s window within ±200 ms (an adaptive jitter buffer may shift playout by a
 frame) and takes the energy-weighted mean.  Threshold 0.9.  The recording
-listener uses a 120 ms playout buffer because six clients and the relay share
-one process (and two CPU cores) here.
+listener uses a 200 ms playout buffer because six clients and the relay share
+one process (and two CPU cores, with other test runs) here.
 
 These tests use real sockets, so they run on the real clock, each bounded by
 ``trio.fail_after``; they wait for conditions, never for fixed times, except
@@ -121,7 +121,7 @@ async def test_two_speakers_three_listeners_recording_matches_sources(
         record=tmp_path / "room.wav",
         record_speakers_dir=tmp_path,
         listen_only=True,
-        jitter=JitterConfig(target_frames=6),
+        jitter=JitterConfig(target_frames=10),
     )
     others = [await room.add(f"L{i}", listen_only=True) for i in range(2)]
     for speaker in speakers.values():
@@ -138,7 +138,8 @@ async def test_two_speakers_three_listeners_recording_matches_sources(
         track = read_wav(tmp_path / speaker_file_name(handle))
         corr, lag = windowed_correlation(pcm, track)
         print(f"{name}: windowed correlation {corr:.3f} (global lag {lag} samples)")
-        assert corr >= 0.9, f"{name}: correlation {corr:.3f} at lag {lag}"
+        stats = recorder.receiver.jitter_stats(handle), recorder.receiver.decode_stats(handle)
+        assert corr >= 0.9, f"{name}: correlation {corr:.3f} at lag {lag}; {stats}"
     mix = read_wav(tmp_path / "room.wav")
     assert mix.size >= frames * 960
 
@@ -271,14 +272,30 @@ async def test_relay_restart_every_client_reconnects_and_audio_resumes(room: Roo
     before = {id(c): c.frames_from("Spk") for c in listeners}
     await room.relay.restart()
     restarted = trio.current_time()
-    with trio.fail_after(5):
-        for c in [mod, speaker, *listeners]:
-            await c.wait_until(
-                lambda c=c: c.session.reconnects >= 1 and c.view.connection == "connected"
+    everyone = [mod, speaker, *listeners]
+    try:
+        with trio.fail_after(5):
+            for c in everyone:
+                await c.wait_until(
+                    lambda c=c: c.session.reconnects >= 1 and c.view.connection == "connected"
+                )
+            for c in listeners:
+                await c.wait_until(lambda c=c: c.frames_from("Spk") >= before[id(c)] + 25)
+    except trio.TooSlowError:
+        state = [
+            (
+                c.config.name,
+                c.session.reconnects,
+                c.view.connection,
+                c.frames_from("Spk"),
+                dict(c.room.counters),
+                c.room.state,
+                c.room.slot,
             )
-        for c in listeners:
-            await c.wait_until(lambda c=c: c.frames_from("Spk") >= before[id(c)] + 25)
-    assert trio.current_time() - restarted < 5
+            for c in everyone
+        ]
+        raise AssertionError(f"not resumed within 5 s: {state}, before {before}") from None
+    print(f"all reconnected and audio resumed {trio.current_time() - restarted:.3f} s after")
 
 
 async def test_welcome_bot_greets_each_member_brought_on_stage(room: Room) -> None:
