@@ -125,6 +125,7 @@ class ClientSession:
         self.may_speak: Callable[[], bool] = lambda: True
         self.frames_sent = 0
         self.frames_refused = 0
+        self.envelopes_refused = 0
 
     # -- listeners -----------------------------------------------------------
     def add_listener(self, listener: Callable[[Any], None]) -> None:
@@ -261,7 +262,12 @@ class ClientSession:
                         for envelope in await link.receive():
                             if self.on_envelope is not None:
                                 self.on_envelope(envelope)
-                            self.room.envelope_received(envelope, self.now())
+                            try:
+                                self.room.envelope_received(envelope, self.now())
+                            except HushroomError:
+                                # Bytes from the network never stop the session:
+                                # the room refused this envelope; count it.
+                                self.envelopes_refused += 1
                         self.pump()
                 except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                     reason = str(exc) or type(exc).__name__

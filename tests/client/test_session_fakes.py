@@ -16,6 +16,7 @@ import trio.testing
 
 from client.backoff import Backoff
 from client.session import ClientSession, LinkFailed, Status
+from e2ee.errors import RemoteProtocolError
 
 
 class FakeRoom:
@@ -31,6 +32,8 @@ class FakeRoom:
         self.events: list[Any] = []
 
     def envelope_received(self, envelope: Any, now: float) -> None:
+        if envelope == b"evil":
+            raise RemoteProtocolError("a peer sent garbage")
         self.received.append((envelope, now))
         self.events.append(("got", envelope))
 
@@ -115,9 +118,10 @@ async def test_feeds_envelopes_and_sends_room_output(autojump_clock: trio.abc.Cl
     async with trio.open_nursery() as nursery:
         await nursery.start(session.run)
         link = relay.links[0]
-        await link.to_client_send.send(b"one;two;")
+        await link.to_client_send.send(b"one;evil;two;")
         await trio.sleep(0.01)
         assert [env for env, _ in room.received] == [b"one", b"two"]
+        assert session.envelopes_refused == 1
         assert events == [("got", b"one"), ("got", b"two")]
         assert bytes(link.sent) == b"hello;"
         session.close()
