@@ -662,7 +662,7 @@ class RoomSession:
             changed = self._slots.get(msg.author) != slot
             self._set_slot(msg.author, slot)
             if msg.author != self.me and self._is_moderator():
-                if changed:
+                if changed or msg.args[1]:  # a (re)joined member needs the stage slots
                     self._send_slots(slot)
                     if msg.epoch < self.epoch:
                         self._send_sync(msg.author, msg.epoch)
