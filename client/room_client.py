@@ -130,6 +130,7 @@ class RoomClient:
         self.session.may_speak = self._may_speak
         self.session.on_envelope = self._relay_notice
         self.relay_dropped_frames = 0
+        self.resyncs = 0
         self.actions_send, self.actions_recv = trio.open_memory_channel[Action](64)
         self.audio = AudioStats()
         self.events: list[Any] = []
@@ -222,6 +223,27 @@ class RoomClient:
             self.relay_dropped_frames += frames
             self.log(f"audio dropped: the relay skipped {frames} frames (slow link)")
 
+    async def _slot_watchdog(self, every: float = 1.0) -> None:
+        """Re-synchronise when audio keeps arriving from a slot the room cannot place.
+
+        After a relay restart every member gets a new slot; the room learns
+        them from announcements.  If one was missed, frames from a speaker
+        are refused as "unknown slot" for good.  When that goes on for a
+        whole second with no audio decrypted, reconnect: the fresh
+        announcement makes a moderator send the current slot table.
+        """
+        last_rejected = self.room.counters["audio_rejected_unknown_slot"]
+        last_received = self.room.counters["audio_received"]
+        while True:
+            await trio.sleep(every)
+            rejected = self.room.counters["audio_rejected_unknown_slot"]
+            received = self.room.counters["audio_received"]
+            if rejected - last_rejected >= 25 and received == last_received:
+                self.log("audio arrives from a speaker this client cannot place; re-synchronising")
+                self.resyncs += 1
+                self.session.reset_link("re-synchronising slots")
+            last_rejected, last_received = rejected, received
+
     async def _audio_health_loop(self, every: float = 5.0) -> None:
         """Every few seconds, one status line per speaker whose audio had gaps."""
         concealed: dict[Any, int] = {}
@@ -272,6 +294,7 @@ class RoomClient:
                 await nursery.start(self.session.run)
                 nursery.start_soon(playout_loop, self.receiver, self._after_tick)
                 nursery.start_soon(self._audio_health_loop)
+                nursery.start_soon(self._slot_watchdog)
                 nursery.start_soon(self._watch_for_exit, nursery.cancel_scope)
                 nursery.start_soon(self._action_loop)
                 task_status.started()

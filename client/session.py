@@ -115,6 +115,8 @@ class ClientSession:
         self._link: Link | None = None
         self._closing = False
         self._cancel: trio.CancelScope | None = None
+        self._link_scope: trio.CancelScope | None = None
+        self._reset_reason: str | None = None
         self.connected = trio.Event()
         self.reconnects = 0
         self.dropped_bytes = 0
@@ -175,6 +177,12 @@ class ClientSession:
             return
         self._outbox += data
         self._outbox_ready.set()
+
+    def reset_link(self, reason: str) -> None:
+        """Drop the current link on purpose; the session reconnects as after a failure."""
+        if self._link_scope is not None:
+            self._reset_reason = reason
+            self._link_scope.cancel()
 
     # -- lifecycle -----------------------------------------------------------------
     def close(self) -> None:
@@ -254,6 +262,8 @@ class ClientSession:
         """Run the reader and writer of one link until it fails; returns why."""
         reason = "closed by the relay"
         async with trio.open_nursery() as nursery:
+            self._link_scope = nursery.cancel_scope
+            self._reset_reason = None
 
             async def reader() -> None:
                 nonlocal reason
@@ -295,7 +305,8 @@ class ClientSession:
 
             nursery.start_soon(reader)
             nursery.start_soon(writer)
-        return reason
+        self._link_scope = None
+        return self._reset_reason or reason
 
     async def _timer_loop(self) -> None:
         while True:

@@ -226,3 +226,17 @@ async def test_fatal_connect_error_is_not_retried(autojump_clock: trio.abc.Clock
     with pytest.raises(ValueError, match="pin mismatch"):
         await session.run()
     assert calls == 1
+
+
+async def test_reset_link_reconnects_and_resets_the_room(autojump_clock: trio.abc.Clock) -> None:
+    room, relay = FakeRoom(), FakeRelay()
+    statuses: list[Status] = []
+    session = make_session(room, relay, on_status=statuses.append)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(session.run)
+        session.reset_link("re-synchronising")
+        await relay.new_link.wait()
+        await trio.sleep(0.001)
+        assert len(relay.links) == 2 and len(room.resets) == 1
+        assert any("re-synchronising" in s.message for s in statuses)
+        session.close()
