@@ -152,7 +152,13 @@ def _close(sock: socket.socket | None) -> None:
 
 
 class RelayLink:
-    """An open, pin-checked link to the relay (spec §7, §8)."""
+    """An open, pin-checked link to the relay (spec §7, §8).
+
+    ``send``/``send_envelope`` may be called from several tasks (they are
+    serialised); ``receive`` (or iteration) from one task at a time.  The
+    relay closes links that send nothing for its idle timeout (60 s by
+    default, spec §17.5): send PING every 20 s when otherwise silent.
+    """
 
     def __init__(self, sock: ssl.SSLSocket, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
         self._sock = sock

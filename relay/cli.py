@@ -176,9 +176,9 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
 
 
 def _raise_fd_limit(wanted: int) -> None:
-    """Raise the soft RLIMIT_NOFILE towards ``wanted`` (one descriptor per link)."""
+    """Raise the soft RLIMIT_NOFILE towards ``wanted`` links (plus a few spare)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    target = wanted + 64 if hard == resource.RLIM_INFINITY else min(wanted + 64, hard)
     if soft != resource.RLIM_INFINITY and soft < target:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = target
@@ -196,7 +196,6 @@ def run(args: argparse.Namespace) -> int:
         print(identity.pin_text)
         return 0
     config = config_from_args(args)
-    _raise_fd_limit(config.max_connections + 64)
     host, port = parse_hostport(args.listen)
     metrics = parse_hostport(args.metrics) if args.metrics else None
     logging.basicConfig(
@@ -204,6 +203,7 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    _raise_fd_limit(config.max_connections)
     try:
         trio.run(
             _main,

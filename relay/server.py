@@ -61,6 +61,7 @@ def server_ssl_context(cert_path: str, key_path: str) -> ssl.SSLContext:
 class _AudienceBatch:
     parts: list[bytes] = field(default_factory=list)
     dirty: bool = False
+    first_at: float = 0.0
 
 
 class Conn:
@@ -197,6 +198,7 @@ class RelayServer:
         batch.parts.append(data)
         if not batch.dirty:
             batch.dirty = True
+            batch.first_at = trio.current_time()
             self._dirty.append(room)
             self._wake.set()
 
@@ -289,6 +291,7 @@ class RelayServer:
             for room in rooms:
                 batch: _AudienceBatch = room.transport  # type: ignore[assignment]
                 parts = batch.parts
+                first_at = batch.first_at
                 batch.parts = []
                 batch.dirty = False
                 if not parts:
@@ -331,6 +334,7 @@ class RelayServer:
                     self._ensure_writer(conn)
                 stats.frames_forwarded += frames * delivered
                 stats.bytes_forwarded += size * delivered
+                stats.observe_batch_delay(trio.current_time() - first_at)
 
     # -- reading -------------------------------------------------------------------
 

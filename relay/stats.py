@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from dataclasses import dataclass, field
+
+#: upper bounds (seconds) of the audience batch delay histogram
+DELAY_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0)
 
 
 @dataclass(slots=True)
@@ -21,6 +25,15 @@ class RelayStats:
     bytes_dropped: int = 0
     audience_batches: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    #: per-bucket counts (last = +Inf) of audience batch delays: from the oldest
+    #: envelope's arrival to the end of the pass that wrote it to every member
+    batch_delay_counts: list[int] = field(default_factory=lambda: [0] * (len(DELAY_BUCKETS) + 1))
+    batch_delay_sum: float = 0.0
+
+    def observe_batch_delay(self, seconds: float) -> None:
+        """Record one audience batch's relay-side delay (spec §17.7)."""
+        self.batch_delay_counts[bisect.bisect_left(DELAY_BUCKETS, seconds)] += 1
+        self.batch_delay_sum += seconds
 
     def render(self) -> str:
         """Prometheus text exposition format 0.0.4 (spec §17.7)."""
@@ -70,6 +83,17 @@ class RelayStats:
         metric(
             "audience_batches_total", "counter", "Audience batches written.", self.audience_batches
         )
+        name = "hushroom_relay_audience_batch_delay_seconds"
+        lines.append(f"# HELP {name} Oldest envelope's arrival to the end of its audience pass.")
+        lines.append(f"# TYPE {name} histogram")
+        cumulative = 0
+        for bound, count in zip(DELAY_BUCKETS, self.batch_delay_counts, strict=False):
+            cumulative += count
+            lines.append(f'{name}_bucket{{le="{bound}"}} {cumulative}')
+        cumulative += self.batch_delay_counts[-1]
+        lines.append(f'{name}_bucket{{le="+Inf"}} {cumulative}')
+        lines.append(f"{name}_sum {self.batch_delay_sum:.6f}")
+        lines.append(f"{name}_count {cumulative}")
         lines.append("# HELP hushroom_relay_errors_total Errors by code name.")
         lines.append("# TYPE hushroom_relay_errors_total counter")
         for code, count in sorted(self.errors.items()):

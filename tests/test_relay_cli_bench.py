@@ -55,3 +55,56 @@ def test_fanout_bench_smoke() -> None:
     assert result["audience_samples"] > 0 and result["delivered_ratio"] >= 0.95
     assert result["forwarded_fps"] > 0
     assert result["stage_p50_ms"] >= 0 and result["audience_p99_ms"] >= result["audience_p50_ms"]
+
+
+async def test_relay_process_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+    """``hushroom relay`` as a real process: pin printed, SIGTERM -> SHUTTING_DOWN, exit 0."""
+    import signal
+    import subprocess
+    import sys
+
+    import trio
+
+    from client.link import RelayClosed, connect_relay
+    from e2ee.envelope import EnvelopeType, RelayErrorCode
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "client",
+            "relay",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = await trio.to_thread.run_sync(proc.stdout.readline)
+        assert line.startswith("hushroom relay listening on 127.0.0.1:")
+        port = int(line.split()[4].rsplit(":", 1)[1])
+        pin = decode_pin(line.split()[-1])
+        assert pin == load_or_create(tmp_path / "state").pin
+        link = await connect_relay("127.0.0.1", port, pin)
+        await link.send_envelope(EnvelopeType.JOIN, bytes(16), 0, b"\x01")
+        assert (await link.receive())[0].type == EnvelopeType.WELCOME
+        proc.send_signal(signal.SIGTERM)
+        with pytest.raises(RelayClosed) as exc:
+            while True:
+                await link.receive()
+        assert exc.value.code == RelayErrorCode.SHUTTING_DOWN
+        status = await trio.to_thread.run_sync(proc.wait, 10)
+        assert status == 0
+        assert proc.stderr is not None
+        log = proc.stderr.read()
+        assert "127.0.0.1" not in log  # no client address without --debug
+        assert bytes(16).hex() not in log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from e2ee.envelope import (
     Envelope,
     EnvelopeType,
@@ -266,3 +269,49 @@ def test_encoded_forward_matches_the_wire_format() -> None:
     assert encode_envelope(env.type, env.room_tag, env.slot, env.payload) == (
         b"\x01\x10" + TAG + sa.to_bytes(4, "big") + b"\x00\x00\x00\x03abc"
     )
+
+
+def test_metrics_render_is_aggregate_prometheus_text() -> None:
+    from relay.stats import RelayStats
+
+    stats = RelayStats()
+    stats.observe_batch_delay(0.004)
+    stats.observe_batch_delay(0.04)
+    stats.observe_batch_delay(5.0)
+    stats.errors["RATE_LIMITED"] += 2
+    text = stats.render()
+    assert 'hushroom_relay_audience_batch_delay_seconds_bucket{le="0.005"} 1' in text
+    assert 'hushroom_relay_audience_batch_delay_seconds_bucket{le="0.05"} 2' in text
+    assert 'hushroom_relay_audience_batch_delay_seconds_bucket{le="2.0"} 2' in text
+    assert 'hushroom_relay_audience_batch_delay_seconds_bucket{le="+Inf"} 3' in text
+    assert "hushroom_relay_audience_batch_delay_seconds_count 3" in text
+    assert 'hushroom_relay_errors_total{code="RATE_LIMITED"} 2' in text
+    for line in text.splitlines():
+        assert line.startswith(
+            ("# HELP hushroom_relay_", "# TYPE hushroom_relay_", "hushroom_relay_")
+        )
+
+
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 7), st.integers(0, 1)), max_size=60))
+def test_slots_stay_unique_and_lowest_free(ops: list[tuple[bool, int, int]]) -> None:
+    """Any sequence of joins and leaves: slots unique per tag, each JOIN gets the lowest free."""
+    router, outbox = setup()
+    links = [router.open_link(0.0) for _ in range(8)]
+    tags = [TAG, OTHER]
+    for join_op, who, which in ops:
+        link, tag = links[who], tags[which]
+        if join_op and tag not in link.rooms:
+            room = router.rooms.get(tag)
+            taken = set(room.members) if room else set()
+            expected = min(set(range(len(taken) + 1)) - taken)
+            send(router, link, T.JOIN, tag, payload=b"\x01")
+            assert link.rooms[tag].slot == expected
+        elif not join_op and tag in link.rooms:
+            send(router, link, T.LEAVE, tag)
+        outbox.sent.clear()
+    for tag, room in router.rooms.items():
+        assert room.members, "empty rooms are forgotten"
+        assert {m.slot for m in room.members.values()} == set(room.members)
+        assert set(room.stage) | set(room.audience) == set(room.members)
+        for slot, member in room.members.items():
+            assert member.link.rooms[tag] is member and member.slot == slot

@@ -61,8 +61,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--loadgen-nice",
         type=int,
         default=0,
-        help="niceness of the listener processes (e.g. 10 to model listeners on other "
-        "machines: the relay then gets the CPU it would have alone); default 0",
+        help="niceness of the listener processes (default 0); see docs/relay-bench.md",
+    )
+    parser.add_argument(
+        "--pin-cpus",
+        action="store_true",
+        help="run the relay on CPU 0 and every load generator on CPU 1",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -120,9 +124,36 @@ def _metrics(port: int) -> dict[str, float]:
     return out
 
 
+def _histogram_quantile(m0: dict[str, float], m1: dict[str, float], q: float) -> float | None:
+    """Upper bucket bound (ms) holding quantile q of the relay's batch delays in the window."""
+    name = "hushroom_relay_audience_batch_delay_seconds_bucket"
+    buckets = []
+    for key, value in m1.items():
+        if key.startswith(name + '{le="'):
+            bound = key[len(name) + 5 : -2]
+            le = float("inf") if bound == "+Inf" else float(bound)
+            buckets.append((le, value - m0.get(key, 0.0)))
+    buckets.sort()
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    total = buckets[-1][1]
+    for le, cumulative in buckets:
+        if cumulative >= q * total:
+            return le * 1000
+    return None
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs from /proc/stat (softirq included in busy)."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])
+    return total - idle, total
 
 
 def _rss_mb(pid: int) -> float:
@@ -192,10 +223,13 @@ def _listener_worker(argv: list[str]) -> None:
     ep = select.epoll()
     socks: dict[int, ssl.SSLSocket] = {}
     decoders: dict[int, EnvelopeDecoder] = {}
+    # Sample evenly across join order: the relay writes a batch to its audience
+    # in join order, so the first links joined are always served first.
+    every = max(1, n // sample) if sample else n + 1
     for i, link in enumerate(links):
         s = link.ssl_socket
         socks[s.fileno()] = s
-        if i < sample:
+        if i % every == 0 and len(decoders) < sample:
             decoders[s.fileno()] = EnvelopeDecoder(allowed=RELAY_TYPES)
         ep.register(s.fileno(), select.EPOLLIN)
     sent_at: array[float] = array("d")
@@ -329,10 +363,23 @@ def _speaker_worker(argv: list[str]) -> None:
 # -- orchestration -----------------------------------------------------------------
 
 
-def _spawn(args: list[str], nice: int = 0) -> subprocess.Popen[str]:
+def _preexec(nice: int, cpus: set[int] | None) -> Any:
+    if not nice and cpus is None:
+        return None
+
+    def setup() -> None:
+        if nice:
+            os.nice(nice)
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
+def _spawn(args: list[str], nice: int = 0, cpus: set[int] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "client.bench.fanout", *args],
-        preexec_fn=(lambda: os.nice(nice)) if nice else None,
+        preexec_fn=_preexec(nice, cpus),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -372,8 +419,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "120",
         *args.relay_arg,
     ]
+    relay_cpus, load_cpus = ({0}, {1}) if args.pin_cpus else (None, None)
     relay = subprocess.Popen(
-        relay_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        relay_cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=_preexec(0, relay_cpus),
     )
     workers: list[subprocess.Popen[str]] = []
     try:
@@ -393,6 +445,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             _spawn(
                 ["listeners", "127.0.0.1", str(port), pin_hex, str(k), str(min(k, args.sample))],
                 args.loadgen_nice,
+                load_cpus,
             )
             for k in per
             if k
@@ -409,7 +462,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.speakers),
                 str(args.payload),
                 str(args.fps),
-            ]
+            ],
+            0,
+            load_cpus,
         )
         workers.append(speakers)
         _expect_ready(speakers, "speaker process")
@@ -422,8 +477,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             w.stdin.flush()
         time.sleep(max(0.0, t0 - time.monotonic()))
         m0, c0 = _metrics(mport), _cpu_seconds(relay.pid)
+        w0 = sum(_cpu_seconds(w.pid) for w in workers)
+        b0 = _machine_busy()
         time.sleep(max(0.0, t1 - time.monotonic()))
         m1, c1 = _metrics(mport), _cpu_seconds(relay.pid)
+        w1 = sum(_cpu_seconds(w.pid) for w in workers)
+        b1 = _machine_busy()
         rss = _rss_mb(relay.pid)
         results = []
         for w in workers:
@@ -471,9 +530,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "audience_max_ms": worst("max"),
         "audience_samples": sum(a["count"] for a in aud),
         "forwarded_fps": round(fwd / seconds),
+        "audience_batches_per_s": round(
+            (
+                m1["hushroom_relay_audience_batches_total"]
+                - m0["hushroom_relay_audience_batches_total"]
+            )
+            / seconds,
+            1,
+        ),
         "relay_cpu_pct": round(100 * (c1 - c0) / seconds, 1),
         "relay_rss_mb": round(rss, 1),
+        "loadgen_cpu_pct": round(100 * (w1 - w0) / seconds, 1),
+        "machine_busy_pct": round(100 * (b1[0] - b0[0]) / max(1.0, b1[1] - b0[1]), 1),
         "dropped_frames": int(dropped),
+        "relay_batch_delay_p50_ms_le": _histogram_quantile(m0, m1, 0.5),
+        "relay_batch_delay_p99_ms_le": _histogram_quantile(m0, m1, 0.99),
         "latency_trend_ms": [mean("first_p50"), mean("last_p50")],
         "delivered_ratio": round(min(received / expected, 9.99), 4) if expected else None,
         "links_closed": sum(r["closed"] for r in results[:-1]),
