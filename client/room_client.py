@@ -21,6 +21,7 @@ Protocol specifics (event and method names of ``e2ee.room``) live in
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ from client.session import ClientSession, Connect, Status
 from client.view import RoomView
 from e2ee.envelope import EnvelopeType, parse_loss
 from e2ee.identity import IdentityKey
+from e2ee.room.events import AudioReceived
 
 
 @dataclass
@@ -65,7 +67,6 @@ class ClientConfig:
     raise_hand: bool = False
     stay_after_removal: bool = False
     """Keep the link after being removed (tests: prove nothing decrypts any more)."""
-    label: str = ""
 
 
 @dataclass
@@ -133,7 +134,8 @@ class RoomClient:
         self.resyncs = 0
         self.actions_send, self.actions_recv = trio.open_memory_channel[Action](64)
         self.audio = AudioStats()
-        self.events: list[Any] = []
+        self.events: deque[Any] = deque(maxlen=1000)
+        """Recent room events other than audio (for tests and debugging)."""
         self.removed = False
         self.ended = False
         self.known_members: set[bytes] = set()
@@ -265,7 +267,8 @@ class RoomClient:
         self._notify()
 
     def _on_event(self, event: Any) -> None:
-        self.events.append(event)
+        if not isinstance(event, AudioReceived):
+            self.events.append(event)
         rp.apply_event(self, event)
         for hook in list(self.on_room_event):
             hook(event)
