@@ -65,7 +65,8 @@ class RelayObserver:
         sent = self.envelopes_to_relay()
         received = [env for rec in self.links for env in self._envelopes(rec.from_relay)]
         tags = Counter(env.room_tag.hex() for env in sent)
-        slots = sorted({env.slot for env in received if env.slot})
+        stamped = (EnvelopeType.MEDIA, EnvelopeType.CONTROL, EnvelopeType.UNICAST)
+        slots = sorted({env.slot for env in received if env.type in stamped})
         by_type: dict[str, list[int]] = {}
         for env in sent:
             by_type.setdefault(EnvelopeType(env.type).name, []).append(len(env.payload))
