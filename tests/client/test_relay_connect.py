@@ -67,3 +67,19 @@ async def test_relay_down_is_a_retryable_link_failure() -> None:
     invite = parse_invite(new_invite("127.0.0.1", port, encode_pin(bytes(32)), founder()))
     with trio.fail_after(10), pytest.raises(LinkFailed, match="cannot reach"):
         await link_connector(invite)()
+
+
+def test_relay_view_finds_a_secret_in_clear_and_summarises_envelopes() -> None:
+    observer = RelayObserver()
+    rec = observer.link("a")
+    tag = bytes(range(16))
+    rec.to_relay += encode_envelope(EnvelopeType.JOIN, tag, 0, b"\x01")
+    rec.to_relay += encode_envelope(EnvelopeType.MEDIA, tag, 0, b"x" * 40)
+    rec.from_relay += encode_envelope(EnvelopeType.MEDIA, tag, 0, b"hello Mallory Name")
+    leaks = observer.leaks({"name": b"Mallory Name", "key": bytes(32)})
+    assert [(leak.what, leak.link) for leak in leaks] == [("name", "a")]
+    lines = observer.summary({"name": b"Mallory Name"}, [b"x" * 40])
+    text = "\n".join(lines)
+    assert tag.hex() in text and "MEDIA" in text and "JOIN" in text
+    assert "1 found" in text  # the name
+    assert "1 found in clear" in text  # the 'Opus packet' sent unencrypted
