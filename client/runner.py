@@ -83,6 +83,8 @@ async def run_client(
             on_started(client)
         if plain or sys.stdin.isatty():
             nursery.start_soon(console.run, client.actions_send)
+        elif isinstance(console, ScreenConsole):
+            nursery.start_soon(console.redraw_loop)  # a view, but no keyboard
         if duration is not None:
 
             async def stop_later() -> None:
