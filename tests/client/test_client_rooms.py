@@ -30,7 +30,7 @@ import trio
 
 from client.actions import Action
 from client.audio.jitter import JitterConfig
-from client.audio.quality import windowed_correlation
+from client.audio.quality import mixture_correlation, windowed_correlation
 from client.audio.sinks import speaker_file_name
 from client.audio.sources import PcmSource
 from client.audio.synth import speech_like
@@ -142,6 +142,11 @@ async def test_two_speakers_three_listeners_recording_matches_sources(
         assert corr >= 0.9, f"{name}: correlation {corr:.3f} at lag {lag}; {stats}"
     mix = read_wav(tmp_path / "room.wav")
     assert mix.size >= frames * 960
+    # The room mix itself: explained by the two sources, each aligned on its own
+    # (client.audio.quality.mixture_correlation, single lag per source).
+    mix_corr, _lags = mixture_correlation(list(sources.values()), mix)
+    print(f"room.wav: mixture correlation {mix_corr:.3f}")
+    assert mix_corr >= 0.9
 
 
 async def test_hand_invite_accept_speak_then_back_to_audience(room: Room) -> None:
