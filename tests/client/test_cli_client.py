@@ -262,3 +262,17 @@ def test_scripted_room_over_stdin(relay_process: tuple[int, str], tmp_path: Path
             bot.stop()
         if eve is not None:
             eve.stop()
+
+
+def test_bench_join_reports_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    status = cli.main(["bench", "join", "--json", "--runs", "1"])
+    result = json.loads(capsys.readouterr().out)
+    assert status in (0, 1)  # 1 = over the goal: timing is the bench's business, not a test's
+    assert set(result) >= {
+        "join_to_first_audio_ms",
+        "join_to_first_playout_ms",
+        "relay_restart_to_audio_ms",
+    }
+    assert 0 < result["join_to_first_audio_ms"] <= result["join_to_first_playout_ms"]
