@@ -9,7 +9,9 @@ every expected failure into one :class:`~client.errors.CliError` line.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,6 +97,22 @@ async def run_client(
                 client._notify()
 
             nursery.start_soon(stop_later)
+
+        async def leave_on_signal() -> None:
+            # Ctrl-C or SIGTERM: say goodbye so the room sees us leave at once;
+            # a second one stops without waiting.
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    if client.ended:
+                        nursery.cancel_scope.cancel()
+                        return
+                    client.log("leaving (press Ctrl-C again to quit at once)")
+                    client.leave()
+                    client.ended = True
+                    client._notify()
+
+        if threading.current_thread() is threading.main_thread():
+            nursery.start_soon(leave_on_signal)
 
         async def finish_when_client_done() -> None:
             await client.wait_until(lambda: client.ended or client.removed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -251,11 +252,13 @@ def test_scripted_room_over_stdin(relay_process: tuple[int, str], tmp_path: Path
         bot.expect("welcoming Eve to the stage")
         mod.send("chat hello Eve")
         eve.expect("chat Alice: hello Eve")
+        bot.p.send_signal(signal.SIGINT)  # Ctrl-C: the bot says goodbye and exits
+        mod.expect("Greeter left")
+        assert bot.p.wait(10) == 0
         mod.send("end")
         eve.expect("the room has ended")
         assert eve.p.wait(10) == 0
         assert mod.p.wait(10) == 0
-        assert bot.p.wait(10) == 0
     finally:
         mod.stop()
         if bot is not None:
