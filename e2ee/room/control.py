@@ -146,3 +146,42 @@ class PairType(IntEnum):
     REKEY = 1  # [1, epoch, head, fresh]
     SYNC = 2  # [2, [commit, ...], epoch_key]
     SNAPSHOT = 3  # [3, snapshot, epoch_key]
+
+
+# -- head beacons (spec §16.2) ---------------------------------------------
+
+BEACON_VERSION = 1
+BEACON_HEADS = 8
+
+
+def _beacon_signed(room_id: bytes, epoch: int, heads: list[bytes]) -> bytes:
+    return room_id + epoch.to_bytes(4, "big") + b"".join(heads)
+
+
+def encode_beacon(
+    author: identity.IdentityKey, room_id: bytes, epoch: int, heads: list[bytes]
+) -> bytes:
+    """``canonical([1, author_id, epoch, [head_e, head_e-1, ...], signature])`` (spec §16.2).
+
+    ``heads`` are the author's last (at most 8) chain heads, newest first, so a
+    receiver that is a few epochs behind still finds one to compare.  The
+    signature (label ``"hushroom v1 sig room head beacon"``) covers
+    ``room_id || epoch u32 || head_e || head_e-1 || ...``.
+    """
+    sig = author.sign(labels.SIG_BEACON, _beacon_signed(room_id, epoch, heads))
+    return canonical.encode([BEACON_VERSION, author.public, epoch, list[Value](heads), sig])
+
+
+def decode_beacon(data: bytes, room_id: bytes) -> tuple[bytes, int, list[bytes]]:
+    """Verify a beacon; return ``(author, epoch, heads newest first)`` (spec §16.2)."""
+    f = canonical.decode_array(data, 5, "beacon")
+    canonical.expect_version(f[0], "beacon", BEACON_VERSION)
+    author = canonical.expect_bytes(f[1], "author", ID_LEN)
+    epoch = canonical.expect_int(f[2], "epoch", 0, MAX_EPOCH)
+    raw = f[3]
+    if not isinstance(raw, list) or not 1 <= len(raw) <= BEACON_HEADS or len(raw) > epoch + 1:
+        raise RemoteProtocolError("beacon heads", ErrorCode.MALFORMED)
+    heads = [canonical.expect_bytes(h, "head", HEAD_LEN) for h in raw]
+    sig = canonical.expect_bytes(f[4], "signature", 64)
+    identity.verify_signature(author, labels.SIG_BEACON, _beacon_signed(room_id, epoch, heads), sig)
+    return author, epoch, heads

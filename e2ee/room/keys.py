@@ -2,8 +2,8 @@
 
 Every epoch ``e`` has a 32-byte epoch key ``K_e``::
 
-    K_0 = HKDF(label "hushroom v1 room epoch key", ikm = fresh_0, salt = "", ctx = head_0)
-    K_e = HKDF(label "hushroom v1 room epoch key", ikm = fresh_e or "", salt = K_{e-1}, ctx = head_e)
+    K_0 = HKDF("hushroom v1 room epoch key", ikm = fresh_0, salt = "", ctx = head_0)
+    K_e = HKDF("hushroom v1 room epoch key", ikm = fresh_e or "", salt = K_{e-1}, ctx = head_e)
 
 ``fresh_e`` is 32 random bytes drawn by the committer of a ``rekey`` commit
 and delivered to each remaining member over a pairwise channel (spec §15.2);

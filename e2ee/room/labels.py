@@ -12,17 +12,18 @@ from __future__ import annotations
 COMMIT_HEAD = b"hushroom v1 room commit head"
 STATE_DIGEST = b"hushroom v1 room state digest"
 SAFETY_CODE = b"hushroom v1 room safety code"
+WELCOME_DIGEST = b"hushroom v1 room welcome digest"
 # Signatures (spec §12.3, §12.6, §13.2, §13.4, §14.2).
 SIG_COMMIT = b"hushroom v1 sig room commit"
 SIG_SNAPSHOT = b"hushroom v1 sig room snapshot"
 SIG_JOIN_REQUEST = b"hushroom v1 sig room join request"
 SIG_WELCOME = b"hushroom v1 sig room welcome"
 SIG_CONTROL = b"hushroom v1 sig room control"
+SIG_BEACON = b"hushroom v1 sig room head beacon"
 # Key derivations (spec §13.1, §15.1, §15.2, §15.3).
 EPOCH_KEY = b"hushroom v1 room epoch key"
 CONTROL_KEY = b"hushroom v1 room control key"
 SENDER_BASE = b"hushroom v1 room sender base"
-PAIR_KEY = b"hushroom v1 room pair key"
 PAIR_CHANNEL_ID = b"hushroom v1 room pair channel id"
 SEAL_KEY = b"hushroom v1 room seal key"
 

@@ -18,7 +18,7 @@ from e2ee.errors import ErrorCode, RemoteProtocolError
 
 ID_LEN = 32
 MAX_NAME_BYTES = 64
-MAX_OPS_PER_COMMIT = 256
+MAX_OPS_PER_COMMIT = 128
 
 
 class Role(IntEnum):
@@ -160,10 +160,25 @@ class RosterState:
     canonical state (spec §12.6) and gives moderators their rank (spec §12.5).
     """
 
-    __slots__ = ("banned", "ended", "hands", "invited", "kicked", "members", "policy")
+    __slots__ = (
+        "_next_rank",
+        "_rank",
+        "_stage",
+        "banned",
+        "ended",
+        "hands",
+        "invited",
+        "kicked",
+        "members",
+        "policy",
+    )
 
     def __init__(self, policy: Policy) -> None:
         self.members: dict[bytes, Member] = {}
+        # indexes kept in step with ``members`` so role queries do not scan the room
+        self._rank: dict[bytes, int] = {}
+        self._next_rank = 0
+        self._stage: set[bytes] = set()
         self.hands: list[bytes] = []
         self.invited: set[bytes] = set()
         self.banned: set[bytes] = set()
@@ -183,12 +198,25 @@ class RosterState:
         return m is not None and m.role is Role.MODERATOR
 
     def moderators(self) -> list[bytes]:
-        """Moderator ids in rank (admission) order (spec §12.5)."""
-        return [m.id for m in self.members.values() if m.role is Role.MODERATOR]
+        """Moderator ids in rank (roster) order (spec §12.5); O(stage size)."""
+        return [m for m in self.stage() if self.members[m].role is Role.MODERATOR]
 
     def stage(self) -> list[bytes]:
         """Ids of members on stage (speakers and moderators), in roster order."""
-        return [m.id for m in self.members.values() if m.role is not Role.LISTENER]
+        return sorted(self._stage, key=self._rank.__getitem__)
+
+    def _index(self, member: Member) -> None:
+        if member.id not in self._rank:
+            self._rank[member.id] = self._next_rank
+            self._next_rank += 1
+        if member.role.on_stage:
+            self._stage.add(member.id)
+        else:
+            self._stage.discard(member.id)
+
+    def _unindex(self, mid: bytes) -> None:
+        self._rank.pop(mid, None)
+        self._stage.discard(mid)
 
     # -- canonical state (spec §12.6) -------------------------------------
     def encode_members(self) -> list[Value]:
@@ -226,12 +254,14 @@ class RosterState:
             mid = canonical.expect_bytes(raw[0], "member id", ID_LEN)
             if mid in state.members:
                 raise _bad("state: duplicate member")
-            state.members[mid] = Member(
+            member = Member(
                 mid,
                 canonical.expect_bytes(raw[1], "session key", 32),
                 canonical.expect_str(raw[2], "name", MAX_NAME_BYTES),
                 Role(canonical.expect_int(raw[3], "role", 0, 2)),
             )
+            state.members[mid] = member
+            state._index(member)
         state.hands = [_member_ref(v, state) for v in _expect_list(fields[2])]
         if len(set(state.hands)) != len(state.hands):
             raise _bad("state: duplicate hand")
@@ -247,6 +277,10 @@ class RosterState:
         return state
 
     # -- transitions (spec §12.2) -----------------------------------------
+    def check_ops(self, ops: list[Op]) -> None:
+        """Raise UNAUTHORIZED if :meth:`apply_ops` would refuse ``ops``; changes nothing."""
+        self._stage_ops(ops)
+
     def apply_ops(self, ops: list[Op]) -> None:
         """Apply ``ops`` atomically; raise UNAUTHORIZED (state unchanged) if one is invalid.
 
@@ -256,6 +290,27 @@ class RosterState:
         Changes are staged in an overlay first, so the cost is proportional to
         the number of ops, not to the room's size.
         """
+        staged = self._stage_ops(ops)
+        overlay, readded, hands, invited, banned, kicked, policy, ended = staged
+        members = self.members
+        for mid, value in overlay.items():
+            if value is None:
+                del members[mid]
+                self._unindex(mid)
+            else:
+                if mid in readded:
+                    del members[mid]
+                    self._unindex(mid)
+                members[mid] = value  # a role change keeps the entry's position (spec §12.6)
+                self._index(value)
+        self.hands = hands
+        self.invited = invited
+        self.banned = banned
+        self.kicked = kicked
+        self.policy = policy
+        self.ended = ended
+
+    def _stage_ops(self, ops: list[Op]) -> _Staged:
         if self.ended:
             raise _denied("the room has ended")
         overlay: dict[bytes, Member | None] = {}
@@ -341,35 +396,37 @@ class RosterState:
         if not ended and moderator_delta < 0:
             if self.moderator_count() + moderator_delta <= 0:
                 raise _denied("the last moderator cannot be removed or demoted")
-        members = self.members
-        for mid, value in overlay.items():
-            if value is None:
-                del members[mid]
-            else:
-                if mid in readded:
-                    del members[mid]
-                members[mid] = value  # a role change keeps the entry's position (spec §12.6)
-        self.hands = hands
-        self.invited = invited
-        self.banned = banned
-        self.kicked = kicked
-        self.policy = policy
-        self.ended = ended
+        return overlay, readded, hands, invited, banned, kicked, policy, ended
 
     def moderator_count(self) -> int:
-        """Number of moderators (O(n); used only when a commit removes one)."""
-        return sum(1 for m in self.members.values() if m.role is Role.MODERATOR)
+        """Number of moderators."""
+        return len(self.moderators())
 
     def copy(self) -> RosterState:
         """An independent copy (members are immutable, so shallow containers suffice)."""
         other = RosterState(self.policy)
         other.members = dict(self.members)
+        other._rank = dict(self._rank)
+        other._next_rank = self._next_rank
+        other._stage = set(self._stage)
         other.hands = list(self.hands)
         other.invited = set(self.invited)
         other.banned = set(self.banned)
         other.kicked = set(self.kicked)
         other.ended = self.ended
         return other
+
+
+_Staged = tuple[
+    dict[bytes, "Member | None"],
+    set[bytes],
+    list[bytes],
+    set[bytes],
+    set[bytes],
+    set[bytes],
+    Policy,
+    bool,
+]
 
 
 def _values(items: list[bytes]) -> list[Value]:

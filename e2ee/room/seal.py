@@ -6,7 +6,7 @@ one of three keys:
 
 * the admission key (JOIN_REQUEST): ``kind | nonce24 | ct``;
 * the epoch control key ``C_e`` (COMMIT, CONTROL): ``kind | epoch u32 | nonce24 | ct``;
-* a pair key between two members (PAIRWISE): ``kind | channel_id 8 | nonce24 | ct``;
+* a pairwise channel between two members (PAIRWISE, spec §9): ``kind | channel_id 8 | message``;
 * an ephemeral X25519 seal to a session key (SEALED, WELCOME_CHUNK reassembled):
   ``kind | eph_pub 32 | nonce24 | ct``.
 
@@ -23,6 +23,7 @@ from enum import IntEnum
 from e2ee import kdf, xchacha
 from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.identity import SessionKey
+from e2ee.pairwise import PairwiseChannel
 from e2ee.room import labels
 
 Rng = Callable[[int], bytes]
@@ -40,6 +41,7 @@ class Kind(IntEnum):
     PAIRWISE = 4
     SEALED = 5
     SEALED_CHUNK = 6
+    BEACON = 7
 
 
 def _kind(data: bytes) -> Kind:
@@ -59,16 +61,27 @@ def peek_kind(data: bytes) -> Kind:
 # -- admission key (spec §13.1) --------------------------------------------
 
 
-def seal_admission(admission_key: bytes, room_id: bytes, plaintext: bytes, rng: Rng) -> bytes:
-    """``0x01 | nonce | XChaCha(admission_key, nonce, pt, aad = 0x01 || room_id)`` (spec §13.1)."""
+def seal_admission(
+    admission_key: bytes,
+    room_id: bytes,
+    plaintext: bytes,
+    rng: Rng,
+    kind: Kind = Kind.JOIN_REQUEST,
+) -> bytes:
+    """``kind | nonce | XChaCha(admission_key, nonce, pt, aad = kind || room_id)`` (spec §13.1).
+
+    Used for JOIN_REQUEST (0x01) and for head BEACONs (0x07, spec §16.2).
+    """
     nonce = rng(NONCE_LEN)
-    head = bytes((Kind.JOIN_REQUEST,))
+    head = bytes((kind,))
     return head + nonce + xchacha.encrypt(admission_key, nonce, plaintext, head + room_id)
 
 
-def open_admission(admission_key: bytes, room_id: bytes, payload: bytes) -> bytes:
+def open_admission(
+    admission_key: bytes, room_id: bytes, payload: bytes, kind: Kind = Kind.JOIN_REQUEST
+) -> bytes:
     """Inverse of :func:`seal_admission`; DecryptionFailed on any failure."""
-    if len(payload) < 1 + NONCE_LEN + 16 or payload[0] != Kind.JOIN_REQUEST:
+    if len(payload) < 1 + NONCE_LEN + 16 or payload[0] != kind:
         raise DecryptionFailed()
     head = payload[:1]
     return xchacha.decrypt(admission_key, payload[1:25], payload[25:], head + room_id)
@@ -103,48 +116,49 @@ def open_epoch(key: bytes, room_id: bytes, payload: bytes) -> bytes:
 
 
 class PairChannel:
-    """A pair key between this member's session key and a peer's (spec §15.3).
+    """A member's pairwise channel (spec §9) with a peer, plus its 8-byte channel id (spec §15.3).
 
-    ``key = HKDF("hushroom v1 room pair key", X25519(a, B), ctx = room_id || min(id) || max(id))``
-    and ``channel_id = HKDF("hushroom v1 room pair channel id", key)[:8]``.  One
-    X25519 per pair, computed when the pair first needs it and cached.
+    The channel itself is :class:`e2ee.pairwise.PairwiseChannel` (one X25519
+    per pair, then per-direction hash ratchets).  On the wire a room PAIRWISE
+    payload is ``0x04 | channel_id | pairwise message``, where
+    ``channel_id = labelled_hash("hushroom v1 room pair channel id",
+    room_id || low || high)[:8]`` and ``low``/``high`` are the two parties'
+    ``identity || session_key`` sorted bytewise: an opaque handle that lets
+    the receiver pick the channel without trying all of them.
     """
 
-    __slots__ = ("channel_id", "key", "peer_id")
+    __slots__ = ("_channel", "channel_id", "peer_id")
 
     def __init__(
         self, mine: SessionKey, my_id: bytes, peer_id: bytes, peer_session: bytes, room_id: bytes
     ) -> None:
-        shared = mine.exchange(peer_session)
-        lo, hi = sorted((my_id, peer_id))
-        self.key = kdf.hkdf(labels.PAIR_KEY, shared, 32, context=room_id + lo + hi)
-        self.channel_id = kdf.hkdf(labels.PAIR_CHANNEL_ID, self.key, CHANNEL_ID_LEN)
+        self._channel = PairwiseChannel(
+            room_id=room_id,
+            my_identity=my_id,
+            my_session=mine,
+            peer_identity=peer_id,
+            peer_session=peer_session,
+        )
+        lo, hi = sorted((my_id + mine.public, peer_id + peer_session))
+        self.channel_id = kdf.labelled_hash(labels.PAIR_CHANNEL_ID, room_id + lo + hi)[
+            :CHANNEL_ID_LEN
+        ]
         self.peer_id = peer_id
 
-    def seal(self, room_id: bytes, plaintext: bytes, rng: Rng) -> bytes:
-        """``0x04 | channel_id | nonce | XChaCha(key, nonce, pt, aad = 0x04||room_id||cid)``."""
-        nonce = rng(NONCE_LEN)
-        head = bytes((Kind.PAIRWISE,)) + self.channel_id
-        return (
-            head
-            + nonce
-            + xchacha.encrypt(self.key, nonce, plaintext, head[:1] + room_id + head[1:])
-        )
+    def seal(self, plaintext: bytes) -> bytes:
+        """``0x04 | channel_id | PairwiseChannel.seal(plaintext)`` (spec §15.3)."""
+        return bytes((Kind.PAIRWISE,)) + self.channel_id + self._channel.seal(plaintext)
 
-    def open(self, room_id: bytes, payload: bytes) -> bytes:
-        """Inverse of :meth:`seal`; DecryptionFailed on any failure."""
-        if len(payload) < 9 + NONCE_LEN + 16:
-            raise DecryptionFailed()
-        return xchacha.decrypt(
-            self.key, payload[9:33], payload[33:], payload[:1] + room_id + payload[1:9]
-        )
+    def open(self, payload: bytes) -> bytes:
+        """Inverse of :meth:`seal`; DecryptedFailed / RemoteProtocolError (REPLAY, TOO_FAR)."""
+        return self._channel.open(payload[1 + CHANNEL_ID_LEN :])
 
 
 def channel_id_of(payload: bytes) -> bytes:
     """The cleartext channel id of a PAIRWISE payload (spec §15.3)."""
-    if len(payload) < 9 + NONCE_LEN + 16:
+    if len(payload) < 1 + CHANNEL_ID_LEN + 16:
         raise RemoteProtocolError("short pairwise payload", ErrorCode.MALFORMED)
-    return payload[1:9]
+    return payload[1 : 1 + CHANNEL_ID_LEN]
 
 
 # -- ephemeral seal to a session key (spec §13.4) --------------------------

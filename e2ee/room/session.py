@@ -32,7 +32,9 @@ from e2ee.errors import (
     LocalProtocolError,
     RemoteProtocolError,
 )
+from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey, SessionKey
+from e2ee.invite import Invite
 from e2ee.kdf import labelled_hash
 from e2ee.room import admission, keys, labels, seal
 from e2ee.room.commit import (
@@ -46,9 +48,12 @@ from e2ee.room.commit import (
     state_digest,
 )
 from e2ee.room.control import (
+    BEACON_HEADS,
     Control,
     ControlType,
     PairType,
+    decode_beacon,
+    encode_beacon,
     parse_control,
     sign_control,
     verify_control,
@@ -72,8 +77,8 @@ from e2ee.room.events import (
     RosterChanged,
     SecurityAlert,
 )
-from e2ee.room.frames import FrameKey, frame_epoch
 from e2ee.room.roster import (
+    MAX_OPS_PER_COMMIT,
     Member,
     Op,
     OpCode,
@@ -89,13 +94,19 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
+from e2ee.sender_key import SenderKey
+from e2ee.sframe_header import decode_header
 
 Rng = Callable[[int], bytes]
 _U32 = struct.Struct(">I")
 
 
 class RoomInvite(Protocol):
-    """What a session needs from an invite (spec §6): derived from the room secret."""
+    """What a session needs from an invite (spec §6): derived from the room secret.
+
+    :class:`e2ee.invite.Invite` is accepted as well (its ``secrets()`` and
+    ``founder_identity`` are used).
+    """
 
     @property
     def room_tag(self) -> bytes: ...
@@ -105,6 +116,19 @@ class RoomInvite(Protocol):
     def room_id(self) -> bytes: ...
     @property
     def founder(self) -> bytes: ...
+
+
+def _secrets_of(invite: RoomInvite | Invite) -> tuple[bytes, bytes, bytes, bytes]:
+    """(room_tag, admission_key, room_id, founder identity) of an invite (spec §6.4)."""
+    if isinstance(invite, Invite):
+        secrets = invite.secrets()
+        return (
+            secrets.room_tag,
+            secrets.admission_key,
+            secrets.room_id,
+            invite.founder_identity,
+        )
+    return invite.room_tag, invite.admission_key, invite.room_id, invite.founder
 
 
 @dataclass
@@ -145,7 +169,7 @@ class RoomSession:
     def __init__(
         self,
         identity: IdentityKey,
-        invite: RoomInvite,
+        invite: RoomInvite | Invite,
         display_name: str,
         rng: Rng,
         now: float,
@@ -160,10 +184,7 @@ class RoomSession:
         self._rng = rng
         self._session_key = SessionKey.generate(rng)
         self._cert = self._session_key.certify(identity)
-        self.room_tag = invite.room_tag
-        self.room_id = invite.room_id
-        self._admission_key = invite.admission_key
-        self._founder = invite.founder
+        self.room_tag, self._admission_key, self.room_id, self._founder = _secrets_of(invite)
         self._now = now
         self._out: list[bytes] = []
         self._events: deque[Event] = deque()
@@ -177,7 +198,6 @@ class RoomSession:
         self._epoch_keys: dict[int, bytes] = {}
         self._control_keys: dict[int, bytes] = {}
         self._key_expiry: dict[int, float] = {}
-        self._frame_keys: dict[tuple[int, bytes], FrameKey] = {}
         self._awaiting_fresh: tuple[int, bytes, bytes, float] | None = None
         self._early_fresh: dict[tuple[int, bytes], bytes] = {}
         self._buffer: deque[tuple[EnvelopeType, int, bytes]] = deque()
@@ -207,8 +227,8 @@ class RoomSession:
         self._behind_epoch = 0
         self._beacon_at: float | None = None
         # audio
-        self._send_counter = 0
-        self._recv_window: dict[bytes, tuple[int, set[int]]] = {}
+        self._frame_sender: FrameSender | None = None
+        self._receivers: dict[bytes, FrameReceiver] = {}
         self._delivery = DeliveryClass.AUDIENCE
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
 
@@ -216,7 +236,7 @@ class RoomSession:
     def create(
         cls,
         identity: IdentityKey,
-        invite: RoomInvite,
+        invite: RoomInvite | Invite,
         display_name: str,
         policy: str,
         rng: Rng,
@@ -226,9 +246,9 @@ class RoomSession:
         """Found the room: signs the genesis commit, becomes its first moderator (spec §12.3)."""
         if policy not in ("open", "knock"):
             raise LocalProtocolError("policy is 'open' or 'knock'")
-        if identity.public != invite.founder:
-            raise LocalProtocolError("only the invite's founder identity can create the room")
         self = cls(identity, invite, display_name, rng, now, config)
+        if identity.public != self._founder:
+            raise LocalProtocolError("only the invite's founder identity can create the room")
         pol = Policy.OPEN if policy == "open" else Policy.KNOCK
         ops = [
             op_policy(pol),
@@ -252,7 +272,7 @@ class RoomSession:
     def join(
         cls,
         identity: IdentityKey,
-        invite: RoomInvite,
+        invite: RoomInvite | Invite,
         display_name: str,
         rng: Rng,
         now: float,
@@ -311,6 +331,8 @@ class RoomSession:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, or None."""
+        if self.state not in ("joining", "member"):
+            return None
         times = [
             t
             for t in (
@@ -319,9 +341,6 @@ class RoomSession:
                 self._beacon_at,
                 (self._behind_since + self.config.sync_after) if self._behind_since else None,
                 min(self._key_expiry.values()) if self._key_expiry else None,
-                (self._awaiting_fresh[3] + self.config.rekey_send_grace)
-                if self._awaiting_fresh
-                else None,
             )
             if t is not None
         ]
@@ -346,8 +365,7 @@ class RoomSession:
                 self._send_control(ControlType.SYNC_REQUEST, [], to=self._slots[self._behind_of])
         if self._beacon_at is not None and now >= self._beacon_at:
             self._beacon_at = now + self.config.head_beacon
-            if self.state == "member" and self.role is not None and self.role.on_stage:
-                self._send_control(ControlType.HEAD, [])
+            self._send_beacon()
         self._flush_commit()
 
     def link_reset(self, now: float) -> None:
@@ -429,6 +447,8 @@ class RoomSession:
                 self._on_sealed(payload)
             elif kind is seal.Kind.SEALED_CHUNK:
                 self._on_chunk(payload)
+            elif kind is seal.Kind.BEACON:
+                self._on_beacon(payload)
         except DecryptionFailed:
             self.counters["decryption_failed"] += 1
         except RemoteProtocolError as exc:
@@ -573,8 +593,6 @@ class RoomSession:
             return
         self._epoch_keys.pop(epoch, None)
         self._control_keys.pop(epoch, None)
-        for k in [k for k in self._frame_keys if k[0] == epoch]:
-            del self._frame_keys[k]
 
     def _emit_commit_events(
         self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
@@ -618,12 +636,24 @@ class RoomSession:
                     self._events.append(RoleChanged(mid, old.role, new.role))
                     if mid == self.me:
                         self._role_changed(new.role)
+                    if new.role is Role.MODERATOR and old.role is not Role.MODERATOR:
+                        self._promoted(mid)
             elif code == OpCode.INVITE:
                 if mid == self.me and op[2]:
                     self._events.append(InvitedToSpeak())
         if roster.hands != hands_before:
             self._events.append(HandQueueChanged(tuple(roster.hands)))
         self._events.append(RosterChanged(commit.epoch, commit.head))
+
+    def _promoted(self, mid: bytes) -> None:
+        """Pair channels with a new moderator (spec §15.3): one X25519 per pair, now."""
+        assert self.roster is not None
+        if mid != self.me:
+            self._pair(mid)
+            return
+        for other in self.roster.members:
+            if other != self.me:
+                self._pair(other)
 
     def _role_changed(self, role: Role) -> None:
         wanted = DeliveryClass.STAGE if role.on_stage else DeliveryClass.AUDIENCE
@@ -721,15 +751,59 @@ class RoomSession:
 
     def _compare_head(self, msg: Control) -> None:
         """Members compare chain heads carried by every control message (spec §16.2)."""
-        if msg.epoch <= self.epoch:
-            ours = self._heads.get(msg.epoch)
-            if ours is not None and ours != msg.head:
-                self._alert("split_view", f"a member holds a different head at epoch {msg.epoch}")
-        elif self.roster is not None and self.roster.is_moderator(msg.author):
+        self._check_head(msg.author, msg.epoch, msg.head)
+
+    def _check_head(self, author: bytes, epoch: int, head: bytes) -> None:
+        """A member's (epoch, head) against our chain (spec §16.2, §16.3)."""
+        if epoch <= self.epoch:
+            ours = self._heads.get(epoch)
+            if ours is not None and ours != head:
+                self._alert("split_view", f"a member holds a different head at epoch {epoch}")
+        elif self.roster is not None and self.roster.is_moderator(author):
             if self._behind_since is None:
                 self._behind_since = self._now
-                self._behind_of = msg.author
-                self._behind_epoch = msg.epoch
+                self._behind_of = author
+                self._behind_epoch = epoch
+
+    def _send_beacon(self) -> None:
+        """Head beacon (spec §16.2): stage broadcasts it, listeners send it to moderators.
+
+        It is sealed under the admission key, not an epoch key: two members on
+        different branches of a split hold different epoch keys, so only a key
+        that does not follow the chain lets them compare heads at all.
+        """
+        if self.state != "member" or self.slot is None or self.roster is None:
+            return
+        heads = []
+        for e in range(self.epoch, max(-1, self.epoch - BEACON_HEADS), -1):
+            h = self._heads.get(e)
+            if h is None:
+                break
+            heads.append(h)
+        pt = encode_beacon(self._identity, self.room_id, self.epoch, heads)
+        payload = seal.seal_admission(
+            self._admission_key, self.room_id, pt, self._rng, seal.Kind.BEACON
+        )
+        if self.role is not None and self.role.on_stage:
+            self._send(EnvelopeType.CONTROL, 0, payload)
+        else:
+            for mid in self.roster.moderators():
+                slot = self._slots.get(mid)
+                if slot is not None:
+                    self._send_unicast(slot, payload)
+
+    def _on_beacon(self, payload: bytes) -> None:
+        if self.state != "member" or self.roster is None:
+            return
+        pt = seal.open_admission(self._admission_key, self.room_id, payload, seal.Kind.BEACON)
+        author, epoch, heads = decode_beacon(pt, self.room_id)
+        if author not in self.roster.members:
+            raise RemoteProtocolError("beacon from a non-member", ErrorCode.UNAUTHORIZED)
+        for i, head in enumerate(heads):
+            if epoch - i <= self.epoch:
+                self._check_head(author, epoch - i, head)
+                return
+        self._check_head(author, epoch, heads[0])
 
     def _set_slot(self, mid: bytes, slot: int) -> None:
         old_owner = self._slot_owner.get(slot)
@@ -777,7 +851,7 @@ class RoomSession:
             raise RemoteProtocolError(
                 "pairwise message from a non-moderator", ErrorCode.UNAUTHORIZED
             )
-        f = canonical.decode(ch.open(self.room_id, payload))
+        f = canonical.decode(ch.open(payload))
         if not isinstance(f, list) or not f:
             raise RemoteProtocolError("pairwise message", ErrorCode.MALFORMED)
         ptype = canonical.expect_int(f[0], "pair type", 1, 3)
@@ -859,7 +933,7 @@ class RoomSession:
             pt = canonical.encode([int(PairType.SYNC), commits, key])
         else:
             pt = canonical.encode([int(PairType.SNAPSHOT), self._signed_snapshot(), key])
-        self._send_unicast(slot, self._pair(mid).seal(self.room_id, pt, self._rng))
+        self._send_unicast(slot, self._pair(mid).seal(pt))
 
     # -- admission (spec §13) ----------------------------------------------
     def _send_join_request(self) -> None:
@@ -912,7 +986,7 @@ class RoomSession:
         assert self.roster is not None
         if self._snapshot_cache is None or self._snapshot_cache[0] != self.epoch:
             body = snapshot_body(self.room_id, self.epoch, self.head, self.roster)
-            self._snapshot_cache = (self.epoch, sign_snapshot(self._identity, body))
+            self._snapshot_cache = (self.epoch, sign_snapshot(self._identity, self.room_id, body))
         return self._snapshot_cache[1]
 
     def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
@@ -937,6 +1011,7 @@ class RoomSession:
             for piece in seal.split_chunks(sealed, self._rng(8)):
                 self._send_unicast(slot, piece)
         self._set_slot(mid, slot)
+        self._pair(mid)  # the pair channel is set up at admission, not at re-key time
 
     def _send_denial(self, slot: int, session_key: bytes) -> None:
         pt = admission.encode_welcome_plaintext(
@@ -992,6 +1067,8 @@ class RoomSession:
                     self._set_slot(mid, slot)
         self._join_retry_at = None
         self.state = "member"
+        for mid in snap.state.moderators():
+            self._pair(mid)
         self._events.append(Admitted(snap.epoch))
         role = snap.state.members[self.me].role
         self._role_changed(role)
@@ -1040,20 +1117,21 @@ class RoomSession:
             if not self._is_moderator():
                 self._queue.clear()
             return
+        if self.epoch not in self._control_keys:
+            return  # waiting for a re-key's fresh secret; flushed once it arrives
         roster = self.roster
         assert roster is not None
         ops: list[Op] = []
-        trial = roster.copy()
-        for op in self._queue[:256]:
+        for op in self._queue[:MAX_OPS_PER_COMMIT]:
             try:
-                trial.apply_ops([op])
+                roster.check_ops([*ops, op])  # rebase: drop ops the new head made invalid
             except RemoteProtocolError:
                 self.counters["dropped_op"] += 1
                 if op[0] == OpCode.ADD:
                     self._welcome_to.pop(op[1], None)  # type: ignore[arg-type]
                 continue
             ops.append(op)
-        del self._queue[:256]
+        del self._queue[:MAX_OPS_PER_COMMIT]
         if not ops:
             return
         rekey = any(op[0] == OpCode.REMOVE for op in ops)
@@ -1071,18 +1149,20 @@ class RoomSession:
         self._send(EnvelopeType.CONTROL, 0, payload)
         self._send_unicast(self.slot, payload)  # our own copy, in relay order (spec §12.5)
         if fresh is not None:
-            self._distribute_fresh(commit, trial, fresh)
+            self._distribute_fresh(commit, fresh)
 
-    def _distribute_fresh(self, commit: Commit, after: RosterState, fresh: bytes) -> None:
+    def _distribute_fresh(self, commit: Commit, fresh: bytes) -> None:
         """Seal the fresh secret to every remaining member we can reach (spec §15.2)."""
+        assert self.roster is not None
+        gone = {op[1] for op in commit.ops if op[0] == OpCode.REMOVE}
         pt = canonical.encode([int(PairType.REKEY), commit.epoch, commit.head, fresh])
-        for mid in after.members:
-            if mid == self.me:
+        for mid in self.roster.members:
+            if mid == self.me or mid in gone:
                 continue
             slot = self._slots.get(mid)
             if slot is None:
                 continue  # absent: catches up through a sync when it announces (spec §16.4)
-            self._send_unicast(slot, self._pair(mid).seal(self.room_id, pt, self._rng))
+            self._send_unicast(slot, self._pair(mid).seal(pt))
 
     def _after_commit(self, commit: Commit) -> None:
         """Moderator duties once a commit is applied: welcomes (spec §13.4)."""
@@ -1235,18 +1315,20 @@ class RoomSession:
         self._send_denial(pending[0], pending[1].session_key)
 
     # -- audio (spec §15.4) ------------------------------------------------
-    def _frame_key(self, epoch: int, member: bytes) -> FrameKey | None:
-        fk = self._frame_keys.get((epoch, member))
-        if fk is None:
-            k = self._epoch_keys.get(epoch)
-            if k is None:
-                return None
-            fk = FrameKey(keys.sender_base(k, member), epoch, member)
-            self._frame_keys[(epoch, member)] = fk
-        return fk
+    def _sender_key(self, epoch: int, member: bytes) -> SenderKey | None:
+        """Member ``m``'s sender key at epoch ``e``: kid = e, secret = S_e,m (spec §15.4)."""
+        k = self._epoch_keys.get(epoch)
+        if k is None:
+            return None
+        return SenderKey(epoch, epoch, keys.sender_base(k, member))
 
     def send_audio(self, opus: bytes, now: float) -> None:
-        """Encrypt and send one Opus frame (spec §15.4); speakers and moderators only."""
+        """Protect and send one Opus frame (spec §11, §15.4); speakers and moderators only.
+
+        The frame is protected by :class:`e2ee.frame.FrameSender` under this
+        member's sender key of the current epoch; the frame counter runs on
+        across epochs (it is the receivers' ``seq``).
+        """
         self._now = now
         roster = self._require_member()
         role = roster.role_of(self.me)
@@ -1259,13 +1341,20 @@ class RoomSession:
                 self.counters["audio_held"] += 1
                 return
             epoch = max((e for e in self._epoch_keys if e < aw[0]), default=-1)
-        fk = self._frame_key(epoch, self.me)
-        if fk is None:
-            self.counters["audio_held"] += 1
-            return
-        counter = self._send_counter
-        self._send_counter += 1
-        self._send(EnvelopeType.MEDIA, 0, fk.protect(self.room_id, counter, opus))
+        sender = self._frame_sender
+        if sender is None or sender.key.epoch != epoch:
+            key = self._sender_key(epoch, self.me)
+            if key is None:
+                self.counters["audio_held"] += 1
+                return
+            sender = FrameSender(
+                key,
+                room_id=self.room_id,
+                sender_id=self.me,
+                next_counter=sender.next_counter if sender is not None else 0,
+            )
+            self._frame_sender = sender
+        self._send(EnvelopeType.MEDIA, 0, sender.protect(opus))
 
     def _on_media(self, src: int, payload: bytes) -> None:
         """Anti-ghosting: accept audio only from current speakers/moderators (spec §15.4)."""
@@ -1279,27 +1368,30 @@ class RoomSession:
         if role is None or not role.on_stage:
             self.counters["audio_rejected_role"] += 1
             return
-        fk = self._frame_key(frame_epoch(payload), member)
-        if fk is None:
-            self.counters["audio_rejected_key"] += 1
-            return
+        receiver = self._receivers.get(member)
+        if receiver is None:
+            receiver = FrameReceiver(
+                room_id=self.room_id, sender_id=member, grace=self.config.key_grace
+            )
+            self._receivers[member] = receiver
         try:
-            counter, opus = fk.unprotect(self.room_id, payload)
+            phase = decode_header(payload)[0]
+            # the newest epoch we hold a key for whose kid has this phase (spec §15.4)
+            epoch = max((e for e in self._epoch_keys if e % KID_PHASES == phase), default=None)
+            if epoch is not None and epoch not in receiver.known_kids():
+                key = self._sender_key(epoch, member)
+                if key is not None:
+                    receiver.add_key(key, 0)
+            frame = receiver.unprotect(payload, self._now)
         except DecryptionFailed:
             self.counters["audio_rejected_auth"] += 1
             return
-        top, seen = self._recv_window.get(member, (-1, set()))
-        if counter <= top - 256 or counter in seen:
-            self.counters["audio_rejected_replay"] += 1
+        except RemoteProtocolError as exc:
+            name = "key" if exc.code is ErrorCode.UNKNOWN_KEY else exc.code.name.lower()
+            self.counters[f"audio_rejected_{name}"] += 1
             return
-        seen.add(counter)
-        if counter > top:
-            top = counter
-            if len(seen) > 512:
-                seen = {c for c in seen if c > top - 256}
-        self._recv_window[member] = (top, seen)
         self.counters["audio_received"] += 1
-        self._events.append(AudioReceived(member, counter, opus))
+        self._events.append(AudioReceived(member, frame.counter, frame.payload))
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from e2ee.envelope import Envelope, EnvelopeDecoder, EnvelopeType, encode_envelope
 from e2ee.identity import IdentityKey
-from e2ee.kdf import hkdf
+from e2ee.invite import RoomSecrets
 from e2ee.room import RoomSession
 from e2ee.room.events import Event
 
@@ -31,12 +31,8 @@ class Invite:
 
 
 def make_invite(secret: bytes, founder: bytes) -> Invite:
-    return Invite(
-        hkdf(b"test room tag", secret, 16),
-        hkdf(b"test admission key", secret, 32),
-        hkdf(b"test room id", secret, 16),
-        founder,
-    )
+    s = RoomSecrets.derive(secret, founder)
+    return Invite(s.room_tag, s.admission_key, s.room_id, founder)
 
 
 def rng_for(seed: int):  # type: ignore[no-untyped-def]

@@ -1,0 +1,294 @@
+"""``hushroom bench room``: an in-memory room of N members (spec §12–§16, no network).
+
+Every member is a real :class:`e2ee.room.RoomSession`; a minimal in-process
+relay follows the envelope contract (slots, WELCOME, broadcast = every other
+link, UNICAST by slot, source slot stamped, one FIFO per link).  Reported
+(all CPU times are ``time.process_time`` of this one process, so they count
+every party's work):
+
+* ``admit_ms_per_member`` — median moderator CPU for one admission at full
+  room size: opening and checking the join request, signing and sealing the
+  ADD commit, applying its own copy, and building, signing and sealing the
+  welcome (snapshot of the whole roster).
+* ``member_commit_us`` — median CPU of one member applying that ADD commit.
+* ``join_bytes`` — bytes the last joiner downloads from its JOIN until it has
+  decrypted its first audio frame (relay WELCOME, welcome chunks, slot list,
+  commits in flight, the frame).
+* ``commit_bytes`` — the ADD commit's wire size (``[body, signature]``) and,
+  as ``commit_payload_bytes``, its sealed CONTROL payload.
+* ``kick_rekey_ms`` — CPU from ``kick()`` until every remaining member holds
+  the new epoch key (= every speaker's new sender key), all parties counted.
+* ``rekey_bytes_total`` — bytes all clients sent for that kick (commit +
+  pairwise fresh secrets); ``rekey_bytes_delivered`` — bytes the relay delivered.
+
+To build a 5,000-member room in reasonable time the bench admits members in
+batches (a moderator folds the join requests that queue up behind an
+in-flight commit into one commit, spec §12.5) and its relay skips delivering
+join requests to non-moderators (who drop them unopened) and PEER_JOINED to
+non-moderators (who ignore it); neither shortcut touches a measured step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from client.errors import CliError
+from e2ee.envelope import Envelope, EnvelopeDecoder, EnvelopeType
+from e2ee.identity import IdentityKey
+from e2ee.invite import Invite
+from e2ee.room import Role, RoomSession
+from e2ee.room import events as ev
+from e2ee.room.seal import Kind
+
+HELP = "in-memory room of N members: admission, join bytes, kick re-key"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--members", type=int, default=5000, help="room size (default 5000)")
+    parser.add_argument("--speakers", type=int, default=4, help="speakers besides the founder")
+    parser.add_argument("--samples", type=int, default=15, help="single admissions timed")
+    parser.add_argument("--batch", type=int, default=250, help="joiners per bulk batch")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+@dataclass
+class _Link:
+    session: RoomSession
+    decoder: EnvelopeDecoder = field(default_factory=EnvelopeDecoder)
+    slot: int | None = None
+    inbox: deque[Envelope] = field(default_factory=deque)
+    bytes_in: int = 0
+    rotated_to: int = -1
+    audio: int = 0
+
+
+class _Relay:
+    """In-process relay following the envelope contract (spec §8)."""
+
+    def __init__(self) -> None:
+        self.links: list[_Link] = []
+        self.by_slot: dict[int, _Link] = {}
+        self.moderators: list[_Link] = []
+        self.next_slot = 1
+        self.now = 0.0
+        self.sent = 0
+        self.delivered = 0
+        self.pending: deque[_Link] = deque()
+
+    def attach(self, session: RoomSession) -> _Link:
+        link = _Link(session)
+        self.links.append(link)
+        self.pending.append(link)
+        return link
+
+    def _route(self, src: _Link, env: Envelope) -> None:
+        t = env.type
+        if t is EnvelopeType.JOIN:
+            slot = self.next_slot
+            self.next_slot += 1
+            src.slot = slot
+            self.by_slot[slot] = src
+            self._put(src, Envelope(EnvelopeType.WELCOME, env.room_tag, slot, b""))
+            for m in self.moderators:
+                if m is not src:
+                    self._put(m, Envelope(EnvelopeType.PEER_JOINED, env.room_tag, slot, b""))
+            return
+        assert src.slot is not None
+        if t is EnvelopeType.UNICAST:
+            dest = self.by_slot.get(env.slot)
+            if dest is not None:
+                self._put(dest, Envelope(t, env.room_tag, src.slot, env.payload))
+            return
+        if t in (EnvelopeType.CONTROL, EnvelopeType.MEDIA):
+            out = Envelope(t, env.room_tag, src.slot, env.payload)
+            if t is EnvelopeType.CONTROL and env.payload[:1] == bytes((Kind.JOIN_REQUEST,)):
+                targets = self.moderators
+            else:
+                targets = self.links
+            for other in targets:
+                if other is not src and other.slot is not None:
+                    self._put(other, out)
+
+    def _put(self, link: _Link, env: Envelope) -> None:
+        link.inbox.append(env)
+        if len(link.inbox) == 1:
+            self.pending.append(link)
+
+    def _collect(self, link: _Link) -> None:
+        data = link.session.data_to_send()
+        if data:
+            self.sent += len(data)
+            for env in link.decoder.feed(data):
+                self._route(link, env)
+
+    def pump(self) -> None:
+        """Deliver until quiet: each link drains its FIFO in order."""
+        while self.pending:
+            link = self.pending.popleft()
+            self._collect(link)
+            session = link.session
+            while link.inbox:
+                env = link.inbox.popleft()
+                n = 26 + len(env.payload)
+                link.bytes_in += n
+                self.delivered += n
+                session.envelope_received(env, self.now)
+                self._collect(link)
+                while (e := session.next_event()) is not None:
+                    if isinstance(e, ev.KeysRotated):
+                        link.rotated_to = e.epoch
+                    elif isinstance(e, ev.AudioReceived):
+                        link.audio += 1
+
+
+def _cpu() -> float:
+    return time.process_time()
+
+
+def run(args: argparse.Namespace) -> int:
+    n = args.members
+    if n < args.speakers + 3 + args.samples:
+        raise CliError("--members must exceed --speakers + --samples + 3")
+    rng = os.urandom
+    secret = rng(32)
+    founder_id = IdentityKey.generate(rng)
+    invite = Invite("127.0.0.1", 4433, secret, rng(32), founder_id.public)
+    relay = _Relay()
+    t_build = time.perf_counter()
+    mod = relay.attach(RoomSession.create(founder_id, invite, "moderator", "open", rng, 0.0))
+    relay.moderators.append(mod)
+    relay.pump()
+
+    bulk = n - 1 - args.samples
+    made = 0
+    speakers: list[_Link] = []
+    while made < bulk:
+        batch = min(args.batch, bulk - made)
+        for i in range(batch):
+            name = f"member {made + i}"
+            relay.attach(RoomSession.join(IdentityKey.generate(rng), invite, name, rng, 0.0))
+        made += batch
+        relay.pump()
+        if not speakers:  # put the first joiners on stage
+            stage = relay.links[1 : 1 + args.speakers]
+            for link in stage:
+                mod.session.invite_to_speak(link.session.me)
+            relay.pending.append(mod)
+            relay.pump()
+            for link in stage:
+                link.session.accept_invitation()
+                relay.pending.append(link)
+            relay.pump()
+            speakers = stage
+    build_s = time.perf_counter() - t_build
+
+    # -- single admissions at full size -----------------------------------
+    admit_ms: list[float] = []
+    member_us: list[float] = []
+    commit_bytes = commit_payload = 0
+    last: _Link | None = None
+    probe = relay.links[-1]
+    for _ in range(args.samples):
+        last = relay.attach(
+            RoomSession.join(IdentityKey.generate(rng), invite, "late joiner", rng, 0.0)
+        )
+        # the joiner's JOIN, WELCOME and join request, then the moderator alone
+        if mod in relay.pending:
+            relay.pending.remove(mod)
+        relay._collect(last)
+        while last.inbox:
+            last.session.envelope_received(last.inbox.popleft(), 0.0)
+            relay._collect(last)
+        cpu = 0.0
+        while mod.inbox:
+            env = mod.inbox.popleft()
+            c0 = _cpu()
+            mod.session.envelope_received(env, 0.0)
+            data = mod.session.data_to_send()
+            cpu += _cpu() - c0
+            relay.sent += len(data)
+            for out in mod.decoder.feed(data):
+                if out.type is EnvelopeType.CONTROL and out.payload[:1] == bytes((Kind.COMMIT,)):
+                    commit_payload = len(out.payload)
+                relay._route(mod, out)
+            while mod.session.next_event() is not None:
+                pass
+        admit_ms.append(cpu * 1000)
+        c = mod.session._log[-1]  # the ADD commit just applied (wire form)
+        commit_bytes = len(c)
+        # one member applies it: time the probe listener's processing of the broadcast
+        if probe.inbox:
+            c0 = _cpu()
+            probe.session.envelope_received(probe.inbox.popleft(), 0.0)
+            member_us.append((_cpu() - c0) * 1e6)
+        relay.pending.extend(x for x in relay.links if x.inbox)
+        relay.pump()
+    assert last is not None
+    if last.session.state != "member":
+        raise CliError("the last joiner was not admitted")
+    # first decrypted audio frame for the last joiner
+    speaker = speakers[0]
+    speaker.session.send_audio(b"\xfc" + bytes(60), 0.0)
+    relay.pending.append(speaker)
+    relay.pump()
+    if last.audio < 1:
+        raise CliError("the last joiner could not decrypt audio")
+    join_bytes = last.bytes_in
+
+    members = len(mod.session.roster.members) if mod.session.roster else 0
+    # -- kick and re-key -----------------------------------------------------
+    victim = relay.links[len(relay.links) // 2]
+    sent0, delivered0 = relay.sent, relay.delivered
+    c0 = _cpu()
+    w0 = time.perf_counter()
+    mod.session.kick(victim.session.me)
+    relay.pending.append(mod)
+    relay.pump()
+    kick_cpu = _cpu() - c0
+    kick_wall = time.perf_counter() - w0
+    rekey_sent = relay.sent - sent0
+    rekey_delivered = relay.delivered - delivered0
+    new_epoch = mod.session.epoch
+    remaining = [x for x in relay.links if x is not victim]
+    holders = sum(
+        1 for x in remaining if x.session.state == "member" and new_epoch in x.session._epoch_keys
+    )
+    if holders != len(remaining):
+        raise CliError(f"only {holders} of {len(remaining)} members hold the new key")
+    if new_epoch in victim.session._epoch_keys:
+        raise CliError("the kicked member holds the new key")
+    # audio after the kick reaches the others, not the victim
+    before_victim = victim.audio
+    for s in speakers:
+        s.session.send_audio(b"\xfc" + bytes(60), 1.0)
+        relay.pending.append(s)
+    relay.pump()
+    result = {
+        "members": members,
+        "speakers": len(speakers),
+        "admit_ms_per_member": round(statistics.median(admit_ms), 3),
+        "admit_ms_samples": [round(x, 2) for x in admit_ms],
+        "member_commit_us": round(statistics.median(member_us), 1) if member_us else None,
+        "join_bytes": join_bytes,
+        "kick_rekey_ms": round(kick_cpu * 1000, 1),
+        "kick_rekey_wall_ms": round(kick_wall * 1000, 1),
+        "rekey_bytes_total": rekey_sent,
+        "rekey_bytes_delivered": rekey_delivered,
+        "commit_bytes": commit_bytes,
+        "commit_payload_bytes": commit_payload,
+        "victim_frames_after_kick": victim.audio - before_victim,
+        "build_seconds": round(build_s, 1),
+        "role_of_speakers": sorted({int(s.session.role or Role.LISTENER) for s in speakers}),
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k:28} {v}")
+    return 0
