@@ -41,11 +41,13 @@ from client.relay_connect import link_connector, new_invite, parse_invite
 from client.relay_view import RelayObserver
 from client.room_client import ClientConfig, RoomClient
 from e2ee.envelope import EnvelopeDecoder, EnvelopeType
-from e2ee.errors import DecryptionFailed
+from e2ee.errors import DecryptionFailed, RemoteProtocolError
+from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey
 from e2ee.room import events as ev
 from e2ee.room import keys
-from e2ee.room.frames import FrameKey, frame_epoch
+from e2ee.sender_key import SenderKey
+from e2ee.sframe_header import decode_header
 
 
 @dataclass
@@ -182,10 +184,15 @@ async def test_hand_invite_accept_speak_then_back_to_audience(room: Room) -> Non
     ghost = listener.room
     rejected = audience.room.counters["audio_rejected_role"]
     epoch = ghost.epoch
-    frame_key = FrameKey(keys.sender_base(ghost._epoch_keys[epoch], ghost.me), epoch, ghost.me)
+    sender = FrameSender(
+        SenderKey(epoch, epoch, keys.sender_base(ghost._epoch_keys[epoch], ghost.me)),
+        room_id=ghost.room_id,
+        sender_id=ghost.me,
+        next_counter=10_000,
+    )
     packet = listener.sent_packets[-1]
-    for counter in range(10_000, 10_025):
-        ghost._send(EnvelopeType.MEDIA, 0, frame_key.protect(ghost.room_id, counter, packet))
+    for _ in range(25):
+        ghost._send(EnvelopeType.MEDIA, 0, sender.protect(packet))
     listener.session.pump()
     with trio.fail_after(5):
         while audience.room.counters["audio_rejected_role"] < rejected + 25:
@@ -240,17 +247,18 @@ async def test_kicked_member_decrypts_no_audio_afterwards(room: Room) -> None:
     def open_with_stolen_keys(payloads: list[bytes]) -> list[int]:
         opened = []
         for payload in payloads:
-            epoch = frame_epoch(payload)
-            key = stolen.get(epoch)
-            if key is None:
-                continue
-            try:
-                FrameKey(keys.sender_base(key, member), epoch, member).unprotect(
-                    victim.room.room_id, payload
-                )
-            except DecryptionFailed:
-                continue
-            opened.append(epoch)
+            phase = decode_header(payload)[0]
+            for epoch, key in stolen.items():
+                if epoch % KID_PHASES != phase:
+                    continue
+                receiver = FrameReceiver(room_id=victim.room.room_id, sender_id=member)
+                receiver.add_key(SenderKey(epoch, epoch, keys.sender_base(key, member)), 0)
+                try:
+                    receiver.unprotect(payload, 0.0)
+                except (DecryptionFailed, RemoteProtocolError):
+                    continue
+                opened.append(epoch)
+                break
         return opened
 
     before = EnvelopeDecoder().feed(bytes(tap.from_relay[:bytes_at_kick]))
