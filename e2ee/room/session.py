@@ -689,13 +689,14 @@ class RoomSession:
             if slot != src:
                 self.counters["slot_mismatch"] += 1
                 return
-            changed = self._slots.get(msg.author) != slot
             self._set_slot(msg.author, slot)
             if msg.author != self.me and self._is_moderator():
-                if changed or msg.args[1]:  # a (re)joined member needs the stage slots
-                    self._send_slots(slot)
-                    if msg.epoch < self.epoch:
-                        self._send_sync(msg.author, msg.epoch)
+                # Members announce only on (re)joining or in reply to a
+                # moderator: either way they need the stage slots, even when
+                # their own slot number is the same as before a relay restart.
+                self._send_slots(slot)
+                if msg.epoch < self.epoch:
+                    self._send_sync(msg.author, msg.epoch)
             if msg.args[1] and self.slot is not None and msg.author != self.me:
                 me_stage = self.role is not None and self.role.on_stage
                 if me_stage or is_mod:
