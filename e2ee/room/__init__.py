@@ -22,8 +22,19 @@ State: ``members`` (id -> MemberView), ``me``, ``role``, ``hand_queue``, ``epoch
 ``head``, ``safety_code()``, ``roster_digest()``, ``delivery_class``, ``counters``.
 Member ids are 32-byte Ed25519 identity public keys.
 
-``invite`` is anything with ``room_tag``, ``admission_key``, ``room_id`` and
-``founder`` attributes (:class:`e2ee.room.session.RoomInvite`).
+``invite`` is an :class:`e2ee.invite.Invite` (its ``secrets()`` and
+``founder_identity`` are used) or anything with ``room_tag``, ``admission_key``,
+``room_id`` and ``founder`` attributes (:class:`e2ee.room.session.RoomInvite`).
+
+Events (``e2ee.room.events``): JoinRequested(request, display_name), Admitted(epoch),
+Denied, MemberJoined(member, display_name, role), MemberLeft(member, reason),
+RoleChanged(member, old, new), HandQueueChanged(queue), InvitedToSpeak,
+AudioReceived(member, seq, opus), ChatReceived(member, text), MuteRequested(by),
+Removed(reason), RoomEnded, KeysRotated(epoch), SecurityAlert(kind, detail) with kind
+"split_view" | "rollback" | "forged", RosterChanged(epoch, head).  Rejected audio and
+control are counted in ``session.counters`` (e.g. ``audio_rejected_role``,
+``unauthorized``, ``replayed_control``, ``stale_commit``), not raised as events.
+Tunables: :class:`RoomConfig` (leave_debounce 2 s, key_grace 1 s, head_beacon 30 s, ...).
 """
 
 from e2ee.room import events

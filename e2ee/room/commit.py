@@ -37,6 +37,7 @@ HEAD_LEN = 32
 GENESIS_PARENT = bytes(HEAD_LEN)
 MAX_COMMIT_BYTES = 32_768
 MAX_EPOCH = 2**32 - 1
+_PACKER = msgpack.Packer(use_bin_type=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +148,21 @@ def snapshot_body(room_id: bytes, epoch: int, head: bytes, state: RosterState) -
     a moderator's admission cost at 5,000 members.  tests/room asserts the two
     encodings agree.
     """
-    value = [SNAPSHOT_VERSION, room_id, epoch, head, state.state_fields()]
-    packed: bytes = msgpack.packb(value, use_bin_type=True)
-    return packed
+    fields = state.state_fields_without_members()
+    pack = _PACKER.pack
+    return b"".join(
+        [
+            _PACKER.pack_array_header(5),
+            pack(SNAPSHOT_VERSION),
+            pack(room_id),
+            pack(epoch),
+            pack(head),
+            _PACKER.pack_array_header(7),
+            pack(fields[0]),
+            state.packed_members(),
+            *(pack(f) for f in fields[1:]),
+        ]
+    )
 
 
 def state_digest(body: bytes) -> bytes:
@@ -188,3 +201,10 @@ def decode_snapshot(data: bytes, room_id: bytes) -> Snapshot:
     if not state.is_moderator(signer):
         raise RemoteProtocolError("snapshot signer is not a moderator", ErrorCode.UNAUTHORIZED)
     return Snapshot(rid, epoch, head, state, signer, body)
+
+
+def room_safety_code(room_id: bytes, epoch: int, head: bytes) -> str:
+    """``"e: "`` + six groups of five digits of the head's code digest (spec §16.1)."""
+    digest = kdf.labelled_hash(labels.SAFETY_CODE, room_id + head)
+    groups = [int.from_bytes(digest[5 * i : 5 * i + 5], "big") % 100_000 for i in range(6)]
+    return f"{epoch}: " + " ".join(f"{g:05d}" for g in groups)

@@ -12,10 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
+import msgpack
+
 from e2ee import canonical
 from e2ee.canonical import Value
 from e2ee.errors import ErrorCode, RemoteProtocolError
 
+_PACKER = msgpack.Packer(use_bin_type=True)
 ID_LEN = 32
 MAX_NAME_BYTES = 64
 MAX_OPS_PER_COMMIT = 128
@@ -162,6 +165,7 @@ class RosterState:
 
     __slots__ = (
         "_next_rank",
+        "_packed",
         "_rank",
         "_stage",
         "banned",
@@ -179,6 +183,7 @@ class RosterState:
         self._rank: dict[bytes, int] = {}
         self._next_rank = 0
         self._stage: set[bytes] = set()
+        self._packed: dict[bytes, bytes] = {}  # member id -> msgpack of its entry
         self.hands: list[bytes] = []
         self.invited: set[bytes] = set()
         self.banned: set[bytes] = set()
@@ -217,6 +222,23 @@ class RosterState:
     def _unindex(self, mid: bytes) -> None:
         self._rank.pop(mid, None)
         self._stage.discard(mid)
+        self._packed.pop(mid, None)
+
+    def packed_members(self) -> bytes:
+        """msgpack of :meth:`encode_members`, from per-entry caches (spec §12.6).
+
+        Each entry's encoding is kept until the entry changes, so encoding a
+        5,000-member snapshot is one join, not 5,000 packs.
+        """
+        packed = self._packed
+        parts = [_PACKER.pack_array_header(len(self.members))]
+        for m in self.members.values():
+            raw = packed.get(m.id)
+            if raw is None:
+                raw = _PACKER.pack([m.id, m.session_key, m.name, int(m.role)])
+                packed[m.id] = raw
+            parts.append(raw)
+        return b"".join(parts)
 
     # -- canonical state (spec §12.6) -------------------------------------
     def encode_members(self) -> list[Value]:
@@ -231,6 +253,17 @@ class RosterState:
         return [
             int(self.policy),
             self.encode_members(),
+            _values(self.hands),
+            _values(sorted(self.invited)),
+            _values(sorted(self.banned)),
+            _values(sorted(self.kicked)),
+            self.ended,
+        ]
+
+    def state_fields_without_members(self) -> list[Value]:
+        """:meth:`state_fields` minus the members entry (index 1), for :func:`snapshot_body`."""
+        return [
+            int(self.policy),
             _values(self.hands),
             _values(sorted(self.invited)),
             _values(sorted(self.banned)),
@@ -302,6 +335,7 @@ class RosterState:
                     del members[mid]
                     self._unindex(mid)
                 members[mid] = value  # a role change keeps the entry's position (spec §12.6)
+                self._packed.pop(mid, None)
                 self._index(value)
         self.hands = hands
         self.invited = invited
@@ -409,6 +443,7 @@ class RosterState:
         other._rank = dict(self._rank)
         other._next_rank = self._next_rank
         other._stage = set(self._stage)
+        other._packed = dict(self._packed)
         other.hands = list(self.hands)
         other.invited = set(self.invited)
         other.banned = set(self.banned)

@@ -35,13 +35,13 @@ from e2ee.errors import (
 from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.kdf import labelled_hash
-from e2ee.room import admission, keys, labels, seal
+from e2ee.room import admission, keys, seal
 from e2ee.room.commit import (
     GENESIS_PARENT,
     Commit,
     decode_commit,
     decode_snapshot,
+    room_safety_code,
     sign_commit,
     sign_snapshot,
     snapshot_body,
@@ -140,6 +140,7 @@ class RoomConfig:
     rekey_send_grace: float = 0.5  # speakers may use the old key this long after a re-key
     join_retry: float = 3.0  # resend a join request until admitted (spec §13.2)
     sync_after: float = 2.0  # behind a moderator this long -> ask for a sync (spec §16.4)
+    fresh_timeout: float = 0.5  # no re-key secret after this long -> ask for a sync (§15.2)
     head_beacon: float = 30.0  # stage members broadcast their head this often (spec §16.2)
     commit_log: int = 1024  # commits a moderator keeps to catch members up (spec §16.4)
     buffer_limit: int = 4096  # undecryptable-yet payloads kept while waiting for a key
@@ -225,6 +226,7 @@ class RoomSession:
         self._behind_since: float | None = None
         self._behind_of: bytes | None = None
         self._behind_epoch = 0
+        self._fresh_from = b""
         self._beacon_at: float | None = None
         # audio
         self._frame_sender: FrameSender | None = None
@@ -320,9 +322,7 @@ class RoomSession:
 
     def safety_code(self) -> str:
         """Room safety code for the current chain head (spec §16.1): ``epoch: 6×5 digits``."""
-        digest = labelled_hash(labels.SAFETY_CODE, self.room_id + self.head)
-        groups = [int.from_bytes(digest[5 * i : 5 * i + 5], "big") % 100_000 for i in range(6)]
-        return f"{self.epoch}: " + " ".join(f"{g:05d}" for g in groups)
+        return room_safety_code(self.room_id, self.epoch, self.head)
 
     def roster_digest(self) -> bytes:
         """``state_digest`` of the current roster (spec §16.2), for out-of-band comparison."""
@@ -341,6 +341,9 @@ class RoomSession:
                 self._beacon_at,
                 (self._behind_since + self.config.sync_after) if self._behind_since else None,
                 min(self._key_expiry.values()) if self._key_expiry else None,
+                (self._awaiting_fresh[3] + self.config.fresh_timeout)
+                if self._awaiting_fresh
+                else None,
             )
             if t is not None
         ]
@@ -353,6 +356,13 @@ class RoomSession:
             self._join_retry_at = None
             if self.state == "joining" and self.slot is not None:
                 self._send_join_request()
+        aw = self._awaiting_fresh
+        if aw is not None and now >= aw[3] + self.config.fresh_timeout:
+            # the re-key secret did not come: ask its committer for a sync (spec §15.2)
+            self._awaiting_fresh = (aw[0], aw[1], aw[2], now + self.config.sync_after)
+            slot = self._slots.get(self._fresh_from)
+            if slot is not None:
+                self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
         for epoch, expiry in list(self._key_expiry.items()):
             if now >= expiry:
                 self._drop_epoch_key(epoch)
@@ -554,6 +564,7 @@ class RoomSession:
             if fresh is None:
                 self._advance(commit.epoch, head, None)
                 self._awaiting_fresh = (commit.epoch, head, prev_key, self._now)
+                self._fresh_from = commit.signer
             else:
                 self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head, fresh))
                 self._events.append(KeysRotated(commit.epoch))
@@ -650,6 +661,11 @@ class RoomSession:
         assert self.roster is not None
         if mid != self.me:
             self._pair(mid)
+            slot = self._slots.get(mid)
+            role = self.roster.role_of(self.me)
+            if slot is not None and self.slot is not None and role is Role.LISTENER:
+                # the new moderator must be able to reach us with re-key secrets
+                self._send_control(ControlType.ANNOUNCE, [self.slot, False], to=slot)
             return
         for other in self.roster.members:
             if other != self.me:
@@ -736,7 +752,7 @@ class RoomSession:
                     op_role(msg.author, Role.SPEAKER) if accept else op_invite(msg.author, False)
                 )
         elif t is ControlType.LEAVE:
-            if self._is_chair():
+            if self._is_chair(excluding=msg.author):
                 self._leaves.add(msg.author)
                 if self._leave_at is None:
                     self._leave_at = self._now + self.config.leave_debounce
@@ -1092,15 +1108,18 @@ class RoomSession:
     def _is_moderator(self) -> bool:
         return self.roster is not None and self.roster.is_moderator(self.me)
 
-    def _is_chair(self) -> bool:
-        """The first moderator in roster order that we can reach acts for the room (spec §12.5)."""
+    def _is_chair(self, excluding: bytes | None = None) -> bool:
+        """The first moderator in roster order that we can reach acts for the room (spec §12.5).
+
+        ``excluding`` is a moderator that is leaving and so cannot act.
+        """
         if not self._is_moderator():
             return False
         assert self.roster is not None
         for mid in self.roster.moderators():
             if mid == self.me:
                 return True
-            if mid in self._slots:
+            if mid in self._slots and mid != excluding:
                 return False
         return True
 

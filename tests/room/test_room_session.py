@@ -8,6 +8,7 @@ from e2ee import canonical
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.errors import DecryptionFailed, LocalProtocolError
 from e2ee.frame import FrameReceiver, FrameSender
+from e2ee.invite import Invite as CoreInvite
 from e2ee.room import Role, RoomSession, events, seal
 from e2ee.room import keys as room_keys
 from e2ee.room.commit import sign_commit, snapshot_body
@@ -406,3 +407,54 @@ def test_snapshot_body_is_the_canonical_encoding() -> None:
     body = snapshot_body(s.room_id, s.epoch, s.head, s.roster)
     assert canonical.encode(canonical.decode(body)) == body
     assert canonical.decode(body) == [1, s.room_id, s.epoch, s.head, s.roster.state_fields()]
+
+
+def test_a_leaving_chair_is_removed_by_the_next_moderator() -> None:
+    r, mod, (m2, a) = room(2)
+    promote(r, mod, m2)
+    mod.session._moderator_action([op_role(m2.session.me, Role.MODERATOR)])
+    r.pump()
+    mod.session.leave()
+    r.pump()
+    r.advance(3.0)
+    assert mod.session.me not in m2.session.members
+    assert mod.session.me not in a.session.members
+    assert len(heads([m2, a])) == 1 and of(a, events.KeysRotated)
+
+
+def test_a_member_that_misses_the_rekey_secret_recovers_by_sync() -> None:
+    r, mod, (a, b, victim) = room(3)
+    orig = r._deliver
+
+    def lose_fresh(to: Link, env: Envelope) -> None:
+        if to is a and env.type is EnvelopeType.UNICAST and env.payload[0] == seal.Kind.PAIRWISE:
+            return  # the relay loses a's copy of the fresh secret
+        orig(to, env)
+
+    r._deliver = lose_fresh  # type: ignore[method-assign]
+    mod.session.kick(victim.session.me)
+    r.pump()
+    r._deliver = orig  # type: ignore[method-assign]
+    epoch = mod.session.epoch
+    assert epoch not in a.session._epoch_keys and epoch in b.session._epoch_keys
+    r.advance(1.0)
+    assert a.session._epoch_keys.get(epoch) == mod.session._epoch_keys[epoch]
+
+
+def test_end_room_and_a_core_invite() -> None:
+    founder = new_identity(77)
+    invite = CoreInvite.create("127.0.0.1", 4433, bytes(32), founder.public, rng_for(5))
+    invite = CoreInvite.from_link(invite.to_link())
+    r = Router()
+    mod = r.attach(RoomSession.create(founder, invite, "Mod", "open", rng_for(6), 0.0))
+    a = r.attach(RoomSession.join(new_identity(78), invite, "A", rng_for(7), 0.0))
+    r.pump()
+    assert a.session.state == "member"
+    assert a.session.room_id == invite.secrets().room_id
+    with pytest.raises(LocalProtocolError):
+        RoomSession.create(new_identity(79), invite, "not the founder", "open", rng_for(8), 0.0)
+    mod.session.end_room()
+    r.pump()
+    assert of(a, events.RoomEnded) and a.session.state == "ended"
+    with pytest.raises(LocalProtocolError):
+        a.session.send_chat("too late")

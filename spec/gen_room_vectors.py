@@ -1,0 +1,259 @@
+"""Generate spec/vectors/room_*.json (spec §12–§16) from fixed seeds with the implementation.
+
+    python spec/gen_room_vectors.py [--out spec/vectors]
+
+spec/verify_room.py recomputes every value from the inputs without importing
+e2ee/.  All randomness comes from a fixed byte stream (SHA-256 of a counter),
+and every random value used is written into the vector as an input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from e2ee import canonical
+from e2ee.identity import IdentityKey, SessionKey
+from e2ee.room import admission, keys, seal
+from e2ee.room.commit import (
+    room_safety_code,
+    sign_commit,
+    sign_snapshot,
+    snapshot_body,
+    state_digest,
+)
+from e2ee.room.control import ControlType, encode_beacon, sign_control
+from e2ee.room.roster import (
+    Policy,
+    RemoveReason,
+    Role,
+    RosterState,
+    op_add,
+    op_hand,
+    op_policy,
+    op_remove,
+)
+
+
+class Stream:
+    """Deterministic rng: SHA-256(seed || counter) blocks; records what it handed out."""
+
+    def __init__(self, seed: bytes) -> None:
+        self.seed = seed
+        self.n = 0
+
+    def __call__(self, k: int) -> bytes:
+        out = b""
+        while len(out) < k:
+            out += hashlib.sha256(self.seed + self.n.to_bytes(8, "big")).digest()
+            self.n += 1
+        return out[:k]
+
+
+def h(b: bytes) -> str:
+    return b.hex()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(Path(__file__).parent / "vectors"))
+    out = Path(ap.parse_args().out)
+    rng = Stream(b"hushroom room vectors")
+    founder_seed, member_seed = rng(32), rng(32)
+    founder, member = IdentityKey(founder_seed), IdentityKey(member_seed)
+    f_sess_priv, m_sess_priv = rng(32), rng(32)
+    f_sess, m_sess = SessionKey(f_sess_priv), SessionKey(m_sess_priv)
+    room_id = rng(32)
+    admission_key = rng(32)
+
+    # -- commits, heads (§12.3, §12.4) --------------------------------------
+    genesis_ops = [
+        op_policy(Policy.KNOCK),
+        op_add(founder.public, f_sess.public, "Ada", Role.MODERATOR),
+    ]
+    genesis = sign_commit(founder, room_id, 0, bytes(32), genesis_ops, False)
+    add_ops = [
+        op_add(member.public, m_sess.public, "Bob", Role.LISTENER),
+        op_hand(member.public, True),
+    ]
+    add = sign_commit(founder, room_id, 1, genesis.head, add_ops, False)
+    kick = sign_commit(
+        founder, room_id, 2, add.head, [op_remove(member.public, RemoveReason.KICKED)], True
+    )
+    commits: dict[str, Any] = {
+        "description": "Roster commits (spec §12.3, §12.4): body, signature, head, wire form",
+        "founder_seed": h(founder_seed),
+        "room_id": h(room_id),
+        "cases": [
+            {
+                "name": name,
+                "epoch": c.epoch,
+                "parent": h(c.parent),
+                "signer": h(c.signer),
+                "ops": [[h(x) if isinstance(x, bytes) else x for x in op] for op in c.ops],
+                "rekey": c.rekey,
+                "body": h(c.body),
+                "signature": h(c.signature),
+                "head": h(c.head),
+                "commit": h(c.encode()),
+            }
+            for name, c in (("genesis", genesis), ("add_and_hand", add), ("kick", kick))
+        ],
+    }
+
+    # -- snapshot (§12.6) ---------------------------------------------------
+    state = RosterState(Policy.KNOCK)
+    state.apply_ops(list(genesis.ops))
+    state.apply_ops(list(add.ops))
+    body = snapshot_body(room_id, 1, add.head, state)
+    snap = sign_snapshot(founder, room_id, body)
+    snapshot = {
+        "description": "Roster snapshot at epoch 1 (spec §12.6)",
+        "founder_seed": h(founder_seed),
+        "room_id": h(room_id),
+        "epoch": 1,
+        "head": h(add.head),
+        "members": [
+            [h(m.id), h(m.session_key), m.name, int(m.role)] for m in state.members.values()
+        ],
+        "hands": [h(x) for x in state.hands],
+        "policy": int(state.policy),
+        "snapshot_body": h(body),
+        "state_digest": h(state_digest(body)),
+        "snapshot": h(snap),
+    }
+
+    # -- key schedule (§15.1) -------------------------------------------------
+    fresh0, fresh2 = rng(32), rng(32)
+    k0 = keys.first_epoch_key(fresh0, genesis.head)
+    k1 = keys.next_epoch_key(k0, add.head)
+    k2 = keys.next_epoch_key(k1, kick.head, fresh2)
+    key_vectors = {
+        "description": "Epoch keys, control keys, sender secrets (spec §15.1)",
+        "room_id": h(room_id),
+        "fresh_0": h(fresh0),
+        "head_0": h(genesis.head),
+        "K_0": h(k0),
+        "head_1": h(add.head),
+        "K_1": h(k1),
+        "fresh_2": h(fresh2),
+        "head_2": h(kick.head),
+        "K_2": h(k2),
+        "C_1": h(keys.control_key(k1, room_id)),
+        "member_id": h(member.public),
+        "S_1_member": h(keys.sender_base(k1, member.public)),
+    }
+
+    # -- payload envelopes (§13.1, §13.2, §13.4, §14, §16.2) -------------------
+    c1 = keys.control_key(k1, room_id)
+    ctrl_nonce_start = rng.n
+    ctrl = sign_control(member, m_sess.public, room_id, ControlType.CHAT, 7, 1, add.head, ["hello"])
+    commit_payload_rng = Stream(b"commit payload nonce")
+    commit_payload = seal.seal_epoch(
+        seal.Kind.COMMIT,
+        keys.control_key(k0, room_id),
+        room_id,
+        0,
+        add.encode(),
+        commit_payload_rng,
+    )
+    ctrl_rng = Stream(b"control nonce")
+    ctrl_payload = seal.seal_epoch(seal.Kind.CONTROL, c1, room_id, 1, ctrl, ctrl_rng)
+    del ctrl_nonce_start
+    cert = m_sess.certify(member)
+    join_pt = admission.encode_join_request(member, cert, "Bob", room_id)
+    join_rng = Stream(b"join nonce")
+    join_payload = seal.seal_admission(admission_key, room_id, join_pt, join_rng)
+    welcome_body: list[canonical.Value] = [
+        admission.WELCOME,
+        m_sess.public,
+        snap,
+        k1,
+        [[founder.public, 3]],
+    ]
+    welcome_pt = admission.encode_welcome_plaintext(founder, room_id, welcome_body)
+    welcome_rng = Stream(b"welcome eph and nonce")
+    welcome_payload = seal.seal_to(m_sess.public, room_id, welcome_pt, welcome_rng)
+    beacon_pt = encode_beacon(member, room_id, 1, [add.head, genesis.head])
+    beacon_rng = Stream(b"beacon nonce")
+    beacon_payload = seal.seal_admission(
+        admission_key, room_id, beacon_pt, beacon_rng, seal.Kind.BEACON
+    )
+    ch = seal.PairChannel(f_sess, founder.public, member.public, m_sess.public, room_id)
+    payloads = {
+        "description": "Room payloads and signed plaintexts (spec §13.1-§13.4, §14.2, §16.2)",
+        "founder_seed": h(founder_seed),
+        "member_seed": h(member_seed),
+        "founder_session_private": h(f_sess_priv),
+        "member_session_private": h(m_sess_priv),
+        "room_id": h(room_id),
+        "admission_key": h(admission_key),
+        "K_0": h(k0),
+        "K_1": h(k1),
+        "commit_payload": {
+            "nonce": h(Stream(b"commit payload nonce")(24)),
+            "commit": h(add.encode()),
+            "payload": h(commit_payload),
+        },
+        "control": {
+            "type": int(ControlType.CHAT),
+            "seq": 7,
+            "epoch": 1,
+            "head": h(add.head),
+            "args": ["hello"],
+            "message": h(ctrl),
+            "nonce": h(Stream(b"control nonce")(24)),
+            "payload": h(ctrl_payload),
+        },
+        "join_request": {
+            "name": "Bob",
+            "session_certificate": h(cert.encode()),
+            "plaintext": h(join_pt),
+            "nonce": h(Stream(b"join nonce")(24)),
+            "payload": h(join_payload),
+        },
+        "welcome": {
+            "body": h(canonical.encode(welcome_body)),
+            "plaintext": h(welcome_pt),
+            "ephemeral_private": h(Stream(b"welcome eph and nonce")(32)),
+            "nonce": h(Stream(b"welcome eph and nonce")(56)[32:]),
+            "payload": h(welcome_payload),
+        },
+        "beacon": {
+            "epoch": 1,
+            "heads": [h(add.head), h(genesis.head)],
+            "plaintext": h(beacon_pt),
+            "nonce": h(Stream(b"beacon nonce")(24)),
+            "payload": h(beacon_payload),
+        },
+        "pair_channel_id": h(ch.channel_id),
+    }
+    safety = {
+        "description": "Room safety codes (spec §16.1)",
+        "room_id": h(room_id),
+        "cases": [
+            {
+                "epoch": c.epoch,
+                "head": h(c.head),
+                "code": room_safety_code(room_id, c.epoch, c.head),
+            }
+            for c in (genesis, add, kick)
+        ],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in (
+        ("room_commits", commits),
+        ("room_snapshot", snapshot),
+        ("room_keys", key_vectors),
+        ("room_payloads", payloads),
+        ("room_safety_code", safety),
+    ):
+        (out / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,250 @@
+"""Check the room vectors (spec/vectors/room_*.json) independently of e2ee/ (spec §12–§16).
+
+Uses only hashlib, ``cryptography``, ``PyNaCl`` and ``msgpack``; imports nothing
+from this repository.  Every value is recomputed from the vector's inputs
+following spec/protocol.md sections 12–16.
+
+    python spec/verify_room.py [--vectors DIR]      # exit status 1 on any mismatch
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import nacl.bindings
+import nacl.signing
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+L = {
+    "head": b"hushroom v1 room commit head",
+    "state": b"hushroom v1 room state digest",
+    "code": b"hushroom v1 room safety code",
+    "welcome_digest": b"hushroom v1 room welcome digest",
+    "sig_commit": b"hushroom v1 sig room commit",
+    "sig_snapshot": b"hushroom v1 sig room snapshot",
+    "sig_join": b"hushroom v1 sig room join request",
+    "sig_welcome": b"hushroom v1 sig room welcome",
+    "sig_control": b"hushroom v1 sig room control",
+    "sig_beacon": b"hushroom v1 sig room head beacon",
+    "sig_session": b"hushroom v1 sig session key",
+    "epoch_key": b"hushroom v1 room epoch key",
+    "control_key": b"hushroom v1 room control key",
+    "sender_base": b"hushroom v1 room sender base",
+    "pair_cid": b"hushroom v1 room pair channel id",
+    "seal_key": b"hushroom v1 room seal key",
+}
+
+
+def labelled(label: bytes, data: bytes = b"") -> bytes:
+    """u8(len(label)) || label || data (spec §3.3)."""
+    return bytes((len(label),)) + label + data
+
+
+def lhash(label: bytes, data: bytes) -> bytes:
+    return hashlib.sha256(labelled(label, data)).digest()
+
+
+def hkdf(label: bytes, ikm: bytes, salt: bytes = b"", ctx: bytes = b"") -> bytes:
+    return HKDF(hashes.SHA256(), 32, salt or None, labelled(label, ctx)).derive(ikm)
+
+
+def pack(value: Any) -> bytes:
+    out: bytes = msgpack.packb(value, use_bin_type=True)
+    return out
+
+
+def sign(seed: bytes, label: bytes, msg: bytes) -> bytes:
+    sig: bytes = nacl.signing.SigningKey(seed).sign(labelled(label, msg)).signature
+    return sig
+
+
+def pub(seed: bytes) -> bytes:
+    return bytes(nacl.signing.SigningKey(seed).verify_key)
+
+
+def xchacha(key: bytes, nonce: bytes, pt: bytes, aad: bytes) -> bytes:
+    out: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(pt, aad, nonce, key)
+    return out
+
+
+def x(s: str) -> bytes:
+    return bytes.fromhex(s)
+
+
+class Checker:
+    def __init__(self) -> None:
+        self.ok = 0
+        self.failed: list[str] = []
+
+    def eq(self, what: str, got: Any, want: Any) -> None:
+        if got == want:
+            self.ok += 1
+        else:
+            self.failed.append(what)
+
+
+def _op(raw: list[Any]) -> list[Any]:
+    """Hex fields of an op back to bytes: the id, and ADD's session key (spec §12.2)."""
+    op = list(raw)
+    if op[0] in (1, 2, 3, 4, 5):
+        op[1] = x(op[1])
+    if op[0] == 1:
+        op[2] = x(op[2])
+    return op
+
+
+def check_commits(c: Checker, v: dict[str, Any]) -> dict[str, bytes]:
+    seed, room_id = x(v["founder_seed"]), x(v["room_id"])
+    heads: dict[str, bytes] = {}
+    parent = bytes(32)
+    for case in v["cases"]:
+        n = case["name"]
+        c.eq(f"commit {n} parent chains", x(case["parent"]), parent)
+        c.eq(f"commit {n} signer", x(case["signer"]), pub(seed))
+        ops = [_op(o) for o in case["ops"]]
+        body = pack([1, room_id, case["epoch"], parent, pub(seed), ops, case["rekey"]])
+        c.eq(f"commit {n} body", body.hex(), case["body"])
+        sig = sign(seed, L["sig_commit"], body)
+        c.eq(f"commit {n} signature", sig.hex(), case["signature"])
+        head = lhash(L["head"], body)
+        c.eq(f"commit {n} head", head.hex(), case["head"])
+        c.eq(f"commit {n} wire", pack([body, sig]).hex(), case["commit"])
+        heads[n] = head
+        parent = head
+    return heads
+
+
+def check_snapshot(c: Checker, v: dict[str, Any]) -> None:
+    seed, room_id = x(v["founder_seed"]), x(v["room_id"])
+    members = [[x(m[0]), x(m[1]), m[2], m[3]] for m in v["members"]]
+    hands = [x(h) for h in v["hands"]]
+    state = [v["policy"], members, hands, [], [], [], False]
+    body = pack([1, room_id, v["epoch"], x(v["head"]), state])
+    c.eq("snapshot body", body.hex(), v["snapshot_body"])
+    digest = lhash(L["state"], body)
+    c.eq("snapshot state digest", digest.hex(), v["state_digest"])
+    sig = sign(seed, L["sig_snapshot"], room_id + digest)
+    c.eq("snapshot wire", pack([body, pub(seed), sig]).hex(), v["snapshot"])
+
+
+def check_keys(c: Checker, v: dict[str, Any]) -> None:
+    room_id = x(v["room_id"])
+    k0 = hkdf(L["epoch_key"], x(v["fresh_0"]), ctx=x(v["head_0"]))
+    c.eq("K_0", k0.hex(), v["K_0"])
+    k1 = hkdf(L["epoch_key"], b"", salt=k0, ctx=x(v["head_1"]))
+    c.eq("K_1 (ratchet)", k1.hex(), v["K_1"])
+    k2 = hkdf(L["epoch_key"], x(v["fresh_2"]), salt=k1, ctx=x(v["head_2"]))
+    c.eq("K_2 (re-key)", k2.hex(), v["K_2"])
+    c.eq("C_1", hkdf(L["control_key"], k1, ctx=room_id).hex(), v["C_1"])
+    c.eq("S_1,m", hkdf(L["sender_base"], k1, ctx=x(v["member_id"])).hex(), v["S_1_member"])
+
+
+def check_payloads(c: Checker, v: dict[str, Any], heads: dict[str, bytes]) -> None:
+    room_id, adm = x(v["room_id"]), x(v["admission_key"])
+    f_seed, m_seed = x(v["founder_seed"]), x(v["member_seed"])
+    f_sess_priv, m_sess_priv = x(v["founder_session_private"]), x(v["member_session_private"])
+    f_sess = nacl.bindings.crypto_scalarmult_base(f_sess_priv)
+    m_sess = nacl.bindings.crypto_scalarmult_base(m_sess_priv)
+    k0, k1 = x(v["K_0"]), x(v["K_1"])
+    u32 = lambda n: n.to_bytes(4, "big")  # noqa: E731
+
+    cp = v["commit_payload"]
+    c0 = hkdf(L["control_key"], k0, ctx=room_id)
+    head = b"\x02" + u32(0)
+    want = (
+        head
+        + x(cp["nonce"])
+        + xchacha(c0, x(cp["nonce"]), x(cp["commit"]), b"\x02" + room_id + u32(0))
+    )
+    c.eq("COMMIT payload", want.hex(), cp["payload"])
+
+    ct = v["control"]
+    body = pack([1, ct["type"], pub(m_seed), ct["seq"], ct["epoch"], x(ct["head"]), ct["args"]])
+    msg = pack([body, sign(m_seed, L["sig_control"], room_id + m_sess + body)])
+    c.eq("control message", msg.hex(), ct["message"])
+    c1 = hkdf(L["control_key"], k1, ctx=room_id)
+    want = (
+        b"\x03"
+        + u32(1)
+        + x(ct["nonce"])
+        + xchacha(c1, x(ct["nonce"]), msg, b"\x03" + room_id + u32(1))
+    )
+    c.eq("CONTROL payload", want.hex(), ct["payload"])
+
+    jr = v["join_request"]
+    cert_body = pack([1, pub(m_seed), m_sess])
+    cert = pack([1, pub(m_seed), m_sess, sign(m_seed, L["sig_session"], cert_body)])
+    c.eq("session certificate", cert.hex(), jr["session_certificate"])
+    name = jr["name"]
+    pt = pack([1, cert, name, sign(m_seed, L["sig_join"], room_id + cert + name.encode())])
+    c.eq("join request plaintext", pt.hex(), jr["plaintext"])
+    want = b"\x01" + x(jr["nonce"]) + xchacha(adm, x(jr["nonce"]), pt, b"\x01" + room_id)
+    c.eq("JOIN_REQUEST payload", want.hex(), jr["payload"])
+
+    w = v["welcome"]
+    body = x(w["body"])
+    fields = msgpack.unpackb(body, raw=False)
+    c.eq("welcome body names the joiner", fields[1], m_sess)
+    c.eq("welcome body carries K_1", fields[3], k1)
+    digest = lhash(L["welcome_digest"], body)
+    pt = pack([1, pub(f_seed), body, sign(f_seed, L["sig_welcome"], room_id + digest)])
+    c.eq("welcome plaintext", pt.hex(), w["plaintext"])
+    eph_priv = x(w["ephemeral_private"])
+    eph = nacl.bindings.crypto_scalarmult_base(eph_priv)
+    shared = nacl.bindings.crypto_scalarmult(eph_priv, m_sess)
+    c.eq("welcome DH both ways", shared, nacl.bindings.crypto_scalarmult(m_sess_priv, eph))
+    key = hkdf(L["seal_key"], shared, ctx=eph + m_sess)
+    aad = b"\x05" + room_id + eph + m_sess
+    want = b"\x05" + eph + x(w["nonce"]) + xchacha(key, x(w["nonce"]), pt, aad)
+    c.eq("SEALED welcome payload", want.hex(), w["payload"])
+
+    b = v["beacon"]
+    hs = [x(h) for h in b["heads"]]
+    c.eq("beacon heads are the chain", hs, [heads["add_and_hand"], heads["genesis"]])
+    sig = sign(m_seed, L["sig_beacon"], room_id + u32(b["epoch"]) + b"".join(hs))
+    pt = pack([1, pub(m_seed), b["epoch"], hs, sig])
+    c.eq("beacon plaintext", pt.hex(), b["plaintext"])
+    want = b"\x07" + x(b["nonce"]) + xchacha(adm, x(b["nonce"]), pt, b"\x07" + room_id)
+    c.eq("BEACON payload", want.hex(), b["payload"])
+
+    lo, hi = sorted((pub(f_seed) + f_sess, pub(m_seed) + m_sess))
+    cid = lhash(L["pair_cid"], room_id + lo + hi)[:8]
+    c.eq("pair channel id", cid.hex(), v["pair_channel_id"])
+
+
+def check_safety(c: Checker, v: dict[str, Any]) -> None:
+    room_id = x(v["room_id"])
+    for case in v["cases"]:
+        d = lhash(L["code"], room_id + x(case["head"]))
+        groups = [int.from_bytes(d[5 * i : 5 * i + 5], "big") % 100_000 for i in range(6)]
+        code = f"{case['epoch']}: " + " ".join(f"{g:05d}" for g in groups)
+        c.eq(f"safety code epoch {case['epoch']}", code, case["code"])
+
+
+def verify(vectors_dir: str | Path) -> int:
+    """Check every room vector in ``vectors_dir``; print a summary; 0 if all match, else 1."""
+    d = Path(vectors_dir)
+    load = lambda name: json.loads((d / f"{name}.json").read_text())  # noqa: E731
+    c = Checker()
+    heads = check_commits(c, load("room_commits"))
+    check_snapshot(c, load("room_snapshot"))
+    check_keys(c, load("room_keys"))
+    check_payloads(c, load("room_payloads"), heads)
+    check_safety(c, load("room_safety_code"))
+    for what in c.failed:
+        print(f"MISMATCH room: {what}")
+    print(f"room vectors: {c.ok} checks passed, {len(c.failed)} failed")
+    return 1 if c.failed else 0
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--vectors", default=str(Path(__file__).parent / "vectors"))
+    sys.exit(verify(ap.parse_args().vectors))
