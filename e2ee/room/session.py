@@ -708,10 +708,16 @@ class RoomSession:
             changed = self._slots.get(msg.author) != slot
             self._set_slot(msg.author, slot)
             if msg.author != self.me and self._is_moderator():
-                if changed:
-                    self._send_slots(slot)
-                    if msg.epoch < self.epoch:
-                        self._send_sync(msg.author, msg.epoch)
+                # Members announce only on (re)joining or in reply to a
+                # moderator: either way they need the stage slots, even when
+                # their own slot number is the same as before a relay restart.
+                self._send_slots(slot)
+                if changed and author.role.on_stage:
+                    # A stage member moved (relay restart): members answered
+                    # before we learned it must hear it too.
+                    self._send_slots(None)
+                if msg.epoch < self.epoch:
+                    self._send_sync(msg.author, msg.epoch)
             if msg.args[1] and self.slot is not None and msg.author != self.me:
                 me_stage = self.role is not None and self.role.on_stage
                 if me_stage or is_mod:
@@ -831,7 +837,7 @@ class RoomSession:
         self._slots[mid] = slot
         self._slot_owner[slot] = mid
 
-    def _send_slots(self, to: int) -> None:
+    def _send_slots(self, to: int | None) -> None:
         """Moderator -> member: where the stage is (spec §16.4)."""
         assert self.roster is not None
         entries: list[Value] = [

@@ -1,0 +1,51 @@
+"""``hushroom bot welcome INVITE``: a bot that greets each new speaker by name."""
+
+from __future__ import annotations
+
+import argparse
+
+from client.commands.common import add_home
+from client.errors import CliError
+
+HELP = "room bots (welcome)"
+
+EXAMPLES = """examples:
+  hushroom bot welcome "$INVITE"
+  hushroom bot welcome "$INVITE" --name Greeter --message "Welcome to the stage, {name}!"
+
+How it gets on stage: the bot joins as a member of the audience and raises its
+hand.  A moderator invites it to speak once (key i in the view, or 'invite
+Greeter' in plain mode); the bot accepts by itself.  From then on, each time
+someone new is brought on stage it speaks the greeting with their display name
+(espeak-ng when installed, else a short chime).  The bot learns names only
+inside the encrypted room, like every member; the relay never sees them.
+"""
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
+    sub = parser.add_subparsers(dest="bot_kind", metavar="BOT")
+    welcome = sub.add_parser(
+        "welcome",
+        help="greet each member brought on stage by name",
+        description="Greet each member brought on stage by name.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    welcome.add_argument("invite", metavar="INVITE", help="the hushroom:// invite link")
+    welcome.add_argument("--name", default="Welcome bot", help="the bot's display name")
+    welcome.add_argument(
+        "--message",
+        default="Welcome to the stage, {name}!",
+        help="greeting; {name} is replaced by the new speaker's display name",
+    )
+    welcome.add_argument("--duration", type=float, metavar="SECONDS", help="leave after S seconds")
+    add_home(welcome)
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "bot_kind", None) != "welcome":
+        raise CliError("choose a bot: hushroom bot welcome INVITE", exit_code=2)
+    from client.bot import run_welcome_command
+
+    return run_welcome_command(args)

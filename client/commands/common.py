@@ -1,0 +1,68 @@
+"""Arguments and helpers shared by the ``hushroom`` client commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from client.errors import CliError
+
+
+def add_home(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--home",
+        metavar="DIR",
+        help="where this device's identity lives (default: $HUSHROOM_HOME, "
+        "else the per-user data directory)",
+    )
+
+
+def add_view(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plain",
+        action="store_true",
+        help="plain log lines instead of the interactive view (the default when "
+        "stdout is not a terminal); commands are then read line by line from stdin",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="leave the room after this many seconds (for scripts)",
+    )
+
+
+def add_audio(parser: argparse.ArgumentParser, *, speak: bool = True) -> None:
+    if speak:
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("--speak", metavar="FILE", help="speak this audio file (any format)")
+        group.add_argument("--tone", action="store_true", help="speak a generated test tone")
+        group.add_argument("--mic", action="store_true", help="speak from the microphone")
+        group.add_argument("--say", metavar="TEXT", help="speak TEXT with espeak-ng")
+    parser.add_argument("--record", metavar="FILE", help="record the room mix to a WAV file")
+    parser.add_argument(
+        "--play",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="play the room on this device's speakers (needs the 'mic' extra); "
+        "default: on in the interactive view when a sound device is available",
+    )
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (IPv6 as ``[::1]:PORT``) into a (host, port) pair."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise CliError(f"relay address {text!r} must be HOST:PORT")
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise CliError(f"relay address {text!r}: port must be a number") from None
+    if not 0 < port < 65536:
+        raise CliError(f"relay address {text!r}: port out of range")
+    return host, port
+
+
+def use_plain(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "plain", False)) or not sys.stdout.isatty()

@@ -1,0 +1,40 @@
+"""Where this device keeps its state: the Hushroom home directory.
+
+Resolution order: an explicit ``--home DIR`` flag, then the ``HUSHROOM_HOME``
+environment variable, then the per-user data directory of the platform
+(``platformdirs.user_data_dir("hushroom")``, e.g. ``~/.local/share/hushroom``).
+Tests and the demo always pass a home of their own, so they never touch the
+user's real identity.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+from client.errors import CliError
+
+HOME_ENV = "HUSHROOM_HOME"
+
+
+def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The home directory to use (not created)."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("hushroom", appauthor=False))
+
+
+def ensure_home(home: Path) -> Path:
+    """Create ``home`` (mode 0700) if needed; a clear error if that is impossible."""
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot create the hushroom home {home}: {exc.strerror}") from None
+    if not home.is_dir():
+        raise CliError(f"the hushroom home {home} is not a directory")
+    return home

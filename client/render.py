@@ -1,0 +1,63 @@
+"""Text rendering of a :class:`~client.view.RoomView`: the screen and the help line."""
+
+from __future__ import annotations
+
+import textwrap
+
+from client.view import MemberView, RoomView
+
+SPEAKING = "♪"
+HAND = "✋"
+
+
+def member_line(view: RoomView, member: MemberView, now: float, selected: bool) -> str:
+    mark = SPEAKING if view.speaking(member, now) else " "
+    hand = f" {HAND}" if member.hand_raised else ""
+    you = " (you)" if member.is_me else ""
+    role = "" if member.role == "listener" else f" [{member.role}]"
+    cursor = ">" if selected else " "
+    return f"{cursor} {mark} {member.name}{you}{role}{hand}"
+
+
+def key_help(view: RoomView) -> str:
+    keys = ["h hand", "m mute", "c chat", "q leave"]
+    if view.invited_to_speak:
+        keys = ["a accept", "d decline", *keys]
+    if view.is_moderator():
+        keys += ["↑↓ select", "i invite", "v to audience", "r remove", "b ban", "E end"]
+        if view.knocks:
+            keys += ["y admit", "n deny"]
+    return "  ".join(keys)
+
+
+def render_screen(view: RoomView, now: float, width: int = 80) -> list[str]:
+    """The whole screen as lines (no ANSI codes; the caller positions them)."""
+    selected = view.selected_member() if view.is_moderator() else None
+    title = f"hushroom — {view.room_name or 'room'}"
+    lines = [title[:width], f"safety code: {view.safety_code or '…'}   link: {view.connection}"]
+    if view.invite:
+        lines.append(f"invite: {view.invite}")
+    lines.append("")
+    stage = view.stage()
+    lines.append(f"STAGE ({len(stage)})")
+    lines += [member_line(view, m, now, m is selected) for m in stage] or ["   (nobody)"]
+    audience = view.audience()
+    lines.append(f"AUDIENCE ({len(audience)})")
+    lines += [member_line(view, m, now, m is selected) for m in audience] or ["   (nobody)"]
+    if view.hand_queue:
+        names = [view.members[h].name for h in view.hand_queue if h in view.members]
+        lines.append("raised hands: " + ", ".join(names))
+    if view.knocks:
+        lines.append("knocking: " + ", ".join(k.name for k in view.knocks))
+    if view.invited_to_speak:
+        lines.append("*** you are invited to speak: a = accept, d = decline ***")
+    if view.self_muted:
+        lines.append("(you are muted)")
+    if view.chat:
+        lines.append("")
+        lines += list(view.chat)
+    lines.append("")
+    lines += list(view.status)
+    lines.append("")
+    lines += textwrap.wrap(key_help(view), width=max(20, width))
+    return [line if line.startswith("invite: ") else line[:width] for line in lines]

@@ -1,0 +1,318 @@
+"""The one place that knows the sans-IO room API (``e2ee.room.RoomSession``).
+
+It builds the room, turns its events into view updates, log lines and audio
+for a :class:`~client.room_client.RoomClient`, and turns user actions into
+room calls.  Member handles shown in the view are the first 8 hex digits of
+the member's identity key (local display only; never sent anywhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from client.actions import Action
+from client.errors import CliError
+from client.relay_connect import (
+    CONNECT_ERRORS,
+    check_invite_text,
+    describe_connect_error,
+    invite_founder_is,
+    link_connector,
+    new_invite,
+    parse_invite,
+    save_policy,
+    saved_policy,
+)
+from client.view import Knock
+from client.view import MemberView as ViewMember
+from e2ee.errors import HushroomError
+from e2ee.identity import IdentityKey
+from e2ee.invite import Invite
+from e2ee.room import events as ev
+from e2ee.room.roster import RemoveReason, Role
+from e2ee.room.session import MemberView, RoomSession
+
+if TYPE_CHECKING:
+    from client.room_client import RoomClient
+
+__all__ = [
+    "CONNECT_ERRORS",
+    "check_invite_text",
+    "default_connect",
+    "describe_connect_error",
+    "invite_founder_is",
+    "new_invite",
+    "parse_invite",
+    "save_policy",
+    "saved_policy",
+]
+
+default_connect = link_connector
+ROLE_NAMES = {Role.LISTENER: "listener", Role.SPEAKER: "speaker", Role.MODERATOR: "moderator"}
+
+
+def handle_of(member_id: bytes) -> str:
+    return member_id.hex()[:8]
+
+
+@dataclass(frozen=True)
+class RoomKeys:
+    """The invite as ``RoomSession`` wants it (its ``RoomInvite`` protocol, spec §6.4)."""
+
+    room_tag: bytes
+    admission_key: bytes
+    room_id: bytes
+    founder: bytes
+
+    @classmethod
+    def of(cls, invite: Invite) -> RoomKeys:
+        derived = invite.secrets()
+        return cls(
+            derived.room_tag, derived.admission_key, derived.room_id, invite.founder_identity
+        )
+
+    def __repr__(self) -> str:
+        return "RoomKeys(<secret>)"
+
+
+def make_room(
+    identity: IdentityKey,
+    invite: Invite,
+    name: str,
+    *,
+    create: bool,
+    policy: str,
+    rng: Callable[[int], bytes],
+    now: float,
+) -> RoomSession:
+    """Create (founder) or join the room of ``invite``."""
+    keys = RoomKeys.of(invite)
+    try:
+        if create:
+            return RoomSession.create(identity, keys, name, policy, rng, now)
+        return RoomSession.join(identity, keys, name, rng, now)
+    except HushroomError as exc:
+        raise CliError(f"cannot enter the room: {exc}") from None
+
+
+def members(room: RoomSession) -> list[MemberView]:
+    """The current roster as a list (in roster order)."""
+    return list(room.members.values())
+
+
+def my_id(room: RoomSession) -> bytes | None:
+    return room.me if room.role is not None else None
+
+
+def name_of(room: RoomSession, member_id: bytes) -> str:
+    member = room.members.get(member_id)
+    return member.display_name if member is not None else "someone"
+
+
+def safety_code(room: RoomSession) -> str:
+    return str(room.safety_code())
+
+
+def member_count(room: RoomSession) -> int:
+    return len(members(room))
+
+
+def my_role(room: RoomSession) -> Role | None:
+    return room.role
+
+
+def may_speak(room: RoomSession) -> bool:
+    role = my_role(room)
+    return room.state == "member" and role is not None and role.on_stage
+
+
+def hand_queue_names(room: RoomSession) -> list[str]:
+    return [name_of(room, mid) for mid in room.hand_queue]
+
+
+def _member_views(client: RoomClient) -> list[ViewMember]:
+    mid = my_id(client.room)
+    return [
+        ViewMember(handle_of(m.id), m.display_name, ROLE_NAMES[m.role], is_me=m.id == mid)
+        for m in members(client.room)
+    ]
+
+
+def _refresh(client: RoomClient) -> None:
+    view = client.view
+    view.set_members(_member_views(client))
+    view.set_hand_queue([handle_of(mid) for mid in client.room.hand_queue])
+    view.safety_code = safety_code(client.room) if my_id(client.room) is not None else ""
+
+
+def apply_event(client: RoomClient, event: ev.Event) -> None:
+    """Update ``client`` (view, audio, automatic behaviour) for one room event."""
+    if isinstance(event, ev.AudioReceived):
+        client._audio_received(handle_of(event.member), event.seq, event.opus)
+        return
+    room = client.room
+    log = client.log
+    view = client.view
+    if isinstance(event, ev.Admitted):
+        _refresh(client)
+        log(f"in the room (epoch {event.epoch}); room safety code {view.safety_code}")
+        client.known_members.update(m.id for m in members(room))
+        if client.config.raise_hand and not may_speak(room) and not client.hand_raised_once:
+            client.hand_raised_once = True
+            client.perform(Action("hand"))
+    elif isinstance(event, ev.Denied):
+        log("entry to the room was denied")
+        client.removed = True
+    elif isinstance(event, ev.JoinRequested):
+        rid = event.request
+        if rid in client.known_members and rid not in client.banned:
+            log(f"{event.display_name} is back (reconnected); re-admitting")
+            client.session.act(room.approve, rid)
+        else:
+            client.pending_requests[handle_of(rid)] = rid
+            view.knocks.append(Knock(handle_of(rid), event.display_name))
+            log(f"{event.display_name} is knocking (y to admit, n to deny)")
+    elif isinstance(event, ev.MemberJoined):
+        client.known_members.add(event.member)
+        view.knocks = [k for k in view.knocks if k.handle != handle_of(event.member)]
+        _refresh(client)
+        log(f"{event.display_name} joined as {ROLE_NAMES[event.role]}")
+    elif isinstance(event, ev.MemberLeft):
+        handle = handle_of(event.member)
+        name = view.members[handle].name if handle in view.members else "someone"
+        client.receiver.remove_speaker(handle)
+        if event.reason == RemoveReason.BANNED:
+            client.banned.add(event.member)
+        if event.reason in (RemoveReason.KICKED, RemoveReason.BANNED):
+            client.known_members.discard(event.member)
+        how = {
+            RemoveReason.LEFT: "left",
+            RemoveReason.KICKED: "was removed",
+            RemoveReason.BANNED: "was banned",
+        }.get(event.reason, "left")
+        log(f"{name} {how}")
+        _refresh(client)
+    elif isinstance(event, ev.RoleChanged):
+        role = ROLE_NAMES.get(event.new, str(event.new))
+        if not event.new.on_stage:
+            client.receiver.remove_speaker(handle_of(event.member))
+        if event.member == my_id(room):
+            view.invited_to_speak = False
+            log(f"you are now a {role}")
+        else:
+            log(f"{name_of(room, event.member)} is now a {role}")
+        _refresh(client)
+    elif isinstance(event, ev.HandQueueChanged):
+        _refresh(client)
+        names = [name_of(room, mid) for mid in event.queue]
+        log("raised hands: " + (", ".join(names) if names else "none"))
+    elif isinstance(event, ev.InvitedToSpeak):
+        view.invited_to_speak = True
+        if client.config.auto_accept and not client.config.listen_only:
+            log("invited to speak; accepting")
+            client.perform(Action("accept"))
+        else:
+            log("you are invited to speak: a = accept, d = decline")
+    elif isinstance(event, ev.ChatReceived):
+        line = f"{name_of(room, event.member)}: {event.text}"
+        view.add_chat(line)
+        log(f"chat {line}")
+    elif isinstance(event, ev.MuteRequested):
+        view.self_muted = True
+        log(f"{name_of(room, event.by)} asked you to mute; muted (m to unmute)")
+    elif isinstance(event, ev.Removed):
+        if event.reason != RemoveReason.LEFT:
+            client.removed = True
+            how = "banned from" if event.reason == RemoveReason.BANNED else "removed from"
+            log(f"you were {how} the room")
+    elif isinstance(event, ev.RoomEnded):
+        client.ended = True
+        view.ended = True
+        log("the room has ended")
+    elif isinstance(event, ev.KeysRotated):
+        log(f"keys rotated (epoch {event.epoch})")
+    elif isinstance(event, ev.SecurityAlert):
+        log(f"SECURITY ALERT ({event.kind}): {event.detail}")
+    elif isinstance(event, ev.RosterChanged):
+        _refresh(client)
+
+
+def _target(client: RoomClient, action: Action) -> bytes:
+    if action.target is None:
+        raise CliError(f"'{action.kind}' needs a member")
+    member = client.view.find(action.target)
+    if member is None:
+        raise CliError(f"no member called {action.target!r}")
+    for m in members(client.room):
+        if handle_of(m.id) == member.handle:
+            return bytes(m.id)
+    raise CliError(f"{action.target!r} is no longer in the room")
+
+
+def perform(client: RoomClient, action: Action) -> None:
+    """Carry out ``action`` on the room; a refused action is one log line."""
+    room = client.room
+    kind = action.kind
+    try:
+        if kind == "hand":
+            client.session.act(room.raise_hand)
+        elif kind == "lower":
+            client.session.act(room.lower_hand)
+        elif kind == "accept":
+            client.view.invited_to_speak = False
+            client.session.act(room.accept_invitation)
+        elif kind == "decline":
+            client.view.invited_to_speak = False
+            client.session.act(room.decline_invitation)
+        elif kind == "mute":
+            client.view.self_muted = True
+            client.log("muted")
+        elif kind == "unmute":
+            client.view.self_muted = False
+            client.log("unmuted")
+        elif kind == "chat":
+            client.session.act(room.send_chat, action.text or "")
+            client.view.add_chat(f"{client.config.name} (you): {action.text}")
+        elif kind == "leave":
+            others = [m for m in members(room) if m.id != room.me]
+            moderators = [m for m in members(room) if m.role is Role.MODERATOR]
+            if room.role is Role.MODERATOR and others and len(moderators) == 1:
+                raise CliError(
+                    "you are the last moderator: hand over first ('moderator NAME') "
+                    "or end the room ('end', key E)"
+                )
+            client.session.act(room.leave)
+            client.ended = True
+        elif kind == "end":
+            client.session.act(room.end_room)
+            client.ended = True
+        elif kind in ("approve", "deny"):
+            knocks = client.view.knocks
+            knock = next((k for k in knocks if action.target in (None, k.handle, k.name)), None)
+            if knock is None:
+                raise CliError("nobody is knocking")
+            client.view.knocks = [k for k in knocks if k is not knock]
+            method = room.approve if kind == "approve" else room.deny
+            rid = client.pending_requests.pop(knock.handle, None)
+            if rid is None:
+                raise CliError("that request is gone")
+            client.session.act(method, rid)
+        else:
+            target = _target(client, action)
+            method_name = {
+                "invite": "invite_to_speak",
+                "audience": "move_to_audience",
+                "askmute": "request_mute",
+                "kick": "kick",
+                "ban": "ban",
+                "moderator": "transfer_moderator",
+            }[kind]
+            if kind == "ban":
+                client.banned.add(target)
+            if kind in ("kick", "ban"):
+                client.known_members.discard(target)
+            client.session.act(getattr(room, method_name), target)
+    except HushroomError as exc:
+        raise CliError(f"{kind}: {exc}") from None

@@ -1,0 +1,241 @@
+"""Running a :class:`~client.room_client.RoomClient` from the command line.
+
+Shared by ``hushroom join``, ``hushroom room create`` and the bot: loads the
+identity, opens the audio source, picks the console (interactive screen on a
+terminal, plain log lines otherwise), runs until the user leaves, and turns
+every expected failure into one :class:`~client.errors.CliError` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+
+from client import room_protocol as rp
+from client.audio.errors import AudioError
+from client.audio.sinks import FrameSink
+from client.audio.sources import FrameSource
+from client.audio_io import open_output, open_source
+from client.commands.common import use_plain
+from client.console import PlainConsole, ScreenConsole
+from client.errors import CliError
+from client.home import resolve_home
+from client.identity_store import IdentityStore
+from client.room_client import ClientConfig, RoomClient
+
+
+def source_from_args(args: argparse.Namespace) -> FrameSource | None:
+    return open_source(
+        speak=getattr(args, "speak", None),
+        tone=bool(getattr(args, "tone", False)),
+        mic=bool(getattr(args, "mic", False)),
+        say=getattr(args, "say", None),
+    )
+
+
+def output_from_args(args: argparse.Namespace) -> FrameSink | None:
+    """The speakers, if asked for (``--play``) or by default in the interactive view."""
+    play = getattr(args, "play", None)
+    if play is False or (play is None and use_plain(args)):
+        return None
+    try:
+        return open_output()
+    except AudioError as exc:
+        if play:
+            raise
+        print(f"not playing the room ({exc}); use --record FILE to keep it", file=sys.stderr)
+        return None
+
+
+def default_name(args: argparse.Namespace, fallback: str) -> str:
+    name = getattr(args, "name", None) or fallback
+    if not name.strip() or len(name.encode()) > 64:
+        raise CliError("--name must be 1 to 64 bytes of text")
+    return name.strip()
+
+
+async def run_client(
+    make_client: Callable[[], RoomClient],
+    plain: bool,
+    duration: float | None,
+    done: list[RoomClient],
+    on_started: Callable[[RoomClient], None] | None = None,
+) -> None:
+    """Build a client (inside trio) and run it with a console until it is done.
+
+    ``done`` receives the client (for the exit status).  After ``duration``
+    seconds the client leaves (or, if the room does not let it leave — the
+    last moderator of an occupied room — simply disconnects).
+    """
+    client = make_client()
+    done.append(client)
+    console: PlainConsole | ScreenConsole
+    console = PlainConsole(client.view) if plain else ScreenConsole(client.view)
+    client._log = console.log
+    client.on_room_event.append(lambda _event: console.changed())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(client.run)
+        if on_started is not None:
+            on_started(client)
+        if plain or sys.stdin.isatty():
+            nursery.start_soon(console.run, client.actions_send)
+        elif isinstance(console, ScreenConsole):
+            nursery.start_soon(console.redraw_loop)  # a view, but no keyboard
+        if duration is not None:
+
+            async def stop_later() -> None:
+                await trio.sleep(duration)
+                client.log(f"--duration {duration:g} s is up: leaving")
+                client.leave()
+                client.ended = True
+                client._notify()
+
+            nursery.start_soon(stop_later)
+
+        async def leave_on_signal() -> None:
+            # Ctrl-C or SIGTERM: say goodbye so the room sees us leave at once;
+            # a second one stops without waiting.
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    if client.ended:
+                        nursery.cancel_scope.cancel()
+                        return
+                    client.log("leaving (press Ctrl-C again to quit at once)")
+                    client.leave()
+                    client.ended = True
+                    client._notify()
+
+        if threading.current_thread() is threading.main_thread():
+            nursery.start_soon(leave_on_signal)
+
+        async def finish_when_client_done() -> None:
+            await client.wait_until(lambda: client.ended or client.removed)
+            await trio.sleep(0.5)
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(finish_when_client_done)
+
+
+def run_or_explain(
+    make_client: Callable[[], RoomClient],
+    *,
+    plain: bool,
+    duration: float | None,
+    on_started: Callable[[RoomClient], None] | None = None,
+) -> int:
+    """Run until done; connection failures become one :class:`CliError` line.
+
+    Exit status: 0 after leaving or the room ending, 3 when removed or denied.
+    """
+    done: list[RoomClient] = []
+    try:
+        trio.run(run_client, make_client, plain, duration, done, on_started)
+    except BaseException as exc:
+        leaves = _leaves(exc)
+        for leaf in leaves:
+            if isinstance(leaf, rp.CONNECT_ERRORS):
+                raise CliError(rp.describe_connect_error(leaf)) from None
+        for leaf in leaves:
+            if isinstance(leaf, CliError | KeyboardInterrupt):
+                raise leaf from None
+        raise
+    return 3 if done and done[0].removed else 0
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The non-group exceptions inside (possibly nested) exception groups."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _run(
+    make_client: Callable[[], RoomClient],
+    args: argparse.Namespace,
+    on_started: Callable[[RoomClient], None] | None = None,
+) -> int:
+    return run_or_explain(
+        make_client,
+        plain=use_plain(args),
+        duration=getattr(args, "duration", None),
+        on_started=on_started,
+    )
+
+
+def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str) -> ClientConfig:
+    store = IdentityStore(resolve_home(args.home))
+    identity = store.load_or_create()
+    record = Path(args.record) if getattr(args, "record", None) else None
+    if record is not None and not record.parent.exists():
+        raise CliError(f"cannot record to {record}: folder {record.parent} does not exist")
+    return ClientConfig(
+        invite=invite,
+        identity=identity,
+        output=output_from_args(args),
+        name=default_name(args, "Moderator" if create else "Guest"),
+        create=create,
+        policy=policy,
+        source=source_from_args(args),
+        record=record,
+        listen_only=bool(getattr(args, "listen_only", False)),
+        auto_accept=bool(getattr(args, "auto_accept", False)),
+        raise_hand=bool(getattr(args, "hand", False)),
+    )
+
+
+def run_join(args: argparse.Namespace) -> int:
+    invite = rp.check_invite_text(args.invite)
+    home_identity = IdentityStore(resolve_home(args.home)).load_or_create()
+    create = rp.invite_founder_is(invite, home_identity)
+    config = _config(args, invite, create=create, policy=rp.saved_policy(args.home, invite))
+    if create:
+        print("you founded this room: opening it as its moderator", flush=True)
+    return _run(lambda: RoomClient(config), args, _print_safety_code)
+
+
+def run_room_create(args: argparse.Namespace) -> int:
+    from client.commands.common import parse_hostport
+
+    host, port = parse_hostport(args.relay)
+    if not args.pin:
+        raise CliError(
+            "--pin is required: copy it from the relay's start-up line ('hushroom relay' prints it)"
+        )
+    identity = IdentityStore(resolve_home(args.home)).load_or_create()
+    invite = rp.new_invite(host, port, args.pin, identity)
+    rp.save_policy(args.home, invite, args.policy)
+    print(f"invite: {invite}", flush=True)
+    if args.detach:
+        print(
+            "room not started: run 'hushroom join INVITE' with this identity to open and "
+            "moderate it",
+            flush=True,
+        )
+        return 0
+    config = _config(args, invite, create=True, policy=args.policy)
+    return _run(lambda: RoomClient(config), args, _print_safety_code)
+
+
+def _print_safety_code(client: RoomClient) -> None:
+    if rp.may_speak(client.room):  # the founder is in at once; others once admitted
+        print(f"room safety code: {rp.safety_code(client.room)}", flush=True)
+
+
+def bot_config(args: argparse.Namespace) -> ClientConfig:
+    """The welcome bot's client: audience member, raises its hand, accepts by itself."""
+    invite = rp.check_invite_text(args.invite)
+    identity = IdentityStore(resolve_home(args.home)).load_or_create()
+    config = ClientConfig(
+        invite=invite,
+        identity=identity,
+        name=default_name(args, "Welcome bot"),
+        auto_accept=True,
+        raise_hand=True,
+    )
+    return config

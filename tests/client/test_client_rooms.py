@@ -1,0 +1,384 @@
+"""Whole clients in real rooms: real relay, real TLS links on loopback, real Opus.
+
+Measure used for "the recording matches the source": the normalised
+cross-correlation between a speaker's source PCM and that speaker's track as
+recorded by a listener (``RoomRecorder`` per-speaker WAV, on the room's
+timeline), after alignment: ``client.audio.quality.windowed_correlation``
+aligns globally (the lag that maximises the correlation), then re-aligns each
+1 s window within ±200 ms (an adaptive jitter buffer may shift playout by a
+frame) and takes the energy-weighted mean.  Threshold 0.9.  The recording
+listener uses a 200 ms playout buffer because six clients and the relay share
+one process (and two CPU cores, with other test runs) here.
+
+These tests use real sockets, so they run on the real clock, each bounded by
+``trio.fail_after``; they wait for conditions, never for fixed times, except
+where "nothing arrives any more" must be observed over a short window.
+"""
+
+from __future__ import annotations
+
+import secrets
+import wave
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import trio
+
+from client.actions import Action
+from client.audio.jitter import JitterConfig
+from client.audio.quality import mixture_correlation, windowed_correlation
+from client.audio.sinks import speaker_file_name
+from client.audio.sources import PcmSource
+from client.audio.synth import speech_like
+from client.backoff import Backoff
+from client.bot import WelcomeBot
+from client.inproc_relay import RunningRelay, start_relay
+from client.relay_connect import link_connector, new_invite, parse_invite
+from client.relay_view import RelayObserver
+from client.room_client import ClientConfig, RoomClient
+from e2ee.envelope import EnvelopeDecoder, EnvelopeType
+from e2ee.errors import DecryptionFailed, RemoteProtocolError
+from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
+from e2ee.identity import IdentityKey
+from e2ee.room import events as ev
+from e2ee.room import keys
+from e2ee.sender_key import SenderKey
+from e2ee.sframe_header import decode_header
+
+
+@dataclass
+class Room:
+    relay: RunningRelay
+    invite: str
+    nursery: trio.Nursery
+    observer: RelayObserver
+    moderator: RoomClient | None = None
+
+    async def add(self, name: str, **kw: object) -> RoomClient:
+        config = ClientConfig(
+            invite=self.invite,
+            identity=IdentityKey.generate(secrets.token_bytes),
+            name=name,
+            **kw,  # type: ignore[arg-type]
+        )
+        client = RoomClient(
+            config,
+            connect=link_connector(parse_invite(self.invite), tap=self.observer.link(name)),
+            backoff=Backoff(uniform=lambda: secrets.randbelow(1000) / 1000, cap=1.0),
+        )
+        await self.nursery.start(client.run)
+        with trio.fail_after(5):
+            await client.wait_until(lambda: client.view.me() is not None)
+        return client
+
+    async def on_stage(self, client: RoomClient) -> None:
+        assert self.moderator is not None
+        name = client.config.name
+        with trio.fail_after(5):
+            await self.moderator.wait_until(lambda: self.moderator.view.find(name) is not None)  # type: ignore[union-attr]
+        self.moderator.perform(Action("invite", target=name))
+        with trio.fail_after(5):
+            await client.wait_until(lambda: client.view.me().on_stage)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def room() -> AsyncIterator[Room]:
+    async with trio.open_nursery() as nursery:
+        relay = await start_relay(nursery)
+        founder = IdentityKey.generate(secrets.token_bytes)
+        invite = new_invite(relay.host, relay.port, relay.pin_text, founder)
+        r = Room(relay, invite, nursery, RelayObserver())
+        mod = RoomClient(
+            ClientConfig(invite, founder, "Mod", create=True),
+            connect=link_connector(parse_invite(invite), tap=r.observer.link("Mod")),
+        )
+        await nursery.start(mod.run)
+        r.moderator = mod
+        yield r
+        nursery.cancel_scope.cancel()
+
+
+def read_wav(path: Path) -> npt.NDArray[np.int16]:
+    with wave.open(str(path), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+
+
+async def test_two_speakers_three_listeners_recording_matches_sources(
+    room: Room, tmp_path: Path
+) -> None:
+    seconds = 1.5
+    sources = {
+        "Ann": speech_like(seconds, 120.0, seed=1),
+        "Ben": speech_like(seconds, 190.0, seed=2),
+    }
+    speakers = {
+        n: await room.add(n, source=PcmSource(pcm), auto_accept=True) for n, pcm in sources.items()
+    }
+    recorder = await room.add(
+        "Rec",
+        record=tmp_path / "room.wav",
+        record_speakers_dir=tmp_path,
+        listen_only=True,
+        jitter=JitterConfig(target_frames=10),
+    )
+    others = [await room.add(f"L{i}", listen_only=True) for i in range(2)]
+    for speaker in speakers.values():
+        await room.on_stage(speaker)
+    frames = int(seconds * 50)
+    with trio.fail_after(seconds + 5):
+        for listener in [recorder, *others]:
+            for name in sources:
+                await listener.wait_until(lambda n=name, c=listener: c.frames_from(n) >= frames)
+    await trio.sleep(0.3)  # drain the jitter buffers into the recording
+    recorder.stop_recording()
+    for name, pcm in sources.items():
+        handle = next(m.handle for m in recorder.view.members.values() if m.name == name)
+        track = read_wav(tmp_path / speaker_file_name(handle))
+        corr, lag = windowed_correlation(pcm, track)
+        print(f"{name}: windowed correlation {corr:.3f} (global lag {lag} samples)")
+        stats = recorder.receiver.jitter_stats(handle), recorder.receiver.decode_stats(handle)
+        assert corr >= 0.9, f"{name}: correlation {corr:.3f} at lag {lag}; {stats}"
+    mix = read_wav(tmp_path / "room.wav")
+    assert mix.size >= frames * 960
+    # The room mix itself: explained by the two sources, each aligned on its own
+    # (client.audio.quality.mixture_correlation, single lag per source).
+    mix_corr, _lags = mixture_correlation(list(sources.values()), mix)
+    print(f"room.wav: mixture correlation {mix_corr:.3f}")
+    assert mix_corr >= 0.9
+
+
+async def test_hand_invite_accept_speak_then_back_to_audience(room: Room) -> None:
+    mod = room.moderator
+    assert mod is not None
+    listener = await room.add("Lou", source=PcmSource(speech_like(30.0, seed=3)))
+    audience = await room.add("Aud", listen_only=True)
+    listener.perform(Action("hand"))
+    with trio.fail_after(5):
+        await mod.wait_until(
+            lambda: [m.name for m in mod.view.members.values() if m.hand_raised] == ["Lou"]
+        )
+    mod.perform(Action("invite", target="Lou"))
+    with trio.fail_after(5):
+        await listener.wait_until(lambda: listener.view.invited_to_speak)
+    assert listener.frames_from("Lou") == 0 and audience.frames_from("Lou") == 0
+    listener.perform(Action("accept"))
+    with trio.fail_after(5):
+        await audience.wait_until(lambda: audience.frames_from("Lou") >= 25)
+    mod.perform(Action("audience", target="Lou"))
+    with trio.fail_after(5):
+        await audience.wait_until(lambda: audience.view.find("Lou").role == "listener")  # type: ignore[union-attr]
+    await trio.sleep(0.1)
+    heard = audience.frames_from("Lou")
+    await trio.sleep(0.5)
+    assert audience.frames_from("Lou") == heard  # nothing more is accepted...
+    handle = audience.view.find("Lou").handle  # type: ignore[union-attr]
+    assert handle not in audience.receiver.speakers  # ...and nothing buffered is played
+
+    # Ghosting (DESIGN T1-T3): Lou's client ignores the demotion and keeps
+    # sending frames correctly encrypted under the current epoch's keys.
+    # Receivers enforce the roster: none of them is played.
+    ghost = listener.room
+    rejected = audience.room.counters["audio_rejected_role"]
+    epoch = ghost.epoch
+    sender = FrameSender(
+        SenderKey(epoch, epoch, keys.sender_base(ghost._epoch_keys[epoch], ghost.me)),
+        room_id=ghost.room_id,
+        sender_id=ghost.me,
+        next_counter=10_000,
+    )
+    packet = listener.sent_packets[-1]
+    for _ in range(25):
+        ghost._send(EnvelopeType.MEDIA, 0, sender.protect(packet))
+    listener.session.pump()
+    with trio.fail_after(5):
+        while audience.room.counters["audio_rejected_role"] < rejected + 25:
+            await trio.sleep(0.02)
+    assert audience.frames_from("Lou") == heard
+
+
+async def test_kicked_member_decrypts_no_audio_afterwards(room: Room) -> None:
+    """The removed client plays an attacker who keeps its link and every key it held.
+
+    It ignores its own "you were removed" state and tries every MEDIA payload
+    the relay still forwards to it with each epoch key it ever had, plus the
+    key a non-re-key commit would have given it (the previous key hashed with
+    the kick commit's public head).  Spec goal: a removed member can decrypt
+    for at most about 1 s after a kick; here we allow 0.5 s of frames (the
+    speakers' re-key grace) and expect the rest to fail.
+    """
+    mod = room.moderator
+    assert mod is not None
+    speaker = await room.add("Spk", source=PcmSource(speech_like(30.0, seed=4)), auto_accept=True)
+    victim = await room.add("Vic", listen_only=True, stay_after_removal=True)
+    witness = await room.add("Wit", listen_only=True)
+    await room.on_stage(speaker)
+    with trio.fail_after(5):
+        await victim.wait_until(lambda: victim.frames_from("Spk") >= 10)
+    tap = next(r for r in room.observer.links if r.label == "Vic")
+    stolen: dict[int, bytes] = {}
+    kick_epoch: list[int] = []
+
+    def keep_keys(event: object) -> None:
+        if isinstance(event, ev.Removed) and not kick_epoch:
+            held = dict(victim.room._epoch_keys)  # the attacker keeps what it had
+            epoch, head = victim.room.epoch, victim.room.head
+            stolen.update(held)
+            if epoch - 1 in held and epoch not in held:
+                stolen[epoch] = keys.next_epoch_key(held[epoch - 1], head)  # a guess
+            kick_epoch.append(epoch)
+
+    victim.on_room_event.append(keep_keys)
+    bytes_at_kick = len(tap.from_relay)
+    mod.perform(Action("kick", target="Vic"))
+    with trio.fail_after(5):
+        await victim.wait_until(lambda: victim.removed)
+    witness_at_kick = witness.frames_from("Spk")
+    await trio.sleep(1.5)
+    assert witness.frames_from("Spk") >= witness_at_kick + 40  # the room went on talking
+    after = EnvelopeDecoder().feed(bytes(tap.from_relay[bytes_at_kick:]))
+    media = [env.payload for env in after if env.type == EnvelopeType.MEDIA]
+    assert len(media) >= 40  # the relay still forwards ciphertext to the removed client
+    member = speaker.room.me
+
+    def open_with_stolen_keys(payloads: list[bytes]) -> list[int]:
+        opened = []
+        for payload in payloads:
+            phase = decode_header(payload)[0]
+            for epoch, key in stolen.items():
+                if epoch % KID_PHASES != phase:
+                    continue
+                receiver = FrameReceiver(room_id=victim.room.room_id, sender_id=member)
+                receiver.add_key(SenderKey(epoch, epoch, keys.sender_base(key, member)), 0)
+                try:
+                    receiver.unprotect(payload, 0.0)
+                except (DecryptionFailed, RemoteProtocolError):
+                    continue
+                opened.append(epoch)
+                break
+        return opened
+
+    before = EnvelopeDecoder().feed(bytes(tap.from_relay[:bytes_at_kick]))
+    control = open_with_stolen_keys([e.payload for e in before if e.type == EnvelopeType.MEDIA])
+    assert len(control) >= 10  # the attacker's keys do open what was sent before the kick
+    opened = open_with_stolen_keys(media)
+    print(
+        f"kick at epoch {kick_epoch}: {len(media)} frames forwarded after it, "
+        f"{len(opened)} opened with stolen keys (epochs {sorted(set(opened))})"
+    )
+    assert len(opened) <= 25
+    assert all(e < kick_epoch[0] for e in opened)  # nothing under the post-kick keys
+
+
+async def test_relay_restart_every_client_reconnects_and_audio_resumes(room: Room) -> None:
+    mod = room.moderator
+    assert mod is not None
+    speaker = await room.add("Spk", source=PcmSource(speech_like(60.0, seed=5)), auto_accept=True)
+    listeners = [await room.add(f"L{i}", listen_only=True) for i in range(2)]
+    await room.on_stage(speaker)
+    with trio.fail_after(5):
+        for c in listeners:
+            await c.wait_until(lambda c=c: c.frames_from("Spk") >= 10)
+    before = {id(c): c.frames_from("Spk") for c in listeners}
+    await room.relay.restart()
+    restarted = trio.current_time()
+    everyone = [mod, speaker, *listeners]
+    try:
+        with trio.fail_after(5):
+            for c in everyone:
+                await c.wait_until(
+                    lambda c=c: c.session.reconnects >= 1 and c.view.connection == "connected"
+                )
+            for c in listeners:
+                await c.wait_until(lambda c=c: c.frames_from("Spk") >= before[id(c)] + 25)
+    except trio.TooSlowError:
+        state = [
+            (
+                c.config.name,
+                c.session.reconnects,
+                c.view.connection,
+                c.frames_from("Spk"),
+                dict(c.room.counters),
+                c.room.state,
+                c.room.slot,
+            )
+            for c in everyone
+        ]
+        raise AssertionError(f"not resumed within 5 s: {state}, before {before}") from None
+    print(f"all reconnected and audio resumed {trio.current_time() - restarted:.3f} s after")
+
+
+async def test_welcome_bot_greets_each_member_brought_on_stage(room: Room) -> None:
+    mod = room.moderator
+    assert mod is not None
+    ear = await room.add("Ear", listen_only=True)
+    bot_config = ClientConfig(
+        room.invite,
+        IdentityKey.generate(secrets.token_bytes),
+        "Greeter",
+        auto_accept=True,
+        raise_hand=True,
+    )
+    bot_client = RoomClient(bot_config)
+    bot = WelcomeBot(bot_client, "Welcome, {name}!")
+    await room.nursery.start(bot_client.run)
+    with trio.fail_after(5):  # the bot asks to speak by raising its hand
+        await mod.wait_until(
+            lambda: bool(mod.view.find("Greeter") and mod.view.find("Greeter").hand_raised)
+        )  # type: ignore[union-attr]
+    mod.perform(Action("invite", target="Greeter"))
+    with trio.fail_after(5):
+        await bot_client.wait_until(lambda: bot_client.view.me().on_stage)  # type: ignore[union-attr]
+    assert bot.greeted == []  # nobody new on stage yet (the moderator was already there)
+    assert ear.frames_from("Greeter") == 0
+    newbie = await room.add("Newbie", auto_accept=True)
+    await room.on_stage(newbie)
+    with trio.fail_after(5):
+        await ear.wait_until(lambda: ear.frames_from("Greeter") >= 20)
+    assert bot.greeted == ["Newbie"]
+
+
+async def test_knock_policy_approve_deny_and_known_identity_readmitted() -> None:
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            relay = await start_relay(nursery)
+            founder = IdentityKey.generate(secrets.token_bytes)
+            invite = new_invite(relay.host, relay.port, relay.pin_text, founder)
+            mod = RoomClient(ClientConfig(invite, founder, "Mod", create=True, policy="knock"))
+            await nursery.start(mod.run)
+            knocker_id = IdentityKey.generate(secrets.token_bytes)
+
+            async def knocking_client(
+                identity: IdentityKey, name: str
+            ) -> tuple[RoomClient, trio.CancelScope]:
+                client = RoomClient(ClientConfig(invite, identity, name))
+                scope = trio.CancelScope()
+
+                async def run(
+                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+                ) -> None:
+                    with scope:
+                        await client.run(task_status=task_status)
+
+                await nursery.start(run)
+                return client, scope
+
+            kim, kim_scope = await knocking_client(knocker_id, "Kim")
+            await mod.wait_until(lambda: [k.name for k in mod.view.knocks] == ["Kim"])
+            assert kim.view.me() is None  # waiting at the door
+            mod.perform(Action("approve"))
+            await kim.wait_until(lambda: kim.view.me() is not None)
+            dan, _ = await knocking_client(IdentityKey.generate(secrets.token_bytes), "Dan")
+            await mod.wait_until(lambda: [k.name for k in mod.view.knocks] == ["Dan"])
+            mod.perform(Action("deny", target="Dan"))
+            await dan.wait_until(lambda: dan.removed)
+            assert dan.view.me() is None
+            # Kim's device crashes and comes back with the same identity: in again, no knock.
+            kim_scope.cancel()
+            kim2, _ = await knocking_client(knocker_id, "Kim")
+            await kim2.wait_until(lambda: kim2.view.me() is not None)
+            assert mod.view.knocks == []
+            nursery.cancel_scope.cancel()

@@ -1,0 +1,111 @@
+"""The terminal view model, its rendering, and the key/line command bindings."""
+
+from __future__ import annotations
+
+import pytest
+
+from client.actions import Action, action_for_key, parse_line
+from client.console import ScreenConsole
+from client.render import render_screen
+from client.view import Knock, MemberView, RoomView
+
+
+def room(me_role: str = "moderator") -> RoomView:
+    view = RoomView(room_name="Tea", safety_code="12345 67890")
+    view.set_members(
+        [
+            MemberView("m1", "Alice", me_role, is_me=True),
+            MemberView("s1", "Bob", "speaker"),
+            MemberView("l1", "Carol", "listener"),
+            MemberView("l2", "Dave", "listener"),
+        ]
+    )
+    return view
+
+
+def test_stage_and_audience_split_and_hands_first() -> None:
+    view = room()
+    view.set_hand_queue(["l2"])
+    assert [m.name for m in view.stage()] == ["Alice", "Bob"]
+    assert [m.name for m in view.audience()] == ["Dave", "Carol"]  # raised hand first
+    assert view.members["l2"].hand_raised and not view.members["l1"].hand_raised
+
+
+def test_speaking_indicator_follows_audio_times() -> None:
+    view = room()
+    view.audio_from("s1", 10.0)
+    lines = render_screen(view, now=10.1)
+    bob = next(line for line in lines if "Bob" in line)
+    assert "♪" in bob
+    lines = render_screen(view, now=11.0)
+    assert "♪" not in next(line for line in lines if "Bob" in line)
+
+
+def test_render_shows_safety_code_hands_knocks_invitation() -> None:
+    view = room()
+    view.set_hand_queue(["l1"])
+    view.knocks.append(Knock("k1", "Mallory"))
+    view.invited_to_speak = True
+    text = "\n".join(render_screen(view, 0.0))
+    assert "safety code: 12345 67890" in text
+    assert "raised hands: Carol" in text
+    assert "knocking: Mallory" in text
+    assert "invited to speak" in text
+    assert "y admit" in text
+
+
+def test_roster_update_keeps_speaking_times() -> None:
+    view = room()
+    view.audio_from("s1", 5.0)
+    view.set_members([MemberView("s1", "Bob", "speaker"), MemberView("m1", "Alice", "moderator")])
+    assert view.members["s1"].last_audio == 5.0
+    assert "l1" not in view.members
+
+
+def test_keys_for_listener_and_moderator() -> None:
+    listener = room("listener")
+    assert action_for_key("h", listener) == Action("hand")
+    listener.set_hand_queue(["m1"])
+    assert action_for_key("h", listener) == Action("lower")
+    assert action_for_key("a", listener) is None
+    listener.invited_to_speak = True
+    assert action_for_key("a", listener) == Action("accept")
+    assert action_for_key("i", listener) is None  # not a moderator
+
+    mod = room()
+    mod.selected = 1  # Bob (stage: Alice, Bob)
+    assert action_for_key("v", mod) == Action("audience", target="s1")
+    assert action_for_key("r", mod) == Action("kick", target="s1")
+    mod.selected = 0  # yourself: no per-member action
+    assert action_for_key("r", mod) is None
+    mod.knocks.append(Knock("k1", "Mallory"))
+    assert action_for_key("y", mod) == Action("approve", target="k1")
+
+
+def test_screen_console_arrows_and_chat_line() -> None:
+    view = room()
+    console = ScreenConsole(view)
+    assert console.keys("\x1b[B\x1b[B") == []
+    assert view.selected_member() is not None
+    assert view.selected_member().name == "Carol"  # type: ignore[union-attr]
+    assert console.keys("chello there\r") == [Action("chat", text="hello there")]
+    assert console.keys("c\x1bq") == [Action("leave")]  # escape abandons the chat line
+
+
+def test_parse_line_commands() -> None:
+    assert parse_line("  ") is None
+    assert parse_line("hand") == Action("hand")
+    assert parse_line("invite Bob") == Action("invite", target="Bob")
+    assert parse_line("chat hi all") == Action("chat", text="hi all")
+    assert parse_line("approve") == Action("approve")
+    with pytest.raises(ValueError, match="needs a member"):
+        parse_line("kick")
+    with pytest.raises(ValueError, match="unknown command"):
+        parse_line("dance")
+
+
+def test_find_member_by_name_prefix() -> None:
+    view = room()
+    assert view.find("bo") is view.members["s1"]
+    assert view.find("Carol") is view.members["l1"]
+    assert view.find("zzz") is None
