@@ -11,12 +11,11 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from e2ee.identity import IdentityKey, fingerprint, safety_code
-
 from client.errors import CliError
 from client.home import ensure_home
 from client.secret_file import read_private, write_private
 from e2ee.errors import HushroomError
+from e2ee.identity import IdentityKey, fingerprint, safety_code
 
 FILE_NAME = "identity"
 
