@@ -36,6 +36,7 @@ from e2ee.envelope import (
     parse_error,
 )
 from e2ee.errors import RemoteProtocolError
+from relay.tls_io import drain_ready
 
 PIN_LEN = 32
 _RECV_SIZE = 262_144
@@ -221,20 +222,7 @@ class RelayLink:
         while True:
             if self._closed:
                 raise self._closed_error()
-            chunks: list[bytes] = []
-            eof = False
-            while True:
-                try:
-                    data = sock.recv(_RECV_SIZE)
-                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-                    break
-                except (ssl.SSLError, OSError):
-                    eof = True
-                    break
-                if not data:
-                    eof = True
-                    break
-                chunks.append(data)
+            chunks, eof = drain_ready(sock, _RECV_SIZE)
             envelopes = self._decoder.feed(b"".join(chunks)) if chunks else []
             for env in envelopes:
                 if env.type == EnvelopeType.ERROR:

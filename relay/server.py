@@ -34,6 +34,7 @@ from relay.config import RelayConfig
 from relay.router import Link, Room, Router
 from relay.sendqueue import SendQueue
 from relay.stats import RelayStats
+from relay.tls_io import drain_ready
 
 log = logging.getLogger("hushroom.relay")
 
@@ -345,20 +346,7 @@ class RelayServer:
         router = self.router
         while True:
             await trio.lowlevel.wait_readable(sock)
-            chunks: list[bytes] = []
-            eof = False
-            while True:
-                try:
-                    data = sock.recv(_RECV_SIZE)
-                except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
-                    break
-                except (ssl.SSLError, OSError):
-                    eof = True
-                    break
-                if not data:
-                    eof = True
-                    break
-                chunks.append(data)
+            chunks, eof = drain_ready(sock, _RECV_SIZE)
             if chunks:
                 now = trio.current_time()
                 conn.last_rx = now
