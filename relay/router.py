@@ -185,12 +185,16 @@ class Router:
             self.refuse(link, RelayErrorCode.NOT_JOINED, "not in that room", env.room_tag)
         return membership
 
-    def _media(self, link: Link, env: Envelope) -> None:
-        """Broadcast audio: stage first, frame by frame; audience batched (spec §17.3)."""
+    def _broadcast_source(self, link: Link, env: Envelope) -> Membership | None:
+        """The sender's membership for a broadcast, or None after refusing it (spec §8.3)."""
         if env.slot:
             self.refuse(link, RelayErrorCode.MALFORMED, "broadcast slot must be zero")
-            return
-        me = self._membership(link, env)
+            return None
+        return self._membership(link, env)
+
+    def _media(self, link: Link, env: Envelope) -> None:
+        """Broadcast audio: stage first, frame by frame; audience batched (spec §17.3)."""
+        me = self._broadcast_source(link, env)
         if me is None:
             return
         room = me.room
@@ -210,10 +214,7 @@ class Router:
 
     def _control(self, link: Link, env: Envelope) -> None:
         """Reliable broadcast to every other member, never dropped (spec §17.4)."""
-        if env.slot:
-            self.refuse(link, RelayErrorCode.MALFORMED, "broadcast slot must be zero")
-            return
-        me = self._membership(link, env)
+        me = self._broadcast_source(link, env)
         if me is None:
             return
         room = me.room

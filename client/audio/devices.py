@@ -48,6 +48,23 @@ def _put_dropping_oldest(q: queue.Queue[Frame], frame: Frame) -> None:
                 pass
 
 
+def _start_stream(stream_class: Any, device: Any, callback: Any, what: str) -> Any:
+    """Open and start a 20 ms mono int16 PortAudio stream, or raise AudioDeviceError."""
+    try:
+        stream = stream_class(
+            samplerate=SAMPLE_RATE,
+            channels=1,
+            dtype="int16",
+            blocksize=FRAME_SAMPLES,
+            device=device,
+            callback=callback,
+        )
+        stream.start()
+    except Exception as exc:  # PortAudioError, ValueError: no such device
+        raise AudioDeviceError(f"cannot open {what}: {exc}") from None
+    return stream
+
+
 class MicrophoneSource:
     """The default (or a named) input device as a frame source.
 
@@ -64,18 +81,7 @@ class MicrophoneSource:
             if pcm.size == FRAME_SAMPLES:
                 _put_dropping_oldest(self._frames, pcm.copy())
 
-        try:
-            self._stream = sd.RawInputStream(
-                samplerate=SAMPLE_RATE,
-                channels=1,
-                dtype="int16",
-                blocksize=FRAME_SAMPLES,
-                device=device,
-                callback=callback,
-            )
-            self._stream.start()
-        except Exception as exc:  # PortAudioError, ValueError: no such device
-            raise AudioDeviceError(f"cannot open the microphone: {exc}") from None
+        self._stream = _start_stream(sd.RawInputStream, device, callback, "the microphone")
         self._closed = False
 
     def read(self) -> Frame | None:
@@ -116,18 +122,7 @@ class SpeakerOutput:
                 self.underruns += 1
             outdata[:] = frame[:frames].tobytes()
 
-        try:
-            self._stream = sd.RawOutputStream(
-                samplerate=SAMPLE_RATE,
-                channels=1,
-                dtype="int16",
-                blocksize=FRAME_SAMPLES,
-                device=device,
-                callback=callback,
-            )
-            self._stream.start()
-        except Exception as exc:
-            raise AudioDeviceError(f"cannot open the speakers: {exc}") from None
+        self._stream = _start_stream(sd.RawOutputStream, device, callback, "the speakers")
         self._closed = False
 
     def write(self, frame: Frame) -> None:
