@@ -35,7 +35,8 @@ from e2ee.errors import (
 from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import admission, keys, seal
+from e2ee.room import admission, keys, pending, seal
+from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
     GENESIS_PARENT,
     Commit,
@@ -143,7 +144,8 @@ class RoomConfig:
     fresh_timeout: float = 0.5  # no re-key secret after this long -> ask for a sync (§15.2)
     head_beacon: float = 30.0  # stage members broadcast their head this often (spec §16.2)
     commit_log: int = 1024  # commits a moderator keeps to catch members up (spec §16.4)
-    buffer_limit: int = 4096  # undecryptable-yet payloads kept while waiting for a key
+    buffer_limit: int = pending.MAX_ENTRIES  # payloads kept while waiting for a key (§16.7)
+    buffer_bytes: int = pending.MAX_BYTES  # and their bytes (spec §16.7)
 
 
 @dataclass
@@ -201,14 +203,15 @@ class RoomSession:
         self._key_expiry: dict[int, float] = {}
         self._awaiting_fresh: tuple[int, bytes, bytes, float] | None = None
         self._early_fresh: dict[tuple[int, bytes], bytes] = {}
-        self._buffer: deque[tuple[EnvelopeType, int, bytes]] = deque()
+        self._buffer = pending.PendingPayloads(self.config.buffer_limit, self.config.buffer_bytes)
+        self._draining = False
         self._slots: dict[bytes, int] = {}
         self._slot_owner: dict[int, bytes] = {}
         self._seq = 0
         self._last_seq: dict[bytes, int] = {}
         self._pairs: dict[bytes, seal.PairChannel] = {}
         self._pair_by_cid: dict[bytes, seal.PairChannel] = {}
-        self._chunks: dict[bytes, dict[int, bytes]] = {}
+        self._chunks = ChunkAssembler()
         # moderator state
         self._queue: list[Op] = []
         self._inflight: _Inflight | None = None
@@ -341,6 +344,7 @@ class RoomSession:
                 self._beacon_at,
                 (self._behind_since + self.config.sync_after) if self._behind_since else None,
                 min(self._key_expiry.values()) if self._key_expiry else None,
+                self._chunks.next_expiry(),
                 (self._awaiting_fresh[3] + self.config.fresh_timeout)
                 if self._awaiting_fresh
                 else None,
@@ -366,6 +370,7 @@ class RoomSession:
         for epoch, expiry in list(self._key_expiry.items()):
             if now >= expiry:
                 self._drop_epoch_key(epoch)
+        self.counters["chunk_transfer_expired"] += self._chunks.expire(now)
         if self._leave_at is not None and now >= self._leave_at:
             self._leave_at = None
             self._flush_leaves()
@@ -477,7 +482,7 @@ class RoomSession:
         key = self._control_keys.get(epoch)
         if key is None:
             if self.state == "joining" or epoch >= self.epoch:
-                self._buffer_payload(etype, src, payload)
+                self._buffer_payload(epoch, etype, src, payload)
             else:
                 self.counters["stale_key"] += 1
             return
@@ -487,20 +492,34 @@ class RoomSession:
         else:
             self._on_control(parse_control(plaintext), src, etype)
 
-    def _buffer_payload(self, etype: EnvelopeType, src: int, payload: bytes) -> None:
-        if len(self._buffer) >= self.config.buffer_limit:
-            self._buffer.popleft()
-            self.counters["buffer_overflow"] += 1
-        self._buffer.append((etype, src, payload))
+    def _buffer_payload(self, epoch: int, etype: EnvelopeType, src: int, payload: bytes) -> None:
+        self.counters["buffer_overflow"] += self._buffer.add(epoch, etype, src, payload)
+
+    def _ready_epoch(self) -> int | None:
+        """The lowest buffered epoch that can be processed now (opened, or dropped as stale)."""
+        for epoch in self._buffer.epochs():
+            if epoch == pending.NO_ROSTER or epoch in self._control_keys or epoch < self.epoch:
+                return epoch
+        return None
 
     def _drain_buffer(self) -> None:
-        """Retry buffered payloads after a new epoch key arrived."""
-        pending = list(self._buffer)
-        self._buffer.clear()
-        for etype, src, payload in pending:
-            if self.state != "member":
-                break
-            self._on_payload(etype, src, payload, live=False)
+        """Retry buffered payloads after a new epoch key arrived (spec §14.3).
+
+        Iterative: a commit applied from the buffer releases the next epoch's
+        payloads in this loop, not in a nested call, so any number of held-back
+        commits drain in constant stack depth.
+        """
+        if self._draining:
+            return  # the running loop below picks up what the new key released
+        self._draining = True
+        try:
+            while self.state == "member" and (epoch := self._ready_epoch()) is not None:
+                for etype, src, payload in self._buffer.take(epoch):
+                    if self.state != "member":
+                        break
+                    self._on_payload(etype, src, payload, live=False)
+        finally:
+            self._draining = False
 
     def _on_commit(self, commit: Commit, live: bool) -> None:
         """Chain, authorize and apply a verified commit (spec §12.3 steps 3–6, §16.3)."""
@@ -858,7 +877,7 @@ class RoomSession:
 
     def _on_pairwise(self, payload: bytes) -> None:
         if self.roster is None:
-            self._buffer_payload(EnvelopeType.UNICAST, 0, payload)
+            self._buffer_payload(pending.NO_ROSTER, EnvelopeType.UNICAST, 0, payload)
             return
         cid = seal.channel_id_of(payload)
         ch = self._pair_by_cid.get(cid)
@@ -1042,14 +1061,13 @@ class RoomSession:
         self._send_unicast(slot, seal.seal_to(session_key, self.room_id, pt, self._rng))
 
     def _on_chunk(self, payload: bytes) -> None:
-        tid, index, count, data = seal.parse_chunk(payload)
-        if tid not in self._chunks and len(self._chunks) >= 8:
-            self._chunks.pop(next(iter(self._chunks)))
-        parts = self._chunks.setdefault(tid, {})
-        parts[index] = data
-        if len(parts) == count:
-            del self._chunks[tid]
-            self._on_sealed(b"".join(parts[i] for i in range(count)))
+        """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
+        if self.state != "joining":
+            self.counters["unexpected_chunk"] += 1
+            return
+        whole = self._chunks.add(payload, self._now)
+        if whole is not None:
+            self._on_sealed(whole)
 
     def _on_sealed(self, payload: bytes) -> None:
         """A welcome or a denial addressed to our session key (spec §13.4)."""
