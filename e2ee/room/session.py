@@ -36,6 +36,7 @@ from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
 from e2ee.room import admission, keys, pending, seal
+from e2ee.room.admission_rate import AdmissionRate
 from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
     GENESIS_PARENT,
@@ -78,6 +79,7 @@ from e2ee.room.events import (
     RosterChanged,
     SecurityAlert,
 )
+from e2ee.room.knocks import PendingKnocks
 from e2ee.room.roster import (
     MAX_OPS_PER_COMMIT,
     Member,
@@ -99,6 +101,7 @@ from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
 Rng = Callable[[int], bytes]
+MAX_QUEUED_OPS = 4 * MAX_OPS_PER_COMMIT  # a chair's ops waiting for the next commit (§16.7)
 _U32 = struct.Struct(">I")
 
 
@@ -209,7 +212,8 @@ class RoomSession:
         self._slot_owner: dict[int, bytes] = {}
         self._seq = 0
         self._last_seq: dict[bytes, int] = {}
-        self._pairs: dict[bytes, seal.PairChannel] = {}
+        # pair channels by peer (id || session key), kept for this session's life (§15.3)
+        self._channels: dict[bytes, seal.PairChannel] = {}
         self._pair_by_cid: dict[bytes, seal.PairChannel] = {}
         self._chunks = ChunkAssembler()
         # moderator state
@@ -217,7 +221,8 @@ class RoomSession:
         self._inflight: _Inflight | None = None
         self._lost_heads: set[bytes] = set()
         self._welcome_to: dict[bytes, tuple[int, bytes]] = {}
-        self._requests: dict[bytes, tuple[int, admission.JoinRequest]] = {}
+        self._requests: PendingKnocks[tuple[int, admission.JoinRequest]] = PendingKnocks()
+        self._admission_rate = AdmissionRate(now)
         self._known: set[bytes] = set()
         self._leaves: set[bytes] = set()
         self._leave_at: float | None = None
@@ -653,7 +658,7 @@ class RoomSession:
                 if slot is not None and self._slot_owner.get(slot) == mid:
                     del self._slot_owner[slot]
                 self._leaves.discard(mid)
-                self._pairs.pop(mid, None)
+                self._receivers.pop(mid, None)
                 if mid == self.me:
                     self.state = "removed"
                     self._events.append(Removed(reason))
@@ -866,14 +871,28 @@ class RoomSession:
 
     # -- pairwise messages (spec §15.2, §16.4) -----------------------------
     def _pair(self, mid: bytes) -> seal.PairChannel:
-        ch = self._pairs.get(mid)
+        """The one channel with ``mid``'s current session (spec §15.3).
+
+        A channel's key depends only on the two session keys, so it is set up
+        once and never again: it is kept (its counters with it) for as long as
+        this session lives, even after the peer leaves the roster, and is
+        found again if that same session key is ever admitted again.
+        """
+        assert self.roster is not None
+        peer = mid + self.roster.members[mid].session_key
+        ch = self._channels.get(peer)
         if ch is None:
-            assert self.roster is not None
             member = self.roster.members[mid]
             ch = seal.PairChannel(self._session_key, self.me, mid, member.session_key, self.room_id)
-            self._pairs[mid] = ch
+            self._channels[peer] = ch
             self._pair_by_cid[ch.channel_id] = ch
         return ch
+
+    def _is_current_pair(self, ch: seal.PairChannel) -> bool:
+        """Whether ``ch`` is the channel with its peer's current session (spec §15.3)."""
+        assert self.roster is not None
+        member = self.roster.members.get(ch.peer_id)
+        return member is not None and self._channels.get(ch.peer_id + member.session_key) is ch
 
     def _on_pairwise(self, payload: bytes) -> None:
         if self.roster is None:
@@ -883,12 +902,12 @@ class RoomSession:
         ch = self._pair_by_cid.get(cid)
         if ch is None:
             for mid in self.roster.moderators():
-                if mid != self.me and mid not in self._pairs:
+                if mid != self.me:
                     self._pair(mid)
             ch = self._pair_by_cid.get(cid)
             if ch is None:
                 raise DecryptionFailed()
-        if not self.roster.is_moderator(ch.peer_id):
+        if not self.roster.is_moderator(ch.peer_id) or not self._is_current_pair(ch):
             raise RemoteProtocolError(
                 "pairwise message from a non-moderator", ErrorCode.UNAUTHORIZED
             )
@@ -977,6 +996,15 @@ class RoomSession:
         self._send_unicast(slot, self._pair(mid).seal(pt))
 
     # -- admission (spec §13) ----------------------------------------------
+    def _join_request_limited(self, src: int) -> bool:
+        """Moderator: drop, unopened, a join request over the rate limits (spec §16.7)."""
+        if self.state != "member" or not self._is_moderator():
+            return False
+        if self._admission_rate.allow(src, self._now):
+            return False
+        self.counters["join_request_limited"] += 1
+        return True
+
     def _send_join_request(self) -> None:
         pt = admission.encode_join_request(
             self._identity, self._cert, self.display_name, self.room_id
@@ -986,6 +1014,8 @@ class RoomSession:
         self._join_retry_at = self._now + self.config.join_retry
 
     def _on_join_request(self, src: int, payload: bytes) -> None:
+        if self._join_request_limited(src):
+            return
         if self.state != "member" or not self._is_moderator():
             return
         roster = self.roster
@@ -1142,6 +1172,10 @@ class RoomSession:
         return True
 
     def _queue_op(self, op: Op) -> None:
+        """Queue an op for the next commit; at most MAX_QUEUED_OPS wait (spec §16.7)."""
+        if len(self._queue) >= MAX_QUEUED_OPS:
+            self.counters["op_queue_full"] += 1
+            return
         self._queue.append(op)
 
     def _flush_leaves(self) -> None:
