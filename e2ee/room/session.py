@@ -20,6 +20,7 @@ import struct
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Protocol
 
 from e2ee import canonical
@@ -97,6 +98,7 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
+from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SyncPacer
 from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
@@ -223,6 +225,7 @@ class RoomSession:
         self._welcome_to: dict[bytes, tuple[int, bytes]] = {}
         self._requests: PendingKnocks[tuple[int, admission.JoinRequest]] = PendingKnocks()
         self._admission_rate = AdmissionRate(now)
+        self._sync_pacer = SyncPacer()
         self._known: set[bytes] = set()
         self._leaves: set[bytes] = set()
         self._leave_at: float | None = None
@@ -350,6 +353,7 @@ class RoomSession:
                 (self._behind_since + self.config.sync_after) if self._behind_since else None,
                 min(self._key_expiry.values()) if self._key_expiry else None,
                 self._chunks.next_expiry(),
+                self._sync_pacer.next_due(),
                 (self._awaiting_fresh[3] + self.config.fresh_timeout)
                 if self._awaiting_fresh
                 else None,
@@ -376,6 +380,8 @@ class RoomSession:
             if now >= expiry:
                 self._drop_epoch_key(epoch)
         self.counters["chunk_transfer_expired"] += self._chunks.expire(now)
+        for mid, their_epoch in self._sync_pacer.due(now):
+            self._send_sync(mid, their_epoch)
         if self._leave_at is not None and now >= self._leave_at:
             self._leave_at = None
             self._flush_leaves()
@@ -659,6 +665,7 @@ class RoomSession:
                     del self._slot_owner[slot]
                 self._leaves.discard(mid)
                 self._receivers.pop(mid, None)
+                self._sync_pacer.forget(mid)
                 if mid == self.me:
                     self.state = "removed"
                     self._events.append(Removed(reason))
@@ -980,20 +987,33 @@ class RoomSession:
             self._drain_buffer()
 
     def _send_sync(self, mid: bytes, their_epoch: int) -> None:
-        """Moderator: catch a lagging member up (spec §16.4)."""
+        """Moderator: catch a lagging member up, within the reply bounds (spec §16.4, §16.7)."""
         slot = self._slots.get(mid)
         if slot is None or self.roster is None or mid not in self.roster.members:
             return
         key = self._epoch_keys.get(self.epoch)
         if key is None:
             return
-        first = self.epoch - len(self._log) + 1
-        if their_epoch + 1 >= first:
-            commits: list[Value] = [c for c in list(self._log)[their_epoch + 1 - first :]]
-            pt = canonical.encode([int(PairType.SYNC), commits, key])
+        if not self._sync_pacer.request(mid, their_epoch, self._now):
+            self.counters["sync_deferred"] += 1
+            return
+        commits = self._log_since(their_epoch)
+        if commits is not None:
+            pt = canonical.encode([int(PairType.SYNC), list[Value](commits), key])
         else:
             pt = canonical.encode([int(PairType.SNAPSHOT), self._signed_snapshot(), key])
+        self._sync_pacer.sent(mid, self._now, snapshot=commits is None)
         self._send_unicast(slot, self._pair(mid).seal(pt))
+
+    def _log_since(self, their_epoch: int) -> list[bytes] | None:
+        """The commits after ``their_epoch`` if they fit in one sync reply, else None."""
+        missing = self.epoch - their_epoch
+        if missing > min(len(self._log), MAX_SYNC_COMMITS):
+            return None
+        commits = list(islice(reversed(self._log), max(0, missing)))[::-1]
+        if sum(len(c) for c in commits) > MAX_SYNC_BYTES:
+            return None
+        return commits
 
     # -- admission (spec §13) ----------------------------------------------
     def _join_request_limited(self, src: int) -> bool:
