@@ -373,7 +373,7 @@ class RoomSession:
         if aw is not None and now >= aw[3] + self.config.fresh_timeout:
             # the re-key secret did not come: ask its committer for a sync (spec §15.2)
             self._awaiting_fresh = (aw[0], aw[1], aw[2], now + self.config.sync_after)
-            slot = self._slots.get(self._fresh_from)
+            slot = self._moderator_slot(self._fresh_from)
             if slot is not None:
                 self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
         for epoch, expiry in list(self._key_expiry.items()):
@@ -708,7 +708,10 @@ class RoomSession:
             self._delivery = wanted
             self._send(EnvelopeType.SET_CLASS, 0, bytes((wanted,)))
         if role.on_stage and self.slot is not None:
-            self._send_control(ControlType.ANNOUNCE, [self.slot, False])
+            # A new moderator asks everyone for their slots: listeners only knew
+            # its slot from this very broadcast, so they could not announce to it
+            # before, and it needs every slot to hand out re-key secrets (§16.4).
+            self._send_control(ControlType.ANNOUNCE, [self.slot, role is Role.MODERATOR])
 
     # -- control messages (spec §14.3, §14.4) ------------------------------
     def _on_control(self, msg: Control, src: int, etype: EnvelopeType) -> None:
@@ -857,6 +860,16 @@ class RoomSession:
                 self._check_head(author, epoch - i, head)
                 return
         self._check_head(author, epoch, heads[0])
+
+    def _moderator_slot(self, preferred: bytes) -> int | None:
+        """The slot of ``preferred`` if known, else of any other moderator we can reach."""
+        slot = self._slots.get(preferred)
+        if slot is not None or self.roster is None:
+            return slot
+        return next(
+            (self._slots[m] for m in self.roster.moderators() if m != self.me and m in self._slots),
+            None,
+        )
 
     def _set_slot(self, mid: bytes, slot: int) -> None:
         old_owner = self._slot_owner.get(slot)
