@@ -154,6 +154,17 @@ class RoomConfig:
 
 
 @dataclass
+class _AwaitingFresh:
+    """A re-key commit applied whose fresh secret has not come yet (spec §15.2)."""
+
+    epoch: int
+    head: bytes
+    prev_key: bytes
+    since: float  # when the commit was applied: the sender's grace counts from here
+    ask_at: float  # when to ask a moderator for a sync next
+
+
+@dataclass
 class _Inflight:
     commit: Commit
     ops: list[Op]
@@ -206,7 +217,7 @@ class RoomSession:
         self._epoch_keys: dict[int, bytes] = {}
         self._control_keys: dict[int, bytes] = {}
         self._key_expiry: dict[int, float] = {}
-        self._awaiting_fresh: tuple[int, bytes, bytes, float] | None = None
+        self._awaiting_fresh: _AwaitingFresh | None = None
         self._early_fresh: dict[tuple[int, bytes], bytes] = {}
         self._buffer = pending.PendingPayloads(self.config.buffer_limit, self.config.buffer_bytes)
         self._draining = False
@@ -354,9 +365,7 @@ class RoomSession:
                 min(self._key_expiry.values()) if self._key_expiry else None,
                 self._chunks.next_expiry(),
                 self._sync_pacer.next_due(),
-                (self._awaiting_fresh[3] + self.config.fresh_timeout)
-                if self._awaiting_fresh
-                else None,
+                self._awaiting_fresh.ask_at if self._awaiting_fresh else None,
             )
             if t is not None
         ]
@@ -370,9 +379,9 @@ class RoomSession:
             if self.state == "joining" and self.slot is not None:
                 self._send_join_request()
         aw = self._awaiting_fresh
-        if aw is not None and now >= aw[3] + self.config.fresh_timeout:
+        if aw is not None and now >= aw.ask_at:
             # the re-key secret did not come: ask its committer for a sync (spec §15.2)
-            self._awaiting_fresh = (aw[0], aw[1], aw[2], now + self.config.sync_after)
+            aw.ask_at = now + self.config.sync_after
             slot = self._moderator_slot(self._fresh_from)
             if slot is not None:
                 self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
@@ -593,7 +602,9 @@ class RoomSession:
                 fresh = self._early_fresh.pop((commit.epoch, head), None)
             if fresh is None:
                 self._advance(commit.epoch, head, None)
-                self._awaiting_fresh = (commit.epoch, head, prev_key, self._now)
+                self._awaiting_fresh = _AwaitingFresh(
+                    commit.epoch, head, prev_key, self._now, self._now + self.config.fresh_timeout
+                )
                 self._fresh_from = commit.signer
             else:
                 self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head, fresh))
@@ -961,9 +972,9 @@ class RoomSession:
     def _on_fresh(self, epoch: int, head: bytes, fresh: bytes) -> None:
         """A re-key commit's fresh secret (spec §15.2)."""
         aw = self._awaiting_fresh
-        if aw is not None and aw[0] == epoch and aw[1] == head:
+        if aw is not None and aw.epoch == epoch and aw.head == head:
             self._awaiting_fresh = None
-            self._install_epoch(epoch, head, keys.next_epoch_key(aw[2], head, fresh))
+            self._install_epoch(epoch, head, keys.next_epoch_key(aw.prev_key, head, fresh))
             self._events.append(KeysRotated(epoch))
             self._drain_buffer()
         elif epoch > self.epoch:
@@ -1447,10 +1458,10 @@ class RoomSession:
         epoch = self.epoch
         if self._epoch_keys.get(epoch) is None:
             aw = self._awaiting_fresh
-            if aw is None or now > aw[3] + self.config.rekey_send_grace:
+            if aw is None or now > aw.since + self.config.rekey_send_grace:
                 self.counters["audio_held"] += 1
                 return
-            epoch = max((e for e in self._epoch_keys if e < aw[0]), default=-1)
+            epoch = max((e for e in self._epoch_keys if e < aw.epoch), default=-1)
         sender = self._frame_sender
         if sender is None or sender.key.epoch != epoch:
             key = self._sender_key(epoch, self.me)
