@@ -33,11 +33,12 @@ from e2ee.errors import (
     LocalProtocolError,
     RemoteProtocolError,
 )
-from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
+from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
 from e2ee.room import admission, keys, pending, seal
 from e2ee.room.admission_rate import AdmissionRate
+from e2ee.room.audio_in import AudioIn
 from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
     GENESIS_PARENT,
@@ -81,6 +82,7 @@ from e2ee.room.events import (
     SecurityAlert,
 )
 from e2ee.room.knocks import PendingKnocks
+from e2ee.room.liveness import QuietWatch
 from e2ee.room.roster import (
     MAX_OPS_PER_COMMIT,
     Member,
@@ -100,7 +102,6 @@ from e2ee.room.roster import (
 )
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SyncPacer
 from e2ee.sender_key import SenderKey
-from e2ee.sframe_header import decode_header
 
 Rng = Callable[[int], bytes]
 MAX_QUEUED_OPS = 4 * MAX_OPS_PER_COMMIT  # a chair's ops waiting for the next commit (§16.7)
@@ -148,6 +149,7 @@ class RoomConfig:
     sync_after: float = 2.0  # behind a moderator this long -> ask for a sync (spec §16.4)
     fresh_timeout: float = 0.5  # no re-key secret after this long -> ask for a sync (§15.2)
     head_beacon: float = 30.0  # stage members broadcast their head this often (spec §16.2)
+    quiet_alert: float = 75.0  # no commit or confirmed head this long -> alert (spec §16.2)
     commit_log: int = 1024  # commits a moderator keeps to catch members up (spec §16.4)
     buffer_limit: int = pending.MAX_ENTRIES  # payloads kept while waiting for a key (§16.7)
     buffer_bytes: int = pending.MAX_BYTES  # and their bytes (spec §16.7)
@@ -250,9 +252,11 @@ class RoomSession:
         self._behind_epoch = 0
         self._fresh_from = b""
         self._beacon_at: float | None = None
+        self._quiet = QuietWatch(now, self.config.quiet_alert)
         # audio
         self._frame_sender: FrameSender | None = None
-        self._receivers: dict[bytes, FrameReceiver] = {}
+        self._audio_in = AudioIn(self.room_id)
+        self._stale_alerted: dict[bytes, int] = {}
         self._delivery = DeliveryClass.AUDIENCE
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
 
@@ -361,6 +365,7 @@ class RoomSession:
                 self._join_retry_at,
                 self._leave_at,
                 self._beacon_at,
+                self._quiet.deadline() if self.state == "member" else None,
                 (self._behind_since + self.config.sync_after) if self._behind_since else None,
                 min(self._key_expiry.values()) if self._key_expiry else None,
                 self._chunks.next_expiry(),
@@ -398,6 +403,8 @@ class RoomSession:
             self._behind_since = None
             if self._behind_of is not None and self._behind_of in self._slots:
                 self._send_control(ControlType.SYNC_REQUEST, [], to=self._slots[self._behind_of])
+        if self.state == "member" and self._quiet.overdue(now) and self._expects_news():
+            self._alert("isolated", "no commit or confirmed head heard for a while")
         if self._beacon_at is not None and now >= self._beacon_at:
             self._beacon_at = now + self.config.head_beacon
             self._send_beacon()
@@ -611,6 +618,7 @@ class RoomSession:
                 self._events.append(KeysRotated(commit.epoch))
         else:
             self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head))
+        self._quiet.heard(self._now)
         self._emit_commit_events(commit, before, hands_before)
         if self.state == "member" and self._is_moderator():
             self._after_commit(commit)
@@ -645,6 +653,7 @@ class RoomSession:
             return
         self._epoch_keys.pop(epoch, None)
         self._control_keys.pop(epoch, None)
+        self._audio_in.forget_epoch(epoch)
 
     def _emit_commit_events(
         self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
@@ -675,7 +684,8 @@ class RoomSession:
                 if slot is not None and self._slot_owner.get(slot) == mid:
                     del self._slot_owner[slot]
                 self._leaves.discard(mid)
-                self._receivers.pop(mid, None)
+                self._audio_in.forget_member(mid)
+                self._stale_alerted.pop(mid, None)
                 self._sync_pacer.forget(mid)
                 if mid == self.me:
                     self.state = "removed"
@@ -714,6 +724,7 @@ class RoomSession:
                 self._pair(other)
 
     def _role_changed(self, role: Role) -> None:
+        self._quiet.heard(self._now)  # on admission, too
         wanted = DeliveryClass.STAGE if role.on_stage else DeliveryClass.AUDIENCE
         if wanted is not self._delivery:
             self._delivery = wanted
@@ -820,12 +831,24 @@ class RoomSession:
         """Members compare chain heads carried by every control message (spec §16.2)."""
         self._check_head(msg.author, msg.epoch, msg.head)
 
-    def _check_head(self, author: bytes, epoch: int, head: bytes) -> None:
+    def _expects_news(self) -> bool:
+        """Whether some member would send us beacons: another stage member, or any
+        member when we moderate (listeners beacon to moderators, spec §16.2)."""
+        assert self.roster is not None
+        others = [m for m in self.roster.members if m != self.me]
+        return bool(others) and (
+            self._is_moderator()
+            or any(self.roster.role_of(m) in (Role.SPEAKER, Role.MODERATOR) for m in others)
+        )
+
+    def _check_head(self, author: bytes, epoch: int, head: bytes, confirms: bool = True) -> None:
         """A member's (epoch, head) against our chain (spec §16.2, §16.3)."""
         if epoch <= self.epoch:
             ours = self._heads.get(epoch)
             if ours is not None and ours != head:
                 self._alert("split_view", f"a member holds a different head at epoch {epoch}")
+            elif confirms and epoch == self.epoch and ours == head:
+                self._quiet.heard(self._now)  # a member confirms our current head
         elif self.roster is not None and self.roster.is_moderator(author):
             if self._behind_since is None:
                 self._behind_since = self._now
@@ -866,11 +889,13 @@ class RoomSession:
         author, epoch, heads = decode_beacon(pt, self.room_id)
         if author not in self.roster.members:
             raise RemoteProtocolError("beacon from a non-member", ErrorCode.UNAUTHORIZED)
+        if epoch > self.epoch:
+            self._check_head(author, epoch, heads[0])  # we are behind the author
         for i, head in enumerate(heads):
             if epoch - i <= self.epoch:
-                self._check_head(author, epoch - i, head)
+                # only the author's own newest head can confirm ours (spec §16.2)
+                self._check_head(author, epoch - i, head, confirms=i == 0)
                 return
-        self._check_head(author, epoch, heads[0])
 
     def _moderator_slot(self, preferred: bytes) -> int | None:
         """The slot of ``preferred`` if known, else of any other moderator we can reach."""
@@ -1489,21 +1514,14 @@ class RoomSession:
         if role is None or not role.on_stage:
             self.counters["audio_rejected_role"] += 1
             return
-        receiver = self._receivers.get(member)
-        if receiver is None:
-            receiver = FrameReceiver(
-                room_id=self.room_id, sender_id=member, grace=self.config.key_grace
-            )
-            self._receivers[member] = receiver
         try:
-            phase = decode_header(payload)[0]
-            # the newest epoch we hold a key for whose kid has this phase (spec §15.4)
-            epoch = max((e for e in self._epoch_keys if e % KID_PHASES == phase), default=None)
-            if epoch is not None and epoch not in receiver.known_kids():
-                key = self._sender_key(epoch, member)
-                if key is not None:
-                    receiver.add_key(key, 0)
-            frame = receiver.unprotect(payload, self._now)
+            epoch, frame = self._audio_in.open(
+                member,
+                payload,
+                self._now,
+                [e for e in self._epoch_keys if self._key_usable(e)],
+                lambda e: self._sender_key(e, member),
+            )
         except DecryptionFailed:
             self.counters["audio_rejected_auth"] += 1
             return
@@ -1511,8 +1529,34 @@ class RoomSession:
             name = "key" if exc.code is ErrorCode.UNKNOWN_KEY else exc.code.name.lower()
             self.counters[f"audio_rejected_{name}"] += 1
             return
+        if epoch < self.epoch:
+            self._check_stale_sender(member, epoch)
         self.counters["audio_received"] += 1
         self._events.append(AudioReceived(member, frame.counter, frame.payload))
+
+    def _key_usable(self, epoch: int) -> bool:
+        """Current, or superseded less than ``key_grace`` ago (spec §15.4)."""
+        expiry = self._key_expiry.get(epoch)
+        return epoch == self.epoch or expiry is None or self._now < expiry
+
+    def _check_stale_sender(self, member: bytes, epoch: int) -> None:
+        """Audio under a superseded epoch after the sender's switch grace (spec §15.4).
+
+        The sender missed a commit (a relay may be withholding it): alert once
+        per sender and epoch and, as a moderator, send it a sync.
+        """
+        expiry = self._key_expiry.get(epoch)
+        if expiry is None:
+            return
+        superseded = expiry - self.config.key_grace
+        if self._now < superseded + self.config.rekey_send_grace:
+            return
+        self.counters["audio_stale_epoch"] += 1
+        if self._stale_alerted.get(member) != epoch:
+            self._stale_alerted[member] = epoch
+            self._alert("stale_sender", f"a speaker still sends under epoch {epoch}")
+        if self._is_moderator():
+            self._send_sync(member, epoch)
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
