@@ -243,7 +243,6 @@ class RoomSession:
         self._leaves: set[bytes] = set()
         self._leave_at: float | None = None
         self._log: deque[bytes] = deque(maxlen=self.config.commit_log)
-        self._log_first_epoch = 0
         self._snapshot_cache: tuple[int, bytes] | None = None
         # timers
         self._join_retry_at: float | None = None
@@ -598,8 +597,6 @@ class RoomSession:
                 self._lost_heads.add(self._inflight.commit.head)
                 self._inflight = None
         self._log.append(commit.encode())
-        if len(self._log) == self._log.maxlen:
-            self._log_first_epoch = commit.epoch - len(self._log) + 1
         head = commit.head
         if prev_key is None:  # catching up through a sync: its key comes at the end
             self._awaiting_fresh = None
