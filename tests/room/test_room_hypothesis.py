@@ -1,4 +1,10 @@
-"""Random legal and illegal control actions: every member ends on one head (spec §12.5)."""
+"""Random legal and illegal control actions: every member ends on one head (spec §12.5).
+
+The default suite runs 60 derandomized examples (tests/conftest.py); the long
+profile explores thousands at random:
+
+    HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/room/test_room_hypothesis.py
+"""
 
 from __future__ import annotations
 
