@@ -682,6 +682,7 @@ class RoomSession:
                     del self._slot_owner[slot]
                 self._leaves.discard(mid)
                 self._audio_in.forget_member(mid)
+                self._last_seq.pop(mid, None)
                 self._stale_alerted.pop(mid, None)
                 self._sync_pacer.forget(mid)
                 if mid == self.me:
