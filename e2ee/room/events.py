@@ -104,9 +104,9 @@ class KeysRotated(Event):
 
 @dataclass(frozen=True, slots=True)
 class SecurityAlert(Event):
-    """Evidence of a split view, a rollback or a forged message (spec §16.3)."""
+    """Evidence of a split view, a rollback, a forgery, a stale sender or silence (§16.3)."""
 
-    kind: str  # "split_view" | "rollback" | "forged"
+    kind: str  # "split_view" | "rollback" | "forged" | "stale_sender" | "isolated"
     detail: str
 
 

@@ -20,6 +20,7 @@ import struct
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Protocol
 
 from e2ee import canonical
@@ -32,10 +33,13 @@ from e2ee.errors import (
     LocalProtocolError,
     RemoteProtocolError,
 )
-from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
+from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import admission, keys, seal
+from e2ee.room import admission, keys, pending, seal
+from e2ee.room.admission_rate import AdmissionRate
+from e2ee.room.audio_in import AudioIn
+from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
     GENESIS_PARENT,
     Commit,
@@ -77,6 +81,8 @@ from e2ee.room.events import (
     RosterChanged,
     SecurityAlert,
 )
+from e2ee.room.knocks import PendingKnocks
+from e2ee.room.liveness import QuietWatch
 from e2ee.room.roster import (
     MAX_OPS_PER_COMMIT,
     Member,
@@ -94,10 +100,11 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
+from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SyncPacer
 from e2ee.sender_key import SenderKey
-from e2ee.sframe_header import decode_header
 
 Rng = Callable[[int], bytes]
+MAX_QUEUED_OPS = 4 * MAX_OPS_PER_COMMIT  # a chair's ops waiting for the next commit (§16.7)
 _U32 = struct.Struct(">I")
 
 
@@ -142,8 +149,21 @@ class RoomConfig:
     sync_after: float = 2.0  # behind a moderator this long -> ask for a sync (spec §16.4)
     fresh_timeout: float = 0.5  # no re-key secret after this long -> ask for a sync (§15.2)
     head_beacon: float = 30.0  # stage members broadcast their head this often (spec §16.2)
+    quiet_alert: float = 75.0  # no commit or confirmed head this long -> alert (spec §16.2)
     commit_log: int = 1024  # commits a moderator keeps to catch members up (spec §16.4)
-    buffer_limit: int = 4096  # undecryptable-yet payloads kept while waiting for a key
+    buffer_limit: int = pending.MAX_ENTRIES  # payloads kept while waiting for a key (§16.7)
+    buffer_bytes: int = pending.MAX_BYTES  # and their bytes (spec §16.7)
+
+
+@dataclass
+class _AwaitingFresh:
+    """A re-key commit applied whose fresh secret has not come yet (spec §15.2)."""
+
+    epoch: int
+    head: bytes
+    prev_key: bytes
+    since: float  # when the commit was applied: the sender's grace counts from here
+    ask_at: float  # when to ask a moderator for a sync next
 
 
 @dataclass
@@ -199,27 +219,30 @@ class RoomSession:
         self._epoch_keys: dict[int, bytes] = {}
         self._control_keys: dict[int, bytes] = {}
         self._key_expiry: dict[int, float] = {}
-        self._awaiting_fresh: tuple[int, bytes, bytes, float] | None = None
+        self._awaiting_fresh: _AwaitingFresh | None = None
         self._early_fresh: dict[tuple[int, bytes], bytes] = {}
-        self._buffer: deque[tuple[EnvelopeType, int, bytes]] = deque()
+        self._buffer = pending.PendingPayloads(self.config.buffer_limit, self.config.buffer_bytes)
+        self._draining = False
         self._slots: dict[bytes, int] = {}
         self._slot_owner: dict[int, bytes] = {}
         self._seq = 0
         self._last_seq: dict[bytes, int] = {}
-        self._pairs: dict[bytes, seal.PairChannel] = {}
+        # pair channels by peer (id || session key), kept for this session's life (§15.3)
+        self._channels: dict[bytes, seal.PairChannel] = {}
         self._pair_by_cid: dict[bytes, seal.PairChannel] = {}
-        self._chunks: dict[bytes, dict[int, bytes]] = {}
+        self._chunks = ChunkAssembler()
         # moderator state
         self._queue: list[Op] = []
         self._inflight: _Inflight | None = None
         self._lost_heads: set[bytes] = set()
         self._welcome_to: dict[bytes, tuple[int, bytes]] = {}
-        self._requests: dict[bytes, tuple[int, admission.JoinRequest]] = {}
+        self._requests: PendingKnocks[tuple[int, admission.JoinRequest]] = PendingKnocks()
+        self._admission_rate = AdmissionRate(now)
+        self._sync_pacer = SyncPacer()
         self._known: set[bytes] = set()
         self._leaves: set[bytes] = set()
         self._leave_at: float | None = None
         self._log: deque[bytes] = deque(maxlen=self.config.commit_log)
-        self._log_first_epoch = 0
         self._snapshot_cache: tuple[int, bytes] | None = None
         # timers
         self._join_retry_at: float | None = None
@@ -228,9 +251,11 @@ class RoomSession:
         self._behind_epoch = 0
         self._fresh_from = b""
         self._beacon_at: float | None = None
+        self._quiet = QuietWatch(now, self.config.quiet_alert)
         # audio
         self._frame_sender: FrameSender | None = None
-        self._receivers: dict[bytes, FrameReceiver] = {}
+        self._audio_in = AudioIn(self.room_id)
+        self._stale_alerted: dict[bytes, int] = {}
         self._delivery = DeliveryClass.AUDIENCE
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
 
@@ -339,11 +364,12 @@ class RoomSession:
                 self._join_retry_at,
                 self._leave_at,
                 self._beacon_at,
+                self._quiet.deadline() if self.state == "member" else None,
                 (self._behind_since + self.config.sync_after) if self._behind_since else None,
                 min(self._key_expiry.values()) if self._key_expiry else None,
-                (self._awaiting_fresh[3] + self.config.fresh_timeout)
-                if self._awaiting_fresh
-                else None,
+                self._chunks.next_expiry(),
+                self._sync_pacer.next_due(),
+                self._awaiting_fresh.ask_at if self._awaiting_fresh else None,
             )
             if t is not None
         ]
@@ -357,15 +383,18 @@ class RoomSession:
             if self.state == "joining" and self.slot is not None:
                 self._send_join_request()
         aw = self._awaiting_fresh
-        if aw is not None and now >= aw[3] + self.config.fresh_timeout:
+        if aw is not None and now >= aw.ask_at:
             # the re-key secret did not come: ask its committer for a sync (spec §15.2)
-            self._awaiting_fresh = (aw[0], aw[1], aw[2], now + self.config.sync_after)
-            slot = self._slots.get(self._fresh_from)
+            aw.ask_at = now + self.config.sync_after
+            slot = self._moderator_slot(self._fresh_from)
             if slot is not None:
                 self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
         for epoch, expiry in list(self._key_expiry.items()):
             if now >= expiry:
                 self._drop_epoch_key(epoch)
+        self.counters["chunk_transfer_expired"] += self._chunks.expire(now)
+        for mid, their_epoch in self._sync_pacer.due(now):
+            self._send_sync(mid, their_epoch)
         if self._leave_at is not None and now >= self._leave_at:
             self._leave_at = None
             self._flush_leaves()
@@ -373,6 +402,8 @@ class RoomSession:
             self._behind_since = None
             if self._behind_of is not None and self._behind_of in self._slots:
                 self._send_control(ControlType.SYNC_REQUEST, [], to=self._slots[self._behind_of])
+        if self.state == "member" and self._quiet.overdue(now) and self._expects_news():
+            self._alert("isolated", "no commit or confirmed head heard for a while")
         if self._beacon_at is not None and now >= self._beacon_at:
             self._beacon_at = now + self.config.head_beacon
             self._send_beacon()
@@ -477,7 +508,7 @@ class RoomSession:
         key = self._control_keys.get(epoch)
         if key is None:
             if self.state == "joining" or epoch >= self.epoch:
-                self._buffer_payload(etype, src, payload)
+                self._buffer_payload(epoch, etype, src, payload)
             else:
                 self.counters["stale_key"] += 1
             return
@@ -487,20 +518,34 @@ class RoomSession:
         else:
             self._on_control(parse_control(plaintext), src, etype)
 
-    def _buffer_payload(self, etype: EnvelopeType, src: int, payload: bytes) -> None:
-        if len(self._buffer) >= self.config.buffer_limit:
-            self._buffer.popleft()
-            self.counters["buffer_overflow"] += 1
-        self._buffer.append((etype, src, payload))
+    def _buffer_payload(self, epoch: int, etype: EnvelopeType, src: int, payload: bytes) -> None:
+        self.counters["buffer_overflow"] += self._buffer.add(epoch, etype, src, payload)
+
+    def _ready_epoch(self) -> int | None:
+        """The lowest buffered epoch that can be processed now (opened, or dropped as stale)."""
+        for epoch in self._buffer.epochs():
+            if epoch == pending.NO_ROSTER or epoch in self._control_keys or epoch < self.epoch:
+                return epoch
+        return None
 
     def _drain_buffer(self) -> None:
-        """Retry buffered payloads after a new epoch key arrived."""
-        pending = list(self._buffer)
-        self._buffer.clear()
-        for etype, src, payload in pending:
-            if self.state != "member":
-                break
-            self._on_payload(etype, src, payload, live=False)
+        """Retry buffered payloads after a new epoch key arrived (spec §14.3).
+
+        Iterative: a commit applied from the buffer releases the next epoch's
+        payloads in this loop, not in a nested call, so any number of held-back
+        commits drain in constant stack depth.
+        """
+        if self._draining:
+            return  # the running loop below picks up what the new key released
+        self._draining = True
+        try:
+            while self.state == "member" and (epoch := self._ready_epoch()) is not None:
+                for etype, src, payload in self._buffer.take(epoch):
+                    if self.state != "member":
+                        break
+                    self._on_payload(etype, src, payload, live=False)
+        finally:
+            self._draining = False
 
     def _on_commit(self, commit: Commit, live: bool) -> None:
         """Chain, authorize and apply a verified commit (spec §12.3 steps 3–6, §16.3)."""
@@ -552,8 +597,6 @@ class RoomSession:
                 self._lost_heads.add(self._inflight.commit.head)
                 self._inflight = None
         self._log.append(commit.encode())
-        if len(self._log) == self._log.maxlen:
-            self._log_first_epoch = commit.epoch - len(self._log) + 1
         head = commit.head
         if prev_key is None:  # catching up through a sync: its key comes at the end
             self._awaiting_fresh = None
@@ -563,13 +606,16 @@ class RoomSession:
                 fresh = self._early_fresh.pop((commit.epoch, head), None)
             if fresh is None:
                 self._advance(commit.epoch, head, None)
-                self._awaiting_fresh = (commit.epoch, head, prev_key, self._now)
+                self._awaiting_fresh = _AwaitingFresh(
+                    commit.epoch, head, prev_key, self._now, self._now + self.config.fresh_timeout
+                )
                 self._fresh_from = commit.signer
             else:
                 self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head, fresh))
                 self._events.append(KeysRotated(commit.epoch))
         else:
             self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head))
+        self._quiet.heard(self._now)
         self._emit_commit_events(commit, before, hands_before)
         if self.state == "member" and self._is_moderator():
             self._after_commit(commit)
@@ -604,6 +650,7 @@ class RoomSession:
             return
         self._epoch_keys.pop(epoch, None)
         self._control_keys.pop(epoch, None)
+        self._audio_in.forget_epoch(epoch)
 
     def _emit_commit_events(
         self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
@@ -634,7 +681,10 @@ class RoomSession:
                 if slot is not None and self._slot_owner.get(slot) == mid:
                     del self._slot_owner[slot]
                 self._leaves.discard(mid)
-                self._pairs.pop(mid, None)
+                self._audio_in.forget_member(mid)
+                self._last_seq.pop(mid, None)
+                self._stale_alerted.pop(mid, None)
+                self._sync_pacer.forget(mid)
                 if mid == self.me:
                     self.state = "removed"
                     self._events.append(Removed(reason))
@@ -672,12 +722,16 @@ class RoomSession:
                 self._pair(other)
 
     def _role_changed(self, role: Role) -> None:
+        self._quiet.heard(self._now)  # on admission, too
         wanted = DeliveryClass.STAGE if role.on_stage else DeliveryClass.AUDIENCE
         if wanted is not self._delivery:
             self._delivery = wanted
             self._send(EnvelopeType.SET_CLASS, 0, bytes((wanted,)))
         if role.on_stage and self.slot is not None:
-            self._send_control(ControlType.ANNOUNCE, [self.slot, False])
+            # A new moderator asks everyone for their slots: listeners only knew
+            # its slot from this very broadcast, so they could not announce to it
+            # before, and it needs every slot to hand out re-key secrets (§16.4).
+            self._send_control(ControlType.ANNOUNCE, [self.slot, role is Role.MODERATOR])
 
     # -- control messages (spec §14.3, §14.4) ------------------------------
     def _on_control(self, msg: Control, src: int, etype: EnvelopeType) -> None:
@@ -775,12 +829,24 @@ class RoomSession:
         """Members compare chain heads carried by every control message (spec §16.2)."""
         self._check_head(msg.author, msg.epoch, msg.head)
 
-    def _check_head(self, author: bytes, epoch: int, head: bytes) -> None:
+    def _expects_news(self) -> bool:
+        """Whether some member would send us beacons: another stage member, or any
+        member when we moderate (listeners beacon to moderators, spec §16.2)."""
+        assert self.roster is not None
+        others = [m for m in self.roster.members if m != self.me]
+        return bool(others) and (
+            self._is_moderator()
+            or any(self.roster.role_of(m) in (Role.SPEAKER, Role.MODERATOR) for m in others)
+        )
+
+    def _check_head(self, author: bytes, epoch: int, head: bytes, confirms: bool = True) -> None:
         """A member's (epoch, head) against our chain (spec §16.2, §16.3)."""
         if epoch <= self.epoch:
             ours = self._heads.get(epoch)
             if ours is not None and ours != head:
                 self._alert("split_view", f"a member holds a different head at epoch {epoch}")
+            elif confirms and epoch == self.epoch and ours == head:
+                self._quiet.heard(self._now)  # a member confirms our current head
         elif self.roster is not None and self.roster.is_moderator(author):
             if self._behind_since is None:
                 self._behind_since = self._now
@@ -821,11 +887,23 @@ class RoomSession:
         author, epoch, heads = decode_beacon(pt, self.room_id)
         if author not in self.roster.members:
             raise RemoteProtocolError("beacon from a non-member", ErrorCode.UNAUTHORIZED)
+        if epoch > self.epoch:
+            self._check_head(author, epoch, heads[0])  # we are behind the author
         for i, head in enumerate(heads):
             if epoch - i <= self.epoch:
-                self._check_head(author, epoch - i, head)
+                # only the author's own newest head can confirm ours (spec §16.2)
+                self._check_head(author, epoch - i, head, confirms=i == 0)
                 return
-        self._check_head(author, epoch, heads[0])
+
+    def _moderator_slot(self, preferred: bytes) -> int | None:
+        """The slot of ``preferred`` if known, else of any other moderator we can reach."""
+        slot = self._slots.get(preferred)
+        if slot is not None or self.roster is None:
+            return slot
+        return next(
+            (self._slots[m] for m in self.roster.moderators() if m != self.me and m in self._slots),
+            None,
+        )
 
     def _set_slot(self, mid: bytes, slot: int) -> None:
         old_owner = self._slot_owner.get(slot)
@@ -847,29 +925,43 @@ class RoomSession:
 
     # -- pairwise messages (spec §15.2, §16.4) -----------------------------
     def _pair(self, mid: bytes) -> seal.PairChannel:
-        ch = self._pairs.get(mid)
+        """The one channel with ``mid``'s current session (spec §15.3).
+
+        A channel's key depends only on the two session keys, so it is set up
+        once and never again: it is kept (its counters with it) for as long as
+        this session lives, even after the peer leaves the roster, and is
+        found again if that same session key is ever admitted again.
+        """
+        assert self.roster is not None
+        peer = mid + self.roster.members[mid].session_key
+        ch = self._channels.get(peer)
         if ch is None:
-            assert self.roster is not None
             member = self.roster.members[mid]
             ch = seal.PairChannel(self._session_key, self.me, mid, member.session_key, self.room_id)
-            self._pairs[mid] = ch
+            self._channels[peer] = ch
             self._pair_by_cid[ch.channel_id] = ch
         return ch
 
+    def _is_current_pair(self, ch: seal.PairChannel) -> bool:
+        """Whether ``ch`` is the channel with its peer's current session (spec §15.3)."""
+        assert self.roster is not None
+        member = self.roster.members.get(ch.peer_id)
+        return member is not None and self._channels.get(ch.peer_id + member.session_key) is ch
+
     def _on_pairwise(self, payload: bytes) -> None:
         if self.roster is None:
-            self._buffer_payload(EnvelopeType.UNICAST, 0, payload)
+            self._buffer_payload(pending.NO_ROSTER, EnvelopeType.UNICAST, 0, payload)
             return
         cid = seal.channel_id_of(payload)
         ch = self._pair_by_cid.get(cid)
         if ch is None:
             for mid in self.roster.moderators():
-                if mid != self.me and mid not in self._pairs:
+                if mid != self.me:
                     self._pair(mid)
             ch = self._pair_by_cid.get(cid)
             if ch is None:
                 raise DecryptionFailed()
-        if not self.roster.is_moderator(ch.peer_id):
+        if not self.roster.is_moderator(ch.peer_id) or not self._is_current_pair(ch):
             raise RemoteProtocolError(
                 "pairwise message from a non-moderator", ErrorCode.UNAUTHORIZED
             )
@@ -903,9 +995,9 @@ class RoomSession:
     def _on_fresh(self, epoch: int, head: bytes, fresh: bytes) -> None:
         """A re-key commit's fresh secret (spec §15.2)."""
         aw = self._awaiting_fresh
-        if aw is not None and aw[0] == epoch and aw[1] == head:
+        if aw is not None and aw.epoch == epoch and aw.head == head:
             self._awaiting_fresh = None
-            self._install_epoch(epoch, head, keys.next_epoch_key(aw[2], head, fresh))
+            self._install_epoch(epoch, head, keys.next_epoch_key(aw.prev_key, head, fresh))
             self._events.append(KeysRotated(epoch))
             self._drain_buffer()
         elif epoch > self.epoch:
@@ -942,22 +1034,44 @@ class RoomSession:
             self._drain_buffer()
 
     def _send_sync(self, mid: bytes, their_epoch: int) -> None:
-        """Moderator: catch a lagging member up (spec §16.4)."""
+        """Moderator: catch a lagging member up, within the reply bounds (spec §16.4, §16.7)."""
         slot = self._slots.get(mid)
         if slot is None or self.roster is None or mid not in self.roster.members:
             return
         key = self._epoch_keys.get(self.epoch)
         if key is None:
             return
-        first = self.epoch - len(self._log) + 1
-        if their_epoch + 1 >= first:
-            commits: list[Value] = [c for c in list(self._log)[their_epoch + 1 - first :]]
-            pt = canonical.encode([int(PairType.SYNC), commits, key])
+        if not self._sync_pacer.request(mid, their_epoch, self._now):
+            self.counters["sync_deferred"] += 1
+            return
+        commits = self._log_since(their_epoch)
+        if commits is not None:
+            pt = canonical.encode([int(PairType.SYNC), list[Value](commits), key])
         else:
             pt = canonical.encode([int(PairType.SNAPSHOT), self._signed_snapshot(), key])
+        self._sync_pacer.sent(mid, self._now, snapshot=commits is None)
         self._send_unicast(slot, self._pair(mid).seal(pt))
 
+    def _log_since(self, their_epoch: int) -> list[bytes] | None:
+        """The commits after ``their_epoch`` if they fit in one sync reply, else None."""
+        missing = self.epoch - their_epoch
+        if missing > min(len(self._log), MAX_SYNC_COMMITS):
+            return None
+        commits = list(islice(reversed(self._log), max(0, missing)))[::-1]
+        if sum(len(c) for c in commits) > MAX_SYNC_BYTES:
+            return None
+        return commits
+
     # -- admission (spec §13) ----------------------------------------------
+    def _join_request_limited(self, src: int) -> bool:
+        """Moderator: drop, unopened, a join request over the rate limits (spec §16.7)."""
+        if self.state != "member" or not self._is_moderator():
+            return False
+        if self._admission_rate.allow(src, self._now):
+            return False
+        self.counters["join_request_limited"] += 1
+        return True
+
     def _send_join_request(self) -> None:
         pt = admission.encode_join_request(
             self._identity, self._cert, self.display_name, self.room_id
@@ -967,6 +1081,8 @@ class RoomSession:
         self._join_retry_at = self._now + self.config.join_retry
 
     def _on_join_request(self, src: int, payload: bytes) -> None:
+        if self._join_request_limited(src):
+            return
         if self.state != "member" or not self._is_moderator():
             return
         roster = self.roster
@@ -1042,14 +1158,13 @@ class RoomSession:
         self._send_unicast(slot, seal.seal_to(session_key, self.room_id, pt, self._rng))
 
     def _on_chunk(self, payload: bytes) -> None:
-        tid, index, count, data = seal.parse_chunk(payload)
-        if tid not in self._chunks and len(self._chunks) >= 8:
-            self._chunks.pop(next(iter(self._chunks)))
-        parts = self._chunks.setdefault(tid, {})
-        parts[index] = data
-        if len(parts) == count:
-            del self._chunks[tid]
-            self._on_sealed(b"".join(parts[i] for i in range(count)))
+        """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
+        if self.state != "joining":
+            self.counters["unexpected_chunk"] += 1
+            return
+        whole = self._chunks.add(payload, self._now)
+        if whole is not None:
+            self._on_sealed(whole)
 
     def _on_sealed(self, payload: bytes) -> None:
         """A welcome or a denial addressed to our session key (spec §13.4)."""
@@ -1124,6 +1239,10 @@ class RoomSession:
         return True
 
     def _queue_op(self, op: Op) -> None:
+        """Queue an op for the next commit; at most MAX_QUEUED_OPS wait (spec §16.7)."""
+        if len(self._queue) >= MAX_QUEUED_OPS:
+            self.counters["op_queue_full"] += 1
+            return
         self._queue.append(op)
 
     def _flush_leaves(self) -> None:
@@ -1362,10 +1481,10 @@ class RoomSession:
         epoch = self.epoch
         if self._epoch_keys.get(epoch) is None:
             aw = self._awaiting_fresh
-            if aw is None or now > aw[3] + self.config.rekey_send_grace:
+            if aw is None or now > aw.since + self.config.rekey_send_grace:
                 self.counters["audio_held"] += 1
                 return
-            epoch = max((e for e in self._epoch_keys if e < aw[0]), default=-1)
+            epoch = max((e for e in self._epoch_keys if e < aw.epoch), default=-1)
         sender = self._frame_sender
         if sender is None or sender.key.epoch != epoch:
             key = self._sender_key(epoch, self.me)
@@ -1393,21 +1512,14 @@ class RoomSession:
         if role is None or not role.on_stage:
             self.counters["audio_rejected_role"] += 1
             return
-        receiver = self._receivers.get(member)
-        if receiver is None:
-            receiver = FrameReceiver(
-                room_id=self.room_id, sender_id=member, grace=self.config.key_grace
-            )
-            self._receivers[member] = receiver
         try:
-            phase = decode_header(payload)[0]
-            # the newest epoch we hold a key for whose kid has this phase (spec §15.4)
-            epoch = max((e for e in self._epoch_keys if e % KID_PHASES == phase), default=None)
-            if epoch is not None and epoch not in receiver.known_kids():
-                key = self._sender_key(epoch, member)
-                if key is not None:
-                    receiver.add_key(key, 0)
-            frame = receiver.unprotect(payload, self._now)
+            epoch, frame = self._audio_in.open(
+                member,
+                payload,
+                self._now,
+                [e for e in self._epoch_keys if self._key_usable(e)],
+                lambda e: self._sender_key(e, member),
+            )
         except DecryptionFailed:
             self.counters["audio_rejected_auth"] += 1
             return
@@ -1415,8 +1527,34 @@ class RoomSession:
             name = "key" if exc.code is ErrorCode.UNKNOWN_KEY else exc.code.name.lower()
             self.counters[f"audio_rejected_{name}"] += 1
             return
+        if epoch < self.epoch:
+            self._check_stale_sender(member, epoch)
         self.counters["audio_received"] += 1
         self._events.append(AudioReceived(member, frame.counter, frame.payload))
+
+    def _key_usable(self, epoch: int) -> bool:
+        """Current, or superseded less than ``key_grace`` ago (spec §15.4)."""
+        expiry = self._key_expiry.get(epoch)
+        return epoch == self.epoch or expiry is None or self._now < expiry
+
+    def _check_stale_sender(self, member: bytes, epoch: int) -> None:
+        """Audio under a superseded epoch after the sender's switch grace (spec §15.4).
+
+        The sender missed a commit (a relay may be withholding it): alert once
+        per sender and epoch and, as a moderator, send it a sync.
+        """
+        expiry = self._key_expiry.get(epoch)
+        if expiry is None:
+            return
+        superseded = expiry - self.config.key_grace
+        if self._now < superseded + self.config.rekey_send_grace:
+            return
+        self.counters["audio_stale_epoch"] += 1
+        if self._stale_alerted.get(member) != epoch:
+            self._stale_alerted[member] = epoch
+            self._alert("stale_sender", f"a speaker still sends under epoch {epoch}")
+        if self._is_moderator():
+            self._send_sync(member, epoch)
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:

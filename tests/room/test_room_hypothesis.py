@@ -1,6 +1,14 @@
-"""Random legal and illegal control actions: every member ends on one head (spec §12.5)."""
+"""Random legal and illegal control actions: every member ends on one head (spec §12.5).
+
+The default suite runs 60 derandomized examples (tests/conftest.py); the long
+profile explores thousands at random:
+
+    HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/room/test_room_hypothesis.py
+"""
 
 from __future__ import annotations
+
+import os
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,6 +42,8 @@ ACTIONS = [
 ]
 
 action = st.tuples(st.integers(0, 4), st.sampled_from(ACTIONS), st.integers(0, 4))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+EXAMPLES = 60 if PROFILE == "default" else settings.get_profile(PROFILE).max_examples
 
 
 def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
@@ -74,7 +84,7 @@ def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
 
 
 @settings(
-    max_examples=60,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -82,6 +92,18 @@ def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
 def test_random_actions_converge_on_one_head(
     steps: list[tuple[int, str, int]], concurrent: bool
 ) -> None:
+    run_and_check_convergence(steps, concurrent)
+
+
+def test_transfer_then_kick_by_the_new_moderator_then_a_hand_converges() -> None:
+    """Regression: the new moderator did not know the listeners' slots, so its
+    kick's re-key secret reached none of them and they stayed an epoch behind."""
+    run_and_check_convergence(
+        [(0, "transfer_moderator", 1), (1, "kick", 0), (2, "raise_hand", 0)], False
+    )
+
+
+def run_and_check_convergence(steps: list[tuple[int, str, int]], concurrent: bool) -> None:
     founder = new_identity(1)
     invite = make_invite(b"h" * 32, founder.public)
     r = Router()

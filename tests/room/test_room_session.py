@@ -232,7 +232,7 @@ def test_kick_rekeys_and_the_kicked_session_cannot_decrypt_later_frames() -> Non
     vs = victim.session
     candidates = list(vs._epoch_keys.values())
     assert vs.epoch == new_epoch and vs._awaiting_fresh is not None
-    parent_key = vs._awaiting_fresh[2]
+    parent_key = vs._awaiting_fresh.prev_key
     candidates.append(room_keys.next_epoch_key(parent_key, mod.session.head))
     assert old_epoch in vs._epoch_keys
     for k in candidates:
