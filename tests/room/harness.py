@@ -166,11 +166,15 @@ class Router:
         data = link.session.data_to_send()
         if not data or not link.up or link.conn is None:
             return bool(data)
-        envelopes = list(link.decoder.feed(data))
+        self._route_envelopes(link, list(link.decoder.feed(data)))
+        return True
+
+    def _route_envelopes(self, link: Link, envelopes: list[Envelope]) -> None:
+        """What ``link``'s client wrote goes to the real router."""
+        assert link.conn is not None
         self._park_strangers(envelopes)
         self.relay.receive(link.conn, envelopes, self.now)
         self._close_refused()
-        return True
 
     def _close_refused(self) -> None:
         while self._closing:
