@@ -208,6 +208,14 @@ class HostileRelay(Router):
         assert member.slot is not None
         self.send(to, Envelope(etype, member.session.room_tag, member.slot, payload))
 
+    def client_sends(self, link: Link, env: Envelope) -> None:
+        """``link``'s client writes ``env`` itself (a modified client): it goes to the router."""
+        self._source = link
+        try:
+            self._route_envelopes(link, [env])
+        finally:
+            self._source = None
+
     def replay(self, deliveries: Iterable[Delivery], to: Link | None = None) -> None:
         """Deliver recorded envelopes again, to their first recipient or to ``to``."""
         for d in list(deliveries):

@@ -46,15 +46,20 @@ class Scene:
         return [self.moderator, *self.speakers, *self.listeners]
 
     def join(self, name: str, seed: int | None = None) -> Link:
-        """A newcomer with a fresh identity (or the identity of ``seed``) joins."""
+        """A newcomer with a fresh identity joins; ``seed``: the identity of an earlier joiner.
+
+        Every session gets fresh randomness (its own session key), even for an
+        identity that joined before.
+        """
+        self._seed += 1
+        draw = self._seed
         if seed is None:
-            self._seed += 1
-            seed = self._seed
+            seed = draw
         session = RoomSession.join(
             new_identity(seed),
             self.invite,
             name,
-            rng_for(seed + 7 + 7919 * self.salt),
+            rng_for(draw + 7 + 7919 * self.salt),
             self.relay.now,
             self.config,
         )
