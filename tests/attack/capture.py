@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from room.harness import Link, Router, new_identity, rng_for
 
+from e2ee import canonical
 from e2ee.envelope import Envelope, EnvelopeType, encode_envelope
 from e2ee.identity import fingerprint, safety_code
 from e2ee.invite import Invite
@@ -262,9 +263,13 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
             and e.payload in by_link.get(id(link), set())
         ):
             echoes += 1
-    channels = {e.payload[1:17] for e in reliable if e.payload[0] == seal.Kind.PAIRWISE}
-    media = [e for _, e in cap.relay.up if e.type is EnvelopeType.MEDIA]
-    phases = {decode_header(e.payload)[0] for e in media}
+    pairwise = [e.payload for e in reliable if e.payload[0] == seal.Kind.PAIRWISE]
+    channels = {p[1 : 1 + seal.CHANNEL_ID_LEN] for p in pairwise}
+    sent_media = [(x, e) for x, e in cap.relay.up if e.type is EnvelopeType.MEDIA]
+    headers = [decode_header(e.payload) for _, e in sent_media]
+    counters: dict[int, list[int]] = {}
+    for (link, _), (_, ctr, _) in zip(sent_media, headers, strict=True):
+        counters.setdefault(id(link), []).append(ctr)
     return {
         "envelopes": len(envs),
         "types": dict(types),
@@ -277,8 +282,13 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
         "epoch_readable_in_clear": len(epoch_in_clear),
         "commits_identified_by_self_echo": echoes,
         "distinct_pairwise_channel_ids": len(channels),
-        "audio_frames": len(media),
-        "audio_key_phases_seen": sorted(phases),
+        "pairwise_counters_read_in_clear": sorted(
+            canonical.decode(p[1 + seal.CHANNEL_ID_LEN :])[1]  # type: ignore[index]
+            for p in pairwise
+        ),
+        "audio_frames": len(sent_media),
+        "audio_key_ids_seen": sorted({kid for kid, _, _ in headers}),
+        "audio_counters_in_clear_and_rising": all(c == sorted(c) for c in counters.values()),
     }
 
 
