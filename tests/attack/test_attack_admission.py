@@ -229,25 +229,29 @@ def test_a_kicked_members_beacons_raise_no_alert() -> None:
     assert len(room.heads(honest)) == 1
 
 
-def flood_of_knocks(n: int) -> int:
-    """Bytes the moderator's session still holds after ``n`` knocks from one link."""
+def join_requests(scene: Scene, n: int) -> list[bytes]:
+    """Join request payloads of ``n`` fresh identities, as one modified client makes them."""
+    tag, out = scene.invite.room_tag, []
+    for i in range(n):
+        identity = IdentityKey(i.to_bytes(4, "big") * 8)
+        joiner = RoomSession.join(identity, scene.invite, f"knock {i}", rng_for(i), 0.0)
+        joiner.data_to_send()
+        joiner.envelope_received(Envelope(EnvelopeType.WELCOME, tag, 99, b""), 0.0)
+        out.append(decode_envelope(joiner.data_to_send()).payload)
+    return out
+
+
+def knock_flood(n: int) -> int:
+    """Bytes a knock room's moderator still holds after ``n`` knocks from one link."""
     room = build(listeners=0, policy="knock")
     mod = room.moderator.session
     tag, slot = room.invite.room_tag, 99
-    requests = []
-    for i in range(n):
-        joiner = RoomSession.join(
-            IdentityKey(i.to_bytes(4, "big") * 8), room.invite, f"knock {i}", rng_for(i), 0.0
-        )
-        joiner.data_to_send()
-        joiner.envelope_received(Envelope(EnvelopeType.WELCOME, tag, slot, b""), 0.0)
-        requests.append(joiner.data_to_send())
+    requests = join_requests(room, n)
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    for data in requests:
-        env = decode_envelope(data)
-        mod.envelope_received(Envelope(EnvelopeType.CONTROL, tag, slot, env.payload), 1.0)
+    for payload in requests:
+        mod.envelope_received(Envelope(EnvelopeType.CONTROL, tag, slot, payload), 1.0)
         mod.data_to_send()
         while mod.next_event() is not None:
             pass
@@ -264,5 +268,23 @@ def flood_of_knocks(n: int) -> int:
     reason="issue 9 item 3: the knock request table is unbounded",
 )
 def test_a_knock_flood_from_one_link_holds_bounded_memory() -> None:
-    held = flood_of_knocks(3000)
+    held = knock_flood(3000)
     assert held <= 512 * 1024, f"{held} bytes held after 3,000 knocks"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 9 item 3: one link can add identities to an open room without limit",
+)
+def test_one_link_cannot_fill_an_open_room_with_identities() -> None:
+    room = build(listeners=1)
+    flooder = room.listener
+    start = room.relay.now
+    for payload in join_requests(room, 300):
+        room.relay.client_sends(
+            flooder, Envelope(EnvelopeType.CONTROL, flooder.session.room_tag, 0, payload)
+        )
+    room.run(1.0)
+    added = len(room.relay.events(room.moderator, events.MemberJoined, after=start))
+    assert added <= 100, f"one link added {added} identities in one second"
