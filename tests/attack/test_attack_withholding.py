@@ -174,3 +174,26 @@ def test_the_safety_code_does_not_change_when_a_hand_is_raised() -> None:
     room.listener.session.raise_hand()
     room.relay.pump()
     assert {x.session.safety_code() for x in room.members} == {code}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="issue 8 item 4: a moderator's beacon showing a newer head does not start a sync",
+)
+def test_a_kick_commit_withheld_from_one_listener_is_caught_up_by_sync() -> None:
+    room = build(listeners=3)
+    late, victim = room.listeners[0], room.listeners[2]
+    # labelled at the sender, no guessing: the commit and its re-key secret
+    kick = room.relay.withhold(to=late, tag="kick")
+    with room.relay.tagged(room.moderator, "kick"):
+        room.moderator.session.kick(victim.session.me)
+    room.relay.pump()
+    assert {d.what for d in kick.held} == {"commit", "pairwise"}
+    assert victim.session.me in late.session.members
+    room.run(room.moderator.session.config.head_beacon + 3)  # a beacon shows it is behind
+    beacons = [d for d in room.relay.seen if d.to is late and d.what == "beacon"]
+    assert any(d.src is room.moderator for d in beacons), "the moderator's beacon arrived"
+    assert victim.session.me not in late.session.members
+    assert late.session.head == room.moderator.session.head
+    assert not room.alerts(late)
