@@ -1,10 +1,10 @@
 """``hushroom bench room``: an in-memory room of N members (spec §12–§16, no network).
 
-Every member is a real :class:`e2ee.room.RoomSession`; a minimal in-process
-relay follows the envelope contract (slots, WELCOME, broadcast = every other
-link, UNICAST by slot, source slot stamped, one FIFO per link).  Reported
-(all CPU times are ``time.process_time`` of this one process, so they count
-every party's work):
+Every member is a real :class:`e2ee.room.RoomSession`, and they meet through
+the real relay router (:class:`relay.router.Router`, spec §17: slots, delivery
+classes, PEER_JOINED to the stage only) with an in-memory outbox, one FIFO per
+link.  Reported (all CPU times are ``time.process_time`` of this one process,
+so they count every party's work):
 
 * ``admit_ms_per_member`` — median moderator CPU for one admission at full
   room size: opening and checking the join request, signing and sealing the
@@ -23,9 +23,9 @@ every party's work):
 
 To build a 5,000-member room in reasonable time the bench admits members in
 batches (a moderator folds the join requests that queue up behind an
-in-flight commit into one commit, spec §12.5) and its relay skips delivering
-join requests to non-moderators (who drop them unopened) and PEER_JOINED to
-non-moderators (who ignore it); neither shortcut touches a measured step.
+in-flight commit into one commit, spec §12.5) and its outbox skips delivering
+the join requests of members still joining to non-moderators (who drop them
+unopened); that shortcut touches no measured step.
 The simulated members' objects are frozen out of Python's cyclic garbage
 collector before measuring (``gc.freeze``): one process holding 5,000
 rosters is an artifact of the bench, and full collections over it would
@@ -44,12 +44,21 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from client.errors import CliError
-from e2ee.envelope import Envelope, EnvelopeDecoder, EnvelopeType
+from e2ee.envelope import (
+    HEADER_LEN,
+    Envelope,
+    EnvelopeDecoder,
+    EnvelopeType,
+    RelayErrorCode,
+    decode_envelope,
+)
 from e2ee.identity import IdentityKey
 from e2ee.invite import Invite
 from e2ee.room import Role, RoomSession
 from e2ee.room import events as ev
 from e2ee.room.seal import Kind
+from relay.config import RelayConfig
+from relay.router import Link, Room, Router
 
 HELP = "in-memory room of N members: admission, join bytes, kick re-key"
 KICKS = 3  # kicks measured one after another; the median is reported
@@ -63,11 +72,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-@dataclass
+@dataclass(eq=False)
 class _Link:
     session: RoomSession
+    conn: Link
     decoder: EnvelopeDecoder = field(default_factory=EnvelopeDecoder)
-    slot: int | None = None
     inbox: deque[Envelope] = field(default_factory=deque)
     bytes_in: int = 0
     rotated_to: int = -1
@@ -75,63 +84,75 @@ class _Link:
 
 
 class _Relay:
-    """In-process relay following the envelope contract (spec §8)."""
+    """The real relay router (relay/router.py, spec §17) with an in-memory outbox.
 
-    def __init__(self) -> None:
+    Deliveries go to one FIFO per link.  The one shortcut: while a member is
+    still joining, its CONTROL broadcasts (join requests) reach only
+    moderators, who are the only ones that open them.
+    """
+
+    def __init__(self, members: int) -> None:
+        # The bench runs at one instant of simulated time: no rate limit applies.
+        config = RelayConfig(
+            envelope_rate=1e12, envelope_burst=1e12, max_members_per_room=members + 64
+        )
+        self.router = Router(config, self)
         self.links: list[_Link] = []
-        self.by_slot: dict[int, _Link] = {}
-        self.moderators: list[_Link] = []
-        self.next_slot = 1
+        self.moderators: set[_Link] = set()
         self.now = 0.0
         self.sent = 0
         self.delivered = 0
         self.pending: deque[_Link] = deque()
+        self._source: _Link | None = None
 
     def attach(self, session: RoomSession) -> _Link:
-        link = _Link(session)
+        link = _Link(session, self.router.open_link(self.now))
+        link.conn.transport = link
         self.links.append(link)
         self.pending.append(link)
         return link
 
-    def _route(self, src: _Link, env: Envelope) -> None:
-        t = env.type
-        if t is EnvelopeType.JOIN:
-            slot = self.next_slot
-            self.next_slot += 1
-            src.slot = slot
-            self.by_slot[slot] = src
-            self._put(src, Envelope(EnvelopeType.WELCOME, env.room_tag, slot, b""))
-            for m in self.moderators:
-                if m is not src:
-                    self._put(m, Envelope(EnvelopeType.PEER_JOINED, env.room_tag, slot, b""))
+    # -- the router's outbox ---------------------------------------------------------
+    def _put(self, conn: Link, data: bytes) -> None:
+        link = conn.transport
+        assert isinstance(link, _Link)
+        src = self._source
+        if (
+            src is not None
+            and src.session.state == "joining"
+            and link not in self.moderators
+            and data[1] == EnvelopeType.CONTROL
+        ):
             return
-        assert src.slot is not None
-        if t is EnvelopeType.UNICAST:
-            dest = self.by_slot.get(env.slot)
-            if dest is not None:
-                self._put(dest, Envelope(t, env.room_tag, src.slot, env.payload))
-            return
-        if t in (EnvelopeType.CONTROL, EnvelopeType.MEDIA):
-            out = Envelope(t, env.room_tag, src.slot, env.payload)
-            if t is EnvelopeType.CONTROL and env.payload[:1] == bytes((Kind.JOIN_REQUEST,)):
-                targets = self.moderators
-            else:
-                targets = self.links
-            for other in targets:
-                if other is not src and other.slot is not None:
-                    self._put(other, out)
-
-    def _put(self, link: _Link, env: Envelope) -> None:
-        link.inbox.append(env)
+        link.inbox.append(decode_envelope(data))
         if len(link.inbox) == 1:
             self.pending.append(link)
+
+    def send_media(self, link: Link, data: bytes, tag: bytes) -> None:
+        self._put(link, data)
+
+    def send_reliable(self, link: Link, data: bytes, tag: bytes) -> None:
+        self._put(link, data)
+
+    def audience_batch(self, room: Room, data: bytes) -> None:
+        for member in list(room.audience.values()):
+            self._put(member.link, data)
+
+    def close(self, link: Link, code: RelayErrorCode, reason: str) -> None:
+        raise CliError(f"the relay closed a bench link: {code.name} ({reason})")
+
+    # -- clients -------------------------------------------------------------------------
+    def route(self, link: _Link, envelopes: list[Envelope]) -> None:
+        """Hand one client's envelopes to the router."""
+        self._source = link
+        self.router.receive(link.conn, envelopes, self.now)
+        self._source = None
 
     def _collect(self, link: _Link) -> None:
         data = link.session.data_to_send()
         if data:
             self.sent += len(data)
-            for env in link.decoder.feed(data):
-                self._route(link, env)
+            self.route(link, list(link.decoder.feed(data)))
 
     def pump(self) -> None:
         """Deliver until quiet: each link drains its FIFO in order."""
@@ -141,7 +162,7 @@ class _Relay:
             session = link.session
             while link.inbox:
                 env = link.inbox.popleft()
-                n = 26 + len(env.payload)
+                n = HEADER_LEN + len(env.payload)
                 link.bytes_in += n
                 self.delivered += n
                 session.envelope_received(env, self.now)
@@ -165,10 +186,10 @@ def run(args: argparse.Namespace) -> int:
     secret = rng(32)
     founder_id = IdentityKey.generate(rng)
     invite = Invite("127.0.0.1", 4433, secret, rng(32), founder_id.public)
-    relay = _Relay()
+    relay = _Relay(n)
     t_build = time.perf_counter()
     mod = relay.attach(RoomSession.create(founder_id, invite, "moderator", "open", rng, 0.0))
-    relay.moderators.append(mod)
+    relay.moderators.add(mod)
     relay.pump()
 
     bulk = n - 1 - args.samples
@@ -224,10 +245,11 @@ def run(args: argparse.Namespace) -> int:
             data = mod.session.data_to_send()
             cpu += _cpu() - c0
             relay.sent += len(data)
-            for out in mod.decoder.feed(data):
+            outs = list(mod.decoder.feed(data))
+            for out in outs:
                 if out.type is EnvelopeType.CONTROL and out.payload[:1] == bytes((Kind.COMMIT,)):
                     commit_payload = len(out.payload)
-                relay._route(mod, out)
+            relay.route(mod, outs)
             while mod.session.next_event() is not None:
                 pass
         admit_ms.append(cpu * 1000)

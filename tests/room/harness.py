@@ -1,10 +1,17 @@
-"""A tiny in-memory relay that follows the envelope contract (spec §8, §17), for room tests.
+"""Room tests on the real relay: :class:`relay.router.Router` with an in-memory outbox.
 
-It assigns slots on JOIN, sends WELCOME / PEER_JOINED / PEER_LEFT, forwards
-CONTROL and MEDIA broadcasts to every other member of the room tag and UNICAST
-to the destination slot, stamping the SOURCE slot, with one FIFO per
-recipient.  ``restart()`` drops every link (all slots change) the way a relay
-restart does.
+Every envelope a :class:`RoomSession` writes is decoded and handed to the real
+sans-IO router (spec §17: slots, delivery classes, PEER_JOINED to the stage
+only, rate limits, refusals); whatever the router tells its outbox to deliver
+lands in the recipient's FIFO inbox, and :meth:`Router.pump` feeds inboxes to
+their sessions one envelope per link per round.  What a room test proves is
+therefore what the real relay does.  The only thing the harness adds is the
+clock (``now``, moved by :meth:`Router.advance`) and the links' lifetime
+(:meth:`Router.drop_link`, :meth:`Router.reconnect`, :meth:`Router.restart`).
+
+:meth:`Router._deliver` is the single point every delivery passes through;
+tests (and the hostile relay in tests/attack/) override or wrap it to drop,
+hold back, duplicate or rewrite envelopes.
 """
 
 from __future__ import annotations
@@ -13,11 +20,24 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
-from e2ee.envelope import Envelope, EnvelopeDecoder, EnvelopeType, encode_envelope
+from e2ee.envelope import (
+    HEADER_LEN,
+    DeliveryClass,
+    Envelope,
+    EnvelopeDecoder,
+    EnvelopeType,
+    RelayErrorCode,
+    decode_envelope,
+    encode_envelope,
+    encode_error,
+)
 from e2ee.identity import IdentityKey
 from e2ee.invite import RoomSecrets
 from e2ee.room import RoomSession
 from e2ee.room.events import Event
+from relay import router as relay_router
+from relay.config import RelayConfig
+from relay.stats import RelayStats
 
 
 @dataclass(frozen=True)
@@ -39,79 +59,141 @@ def rng_for(seed: int):  # type: ignore[no-untyped-def]
     return random.Random(seed).randbytes
 
 
-@dataclass
+@dataclass(eq=False)
 class Link:
+    """One client: its session, its relay connection, its inbox and the events it saw."""
+
     session: RoomSession
     decoder: EnvelopeDecoder = field(default_factory=EnvelopeDecoder)
-    slot: int | None = None
     inbox: deque[Envelope] = field(default_factory=deque)
     events: list[Event] = field(default_factory=list)
     up: bool = True
     bytes_in: int = 0
+    #: the real router's state for this client's current connection
+    conn: relay_router.Link | None = None
+
+    @property
+    def slot(self) -> int | None:
+        """The slot the relay gave this client in its room, or None (spec §17.1)."""
+        if self.conn is None:
+            return None
+        membership = self.conn.rooms.get(self.session.room_tag)
+        return membership.slot if membership is not None else None
+
+
+class _Outbox:
+    """The router's outbox (relay/router.py ``Outbox``): every delivery goes to ``_deliver``."""
+
+    def __init__(self, relay: Router) -> None:
+        self.relay = relay
+
+    def _to(self, conn: relay_router.Link, data: bytes) -> None:
+        link = conn.transport
+        if isinstance(link, Link):  # a parked stranger (``first_slot``) has no client
+            self.relay._deliver(link, decode_envelope(data, self.relay.config.max_payload))
+
+    def send_media(self, link: relay_router.Link, data: bytes, tag: bytes) -> None:
+        self._to(link, data)
+
+    def send_reliable(self, link: relay_router.Link, data: bytes, tag: bytes) -> None:
+        self._to(link, data)
+
+    def audience_batch(self, room: relay_router.Room, data: bytes) -> None:
+        # The server writes the batch to every audience member; in memory, at once.
+        for member in list(room.audience.values()):
+            self._to(member.link, data)
+
+    def close(self, link: relay_router.Link, code: RelayErrorCode, reason: str) -> None:
+        self._to(link, encode_error(bytes(16), code, reason))
+        self.relay._closing.append(link)
 
 
 class Router:
-    def __init__(self, now: float = 0.0, first_slot: int = 1) -> None:
-        self.links: list[Link] = []
-        self.by_slot: dict[int, Link] = {}
-        self.next_slot = first_slot
-        self.now = now
-        self.drop_to: set[int] = set()  # slots whose inbound CONTROL is silently dropped
-        self.log: list[tuple[int, Envelope]] = []
+    """The real relay router with in-memory links and a clock, for room tests.
 
+    ``first_slot``: the first ``first_slot`` slots of every room are held by
+    idle strangers, so that members' slots start there (the real relay starts
+    at 0).  ``config`` is the relay's (its defaults by default).
+    """
+
+    def __init__(
+        self, now: float = 0.0, first_slot: int = 0, config: RelayConfig | None = None
+    ) -> None:
+        self.links: list[Link] = []
+        self.now = now
+        self.config = config or RelayConfig()
+        self.drop_to: set[int] = set()  # slots whose inbound CONTROL is silently dropped
+        #: every envelope delivered: (recipient slot or -1, envelope)
+        self.log: list[tuple[int, Envelope]] = []
+        self._closing: list[relay_router.Link] = []
+        self._start(first_slot)
+
+    def _start(self, first_slot: int) -> None:
+        self.stats = RelayStats()
+        self.relay = relay_router.Router(self.config, _Outbox(self), self.stats)
+        self._first_slot = first_slot
+        self._parked: set[bytes] = set()
+
+    # -- clients ---------------------------------------------------------------
     def attach(self, session: RoomSession) -> Link:
-        link = Link(session)
+        link = Link(session, conn=self.relay.open_link(self.now))
+        link.conn.transport = link  # type: ignore[union-attr]
         self.links.append(link)
         return link
 
+    @property
+    def by_slot(self) -> dict[int, Link]:
+        """Slot -> client, over every room of this relay."""
+        return {
+            slot: m.link.transport
+            for room in self.relay.rooms.values()
+            for slot, m in room.members.items()
+            if isinstance(m.link.transport, Link)
+        }
+
+    def _park_strangers(self, envelopes: list[Envelope]) -> None:
+        for env in envelopes:
+            tag = env.room_tag
+            if env.type is EnvelopeType.JOIN and tag not in self._parked:
+                self._parked.add(tag)
+                if tag not in self.relay.rooms:
+                    for _ in range(self._first_slot):
+                        stranger = self.relay.open_link(self.now)
+                        join = Envelope(EnvelopeType.JOIN, tag, 0, bytes((DeliveryClass.AUDIENCE,)))
+                        self.relay.receive(stranger, [join], self.now)
+
     def _take_output(self, link: Link) -> bool:
         data = link.session.data_to_send()
-        if not data or not link.up:
+        if not data or not link.up or link.conn is None:
             return bool(data)
-        for env in link.decoder.feed(data):
-            self._route(link, env)
+        self._route_envelopes(link, list(link.decoder.feed(data)))
         return True
 
+    def _route_envelopes(self, link: Link, envelopes: list[Envelope]) -> None:
+        """What ``link``'s client wrote goes to the real router."""
+        assert link.conn is not None
+        self._park_strangers(envelopes)
+        self.relay.receive(link.conn, envelopes, self.now)
+        self._close_refused()
+
+    def _close_refused(self) -> None:
+        while self._closing:
+            conn = self._closing.pop()
+            self.relay.close_link(conn)
+            link = conn.transport
+            if isinstance(link, Link) and link.conn is conn:
+                link.up = False
+                link.conn = None
+
     def _deliver(self, to: Link, env: Envelope) -> None:
+        """Every envelope the relay sends passes here on its way to ``to``'s inbox."""
+        slot = to.slot
+        if env.type is EnvelopeType.CONTROL and slot in self.drop_to:
+            return
+        self.log.append((-1 if slot is None else slot, env))
         to.inbox.append(env)
 
-    def _route(self, src: Link, env: Envelope) -> None:
-        t = env.type
-        tag = env.room_tag
-        if t is EnvelopeType.JOIN:
-            slot = self.next_slot
-            self.next_slot += 1
-            src.slot = slot
-            self.by_slot[slot] = src
-            self._deliver(src, Envelope(EnvelopeType.WELCOME, tag, slot, b""))
-            for other in self._room(src):
-                self._deliver(other, Envelope(EnvelopeType.PEER_JOINED, tag, slot, b""))
-            return
-        if src.slot is None:
-            return
-        if t is EnvelopeType.LEAVE:
-            self._leave(src)
-        elif t in (EnvelopeType.CONTROL, EnvelopeType.MEDIA):
-            out = Envelope(t, tag, src.slot, env.payload)
-            for other in self._room(src):
-                self._deliver(other, out)
-        elif t is EnvelopeType.UNICAST:
-            dest = self.by_slot.get(env.slot)
-            if dest is not None and dest.up:
-                self._deliver(dest, Envelope(t, tag, src.slot, env.payload))
-
-    def _room(self, src: Link) -> list[Link]:
-        return [x for x in self.links if x is not src and x.up and x.slot is not None]
-
-    def _leave(self, link: Link) -> None:
-        if link.slot is None:
-            return
-        slot = link.slot
-        del self.by_slot[slot]
-        link.slot = None
-        for other in self._room(link):
-            self._deliver(other, Envelope(EnvelopeType.PEER_LEFT, link.session.room_tag, slot, b""))
-
+    # -- running -------------------------------------------------------------------
     def pump(self, max_steps: int = 1_000_000) -> None:
         """Deliver until nothing moves: the relay's FIFO order, one envelope at a time."""
         for _ in range(max_steps):
@@ -121,7 +203,7 @@ class Router:
             for link in list(self.links):
                 if link.inbox and link.up:
                     env = link.inbox.popleft()
-                    link.bytes_in += 26 + len(env.payload)
+                    link.bytes_in += HEADER_LEN + len(env.payload)
                     link.session.envelope_received(env, self.now)
                     self._drain_events(link)
                     moved = True
@@ -152,25 +234,35 @@ class Router:
         self.now = target
         self.pump()
 
+    # -- link faults -------------------------------------------------------------------
     def drop_link(self, link: Link) -> None:
-        """The link of ``link`` dies (no LEAVE from the client): peers see PEER_LEFT."""
-        self._leave(link)
+        """The link of ``link`` dies (no LEAVE from the client): the stage sees PEER_LEFT."""
+        if link.conn is not None:
+            self.relay.close_link(link.conn)
+        link.conn = None
+        link.up = False
         link.inbox.clear()
         link.decoder = EnvelopeDecoder()
 
     def reconnect(self, link: Link) -> None:
+        """A new connection for ``link``: the session rejoins (spec §16.4)."""
+        if link.conn is not None:
+            self.drop_link(link)
         link.session.link_reset(self.now)
+        link.conn = self.relay.open_link(self.now)
+        link.conn.transport = link
         link.up = True
         self._drain_events(link)
 
-    def restart(self, slot_base: int = 1) -> None:
+    def restart(self, slot_base: int = 0) -> None:
         """The relay restarts: every link drops, slot numbers start again (and collide)."""
         for link in self.links:
             link.inbox.clear()
-            link.slot = None
+            link.conn = None
+            link.up = False
             link.decoder = EnvelopeDecoder()
-        self.by_slot.clear()
-        self.next_slot = slot_base
+        self._closing.clear()
+        self._start(slot_base)
 
 
 def new_identity(seed: int) -> IdentityKey:

@@ -359,6 +359,11 @@ def test_single_member_reconnect_keeps_identity_and_audio() -> None:
     old_slot = spk.slot
     r.drop_link(spk)
     r.pump()
+    # the real relay hands out the lowest free slot: a newcomer takes the old one
+    invite = make_invite(bytes(32), mod.session.me)
+    newcomer = r.attach(RoomSession.join(new_identity(90), invite, "N", rng_for(91), r.now))
+    r.pump()
+    assert newcomer.slot == old_slot and newcomer.session.state == "member"
     r.reconnect(spk)
     r.pump()
     assert spk.slot != old_slot and spk.session.slot == spk.slot

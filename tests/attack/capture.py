@@ -1,0 +1,297 @@
+"""What the wire and the relay see during a whole room session (spec §20), recorded and measured.
+
+:func:`record_session` plays a full session — a moderator, two speakers with
+real Opus audio from real PCM, listeners, promotions, a raised hand, a chat
+message, a kick — through the real relay router, and keeps every envelope
+every client sends and receives, every value reachable from the relay's
+state, its stats and every log record.  :func:`visible_metadata` measures
+what of that an observer of the envelopes can still tell apart.
+
+``python -m attack.capture`` (run from ``tests/``) prints the measurement as
+JSON; docs/security.md quotes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+
+from room.harness import Link, Router, new_identity, rng_for
+
+from e2ee import canonical
+from e2ee.envelope import Envelope, EnvelopeType, encode_envelope
+from e2ee.identity import fingerprint, safety_code
+from e2ee.invite import Invite
+from e2ee.room import RoomSession, seal
+from e2ee.room.events import AudioReceived, ChatReceived, Removed
+from e2ee.sframe_header import decode_header
+
+NAMES = (
+    "Ottoline Vance-Moderator",
+    "Bartholomew Quill",
+    "Philippa Nwosu",
+    "Ignatius Fairweather",
+    "Rosalind Achterberg",
+    "Mallory Evesham",
+)
+CHAT = "the vault code is heliotrope-8812"
+PCM_FRAMES = 25  # per speaker and phase (0.5 s)
+
+
+class CapturingRelay(Router):
+    """The harness relay, keeping every envelope in both directions with its sender."""
+
+    def __init__(self) -> None:
+        self.up: list[tuple[Link, Envelope]] = []
+        self.down: list[tuple[Link, Envelope]] = []
+        super().__init__()
+
+    def _route_envelopes(self, link: Link, envelopes: list[Envelope]) -> None:
+        self.up.extend((link, e) for e in envelopes)
+        super()._route_envelopes(link, envelopes)
+
+    def _deliver(self, to: Link, env: Envelope) -> None:
+        self.down.append((to, env))
+        super()._deliver(to, env)
+
+
+@dataclass
+class Capture:
+    relay: CapturingRelay
+    links: dict[str, Link]
+    secrets: dict[str, bytes | str] = field(default_factory=dict)
+    relay_values: list[bytes | str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+
+    def wire(self) -> list[bytes]:
+        """Every envelope as the bytes a link carries, both directions."""
+        return [
+            encode_envelope(e.type, e.room_tag, e.slot, e.payload)
+            for _, e in self.relay.up + self.relay.down
+        ]
+
+
+def _reachable(obj: object, seen: set[int], out: list[bytes | str], skip: tuple[type, ...]) -> None:
+    """Every bytes and str value reachable from ``obj`` (the relay's own objects only)."""
+    if id(obj) in seen or isinstance(obj, skip):
+        return
+    seen.add(id(obj))
+    if isinstance(obj, bytes | bytearray | str):
+        out.append(bytes(obj) if not isinstance(obj, str) else obj)
+        out.append(repr(obj))
+        return
+    if isinstance(obj, int | float | bool) or obj is None:
+        out.append(repr(obj))
+        return
+    if isinstance(obj, dict):
+        items: list[object] = [*obj.keys(), *obj.values()]
+    elif isinstance(obj, list | tuple | set | frozenset):
+        items = list(obj)
+    else:
+        out.append(repr(obj))
+        names = list(getattr(obj, "__dict__", {}))
+        for cls in type(obj).__mro__:
+            names += list(getattr(cls, "__slots__", ()))
+        items = [getattr(obj, n) for n in names if n != "transport" and hasattr(obj, n)]
+    for item in items:
+        _reachable(item, seen, out, skip)
+
+
+def record_session() -> Capture:
+    """A full room session through the real router (see the module docstring)."""
+    from client.audio.encoder import OpusFrameEncoder
+    from client.audio.format import frames_from_pcm
+    from client.audio.synth import speech_like
+
+    relay = CapturingRelay()
+    ids = [new_identity(9000 + i) for i in range(len(NAMES))]
+    invite = Invite.create(
+        "relay.example.org", 4433, bytes(range(32)), ids[0].public, rng_for(9100)
+    )
+    link_text = invite.to_link()
+    invite = Invite.from_link(link_text)
+    mod = relay.attach(RoomSession.create(ids[0], invite, NAMES[0], "open", rng_for(9101), 0.0))
+    relay.pump()
+    others = [
+        relay.attach(RoomSession.join(ids[i], invite, NAMES[i], rng_for(9101 + i), 0.0))
+        for i in range(1, len(NAMES))
+    ]
+    relay.pump()
+    speakers, listeners, eve = others[:2], others[2:4], others[4]
+    cap = Capture(relay, {n: x for n, x in zip(NAMES, [mod, *others], strict=True)})
+    codes: set[str] = set()
+    for s in speakers:  # promotions
+        mod.session.invite_to_speak(s.session.me)
+        relay.pump()
+        s.session.accept_invitation()
+        relay.pump()
+    listeners[0].session.raise_hand()
+    relay.pump()
+    encoders = [OpusFrameEncoder() for _ in speakers]
+    opus_frames: list[bytes] = []
+    pcm_blocks: list[bytes] = []
+
+    def talk(phase: int) -> None:
+        for i, (s, enc) in enumerate(zip(speakers, encoders, strict=True)):
+            pcm = speech_like(PCM_FRAMES * 0.02, pitch_hz=110.0 + 40 * i, seed=10 * phase + i)
+            for frame in frames_from_pcm(pcm)[:PCM_FRAMES]:
+                packet = enc.encode(frame)
+                pcm_blocks.append(frame.tobytes())
+                if packet is not None:
+                    opus_frames.append(packet)
+                    s.session.send_audio(packet, relay.now)
+            relay.advance(0.02 * (i + 1 + phase))
+
+    talk(0)
+    codes.update(x.session.safety_code() for x in (mod, *others))
+    speakers[0].session.send_chat(CHAT)
+    relay.pump()
+    mod.session.kick(eve.session.me)
+    relay.pump()
+    talk(1)
+    relay.advance(31.0)  # beacons
+    codes.update(x.session.safety_code() for x in (mod, *others))
+    assert any(isinstance(e, ChatReceived) and e.text == CHAT for e in listeners[1].events)
+    assert any(isinstance(e, Removed) for e in eve.events)
+    assert sum(isinstance(e, AudioReceived) for e in listeners[1].events) >= len(opus_frames) // 2
+
+    secrets: dict[str, bytes | str] = {"chat": CHAT, "room secret": invite.room_secret}
+    secrets["invite link"] = link_text
+    secrets["invite payload"] = link_text.split("#", 1)[1]  # the part after the relay address
+    for name, ident, x in zip(NAMES, ids, [mod, *others], strict=True):
+        secrets[f"name {name}"] = name
+        secrets[f"identity key of {name}"] = ident.public
+        secrets[f"fingerprint of {name}"] = fingerprint(ident.public)
+        secrets[f"identity safety code of {name}"] = safety_code(ident.public)
+        secrets[f"session key of {name}"] = x.session._session_key.public
+    for code in codes:
+        secrets[f"room safety code {code}"] = code
+        secrets[f"room safety code digits {code}"] = code.split(": ", 1)[-1].replace(" ", "")
+    for i, f in enumerate(opus_frames):
+        if len(f) >= 8:
+            secrets[f"opus frame {i}"] = f
+    for i, p in enumerate(pcm_blocks):
+        if any(p):
+            secrets[f"pcm block {i}"] = p
+    cap.secrets = secrets
+    from room.harness import Link as ClientLink
+
+    _reachable(relay.relay, set(), cap.relay_values, (ClientLink,))
+    cap.relay_values.append(relay.stats.render())
+    return cap
+
+
+def encodings(secret: bytes | str) -> dict[str, bytes]:
+    """The forms a value could take on the wire or in a log (raw, hex, base64, base32, UTF-8/16)."""
+    if isinstance(secret, str):
+        raw = secret.encode("utf-8")
+        forms = {
+            "utf-8": raw,
+            "utf-16-le": secret.encode("utf-16-le"),
+            "utf-16-be": secret.encode("utf-16-be"),
+        }
+    else:
+        raw = secret
+        forms = {"raw": raw}
+    forms["hex"] = raw.hex().encode()
+    forms["HEX"] = raw.hex().upper().encode()
+    forms["base64"] = base64.b64encode(raw)
+    forms["base64url"] = base64.urlsafe_b64encode(raw).rstrip(b"=")
+    forms["base32"] = base64.b32encode(raw).rstrip(b"=")
+    forms["base32-lower"] = base64.b32encode(raw).rstrip(b"=").lower()
+    return forms
+
+
+def find_leaks(secrets: dict[str, bytes | str], haystack: bytes) -> list[str]:
+    """``"<secret> as <encoding>"`` for every form found in ``haystack``."""
+    return [
+        f"{label} as {form}"
+        for label, secret in secrets.items()
+        for form, needle in encodings(secret).items()
+        if needle in haystack
+    ]
+
+
+def blob(values: list[bytes | str]) -> bytes:
+    """One haystack: values back to back (a value split across two is found too)."""
+    return b"".join(v.encode("utf-8") if isinstance(v, str) else v for v in values)
+
+
+def _bucket(n: int) -> str:
+    top = 32
+    while top < n:
+        top *= 2
+    return f"<={top}"
+
+
+def visible_metadata(cap: Capture) -> dict[str, object]:
+    """What the envelopes themselves tell an observer that holds no key (spec §20)."""
+    envs = [e for _, e in cap.relay.up] + [e for _, e in cap.relay.down]
+    types = Counter(e.type.name for e in envs)
+    sizes: dict[str, Counter[str]] = {}
+    for e in envs:
+        sizes.setdefault(e.type.name, Counter())[_bucket(len(e.payload) + 26)] += 1
+    reliable = [
+        e for _, e in cap.relay.up if e.type in (EnvelopeType.CONTROL, EnvelopeType.UNICAST)
+    ]
+    first = Counter(e.payload[0] for e in reliable if e.payload)
+    kind_names = {int(k): k.name for k in seal.Kind}
+    kind_sizes: dict[str, list[int]] = {}
+    for e in reliable:
+        kind_sizes.setdefault(kind_names.get(e.payload[0], "unknown"), []).append(len(e.payload))
+    epoch_kinds = (seal.Kind.COMMIT, seal.Kind.CONTROL)
+    final_epoch = max(x.session.epoch for x in cap.links.values())
+    epoch_in_clear = [
+        e
+        for e in reliable
+        if e.payload[0] in epoch_kinds and struct.unpack(">I", e.payload[1:5])[0] <= final_epoch
+    ]
+    # A commit's author sends the same payload to everyone and to its own slot (spec §12.5).
+    echoes = 0
+    by_link: dict[int, set[bytes]] = {}
+    for link, e in cap.relay.up:
+        if e.type is EnvelopeType.CONTROL:
+            by_link.setdefault(id(link), set()).add(e.payload)
+    for link, e in cap.relay.up:
+        if (
+            e.type is EnvelopeType.UNICAST
+            and e.slot == link.slot
+            and e.payload in by_link.get(id(link), set())
+        ):
+            echoes += 1
+    pairwise = [e.payload for e in reliable if e.payload[0] == seal.Kind.PAIRWISE]
+    channels = {p[1 : 1 + seal.CHANNEL_ID_LEN] for p in pairwise}
+    sent_media = [(x, e) for x, e in cap.relay.up if e.type is EnvelopeType.MEDIA]
+    headers = [decode_header(e.payload) for _, e in sent_media]
+    counters: dict[int, list[int]] = {}
+    for (link, _), (_, ctr, _) in zip(sent_media, headers, strict=True):
+        counters.setdefault(id(link), []).append(ctr)
+    return {
+        "envelopes": len(envs),
+        "types": dict(types),
+        "size_histogram": {
+            t: dict(sorted(c.items(), key=lambda kv: int(kv[0][2:]))) for t, c in sizes.items()
+        },
+        "reliable_sent": len(reliable),
+        "reliable_first_byte": {kind_names.get(b, hex(b)): n for b, n in first.items()},
+        "reliable_sizes_by_kind": {k: [min(v), max(v), len(v)] for k, v in kind_sizes.items()},
+        "epoch_readable_in_clear": len(epoch_in_clear),
+        "commits_identified_by_self_echo": echoes,
+        "distinct_pairwise_channel_ids": len(channels),
+        "pairwise_counters_read_in_clear": sorted(
+            canonical.decode(p[1 + seal.CHANNEL_ID_LEN :])[1]  # type: ignore[index]
+            for p in pairwise
+        ),
+        "audio_frames": len(sent_media),
+        "audio_key_ids_seen": sorted({kid for kid, _, _ in headers}),
+        "audio_counters_in_clear_and_rising": all(c == sorted(c) for c in counters.values()),
+    }
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.CRITICAL)
+    print(json.dumps(visible_metadata(record_session()), indent=1))
