@@ -162,11 +162,6 @@ def test_a_replayed_join_request_does_not_readmit_a_leaver_under_knock() -> None
     assert leaver.session.me not in room.moderator.session.members
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8 item 2c: a replayed join request costs the moderator a full welcome",
-)
 def test_a_replayed_join_request_costs_the_moderator_almost_nothing() -> None:
     room = build(listeners=30)
     member = room.listeners[3]
@@ -262,21 +257,11 @@ def knock_flood(n: int) -> int:
     return held
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 9 item 3: the knock request table is unbounded",
-)
 def test_a_knock_flood_from_one_link_holds_bounded_memory() -> None:
     held = knock_flood(3000)
     assert held <= 512 * 1024, f"{held} bytes held after 3,000 knocks"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 9 item 3: one link can add identities to an open room without limit",
-)
 def test_one_link_cannot_fill_an_open_room_with_identities() -> None:
     room = build(listeners=1)
     flooder = room.listener

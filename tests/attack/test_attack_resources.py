@@ -54,11 +54,6 @@ def retained_bytes(session: RoomSession, feed: Callable[[], Iterator[Envelope]])
     return held
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 9 item 1: chunks of one transfer with different counts raise KeyError",
-)
 def test_chunks_with_mismatched_counts_are_counted_not_raised() -> None:
     room = build(listeners=1)
     tid = b"T" * 8
@@ -71,11 +66,6 @@ def test_chunks_with_mismatched_counts_are_counted_not_raised() -> None:
     assert sum(room.listener.session.counters.values()) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 9 item 2: draining held-back commits in reverse order recurses",
-)
 def test_two_hundred_fifty_commits_released_in_reverse_order_are_applied() -> None:
     room = build(listeners=2)
     late, hand = room.listeners
@@ -92,11 +82,6 @@ def test_two_hundred_fifty_commits_released_in_reverse_order_are_applied() -> No
     assert late.session.head == room.moderator.session.head
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 9 item 3: the future-epoch buffer keeps 4,096 payloads of any size",
-)
 def test_junk_under_future_epochs_holds_bounded_memory() -> None:
     room = build(listeners=1)
     session, tag = room.listener.session, room.invite.room_tag
@@ -113,11 +98,6 @@ def test_junk_under_future_epochs_holds_bounded_memory() -> None:
     assert held <= 8 * MIB, f"{held / MIB:.1f} MiB held from 32 MiB of junk"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 9 item 3: never-completed chunk transfers keep chunks of any size",
-)
 def test_never_completed_chunk_transfers_hold_bounded_memory() -> None:
     room = build(listeners=0, policy="knock")
     joiner = room.join("Joiner")  # not approved: it waits for a chunked welcome
