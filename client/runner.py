@@ -27,6 +27,7 @@ from client.console import PlainConsole, ScreenConsole
 from client.errors import CliError
 from client.home import resolve_home
 from client.identity_store import IdentityStore
+from client.invite_input import read_invite
 from client.room_client import ClientConfig, RoomClient
 
 
@@ -190,7 +191,7 @@ def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str)
 
 
 def run_join(args: argparse.Namespace) -> int:
-    invite = rp.check_invite_text(args.invite)
+    invite = rp.check_invite_text(read_invite(args))
     home_identity = IdentityStore(resolve_home(args.home)).load_or_create()
     create = rp.invite_founder_is(invite, home_identity)
     config = _config(args, invite, create=create, policy=rp.saved_policy(args.home, invite))
@@ -229,7 +230,7 @@ def _print_safety_code(client: RoomClient) -> None:
 
 def bot_config(args: argparse.Namespace) -> ClientConfig:
     """The welcome bot's client: audience member, raises its hand, accepts by itself."""
-    invite = rp.check_invite_text(args.invite)
+    invite = rp.check_invite_text(read_invite(args))
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
     config = ClientConfig(
         invite=invite,

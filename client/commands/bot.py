@@ -6,12 +6,14 @@ import argparse
 
 from client.commands.common import add_home
 from client.errors import CliError
+from client.invite_input import add_invite
 
 HELP = "room bots (welcome)"
 
 EXAMPLES = """examples:
-  hushroom bot welcome "$INVITE"
-  hushroom bot welcome "$INVITE" --name Greeter --message "Welcome to the stage, {name}!"
+  hushroom bot welcome --invite-file invite.txt
+  hushroom bot welcome --invite-file invite.txt --name Greeter \\
+      --message "Welcome to the stage, {name}!"
 
 How it gets on stage: the bot joins as a member of the audience and raises its
 hand.  A moderator invites it to speak once (key i in the view, or 'invite
@@ -32,7 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    welcome.add_argument("invite", metavar="INVITE", help="the hushroom:// invite link")
+    add_invite(welcome)
     welcome.add_argument("--name", default="Welcome bot", help="the bot's display name")
     welcome.add_argument(
         "--message",
