@@ -36,7 +36,7 @@ from e2ee.envelope import (
     parse_error,
 )
 from e2ee.errors import RemoteProtocolError
-from relay.tls_io import drain_ready
+from relay.wire.tls_io import drain_ready
 
 PIN_LEN = 32
 _RECV_SIZE = 262_144
