@@ -20,12 +20,9 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from client.errors import CliError
+from relay.errors import RelaySetupError
 
 # command name -> (module path, one-line help)
-# The argument list being parsed; sub-dispatchers (``bench``) read it to load
-# only the module that is actually selected.
-CURRENT_ARGV: list[str] = []
-
 COMMANDS: dict[str, tuple[str, str]] = {
     "relay": ("relay.cli", "run a relay (the only server a group needs)"),
     "room": ("client.commands.room", "create a room and moderate it"),
@@ -77,7 +74,6 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    CURRENT_ARGV[:] = argv
     selected = next((a for a in argv if not a.startswith("-")), None)
     if selected not in COMMANDS:
         selected = None
@@ -89,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         status: int = _load(args.command).run(args)
         return status
-    except CliError as exc:
+    except (CliError, RelaySetupError) as exc:
         print(f"hushroom: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from client.actions import Action
+from client.audio.receiver import RoomAudioReceiver
 from client.errors import CliError
 from client.relay_connect import (
     CONNECT_ERRORS,
@@ -25,7 +26,8 @@ from client.relay_connect import (
     save_policy,
     saved_policy,
 )
-from client.view import Knock
+from client.session import ClientSession
+from client.view import Knock, RoomView
 from client.view import MemberView as ViewMember
 from e2ee.errors import HushroomError
 from e2ee.identity import IdentityKey
@@ -34,8 +36,43 @@ from e2ee.room import events as ev
 from e2ee.room.roster import RemoveReason, Role
 from e2ee.room.session import MemberView, RoomSession
 
-if TYPE_CHECKING:
-    from client.room_client import RoomClient
+
+class ClientFlags(Protocol):
+    """The command-line choices the adapter acts on (``ClientConfig``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def raise_hand(self) -> bool: ...
+    @property
+    def auto_accept(self) -> bool: ...
+    @property
+    def listen_only(self) -> bool: ...
+
+
+class RoomClient(Protocol):
+    """What this adapter reads and changes on its client (``client.room_client``).
+
+    A structural type, so that this module does not import the client that
+    imports it.
+    """
+
+    room: RoomSession
+    session: ClientSession
+    view: RoomView
+    receiver: RoomAudioReceiver
+    known_members: set[bytes]
+    banned: set[bytes]
+    pending_requests: dict[str, bytes]
+    hand_raised_once: bool
+    removed: bool
+    ended: bool
+
+    @property
+    def config(self) -> ClientFlags: ...
+    def log(self, line: str) -> None: ...
+    def perform(self, action: Action) -> None: ...
+    def _audio_received(self, handle: str, seq: int, opus: bytes) -> None: ...
 
 __all__ = [
     "CONNECT_ERRORS",

@@ -17,8 +17,8 @@ from pathlib import Path
 import platformdirs
 import trio
 
-from client.errors import CliError
 from relay.config import RelayConfig
+from relay.errors import RelaySetupError
 from relay.metrics import serve_metrics
 from relay.server import RelayServer, server_ssl_context
 from relay.state import StateError, load_or_create
@@ -36,10 +36,10 @@ def default_state_dir() -> Path:
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
-    """HOST:PORT (IPv6 as [::1]:PORT); raises CliError on anything else."""
+    """HOST:PORT (IPv6 as [::1]:PORT); raises RelaySetupError on anything else."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not host or int(port) > 65535:
-        raise CliError(f"expected HOST:PORT, got {text!r}")
+        raise RelaySetupError(f"expected HOST:PORT, got {text!r}")
     return host.strip("[]"), int(port)
 
 
@@ -156,9 +156,9 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         args.reliable_queue,
     ]
     if any(v < 1 for v in values) or args.max_per_address < 0 or args.rate <= 0:
-        raise CliError("limits must be positive")
+        raise RelaySetupError("limits must be positive")
     if args.idle_timeout <= 0 or args.handshake_timeout <= 0 or args.audience_interval < 0:
-        raise CliError("timeouts must be positive")
+        raise RelaySetupError("timeouts must be positive")
     return RelayConfig(
         max_payload=args.max_envelope,
         max_rooms_per_connection=args.max_rooms,
@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         identity = load_or_create(state_dir)
     except (StateError, OSError) as exc:
-        raise CliError(str(exc)) from None
+        raise RelaySetupError(str(exc)) from None
     if args.print_pin:
         print(identity.pin_text)
         return 0
@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
             args.debug,
         )
     except OSError as exc:
-        raise CliError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+        raise RelaySetupError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
     return 0
 
 

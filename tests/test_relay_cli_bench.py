@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from client import cli
-from relay.state import decode_pin, load_or_create
+from relay.state import load_or_create
+from relay.wire.pin import decode_pin
 
 
 def test_print_pin_creates_the_key_once_and_prints_base64url(

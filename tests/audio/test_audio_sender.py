@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from client.audio.bench import measure
 from client.audio.decoder import open_decoder
 from client.audio.errors import AudioDeviceError, AudioError, AudioSourceError
 from client.audio.quality import dominant_frequencies
 from client.audio.sender import AudioSender, open_source
 from client.audio.sources import PcmSource
 from client.audio.synth import speaker_tone_hz, tone
+from client.bench.audio import measure
 
 
 def test_sender_encodes_each_tick_until_the_source_ends():

@@ -9,7 +9,7 @@ import pytest
 
 from client.relay_connect import new_invite
 from e2ee.identity import IdentityKey
-from relay.state import encode_pin
+from relay.wire.pin import encode_pin
 
 
 def free_port() -> int:
