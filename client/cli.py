@@ -18,6 +18,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from client.errors import CliError
 from relay.errors import RelaySetupError
@@ -52,8 +53,15 @@ def _load(name: str) -> ModuleType:
         raise
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one ``hushroom: error:`` line (exit status 2), like every other."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see '{self.prog} --help')", exit_code=2)
+
+
 def build_parser(selected: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="hushroom",
         description="End-to-end encrypted audio rooms over a relay that cannot listen.",
         epilog=EPILOG,

@@ -74,6 +74,7 @@ class RoomClient(Protocol):
     def perform(self, action: Action) -> None: ...
     def _audio_received(self, handle: str, seq: int, opus: bytes) -> None: ...
 
+
 __all__ = [
     "CONNECT_ERRORS",
     "check_invite_text",

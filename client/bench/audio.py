@@ -25,6 +25,7 @@ from client.audio.quality import aligned_correlation, windowed_correlation
 from client.audio.receiver import RoomAudioReceiver
 from client.audio.sources import espeak_binary, synthesize_speech
 from client.audio.synth import speech_like, tone
+from client.commands.common import positive_seconds
 
 HELP = "audio pipeline: Opus bytes per frame, round-trip correlation, encode/decode µs"
 
@@ -153,7 +154,9 @@ def measure(seconds: float = 10.0, include_espeak: bool = True) -> dict[str, Any
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--seconds", type=float, default=10.0, help="signal length (default 10)")
+    parser.add_argument(
+        "--seconds", type=positive_seconds, default=10.0, help="signal length (default 10)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from client.commands.common import add_home
+from client.commands.common import add_home, positive_seconds
 from client.errors import CliError
 from client.invite_input import add_invite
 
@@ -41,7 +41,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="Welcome to the stage, {name}!",
         help="greeting; {name} is replaced by the new speaker's display name",
     )
-    welcome.add_argument("--duration", type=float, metavar="SECONDS", help="leave after S seconds")
+    welcome.add_argument(
+        "--duration", type=positive_seconds, metavar="SECONDS", help="leave after S seconds"
+    )
     add_home(welcome)
 
 
