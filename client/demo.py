@@ -128,6 +128,9 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
             jitter=JitterConfig(target_frames=6),
         )
         everyone = [alice, *speakers.values(), dave, erin]
+        sent_packets: list[bytes] = []  # every Opus packet, to look for it at the relay
+        for c in everyone:
+            c.on_packet_sent.append(sent_packets.append)
         for c in everyone[1:]:
             await nursery.start(c.run)
         with trio.fail_after(15):
@@ -163,7 +166,6 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
     for name, identity in identities.items():
         secrets_to_find[f"display name {FULL_NAMES[name]!r}"] = FULL_NAMES[name].encode()
         secrets_to_find[f"{name}'s identity key"] = identity.public
-    sent_packets = [p for c in everyone for p in c.sent_packets]
     summary = observer.summary(secrets_to_find, sent_packets)
     leaks = observer.leaks(secrets_to_find)
     everything = b"".join(bytes(r.to_relay) for r in observer.links)

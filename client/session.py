@@ -130,12 +130,6 @@ class ClientSession:
         self.envelopes_refused = 0
 
     # -- listeners -----------------------------------------------------------
-    def add_listener(self, listener: Callable[[Any], None]) -> None:
-        self._listeners.append(listener)
-
-    def add_status_listener(self, listener: Callable[[Status], None]) -> None:
-        self._status_listeners.append(listener)
-
     def _status(self, kind: str, message: str) -> None:
         status = Status(kind, message)
         for listener in list(self._status_listeners):
