@@ -36,11 +36,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 EPILOG = """examples:
   hushroom demo --out /tmp/hush          # relay + clients in one process, records room.wav
-  hushroom relay --listen 127.0.0.1:7443 # run a relay, prints the pin for invites
-  hushroom room create --relay 127.0.0.1:7443 --name Alice
-  hushroom join 'hushroom://127.0.0.1:7443/#...' --name Bob --tone
+  hushroom relay --listen 127.0.0.1:7443 # run a relay; it prints its PIN for invites
+  hushroom room create --relay 127.0.0.1:7443 --pin=PIN --name Alice
+  hushroom join --invite-file invite.txt --name Bob --tone
   hushroom bench crypto --json
+
+Every command has --help with more examples.
 """
+
+
+def version() -> str:
+    """The installed package's version (``hushroom --version``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("hushroom")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _load(name: str) -> ModuleType:
@@ -67,6 +80,7 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"hushroom {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(

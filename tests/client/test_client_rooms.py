@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pytest
 import trio
 
-from client.actions import Action
+from client.actions import LINE_HELP, Action, parse_line
 from client.audio.jitter import JitterConfig
 from client.audio.quality import mixture_correlation, windowed_correlation
 from client.audio.sinks import speaker_file_name
@@ -38,6 +38,7 @@ from client.audio.sources import PcmSource
 from client.audio.synth import speech_like
 from client.backoff import Backoff
 from client.bot import WelcomeBot
+from client.console import PlainConsole
 from client.inproc_relay import RunningRelay, start_relay
 from client.relay_connect import link_connector, new_invite, parse_invite
 from client.relay_view import RelayObserver
@@ -465,3 +466,40 @@ async def test_knock_policy_approve_deny_and_known_identity_readmitted() -> None
             await kim2.wait_until(lambda: kim2.view.me() is not None)
             assert mod.view.knocks == []
             nursery.cancel_scope.cancel()
+
+
+async def test_listen_only_declines_an_invitation_to_speak(room: Room) -> None:
+    mod = room.moderator
+    assert mod is not None
+    lines: list[str] = []
+    quiet = await room.add("Quiet", listen_only=True, source=PcmSource(speech_like(5.0, seed=6)))
+    quiet._log = lines.append
+    mod.perform(Action("invite", target="Quiet"))
+    with trio.fail_after(5):
+        await quiet.wait_until(lambda: any(isinstance(e, ev.InvitedToSpeak) for e in quiet.events))
+        # The moderator sees the invitation declined: Quiet stays in the audience.
+        await mod.wait_until(lambda: quiet.room.me not in mod.room.roster.invited)  # type: ignore[union-attr]
+    assert "invited to speak; declining (--listen-only)" in lines
+    assert quiet.view.find("Quiet").role == "listener"  # type: ignore[union-attr]
+    assert not quiet.view.invited_to_speak
+    quiet.perform(Action("accept"))  # typed anyway: refused with one line
+    assert lines[-1].startswith("--listen-only: this client does not speak")
+
+
+async def test_plain_mode_prompts_with_commands_and_answers_help_and_who(room: Room) -> None:
+    mod = room.moderator
+    assert mod is not None
+    eve = await room.add("Eve")
+    PlainConsole(eve.view)  # what `--plain` does: commands are typed lines
+    lines: list[str] = []
+    eve._log = lines.append
+    mod.perform(Action("invite", target="Eve"))
+    with trio.fail_after(5):
+        await eve.wait_until(lambda: eve.view.invited_to_speak)
+    assert "you are invited to speak: 'accept' to accept, 'decline' to decline" in lines
+    for line in ("help", "who"):
+        action = parse_line(line)
+        assert action is not None
+        eve.perform(action)
+    assert lines[-2] == LINE_HELP
+    assert lines[-1] == "stage: Mod (moderator); audience: Eve (you)"
