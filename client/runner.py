@@ -211,14 +211,17 @@ def run_room_create(args: argparse.Namespace) -> int:
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
     invite = rp.new_invite(host, port, args.pin, identity)
     rp.save_policy(args.home, invite, args.policy)
-    print(f"invite: {invite}", flush=True)
     if args.detach:
+        # Just the link on stdout, so that '--detach > invite.txt' is an invite file.
+        print(invite, flush=True)
         print(
-            "room not started: run 'hushroom join INVITE' with this identity to open and "
-            "moderate it",
+            "room not started: run 'hushroom join --invite-file FILE' with this identity "
+            "to open and moderate it",
+            file=sys.stderr,
             flush=True,
         )
         return 0
+    print(f"invite: {invite}", flush=True)
     config = _config(args, invite, create=True, policy=args.policy)
     return _run(lambda: RoomClient(config), args, _print_safety_code)
 

@@ -122,10 +122,11 @@ def test_detach_prints_invite_and_join_with_same_identity_opens_the_room(
     home = str(tmp_path / "mod")
     argv = ["room", "create", "--relay", f"127.0.0.1:{port}", f"--pin={pin}", "--home", home]
     assert cli.main([*argv, "--detach", "--policy", "knock"]) == 0
-    out = capsys.readouterr().out
-    invite = next(line.split()[1] for line in out.splitlines() if line.startswith("invite:"))
-    assert invite.startswith("hushroom://127.0.0.1:")
-    status = cli.main(["join", invite, "--home", home, "--plain", "--duration", "1.0"])
+    invite_file = tmp_path / "invite.txt"
+    invite_file.write_text(capsys.readouterr().out)  # what '--detach > invite.txt' writes
+    assert invite_file.read_text().startswith("hushroom://127.0.0.1:")
+    join = ["join", "--invite-file", str(invite_file), "--home", home, "--plain"]
+    status = cli.main([*join, "--duration", "1.0"])
     out = capsys.readouterr().out
     assert status == 0
     assert "room safety code" in out
