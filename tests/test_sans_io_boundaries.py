@@ -13,6 +13,9 @@ Allowed directions between the first-party packages (an arrow is "may import"):
   (``client.inproc_relay``) may also use the relay server itself;
 * ``client.audio`` -> ``client.audio``, the error type and the private-file
   helper of ``client`` (the audio pipeline knows nothing of rooms or CLIs);
+* the client's command line (``client.cli``, ``client.commands``,
+  ``client.runner``, ``client.demo``, ``client.bench``) -> the rest of the
+  client; the rest of the client never imports it;
 * ``spec``'s independent verifiers -> nothing first-party.
 
 On top of that, the import graph of every module (including imports inside
@@ -117,8 +120,24 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "spec.verify_room": (),
     "spec.verify_vectors": (),
 }
-# The core of e2ee must not import the room built on it.
-FORBIDDEN: dict[str, tuple[str, ...]] = {"e2ee": ("e2ee.room",), "e2ee.room": ()}
+# The command-line layer of the client: it may use the rest of the client, never
+# the other way round.
+CLIENT_CLI = (
+    "client.__main__",
+    "client.cli",
+    "client.commands",
+    "client.runner",
+    "client.demo",
+    "client.bench",
+)
+# The core of e2ee must not import the room built on it; the client's core
+# must not import its command line.
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "e2ee": ("e2ee.room",),
+    "e2ee.room": (),
+    "client": CLIENT_CLI,
+    **{layer: () for layer in CLIENT_CLI},
+}
 
 
 def module_name(path: Path) -> str:
@@ -267,6 +286,7 @@ def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
         ("relay.wire.pin", "relay.state"),
         ("client.link", "relay.server"),
         ("client.audio.sinks", "client.room_client"),
+        ("client.bot", "client.runner"),
         ("e2ee.invite", "e2ee.room.session"),
         ("spec.verify_room", "e2ee.kdf"),
     ],

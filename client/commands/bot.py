@@ -50,6 +50,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "bot_kind", None) != "welcome":
         raise CliError("choose a bot: hushroom bot welcome INVITE", exit_code=2)
-    from client.bot import run_welcome_command
+    from client.bot import WelcomeBot
+    from client.room_client import RoomClient
+    from client.runner import bot_config, run_or_explain
 
-    return run_welcome_command(args)
+    config = bot_config(args)
+
+    def make() -> RoomClient:
+        client = RoomClient(config)
+        WelcomeBot(client, args.message)
+        return client
+
+    return run_or_explain(make, plain=True, duration=args.duration)
