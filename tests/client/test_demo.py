@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,15 @@ from client.demo import run_demo
 
 async def test_demo_runs_and_the_relay_sees_nothing_in_clear(tmp_path: Path) -> None:
     lines: list[str] = []
-    result = await run_demo(tmp_path, 1.0, lines.append)
+    old_umask = os.umask(0)  # the recordings stay private even so
+    try:
+        result = await run_demo(tmp_path / "out", 1.0, lines.append)
+    finally:
+        os.umask(old_umask)
+    out = tmp_path / "out"
+    for folder in (out, out / "speakers"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE((out / "room.wav").stat().st_mode) == 0o600
     assert result.leaks == 0  # no display name or identity key in any byte to or from the relay
     assert result.audio_in_clear == 0  # no Opus packet either
     summary = "\n".join(result.relay_summary)
@@ -22,7 +32,7 @@ async def test_demo_runs_and_the_relay_sees_nothing_in_clear(tmp_path: Path) -> 
     assert searched.endswith(": 0 found in clear")
     assert set(result.correlations) == {"Bob", "Carol", "Dave"}
     assert result.seconds_recorded > 1.0
-    assert (tmp_path / "room.wav").stat().st_size > 48_000 * 2  # more than a second of audio
+    assert (out / "room.wav").stat().st_size > 48_000 * 2  # more than a second of audio
     log = "\n".join(lines)
     assert "Dave raises his hand" in log and "Dave Dixon is now a speaker" in log
 
