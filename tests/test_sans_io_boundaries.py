@@ -8,7 +8,8 @@ Allowed directions between the first-party packages (an arrow is "may import"):
   TLS records) -> the envelope codec only;
 * ``relay`` -> ``relay``, the envelope codec; never ``client``;
 * ``client`` -> ``client``, ``e2ee``, and of the relay only its shared and
-  public parts (``relay.wire``, ``relay.errors``); the one module that starts
+  public parts (``relay.wire``, ``relay.errors``, and ``relay.cli``, which the
+  ``hushroom`` dispatcher loads by name); the one module that starts
   an in-process relay for the demo, the benchmarks and tests
   (``client.inproc_relay``) may also use the relay server itself;
 * ``client.audio`` -> ``client.audio``, the error type and the private-file
@@ -103,7 +104,9 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
 
 PACKAGES = ("e2ee", "relay", "client", "spec")
 ENVELOPE_CODEC = ("e2ee.envelope", "e2ee.errors")
-RELAY_PUBLIC = ("relay.wire", "relay.errors")
+# What the client may use of the relay: the shared link parts, the relay's own
+# error type, and its command line (``hushroom relay`` dispatches to it).
+RELAY_PUBLIC = ("relay.wire", "relay.errors", "relay.cli")
 IN_PROCESS_RELAY = "client.inproc_relay"
 
 # (importer prefix, importable prefixes); the most specific importer prefix decides.
@@ -251,8 +254,29 @@ def test_every_import_goes_an_allowed_direction() -> None:
 
 
 def test_no_import_cycles_between_or_inside_packages() -> None:
-    cycles = import_cycles(import_graph(first_party_modules()))
+    graph = import_graph(first_party_modules())
+    for importer, targets in dispatch_edges().items():
+        graph[importer] |= targets
+    cycles = import_cycles(graph)
     assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def dispatch_edges() -> dict[str, set[str]]:
+    """The imports the dispatchers make by name (importlib), invisible to the parser."""
+    from client import cli
+    from client.bench import cli as bench_cli
+
+    return {
+        "client.cli": {path for path, _ in cli.COMMANDS.values()},
+        "client.bench.cli": {f"client.bench.{name}" for name in bench_cli.BENCHES},
+    }
+
+
+def test_modules_loaded_by_name_go_an_allowed_direction() -> None:
+    edges = dispatch_edges()
+    modules = first_party_modules()
+    assert all(target in modules for targets in edges.values() for target in targets)
+    assert direction_violations(edges) == []
 
 
 def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
