@@ -1,7 +1,8 @@
-"""``hushroom bench KIND``: dispatch to one module per benchmark (client/bench/KIND.py).
+"""``hushroom bench KIND``: one module per benchmark (``client.bench.KIND``).
 
 Each benchmark module exposes ``HELP``, ``register(parser)`` and ``run(args) -> int``
-like the top-level commands.  Timing goals live here, never in unit tests.
+like the top-level commands; ``hushroom bench`` loads all of them to build its
+parser.  Timing goals live here, never in unit tests.
 """
 
 from __future__ import annotations
