@@ -30,7 +30,6 @@ from e2ee.errors import HushroomError
 
 FRAME_SECONDS = 0.020
 OUTBOX_LIMIT = 4 * 1024 * 1024  # bytes queued while the link is slow; beyond that we drop
-EVENT_BUFFER = 1024
 
 
 class Link(Protocol):
