@@ -29,10 +29,12 @@ KINDS: dict[str, tuple[bool, bool]] = {
     "approve": (False, False),
     "deny": (False, False),
     "end": (False, False),
+    "help": (False, False),
+    "who": (False, False),
 }
 
 LINE_HELP = (
-    "commands: hand | lower | accept | decline | mute | unmute | chat TEXT | leave; "
+    "commands: hand | lower | accept | decline | mute | unmute | chat TEXT | who | help | leave; "
     "moderators: approve [NAME] | deny [NAME] | invite NAME | audience NAME | "
     "askmute NAME | kick NAME | ban NAME | moderator NAME | end"
 )

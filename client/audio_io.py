@@ -19,7 +19,7 @@ from client.audio.encoder import OpusEncoderConfig, OpusFrameEncoder
 from client.audio.format import Frame, level_dbfs
 from client.audio.receiver import RoomAudioReceiver
 from client.audio.sinks import FrameSink
-from client.audio.sources import FrameSource, ToneSource, espeak_binary, open_file, speech_source
+from client.audio.sources import FrameSource, ToneSource, open_file, speech_source
 
 FRAME_SECONDS = 0.020
 
@@ -110,13 +110,6 @@ def open_output() -> FrameSink:
     from client.audio.devices import SpeakerOutput
 
     return SpeakerOutput()
-
-
-def speech_or_tone(text: str, tone_hz: float, seconds: float | None = None) -> FrameSource:
-    """Speech for ``text`` when espeak-ng is installed, else a tone (the demo's voices)."""
-    if espeak_binary() is not None:
-        return speech_source(text, loop=True)
-    return ToneSource(tone_hz, seconds)
 
 
 async def playout_loop(

@@ -12,7 +12,6 @@ queue while the bot is not (yet) allowed to speak.
 
 from __future__ import annotations
 
-import argparse
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -106,17 +105,3 @@ class WelcomeBot:
                 self.queue.add(greeting_source(self.message, name))
         # someone who leaves the stage and comes back is greeted again
         self._seen_on_stage &= set(stage)
-
-
-def run_welcome_command(args: argparse.Namespace) -> int:
-    from client.room_client import RoomClient
-    from client.runner import bot_config, run_or_explain
-
-    config = bot_config(args)
-
-    def make() -> RoomClient:
-        client = RoomClient(config)
-        WelcomeBot(client, args.message)
-        return client
-
-    return run_or_explain(make, plain=True, duration=args.duration)

@@ -18,14 +18,12 @@ import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from client.errors import CliError
+from relay.errors import RelaySetupError
 
 # command name -> (module path, one-line help)
-# The argument list being parsed; sub-dispatchers (``bench``) read it to load
-# only the module that is actually selected.
-CURRENT_ARGV: list[str] = []
-
 COMMANDS: dict[str, tuple[str, str]] = {
     "relay": ("relay.cli", "run a relay (the only server a group needs)"),
     "room": ("client.commands.room", "create a room and moderate it"),
@@ -38,11 +36,24 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 EPILOG = """examples:
   hushroom demo --out /tmp/hush          # relay + clients in one process, records room.wav
-  hushroom relay --listen 127.0.0.1:7443 # run a relay, prints the pin for invites
-  hushroom room create --relay 127.0.0.1:7443 --name Alice
-  hushroom join 'hushroom://127.0.0.1:7443/#...' --name Bob --tone
+  hushroom relay --listen 127.0.0.1:7443 # run a relay; it prints its PIN for invites
+  hushroom room create --relay 127.0.0.1:7443 --pin=PIN --name Alice
+  hushroom join --invite-file invite.txt --name Bob --tone
   hushroom bench crypto --json
+
+Every command has --help with more examples.
 """
+
+
+def version() -> str:
+    """The installed package's version (``hushroom --version``)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("hushroom")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _load(name: str) -> ModuleType:
@@ -55,13 +66,21 @@ def _load(name: str) -> ModuleType:
         raise
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one ``hushroom: error:`` line (exit status 2), like every other."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message} (see '{self.prog} --help')", exit_code=2)
+
+
 def build_parser(selected: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="hushroom",
         description="End-to-end encrypted audio rooms over a relay that cannot listen.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"hushroom {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(
@@ -77,7 +96,6 @@ def build_parser(selected: str | None) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    CURRENT_ARGV[:] = argv
     selected = next((a for a in argv if not a.startswith("-")), None)
     if selected not in COMMANDS:
         selected = None
@@ -89,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         status: int = _load(args.command).run(args)
         return status
-    except CliError as exc:
+    except (CliError, RelaySetupError) as exc:
         print(f"hushroom: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

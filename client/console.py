@@ -34,6 +34,7 @@ class PlainConsole:
 
     def __init__(self, view: RoomView, out: TextIO | None = None, label: str = "") -> None:
         self.view = view
+        view.typed_commands = True
         self.out = out or sys.stdout
         self.label = f"{label}: " if label else ""
         self._t0 = trio.current_time() if _in_trio() else 0.0

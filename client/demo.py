@@ -38,6 +38,7 @@ from client.errors import CliError
 from client.inproc_relay import RunningRelay, start_relay
 from client.relay_view import RelayObserver
 from client.room_client import ClientConfig, RoomClient
+from client.secret_file import make_private_dirs
 from e2ee.identity import IdentityKey
 
 # Display names long enough that finding one by chance in 600 kB of ciphertext
@@ -79,7 +80,7 @@ def voice(name: str, index: int) -> npt.NDArray[np.int16]:
 
 async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) -> DemoResult:
     """Run the demo; ``say`` prints one line.  Returns what was checked."""
-    out.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(out)
     wav = out / "room.wav"
     observer = RelayObserver()
     identities = {
@@ -88,7 +89,7 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
     }
     voices = {name: voice(name, i) for i, name in enumerate(("Bob", "Carol", "Dave"))}
     speakers_dir = out / "speakers"
-    speakers_dir.mkdir(exist_ok=True)
+    make_private_dirs(speakers_dir)
     async with trio.open_nursery() as nursery:
         relay: RunningRelay = await start_relay(nursery)
         say(f"relay listening on {relay.host}:{relay.port} (pin {relay.pin_text[:16]}…)")
@@ -128,6 +129,9 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
             jitter=JitterConfig(target_frames=6),
         )
         everyone = [alice, *speakers.values(), dave, erin]
+        sent_packets: list[bytes] = []  # every Opus packet, to look for it at the relay
+        for c in everyone:
+            c.on_packet_sent.append(sent_packets.append)
         for c in everyone[1:]:
             await nursery.start(c.run)
         with trio.fail_after(15):
@@ -163,7 +167,6 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
     for name, identity in identities.items():
         secrets_to_find[f"display name {FULL_NAMES[name]!r}"] = FULL_NAMES[name].encode()
         secrets_to_find[f"{name}'s identity key"] = identity.public
-    sent_packets = [p for c in everyone for p in c.sent_packets]
     summary = observer.summary(secrets_to_find, sent_packets)
     leaks = observer.leaks(secrets_to_find)
     everything = b"".join(bytes(r.to_relay) for r in observer.links)
@@ -220,7 +223,7 @@ def _read_wav(path: Path) -> npt.NDArray[np.int16]:
 def run_demo_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(out)
     except OSError as exc:
         raise CliError(f"cannot create {out}: {exc.strerror}") from None
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import platformdirs
 
 from client.errors import CliError
+from client.secret_file import make_private_dirs
 
 HOME_ENV = "HUSHROOM_HOME"
 
@@ -30,9 +31,12 @@ def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def ensure_home(home: Path) -> Path:
-    """Create ``home`` (mode 0700) if needed; a clear error if that is impossible."""
+    """Create ``home`` and its missing parents (mode 0700 under any umask) if needed.
+
+    A clear error if that is impossible.
+    """
     try:
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(home)
     except OSError as exc:
         raise CliError(f"cannot create the hushroom home {home}: {exc.strerror}") from None
     if not home.is_dir():

@@ -15,15 +15,12 @@ at a time), so encryption runs in C and thousands of links fit in one process
 from __future__ import annotations
 
 import errno
-import hashlib
 import hmac
 import socket
 import ssl
 from collections.abc import AsyncIterator
 
 import trio
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from e2ee.envelope import (
     DEFAULT_MAX_PAYLOAD,
@@ -36,9 +33,9 @@ from e2ee.envelope import (
     parse_error,
 )
 from e2ee.errors import RemoteProtocolError
-from relay.tls_io import drain_ready
+from relay.wire.pin import PIN_LEN, certificate_pin
+from relay.wire.tls_io import drain_ready
 
-PIN_LEN = 32
 _RECV_SIZE = 262_144
 
 
@@ -70,15 +67,6 @@ def client_ssl_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # authentication is the pin comparison below
     return ctx
-
-
-def certificate_pin(der_certificate: bytes) -> bytes:
-    """SHA-256 of the DER SubjectPublicKeyInfo of a DER certificate (spec §7.2)."""
-    cert = x509.load_der_x509_certificate(der_certificate)
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(spki).digest()
 
 
 async def connect_relay(
@@ -271,7 +259,6 @@ __all__ = [
     "RelayLinkError",
     "RelayUnavailable",
     "RemoteProtocolError",
-    "certificate_pin",
     "client_ssl_context",
     "connect_relay",
 ]

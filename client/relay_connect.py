@@ -26,7 +26,7 @@ from e2ee.envelope import Envelope, encode_envelope
 from e2ee.errors import RemoteProtocolError
 from e2ee.identity import IdentityKey
 from e2ee.invite import Invite
-from relay.state import decode_pin
+from relay.wire.pin import decode_pin
 
 CONNECT_ERRORS = (PinMismatch, RelayUnavailable, LinkFailed, RelayClosed)
 

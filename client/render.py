@@ -24,7 +24,8 @@ def key_help(view: RoomView) -> str:
     if view.invited_to_speak:
         keys = ["a accept", "d decline", *keys]
     if view.is_moderator():
-        keys += ["↑↓ select", "i invite", "v to audience", "r remove", "b ban", "E end"]
+        keys += ["↑↓ select", "i invite", "v to audience", "M ask to mute", "r remove", "b ban"]
+        keys += ["E end"]
         if view.knocks:
             keys += ["y admit", "n deny"]
     return "  ".join(keys)

@@ -59,14 +59,12 @@ class ClientConfig:
     record: Path | None = None
     record_speakers_dir: Path | None = None
     output: FrameSink | None = None
+    """Where the room mix is played (the speakers), if anywhere."""
     jitter: JitterConfig | None = None
     """Playout buffer settings (default: the audio pipeline's, 60 ms adaptive)."""
-    """Where the room mix is played (the speakers), if anywhere."""
     listen_only: bool = False
     auto_accept: bool = False
     raise_hand: bool = False
-    stay_after_removal: bool = False
-    """Keep the link after being removed (tests: prove nothing decrypts any more)."""
 
 
 @dataclass
@@ -117,7 +115,6 @@ class RoomClient:
             if config.source is not None
             else None
         )
-        self.sent_packets: list[bytes] = []
         self.last_packet: bytes | None = None
         self.session = ClientSession(
             self.room,
@@ -144,6 +141,8 @@ class RoomClient:
         self.banned: set[bytes] = set()
         self._changed = trio.Event()
         self.on_room_event: list[Callable[[Any], None]] = []
+        self.on_packet_sent: list[Callable[[bytes], None]] = []
+        """Called with each Opus packet before it is encrypted (the demo's leak check)."""
 
     # -- logging and waiting ------------------------------------------------------
     def log(self, line: str) -> None:
@@ -190,8 +189,9 @@ class RoomClient:
             me = self.view.me()
             if me is not None:
                 self.view.audio_from(me.handle, trio.current_time())
-        if packet is not None and len(self.sent_packets) < 10_000:
-            self.sent_packets.append(packet)
+        if packet is not None:
+            for hook in self.on_packet_sent:
+                hook(packet)
         return packet
 
     def _audio_received(self, handle: str, seq: int, opus: bytes) -> None:
@@ -308,11 +308,7 @@ class RoomClient:
 
     async def _watch_for_exit(self, scope: trio.CancelScope) -> None:
         await self.wait_until(
-            lambda: (
-                self.ended
-                or (self.removed and not self.config.stay_after_removal)
-                or self.view.connection == "closed"
-            )
+            lambda: self.ended or self.removed or self.view.connection == "closed"
         )
         await trio.sleep(0.2)  # let the last bytes (a goodbye, a final commit) go out
         self.session.close()

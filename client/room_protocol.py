@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from client.actions import Action
+from client.actions import LINE_HELP, Action
+from client.audio.receiver import RoomAudioReceiver
 from client.errors import CliError
 from client.relay_connect import (
     CONNECT_ERRORS,
@@ -25,7 +26,8 @@ from client.relay_connect import (
     save_policy,
     saved_policy,
 )
-from client.view import Knock
+from client.session import ClientSession
+from client.view import Knock, RoomView
 from client.view import MemberView as ViewMember
 from e2ee.errors import HushroomError
 from e2ee.identity import IdentityKey
@@ -34,8 +36,44 @@ from e2ee.room import events as ev
 from e2ee.room.roster import RemoveReason, Role
 from e2ee.room.session import MemberView, RoomSession
 
-if TYPE_CHECKING:
-    from client.room_client import RoomClient
+
+class ClientFlags(Protocol):
+    """The command-line choices the adapter acts on (``ClientConfig``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def raise_hand(self) -> bool: ...
+    @property
+    def auto_accept(self) -> bool: ...
+    @property
+    def listen_only(self) -> bool: ...
+
+
+class RoomClient(Protocol):
+    """What this adapter reads and changes on its client (``client.room_client``).
+
+    A structural type, so that this module does not import the client that
+    imports it.
+    """
+
+    room: RoomSession
+    session: ClientSession
+    view: RoomView
+    receiver: RoomAudioReceiver
+    known_members: set[bytes]
+    banned: set[bytes]
+    pending_requests: dict[str, bytes]
+    hand_raised_once: bool
+    removed: bool
+    ended: bool
+
+    @property
+    def config(self) -> ClientFlags: ...
+    def log(self, line: str) -> None: ...
+    def perform(self, action: Action) -> None: ...
+    def _audio_received(self, handle: str, seq: int, opus: bytes) -> None: ...
+
 
 __all__ = [
     "CONNECT_ERRORS",
@@ -173,7 +211,8 @@ def apply_event(client: RoomClient, event: ev.Event) -> None:
         else:
             client.pending_requests[handle_of(rid)] = rid
             view.knocks.append(Knock(handle_of(rid), event.display_name))
-            log(f"{event.display_name} is knocking (y to admit, n to deny)")
+            admit, deny = view.hint("y", "approve"), view.hint("n", "deny")
+            log(f"{event.display_name} is knocking ({admit} to admit, {deny} to deny)")
     elif isinstance(event, ev.MemberJoined):
         client.known_members.add(event.member)
         view.knocks = [k for k in view.knocks if k.handle != handle_of(event.member)]
@@ -210,18 +249,23 @@ def apply_event(client: RoomClient, event: ev.Event) -> None:
         log("raised hands: " + (", ".join(names) if names else "none"))
     elif isinstance(event, ev.InvitedToSpeak):
         view.invited_to_speak = True
-        if client.config.auto_accept and not client.config.listen_only:
+        if client.config.listen_only:
+            log("invited to speak; declining (--listen-only)")
+            client.perform(Action("decline"))
+        elif client.config.auto_accept:
             log("invited to speak; accepting")
             client.perform(Action("accept"))
         else:
-            log("you are invited to speak: a = accept, d = decline")
+            accept, decline = view.hint("a", "accept"), view.hint("d", "decline")
+            log(f"you are invited to speak: {accept} to accept, {decline} to decline")
     elif isinstance(event, ev.ChatReceived):
         line = f"{name_of(room, event.member)}: {event.text}"
         view.add_chat(line)
         log(f"chat {line}")
     elif isinstance(event, ev.MuteRequested):
         view.self_muted = True
-        log(f"{name_of(room, event.by)} asked you to mute; muted (m to unmute)")
+        unmute = view.hint("m", "unmute")
+        log(f"{name_of(room, event.by)} asked you to mute; muted ({unmute} to unmute)")
     elif isinstance(event, ev.Removed):
         if event.reason != RemoveReason.LEFT:
             client.removed = True
@@ -260,6 +304,11 @@ def perform(client: RoomClient, action: Action) -> None:
             client.session.act(room.raise_hand)
         elif kind == "lower":
             client.session.act(room.lower_hand)
+        elif kind == "accept" and client.config.listen_only:
+            if client.view.invited_to_speak:
+                client.view.invited_to_speak = False
+                client.session.act(room.decline_invitation)
+            raise CliError("--listen-only: this client does not speak; invitations are declined")
         elif kind == "accept":
             client.view.invited_to_speak = False
             client.session.act(room.accept_invitation)
@@ -272,6 +321,10 @@ def perform(client: RoomClient, action: Action) -> None:
         elif kind == "unmute":
             client.view.self_muted = False
             client.log("unmuted")
+        elif kind == "help":
+            client.log(LINE_HELP)
+        elif kind == "who":
+            client.log(client.view.who())
         elif kind == "chat":
             client.session.act(room.send_chat, action.text or "")
             client.view.add_chat(f"{client.config.name} (you): {action.text}")

@@ -27,6 +27,7 @@ from client.console import PlainConsole, ScreenConsole
 from client.errors import CliError
 from client.home import resolve_home
 from client.identity_store import IdentityStore
+from client.invite_input import read_invite
 from client.room_client import ClientConfig, RoomClient
 
 
@@ -190,7 +191,7 @@ def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str)
 
 
 def run_join(args: argparse.Namespace) -> int:
-    invite = rp.check_invite_text(args.invite)
+    invite = rp.check_invite_text(read_invite(args))
     home_identity = IdentityStore(resolve_home(args.home)).load_or_create()
     create = rp.invite_founder_is(invite, home_identity)
     config = _config(args, invite, create=create, policy=rp.saved_policy(args.home, invite))
@@ -210,14 +211,17 @@ def run_room_create(args: argparse.Namespace) -> int:
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
     invite = rp.new_invite(host, port, args.pin, identity)
     rp.save_policy(args.home, invite, args.policy)
-    print(f"invite: {invite}", flush=True)
     if args.detach:
+        # Just the link on stdout, so that '--detach > invite.txt' is an invite file.
+        print(invite, flush=True)
         print(
-            "room not started: run 'hushroom join INVITE' with this identity to open and "
-            "moderate it",
+            "room not started: run 'hushroom join --invite-file FILE' with this identity "
+            "to open and moderate it",
+            file=sys.stderr,
             flush=True,
         )
         return 0
+    print(f"invite: {invite}", flush=True)
     config = _config(args, invite, create=True, policy=args.policy)
     return _run(lambda: RoomClient(config), args, _print_safety_code)
 
@@ -229,7 +233,7 @@ def _print_safety_code(client: RoomClient) -> None:
 
 def bot_config(args: argparse.Namespace) -> ClientConfig:
     """The welcome bot's client: audience member, raises its hand, accepts by itself."""
-    invite = rp.check_invite_text(args.invite)
+    invite = rp.check_invite_text(read_invite(args))
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
     config = ClientConfig(
         invite=invite,

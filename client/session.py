@@ -30,7 +30,6 @@ from e2ee.errors import HushroomError
 
 FRAME_SECONDS = 0.020
 OUTBOX_LIMIT = 4 * 1024 * 1024  # bytes queued while the link is slow; beyond that we drop
-EVENT_BUFFER = 1024
 
 
 class Link(Protocol):
@@ -130,12 +129,6 @@ class ClientSession:
         self.envelopes_refused = 0
 
     # -- listeners -----------------------------------------------------------
-    def add_listener(self, listener: Callable[[Any], None]) -> None:
-        self._listeners.append(listener)
-
-    def add_status_listener(self, listener: Callable[[Status], None]) -> None:
-        self._status_listeners.append(listener)
-
     def _status(self, kind: str, message: str) -> None:
         status = Status(kind, message)
         for listener in list(self._status_listeners):

@@ -57,6 +57,12 @@ class RoomView:
     status: deque[str] = field(default_factory=lambda: deque(maxlen=STATUS_LINES))
     chat: deque[str] = field(default_factory=lambda: deque(maxlen=CHAT_LINES))
     ended: bool = False
+    typed_commands: bool = False
+    """Commands are typed lines (plain mode), not single keys (the terminal view)."""
+
+    def hint(self, key: str, command: str) -> str:
+        """How the user asks for something: ``key`` in the view, ``command`` in plain mode."""
+        return f"'{command}'" if self.typed_commands else key
 
     # -- updates -----------------------------------------------------------
     def set_members(self, members: list[MemberView]) -> None:
@@ -102,6 +108,22 @@ class RoomView:
             (m for m in self.members.values() if m.on_stage),
             key=lambda m: (ROLES.index(m.role), m.name.lower(), m.handle),
         )
+
+    def who(self) -> str:
+        """The room in one line: stage, audience (raised hands marked), people knocking."""
+
+        def label(m: MemberView) -> str:
+            you = " (you)" if m.is_me else ""
+            role = " (moderator)" if m.role == "moderator" else ""
+            return f"{m.name}{you}{role}{' [hand]' if m.hand_raised else ''}"
+
+        parts = [
+            "stage: " + (", ".join(map(label, self.stage())) or "nobody"),
+            "audience: " + (", ".join(map(label, self.audience())) or "nobody"),
+        ]
+        if self.knocks:
+            parts.append("knocking: " + ", ".join(k.name for k in self.knocks))
+        return "; ".join(parts)
 
     def audience(self) -> list[MemberView]:
         return sorted(

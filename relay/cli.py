@@ -12,13 +12,14 @@ import logging
 import resource
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import platformdirs
 import trio
 
-from client.errors import CliError
 from relay.config import RelayConfig
+from relay.errors import RelaySetupError
 from relay.metrics import serve_metrics
 from relay.server import RelayServer, server_ssl_context
 from relay.state import StateError, load_or_create
@@ -36,10 +37,10 @@ def default_state_dir() -> Path:
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
-    """HOST:PORT (IPv6 as [::1]:PORT); raises CliError on anything else."""
+    """HOST:PORT (IPv6 as [::1]:PORT); raises RelaySetupError on anything else."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not host or int(port) > 65535:
-        raise CliError(f"expected HOST:PORT, got {text!r}")
+        raise RelaySetupError(f"expected HOST:PORT, got {text!r}")
     return host.strip("[]"), int(port)
 
 
@@ -156,9 +157,9 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         args.reliable_queue,
     ]
     if any(v < 1 for v in values) or args.max_per_address < 0 or args.rate <= 0:
-        raise CliError("limits must be positive")
+        raise RelaySetupError("limits must be positive")
     if args.idle_timeout <= 0 or args.handshake_timeout <= 0 or args.audience_interval < 0:
-        raise CliError("timeouts must be positive")
+        raise RelaySetupError("timeouts must be positive")
     return RelayConfig(
         max_payload=args.max_envelope,
         max_rooms_per_connection=args.max_rooms,
@@ -190,8 +191,11 @@ def run(args: argparse.Namespace) -> int:
     state_dir: Path = args.state_dir or default_state_dir()
     try:
         identity = load_or_create(state_dir)
-    except (StateError, OSError) as exc:
-        raise CliError(str(exc)) from None
+    except StateError as exc:
+        raise RelaySetupError(str(exc)) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise RelaySetupError(f"cannot use the state directory {state_dir}: {reason}") from None
     if args.print_pin:
         print(identity.pin_text)
         return 0
@@ -216,9 +220,34 @@ def run(args: argparse.Namespace) -> int:
             metrics,
             args.debug,
         )
-    except OSError as exc:
-        raise CliError(f"cannot listen on {args.listen}: {exc.strerror or exc}") from None
+    except BaseExceptionGroup as group:
+        setup = group.subgroup(RelaySetupError)
+        if setup is None:
+            raise
+        raise _first_leaf(setup) from None
     return 0
+
+
+def _first_leaf(group: BaseExceptionGroup[RelaySetupError]) -> RelaySetupError:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+async def _start_listening(
+    nursery: trio.Nursery,
+    what: str,
+    serve: Callable[..., Awaitable[object]],
+    host: str,
+    port: int,
+    *extra: object,
+) -> int:
+    """Start ``serve`` on host:port; a bind or name failure becomes one clear line."""
+    try:
+        bound: int = await nursery.start(serve, *extra, host, port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise RelaySetupError(f"cannot {what} on {host}:{port}: {reason}") from None
+    return bound
 
 
 async def _main(
@@ -235,10 +264,13 @@ async def _main(
     server = RelayServer(config, server_ssl_context(str(cert_path), str(key_path)), stats, debug)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            bound = await nursery.start(server.serve, host, port)
+            bound = await _start_listening(nursery, "listen", server.serve, host, port)
             if metrics is not None:
-                mport = await nursery.start(serve_metrics, stats, metrics[0], metrics[1])
-                log.info("metrics on %s:%d", metrics[0], mport)
+                mhost, mport = metrics
+                mport = await _start_listening(
+                    nursery, "serve metrics", serve_metrics, mhost, mport, stats
+                )
+                log.info("metrics on %s:%d", mhost, mport)
             # One machine-readable line for scripts (bench, demo) on stdout.
             print(f"hushroom relay listening on {host}:{bound} pin {pin_text}", flush=True)
             async for signum in signals:

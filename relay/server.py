@@ -34,7 +34,7 @@ from relay.config import RelayConfig
 from relay.router import Link, Room, Router
 from relay.sendqueue import SendQueue
 from relay.stats import RelayStats
-from relay.tls_io import drain_ready
+from relay.wire.tls_io import drain_ready
 
 log = logging.getLogger("hushroom.relay")
 

@@ -8,7 +8,6 @@ SHA-256(DER SubjectPublicKeyInfo of the certificate's public key).
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import os
@@ -19,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
+
+from relay.wire.pin import encode_pin
 
 KEY_FILE = "relay-key.pem"
 CERT_FILE = "relay-cert.pem"
@@ -40,28 +41,6 @@ class RelayIdentity:
     def pin_text(self) -> str:
         """The pin as printed by ``hushroom relay``: unpadded base64url (spec §7.2)."""
         return encode_pin(self.pin)
-
-
-def encode_pin(pin: bytes) -> str:
-    """Unpadded base64url of the 32-byte pin (43 characters), spec §7.2."""
-    return base64.urlsafe_b64encode(pin).rstrip(b"=").decode("ascii")
-
-
-def decode_pin(text: str) -> bytes:
-    """Inverse of :func:`encode_pin`; raises ValueError unless it yields 32 bytes."""
-    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    if len(raw) != 32 or encode_pin(raw) != text:
-        raise ValueError("a relay pin is 43 base64url characters (32 bytes)")
-    return raw
-
-
-def pin_of_certificate(der: bytes) -> bytes:
-    """SHA-256 of the DER SubjectPublicKeyInfo of a DER certificate (spec §7.2)."""
-    cert = x509.load_der_x509_certificate(der)
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(spki).digest()
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -1,9 +1,35 @@
-"""The package boundaries of DESIGN/spec: e2ee/ is sans-IO, relay/ never touches E2EE keys."""
+"""The package boundaries: e2ee/ is sans-IO, relay/ never touches E2EE keys, no cycles.
+
+Allowed directions between the first-party packages (an arrow is "may import"):
+
+* ``e2ee`` -> nothing first-party outside ``e2ee``; inside it the core never
+  imports ``e2ee.room`` (the room is built on the core, not the other way);
+* ``relay.wire`` (what both ends of the relay link share: the pin, reading
+  TLS records) -> the envelope codec only;
+* ``relay`` -> ``relay``, the envelope codec; never ``client``;
+* ``client`` -> ``client``, ``e2ee``, and of the relay only its shared and
+  public parts (``relay.wire``, ``relay.errors``, and ``relay.cli``, which the
+  ``hushroom`` dispatcher loads by name); the one module that starts
+  an in-process relay for the demo, the benchmarks and tests
+  (``client.inproc_relay``) may also use the relay server itself;
+* ``client.audio`` -> ``client.audio``, the error type and the private-file
+  helper of ``client`` (the audio pipeline knows nothing of rooms or CLIs);
+* the client's command line (``client.cli``, ``client.commands``,
+  ``client.runner``, ``client.demo``, ``client.bench``) -> the rest of the
+  client; the rest of the client never imports it;
+* ``spec``'s independent verifiers -> nothing first-party.
+
+On top of that, the import graph of every module (including imports inside
+functions and under ``TYPE_CHECKING``) has no cycle.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,3 +100,220 @@ def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
     sample.write_text("import os\nfrom trio import sleep\nx = os.urandom(3)\n")
     names = {n for n, _ in _imports(sample)}
     assert {"os", "trio", "trio.sleep", "os.urandom"} <= names
+
+
+PACKAGES = ("e2ee", "relay", "client", "spec")
+ENVELOPE_CODEC = ("e2ee.envelope", "e2ee.errors")
+# What the client may use of the relay: the shared link parts, the relay's own
+# error type, and its command line (``hushroom relay`` dispatches to it).
+RELAY_PUBLIC = ("relay.wire", "relay.errors", "relay.cli")
+IN_PROCESS_RELAY = "client.inproc_relay"
+
+# (importer prefix, importable prefixes); the most specific importer prefix decides.
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "e2ee": ("e2ee",),
+    "e2ee.room": ("e2ee",),
+    "relay": ("relay", *ENVELOPE_CODEC),
+    "relay.wire": ("relay.wire", *ENVELOPE_CODEC),
+    "client": ("client", "e2ee", *RELAY_PUBLIC),
+    IN_PROCESS_RELAY: ("client", "e2ee", "relay"),
+    "client.audio": ("client.audio", "client.errors", "client.secret_file"),
+    "spec": ("e2ee",),
+    "spec.verify_envelope": (),
+    "spec.verify_room": (),
+    "spec.verify_vectors": (),
+}
+# The command-line layer of the client: it may use the rest of the client, never
+# the other way round.
+CLIENT_CLI = (
+    "client.__main__",
+    "client.cli",
+    "client.commands",
+    "client.runner",
+    "client.demo",
+    "client.bench",
+)
+# The core of e2ee must not import the room built on it; the client's core
+# must not import its command line.
+FORBIDDEN: dict[str, tuple[str, ...]] = {
+    "e2ee": ("e2ee.room",),
+    "e2ee.room": (),
+    "client": CLIENT_CLI,
+    **{layer: () for layer in CLIENT_CLI},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def first_party_modules() -> dict[str, Path]:
+    return {module_name(p): p for pkg in PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))}
+
+
+def _resolve(name: str, modules: Iterable[str]) -> str | None:
+    """The module a dotted import name lands in (``a.b.func`` -> ``a.b``)."""
+    known = set(modules)
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> first-party modules it imports, anywhere in its body (relative too)."""
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        is_package = path.name == "__init__.py"
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parent = name.split(".") if is_package else name.split(".")[:-1]
+                    parent = parent[: len(parent) - node.level + 1]
+                    base = ".".join([*parent, base] if base else parent)
+                # ``from pkg import mod`` depends on pkg.mod, ``from mod import f`` on mod.
+                targets |= {
+                    f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                    for alias in node.names
+                }
+        resolved = {_resolve(t, modules) for t in targets}
+        graph[name] = {r for r in resolved if r is not None and r != name}
+    return graph
+
+
+def _most_specific(name: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...] | None:
+    keys = [k for k in table if name == k or name.startswith(k + ".")]
+    return table[max(keys, key=len)] if keys else None
+
+
+def _within(name: str, prefixes: Iterable[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def direction_violations(graph: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for importer, targets in sorted(graph.items()):
+        allowed = _most_specific(importer, ALLOWED)
+        forbidden = _most_specific(importer, FORBIDDEN) or ()
+        assert allowed is not None, f"{importer} belongs to no package of the table"
+        for target in sorted(targets):
+            if not _within(target, allowed) or _within(target, forbidden):
+                bad.append(f"{importer} -> {target}")
+    return bad
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected component with more than one module (iterative Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+    return cycles
+
+
+def test_every_import_goes_an_allowed_direction() -> None:
+    bad = direction_violations(import_graph(first_party_modules()))
+    assert not bad, "imports against the allowed directions:\n" + "\n".join(bad)
+
+
+def test_no_import_cycles_between_or_inside_packages() -> None:
+    graph = import_graph(first_party_modules())
+    for importer, targets in dispatch_edges().items():
+        graph[importer] |= targets
+    cycles = import_cycles(graph)
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def dispatch_edges() -> dict[str, set[str]]:
+    """The imports the dispatchers make by name (importlib), invisible to the parser."""
+    from client import cli
+    from client.bench import cli as bench_cli
+
+    return {
+        "client.cli": {path for path, _ in cli.COMMANDS.values()},
+        "client.bench.cli": {f"client.bench.{name}" for name in bench_cli.BENCHES},
+    }
+
+
+def test_modules_loaded_by_name_go_an_allowed_direction() -> None:
+    edges = dispatch_edges()
+    modules = first_party_modules()
+    assert all(target in modules for targets in edges.values() for target in targets)
+    assert direction_violations(edges) == []
+
+
+def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
+    modules = {
+        "client.a": tmp_path / "a.py",
+        "client.b": tmp_path / "b.py",
+        "client.c": tmp_path / "c.py",
+        "relay.x": tmp_path / "x.py",
+    }
+    modules["client.a"].write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from client.b import B\n"
+    )
+    modules["client.b"].write_text("def f():\n    from . import c\n")
+    modules["client.c"].write_text("import client.a\n")
+    modules["relay.x"].write_text("from client.a import thing\n")
+    graph = import_graph(modules)
+    assert graph == {
+        "client.a": {"client.b"},
+        "client.b": {"client.c"},
+        "client.c": {"client.a"},
+        "relay.x": {"client.a"},
+    }
+    assert import_cycles(graph) == [["client.a", "client.b", "client.c"]]
+    assert direction_violations(graph) == ["relay.x -> client.a"]
+
+
+@pytest.mark.parametrize(
+    ("importer", "target"),
+    [
+        ("relay.cli", "client.errors"),
+        ("relay.wire.pin", "relay.state"),
+        ("client.link", "relay.server"),
+        ("client.audio.sinks", "client.room_client"),
+        ("client.bot", "client.runner"),
+        ("e2ee.invite", "e2ee.room.session"),
+        ("spec.verify_room", "e2ee.kdf"),
+    ],
+)
+def test_each_forbidden_direction_is_caught(importer: str, target: str) -> None:
+    assert direction_violations({importer: {target}}) == [f"{importer} -> {target}"]

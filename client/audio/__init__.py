@@ -38,7 +38,6 @@ from client.audio.jitter import JitterBuffer, JitterConfig, PushResult
 from client.audio.mixer import Mixer
 from client.audio.quality import aligned_correlation, mixture_correlation, windowed_correlation
 from client.audio.receiver import RoomAudioReceiver, SpeakerActivity
-from client.audio.sender import AudioSender, open_source
 from client.audio.sinks import RoomRecorder, WavSink
 from client.audio.sources import (
     FileSource,
@@ -59,7 +58,6 @@ __all__ = [
     "SAMPLE_RATE",
     "AudioDeviceError",
     "AudioError",
-    "AudioSender",
     "AudioSourceError",
     "CodecError",
     "FileSource",
@@ -86,7 +84,6 @@ __all__ = [
     "mixture_correlation",
     "open_decoder",
     "open_file",
-    "open_source",
     "silence",
     "speaker_tone_hz",
     "speech_like",

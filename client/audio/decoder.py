@@ -27,9 +27,6 @@ from client.audio._libopus import load_libopus
 from client.audio.errors import CodecError
 from client.audio.format import FRAME_SAMPLES, SAMPLE_RATE, Frame, silence
 
-# TOC byte for "SILK wide-band, 20 ms, mono, one frame" (RFC 6716 §3.1, config 9).
-_DEFAULT_TOC = 9 << 3
-
 
 class FrameDecoder(Protocol):
     """What the receive side needs from an Opus decoder."""

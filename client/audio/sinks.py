@@ -14,6 +14,7 @@ from typing import Protocol
 
 from client.audio.errors import AudioError
 from client.audio.format import CHANNELS, FRAME_SAMPLES, SAMPLE_RATE, SAMPLE_WIDTH_BYTES, Frame
+from client.secret_file import make_private_dirs, open_private
 
 
 class FrameSink(Protocol):
@@ -25,15 +26,21 @@ class FrameSink(Protocol):
 
 
 class WavSink:
-    """Writes frames to a 48 kHz mono 16-bit WAV file."""
+    """Writes frames to a 48 kHz mono 16-bit WAV file.
+
+    A recording of the room is as private as the room: the file is created
+    0600 and missing folders 0700, whatever the umask.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._wav: wave.Wave_write | None = wave.open(str(self.path), "wb")
+            make_private_dirs(self.path.parent)
+            self._file = open_private(self.path)
         except OSError as exc:
             raise AudioError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        # Opened on our file object: wave never owns (or half-opens) the file.
+        self._wav: wave.Wave_write | None = wave.open(self._file, "wb")
         self._wav.setnchannels(CHANNELS)
         self._wav.setsampwidth(SAMPLE_WIDTH_BYTES)
         self._wav.setframerate(SAMPLE_RATE)
@@ -65,6 +72,7 @@ class WavSink:
         if self._wav is not None:
             self._wav.close()
             self._wav = None
+            self._file.close()
 
     def __enter__(self) -> WavSink:
         return self

@@ -1,7 +1,8 @@
-"""``hushroom bench KIND``: dispatch to one module per benchmark (client/bench/KIND.py).
+"""``hushroom bench KIND``: one module per benchmark (``client.bench.KIND``).
 
 Each benchmark module exposes ``HELP``, ``register(parser)`` and ``run(args) -> int``
-like the top-level commands.  Timing goals live here, never in unit tests.
+like the top-level commands; ``hushroom bench`` loads all of them to build its
+parser.  Timing goals live here, never in unit tests.
 """
 
 from __future__ import annotations
@@ -23,28 +24,24 @@ BENCHES: dict[str, str] = {
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    """One sub-command per benchmark; every benchmark module is loaded (they are small)."""
     sub = parser.add_subparsers(dest="bench", metavar="KIND")
-    from client.cli import CURRENT_ARGV
-
-    argv = CURRENT_ARGV
-    chosen = next((a for a in argv if a in BENCHES), None)
     for name, help_text in BENCHES.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        if name == chosen:
-            try:
-                module = importlib.import_module(f"client.bench.{name}")
-            except ModuleNotFoundError as exc:
-                if exc.name == f"client.bench.{name}":
-                    raise CliError(
-                        f"'hushroom bench {name}' is not available in this build"
-                    ) from None
+        try:
+            module = importlib.import_module(f"client.bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"client.bench.{name}":
                 raise
-            module.register(p)
-            p.set_defaults(_bench_run=module.run)
+            continue  # run() then says that it is not available
+        module.register(p)
+        p.set_defaults(_bench_run=module.run)
 
 
 def run(args: argparse.Namespace) -> int:
     runner = getattr(args, "_bench_run", None)
+    if runner is None and args.bench in BENCHES:
+        raise CliError(f"'hushroom bench {args.bench}' is not available in this build")
     if runner is None:
         raise CliError("choose a benchmark: " + ", ".join(BENCHES), exit_code=2)
     status: int = runner(args)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from client.commands.common import positive_int
 from e2ee.frame import FrameReceiver, FrameSender
 from e2ee.identity import SessionKey
 from e2ee.pairwise import PairwiseChannel
@@ -35,9 +36,9 @@ HELP = "per-frame protect/unprotect cost and bytes added (spec: Frame protection
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--size", type=int, default=80, help="Opus frame size in bytes")
-    parser.add_argument("--batches", type=int, default=60, help="timed batches per figure")
-    parser.add_argument("--batch", type=int, default=500, help="calls per batch")
+    parser.add_argument("--size", type=positive_int, default=80, help="Opus frame size in bytes")
+    parser.add_argument("--batches", type=positive_int, default=60, help="timed batches per figure")
+    parser.add_argument("--batch", type=positive_int, default=500, help="calls per batch")
 
 
 def _median_us(batches: int, batch: int, make_call: Callable[[], Callable[[], object]]) -> float:

@@ -433,7 +433,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         line = relay.stdout.readline()
         if "pin" not in line:
             raise CliError(f"relay did not start: {line.strip()!r}")
-        from relay.state import decode_pin
+        from relay.wire.pin import decode_pin
 
         pin_hex = decode_pin(line.split()[-1]).hex()
         setup_start = time.monotonic()

@@ -23,6 +23,7 @@ import trio
 from client.actions import Action
 from client.audio.decoder import open_decoder
 from client.audio.sources import ToneSource
+from client.commands.common import positive_int
 from client.inproc_relay import start_relay
 from client.relay_connect import new_invite
 from client.room_client import ClientConfig, RoomClient
@@ -34,7 +35,7 @@ GOAL_MS = 300.0
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--runs", type=int, default=5, help="joins to time (default 5)")
+    parser.add_argument("--runs", type=positive_int, default=5, help="joins to time (default 5)")
 
 
 async def time_one_join(invite: str, name: str) -> tuple[float, float]:

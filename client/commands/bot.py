@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from client.commands.common import add_home
+from client.commands.common import add_home, positive_seconds
 from client.errors import CliError
+from client.invite_input import add_invite
 
 HELP = "room bots (welcome)"
 
 EXAMPLES = """examples:
-  hushroom bot welcome "$INVITE"
-  hushroom bot welcome "$INVITE" --name Greeter --message "Welcome to the stage, {name}!"
+  hushroom bot welcome --invite-file invite.txt
+  hushroom bot welcome --invite-file invite.txt --name Greeter \\
+      --message "Welcome to the stage, {name}!"
 
 How it gets on stage: the bot joins as a member of the audience and raises its
 hand.  A moderator invites it to speak once (key i in the view, or 'invite
@@ -32,20 +34,31 @@ def register(parser: argparse.ArgumentParser) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    welcome.add_argument("invite", metavar="INVITE", help="the hushroom:// invite link")
+    add_invite(welcome)
     welcome.add_argument("--name", default="Welcome bot", help="the bot's display name")
     welcome.add_argument(
         "--message",
         default="Welcome to the stage, {name}!",
         help="greeting; {name} is replaced by the new speaker's display name",
     )
-    welcome.add_argument("--duration", type=float, metavar="SECONDS", help="leave after S seconds")
+    welcome.add_argument(
+        "--duration", type=positive_seconds, metavar="SECONDS", help="leave after S seconds"
+    )
     add_home(welcome)
 
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "bot_kind", None) != "welcome":
         raise CliError("choose a bot: hushroom bot welcome INVITE", exit_code=2)
-    from client.bot import run_welcome_command
+    from client.bot import WelcomeBot
+    from client.room_client import RoomClient
+    from client.runner import bot_config, run_or_explain
 
-    return run_welcome_command(args)
+    config = bot_config(args)
+
+    def make() -> RoomClient:
+        client = RoomClient(config)
+        WelcomeBot(client, args.message)
+        return client
+
+    return run_or_explain(make, plain=True, duration=args.duration)

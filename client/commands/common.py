@@ -3,9 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from client.errors import CliError
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number greater than zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
+    return value
 
 
 def add_home(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +49,7 @@ def add_view(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--duration",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="leave the room after this many seconds (for scripts)",
     )

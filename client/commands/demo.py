@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from client.commands.common import positive_seconds
+
 HELP = "in-process relay and a few clients talking in a room"
 
 EXAMPLES = """examples:
@@ -24,7 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="hushroom-demo", metavar="DIR", help="output directory")
     parser.add_argument(
         "--seconds",
-        type=float,
+        type=positive_seconds,
         default=4.0,
         metavar="S",
         help="how long each act of the demo runs (default 4)",

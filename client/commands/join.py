@@ -5,25 +5,33 @@ from __future__ import annotations
 import argparse
 
 from client.commands.common import add_audio, add_home, add_view
+from client.invite_input import add_invite
 
 HELP = "join a room from an invite link"
 
 EXAMPLES = """examples:
-  hushroom join 'hushroom://127.0.0.1:7443/#...' --name Bob
-  hushroom join "$INVITE" --name Carol --tone --plain          # speak a tone when on stage
-  hushroom join "$INVITE" --name Dan --speak talk.ogg --record room.wav
-  hushroom join "$INVITE" --listen-only --record room.wav --duration 30
-  echo hand | hushroom join "$INVITE" --name Eve --plain      # raise a hand from a script
+  hushroom join --invite-file invite.txt --name Bob            # preferred
+  hushroom join - --name Bob                  # paste the link, then an empty line
+  export HUSHROOM_INVITE="$(cat invite.txt)"  # then INVITE may be left out:
+  hushroom join --name Carol --tone --plain                    # speak a tone when on stage
+  hushroom join --name Dan --speak talk.ogg --record room.wav
+  hushroom join --listen-only --record room.wav --duration 30
+  echo hand | hushroom join --name Eve --plain                 # raise a hand from a script
+
+The invite carries the room secret.  On the command line ('hushroom join
+hushroom://...') every local user can read it while the client runs; prefer
+--invite-file (a file only you can read), standard input ('-'), or
+$HUSHROOM_INVITE.  Line breaks and spaces inside a pasted link are ignored.
 
 keys in the interactive view: h hand, a/d accept/decline an invitation to speak,
 m mute, c chat, q leave; moderators: arrows select, i invite, v to audience,
-r remove, b ban, y/n admit/deny a knock, E end the room.
+M ask to mute, r remove, b ban, y/n admit/deny a knock, E end the room.
 """
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EXAMPLES
-    parser.add_argument("invite", metavar="INVITE", help="the hushroom:// invite link")
+    add_invite(parser)
     parser.add_argument("--name", default=None, help="display name shown to the room")
     add_audio(parser)
     parser.add_argument(

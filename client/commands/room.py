@@ -14,8 +14,8 @@ EXAMPLES = """examples:
   hushroom room create --relay 127.0.0.1:7443 --pin=PIN --name Alice
   hushroom room create --relay 127.0.0.1:7443 --pin=PIN --policy knock --plain
   hushroom room create --relay 127.0.0.1:7443 --pin=PIN --detach > invite.txt
-      # only prints the invite; a later 'hushroom join' with the same identity
-      # (same --home) opens the room and moderates it
+      # writes just the invite link; a later 'hushroom join --invite-file
+      # invite.txt' with the same identity (same --home) opens and moderates it
 
 The invite link carries the room secret: share it only with people you want in
 the room, over a channel you trust.  Compare the room safety code out of band.

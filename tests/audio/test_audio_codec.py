@@ -169,10 +169,25 @@ def test_bad_encoder_config_is_a_clear_error(kwargs):
         OpusEncoderConfig(**kwargs)
 
 
-def test_libopus_options_are_all_accepted():
-    # OpusFrameEncoder raises when FFmpeg hands back an option it did not consume.
-    for config in (OpusEncoderConfig(), OpusEncoderConfig(fec=False, vbr="constrained")):
-        OpusFrameEncoder(config)
+def test_libopus_options_take_effect():
+    frames = frames_from_pcm(speech_like(1.0, pitch_hz=140.0, seed=4))
+
+    def sizes(config):
+        encoder = OpusFrameEncoder(config)
+        return {len(encoder.encode(f)) for f in frames}
+
+    assert sizes(OpusEncoderConfig()) == {60}  # CBR: 24 kbit/s * 20 ms = 60 bytes, always
+    assert len(sizes(OpusEncoderConfig(vbr="on"))) > 3  # VBR: sizes follow the signal
+
+
+def test_an_option_libopus_does_not_consume_is_refused(monkeypatch):
+    # FFmpeg hands back the options it did not recognise; the encoder must not ignore them.
+    wanted = OpusEncoderConfig.libopus_options
+    monkeypatch.setattr(
+        OpusEncoderConfig, "libopus_options", lambda self: {**wanted(self), "no_such": "1"}
+    )
+    with pytest.raises(CodecError, match="ignores options"):
+        OpusFrameEncoder()
 
 
 def test_independent_speakers_encode_independently():

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import free_port, invite_for, one_error_line
 
 from client import cli
-from client.relay_connect import new_invite
-from e2ee.identity import IdentityKey
-from relay.state import encode_pin
 
 COMMAND_LINES = [
     ["join", "--help"],
@@ -37,25 +33,6 @@ def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[s
     assert "usage: hushroom" in out
     if argv[0] != "bench":
         assert "examples:" in out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def invite_for(port: int, pin: bytes = bytes(32)) -> str:
-    return new_invite("127.0.0.1", port, encode_pin(pin), IdentityKey.generate(secrets.token_bytes))
-
-
-def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("hushroom: error: ")
-    return lines[0]
 
 
 def test_bad_invite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,14 +122,15 @@ def test_detach_prints_invite_and_join_with_same_identity_opens_the_room(
     home = str(tmp_path / "mod")
     argv = ["room", "create", "--relay", f"127.0.0.1:{port}", f"--pin={pin}", "--home", home]
     assert cli.main([*argv, "--detach", "--policy", "knock"]) == 0
-    out = capsys.readouterr().out
-    invite = next(line.split()[1] for line in out.splitlines() if line.startswith("invite:"))
-    assert invite.startswith("hushroom://127.0.0.1:")
-    status = cli.main(["join", invite, "--home", home, "--plain", "--duration", "1.0"])
+    invite_file = tmp_path / "invite.txt"
+    invite_file.write_text(capsys.readouterr().out)  # what '--detach > invite.txt' writes
+    assert invite_file.read_text().startswith("hushroom://127.0.0.1:")
+    join = ["join", "--invite-file", str(invite_file), "--home", home, "--plain"]
+    status = cli.main([*join, "--duration", "1.0"])
     out = capsys.readouterr().out
     assert status == 0
     assert "room safety code" in out
-    assert "you are now" not in out or "moderator" in out
+    assert "you founded this room: opening it as its moderator" in out
 
 
 class Proc:

@@ -11,15 +11,17 @@ listener uses a 200 ms playout buffer because six clients and the relay share
 one process (and two CPU cores, with other test runs) here.
 
 These tests use real sockets, so they run on the real clock, each bounded by
-``trio.fail_after``; they wait for conditions, never for fixed times, except
-where "nothing arrives any more" must be observed over a short window.
+``trio.fail_after``; they wait for conditions (an event, an envelope, a
+counter), never for fixed times.  The audio-quality thresholds depend on
+the machine keeping up with six clients in one process, so they are load
+tests (``pytest -m load``); the default suite checks what was recorded.
 """
 
 from __future__ import annotations
 
 import secrets
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +30,7 @@ import numpy.typing as npt
 import pytest
 import trio
 
-from client.actions import Action
+from client.actions import LINE_HELP, Action, parse_line
 from client.audio.jitter import JitterConfig
 from client.audio.quality import mixture_correlation, windowed_correlation
 from client.audio.sinks import speaker_file_name
@@ -36,6 +38,7 @@ from client.audio.sources import PcmSource
 from client.audio.synth import speech_like
 from client.backoff import Backoff
 from client.bot import WelcomeBot
+from client.console import PlainConsole
 from client.inproc_relay import RunningRelay, start_relay
 from client.relay_connect import link_connector, new_invite, parse_invite
 from client.relay_view import RelayObserver
@@ -58,14 +61,16 @@ class Room:
     observer: RelayObserver
     moderator: RoomClient | None = None
 
-    async def add(self, name: str, **kw: object) -> RoomClient:
+    async def add(
+        self, name: str, client_class: type[RoomClient] = RoomClient, **kw: object
+    ) -> RoomClient:
         config = ClientConfig(
             invite=self.invite,
             identity=IdentityKey.generate(secrets.token_bytes),
             name=name,
             **kw,  # type: ignore[arg-type]
         )
-        client = RoomClient(
+        client = client_class(
             config,
             connect=link_connector(parse_invite(self.invite), tap=self.observer.link(name)),
             backoff=Backoff(uniform=lambda: secrets.randbelow(1000) / 1000, cap=1.0),
@@ -102,14 +107,68 @@ async def room() -> AsyncIterator[Room]:
         nursery.cancel_scope.cancel()
 
 
+class StubbornClient(RoomClient):
+    """An attacker's client: it keeps its relay link (and its keys) after being removed."""
+
+    async def _watch_for_exit(self, scope: trio.CancelScope) -> None:
+        await trio.sleep_forever()
+
+
+async def until_envelope(client: RoomClient, predicate: Callable[[], bool]) -> None:
+    """Wait until ``predicate()`` holds, re-checked after each envelope ``client`` receives."""
+    inner = client.session.on_envelope
+    arrived = trio.Event()
+
+    def seen(envelope: object) -> None:
+        if inner is not None:
+            inner(envelope)
+        arrived.set()
+
+    client.session.on_envelope = seen
+    try:
+        while not predicate():
+            await arrived.wait()
+            arrived = trio.Event()
+    finally:
+        client.session.on_envelope = inner
+
+
+async def playout_ticks(client: RoomClient, count: int) -> None:
+    """Wait until the client's playout has ticked ``count`` more times (20 ms of audio each)."""
+    receiver = client.receiver
+    inner = receiver.tick
+    done = trio.Event()
+    ticks = 0
+
+    def tick(now: float) -> npt.NDArray[np.int16]:
+        nonlocal ticks
+        ticks += 1
+        if ticks >= count:
+            done.set()
+        return inner(now)
+
+    receiver.tick = tick  # type: ignore[method-assign]
+    try:
+        await done.wait()
+    finally:
+        del receiver.tick
+
+
 def read_wav(path: Path) -> npt.NDArray[np.int16]:
     with wave.open(str(path), "rb") as w:
         return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
 
 
-async def test_two_speakers_three_listeners_recording_matches_sources(
-    room: Room, tmp_path: Path
-) -> None:
+@dataclass
+class Recording:
+    sources: dict[str, npt.NDArray[np.int16]]
+    tracks: dict[str, npt.NDArray[np.int16]]
+    mix: npt.NDArray[np.int16]
+    frames: int
+
+
+async def record_two_speakers(room: Room, tmp_path: Path) -> Recording:
+    """Two speakers talk for 1.5 s; one of three listeners records the room and each track."""
     seconds = 1.5
     sources = {
         "Ann": speech_like(seconds, 120.0, seed=1),
@@ -133,20 +192,38 @@ async def test_two_speakers_three_listeners_recording_matches_sources(
         for listener in [recorder, *others]:
             for name in sources:
                 await listener.wait_until(lambda n=name, c=listener: c.frames_from(n) >= frames)
-    await trio.sleep(0.3)  # drain the jitter buffers into the recording
+        await playout_ticks(recorder, 15)  # the 10-frame playout buffer drains into the files
     recorder.stop_recording()
-    for name, pcm in sources.items():
+    tracks = {}
+    for name in sources:
         handle = next(m.handle for m in recorder.view.members.values() if m.name == name)
-        track = read_wav(tmp_path / speaker_file_name(handle))
-        corr, lag = windowed_correlation(pcm, track)
+        tracks[name] = read_wav(tmp_path / speaker_file_name(handle))
+    return Recording(sources, tracks, read_wav(tmp_path / "room.wav"), frames)
+
+
+async def test_two_speakers_three_listeners_everything_is_recorded(
+    room: Room, tmp_path: Path
+) -> None:
+    rec = await record_two_speakers(room, tmp_path)
+    for name, track in rec.tracks.items():
+        heard = np.flatnonzero(track)
+        assert heard.size, f"{name}: silent track"
+        assert track.size - heard[0] >= rec.frames * 960, name  # all of it, after the first sound
+    assert rec.mix.size >= rec.frames * 960
+
+
+@pytest.mark.load
+async def test_two_speakers_three_listeners_recording_matches_sources(
+    room: Room, tmp_path: Path
+) -> None:
+    rec = await record_two_speakers(room, tmp_path)
+    for name, pcm in rec.sources.items():
+        corr, lag = windowed_correlation(pcm, rec.tracks[name])
         print(f"{name}: windowed correlation {corr:.3f} (global lag {lag} samples)")
-        stats = recorder.receiver.jitter_stats(handle), recorder.receiver.decode_stats(handle)
-        assert corr >= 0.9, f"{name}: correlation {corr:.3f} at lag {lag}; {stats}"
-    mix = read_wav(tmp_path / "room.wav")
-    assert mix.size >= frames * 960
+        assert corr >= 0.9, f"{name}: correlation {corr:.3f} at lag {lag}"
     # The room mix itself: explained by the two sources, each aligned on its own
     # (client.audio.quality.mixture_correlation, single lag per source).
-    mix_corr, _lags = mixture_correlation(list(sources.values()), mix)
+    mix_corr, _lags = mixture_correlation(list(rec.sources.values()), rec.mix)
     print(f"room.wav: mixture correlation {mix_corr:.3f}")
     assert mix_corr >= 0.9
 
@@ -155,6 +232,8 @@ async def test_hand_invite_accept_speak_then_back_to_audience(room: Room) -> Non
     mod = room.moderator
     assert mod is not None
     listener = await room.add("Lou", source=PcmSource(speech_like(30.0, seed=3)))
+    sent: list[bytes] = []
+    listener.on_packet_sent.append(sent.append)
     audience = await room.add("Aud", listen_only=True)
     listener.perform(Action("hand"))
     with trio.fail_after(5):
@@ -171,12 +250,11 @@ async def test_hand_invite_accept_speak_then_back_to_audience(room: Room) -> Non
     mod.perform(Action("audience", target="Lou"))
     with trio.fail_after(5):
         await audience.wait_until(lambda: audience.view.find("Lou").role == "listener")  # type: ignore[union-attr]
-    await trio.sleep(0.1)
+    # From the commit that made Lou a listener on, nothing from Lou is played:
+    # frames still in flight are refused by role (checked below with a ghost).
     heard = audience.frames_from("Lou")
-    await trio.sleep(0.5)
-    assert audience.frames_from("Lou") == heard  # nothing more is accepted...
     handle = audience.view.find("Lou").handle  # type: ignore[union-attr]
-    assert handle not in audience.receiver.speakers  # ...and nothing buffered is played
+    assert handle not in audience.receiver.speakers  # nothing buffered is played
 
     # Ghosting (DESIGN T1-T3): Lou's client ignores the demotion and keeps
     # sending frames correctly encrypted under the current epoch's keys.
@@ -190,13 +268,14 @@ async def test_hand_invite_accept_speak_then_back_to_audience(room: Room) -> Non
         sender_id=ghost.me,
         next_counter=10_000,
     )
-    packet = listener.sent_packets[-1]
+    packet = sent[-1]
     for _ in range(25):
         ghost._send(EnvelopeType.MEDIA, 0, sender.protect(packet))
     listener.session.pump()
     with trio.fail_after(5):
-        while audience.room.counters["audio_rejected_role"] < rejected + 25:
-            await trio.sleep(0.02)
+        await until_envelope(
+            audience, lambda: audience.room.counters["audio_rejected_role"] >= rejected + 25
+        )
     assert audience.frames_from("Lou") == heard
 
 
@@ -213,7 +292,7 @@ async def test_kicked_member_decrypts_no_audio_afterwards(room: Room) -> None:
     mod = room.moderator
     assert mod is not None
     speaker = await room.add("Spk", source=PcmSource(speech_like(30.0, seed=4)), auto_accept=True)
-    victim = await room.add("Vic", listen_only=True, stay_after_removal=True)
+    victim = await room.add("Vic", StubbornClient, listen_only=True)
     witness = await room.add("Wit", listen_only=True)
     await room.on_stage(speaker)
     with trio.fail_after(5):
@@ -237,11 +316,16 @@ async def test_kicked_member_decrypts_no_audio_afterwards(room: Room) -> None:
     with trio.fail_after(5):
         await victim.wait_until(lambda: victim.removed)
     witness_at_kick = witness.frames_from("Spk")
-    await trio.sleep(1.5)
-    assert witness.frames_from("Spk") >= witness_at_kick + 40  # the room went on talking
-    after = EnvelopeDecoder().feed(bytes(tap.from_relay[bytes_at_kick:]))
-    media = [env.payload for env in after if env.type == EnvelopeType.MEDIA]
-    assert len(media) >= 40  # the relay still forwards ciphertext to the removed client
+
+    def media_after_kick() -> list[bytes]:
+        after = EnvelopeDecoder().feed(bytes(tap.from_relay[bytes_at_kick:]))
+        return [env.payload for env in after if env.type == EnvelopeType.MEDIA]
+
+    with trio.fail_after(5):  # the room goes on talking
+        await witness.wait_until(lambda: witness.frames_from("Spk") >= witness_at_kick + 40)
+        # ...and the relay still forwards its ciphertext to the removed client
+        await until_envelope(victim, lambda: len(media_after_kick()) >= 40)
+    media = media_after_kick()
     member = speaker.room.me
 
     def open_with_stolen_keys(payloads: list[bytes]) -> list[int]:
@@ -382,3 +466,40 @@ async def test_knock_policy_approve_deny_and_known_identity_readmitted() -> None
             await kim2.wait_until(lambda: kim2.view.me() is not None)
             assert mod.view.knocks == []
             nursery.cancel_scope.cancel()
+
+
+async def test_listen_only_declines_an_invitation_to_speak(room: Room) -> None:
+    mod = room.moderator
+    assert mod is not None
+    lines: list[str] = []
+    quiet = await room.add("Quiet", listen_only=True, source=PcmSource(speech_like(5.0, seed=6)))
+    quiet._log = lines.append
+    mod.perform(Action("invite", target="Quiet"))
+    with trio.fail_after(5):
+        await quiet.wait_until(lambda: any(isinstance(e, ev.InvitedToSpeak) for e in quiet.events))
+        # The moderator sees the invitation declined: Quiet stays in the audience.
+        await mod.wait_until(lambda: quiet.room.me not in mod.room.roster.invited)  # type: ignore[union-attr]
+    assert "invited to speak; declining (--listen-only)" in lines
+    assert quiet.view.find("Quiet").role == "listener"  # type: ignore[union-attr]
+    assert not quiet.view.invited_to_speak
+    quiet.perform(Action("accept"))  # typed anyway: refused with one line
+    assert lines[-1].startswith("--listen-only: this client does not speak")
+
+
+async def test_plain_mode_prompts_with_commands_and_answers_help_and_who(room: Room) -> None:
+    mod = room.moderator
+    assert mod is not None
+    eve = await room.add("Eve")
+    PlainConsole(eve.view)  # what `--plain` does: commands are typed lines
+    lines: list[str] = []
+    eve._log = lines.append
+    mod.perform(Action("invite", target="Eve"))
+    with trio.fail_after(5):
+        await eve.wait_until(lambda: eve.view.invited_to_speak)
+    assert "you are invited to speak: 'accept' to accept, 'decline' to decline" in lines
+    for line in ("help", "who"):
+        action = parse_line(line)
+        assert action is not None
+        eve.perform(action)
+    assert lines[-2] == LINE_HELP
+    assert lines[-1] == "stage: Mod (moderator); audience: Eve (you)"

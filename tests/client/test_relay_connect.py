@@ -16,7 +16,7 @@ from client.relay_view import RelayObserver
 from client.session import LinkFailed
 from e2ee.envelope import EnvelopeType, encode_envelope
 from e2ee.identity import IdentityKey
-from relay.state import encode_pin
+from relay.wire.pin import encode_pin
 
 
 def founder() -> IdentityKey:
