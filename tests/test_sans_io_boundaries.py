@@ -117,6 +117,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "relay.wire": ("relay.wire", *ENVELOPE_CODEC),
     "client": ("client", "e2ee", *RELAY_PUBLIC),
     IN_PROCESS_RELAY: ("client", "e2ee", "relay"),
+    # the room bench drives the real, sans-IO router with an in-memory outbox
+    "client.bench.room": ("client", "e2ee", *RELAY_PUBLIC, "relay.router", "relay.config"),
     "client.audio": ("client.audio", "client.errors", "client.secret_file"),
     "spec": ("e2ee",),
     "spec.verify_envelope": (),
