@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 
 def _vector_seeds() -> Iterator[tuple[str, bytes]]:
     from e2ee import canonical
+    from e2ee.invite import Invite
     from e2ee.room import seal
 
     from .cursor import join_chunks
@@ -37,6 +38,8 @@ def _vector_seeds() -> Iterator[tuple[str, bytes]]:
         yield "invite", case["link"].encode()
         yield "invite", case["mistyped_link"].encode()
         yield "canonical", bytes.fromhex(case["payload"])
+    host = ".".join(["a" * 63] * 3 + ["b" * 57])  # the longest authority with a 5-digit port
+    yield "invite", Invite(host, 65535, bytes(32), bytes(32), bytes(range(32))).to_link().encode()
     env = load("envelope")
     streams = [
         bytes.fromhex(c["encoded"]) for g in ("valid", "invalid", "truncated") for c in env[g]
@@ -88,7 +91,7 @@ def _vector_seeds() -> Iterator[tuple[str, bytes]]:
 
 
 def _session_seeds() -> Iterator[tuple[str, bytes]]:
-    from e2ee.envelope import RELAY_TYPES, EnvelopeType
+    from e2ee.envelope import RELAY_TYPES, EnvelopeType, encode_envelope
     from e2ee.room import seal
 
     from .scenario import recorded
@@ -97,6 +100,13 @@ def _session_seeds() -> Iterator[tuple[str, bytes]]:
     control = sorted(RELAY_TYPES).index(EnvelopeType.UNICAST)
     for index, script in enumerate(recorded()):
         n = len(script)
+        stream = b"".join(
+            encode_envelope(
+                d.envelope.type, d.envelope.room_tag, d.envelope.slot, d.envelope.payload
+            )
+            for d in script
+        )
+        yield "envelope", bytes((2, 5, 26, 1, 200, 13, 64)) + stream  # as the client decodes it
         yield "session", bytes((index,)) + bytes((RUN, 15)) * (n // 16 + 1)
         yield "session", bytes((index,)) + bytes((NEXT,)) * n
         yield "session", bytes((index, RUN, 15, WAIT, 255, PICK, 3, PICK, 2, RUN, 15, RUN, 15))
