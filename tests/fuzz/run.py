@@ -89,6 +89,7 @@ def main(argv: list[str]) -> None:
     sys.path.insert(0, str(HERE.parent))
     with atheris.instrument_imports(include=["e2ee"]):
         target = _targets()[name]
+    target(b"")  # builds the cached keys and the recorded room outside libFuzzer's -timeout
     if not any(not f.startswith("-") for f in flags):
         fresh = OUT / name / "corpus"
         fresh.mkdir(parents=True, exist_ok=True)
