@@ -26,6 +26,11 @@ OPEN_CRASHES: dict[str, OpenCrash] = {
         "AssertionError",
         "_announce",
     ),
+    "session/chunk-counts-disagree": OpenCrash(
+        "issue 9 item 1: KeyError in _on_chunk, two chunks of one transfer disagree on the count",
+        "KeyError",
+        "<genexpr>",
+    ),
 }
 
 
