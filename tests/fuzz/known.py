@@ -22,7 +22,7 @@ class OpenCrash(NamedTuple):
 
 OPEN_CRASHES: dict[str, OpenCrash] = {
     "session/welcome-before-relay-welcome": OpenCrash(
-        "issue 9 item 1: AssertionError in _announce, sealed welcome before the relay WELCOME",
+        "issue 9 clients promise: AssertionError in _announce, welcome before the relay WELCOME",
         "AssertionError",
         "_announce",
     ),

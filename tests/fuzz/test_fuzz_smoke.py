@@ -4,8 +4,10 @@ Deterministic: ``-seed=1`` and a fixed ``-runs`` per harness, starting from
 the stored corpus.  ``-timeout`` bounds one input's time, so a hang fails the
 run (inputs take milliseconds; the margin is for a loaded, shared machine),
 and ``-rss_limit_mb`` the memory.  It runs in a subprocess because libFuzzer
-ends its process when done.  A run that stops on one of the open crashes of
-:mod:`known` is reported as that xfail; any other finding fails.
+ends its process when done; atheris is part of the ``test`` extra, so a
+missing atheris fails the run rather than skipping it.  A run that stops on
+one of the open crashes of :mod:`known` is reported as that xfail; any other
+finding fails.
 Longer runs: tests/fuzz/README.md.
 """
 
@@ -45,7 +47,6 @@ def _open_crash(stderr: str) -> str | None:
 
 @pytest.mark.parametrize("harness", HARNESSES)
 def test_harness_runs_clean(harness: str, tmp_path: Path) -> None:
-    pytest.importorskip("atheris")
     proc = subprocess.run(
         [
             sys.executable,
