@@ -68,6 +68,10 @@ HARNESSES = (
 )
 
 
+#: libFuzzer modes that start the fuzzer again as a subprocess through argv[0].
+_RESPAWNING = frozenset({"-fork", "-jobs", "-workers", "-merge", "-minimize_crash"})
+
+
 def _self_command(name: str) -> str:
     """An executable that reruns this harness: libFuzzer's -fork and -minimize_crash re-exec it."""
     script = OUT / name / "run.sh"
@@ -97,7 +101,8 @@ def main(argv: list[str]) -> None:
     if not any(f.startswith("-artifact_prefix=") for f in flags):
         (OUT / name).mkdir(parents=True, exist_ok=True)
         flags.append(f"-artifact_prefix={OUT / name}/")
-    atheris.Setup([_self_command(name), *flags], target)
+    respawns = any(f.split("=")[0] in _RESPAWNING for f in flags)
+    atheris.Setup([_self_command(name) if respawns else argv[0], *flags], target)
     atheris.Fuzz()
 
 

@@ -24,9 +24,9 @@ from .known import matches_open_crash
 from .run import CORPUS, HARNESSES
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Executions per harness: about one second of fuzzing each on the project's machine.
-RUNS = {"session": 150, "frame": 1500, "pairwise": 1500, "invite": 1500}
-DEFAULT_RUNS = 2000
+#: Executions per harness: under a second of fuzzing each on the project's machine.
+RUNS = {"session": 100, "frame": 800, "pairwise": 800, "invite": 800}
+DEFAULT_RUNS = 1000
 _CRASH = re.compile(
     r"=== Uncaught Python exception: ===\n(\w+).*?\nTraceback \(most recent call last\):\n"
     r"((?:  .*\n)+)",
