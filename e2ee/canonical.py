@@ -21,14 +21,14 @@ from e2ee.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 
 Value: TypeAlias = "bool | int | bytes | str | list[Value] | tuple[Value, ...] | None"
 
+#: Most levels of arrays in one value, the outermost counting as one (spec §4.1, §4.3).
 MAX_DEPTH = 16
 MIN_INT = -(2**63)
 MAX_INT = 2**64 - 1
 
 
 def _check_encodable(value: object, depth: int) -> None:
-    if depth >= MAX_DEPTH:
-        raise LocalProtocolError("canonical value nested too deeply")
+    """``depth`` is the number of arrays around ``value``; at most MAX_DEPTH levels (spec §4.1)."""
     if value is None or isinstance(value, bool | bytes | str):
         return
     if isinstance(value, int):
@@ -36,6 +36,8 @@ def _check_encodable(value: object, depth: int) -> None:
             raise LocalProtocolError("integer out of the canonical range")
         return
     if isinstance(value, list | tuple):
+        if depth >= MAX_DEPTH:
+            raise LocalProtocolError("canonical value nested too deeply")
         for item in value:
             _check_encodable(item, depth + 1)
         return
@@ -58,11 +60,12 @@ def _reject_ext(_code: int, _data: bytes) -> object:
 
 
 def _check_decoded(value: object, depth: int) -> None:
-    if depth >= MAX_DEPTH:
-        raise RemoteProtocolError("nested too deeply", ErrorCode.MALFORMED)
+    """Like :func:`_check_encodable`; too deep is MALFORMED (spec §4.3)."""
     if value is None or isinstance(value, bool | int | bytes | str):
         return
     if isinstance(value, list):
+        if depth >= MAX_DEPTH:
+            raise RemoteProtocolError("nested too deeply", ErrorCode.MALFORMED)
         for item in value:
             _check_decoded(item, depth + 1)
         return

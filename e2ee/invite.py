@@ -34,6 +34,7 @@ ROOM_TAG_LEN = 16
 ADMISSION_KEY_LEN = 32
 ROOM_ID_LEN = 32
 MAX_LINK_LEN = 600
+MAX_AUTHORITY_LEN = 255
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -81,7 +82,11 @@ def authority(host: str, port: int) -> str:
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise _bad("the relay port must be 1..65535")
     host = normalise_host(host)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    auth = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if len(auth) > MAX_AUTHORITY_LEN:
+        # the checksum input carries u8(len(authority)) (spec §6.1)
+        raise _bad("the relay address is too long")
+    return auth
 
 
 def _split_authority(text: str) -> tuple[str, int]:
