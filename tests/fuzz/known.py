@@ -20,18 +20,8 @@ class OpenCrash(NamedTuple):
     function: str
 
 
-OPEN_CRASHES: dict[str, OpenCrash] = {
-    "session/welcome-before-relay-welcome": OpenCrash(
-        "issue 9 clients promise: AssertionError in _announce, welcome before the relay WELCOME",
-        "AssertionError",
-        "_announce",
-    ),
-    "session/chunk-counts-disagree": OpenCrash(
-        "issue 9 item 1: KeyError in _on_chunk, two chunks of one transfer disagree on the count",
-        "KeyError",
-        "<genexpr>",
-    ),
-}
+# none open: both stored session reproducers pass since the room fixes landed
+OPEN_CRASHES: dict[str, OpenCrash] = {}
 
 
 def matches_open_crash(exception: str, function: str) -> OpenCrash | None:
