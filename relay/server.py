@@ -8,9 +8,14 @@ same blob to every audience member.  Anything that cannot be written at once
 goes to the connection's bounded :class:`~relay.sendqueue.SendQueue` and a
 writer task waits for the socket to become writable.
 
-Reading drains every available TLS record before yielding (a non-blocking
-``recv`` returns one record at a time).  TLS handshakes run under a capacity
-limiter so a reconnect storm cannot hold the event loop for long.
+Reading drains the available TLS records before yielding (a non-blocking
+``recv`` returns one record at a time), at most ``read_bytes_per_turn`` bytes
+per link per turn of the event loop: the reader routes them, yields, and
+continues (spec §17.5).  Each link has one writer task for its whole life,
+started with the link and woken by an event: nothing ever starts a task on
+another link's behalf, so no path can start one in a nursery that is closing
+(spec §17.6).  TLS handshakes run under a capacity limiter so a reconnect
+storm cannot hold the event loop for long.
 """
 
 from __future__ import annotations
@@ -75,10 +80,10 @@ class Conn:
         "final",
         "last_rx",
         "link",
-        "nursery",
         "queue",
+        "scope",
         "sock",
-        "writer_running",
+        "wake",
     )
 
     def __init__(self, sock: ssl.SSLSocket, link: Link, address: str, cfg: RelayConfig) -> None:
@@ -87,11 +92,13 @@ class Conn:
         self.address = address
         self.queue = SendQueue(cfg.media_queue_bytes, cfg.reliable_queue_bytes)
         self.decoder = EnvelopeDecoder(cfg.max_payload)
-        self.writer_running = False
+        #: set when the queue has bytes for the link's writer task
+        self.wake = trio.Event()
         self.closed = False
         self.final: bytes | None = None
         self.last_rx = trio.current_time()
-        self.nursery: trio.Nursery | None = None
+        #: cancels the link's reader and writer; None once they have stopped
+        self.scope: trio.CancelScope | None = None
 
 
 class RelayServer:
@@ -210,8 +217,8 @@ class RelayServer:
         if conn.closed or conn.final is not None:
             return
         conn.final = encode_error(ZERO_TAG, code, reason)
-        if conn.nursery is not None:
-            conn.nursery.cancel_scope.cancel()
+        if conn.scope is not None:
+            conn.scope.cancel()
 
     # -- writing -------------------------------------------------------------------
 
@@ -243,13 +250,14 @@ class RelayServer:
         conn.link.closing = True
         conn.final = None
         conn.closed = True
-        if conn.nursery is not None:
-            conn.nursery.cancel_scope.cancel()
+        if conn.scope is not None:
+            conn.scope.cancel()
 
-    def _ensure_writer(self, conn: Conn) -> None:
-        if conn.queue and not conn.writer_running and conn.nursery is not None:
-            conn.writer_running = True
-            conn.nursery.start_soon(self._writer, conn)
+    @staticmethod
+    def _ensure_writer(conn: Conn) -> None:
+        """Wake the link's writer task; never starts a task (spec §17.6)."""
+        if conn.queue:
+            conn.wake.set()
 
     def _flush(self, conn: Conn) -> bool:
         """Write queued chunks until the socket would block; True when the queue is empty."""
@@ -268,12 +276,13 @@ class RelayServer:
         return True
 
     async def _writer(self, conn: Conn) -> None:
-        try:
+        """The link's one writer: sleeps until woken, writes while the socket takes it."""
+        while True:
+            await conn.wake.wait()
+            conn.wake = trio.Event()
             while conn.queue and not conn.closed:
                 await trio.lowlevel.wait_writable(conn.sock)
                 self._flush(conn)
-        finally:
-            conn.writer_running = False
 
     async def _flusher(self) -> None:
         """Audience batching (spec §17.3): yield once, then one blob to every member."""
@@ -445,11 +454,12 @@ class RelayServer:
                 )
             else:
                 async with trio.open_nursery() as nursery:
-                    conn.nursery = nursery
+                    conn.scope = nursery.cancel_scope
+                    nursery.start_soon(self._writer, conn)
                     await self._reader(conn)
                     nursery.cancel_scope.cancel()
         finally:
-            conn.nursery = None
+            conn.scope = None
             self.router.close_link(link)
             final = conn.final
             if final is not None and not conn.closed:
