@@ -23,6 +23,9 @@ class RelayConfig:
     media_queue_bytes: int = 65_536
     #: bytes of reliable traffic (control, unicast, notices) queued before the link is closed
     reliable_queue_bytes: int = 4 * 1024 * 1024
+    #: bytes read from one link per turn of the event loop before its envelopes
+    #: are routed and the reader yields (spec §17.5)
+    read_bytes_per_turn: int = 1_048_576
     idle_timeout: float = 60.0
     handshake_timeout: float = 10.0
     #: TLS handshakes in progress at once; bounds how long they can hold the event loop

@@ -52,6 +52,8 @@ _DECODE_ERRORS = {
 _RECV_SIZE = 65_536
 #: audience members written between two yields of the flusher
 _YIELD_EVERY = 256
+#: deliveries one link's envelopes may cause between two yields of its reader
+_DELIVERIES_PER_TURN = 4096
 
 
 def server_ssl_context(cert_path: str, key_path: str) -> ssl.SSLContext:
@@ -349,26 +351,44 @@ class RelayServer:
     # -- reading -------------------------------------------------------------------
 
     async def _reader(self, conn: Conn) -> None:
+        """Read at most ``read_bytes_per_turn`` per turn, route it, yield (spec §17.5)."""
         sock = conn.sock
         link = conn.link
         decoder = conn.decoder
         router = self.router
+        stats = self.stats
+        cap = self.config.read_bytes_per_turn
+        more = False
         while True:
-            await trio.lowlevel.wait_readable(sock)
-            chunks, eof = drain_ready(sock, _RECV_SIZE)
-            if chunks:
+            if more:
+                await trio.lowlevel.checkpoint()
+            else:
+                await trio.lowlevel.wait_readable(sock)
+            chunks, eof = drain_ready(sock, _RECV_SIZE, cap)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            more = len(data) >= cap
+            if data:
                 now = trio.current_time()
                 conn.last_rx = now
                 try:
-                    envelopes = decoder.feed(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                    envelopes = decoder.feed(data)
                 except RemoteProtocolError as exc:
                     router.refuse(
                         link, _DECODE_ERRORS.get(exc.code, RelayErrorCode.MALFORMED), str(exc)
                     )
                     return
-                router.receive(link, envelopes, now)
-                if link.closing:
-                    return
+                del data, chunks
+                # Route envelope by envelope; yield whenever one turn's deliveries
+                # pass the budget so that a link's fan-out cannot hold other rooms.
+                budget = stats.frames_forwarded + _DELIVERIES_PER_TURN
+                for env in envelopes:
+                    router.receive(link, (env,), now)
+                    if link.closing:
+                        return
+                    if stats.frames_forwarded > budget:
+                        await trio.lowlevel.checkpoint()
+                        budget = stats.frames_forwarded + _DELIVERIES_PER_TURN
+                        now = trio.current_time()
             if eof:
                 if decoder.buffered:
                     router.refuse(link, RelayErrorCode.TRUNCATED, "stream ended inside an envelope")

@@ -74,3 +74,74 @@ async def test_links_ending_together_with_backlogs_do_not_kill_the_relay(
         await newcomer.aclose()
         for link in stage:
             link.ssl_socket.close()
+
+
+class DrainSpy:
+    """Wraps the relay's real ``drain_ready`` and records the bytes of every call."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import relay.server
+
+        self.real = relay.server.drain_ready
+        self.sizes: list[int] = []
+        monkeypatch.setattr(relay.server, "drain_ready", self)
+
+    def __call__(self, *args: object) -> tuple[list[bytes], bool]:
+        chunks, eof = self.real(*args)  # type: ignore[arg-type]
+        self.sizes.append(sum(map(len, chunks)))
+        return chunks, eof
+
+    @property
+    def total(self) -> int:
+        return sum(self.sizes)
+
+
+async def test_flooding_link_is_read_in_capped_turns_and_other_rooms_keep_going(
+    ident: RelayIdentity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """spec §17.5: at most read_bytes_per_turn (+ one TLS record) per link per turn.
+
+    One link writes CONTROL as fast as the socket takes it, with the rate
+    limits out of the way; another room pings meanwhile.  The relay used to
+    read everything the kernel held for the flooder before anything else.
+    """
+    cap = 128 * 1024
+    config = RelayConfig(
+        read_bytes_per_turn=cap,
+        max_payload=65_536,
+        envelope_rate=1e9,
+        envelope_burst=1e9,
+    )
+    spy = DrainSpy(monkeypatch)
+    async with running_relay(ident, config) as relay:
+        flooder, _ = await relay.member(0)
+        pinger, _ = await relay.member(0, tag=bytes(16))
+        envelope = encode_control(60_000) * 64  # 3.8 MB per write: many turns
+        flood_total = 20 * len(envelope)
+        read_during_pings: list[int] = []
+
+        async def flood() -> None:
+            for _ in range(20):
+                await flooder.send(envelope)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(flood)
+            await wait_until_relay(relay.server, lambda: spy.total > 4 * cap)
+            for i in range(20):
+                before = spy.total
+                await pinger.send_envelope(T.PING, bytes(16), 0, bytes([i]))
+                [pong] = await pinger.receive()
+                assert pong.type == T.PONG
+                read_during_pings.append(spy.total - before)
+            await wait_until_relay(relay.server, lambda: spy.total >= flood_total)
+        record = 16 * 1024 + 256  # one TLS record's plaintext plus slack
+        assert max(spy.sizes) <= cap + record
+        # the ping waits for at most a few of the flooder's turns, never for the flood
+        assert max(read_during_pings) <= 4 * (cap + record)
+        assert relay.server.stats.errors == {}
+
+
+def encode_control(size: int) -> bytes:
+    from e2ee.envelope import encode_envelope
+
+    return encode_envelope(T.CONTROL, TAG, 0, bytes(size))
