@@ -14,8 +14,13 @@ class RelayConfig:
     max_payload: int = DEFAULT_MAX_PAYLOAD
     max_rooms_per_connection: int = 8
     max_members_per_room: int = 10_000
+    #: links per client address (IPv6: per /64), pending handshakes included; 0 = none
     max_connections_per_address: int = 64
+    #: links in total, pending handshakes included
     max_connections: int = 20_000
+    #: TLS handshakes accepted but not finished, in total and per client address
+    max_pending_handshakes: int = 512
+    max_pending_per_address: int = 16
     #: sustained envelopes per second per connection, and the bucket size (burst)
     envelope_rate: float = 2_000.0
     envelope_burst: float = 20_000.0

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections import Counter
 from dataclasses import dataclass, field
 
 import trio
@@ -35,6 +34,7 @@ from e2ee.envelope import (
     encode_error,
 )
 from e2ee.errors import ErrorCode, RemoteProtocolError
+from relay.admission import Admission, address_key
 from relay.config import RelayConfig
 from relay.router import Link, Room, Router
 from relay.sendqueue import SendQueue
@@ -119,7 +119,7 @@ class RelayServer:
         self.debug = debug
         self.router = Router(config, self, self.stats)
         self.conns: set[Conn] = set()
-        self._per_address: Counter[str] = Counter()
+        self.admission = Admission(config)
         self._dirty: list[Room] = []
         self._wake = trio.Event()
         self._handshakes = trio.CapacityLimiter(config.handshake_concurrency)
@@ -409,11 +409,14 @@ class RelayServer:
                     log.warning("accept failed: %s", exc.strerror)
                     await trio.sleep(0.1)
                     break
-                if self._shutting_down or len(self.conns) >= self.config.max_connections:
-                    self.stats.errors["TOO_MANY_CONNECTIONS"] += 1
+                address = str(addr[0])
+                key = address_key(address)
+                # Every connection limit applies here, before any TLS work (spec §17.5).
+                if self._shutting_down or not self.admission.admit(key):
+                    self.stats.errors[RelayErrorCode.TOO_MANY_CONNECTIONS.name] += 1
                     sock.close()
                     continue
-                self._nursery.start_soon(self._handle, sock, str(addr[0]))
+                self._nursery.start_soon(self._handle, sock, address, key)
 
     async def _handshake(self, sock: socket.socket) -> ssl.SSLSocket | None:
         sock.setblocking(False)
@@ -446,32 +449,29 @@ class RelayServer:
         ssock.close()
         return None
 
-    async def _handle(self, raw: socket.socket, address: str) -> None:
+    async def _handle(self, raw: socket.socket, address: str, key: str) -> None:
         try:
             sock = await self._handshake(raw)
         except BaseException:
             raw.close()
+            self.admission.failed(key)
             raise
         if sock is None:
+            self.admission.failed(key)
             return
+        self.admission.established(key)
         link = self.router.open_link(trio.current_time())
         conn = Conn(sock, link, address, self.config)
         link.transport = conn
         self.conns.add(conn)
-        self._per_address[address] += 1
         stats = self.stats
         stats.connections_open += 1
         stats.connections_total += 1
         if self.debug:
             log.debug("link #%d open from %s", link.id, address)
         try:
-            limit = self.config.max_connections_per_address
             if self._shutting_down:
                 self.close(link, RelayErrorCode.SHUTTING_DOWN, "relay is shutting down")
-            elif limit and self._per_address[address] > limit:
-                self.router.refuse(
-                    link, RelayErrorCode.TOO_MANY_CONNECTIONS, "too many links from one address"
-                )
             else:
                 async with trio.open_nursery() as nursery:
                     conn.scope = nursery.cancel_scope
@@ -490,9 +490,7 @@ class RelayServer:
                         await trio.lowlevel.wait_writable(sock)
             conn.closed = True
             self.conns.discard(conn)
-            self._per_address[address] -= 1
-            if not self._per_address[address]:
-                del self._per_address[address]
+            self.admission.closed(key)
             stats.connections_open -= 1
             if self.debug:
                 log.debug("link #%d closed", link.id)
