@@ -111,6 +111,8 @@ async def test_flooding_link_is_read_in_capped_turns_and_other_rooms_keep_going(
         max_payload=65_536,
         envelope_rate=1e9,
         envelope_burst=1e9,
+        byte_rate=1e12,
+        byte_burst=1e12,
     )
     spy = DrainSpy(monkeypatch)
     async with running_relay(ident, config) as relay:
