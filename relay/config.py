@@ -27,14 +27,14 @@ class RelayConfig:
     #: sustained bytes per second per connection, and the burst, counted as the
     #: bytes the relay writes because of each envelope (a CONTROL counts once per
     #: recipient); a moderator's re-key of 5,000 members is about 2 MB (spec §17.5)
-    byte_rate: float = 16 * 1024 * 1024
-    byte_burst: float = 64 * 1024 * 1024
+    byte_rate: float = 16.0 * 1024 * 1024
+    byte_burst: float = 64.0 * 1024 * 1024
     #: MEDIA accepted per second from one member of one room tag, in envelopes and
     #: bytes, with their bursts; the excess is dropped at the relay (spec §17.3)
     media_rate: float = 100.0
     media_burst: float = 200.0
-    media_byte_rate: float = 64 * 1024
-    media_byte_burst: float = 128 * 1024
+    media_byte_rate: float = 64.0 * 1024
+    media_byte_burst: float = 128.0 * 1024
     #: bytes of droppable audio a connection may have queued before its oldest is dropped
     media_queue_bytes: int = 65_536
     #: bytes of reliable traffic (control, unicast, notices) queued before the link is closed
