@@ -9,14 +9,14 @@ from __future__ import annotations
 
 
 class TokenBucket:
-    """``rate`` tokens per second, at most ``burst`` held; starts full."""
+    """``rate`` tokens per second, at most ``burst`` held; starts with ``start`` (or full)."""
 
     __slots__ = ("burst", "last", "rate", "tokens")
 
-    def __init__(self, rate: float, burst: float, now: float) -> None:
+    def __init__(self, rate: float, burst: float, now: float, start: float | None = None) -> None:
         self.rate = rate
         self.burst = burst
-        self.tokens = burst
+        self.tokens = burst if start is None else min(start, burst)
         self.last = now
 
     def take(self, amount: float, now: float) -> bool:

@@ -20,7 +20,7 @@ class RelayConfig:
     max_connections: int = 20_000
     #: TLS handshakes accepted but not finished, in total and per client address
     max_pending_handshakes: int = 512
-    max_pending_per_address: int = 16
+    max_pending_per_address: int = 64
     #: sustained envelopes per second per connection, and the bucket size (burst)
     envelope_rate: float = 2_000.0
     envelope_burst: float = 20_000.0

@@ -37,7 +37,10 @@ class Link:
         #: room tag -> (room, my slot, my delivery class)
         self.rooms: dict[bytes, Membership] = {}
         self.envelope_bucket = TokenBucket(config.envelope_rate, config.envelope_burst, now)
-        self.byte_bucket = TokenBucket(config.byte_rate, config.byte_burst, now)
+        # one second's worth to start with: reconnecting buys no fresh burst (spec §17.5)
+        self.byte_bucket = TokenBucket(
+            config.byte_rate, config.byte_burst, now, start=config.byte_rate
+        )
         self.closing = False
         #: free for the server's per-connection I/O state
         self.transport: object = None

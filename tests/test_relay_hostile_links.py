@@ -50,7 +50,7 @@ async def test_links_ending_together_with_backlogs_do_not_kill_the_relay(
     while their own tasks are finishing.  This used to raise "Nursery is closed
     to new arrivals" out of the relay's top nursery and stop every room.
     """
-    config = RelayConfig(reliable_queue_bytes=64 * 1024 * 1024)
+    config = RelayConfig(reliable_queue_bytes=64 * 1024 * 1024, byte_rate=1e9, byte_burst=1e9)
     async with running_relay(ident, config) as relay:
         sender, _ = await relay.member(1)
         stage: list[RelayLink] = []

@@ -91,11 +91,25 @@ def test_byte_burst_is_exact_at_its_bound() -> None:
     charge = rekey_charge(50)
     for burst, closed in ((charge, False), (charge - 1, True)):
         router, outbox = setup(byte_burst=float(burst), byte_rate=1.0)
-        moderator, _ = join(router, outbox, 0)
-        others = room_of(router, outbox, 49)
-        # the JOIN itself cost HEADER_LEN + 1 bytes: start the clock when the bucket is full
-        rekey(router, moderator, others, now=float(HEADER_LEN + 1))
+        links = [router.open_link(0.0) for _ in range(50)]
+        full = 2.0 * burst  # a new link's bucket starts with one second's worth; wait until full
+        for link in links:
+            send(router, link, T.JOIN, payload=b"\x01", now=full)
+        moderator = links[0]
+        # the JOIN took HEADER_LEN + 1 tokens: the bucket is full again that much later
+        rekey(router, moderator, links[1:], now=full + HEADER_LEN + 1)
         assert (moderator.id in outbox.closed) is closed
+        assert set(outbox.closed) <= {moderator.id}
+
+
+def test_a_new_links_byte_bucket_holds_one_second_not_the_burst() -> None:
+    router, outbox = setup(byte_rate=1_000.0, byte_burst=1e9)
+    link = router.open_link(0.0)
+    send(router, link, T.JOIN, payload=b"\x01")
+    send(router, link, T.CONTROL, payload=bytes(1_000 - 2 * HEADER_LEN - 1))
+    assert outbox.closed == {}
+    send(router, link, T.CONTROL, payload=b"x")
+    assert outbox.closed == {link.id: RelayErrorCode.RATE_LIMITED}
 
 
 def test_one_source_cannot_crowd_other_speakers_out_of_the_audience() -> None:
