@@ -29,6 +29,10 @@ class RelayConfig:
     #: recipient); a moderator's re-key of 5,000 members is about 2 MB (spec §17.5)
     byte_rate: float = 16.0 * 1024 * 1024
     byte_burst: float = 64.0 * 1024 * 1024
+    #: JOIN and SET_CLASS per second per connection, and the burst: each one makes
+    #: the relay notify every stage member or tell the link every occupied slot
+    join_rate: float = 10.0
+    join_burst: float = 50.0
     #: MEDIA accepted per second from one member of one room tag, in envelopes and
     #: bytes, with their bursts; the excess is dropped at the relay (spec §17.3)
     media_rate: float = 100.0

@@ -26,11 +26,22 @@ from relay.buckets import TokenBucket
 from relay.config import RelayConfig
 from relay.stats import RelayStats
 
+#: envelopes that make the relay notify the stage or list the room (spec §17.5)
+_MEMBERSHIP_CHANGES = frozenset((EnvelopeType.JOIN, EnvelopeType.SET_CLASS))
+
 
 class Link:
     """Router-side state of one client connection (spec §17.1)."""
 
-    __slots__ = ("byte_bucket", "closing", "envelope_bucket", "id", "rooms", "transport")
+    __slots__ = (
+        "byte_bucket",
+        "closing",
+        "envelope_bucket",
+        "id",
+        "join_bucket",
+        "rooms",
+        "transport",
+    )
 
     def __init__(self, link_id: int, now: float, config: RelayConfig) -> None:
         self.id = link_id
@@ -41,6 +52,7 @@ class Link:
         self.byte_bucket = TokenBucket(
             config.byte_rate, config.byte_burst, now, start=config.byte_rate
         )
+        self.join_bucket = TokenBucket(config.join_rate, config.join_burst, now)
         self.closing = False
         #: free for the server's per-connection I/O state
         self.transport: object = None
@@ -156,6 +168,9 @@ class Router:
                 return
             if not link.byte_bucket.take(self._delivery_bytes(link, env), now):
                 self.refuse(link, RelayErrorCode.RATE_LIMITED, "byte rate limit exceeded")
+                return
+            if env.type in _MEMBERSHIP_CHANGES and not link.join_bucket.take(1.0, now):
+                self.refuse(link, RelayErrorCode.RATE_LIMITED, "join rate limit exceeded")
                 return
             self.handle(link, env, now)
 

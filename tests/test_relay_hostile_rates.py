@@ -151,3 +151,22 @@ def test_media_allowance_is_per_room_tag_member() -> None:
     send(router, a, T.MEDIA, payload=b"a", now=1.0)  # one more after a second
     assert [e.slot for _, e in outbox.batches].count(a_slot) == 3
     assert TAG in router.rooms
+
+
+def test_join_and_set_class_are_rate_limited_at_the_burst() -> None:
+    """Each JOIN notifies the whole stage; a JOIN/LEAVE loop used to swamp it (spec §17.5)."""
+    for late, closed in ((0.0, True), (0.1, False)):  # 0.1 s refills one token at 10/s
+        router, outbox = setup()
+        speaker, _ = join(router, outbox, 0)
+        link = router.open_link(0.0)
+        for i in range(50):  # the burst: 25 JOIN/LEAVE pairs and 25 SET_CLASS
+            if i % 2 == 0:
+                send(router, link, T.JOIN, payload=b"\x01")
+            else:
+                send(router, link, T.SET_CLASS, payload=b"\x00")
+                send(router, link, T.LEAVE)
+        assert outbox.closed == {}
+        send(router, link, T.JOIN, payload=b"\x01", now=late)
+        assert (outbox.closed.get(link.id) == RelayErrorCode.RATE_LIMITED) is closed
+        notices = [e.type for _, e in outbox.take(speaker)]
+        assert notices.count(T.PEER_JOINED) == 25 + (not closed)

@@ -232,8 +232,11 @@ async def test_too_many_connections_from_one_address(ident: RelayIdentity) -> No
 
 async def test_slow_listener_loses_oldest_audio_and_is_told(ident: RelayIdentity) -> None:
     frames, size = 400, 60_000  # 24 MB: more than loopback buffers hold
-    # per-source MEDIA allowance out of the way: this is about the listener's queue
-    config = RelayConfig(media_queue_bytes=200_000, media_byte_burst=1e9, media_burst=1e9)
+    # per-source MEDIA allowance and byte bucket out of the way: this is about the
+    # listener's queue
+    config = RelayConfig(
+        media_queue_bytes=200_000, media_byte_burst=1e9, media_burst=1e9, byte_rate=1e9
+    )
     async with running_relay(ident, config) as relay:
         speaker, _ = await relay.member(0)
         slow, _ = await relay.member(1)

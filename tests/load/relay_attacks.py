@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from client.bench import fanout
+from client.link import client_ssl_context
 from e2ee.envelope import EnvelopeType, encode_envelope
 
 T = EnvelopeType
@@ -35,14 +36,6 @@ def bench_args(listeners: int, speakers: int, seconds: float, relay_args: list[s
     argv = ["--listeners", str(listeners), "--speakers", str(speakers)]
     argv += ["--seconds", str(seconds), *[f"--relay-arg={a}" for a in relay_args]]
     return parser.parse_args(argv)
-
-
-def _client_context() -> ssl.SSLContext:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # an attacker needs no pin
-    return ctx
 
 
 @dataclass
@@ -67,7 +60,7 @@ class Attacker:
         raw = socket.create_connection(
             ("127.0.0.1", self.port), timeout=10, source_address=(source, 0)
         )
-        sock = _client_context().wrap_socket(raw)
+        sock = client_ssl_context().wrap_socket(raw)  # an attacker needs no pin
         sock.sendall(encode_envelope(T.JOIN, tag, 0, bytes([cls])))
         return sock
 
