@@ -73,9 +73,14 @@ class Membership:
         self.link = link
         self.slot = slot
         self.cls = cls
-        #: per-source MEDIA bound (spec §17.3): envelopes and bytes per second
-        self.media_frames = TokenBucket(config.media_rate, config.media_burst, now)
-        self.media_bytes = TokenBucket(config.media_byte_rate, config.media_byte_burst, now)
+        #: per-source MEDIA bound (spec §17.3): envelopes and bytes per second, starting
+        #: with one second's worth (the burst is for catching up, not for joining)
+        self.media_frames = TokenBucket(
+            config.media_rate, config.media_burst, now, start=config.media_rate
+        )
+        self.media_bytes = TokenBucket(
+            config.media_byte_rate, config.media_byte_burst, now, start=config.media_byte_rate
+        )
 
 
 class Room:

@@ -138,18 +138,19 @@ def test_one_source_cannot_crowd_other_speakers_out_of_the_audience() -> None:
 
 def test_media_allowance_is_per_room_tag_member() -> None:
     config = RelayConfig()
-    router, outbox = setup(media_burst=2.0, media_rate=1.0)
+    router, outbox = setup(media_burst=3.0, media_rate=2.0)
     assert config.media_burst != router.config.media_burst
     a, a_slot = join(router, outbox, 0)
     b, b_slot = join(router, outbox, 0)
     room_of(router, outbox, 1)
-    for _ in range(3):
+    for _ in range(4):  # a new membership starts with one second's worth: 2
         send(router, a, T.MEDIA, payload=b"a")
         send(router, b, T.MEDIA, payload=b"b")
     slots = [e.slot for _, e in outbox.batches]
     assert slots.count(a_slot) == 2 and slots.count(b_slot) == 2
-    send(router, a, T.MEDIA, payload=b"a", now=1.0)  # one more after a second
-    assert [e.slot for _, e in outbox.batches].count(a_slot) == 3
+    for _ in range(4):  # ten seconds later the bucket holds the burst, not more
+        send(router, a, T.MEDIA, payload=b"a", now=10.0)
+    assert [e.slot for _, e in outbox.batches].count(a_slot) == 2 + 3
     assert TAG in router.rooms
 
 

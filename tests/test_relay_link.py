@@ -234,8 +234,9 @@ async def test_slow_listener_loses_oldest_audio_and_is_told(ident: RelayIdentity
     frames, size = 400, 60_000  # 24 MB: more than loopback buffers hold
     # per-source MEDIA allowance and byte bucket out of the way: this is about the
     # listener's queue
+    unlimited = {"media_rate": 1e9, "media_burst": 1e9, "media_byte_rate": 1e12}
     config = RelayConfig(
-        media_queue_bytes=200_000, media_byte_burst=1e9, media_burst=1e9, byte_rate=1e9
+        media_queue_bytes=200_000, media_byte_burst=1e12, byte_rate=1e9, **unlimited
     )
     async with running_relay(ident, config) as relay:
         speaker, _ = await relay.member(0)

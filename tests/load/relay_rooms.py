@@ -157,7 +157,7 @@ def run_rooms(rooms: int, members: int, seconds: float, procs: int = 2) -> dict[
         pin_hex = decode_pin(relay.stdout.readline().split()[-1]).hex()
         share = [rooms // procs + (1 if i < rooms % procs else 0) for i in range(procs)]
         first = 0
-        for count in share:
+        for count in filter(None, share):
             argv = [str(port), str(first), str(count), str(members), pin_hex]
             workers.append(
                 subprocess.Popen(
