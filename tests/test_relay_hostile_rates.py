@@ -7,9 +7,19 @@ MEDIA flood pushed the speakers' audio out of the listeners' queues.
 
 from __future__ import annotations
 
+from hypothesis import given, seed, settings
+from hypothesis import strategies as st
 from test_relay_router import TAG, RecordingOutbox, join, send, setup
 
-from e2ee.envelope import HEADER_LEN, EnvelopeType, RelayErrorCode
+from e2ee.envelope import (
+    CLIENT_TYPES,
+    HEADER_LEN,
+    EnvelopeDecoder,
+    EnvelopeType,
+    RelayErrorCode,
+    encode_envelope,
+)
+from e2ee.errors import RemoteProtocolError
 from relay.config import RelayConfig
 from relay.router import Link, Router
 
@@ -171,3 +181,50 @@ def test_join_and_set_class_are_rate_limited_at_the_burst() -> None:
         assert (outbox.closed.get(link.id) == RelayErrorCode.RATE_LIMITED) is closed
         notices = [e.type for _, e in outbox.take(speaker)]
         assert notices.count(T.PEER_JOINED) == 25 + (not closed)
+
+
+CLIENT_SENDS = [T.MEDIA, T.CONTROL, T.UNICAST, T.PING, T.JOIN, T.LEAVE, T.SET_CLASS]
+ANY_ENVELOPE = st.tuples(
+    st.integers(0, 5),  # which link (5: the link ends instead)
+    st.sampled_from(CLIENT_SENDS),
+    st.sampled_from([TAG, b"B" * 16]),
+    st.integers(0, 6),
+    st.binary(max_size=40) | st.sampled_from([b"\x00", b"\x01", bytes(600)]),
+)
+
+
+@seed(90_017)
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ANY_ENVELOPE, max_size=120), st.floats(0.0, 0.05))
+def test_any_client_envelope_sequence_keeps_the_router_consistent(
+    script: list[tuple[int, EnvelopeType, bytes, int, bytes]], step: float
+) -> None:
+    """Whatever decodes, from any link in any order, with links ending at any point (§17)."""
+    router, outbox = setup(
+        envelope_burst=30.0, byte_burst=4_000.0, byte_rate=4_000.0, media_burst=3.0, join_burst=6.0
+    )
+    links = [router.open_link(0.0) for _ in range(5)]
+    for i, (who, etype, tag, slot, payload) in enumerate(script):
+        now = i * step
+        if who == 5:
+            victim = links[i % 5]
+            router.close_link(victim)
+            links[i % 5] = router.open_link(now)
+            continue
+        decoder = EnvelopeDecoder(allowed=CLIENT_TYPES)
+        try:
+            envelopes = decoder.feed(encode_envelope(etype, tag, slot, payload))
+        except RemoteProtocolError:
+            continue  # the server closes such a link before the router sees anything
+        router.receive(links[who], envelopes, now)
+    for tag, room in router.rooms.items():
+        assert room.members, "an empty room is forgotten"
+        assert set(room.members) == set(room.stage) | set(room.audience)
+        assert not set(room.stage) & set(room.audience)
+        for slot, m in room.members.items():
+            assert m.slot == slot and m.room is room and m.link.rooms[tag] is m
+    for link in links:
+        for tag, m in link.rooms.items():
+            assert router.rooms[tag].members[m.slot] is m
+        if link.id in outbox.closed:
+            assert link.closing
