@@ -147,3 +147,30 @@ def encode_control(size: int) -> bytes:
     from e2ee.envelope import encode_envelope
 
     return encode_envelope(T.CONTROL, TAG, 0, bytes(size))
+
+
+async def test_one_reads_fan_out_is_split_into_turns(ident: RelayIdentity) -> None:
+    """spec §17.5: the reader yields after about 4,096 deliveries caused by one link.
+
+    2,000 small CONTROL envelopes to 50 members arrive in one read (100,000
+    deliveries); another room's PING must be answered while they are routed,
+    not after all of them.
+    """
+    members, count = 50, 2_000
+    async with running_relay(ident, RelayConfig()) as relay:
+        stats = relay.server.stats
+        flooder, _ = await relay.member(1)
+        room = [(await relay.member(1))[0] for _ in range(members)]
+        pinger, _ = await relay.member(1, tag=bytes(16))
+        start = stats.frames_forwarded
+        await flooder.send(encode_control(100) * count)
+        await wait_until_relay(relay.server, lambda: stats.frames_forwarded > start)
+        await pinger.send_envelope(T.PING, bytes(16), 0, b"now")
+        [pong] = await pinger.receive()
+        assert pong.type == T.PONG
+        assert stats.frames_forwarded - start < members * count
+        await wait_until_relay(
+            relay.server, lambda: stats.frames_forwarded - start == members * count
+        )
+        for link in room:
+            await link.aclose()
