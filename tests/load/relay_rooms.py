@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from array import array
+from pathlib import Path
 from typing import Any
 
 from client.bench import fanout
@@ -165,7 +166,7 @@ def run_rooms(rooms: int, members: int, seconds: float, procs: int = 2) -> dict[
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     text=True,
-                    env={**os.environ, "PYTHONPATH": os.getcwd()},
+                    env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
                 )
             )
             first += count
