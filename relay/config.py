@@ -37,8 +37,8 @@ class RelayConfig:
     #: bytes, with their bursts; the excess is dropped at the relay (spec §17.3)
     media_rate: float = 100.0
     media_burst: float = 200.0
-    media_byte_rate: float = 64.0 * 1024
-    media_byte_burst: float = 128.0 * 1024
+    media_byte_rate: float = 32.0 * 1024
+    media_byte_burst: float = 64.0 * 1024
     #: bytes of droppable audio a connection may have queued before its oldest is dropped
     media_queue_bytes: int = 65_536
     #: bytes of reliable traffic (control, unicast, notices) queued before the link is closed
