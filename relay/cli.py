@@ -145,6 +145,20 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=d.audience_min_interval,
         help="minimum seconds between audience batches; 0 = adaptive (default %(default)s)",
     )
+    for flag, kind, default, text in (
+        ("--read-per-turn", int, d.read_bytes_per_turn, "bytes read from one link per turn"),
+        ("--max-pending", int, d.max_pending_handshakes, "unfinished TLS handshakes in total"),
+        ("--max-pending-per-address", int, d.max_pending_per_address, "pending per address"),
+        ("--byte-rate", float, d.byte_rate, "bytes per second per link, CONTROL per recipient"),
+        ("--byte-burst", float, d.byte_burst, "byte burst per link"),
+        ("--join-rate", float, d.join_rate, "JOIN and SET_CLASS per second per link"),
+        ("--join-burst", float, d.join_burst, "JOIN and SET_CLASS burst per link"),
+        ("--media-rate", float, d.media_rate, "MEDIA envelopes per second per room member"),
+        ("--media-burst", float, d.media_burst, "MEDIA envelope burst per room member"),
+        ("--media-byte-rate", float, d.media_byte_rate, "MEDIA bytes per second per member"),
+        ("--media-byte-burst", float, d.media_byte_burst, "MEDIA byte burst per room member"),
+    ):
+        limits.add_argument(flag, type=kind, default=default, help=text + " (default %(default)s)")
 
 
 def config_from_args(args: argparse.Namespace) -> RelayConfig:
@@ -155,6 +169,17 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         args.max_members,
         args.media_queue,
         args.reliable_queue,
+        args.read_per_turn,
+        args.max_pending,
+        args.max_pending_per_address,
+        args.byte_rate,
+        args.byte_burst,
+        args.join_rate,
+        args.join_burst,
+        args.media_rate,
+        args.media_burst,
+        args.media_byte_rate,
+        args.media_byte_burst,
     ]
     if any(v < 1 for v in values) or args.max_per_address < 0 or args.rate <= 0:
         raise RelaySetupError("limits must be positive")
@@ -173,6 +198,17 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         idle_timeout=args.idle_timeout,
         handshake_timeout=args.handshake_timeout,
         audience_min_interval=args.audience_interval,
+        read_bytes_per_turn=args.read_per_turn,
+        max_pending_handshakes=args.max_pending,
+        max_pending_per_address=args.max_pending_per_address,
+        byte_rate=args.byte_rate,
+        byte_burst=args.byte_burst,
+        join_rate=args.join_rate,
+        join_burst=args.join_burst,
+        media_rate=args.media_rate,
+        media_burst=args.media_burst,
+        media_byte_rate=args.media_byte_rate,
+        media_byte_burst=args.media_byte_burst,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from e2ee.envelope import (
+    HEADER_LEN,
     ZERO_TAG,
     DeliveryClass,
     Envelope,
@@ -21,21 +22,37 @@ from e2ee.envelope import (
     encode_envelope,
     encode_error,
 )
+from relay.buckets import TokenBucket
 from relay.config import RelayConfig
 from relay.stats import RelayStats
+
+#: envelopes that make the relay notify the stage or list the room (spec §17.5)
+_MEMBERSHIP_CHANGES = frozenset((EnvelopeType.JOIN, EnvelopeType.SET_CLASS))
 
 
 class Link:
     """Router-side state of one client connection (spec §17.1)."""
 
-    __slots__ = ("closing", "id", "last_refill", "rooms", "tokens", "transport")
+    __slots__ = (
+        "byte_bucket",
+        "closing",
+        "envelope_bucket",
+        "id",
+        "join_bucket",
+        "rooms",
+        "transport",
+    )
 
-    def __init__(self, link_id: int, now: float, burst: float) -> None:
+    def __init__(self, link_id: int, now: float, config: RelayConfig) -> None:
         self.id = link_id
         #: room tag -> (room, my slot, my delivery class)
         self.rooms: dict[bytes, Membership] = {}
-        self.tokens = burst
-        self.last_refill = now
+        self.envelope_bucket = TokenBucket(config.envelope_rate, config.envelope_burst, now)
+        # one second's worth to start with: reconnecting buys no fresh burst (spec §17.5)
+        self.byte_bucket = TokenBucket(
+            config.byte_rate, config.byte_burst, now, start=config.byte_rate
+        )
+        self.join_bucket = TokenBucket(config.join_rate, config.join_burst, now)
         self.closing = False
         #: free for the server's per-connection I/O state
         self.transport: object = None
@@ -45,15 +62,25 @@ class Link:
 
 
 class Membership:
-    """One link's place in one room tag: its slot and delivery class."""
+    """One link's place in one room tag: its slot, delivery class and MEDIA allowance."""
 
-    __slots__ = ("cls", "link", "room", "slot")
+    __slots__ = ("cls", "link", "media_bytes", "media_frames", "room", "slot")
 
-    def __init__(self, room: Room, link: Link, slot: int, cls: DeliveryClass) -> None:
+    def __init__(
+        self, room: Room, link: Link, slot: int, cls: DeliveryClass, config: RelayConfig, now: float
+    ) -> None:
         self.room = room
         self.link = link
         self.slot = slot
         self.cls = cls
+        #: per-source MEDIA bound (spec §17.3): envelopes and bytes per second, starting
+        #: with one second's worth (the burst is for catching up, not for joining)
+        self.media_frames = TokenBucket(
+            config.media_rate, config.media_burst, now, start=config.media_rate
+        )
+        self.media_bytes = TokenBucket(
+            config.media_byte_rate, config.media_byte_burst, now, start=config.media_byte_rate
+        )
 
 
 class Room:
@@ -115,7 +142,7 @@ class Router:
     def open_link(self, now: float) -> Link:
         """Register a new connection (after its TLS handshake)."""
         self._next_id += 1
-        return Link(self._next_id, now, self.config.envelope_burst)
+        return Link(self._next_id, now, self.config)
 
     def close_link(self, link: Link) -> None:
         """Forget a closed connection: leave every room it was in (spec §17.1)."""
@@ -136,28 +163,41 @@ class Router:
 
     def receive(self, link: Link, envelopes: Iterable[Envelope], now: float) -> None:
         """Process envelopes from ``link`` in order (spec §17); stops once it closes."""
-        cfg = self.config
         for env in envelopes:
             if link.closing:
                 return
             self.stats.envelopes_received += 1
-            # token bucket (spec §17.5)
-            tokens = link.tokens + (now - link.last_refill) * cfg.envelope_rate
-            link.last_refill = now
-            if tokens > cfg.envelope_burst:
-                tokens = cfg.envelope_burst
-            if tokens < 1.0:
-                link.tokens = tokens
+            # token buckets: envelopes, and bytes the relay writes because of it (spec §17.5)
+            if not link.envelope_bucket.take(1.0, now):
                 self.refuse(link, RelayErrorCode.RATE_LIMITED, "envelope rate limit exceeded")
                 return
-            link.tokens = tokens - 1.0
-            self.handle(link, env)
+            if not link.byte_bucket.take(self._delivery_bytes(link, env), now):
+                self.refuse(link, RelayErrorCode.RATE_LIMITED, "byte rate limit exceeded")
+                return
+            if env.type in _MEMBERSHIP_CHANGES and not link.join_bucket.take(1.0, now):
+                self.refuse(link, RelayErrorCode.RATE_LIMITED, "join rate limit exceeded")
+                return
+            self.handle(link, env, now)
 
-    def handle(self, link: Link, env: Envelope) -> None:
+    @staticmethod
+    def _delivery_bytes(link: Link, env: Envelope) -> int:
+        """What one envelope costs in the byte bucket (spec §17.5).
+
+        Its size on the wire, times the number of recipients for a CONTROL
+        broadcast (at least once, so that nothing is free).
+        """
+        size = HEADER_LEN + len(env.payload)
+        if env.type == EnvelopeType.CONTROL:
+            membership = link.rooms.get(env.room_tag)
+            if membership is not None:
+                return size * max(1, len(membership.room.members) - 1)
+        return size
+
+    def handle(self, link: Link, env: Envelope, now: float) -> None:
         """Dispatch one client envelope (spec §17.1–17.4)."""
         etype = env.type
         if etype == EnvelopeType.MEDIA:
-            self._media(link, env)
+            self._media(link, env, now)
         elif etype == EnvelopeType.CONTROL:
             self._control(link, env)
         elif etype == EnvelopeType.UNICAST:
@@ -167,7 +207,7 @@ class Router:
                 link, encode_envelope(EnvelopeType.PONG, env.room_tag, 0, env.payload), ZERO_TAG
             )
         elif etype == EnvelopeType.JOIN:
-            self._join(link, env)
+            self._join(link, env, now)
         elif etype == EnvelopeType.LEAVE:
             membership = link.rooms.get(env.room_tag)
             if membership is None:
@@ -192,10 +232,19 @@ class Router:
             return None
         return self._membership(link, env)
 
-    def _media(self, link: Link, env: Envelope) -> None:
-        """Broadcast audio: stage first, frame by frame; audience batched (spec §17.3)."""
+    def _media(self, link: Link, env: Envelope, now: float) -> None:
+        """Broadcast audio: stage first, frame by frame; audience batched (spec §17.3).
+
+        MEDIA beyond the source's allowance (``media_rate``/``media_byte_rate``)
+        is dropped here and counted, so that one source cannot push the others'
+        audio out of the listeners' queues.
+        """
         me = self._broadcast_source(link, env)
         if me is None:
+            return
+        size = HEADER_LEN + len(env.payload)
+        if not me.media_frames.take(1.0, now) or not me.media_bytes.take(size, now):
+            self.stats.media_over_rate += 1
             return
         room = me.room
         data = encode_envelope(EnvelopeType.MEDIA, room.tag, me.slot, env.payload)
@@ -239,7 +288,7 @@ class Router:
         self.stats.frames_forwarded += 1
         self.stats.bytes_forwarded += len(data)
 
-    def _join(self, link: Link, env: Envelope) -> None:
+    def _join(self, link: Link, env: Envelope, now: float) -> None:
         """JOIN: assign the lowest free slot, WELCOME, notify the stage (spec §17.1)."""
         tag = env.room_tag
         cfg = self.config
@@ -257,7 +306,7 @@ class Router:
             self.refuse(link, RelayErrorCode.ROOM_FULL, "room is full", tag)
             return
         cls = DeliveryClass(env.payload[0])
-        me = Membership(room, link, room.take_slot(), cls)
+        me = Membership(room, link, room.take_slot(), cls, cfg, now)
         link.rooms[tag] = me
         self.outbox.send_reliable(link, encode_envelope(EnvelopeType.WELCOME, tag, me.slot), tag)
         joined = encode_envelope(EnvelopeType.PEER_JOINED, tag, me.slot)

@@ -8,9 +8,14 @@ same blob to every audience member.  Anything that cannot be written at once
 goes to the connection's bounded :class:`~relay.sendqueue.SendQueue` and a
 writer task waits for the socket to become writable.
 
-Reading drains every available TLS record before yielding (a non-blocking
-``recv`` returns one record at a time).  TLS handshakes run under a capacity
-limiter so a reconnect storm cannot hold the event loop for long.
+Reading drains the available TLS records before yielding (a non-blocking
+``recv`` returns one record at a time), at most ``read_bytes_per_turn`` bytes
+per link per turn of the event loop: the reader routes them, yields, and
+continues (spec §17.5).  Each link has one writer task for its whole life,
+started with the link and woken by an event: nothing ever starts a task on
+another link's behalf, so no path can start one in a nursery that is closing
+(spec §17.6).  TLS handshakes run under a capacity limiter so a reconnect
+storm cannot hold the event loop for long.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections import Counter
 from dataclasses import dataclass, field
 
 import trio
@@ -30,6 +34,7 @@ from e2ee.envelope import (
     encode_error,
 )
 from e2ee.errors import ErrorCode, RemoteProtocolError
+from relay.admission import Admission, address_key
 from relay.config import RelayConfig
 from relay.router import Link, Room, Router
 from relay.sendqueue import SendQueue
@@ -47,6 +52,8 @@ _DECODE_ERRORS = {
 _RECV_SIZE = 65_536
 #: audience members written between two yields of the flusher
 _YIELD_EVERY = 256
+#: deliveries one link's envelopes may cause between two yields of its reader
+_DELIVERIES_PER_TURN = 4096
 
 
 def server_ssl_context(cert_path: str, key_path: str) -> ssl.SSLContext:
@@ -75,10 +82,10 @@ class Conn:
         "final",
         "last_rx",
         "link",
-        "nursery",
         "queue",
+        "scope",
         "sock",
-        "writer_running",
+        "wake",
     )
 
     def __init__(self, sock: ssl.SSLSocket, link: Link, address: str, cfg: RelayConfig) -> None:
@@ -87,11 +94,13 @@ class Conn:
         self.address = address
         self.queue = SendQueue(cfg.media_queue_bytes, cfg.reliable_queue_bytes)
         self.decoder = EnvelopeDecoder(cfg.max_payload)
-        self.writer_running = False
+        #: set when the queue has bytes for the link's writer task
+        self.wake = trio.Event()
         self.closed = False
         self.final: bytes | None = None
         self.last_rx = trio.current_time()
-        self.nursery: trio.Nursery | None = None
+        #: cancels the link's reader and writer; None once they have stopped
+        self.scope: trio.CancelScope | None = None
 
 
 class RelayServer:
@@ -110,7 +119,7 @@ class RelayServer:
         self.debug = debug
         self.router = Router(config, self, self.stats)
         self.conns: set[Conn] = set()
-        self._per_address: Counter[str] = Counter()
+        self.admission = Admission(config)
         self._dirty: list[Room] = []
         self._wake = trio.Event()
         self._handshakes = trio.CapacityLimiter(config.handshake_concurrency)
@@ -210,8 +219,8 @@ class RelayServer:
         if conn.closed or conn.final is not None:
             return
         conn.final = encode_error(ZERO_TAG, code, reason)
-        if conn.nursery is not None:
-            conn.nursery.cancel_scope.cancel()
+        if conn.scope is not None:
+            conn.scope.cancel()
 
     # -- writing -------------------------------------------------------------------
 
@@ -243,13 +252,14 @@ class RelayServer:
         conn.link.closing = True
         conn.final = None
         conn.closed = True
-        if conn.nursery is not None:
-            conn.nursery.cancel_scope.cancel()
+        if conn.scope is not None:
+            conn.scope.cancel()
 
-    def _ensure_writer(self, conn: Conn) -> None:
-        if conn.queue and not conn.writer_running and conn.nursery is not None:
-            conn.writer_running = True
-            conn.nursery.start_soon(self._writer, conn)
+    @staticmethod
+    def _ensure_writer(conn: Conn) -> None:
+        """Wake the link's writer task; never starts a task (spec §17.6)."""
+        if conn.queue:
+            conn.wake.set()
 
     def _flush(self, conn: Conn) -> bool:
         """Write queued chunks until the socket would block; True when the queue is empty."""
@@ -268,12 +278,13 @@ class RelayServer:
         return True
 
     async def _writer(self, conn: Conn) -> None:
-        try:
+        """The link's one writer: sleeps until woken, writes while the socket takes it."""
+        while True:
+            await conn.wake.wait()
+            conn.wake = trio.Event()
             while conn.queue and not conn.closed:
                 await trio.lowlevel.wait_writable(conn.sock)
                 self._flush(conn)
-        finally:
-            conn.writer_running = False
 
     async def _flusher(self) -> None:
         """Audience batching (spec §17.3): yield once, then one blob to every member."""
@@ -340,26 +351,44 @@ class RelayServer:
     # -- reading -------------------------------------------------------------------
 
     async def _reader(self, conn: Conn) -> None:
+        """Read at most ``read_bytes_per_turn`` per turn, route it, yield (spec §17.5)."""
         sock = conn.sock
         link = conn.link
         decoder = conn.decoder
         router = self.router
+        stats = self.stats
+        cap = self.config.read_bytes_per_turn
+        more = False
         while True:
-            await trio.lowlevel.wait_readable(sock)
-            chunks, eof = drain_ready(sock, _RECV_SIZE)
-            if chunks:
+            if more:
+                await trio.lowlevel.checkpoint()
+            else:
+                await trio.lowlevel.wait_readable(sock)
+            chunks, eof = drain_ready(sock, _RECV_SIZE, cap)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            more = len(data) >= cap
+            if data:
                 now = trio.current_time()
                 conn.last_rx = now
                 try:
-                    envelopes = decoder.feed(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+                    envelopes = decoder.feed(data)
                 except RemoteProtocolError as exc:
                     router.refuse(
                         link, _DECODE_ERRORS.get(exc.code, RelayErrorCode.MALFORMED), str(exc)
                     )
                     return
-                router.receive(link, envelopes, now)
-                if link.closing:
-                    return
+                del data, chunks
+                # Route envelope by envelope; yield whenever one turn's deliveries
+                # pass the budget so that a link's fan-out cannot hold other rooms.
+                budget = stats.frames_forwarded + _DELIVERIES_PER_TURN
+                for env in envelopes:
+                    router.receive(link, (env,), now)
+                    if link.closing:
+                        return
+                    if stats.frames_forwarded > budget:
+                        await trio.lowlevel.checkpoint()
+                        budget = stats.frames_forwarded + _DELIVERIES_PER_TURN
+                        now = trio.current_time()
             if eof:
                 if decoder.buffered:
                     router.refuse(link, RelayErrorCode.TRUNCATED, "stream ended inside an envelope")
@@ -380,11 +409,14 @@ class RelayServer:
                     log.warning("accept failed: %s", exc.strerror)
                     await trio.sleep(0.1)
                     break
-                if self._shutting_down or len(self.conns) >= self.config.max_connections:
-                    self.stats.errors["TOO_MANY_CONNECTIONS"] += 1
+                address = str(addr[0])
+                key = address_key(address)
+                # Every connection limit applies here, before any TLS work (spec §17.5).
+                if self._shutting_down or not self.admission.admit(key):
+                    self.stats.errors[RelayErrorCode.TOO_MANY_CONNECTIONS.name] += 1
                     sock.close()
                     continue
-                self._nursery.start_soon(self._handle, sock, str(addr[0]))
+                self._nursery.start_soon(self._handle, sock, address, key)
 
     async def _handshake(self, sock: socket.socket) -> ssl.SSLSocket | None:
         sock.setblocking(False)
@@ -417,39 +449,37 @@ class RelayServer:
         ssock.close()
         return None
 
-    async def _handle(self, raw: socket.socket, address: str) -> None:
+    async def _handle(self, raw: socket.socket, address: str, key: str) -> None:
         try:
             sock = await self._handshake(raw)
         except BaseException:
             raw.close()
+            self.admission.failed(key)
             raise
         if sock is None:
+            self.admission.failed(key)
             return
+        self.admission.established(key)
         link = self.router.open_link(trio.current_time())
         conn = Conn(sock, link, address, self.config)
         link.transport = conn
         self.conns.add(conn)
-        self._per_address[address] += 1
         stats = self.stats
         stats.connections_open += 1
         stats.connections_total += 1
         if self.debug:
             log.debug("link #%d open from %s", link.id, address)
         try:
-            limit = self.config.max_connections_per_address
             if self._shutting_down:
                 self.close(link, RelayErrorCode.SHUTTING_DOWN, "relay is shutting down")
-            elif limit and self._per_address[address] > limit:
-                self.router.refuse(
-                    link, RelayErrorCode.TOO_MANY_CONNECTIONS, "too many links from one address"
-                )
             else:
                 async with trio.open_nursery() as nursery:
-                    conn.nursery = nursery
+                    conn.scope = nursery.cancel_scope
+                    nursery.start_soon(self._writer, conn)
                     await self._reader(conn)
                     nursery.cancel_scope.cancel()
         finally:
-            conn.nursery = None
+            conn.scope = None
             self.router.close_link(link)
             final = conn.final
             if final is not None and not conn.closed:
@@ -460,9 +490,7 @@ class RelayServer:
                         await trio.lowlevel.wait_writable(sock)
             conn.closed = True
             self.conns.discard(conn)
-            self._per_address[address] -= 1
-            if not self._per_address[address]:
-                del self._per_address[address]
+            self.admission.closed(key)
             stats.connections_open -= 1
             if self.debug:
                 log.debug("link #%d closed", link.id)

@@ -24,6 +24,8 @@ class RelayStats:
     frames_dropped: int = 0
     bytes_dropped: int = 0
     audience_batches: int = 0
+    #: MEDIA envelopes dropped because their source exceeded its allowance (spec §17.3)
+    media_over_rate: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     #: per-bucket counts (last = +Inf) of audience batch delays: from the oldest
     #: envelope's arrival to the end of the pass that wrote it to every member
@@ -82,6 +84,12 @@ class RelayStats:
         )
         metric(
             "audience_batches_total", "counter", "Audience batches written.", self.audience_batches
+        )
+        metric(
+            "media_over_rate_total",
+            "counter",
+            "Audio envelopes dropped because their source sent beyond its allowance.",
+            self.media_over_rate,
         )
         name = "hushroom_relay_audience_batch_delay_seconds"
         lines.append(f"# HELP {name} Oldest envelope's arrival to the end of its audience pass.")
