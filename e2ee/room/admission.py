@@ -64,7 +64,7 @@ class SealedType(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """A moderator's answer to a knock (spec §13.2); authority not yet checked."""
+    """A moderator's answer to a knock (spec §13.3); authority not yet checked."""
 
     challenge: bytes
     moderator: bytes
@@ -74,7 +74,7 @@ class Offer:
 
 @dataclass(frozen=True, slots=True)
 class JoinRequest:
-    """A verified join request (spec §13.3)."""
+    """A verified join request (spec §13.4)."""
 
     member_id: bytes
     session_key: bytes
@@ -82,12 +82,12 @@ class JoinRequest:
 
 
 def encode_knock() -> bytes:
-    """``[2, 1]`` (spec §13.2)."""
+    """``[2, 1]`` (spec §13.3)."""
     return canonical.encode([ADMISSION_VERSION, int(AdmissionType.KNOCK)])
 
 
 def encode_offer(challenge: bytes, cert: SessionCertificate, proof: Proof) -> bytes:
-    """``[2, 2, challenge, moderator_session_certificate, proof]`` (spec §13.2)."""
+    """``[2, 2, challenge, moderator_session_certificate, proof]`` (spec §13.3)."""
     return canonical.encode(
         [ADMISSION_VERSION, int(AdmissionType.OFFER), challenge, cert.encode(), encode_proof(proof)]
     )
@@ -117,7 +117,7 @@ def decode_admission(data: bytes) -> tuple[AdmissionType, list[Value]]:
 
 
 def parse_offer(fields: list[Value]) -> Offer:
-    """The :class:`Offer` in OFFER fields; the moderator's certificate is verified (§13.2)."""
+    """The :class:`Offer` in OFFER fields; the moderator's certificate is verified (§13.3)."""
     challenge = canonical.expect_bytes(fields[2], "challenge", CHALLENGE_LEN)
     cert = SessionCertificate.decode(
         canonical.expect_bytes(fields[3], "certificate", max_len=MAX_CERT_BYTES)
@@ -126,7 +126,7 @@ def parse_offer(fields: list[Value]) -> Offer:
 
 
 def request_sealed(fields: list[Value]) -> bytes:
-    """The SEALED payload in REQUEST fields (spec §13.2)."""
+    """The SEALED payload in REQUEST fields (spec §13.3)."""
     return canonical.expect_bytes(fields[2], "sealed request", max_len=MAX_CERT_BYTES * 4)
 
 
@@ -144,7 +144,7 @@ def encode_join_request(
     moderator: bytes,
     challenge: bytes,
 ) -> bytes:
-    """``[2, 3, challenge, session_certificate, name, signature]`` (spec §13.2)."""
+    """``[2, 3, challenge, session_certificate, name, signature]`` (spec §13.3)."""
     raw_cert = cert.encode()
     sig = ident.sign(
         labels.SIG_JOIN_REQUEST, _request_signed(room_id, moderator, challenge, raw_cert, name)
@@ -161,12 +161,12 @@ def decode_sealed(data: bytes) -> tuple[SealedType, list[Value]]:
 
 
 def request_challenge(fields: list[Value]) -> bytes:
-    """The challenge a JOIN_REQUEST answers: checked before any signature (spec §13.3)."""
+    """The challenge a JOIN_REQUEST answers: checked before any signature (spec §13.4)."""
     return canonical.expect_bytes(fields[2], "challenge", CHALLENGE_LEN)
 
 
 def verify_join_request(fields: list[Value], room_id: bytes, moderator: bytes) -> JoinRequest:
-    """Verify a JOIN_REQUEST's certificate and signature (spec §13.3); DecryptionFailed if bad."""
+    """Verify a JOIN_REQUEST's certificate and signature (spec §13.4); DecryptionFailed if bad."""
     challenge = request_challenge(fields)
     raw_cert = canonical.expect_bytes(fields[3], "certificate", max_len=MAX_CERT_BYTES)
     name = canonical.expect_str(fields[4], "display name", MAX_NAME_BYTES)
@@ -182,7 +182,7 @@ def verify_join_request(fields: list[Value], room_id: bytes, moderator: bytes) -
 
 
 def welcome_digest(body: bytes) -> bytes:
-    """``labelled_hash("hushroom v1 room welcome digest", body)``, signed (spec §13.4).
+    """``labelled_hash("hushroom v1 room welcome digest", body)``, signed (spec §13.5).
 
     Signing a 32-byte digest instead of a snapshot of hundreds of kilobytes
     saves Ed25519's two passes over it.
@@ -210,7 +210,7 @@ def encode_welcome(
     epoch_key: bytes,
     stage: list[Value],
 ) -> bytes:
-    """``[2, 1, moderator_id, body, signature]`` (spec §13.4)."""
+    """``[2, 1, moderator_id, body, signature]`` (spec §13.5)."""
     body: list[Value] = [joiner_session, snapshot, epoch_key, stage]
     return _encode_verdict(moderator, room_id, SealedType.WELCOME, body)
 
@@ -218,7 +218,7 @@ def encode_welcome(
 def encode_denial(
     moderator: identity.IdentityKey, room_id: bytes, joiner_session: bytes, proof: Proof
 ) -> bytes:
-    """``[2, 2, moderator_id, body, signature]`` (spec §13.4)."""
+    """``[2, 2, moderator_id, body, signature]`` (spec §13.5)."""
     body: list[Value] = [joiner_session, encode_proof(proof)]
     return _encode_verdict(moderator, room_id, SealedType.DENIAL, body)
 
@@ -226,7 +226,7 @@ def encode_denial(
 def decode_verdict(
     kind: SealedType, fields: list[Value], room_id: bytes
 ) -> tuple[bytes, list[Value]]:
-    """Verify a WELCOME's or DENIAL's signature; return ``(moderator_id, body)`` (spec §13.4)."""
+    """Verify a WELCOME's or DENIAL's signature; return ``(moderator_id, body)`` (spec §13.5)."""
     moderator = canonical.expect_bytes(fields[2], "moderator", ID_LEN)
     raw = canonical.expect_bytes(fields[3], "welcome body", max_len=MAX_WELCOME_BODY)
     sig = canonical.expect_bytes(fields[4], "signature", 64)

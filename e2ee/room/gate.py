@@ -1,4 +1,4 @@
-"""A moderator's admission challenges: what makes a join request fresh (spec §13.3).
+"""A moderator's admission challenges: what makes a join request fresh (spec §13.4).
 
 A moderator answers a KNOCK from slot ``s`` with an OFFER carrying a random
 16-byte challenge, and acts on a JOIN_REQUEST from ``s`` only if it signs the
@@ -23,7 +23,7 @@ MAX_CHALLENGES = 256
 
 
 class Gate:
-    """Outstanding challenges by slot (spec §13.3)."""
+    """Outstanding challenges by slot (spec §13.4)."""
 
     __slots__ = ("_by_slot", "_rng")
 

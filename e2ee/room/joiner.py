@@ -1,4 +1,4 @@
-"""The joining side of admission: knock, answer offers, check the verdict (spec §13.2, §13.4).
+"""The joining side of admission: knock, answer offers, check the verdict (spec §13.3, §13.5).
 
 A joiner has no roster, so it believes nothing but the invite: every offer,
 welcome and denial must come from an identity whose promotion proof chains
@@ -26,7 +26,7 @@ MAX_TRUSTED = 16
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
-    """A welcome that verified back to the founder (spec §13.4)."""
+    """A welcome that verified back to the founder (spec §13.5)."""
 
     moderator: bytes
     snapshot: Snapshot
@@ -36,7 +36,7 @@ class Welcome:
 
 
 class Joiner:
-    """What a joining session knows and checks (spec §13.2, §13.4)."""
+    """What a joining session knows and checks (spec §13.3, §13.5)."""
 
     __slots__ = (
         "_answered",
@@ -71,7 +71,7 @@ class Joiner:
         self._trusted: set[tuple[bytes, Proof]] = set()
 
     def knock(self) -> bytes:
-        """A KNOCK plaintext (spec §13.2); a new knock round answers offers afresh."""
+        """A KNOCK plaintext (spec §13.3); a new knock round answers offers afresh."""
         self._answered.clear()
         return admission.encode_knock()
 
@@ -114,11 +114,11 @@ class Joiner:
         return kind, moderator, body
 
     def check_denial(self, moderator: bytes, body: list[Value]) -> None:
-        """A denial counts only from a moderator whose proof chains to the founder (§13.4)."""
+        """A denial counts only from a moderator whose proof chains to the founder (§13.5)."""
         self._check_authority(moderator, parse_proof(body[1]))
 
     def check_welcome(self, moderator: bytes, body: list[Value]) -> Welcome:
-        """Verify a welcome body (spec §13.4); raises, changes nothing, if it does not hold."""
+        """Verify a welcome body (spec §13.5); raises, changes nothing, if it does not hold."""
         snap = decode_snapshot(
             canonical.expect_bytes(body[1], "snapshot", max_len=admission.MAX_WELCOME_BODY),
             self._room_id,

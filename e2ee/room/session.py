@@ -968,7 +968,7 @@ class RoomSession:
 
     # -- admission (spec §13) ----------------------------------------------
     def _send_join_request(self) -> None:
-        """Broadcast a KNOCK; moderators answer with offers (spec §13.2)."""
+        """Broadcast a KNOCK; moderators answer with offers (spec §13.3)."""
         payload = seal.seal_admission(
             self._admission_key, self.room_id, self._joiner.knock(), self._rng
         )
@@ -976,7 +976,7 @@ class RoomSession:
         self._join_retry_at = self._now + self.config.join_retry
 
     def _on_join_request(self, src: int, payload: bytes) -> None:
-        """An admission payload (kind 0x01): KNOCK, OFFER or REQUEST (spec §13.2, §13.3)."""
+        """An admission payload (kind 0x01): KNOCK, OFFER or REQUEST (spec §13.3, §13.4)."""
         if self.state not in ("joining", "member"):
             return
         pt = seal.open_admission(self._admission_key, self.room_id, payload)
@@ -998,7 +998,7 @@ class RoomSession:
             self._on_fresh_request(src, admission.request_sealed(fields))
 
     def _send_offer(self, slot: int) -> None:
-        """Moderator: answer a KNOCK with a challenge and its authority (spec §13.2)."""
+        """Moderator: answer a KNOCK with a challenge and its authority (spec §13.3)."""
         proof = self._authority.proof_of(self.me)
         if proof is None:
             self.counters["offer_without_authority"] += 1
@@ -1009,7 +1009,7 @@ class RoomSession:
         )
 
     def _on_fresh_request(self, src: int, sealed: bytes) -> None:
-        """Moderator: a JOIN_REQUEST answering our challenge to ``src`` (spec §13.3)."""
+        """Moderator: a JOIN_REQUEST answering our challenge to ``src`` (spec §13.4)."""
         kind, fields = admission.decode_sealed(
             seal.open_sealed(self._session_key, self.room_id, sealed)
         )
@@ -1063,7 +1063,7 @@ class RoomSession:
         return self._snapshot_cache[1]
 
     def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
-        """Moderator -> joiner, after the ADD commit applied (spec §13.4)."""
+        """Moderator -> joiner, after the ADD commit applied (spec §13.5)."""
         assert self.roster is not None
         key = self._epoch_keys.get(self.epoch)
         if key is None or self._authority.proof_of(self.me) is None:
@@ -1082,7 +1082,7 @@ class RoomSession:
         self._pair(mid)  # the pair channel is set up at admission, not at re-key time
 
     def _send_denial(self, slot: int, session_key: bytes) -> None:
-        """Moderator -> joiner: a denial that carries our proof (spec §13.4)."""
+        """Moderator -> joiner: a denial that carries our proof (spec §13.5)."""
         proof = self._authority.proof_of(self.me)
         if proof is None:
             return
@@ -1100,7 +1100,7 @@ class RoomSession:
             self._on_sealed(b"".join(parts[i] for i in range(count)))
 
     def _on_sealed(self, payload: bytes) -> None:
-        """A welcome or a denial addressed to our session key (spec §13.4).
+        """A welcome or a denial addressed to our session key (spec §13.5).
 
         Either counts only if it verifies back to the invite's founder; one
         that does not is counted and the attempt goes on.
@@ -1364,7 +1364,7 @@ class RoomSession:
         self._send_control(ControlType.CHAT, [text])
 
     def approve(self, request: bytes) -> None:
-        """Moderator, knock policy: admit a pending join request (spec §13.3)."""
+        """Moderator, knock policy: admit a pending join request (spec §13.4)."""
         self._require_moderator()
         pending = self._requests.pop(request, None)
         if pending is None:
@@ -1373,7 +1373,7 @@ class RoomSession:
         self._flush_commit()
 
     def deny(self, request: bytes) -> None:
-        """Moderator, knock policy: refuse a pending join request (spec §13.3)."""
+        """Moderator, knock policy: refuse a pending join request (spec §13.4)."""
         self._require_moderator()
         pending = self._requests.pop(request, None)
         if pending is None:
