@@ -60,6 +60,7 @@ class SealedType(IntEnum):
     WELCOME = 1
     DENIAL = 2
     JOIN_REQUEST = 3
+    ROTATE = 4  # e2ee.room.rotation (spec §13.6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,7 @@ def encode_join_request(
 
 def decode_sealed(data: bytes) -> tuple[SealedType, list[Value]]:
     """``(type, fields)`` of a plaintext sealed to a session key (spec §13.1)."""
-    kind, f = _typed(data, "sealed message", {1: 5, 2: 5, 3: 6})
+    kind, f = _typed(data, "sealed message", {1: 5, 2: 5, 3: 6, 4: 5})
     return SealedType(kind), f
 
 
@@ -190,13 +191,17 @@ def welcome_digest(body: bytes) -> bytes:
     return kdf.labelled_hash(labels.WELCOME_DIGEST, body)
 
 
+_BODY_FIELDS = {SealedType.WELCOME: 4, SealedType.DENIAL: 2, SealedType.ROTATE: 2}
+
+
 def _verdict_signed(room_id: bytes, kind: SealedType, body: bytes) -> bytes:
     return room_id + bytes((kind,)) + welcome_digest(body)
 
 
-def _encode_verdict(
+def encode_verdict(
     moderator: identity.IdentityKey, room_id: bytes, kind: SealedType, body: list[Value]
 ) -> bytes:
+    """``[2, kind, moderator_id, canonical(body), signature]`` (spec §13.5)."""
     raw = canonical.encode(body)
     sig = moderator.sign(labels.SIG_WELCOME, _verdict_signed(room_id, kind, raw))
     return canonical.encode([ADMISSION_VERSION, int(kind), moderator.public, raw, sig])
@@ -212,7 +217,7 @@ def encode_welcome(
 ) -> bytes:
     """``[2, 1, moderator_id, body, signature]`` (spec §13.5)."""
     body: list[Value] = [joiner_session, snapshot, epoch_key, stage]
-    return _encode_verdict(moderator, room_id, SealedType.WELCOME, body)
+    return encode_verdict(moderator, room_id, SealedType.WELCOME, body)
 
 
 def encode_denial(
@@ -220,18 +225,18 @@ def encode_denial(
 ) -> bytes:
     """``[2, 2, moderator_id, body, signature]`` (spec §13.5)."""
     body: list[Value] = [joiner_session, encode_proof(proof)]
-    return _encode_verdict(moderator, room_id, SealedType.DENIAL, body)
+    return encode_verdict(moderator, room_id, SealedType.DENIAL, body)
 
 
 def decode_verdict(
     kind: SealedType, fields: list[Value], room_id: bytes
 ) -> tuple[bytes, list[Value]]:
-    """Verify a WELCOME's or DENIAL's signature; return ``(moderator_id, body)`` (spec §13.5)."""
+    """Verify a WELCOME's, DENIAL's or ROTATE's signature; ``(moderator_id, body)`` (§13.5)."""
     moderator = canonical.expect_bytes(fields[2], "moderator", ID_LEN)
     raw = canonical.expect_bytes(fields[3], "welcome body", max_len=MAX_WELCOME_BODY)
     sig = canonical.expect_bytes(fields[4], "signature", 64)
     identity.verify_signature(
         moderator, labels.SIG_WELCOME, _verdict_signed(room_id, kind, raw), sig
     )
-    body = canonical.decode_array(raw, 4 if kind is SealedType.WELCOME else 2, "welcome body")
+    body = canonical.decode_array(raw, _BODY_FIELDS[kind], "welcome body")
     return moderator, body

@@ -106,8 +106,8 @@ class Joiner:
         """``(WELCOME | DENIAL, moderator, body)`` of a SEALED payload to this session."""
         pt = seal.open_sealed(self._session, self._room_id, payload)
         kind, fields = admission.decode_sealed(pt)
-        if kind is admission.SealedType.JOIN_REQUEST:
-            raise RemoteProtocolError("a join request sent to a joiner", ErrorCode.MALFORMED)
+        if kind not in (admission.SealedType.WELCOME, admission.SealedType.DENIAL):
+            raise RemoteProtocolError("not a welcome or a denial", ErrorCode.MALFORMED)
         moderator, body = admission.decode_verdict(kind, fields, self._room_id)
         if body[0] != self._session.public:
             raise RemoteProtocolError("verdict for another session", ErrorCode.MALFORMED)

@@ -35,7 +35,7 @@ from e2ee.errors import (
 from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import admission, keys, seal
+from e2ee.room import admission, keys, rotation, seal
 from e2ee.room.authority import Authority
 from e2ee.room.commit import (
     GENESIS_PARENT,
@@ -75,6 +75,7 @@ from e2ee.room.events import (
     Removed,
     RoleChanged,
     RoomEnded,
+    RoomSecretRotated,
     RosterChanged,
     SecurityAlert,
 )
@@ -191,6 +192,7 @@ class RoomSession:
         self.room_tag, self._admission_key, self.room_id, self._founder = _secrets_of(invite)
         self._authority = Authority(self._founder, self.room_id)
         self._gate = Gate(rng)
+        self._rotations = rotation.Rotations()
         self._joiner = Joiner(
             identity, self._session_key, self._cert, display_name, self.room_id, self._founder, rng
         )
@@ -1105,6 +1107,9 @@ class RoomSession:
         Either counts only if it verifies back to the invite's founder; one
         that does not is counted and the attempt goes on.
         """
+        if self.state == "member":
+            self._on_member_sealed(payload)
+            return
         if self.state != "joining":
             self.counters["unexpected_welcome"] += 1
             return
@@ -1137,6 +1142,27 @@ class RoomSession:
         self._role_changed(role)
         self._announce()
         self._drain_buffer()
+
+    def _on_member_sealed(self, payload: bytes) -> None:
+        """A member's SEALED payload: a moderator's new room secret (spec §13.6)."""
+        kind, fields = admission.decode_sealed(
+            seal.open_sealed(self._session_key, self.room_id, payload)
+        )
+        if kind is not admission.SealedType.ROTATE:
+            self.counters["unexpected_welcome"] += 1
+            return
+        assert self.roster is not None
+        self._switch_secret(self._rotations.accept(fields, self.room_id, self.roster, self.epoch))
+
+    def _switch_secret(self, new: rotation.RoomKeys) -> None:
+        """Leave the old room tag and join the new secret's, as on a new link (spec §13.6)."""
+        queued = self._out[:]  # still for the old tag, e.g. our own rotation copies
+        old_tag = self.room_tag
+        self.room_tag, self._admission_key = new.room_tag, new.admission_key
+        self._gate = Gate(self._rng)
+        self.link_reset(self._now)  # an in-flight commit is queued again; JOIN on the new tag
+        self._out[:0] = [*queued, encode_envelope(EnvelopeType.LEAVE, old_tag, 0, b"")]
+        self._events.append(RoomSecretRotated(new.room_secret))
 
     def _install_snapshot(self, state: RosterState, epoch: int, head: bytes, key: bytes) -> None:
         self.roster = state
@@ -1379,6 +1405,27 @@ class RoomSession:
         if pending is None:
             raise LocalProtocolError("no such join request")
         self._send_denial(pending[0], pending[1].session_key)
+
+    def rotate_room_secret(self) -> None:
+        """Moderator: move the room to a new room secret, so removed members lose it (§13.6).
+
+        The new secret is sealed to every member whose slot is known; members
+        not reachable now need the new invite link out of band.  Every member
+        (this one included) emits :class:`RoomSecretRotated`.
+        """
+        roster = self._require_moderator()
+        new = rotation.derive(self._rng(32))
+        pt = rotation.encode_rotation(self._identity, self.room_id, self.epoch, new.room_secret)
+        for mid, member in roster.members.items():
+            slot = self._slots.get(mid)
+            if mid == self.me:
+                continue
+            if slot is None:
+                self.counters["rotation_unreachable"] += 1
+                continue
+            self._send_unicast(slot, seal.seal_to(member.session_key, self.room_id, pt, self._rng))
+        self._rotations.note_own(self.epoch)
+        self._switch_secret(new)
 
     # -- audio (spec §15.4) ------------------------------------------------
     def _sender_key(self, epoch: int, member: bytes) -> SenderKey | None:

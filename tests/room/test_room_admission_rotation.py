@@ -1,0 +1,108 @@
+"""Rotating the room secret makes a ban stick (spec §13.6)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from e2ee.envelope import Envelope, EnvelopeType
+from e2ee.errors import DecryptionFailed, LocalProtocolError
+from e2ee.room import RoomSession, events, rotation, seal
+
+from .admission_util import founded_room, of
+from .harness import Invite, Link, Router, new_identity, rng_for
+from .test_room_admission_fresh import tap
+
+SECRET = bytes([11]) * 32
+
+
+def members(r: Router, invite: Invite, n: int) -> list[Link]:
+    out = [
+        r.attach(RoomSession.join(new_identity(50 + i), invite, f"M{i}", rng_for(50 + i), r.now))
+        for i in range(n)
+    ]
+    r.pump()
+    return out
+
+
+def rotated_invite(invite: Invite, link: Link) -> Invite:
+    (ev,) = of(link, events.RoomSecretRotated)
+    keys = rotation.derive(ev.room_secret)
+    return replace(invite, room_tag=keys.room_tag, admission_key=keys.admission_key)
+
+
+def test_after_a_ban_and_a_rotation_the_old_invite_reaches_nothing() -> None:
+    r, invite, mod = founded_room("open", SECRET)
+    a, b, x = members(r, invite, 3)
+    mod.session.ban(x.session.me)
+    r.pump()
+    mod.session.rotate_room_secret()
+    r.pump()
+    new = rotated_invite(invite, mod)
+    assert new.room_tag != invite.room_tag and new.room_id == invite.room_id
+    for link in (mod, a, b):
+        assert link.session.state == "member" and link.session.room_tag == new.room_tag
+        assert rotated_invite(invite, link) == new, "everyone got the same secret"
+    assert len({(x.session.epoch, x.session.head) for x in (mod, a, b)}) == 1
+    assert x.session.room_tag == invite.room_tag and not of(x, events.RoomSecretRotated)
+    # the room works on the new tag
+    a.session.send_chat("after the rotation")
+    r.pump()
+    assert [e.text for e in of(b, events.ChatReceived)] == ["after the rotation"]
+    assert [e.text for e in of(mod, events.ChatReceived)] == ["after the rotation"]
+    # beacons are sealed under the new admission key: the old invite opens none
+    sent = tap(a.session)
+    r.advance(a.session.config.head_beacon + 1)
+    beacons = [e.payload for e in sent if e.payload[:1] == bytes((seal.Kind.BEACON,))]
+    assert beacons
+    for payload in beacons:
+        seal.open_admission(new.admission_key, new.room_id, payload, seal.Kind.BEACON)
+        with pytest.raises(DecryptionFailed):
+            seal.open_admission(invite.admission_key, invite.room_id, payload, seal.Kind.BEACON)
+    # the banned person, under a fresh identity with the old link, cannot even knock
+    y = r.attach(RoomSession.join(new_identity(77), invite, "Y", rng_for(77), r.now))
+    r.pump()
+    r.advance(10.0)
+    assert y.session.state == "joining" and y.session.me not in mod.session.members
+    assert not of(mod, events.JoinRequested)
+    # while someone given the new link gets in
+    z = r.attach(RoomSession.join(new_identity(78), new, "Z", rng_for(78), r.now))
+    r.pump()
+    assert z.session.state == "member" and z.session.head == mod.session.head
+
+
+def test_a_replayed_old_rotation_does_not_move_the_room_back() -> None:
+    r, invite, mod = founded_room("open", SECRET)
+    (a,) = members(r, invite, 1)
+    sent = tap(mod.session)
+    mod.session.rotate_room_secret()
+    r.pump()
+    first = [e for e in sent if e.type is EnvelopeType.UNICAST and e.payload[:1] == b"\x05"]
+    assert len(first) == 1
+    first_tag = a.session.room_tag
+    mod.session.invite_to_speak(a.session.me)  # the epoch moves on
+    r.pump()
+    mod.session.rotate_room_secret()
+    r.pump()
+    tag = a.session.room_tag
+    assert tag == mod.session.room_tag and tag not in (first_tag, invite.room_tag)
+    env = first[0]
+    a.session.envelope_received(Envelope(env.type, tag, mod.session.slot or 0, env.payload), r.now)
+    assert a.session.room_tag == tag
+    assert a.session.counters["unauthorized"] == 1
+
+
+def test_only_a_moderator_rotates_and_a_forged_rotation_is_refused() -> None:
+    r, invite, _ = founded_room("open", SECRET)
+    a, b = members(r, invite, 2)
+    with pytest.raises(LocalProtocolError):
+        a.session.rotate_room_secret()
+    # a member signs a rotation and seals it to another member: not a moderator, refused
+    forged = rotation.encode_rotation(a.session._identity, invite.room_id, b.session.epoch, SECRET)
+    payload = seal.seal_to(b.session._session_key.public, invite.room_id, forged, rng_for(3))
+    b.session.envelope_received(
+        Envelope(EnvelopeType.UNICAST, invite.room_tag, a.session.slot or 0, payload), r.now
+    )
+    assert b.session.room_tag == invite.room_tag
+    assert b.session.counters["unauthorized"] == 1
