@@ -60,7 +60,7 @@ class SealedType(IntEnum):
     WELCOME = 1
     DENIAL = 2
     JOIN_REQUEST = 3
-    ROTATE = 4  # e2ee.room.rotation (spec §13.6)
+    ROTATE = 4  # e2ee.room.rotation (spec §13.7)
 
 
 @dataclass(frozen=True, slots=True)

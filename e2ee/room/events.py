@@ -104,7 +104,7 @@ class KeysRotated(Event):
 
 @dataclass(frozen=True, slots=True)
 class RoomSecretRotated(Event):
-    """The room moved to a new room secret (spec §13.6): build and keep the new invite link.
+    """The room moved to a new room secret (spec §13.7): build and keep the new invite link.
 
     The room id and founder are unchanged; the old link no longer reaches the room.
     """

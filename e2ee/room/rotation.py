@@ -1,4 +1,4 @@
-"""Rotating the room secret so that a ban sticks (spec §13.6).
+"""Rotating the room secret so that a ban sticks (spec §13.7).
 
 A moderator draws a new 32-byte room secret and seals it to each remaining
 member's session key (kind 0x05)::
@@ -52,13 +52,13 @@ def derive(room_secret: bytes) -> RoomKeys:
 def encode_rotation(
     moderator: identity.IdentityKey, room_id: bytes, epoch: int, room_secret: bytes
 ) -> bytes:
-    """``[2, 4, moderator_id, body, signature]`` (spec §13.6)."""
+    """``[2, 4, moderator_id, body, signature]`` (spec §13.7)."""
     body: list[Value] = [epoch, room_secret]
     return admission.encode_verdict(moderator, room_id, admission.SealedType.ROTATE, body)
 
 
 class Rotations:
-    """The epoch of the last rotation this member followed (spec §13.6)."""
+    """The epoch of the last rotation this member followed (spec §13.7)."""
 
     __slots__ = ("_last",)
 
@@ -76,7 +76,7 @@ class Rotations:
         roster: RosterState,
         my_epoch: int,
     ) -> RoomKeys:
-        """Verify a ROTATE from a current moderator; return the new keys (spec §13.6).
+        """Verify a ROTATE from a current moderator; return the new keys (spec §13.7).
 
         UNAUTHORIZED unless the signer is a moderator in our roster and the
         epoch is newer than the last rotation we followed and not ahead of ours.

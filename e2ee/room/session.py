@@ -1144,7 +1144,7 @@ class RoomSession:
         self._drain_buffer()
 
     def _on_member_sealed(self, payload: bytes) -> None:
-        """A member's SEALED payload: a moderator's new room secret (spec §13.6)."""
+        """A member's SEALED payload: a moderator's new room secret (spec §13.7)."""
         kind, fields = admission.decode_sealed(
             seal.open_sealed(self._session_key, self.room_id, payload)
         )
@@ -1155,7 +1155,7 @@ class RoomSession:
         self._switch_secret(self._rotations.accept(fields, self.room_id, self.roster, self.epoch))
 
     def _switch_secret(self, new: rotation.RoomKeys) -> None:
-        """Leave the old room tag and join the new secret's, as on a new link (spec §13.6)."""
+        """Leave the old room tag and join the new secret's, as on a new link (spec §13.7)."""
         queued = self._out[:]  # still for the old tag, e.g. our own rotation copies
         old_tag = self.room_tag
         self.room_tag, self._admission_key = new.room_tag, new.admission_key
@@ -1407,7 +1407,7 @@ class RoomSession:
         self._send_denial(pending[0], pending[1].session_key)
 
     def rotate_room_secret(self) -> None:
-        """Moderator: move the room to a new room secret, so removed members lose it (§13.6).
+        """Moderator: move the room to a new room secret, so removed members lose it (§13.7).
 
         The new secret is sealed to every member whose slot is known; members
         not reachable now need the new invite link out of band.  Every member

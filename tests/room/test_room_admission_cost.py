@@ -1,10 +1,10 @@
-"""Measured cost of admission authority at 5,000 members (spec §13.6); excluded by default.
+"""Measured cost of admission authority at 5,000 members (spec §13.8); excluded by default.
 
     .venv/bin/python -m pytest -m load -s tests/room/test_room_admission_cost.py
 
 prints JSON lines: the bytes the moderators' promotion proofs add to a welcome,
 the joiner's CPU to verify them, the whole welcome check for comparison, and a
-moderator's CPU for one replayed join request.
+moderator's CPU for one replayed join request and for rotating the room secret.
 Nothing here is asserted about speed.
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.identity import SessionKey
-from e2ee.room import RoomSession, admission
+from e2ee.room import RoomSession, admission, rotation, seal
 from e2ee.room.authority import Authority
 from e2ee.room.commit import sign_commit, sign_snapshot, snapshot_body
 from e2ee.room.joiner import Joiner
@@ -74,15 +74,12 @@ def test_authority_cost_at_five_thousand_members() -> None:
     welcome = admission.encode_welcome(
         b, room_id, joiner_session.public, with_proofs, bytes(32), []
     )
-    joiner = Joiner(
-        joiner_id,
-        joiner_session,
-        joiner_session.certify(joiner_id),
-        "J",
-        room_id,
-        founder.public,
-        rng_for(6),
-    )
+
+    def new_joiner() -> Joiner:  # a fresh one each time: no cached proof verifications
+        cert = joiner_session.certify(joiner_id)
+        return Joiner(joiner_id, joiner_session, cert, "J", room_id, founder.public, rng_for(6))
+
+    joiner = new_joiner()
     kind, fields = admission.decode_sealed(welcome)
     moderator, wbody = admission.decode_verdict(kind, fields, room_id)
     checked = joiner.check_welcome(moderator, wbody)
@@ -102,17 +99,7 @@ def test_authority_cost_at_five_thousand_members() -> None:
             )
         ),
         "joiner_verify_authority_ms": _median_ms(verify_all),
-        "joiner_check_welcome_ms": _median_ms(
-            lambda: Joiner(
-                joiner_id,
-                joiner_session,
-                joiner_session.certify(joiner_id),
-                "J",
-                room_id,
-                founder.public,
-                rng_for(6),
-            ).check_welcome(moderator, wbody)
-        ),
+        "joiner_check_welcome_ms": _median_ms(lambda: new_joiner().check_welcome(moderator, wbody)),
     }
     print(json.dumps(figures))
     assert figures["authority_bytes"] == len(sign_snapshot(b, room_id, b"", entries)) - len(
@@ -140,4 +127,24 @@ def test_replayed_request_cost() -> None:
         json.dumps(
             {"moderator_replayed_request_ms": ms, "reply_bytes": len(mod.session.data_to_send())}
         )
+    )
+
+
+@pytest.mark.load
+def test_rotation_cost_at_five_thousand_members() -> None:
+    """A moderator's CPU and bytes to hand a new room secret to 4,999 members (spec §13.7)."""
+    mod = new_identity(1)
+    room_id = bytes(32)
+    sessions = [SessionKey.generate(rng_for(2000 + i)).public for i in range(MEMBERS - 1)]
+    rng = rng_for(3)
+
+    def rotate() -> int:
+        pt = rotation.encode_rotation(mod, room_id, 7, bytes(32))
+        return sum(len(seal.seal_to(s, room_id, pt, rng)) for s in sessions)
+
+    t = time.process_time()
+    sent = rotate()
+    cpu_ms = (time.process_time() - t) * 1000
+    print(
+        json.dumps({"members": MEMBERS, "rotation_cpu_ms": round(cpu_ms), "rotation_bytes": sent})
     )

@@ -1,4 +1,4 @@
-"""Rotating the room secret makes a ban stick (spec §13.6)."""
+"""Rotating the room secret makes a ban stick (spec §13.7)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from e2ee.envelope import Envelope, EnvelopeType
-from e2ee.errors import DecryptionFailed, LocalProtocolError
+from e2ee.errors import DecryptionFailed, ErrorCode, LocalProtocolError, RemoteProtocolError
+from e2ee.invite import Invite as CoreInvite
 from e2ee.room import RoomSession, events, rotation, seal
 
 from .admission_util import founded_room, of
@@ -106,3 +107,29 @@ def test_only_a_moderator_rotates_and_a_forged_rotation_is_refused() -> None:
     )
     assert b.session.room_tag == invite.room_tag
     assert b.session.counters["unauthorized"] == 1
+
+
+def test_a_rotated_invite_link_keeps_the_room_and_changes_the_tag() -> None:
+    founder = new_identity(1)
+    inv = CoreInvite.create("relay.example.org", 7443, bytes(32), founder.public, rng_for(4))
+    secret = bytes([5]) * 32
+    rot = inv.rotated(secret)
+    link = rot.to_link()
+    back = CoreInvite.from_link(link)
+    assert back == rot and back.room_id == inv.secrets().room_id
+    keys = rotation.derive(secret)
+    s = back.secrets()
+    assert (s.room_tag, s.admission_key, s.room_id) == (
+        keys.room_tag,
+        keys.admission_key,
+        inv.secrets().room_id,
+    )
+    assert s.room_tag != inv.secrets().room_tag
+    head, code = link.split("#")
+    typo = code[:10] + ("b" if code[10] != "b" else "c") + code[11:]
+    with pytest.raises(RemoteProtocolError) as exc:
+        CoreInvite.from_link(f"{head}#{typo}")
+    assert exc.value.code is ErrorCode.CHECKSUM
+    # a session on the rotated link is in the same room (same room id) under the new tag
+    session = RoomSession.join(new_identity(2), back, "J", rng_for(5), 0.0)
+    assert session.room_id == inv.secrets().room_id and session.room_tag == keys.room_tag
