@@ -138,14 +138,18 @@ class Authority:
                 self._proofs[mid] = (*base, raw)
 
     def install(self, entries: Iterable[tuple[bytes, Proof]], moderators: set[bytes]) -> None:
-        """Replace the proofs with verified ``entries`` of current ``moderators`` (spec §12.6)."""
-        self._proofs = {}
+        """Replace the proofs with verified ``entries`` of current ``moderators`` (spec §13.5).
+
+        Raises (and keeps the old proofs) if any entry does not verify.
+        """
+        proofs: dict[bytes, Proof] = {}
         for mid, proof in entries:
             if mid not in moderators:
                 raise _unauthorized("proof for a non-moderator")
             verify_proof(self._founder, self._room_id, mid, proof)
             if mid != self._founder:
-                self._proofs[mid] = proof
+                proofs[mid] = proof
+        self._proofs = proofs  # all or nothing
 
     def entries(self, moderators: Iterable[bytes]) -> list[Value]:
         """``[[moderator_id, proof], ...]`` for the given moderators with a known proof."""

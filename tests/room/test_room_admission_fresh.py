@@ -9,8 +9,10 @@ from __future__ import annotations
 from e2ee.envelope import Envelope, EnvelopeDecoder, EnvelopeType
 from e2ee.identity import SessionKey
 from e2ee.room import Role, RoomSession, admission, events, seal
+from e2ee.room.commit import sign_commit
 from e2ee.room.gate import CHALLENGE_LEN, CHALLENGE_LIFETIME, MAX_CHALLENGES, Gate
-from e2ee.room.joiner import MAX_ANSWERS_PER_KNOCK, Joiner
+from e2ee.room.joiner import MAX_ANSWERS_PER_KNOCK, MAX_TRUSTED, Joiner
+from e2ee.room.roster import op_role
 
 from .admission_util import founded_room, of
 from .harness import Link, Router, make_invite, new_identity, rng_for
@@ -200,3 +202,25 @@ def test_a_joiner_answers_at_most_its_bound_of_offers_per_knock() -> None:
     assert joiner.answer(offers[0]) is None, "a replayed offer is answered once"
     joiner.knock()
     assert joiner.answer(offers[0]) is not None, "a new knock round answers again"
+
+
+def test_a_joiners_cache_of_verified_moderators_stays_within_its_bound() -> None:
+    founder = new_identity(1)
+    invite = make_invite(SECRET, founder.public)
+    me = new_identity(2)
+    session = SessionKey.generate(rng_for(3))
+    joiner = Joiner(
+        me, session, session.certify(me), "J", invite.room_id, founder.public, rng_for(4)
+    )
+    # one trusted (moderator, proof) pair per distinct promotion commit of a new moderator
+    for i in range(MAX_TRUSTED + 1):
+        mod = new_identity(100 + i)
+        promote = sign_commit(
+            founder, invite.room_id, i + 1, bytes(32), [op_role(mod.public, Role.MODERATOR)], False
+        )
+        cert = SessionKey.generate(rng_for(200 + i)).certify(mod)
+        offer = admission.encode_offer(bytes([i]) * 16, cert, (promote.encode(),))
+        joiner.knock()
+        assert joiner.answer(admission.decode_admission(offer)[1]) is not None
+        assert len(joiner._trusted) <= MAX_TRUSTED
+    assert len(joiner._trusted) == 1, "the cache was emptied when it reached its bound"
