@@ -7,7 +7,7 @@ them later, stamped with the old slot or the member's current one.
 from __future__ import annotations
 
 from e2ee.envelope import Envelope, EnvelopeDecoder, EnvelopeType
-from e2ee.identity import SessionKey
+from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import Role, RoomSession, admission, events, seal
 from e2ee.room.commit import sign_commit
 from e2ee.room.gate import CHALLENGE_LEN, CHALLENGE_LIFETIME, MAX_CHALLENGES, Gate
@@ -15,7 +15,7 @@ from e2ee.room.joiner import MAX_ANSWERS_PER_KNOCK, MAX_TRUSTED, Joiner
 from e2ee.room.roster import op_role
 
 from .admission_util import founded_room, of
-from .harness import Link, Router, make_invite, new_identity, rng_for
+from .harness import Invite, Link, Router, make_invite, new_identity, rng_for
 
 SECRET = bytes([9]) * 32
 ADMISSION = bytes((seal.Kind.JOIN_REQUEST,))
@@ -182,14 +182,22 @@ def test_a_request_after_the_challenge_lifetime_is_dropped() -> None:
     assert s.me not in m.members and not sent(m)
 
 
-def test_a_joiner_answers_at_most_its_bound_of_offers_per_knock() -> None:
+def lone_joiner() -> tuple[IdentityKey, Invite, Joiner]:
+    """(founder, invite, a joiner's admission state) without any room around it."""
     founder = new_identity(1)
     invite = make_invite(SECRET, founder.public)
     me = new_identity(2)
     session = SessionKey.generate(rng_for(3))
-    joiner = Joiner(
-        me, session, session.certify(me), "J", invite.room_id, founder.public, rng_for(4)
+    cert = session.certify(me)
+    return (
+        founder,
+        invite,
+        Joiner(me, session, cert, "J", invite.room_id, founder.public, rng_for(4)),
     )
+
+
+def test_a_joiner_answers_at_most_its_bound_of_offers_per_knock() -> None:
+    founder, _, joiner = lone_joiner()
     mod_cert = SessionKey.generate(rng_for(5)).certify(founder)
     offers = [
         list(admission.decode_admission(admission.encode_offer(bytes([i]) * 16, mod_cert, ()))[1])
@@ -205,13 +213,7 @@ def test_a_joiner_answers_at_most_its_bound_of_offers_per_knock() -> None:
 
 
 def test_a_joiners_cache_of_verified_moderators_stays_within_its_bound() -> None:
-    founder = new_identity(1)
-    invite = make_invite(SECRET, founder.public)
-    me = new_identity(2)
-    session = SessionKey.generate(rng_for(3))
-    joiner = Joiner(
-        me, session, session.certify(me), "J", invite.room_id, founder.public, rng_for(4)
-    )
+    founder, invite, joiner = lone_joiner()
     # one trusted (moderator, proof) pair per distinct promotion commit of a new moderator
     for i in range(MAX_TRUSTED + 1):
         mod = new_identity(100 + i)
