@@ -133,3 +133,37 @@ def test_a_rotated_invite_link_keeps_the_room_and_changes_the_tag() -> None:
     # a session on the rotated link is in the same room (same room id) under the new tag
     session = RoomSession.join(new_identity(2), back, "J", rng_for(5), 0.0)
     assert session.room_id == inv.secrets().room_id and session.room_tag == keys.room_tag
+
+
+def test_a_kicked_member_holding_the_invite_learns_no_joiners_name_or_identity() -> None:
+    r, invite, mod = founded_room("knock", SECRET)
+    s = RoomSession.join(new_identity(50), invite, "M0", rng_for(50), r.now)
+    x = r.attach(s)
+    r.pump()
+    mod.session.approve(of(mod, events.JoinRequested)[0].request)
+    r.pump()
+    mod.session.kick(s.me)
+    r.pump()
+    assert s.state == "removed"
+    # everything the relay delivers to the kicked member's link from now on
+    seen: list[Envelope] = []
+    inner = s.envelope_received
+
+    def recording(env: Envelope, now: float) -> None:
+        seen.append(env)
+        inner(env, now)
+
+    s.envelope_received = recording  # type: ignore[method-assign]
+    newcomer = r.attach(RoomSession.join(new_identity(60), invite, "Newbie", rng_for(60), r.now))
+    r.pump()
+    mod.session.approve(of(mod, events.JoinRequested)[-1].request)
+    r.pump()
+    assert newcomer.session.state == "member"
+    opened = []
+    for env in seen:
+        if env.payload[:1] == bytes((seal.Kind.JOIN_REQUEST,)):
+            pt = seal.open_admission(invite.admission_key, invite.room_id, env.payload)
+            opened.append(pt)
+            assert newcomer.session.me not in pt and b"Newbie" not in pt
+    assert opened, "it does see that someone knocks"
+    assert x.session.state == "removed"
