@@ -5,11 +5,14 @@ A link looks like ``hushroom://relay.example.org:7443/#<code>``.  The ``<code>``
 base32 (RFC 4648) of ``payload || checksum``::
 
     payload  = canonical([1, room_secret(32), relay_pin(32), founder_identity(32)])
+             | canonical([2, room_secret(32), relay_pin(32), founder_identity(32), room_id(32)])
     checksum = SHA-256(labelled("hushroom v1 invite checksum",
                                 u8(len(authority)) || authority || payload))[0:4]
 
 where ``authority`` is the normalised ``host:port`` of the link, so a typo in
-the host, the port or the code gives ``ErrorCode.CHECKSUM``.
+the host, the port or the code gives ``ErrorCode.CHECKSUM``.  Version 2 is a
+*rotated* invite (spec §13.7): a new room secret for an existing room, whose
+room id can no longer be derived from it and so is carried.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from e2ee.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 
 SCHEME = "hushroom://"
 INVITE_VERSION = 1
+ROTATED_INVITE_VERSION = 2
 CHECKSUM_LEN = 4
 ROOM_SECRET_LEN = 32
 RELAY_PIN_LEN = 32
@@ -125,6 +129,7 @@ class Invite:
     room_secret: bytes
     relay_pin: bytes
     founder_identity: bytes
+    room_id: bytes | None = None  # set in a rotated invite only (spec §13.7)
 
     @classmethod
     def create(
@@ -141,18 +146,28 @@ class Invite:
             raise LocalProtocolError("rng must return 32 bytes")
         return cls(host, port, secret, relay_pin, founder_identity)
 
+    def rotated(self, room_secret: bytes) -> Invite:
+        """The invite of this room under a new room secret (spec §13.7): same room id."""
+        return Invite(
+            self.host,
+            self.port,
+            room_secret,
+            self.relay_pin,
+            self.founder_identity,
+            self.secrets().room_id,
+        )
+
     def payload(self) -> bytes:
-        """canonical([1, room_secret, relay_pin, founder_identity]) (spec §6.1)."""
-        for name, value in (
-            ("room secret", self.room_secret),
-            ("relay pin", self.relay_pin),
-            ("founder identity", self.founder_identity),
-        ):
+        """canonical([1, room_secret, relay_pin, founder_identity] (+ [room_id], v2)) (§6.1)."""
+        fields: list[bytes] = [self.room_secret, self.relay_pin, self.founder_identity]
+        if self.room_id is not None:
+            fields.append(self.room_id)
+        names = ("room secret", "relay pin", "founder identity", "room id")
+        for name, value in zip(names, fields, strict=False):
             if len(value) != 32:
                 raise LocalProtocolError(f"the {name} is 32 bytes")
-        return canonical.encode(
-            [INVITE_VERSION, self.room_secret, self.relay_pin, self.founder_identity]
-        )
+        version = INVITE_VERSION if self.room_id is None else ROTATED_INVITE_VERSION
+        return canonical.encode([version, *fields])
 
     def to_link(self) -> str:
         """Encode as ``hushroom://host:port/#code`` (spec §6.1)."""
@@ -201,8 +216,10 @@ class Invite:
         fields = canonical.decode(payload)
         if not isinstance(fields, list) or not fields:
             raise _bad("the invite payload is malformed")
-        canonical.expect_version(fields[0], "invite", INVITE_VERSION)
-        if len(fields) != 4:
+        rotated = fields[0] == ROTATED_INVITE_VERSION and not isinstance(fields[0], bool)
+        if not rotated:
+            canonical.expect_version(fields[0], "invite", INVITE_VERSION)
+        if len(fields) != (5 if rotated else 4):
             raise _bad("the invite payload is malformed")
         return cls(
             host,
@@ -210,11 +227,18 @@ class Invite:
             canonical.expect_bytes(fields[1], "room secret", ROOM_SECRET_LEN),
             canonical.expect_bytes(fields[2], "relay pin", RELAY_PIN_LEN),
             canonical.expect_bytes(fields[3], "founder identity", 32),
+            canonical.expect_bytes(fields[4], "room id", ROOM_ID_LEN) if rotated else None,
         )
 
     def secrets(self) -> RoomSecrets:
-        """The keys derived from this invite's room secret (spec §6.4)."""
-        return RoomSecrets.derive(self.room_secret, self.founder_identity)
+        """The keys derived from this invite's room secret (spec §6.4).
+
+        A rotated invite's room id is the one it carries (spec §13.7).
+        """
+        derived = RoomSecrets.derive(self.room_secret, self.founder_identity)
+        if self.room_id is None:
+            return derived
+        return RoomSecrets(derived.room_tag, derived.admission_key, self.room_id)
 
     def __repr__(self) -> str:
         return f"Invite(host={self.host!r}, port={self.port}, <secrets>)"

@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from e2ee import canonical
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, keys, seal
 from e2ee.room.commit import (
@@ -35,6 +34,7 @@ from e2ee.room.roster import (
     op_hand,
     op_policy,
     op_remove,
+    op_role,
 )
 
 
@@ -109,7 +109,7 @@ def main() -> int:
     state.apply_ops(list(genesis.ops))
     state.apply_ops(list(add.ops))
     body = snapshot_body(room_id, 1, add.head, state)
-    snap = sign_snapshot(founder, room_id, body)
+    snap = sign_snapshot(founder, room_id, body, [[founder.public, []]])
     snapshot = {
         "description": "Roster snapshot at epoch 1 (spec §12.6)",
         "founder_seed": h(founder_seed),
@@ -164,19 +164,27 @@ def main() -> int:
     ctrl_payload = seal.seal_epoch(seal.Kind.CONTROL, c1, room_id, 1, ctrl, ctrl_rng)
     del ctrl_nonce_start
     cert = m_sess.certify(member)
-    join_pt = admission.encode_join_request(member, cert, "Bob", room_id)
-    join_rng = Stream(b"join nonce")
-    join_payload = seal.seal_admission(admission_key, room_id, join_pt, join_rng)
-    welcome_body: list[canonical.Value] = [
-        admission.WELCOME,
-        m_sess.public,
-        snap,
-        k1,
-        [[founder.public, 3]],
-    ]
-    welcome_pt = admission.encode_welcome_plaintext(founder, room_id, welcome_body)
+    f_cert = f_sess.certify(founder)
+    knock_pt = admission.encode_knock()
+    knock_payload = seal.seal_admission(admission_key, room_id, knock_pt, Stream(b"knock nonce"))
+    challenge = rng(16)
+    offer_pt = admission.encode_offer(challenge, f_cert, ())
+    offer_payload = seal.seal_admission(admission_key, room_id, offer_pt, Stream(b"offer nonce"))
+    join_pt = admission.encode_join_request(member, cert, "Bob", room_id, founder.public, challenge)
+    join_sealed = seal.seal_to(f_sess.public, room_id, join_pt, Stream(b"join eph and nonce"))
+    request_pt = admission.encode_request(join_sealed)
+    join_payload = seal.seal_admission(admission_key, room_id, request_pt, Stream(b"join nonce"))
+    welcome_pt = admission.encode_welcome(
+        founder, room_id, m_sess.public, snap, k1, [[founder.public, 3]]
+    )
     welcome_rng = Stream(b"welcome eph and nonce")
     welcome_payload = seal.seal_to(m_sess.public, room_id, welcome_pt, welcome_rng)
+    # the founder's own proof is empty; the member's is this one commit
+    promote = sign_commit(
+        founder, room_id, 2, add.head, [op_role(member.public, Role.MODERATOR)], False
+    )
+    denial_pt = admission.encode_denial(member, room_id, f_sess.public, (promote.encode(),))
+    denial_payload = seal.seal_to(f_sess.public, room_id, denial_pt, Stream(b"denial eph"))
     beacon_pt = encode_beacon(member, room_id, 1, [add.head, genesis.head])
     beacon_rng = Stream(b"beacon nonce")
     beacon_payload = seal.seal_admission(
@@ -208,19 +216,42 @@ def main() -> int:
             "nonce": h(Stream(b"control nonce")(24)),
             "payload": h(ctrl_payload),
         },
+        "knock": {
+            "plaintext": h(knock_pt),
+            "nonce": h(Stream(b"knock nonce")(24)),
+            "payload": h(knock_payload),
+        },
+        "offer": {
+            "challenge": h(challenge),
+            "moderator_session_certificate": h(f_cert.encode()),
+            "plaintext": h(offer_pt),
+            "nonce": h(Stream(b"offer nonce")(24)),
+            "payload": h(offer_payload),
+        },
         "join_request": {
             "name": "Bob",
             "session_certificate": h(cert.encode()),
             "plaintext": h(join_pt),
+            "ephemeral_private": h(Stream(b"join eph and nonce")(32)),
+            "sealed_nonce": h(Stream(b"join eph and nonce")(56)[32:]),
+            "sealed": h(join_sealed),
+            "request_plaintext": h(request_pt),
             "nonce": h(Stream(b"join nonce")(24)),
             "payload": h(join_payload),
         },
         "welcome": {
-            "body": h(canonical.encode(welcome_body)),
             "plaintext": h(welcome_pt),
             "ephemeral_private": h(Stream(b"welcome eph and nonce")(32)),
             "nonce": h(Stream(b"welcome eph and nonce")(56)[32:]),
             "payload": h(welcome_payload),
+        },
+        "denial": {
+            "description": "a denial by the member, promoted by the founder at epoch 2",
+            "promotion_commit": h(promote.encode()),
+            "plaintext": h(denial_pt),
+            "ephemeral_private": h(Stream(b"denial eph")(32)),
+            "nonce": h(Stream(b"denial eph")(56)[32:]),
+            "payload": h(denial_payload),
         },
         "beacon": {
             "epoch": 1,

@@ -184,8 +184,13 @@ def gen_invite() -> None:
     founder = identity.IdentityKey.generate(rng)
     pin = hashlib.sha256(b"example relay SubjectPublicKeyInfo DER").digest()
     cases = []
-    for host, port in (("relay.example.org", 7443), ("192.0.2.7", 443), ("2001:db8::1", 7443)):
-        inv = invite.Invite.create(host, port, pin, founder.public, rng)
+    made = [
+        invite.Invite.create(host, port, pin, founder.public, rng)
+        for host, port in (("relay.example.org", 7443), ("192.0.2.7", 443), ("2001:db8::1", 7443))
+    ]
+    rotated = made[0].rotated(rng(32))  # a rotated invite carries the room id (§6.1, §13.6)
+    for inv in (*made, rotated):
+        host, port = inv.host, inv.port
         link = inv.to_link()
         secrets = inv.secrets()
         auth = invite.authority(host, port)
@@ -201,6 +206,7 @@ def gen_invite() -> None:
                 "room_secret": inv.room_secret.hex(),
                 "relay_pin": pin.hex(),
                 "founder_identity": founder.public.hex(),
+                **({} if inv.room_id is None else {"carried_room_id": inv.room_id.hex()}),
                 "payload": payload.hex(),
                 "checksum": invite._checksum(auth, payload).hex(),
                 "link": link,

@@ -29,7 +29,7 @@ L = {
     "welcome_digest": b"hushroom v1 room welcome digest",
     "sig_commit": b"hushroom v1 sig room commit",
     "sig_snapshot": b"hushroom v1 sig room snapshot",
-    "sig_join": b"hushroom v1 sig room join request",
+    "sig_join": b"hushroom v1 sig room fresh join request",
     "sig_welcome": b"hushroom v1 sig room welcome",
     "sig_control": b"hushroom v1 sig room control",
     "sig_beacon": b"hushroom v1 sig room head beacon",
@@ -131,7 +131,8 @@ def check_snapshot(c: Checker, v: dict[str, Any]) -> None:
     digest = lhash(L["state"], body)
     c.eq("snapshot state digest", digest.hex(), v["state_digest"])
     sig = sign(seed, L["sig_snapshot"], room_id + digest)
-    c.eq("snapshot wire", pack([body, pub(seed), sig]).hex(), v["snapshot"])
+    authority = [[pub(seed), []]]  # the founder's promotion proof is empty (§13.2)
+    c.eq("snapshot wire", pack([body, pub(seed), sig, authority]).hex(), v["snapshot"])
 
 
 def check_keys(c: Checker, v: dict[str, Any]) -> None:
@@ -146,7 +147,9 @@ def check_keys(c: Checker, v: dict[str, Any]) -> None:
     c.eq("S_1,m", hkdf(L["sender_base"], k1, ctx=x(v["member_id"])).hex(), v["S_1_member"])
 
 
-def check_payloads(c: Checker, v: dict[str, Any], heads: dict[str, bytes]) -> None:
+def check_payloads(
+    c: Checker, v: dict[str, Any], heads: dict[str, bytes], snap: dict[str, Any]
+) -> None:
     room_id, adm = x(v["room_id"]), x(v["admission_key"])
     f_seed, m_seed = x(v["founder_seed"]), x(v["member_seed"])
     f_sess_priv, m_sess_priv = x(v["founder_session_private"]), x(v["member_session_private"])
@@ -178,32 +181,73 @@ def check_payloads(c: Checker, v: dict[str, Any], heads: dict[str, bytes]) -> No
     )
     c.eq("CONTROL payload", want.hex(), ct["payload"])
 
+    def admission_payload(pt: bytes, nonce: bytes) -> bytes:
+        return b"\x01" + nonce + xchacha(adm, nonce, pt, b"\x01" + room_id)
+
+    def sealed_to(recipient_priv: bytes, eph_priv: bytes, nonce: bytes, pt: bytes) -> bytes:
+        recipient = nacl.bindings.crypto_scalarmult_base(recipient_priv)
+        eph = nacl.bindings.crypto_scalarmult_base(eph_priv)
+        shared = nacl.bindings.crypto_scalarmult(eph_priv, recipient)
+        c.eq("seal DH both ways", shared, nacl.bindings.crypto_scalarmult(recipient_priv, eph))
+        key = hkdf(L["seal_key"], shared, ctx=eph + recipient)
+        aad = b"\x05" + room_id + eph + recipient
+        return b"\x05" + eph + nonce + xchacha(key, nonce, pt, aad)
+
+    def cert_of(seed: bytes, session: bytes) -> bytes:
+        signed = pack([1, pub(seed), session])
+        return pack([1, pub(seed), session, sign(seed, L["sig_session"], signed)])
+
+    def verdict(seed: bytes, kind: int, body: bytes) -> bytes:
+        digest = lhash(L["welcome_digest"], body)
+        sig = sign(seed, L["sig_welcome"], room_id + bytes((kind,)) + digest)
+        return pack([2, kind, pub(seed), body, sig])
+
+    kn = v["knock"]
+    c.eq("knock plaintext", pack([2, 1]).hex(), kn["plaintext"])
+    want = admission_payload(pack([2, 1]), x(kn["nonce"]))
+    c.eq("KNOCK payload", want.hex(), kn["payload"])
+
+    of = v["offer"]
+    f_cert = cert_of(f_seed, f_sess)
+    c.eq("moderator session certificate", f_cert.hex(), of["moderator_session_certificate"])
+    challenge = x(of["challenge"])
+    pt = pack([2, 2, challenge, f_cert, []])
+    c.eq("offer plaintext", pt.hex(), of["plaintext"])
+    c.eq("OFFER payload", admission_payload(pt, x(of["nonce"])).hex(), of["payload"])
+
     jr = v["join_request"]
-    cert_body = pack([1, pub(m_seed), m_sess])
-    cert = pack([1, pub(m_seed), m_sess, sign(m_seed, L["sig_session"], cert_body)])
+    cert = cert_of(m_seed, m_sess)
     c.eq("session certificate", cert.hex(), jr["session_certificate"])
     name = jr["name"]
-    pt = pack([1, cert, name, sign(m_seed, L["sig_join"], room_id + cert + name.encode())])
+    signed = room_id + pub(f_seed) + challenge + cert + name.encode()
+    pt = pack([2, 3, challenge, cert, name, sign(m_seed, L["sig_join"], signed)])
     c.eq("join request plaintext", pt.hex(), jr["plaintext"])
-    want = b"\x01" + x(jr["nonce"]) + xchacha(adm, x(jr["nonce"]), pt, b"\x01" + room_id)
-    c.eq("JOIN_REQUEST payload", want.hex(), jr["payload"])
+    sealed = sealed_to(f_sess_priv, x(jr["ephemeral_private"]), x(jr["sealed_nonce"]), pt)
+    c.eq("join request sealed to the moderator", sealed.hex(), jr["sealed"])
+    pt = pack([2, 3, sealed])
+    c.eq("REQUEST plaintext", pt.hex(), jr["request_plaintext"])
+    c.eq("REQUEST payload", admission_payload(pt, x(jr["nonce"])).hex(), jr["payload"])
 
     w = v["welcome"]
-    body = x(w["body"])
-    fields = msgpack.unpackb(body, raw=False)
-    c.eq("welcome body names the joiner", fields[1], m_sess)
-    c.eq("welcome body carries K_1", fields[3], k1)
-    digest = lhash(L["welcome_digest"], body)
-    pt = pack([1, pub(f_seed), body, sign(f_seed, L["sig_welcome"], room_id + digest)])
+    snapshot = x(snap["snapshot"])
+    body = pack([m_sess, snapshot, k1, [[pub(f_seed), 3]]])
+    pt = verdict(f_seed, 1, body)
     c.eq("welcome plaintext", pt.hex(), w["plaintext"])
-    eph_priv = x(w["ephemeral_private"])
-    eph = nacl.bindings.crypto_scalarmult_base(eph_priv)
-    shared = nacl.bindings.crypto_scalarmult(eph_priv, m_sess)
-    c.eq("welcome DH both ways", shared, nacl.bindings.crypto_scalarmult(m_sess_priv, eph))
-    key = hkdf(L["seal_key"], shared, ctx=eph + m_sess)
-    aad = b"\x05" + room_id + eph + m_sess
-    want = b"\x05" + eph + x(w["nonce"]) + xchacha(key, x(w["nonce"]), pt, aad)
+    want = sealed_to(m_sess_priv, x(w["ephemeral_private"]), x(w["nonce"]), pt)
     c.eq("SEALED welcome payload", want.hex(), w["payload"])
+
+    d = v["denial"]
+    promote = msgpack.unpackb(x(d["promotion_commit"]), raw=False)
+    fields = msgpack.unpackb(promote[0], raw=False)
+    c.eq("promotion commit signer is the founder", fields[4], pub(f_seed))
+    c.eq("promotion commit promotes the member", [3, pub(m_seed), 2] in fields[5], True)
+    vk = nacl.signing.VerifyKey(pub(f_seed))
+    vk.verify(labelled(L["sig_commit"], promote[0]), promote[1])
+    body = pack([f_sess, [x(d["promotion_commit"])]])
+    pt = verdict(m_seed, 2, body)
+    c.eq("denial plaintext", pt.hex(), d["plaintext"])
+    want = sealed_to(f_sess_priv, x(d["ephemeral_private"]), x(d["nonce"]), pt)
+    c.eq("SEALED denial payload", want.hex(), d["payload"])
 
     b = v["beacon"]
     hs = [x(h) for h in b["heads"]]
@@ -253,9 +297,10 @@ def _run(vectors_dir: str | Path) -> Checker:
     load = lambda name: json.loads((d / f"{name}.json").read_text())  # noqa: E731
     c = Checker()
     heads = check_commits(c, load("room_commits"))
-    check_snapshot(c, load("room_snapshot"))
+    snap = load("room_snapshot")
+    check_snapshot(c, snap)
     check_keys(c, load("room_keys"))
-    check_payloads(c, load("room_payloads"), heads)
+    check_payloads(c, load("room_payloads"), heads, snap)
     check_safety(c, load("room_safety_code"))
     return c
 

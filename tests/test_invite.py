@@ -109,7 +109,7 @@ def test_unsupported_version_after_a_valid_checksum() -> None:
     from e2ee import canonical
     from e2ee.invite import _checksum
 
-    payload = canonical.encode([2, bytes(32), bytes(32), bytes(32)])
+    payload = canonical.encode([3, bytes(32), bytes(32), bytes(32)])
     auth = "relay.example.org:7443"
     code = base64.b32encode(payload + _checksum(auth, payload)).decode().rstrip("=").lower()
     with pytest.raises(RemoteProtocolError) as exc:

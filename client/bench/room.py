@@ -230,28 +230,31 @@ def run(args: argparse.Namespace) -> int:
         last = relay.attach(
             RoomSession.join(IdentityKey.generate(rng), invite, "late joiner", rng, 0.0)
         )
-        # the joiner's JOIN, WELCOME and join request, then the moderator alone
+        # the joiner's side, then the moderator alone; twice: knock -> offer,
+        # then join request -> ADD commit and welcome (spec §13.3)
         if mod in relay.pending:
             relay.pending.remove(mod)
-        relay._collect(last)
-        while last.inbox:
-            last.session.envelope_received(last.inbox.popleft(), 0.0)
-            relay._collect(last)
         cpu = 0.0
-        while mod.inbox:
-            env = mod.inbox.popleft()
-            c0 = _cpu()
-            mod.session.envelope_received(env, 0.0)
-            data = mod.session.data_to_send()
-            cpu += _cpu() - c0
-            relay.sent += len(data)
-            outs = list(mod.decoder.feed(data))
-            for out in outs:
-                if out.type is EnvelopeType.CONTROL and out.payload[:1] == bytes((Kind.COMMIT,)):
-                    commit_payload = len(out.payload)
-            relay.route(mod, outs)
-            while mod.session.next_event() is not None:
-                pass
+        for _leg in range(2):
+            relay._collect(last)
+            while last.inbox:
+                last.session.envelope_received(last.inbox.popleft(), 0.0)
+                relay._collect(last)
+            while mod.inbox:
+                env = mod.inbox.popleft()
+                c0 = _cpu()
+                mod.session.envelope_received(env, 0.0)
+                data = mod.session.data_to_send()
+                cpu += _cpu() - c0
+                relay.sent += len(data)
+                outs = list(mod.decoder.feed(data))
+                for out in outs:
+                    is_commit = out.payload[:1] == bytes((Kind.COMMIT,))
+                    if out.type is EnvelopeType.CONTROL and is_commit:
+                        commit_payload = len(out.payload)
+                relay.route(mod, outs)
+                while mod.session.next_event() is not None:
+                    pass
         admit_ms.append(cpu * 1000)
         c = mod.session._log[-1]  # the ADD commit just applied (wire form)
         commit_bytes = len(c)

@@ -136,6 +136,7 @@ class Snapshot:
     state: RosterState
     signer: bytes
     body: bytes
+    authority: Value  # [[moderator_id, proof], ...], checked by e2ee.room.authority (§13.2)
 
 
 def snapshot_body(room_id: bytes, epoch: int, head: bytes, state: RosterState) -> bytes:
@@ -170,19 +171,23 @@ def state_digest(body: bytes) -> bytes:
     return kdf.labelled_hash(labels.STATE_DIGEST, body)
 
 
-def sign_snapshot(signer: identity.IdentityKey, room_id: bytes, body: bytes) -> bytes:
-    """Wire form ``canonical([body, signer, signature])`` (spec §12.6).
+def sign_snapshot(
+    signer: identity.IdentityKey, room_id: bytes, body: bytes, authority: Value = None
+) -> bytes:
+    """Wire form ``canonical([body, signer, signature, authority])`` (spec §12.6).
 
     The signature covers ``room_id || state_digest(body)`` (the room id is
     also inside the body; it is repeated so the signed bytes name the room).
+    ``authority`` is the moderators' promotion proofs (spec §13.2); they are
+    signed commits already, so the snapshot signature does not cover them.
     """
     sig = signer.sign(labels.SIG_SNAPSHOT, room_id + state_digest(body))
-    return canonical.encode([body, signer.public, sig])
+    return canonical.encode([body, signer.public, sig, [] if authority is None else authority])
 
 
 def decode_snapshot(data: bytes, room_id: bytes) -> Snapshot:
     """Parse and verify a snapshot (spec §12.6): signature, and the signer is a moderator in it."""
-    outer = canonical.decode_array(data, 3, "snapshot")
+    outer = canonical.decode_array(data, 4, "snapshot")
     body = canonical.expect_bytes(outer[0], "snapshot body", max_len=1 << 24)
     signer = canonical.expect_bytes(outer[1], "snapshot signer", ID_LEN)
     signature = canonical.expect_bytes(outer[2], "snapshot signature", 64)
@@ -200,7 +205,7 @@ def decode_snapshot(data: bytes, room_id: bytes) -> Snapshot:
     state = RosterState.from_state_fields(raw_state)
     if not state.is_moderator(signer):
         raise RemoteProtocolError("snapshot signer is not a moderator", ErrorCode.UNAUTHORIZED)
-    return Snapshot(rid, epoch, head, state, signer, body)
+    return Snapshot(rid, epoch, head, state, signer, body, outer[3])
 
 
 def room_safety_code(room_id: bytes, epoch: int, head: bytes) -> str:

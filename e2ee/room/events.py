@@ -103,6 +103,19 @@ class KeysRotated(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class RoomSecretRotated(Event):
+    """The room moved to a new room secret (spec §13.7): build and keep the new invite link.
+
+    The room id and founder are unchanged; the old link no longer reaches the room.
+    """
+
+    room_secret: bytes
+
+    def __repr__(self) -> str:
+        return "RoomSecretRotated(<secret>)"
+
+
+@dataclass(frozen=True, slots=True)
 class SecurityAlert(Event):
     """Evidence of a split view, a rollback, a forgery, a stale sender or silence (§16.3)."""
 

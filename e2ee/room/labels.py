@@ -16,7 +16,7 @@ WELCOME_DIGEST = b"hushroom v1 room welcome digest"
 # Signatures (spec §12.3, §12.6, §13.2, §13.4, §14.2).
 SIG_COMMIT = b"hushroom v1 sig room commit"
 SIG_SNAPSHOT = b"hushroom v1 sig room snapshot"
-SIG_JOIN_REQUEST = b"hushroom v1 sig room join request"
+SIG_JOIN_REQUEST = b"hushroom v1 sig room fresh join request"
 SIG_WELCOME = b"hushroom v1 sig room welcome"
 SIG_CONTROL = b"hushroom v1 sig room control"
 SIG_BEACON = b"hushroom v1 sig room head beacon"

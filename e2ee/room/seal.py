@@ -4,7 +4,8 @@ Every CONTROL and UNICAST payload of the room protocol starts with a one-byte
 *kind* (:class:`Kind`) and is sealed with XChaCha20-Poly1305 (spec §3.2) under
 one of three keys:
 
-* the admission key (JOIN_REQUEST): ``kind | nonce24 | ct``;
+* the admission key (JOIN_REQUEST: knock, offer, request, spec §13.3; and BEACON):
+  ``kind | nonce24 | ct``;
 * the epoch control key ``C_e`` (COMMIT, CONTROL): ``kind | epoch u32 | nonce24 | ct``;
 * a pairwise channel between two members (PAIRWISE, spec §9): ``kind | channel_id 8 | message``;
 * an ephemeral X25519 seal to a session key (SEALED, WELCOME_CHUNK reassembled):
@@ -70,7 +71,7 @@ def seal_admission(
 ) -> bytes:
     """``kind | nonce | XChaCha(admission_key, nonce, pt, aad = kind || room_id)`` (spec §13.1).
 
-    Used for JOIN_REQUEST (0x01) and for head BEACONs (0x07, spec §16.2).
+    Used for admission messages (0x01, spec §13.3) and for head BEACONs (0x07, spec §16.2).
     """
     nonce = rng(NONCE_LEN)
     head = bytes((kind,))
@@ -161,7 +162,7 @@ def channel_id_of(payload: bytes) -> bytes:
     return payload[1 : 1 + CHANNEL_ID_LEN]
 
 
-# -- ephemeral seal to a session key (spec §13.4) --------------------------
+# -- ephemeral seal to a session key (spec §13.1) --------------------------
 
 
 def _seal_key(shared: bytes, eph: bytes, recipient: bytes) -> bytes:
@@ -195,7 +196,7 @@ def open_sealed(mine: SessionKey, room_id: bytes, payload: bytes) -> bytes:
     return xchacha.decrypt(key, payload[33:57], payload[57:], aad)
 
 
-# -- chunking of large sealed payloads (spec §13.4) ------------------------
+# -- chunking of large sealed payloads (spec §13.1) ------------------------
 
 CHUNK_DATA = 60_000
 _CHUNK_HEAD = struct.Struct(">B8sHH")
@@ -211,7 +212,7 @@ def split_chunks(sealed: bytes, transfer_id: bytes) -> list[bytes]:
 
 
 def parse_chunk(payload: bytes) -> tuple[bytes, int, int, bytes]:
-    """(transfer_id, index, count, data) of a SEALED_CHUNK payload (spec §13.4)."""
+    """(transfer_id, index, count, data) of a SEALED_CHUNK payload (spec §13.1)."""
     if len(payload) < _CHUNK_HEAD.size + 1:
         raise RemoteProtocolError("short chunk", ErrorCode.MALFORMED)
     _, tid, index, count = _CHUNK_HEAD.unpack_from(payload)

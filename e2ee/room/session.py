@@ -36,9 +36,10 @@ from e2ee.errors import (
 from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import admission, keys, pending, seal
+from e2ee.room import admission, keys, pending, rotation, seal
 from e2ee.room.admission_rate import AdmissionRate
 from e2ee.room.audio_in import AudioIn
+from e2ee.room.authority import Authority
 from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
     GENESIS_PARENT,
@@ -78,9 +79,12 @@ from e2ee.room.events import (
     Removed,
     RoleChanged,
     RoomEnded,
+    RoomSecretRotated,
     RosterChanged,
     SecurityAlert,
 )
+from e2ee.room.gate import Gate
+from e2ee.room.joiner import Joiner
 from e2ee.room.knocks import PendingKnocks
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.roster import (
@@ -206,6 +210,12 @@ class RoomSession:
         self._session_key = SessionKey.generate(rng)
         self._cert = self._session_key.certify(identity)
         self.room_tag, self._admission_key, self.room_id, self._founder = _secrets_of(invite)
+        self._authority = Authority(self._founder, self.room_id)
+        self._gate = Gate(rng)
+        self._rotations = rotation.Rotations()
+        self._joiner = Joiner(
+            identity, self._session_key, self._cert, display_name, self.room_id, self._founder, rng
+        )
         self._now = now
         self._out: list[bytes] = []
         self._events: deque[Event] = deque()
@@ -586,6 +596,7 @@ class RoomSession:
                 before[op[1]] = roster.members.get(op[1])
         hands_before = list(roster.hands)
         roster.apply_ops(list(commit.ops))
+        self._authority.observe(commit)  # promotion proofs (spec §13.2)
         prev_key = self._epoch_keys.get(self.epoch)
         fresh: bytes | None = None
         if self._inflight is not None and self._inflight.commit.epoch <= commit.epoch:
@@ -1073,23 +1084,62 @@ class RoomSession:
         return True
 
     def _send_join_request(self) -> None:
-        pt = admission.encode_join_request(
-            self._identity, self._cert, self.display_name, self.room_id
+        """Broadcast a KNOCK; moderators answer with offers (spec §13.3)."""
+        payload = seal.seal_admission(
+            self._admission_key, self.room_id, self._joiner.knock(), self._rng
         )
-        payload = seal.seal_admission(self._admission_key, self.room_id, pt, self._rng)
         self._send(EnvelopeType.CONTROL, 0, payload)
         self._join_retry_at = self._now + self.config.join_retry
 
     def _on_join_request(self, src: int, payload: bytes) -> None:
+        """An admission payload (kind 0x01): KNOCK, OFFER or REQUEST (spec §13.3, §13.4)."""
         if self._join_request_limited(src):
+            return
+        if self.state not in ("joining", "member"):
+            return
+        pt = seal.open_admission(self._admission_key, self.room_id, payload)
+        kind, fields = admission.decode_admission(pt)
+        if kind is admission.AdmissionType.OFFER:
+            if self.state == "joining":
+                answer = self._joiner.answer(fields)
+                if answer is not None:
+                    self._send_unicast(
+                        src,
+                        seal.seal_admission(self._admission_key, self.room_id, answer, self._rng),
+                    )
             return
         if self.state != "member" or not self._is_moderator():
             return
+        if kind is admission.AdmissionType.KNOCK:
+            self._send_offer(src)
+        else:
+            self._on_fresh_request(src, admission.request_sealed(fields))
+
+    def _send_offer(self, slot: int) -> None:
+        """Moderator: answer a KNOCK with a challenge and its authority (spec §13.3)."""
+        proof = self._authority.proof_of(self.me)
+        if proof is None:
+            self.counters["offer_without_authority"] += 1
+            return
+        pt = admission.encode_offer(self._gate.challenge_for(slot, self._now), self._cert, proof)
+        self._send_unicast(
+            slot, seal.seal_admission(self._admission_key, self.room_id, pt, self._rng)
+        )
+
+    def _on_fresh_request(self, src: int, sealed: bytes) -> None:
+        """Moderator: a JOIN_REQUEST answering our challenge to ``src`` (spec §13.4)."""
+        kind, fields = admission.decode_sealed(
+            seal.open_sealed(self._session_key, self.room_id, sealed)
+        )
+        if kind is not admission.SealedType.JOIN_REQUEST:
+            raise RemoteProtocolError("admission request", ErrorCode.MALFORMED)
+        if not self._gate.is_outstanding(src, admission.request_challenge(fields), self._now):
+            self.counters["stale_join_request"] += 1  # a replay: dropped before any signature
+            return
+        req = admission.verify_join_request(fields, self.room_id, self.me)
+        self._gate.spend(src)
         roster = self.roster
         assert roster is not None
-        req = admission.decode_join_request(
-            seal.open_admission(self._admission_key, self.room_id, payload), self.room_id
-        )
         mid = req.member_id
         if mid in roster.banned:
             self._send_denial(src, req.session_key)
@@ -1121,27 +1171,25 @@ class RoomSession:
         self._queue_op(op_add(req.member_id, req.session_key, req.name, Role.LISTENER))
 
     def _signed_snapshot(self) -> bytes:
+        """Our snapshot of the current epoch with the moderators' proofs (spec §12.6, §13.2)."""
         assert self.roster is not None
         if self._snapshot_cache is None or self._snapshot_cache[0] != self.epoch:
             body = snapshot_body(self.room_id, self.epoch, self.head, self.roster)
-            self._snapshot_cache = (self.epoch, sign_snapshot(self._identity, self.room_id, body))
+            proofs = self._authority.entries(self.roster.moderators())
+            signed = sign_snapshot(self._identity, self.room_id, body, proofs)
+            self._snapshot_cache = (self.epoch, signed)
         return self._snapshot_cache[1]
 
     def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
-        """Moderator -> joiner, after the ADD commit applied (spec §13.4)."""
+        """Moderator -> joiner, after the ADD commit applied (spec §13.5)."""
         assert self.roster is not None
         key = self._epoch_keys.get(self.epoch)
-        if key is None:
+        if key is None or self._authority.proof_of(self.me) is None:
             return
         stage: list[Value] = [[m, self._slots[m]] for m in self.roster.stage() if m in self._slots]
-        body: list[Value] = [
-            admission.WELCOME,
-            session_key,
-            self._signed_snapshot(),
-            key,
-            stage,
-        ]
-        pt = admission.encode_welcome_plaintext(self._identity, self.room_id, body)
+        pt = admission.encode_welcome(
+            self._identity, self.room_id, session_key, self._signed_snapshot(), key, stage
+        )
         sealed = seal.seal_to(session_key, self.room_id, pt, self._rng)
         if len(sealed) <= seal.CHUNK_DATA:
             self._send_unicast(slot, sealed)
@@ -1152,9 +1200,11 @@ class RoomSession:
         self._pair(mid)  # the pair channel is set up at admission, not at re-key time
 
     def _send_denial(self, slot: int, session_key: bytes) -> None:
-        pt = admission.encode_welcome_plaintext(
-            self._identity, self.room_id, [admission.DENIAL, session_key]
-        )
+        """Moderator -> joiner: a denial that carries our proof (spec §13.5)."""
+        proof = self._authority.proof_of(self.me)
+        if proof is None:
+            return
+        pt = admission.encode_denial(self._identity, self.room_id, session_key, proof)
         self._send_unicast(slot, seal.seal_to(session_key, self.room_id, pt, self._rng))
 
     def _on_chunk(self, payload: bytes) -> None:
@@ -1167,37 +1217,33 @@ class RoomSession:
             self._on_sealed(whole)
 
     def _on_sealed(self, payload: bytes) -> None:
-        """A welcome or a denial addressed to our session key (spec §13.4)."""
+        """A welcome or a denial addressed to our session key (spec §13.5).
+
+        Either counts only if it verifies back to the invite's founder; one
+        that does not is counted and the attempt goes on.
+        """
+        if self.state == "member":
+            self._on_member_sealed(payload)
+            return
         if self.state != "joining":
             self.counters["unexpected_welcome"] += 1
             return
-        pt = seal.open_sealed(self._session_key, self.room_id, payload)
-        moderator, body = admission.decode_welcome_plaintext(pt, self.room_id)
-        kind = canonical.expect_int(body[0], "welcome kind", 1, 2)
-        if kind == admission.DENIAL:
-            if len(body) != 2 or body[1] != self._session_key.public:
-                raise RemoteProtocolError("denial", ErrorCode.MALFORMED)
-            # A denial is only believed from a moderator we cannot check yet; it
-            # ends the attempt (the user can retry), it grants nothing.
-            self.state = "denied"
-            self._join_retry_at = None
-            self._events.append(Denied())
-            return
-        if len(body) != 5 or body[1] != self._session_key.public:
-            raise RemoteProtocolError("welcome", ErrorCode.MALFORMED)
-        snap = decode_snapshot(
-            canonical.expect_bytes(body[2], "snapshot", max_len=1 << 24), self.room_id
-        )
-        if snap.signer != moderator or self.me not in snap.state.members:
-            raise RemoteProtocolError("welcome does not admit us", ErrorCode.UNAUTHORIZED)
-        if snap.state.members[self.me].session_key != self._session_key.public:
-            raise RemoteProtocolError("welcome for another session", ErrorCode.UNAUTHORIZED)
-        key = canonical.expect_bytes(body[3], "epoch key", 32)
-        stage = body[4]
-        if not isinstance(stage, list):
-            raise RemoteProtocolError("welcome stage", ErrorCode.MALFORMED)
-        self._install_snapshot(snap.state, snap.epoch, snap.head, key)
-        for entry in stage:
+        try:
+            kind, moderator, body = self._joiner.open_verdict(payload)
+            if kind is admission.SealedType.DENIAL:
+                self._joiner.check_denial(moderator, body)
+                self.state = "denied"
+                self._join_retry_at = None
+                self._events.append(Denied())
+                return
+            welcome = self._joiner.check_welcome(moderator, body)
+            snap = welcome.snapshot
+            self._authority.install(welcome.authority, set(snap.state.moderators()))
+        except HushroomError:
+            self.counters["rejected_verdict"] += 1
+            raise
+        self._install_snapshot(snap.state, snap.epoch, snap.head, welcome.epoch_key)
+        for entry in welcome.stage:
             if isinstance(entry, list) and len(entry) == 2:
                 mid, slot = entry
                 if isinstance(mid, bytes) and isinstance(slot, int) and mid != self.me:
@@ -1211,6 +1257,27 @@ class RoomSession:
         self._role_changed(role)
         self._announce()
         self._drain_buffer()
+
+    def _on_member_sealed(self, payload: bytes) -> None:
+        """A member's SEALED payload: a moderator's new room secret (spec §13.7)."""
+        kind, fields = admission.decode_sealed(
+            seal.open_sealed(self._session_key, self.room_id, payload)
+        )
+        if kind is not admission.SealedType.ROTATE:
+            self.counters["unexpected_welcome"] += 1
+            return
+        assert self.roster is not None
+        self._switch_secret(self._rotations.accept(fields, self.room_id, self.roster, self.epoch))
+
+    def _switch_secret(self, new: rotation.RoomKeys) -> None:
+        """Leave the old room tag and join the new secret's, as on a new link (spec §13.7)."""
+        queued = self._out[:]  # still for the old tag, e.g. our own rotation copies
+        old_tag = self.room_tag
+        self.room_tag, self._admission_key = new.room_tag, new.admission_key
+        self._gate = Gate(self._rng)
+        self.link_reset(self._now)  # an in-flight commit is queued again; JOIN on the new tag
+        self._out[:0] = [*queued, encode_envelope(EnvelopeType.LEAVE, old_tag, 0, b"")]
+        self._events.append(RoomSecretRotated(new.room_secret))
 
     def _install_snapshot(self, state: RosterState, epoch: int, head: bytes, key: bytes) -> None:
         self.roster = state
@@ -1442,7 +1509,7 @@ class RoomSession:
         self._send_control(ControlType.CHAT, [text])
 
     def approve(self, request: bytes) -> None:
-        """Moderator, knock policy: admit a pending join request (spec §13.3)."""
+        """Moderator, knock policy: admit a pending join request (spec §13.4)."""
         self._require_moderator()
         pending = self._requests.pop(request, None)
         if pending is None:
@@ -1451,12 +1518,33 @@ class RoomSession:
         self._flush_commit()
 
     def deny(self, request: bytes) -> None:
-        """Moderator, knock policy: refuse a pending join request (spec §13.3)."""
+        """Moderator, knock policy: refuse a pending join request (spec §13.4)."""
         self._require_moderator()
         pending = self._requests.pop(request, None)
         if pending is None:
             raise LocalProtocolError("no such join request")
         self._send_denial(pending[0], pending[1].session_key)
+
+    def rotate_room_secret(self) -> None:
+        """Moderator: move the room to a new room secret, so removed members lose it (§13.7).
+
+        The new secret is sealed to every member whose slot is known; members
+        not reachable now need the new invite link out of band.  Every member
+        (this one included) emits :class:`RoomSecretRotated`.
+        """
+        roster = self._require_moderator()
+        new = rotation.derive(self._rng(32))
+        pt = rotation.encode_rotation(self._identity, self.room_id, self.epoch, new.room_secret)
+        for mid, member in roster.members.items():
+            slot = self._slots.get(mid)
+            if mid == self.me:
+                continue
+            if slot is None:
+                self.counters["rotation_unreachable"] += 1
+                continue
+            self._send_unicast(slot, seal.seal_to(member.session_key, self.room_id, pt, self._rng))
+        self._rotations.note_own(self.epoch)
+        self._switch_secret(new)
 
     # -- audio (spec §15.4) ------------------------------------------------
     def _sender_key(self, epoch: int, member: bytes) -> SenderKey | None:

@@ -1,4 +1,5 @@
-"""Fuzz targets for the room decoders (spec §12–§16): join request, welcome, commit, ops,
+"""Fuzz targets for the room decoders (spec §12–§16): admission payloads (knock, offer,
+request) and the sealed join request, welcome and denial, commit, ops,
 snapshot, control, beacon and the sealed room payload framings (including chunks).
 
 Same contract as :mod:`targets_core`: decode or raise RemoteProtocolError, and
@@ -14,7 +15,16 @@ from e2ee import canonical
 from e2ee.errors import RemoteProtocolError
 from e2ee.identity import SessionKey
 from e2ee.room import seal
-from e2ee.room.admission import decode_join_request, decode_welcome_plaintext
+from e2ee.room.admission import (
+    AdmissionType,
+    SealedType,
+    decode_admission,
+    decode_sealed,
+    decode_verdict,
+    parse_offer,
+    request_sealed,
+    verify_join_request,
+)
 from e2ee.room.commit import decode_commit, decode_snapshot
 from e2ee.room.control import decode_beacon, parse_control, verify_control
 from e2ee.room.roster import MAX_NAME_BYTES, MAX_OPS_PER_COMMIT, RosterState, parse_op
@@ -44,18 +54,31 @@ def _apply(ops: list[tuple[object, ...]]) -> None:
 
 
 def join_request(data: bytes) -> None:
-    """decode_join_request (spec §13.2): certificate, name and signature checks."""
+    """decode_admission (spec §13.3): KNOCK, OFFER (certificate checked) and REQUEST framing;
+    then the same bytes as a sealed JOIN_REQUEST (spec §13.4): certificate, name, signature."""
     try:
-        req = decode_join_request(data, ROOM_ID)
+        kind, fields = decode_admission(data)
+        if kind is AdmissionType.OFFER:
+            parse_offer(fields)
+        elif kind is AdmissionType.REQUEST:
+            request_sealed(fields)
+    except RemoteProtocolError:
+        pass
+    try:
+        sealed_kind, fields = decode_sealed(data)
+        if sealed_kind is SealedType.JOIN_REQUEST:
+            req = verify_join_request(fields, ROOM_ID, bytes(32))
+            require(len(req.name.encode("utf-8")) <= MAX_NAME_BYTES, "join request name too long")
     except RemoteProtocolError:
         return
-    require(len(req.name.encode("utf-8")) <= MAX_NAME_BYTES, "join request name too long")
 
 
 def welcome(data: bytes) -> None:
-    """decode_welcome_plaintext (spec §13.4)."""
+    """decode_sealed then decode_verdict (spec §13.5): welcome, denial, rotation."""
     try:
-        decode_welcome_plaintext(data, ROOM_ID)
+        kind, fields = decode_sealed(data)
+        if kind is not SealedType.JOIN_REQUEST:
+            decode_verdict(kind, fields, ROOM_ID)
     except RemoteProtocolError:
         return
 
