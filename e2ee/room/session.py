@@ -100,7 +100,7 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
-from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SyncPacer
+from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_ASKED, SyncPacer
 from e2ee.sender_key import SenderKey
 
 Rng = Callable[[int], bytes]
@@ -401,7 +401,13 @@ class RoomSession:
         if self._behind_since is not None and now >= self._behind_since + self.config.sync_after:
             self._behind_since = None
             if self._behind_of is not None and self._behind_of in self._slots:
-                self._send_control(ControlType.SYNC_REQUEST, [], to=self._slots[self._behind_of])
+                # the request is refused if our key expired there; the beacon
+                # then earns us a snapshot (spec §16.4)
+                slot = self._slots[self._behind_of]
+                self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
+                beacon = self._beacon_payload()
+                if beacon is not None:
+                    self._send_unicast(slot, beacon)
         if self.state == "member" and self._quiet.overdue(now) and self._expects_news():
             self._alert("isolated", "no commit or confirmed head heard for a while")
         if self._beacon_at is not None and now >= self._beacon_at:
@@ -506,6 +512,8 @@ class RoomSession:
             return
         epoch = seal.epoch_of(payload)
         key = self._control_keys.get(epoch)
+        if key is not None and not self._key_usable(epoch):
+            key = None  # superseded longer than the grace ago: expired by time (spec §15.5)
         if key is None:
             if self.state == "joining" or epoch >= self.epoch:
                 self._buffer_payload(epoch, etype, src, payload)
@@ -516,7 +524,7 @@ class RoomSession:
         if kind is seal.Kind.COMMIT:
             self._on_commit(decode_commit(plaintext, self.room_id), live)
         else:
-            self._on_control(parse_control(plaintext), src, etype)
+            self._on_control(parse_control(plaintext), src, etype, epoch)
 
     def _buffer_payload(self, epoch: int, etype: EnvelopeType, src: int, payload: bytes) -> None:
         self.counters["buffer_overflow"] += self._buffer.add(epoch, etype, src, payload)
@@ -734,7 +742,12 @@ class RoomSession:
             self._send_control(ControlType.ANNOUNCE, [self.slot, role is Role.MODERATOR])
 
     # -- control messages (spec §14.3, §14.4) ------------------------------
-    def _on_control(self, msg: Control, src: int, etype: EnvelopeType) -> None:
+    def _on_control(self, msg: Control, src: int, etype: EnvelopeType, sealed: int) -> None:
+        """A control message sealed under epoch ``sealed``'s key (spec §14.3).
+
+        The sender held that key, so for a catch-up it is at least at that
+        epoch, whatever epoch it signs (spec §16.4).
+        """
         roster = self.roster
         assert roster is not None
         author = roster.members.get(msg.author)
@@ -770,8 +783,8 @@ class RoomSession:
                     # A stage member moved (relay restart): members answered
                     # before we learned it must hear it too.
                     self._send_slots(None)
-                if msg.epoch < self.epoch:
-                    self._send_sync(msg.author, msg.epoch)
+                if max(msg.epoch, sealed) < self.epoch:
+                    self._send_sync(msg.author, max(msg.epoch, sealed))
             if msg.args[1] and self.slot is not None and msg.author != self.me:
                 me_stage = self.role is not None and self.role.on_stage
                 if me_stage or is_mod:
@@ -822,8 +835,12 @@ class RoomSession:
             if msg.args[0] == self.me:
                 self._events.append(MuteRequested(msg.author))
         elif t is ControlType.SYNC_REQUEST:
-            if self._is_moderator():
-                self._send_sync(msg.author, msg.epoch)
+            if not self._is_moderator():
+                return
+            if max(msg.epoch, sealed) >= self.epoch:
+                self.counters["sync_not_behind"] += 1  # nothing it can be missing
+                return
+            self._send_sync(msg.author, max(msg.epoch, sealed))
 
     def _compare_head(self, msg: Control) -> None:
         """Members compare chain heads carried by every control message (spec §16.2)."""
@@ -860,18 +877,9 @@ class RoomSession:
         different branches of a split hold different epoch keys, so only a key
         that does not follow the chain lets them compare heads at all.
         """
-        if self.state != "member" or self.slot is None or self.roster is None:
+        payload = self._beacon_payload()
+        if payload is None or self.roster is None:
             return
-        heads = []
-        for e in range(self.epoch, max(-1, self.epoch - BEACON_HEADS), -1):
-            h = self._heads.get(e)
-            if h is None:
-                break
-            heads.append(h)
-        pt = encode_beacon(self._identity, self.room_id, self.epoch, heads)
-        payload = seal.seal_admission(
-            self._admission_key, self.room_id, pt, self._rng, seal.Kind.BEACON
-        )
         if self.role is not None and self.role.on_stage:
             self._send(EnvelopeType.CONTROL, 0, payload)
         else:
@@ -879,6 +887,21 @@ class RoomSession:
                 slot = self._slots.get(mid)
                 if slot is not None:
                     self._send_unicast(slot, payload)
+
+    def _beacon_payload(self) -> bytes | None:
+        """Our head beacon (spec §16.2): the newest BEACON_HEADS heads, signed and sealed."""
+        if self.state != "member" or self.slot is None or self.roster is None:
+            return None
+        heads = []
+        for e in range(self.epoch, max(-1, self.epoch - BEACON_HEADS), -1):
+            h = self._heads.get(e)
+            if h is None:
+                break
+            heads.append(h)
+        pt = encode_beacon(self._identity, self.room_id, self.epoch, heads)
+        return seal.seal_admission(
+            self._admission_key, self.room_id, pt, self._rng, seal.Kind.BEACON
+        )
 
     def _on_beacon(self, payload: bytes) -> None:
         if self.state != "member" or self.roster is None:
@@ -889,11 +912,23 @@ class RoomSession:
             raise RemoteProtocolError("beacon from a non-member", ErrorCode.UNAUTHORIZED)
         if epoch > self.epoch:
             self._check_head(author, epoch, heads[0])  # we are behind the author
+        elif self._heads.get(epoch) == heads[0] and epoch < self.epoch and self._is_moderator():
+            self._catch_up_beacon_author(author, epoch)
         for i, head in enumerate(heads):
             if epoch - i <= self.epoch:
                 # only the author's own newest head can confirm ours (spec §16.2)
                 self._check_head(author, epoch - i, head, confirms=i == 0)
                 return
+
+    def _catch_up_beacon_author(self, author: bytes, epoch: int) -> None:
+        """Moderator: a beacon shows ``author`` behind on our chain (spec §16.4).
+
+        A beacon proves no epoch key, so its claim is believed only as far as
+        the commits made since an epoch whose key is still within its grace;
+        a member further behind is sent a snapshot (one per SNAPSHOT_INTERVAL).
+        """
+        usable = epoch in self._control_keys and self._key_usable(epoch)
+        self._send_sync(author, epoch if usable else SNAPSHOT_ASKED)
 
     def _moderator_slot(self, preferred: bytes) -> int | None:
         """The slot of ``preferred`` if known, else of any other moderator we can reach."""
@@ -1044,7 +1079,7 @@ class RoomSession:
         if not self._sync_pacer.request(mid, their_epoch, self._now):
             self.counters["sync_deferred"] += 1
             return
-        commits = self._log_since(their_epoch)
+        commits = None if their_epoch == SNAPSHOT_ASKED else self._log_since(their_epoch)
         if commits is not None:
             pt = canonical.encode([int(PairType.SYNC), list[Value](commits), key])
         else:

@@ -161,11 +161,6 @@ def test_the_safety_code_does_not_change_when_a_hand_is_raised() -> None:
     assert {x.session.safety_code() for x in room.members} == {code}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8 item 4: a moderator's beacon showing a newer head does not start a sync",
-)
 def test_a_kick_commit_withheld_from_one_listener_is_caught_up_by_sync() -> None:
     room = build(listeners=3)
     late, victim = room.listeners[0], room.listeners[2]
