@@ -1513,6 +1513,9 @@ class RoomSession:
         role = roster.role_of(self.me)
         if role is None or not role.on_stage:
             raise LocalProtocolError("only speakers and moderators can send audio")
+        if self._quiet.isolated(now) and self._expects_news():
+            self.counters["audio_held_isolated"] += 1  # spec §15.5: a removal may be hidden
+            return
         epoch = self.epoch
         if self._epoch_keys.get(epoch) is None:
             aw = self._awaiting_fresh
@@ -1588,8 +1591,32 @@ class RoomSession:
         if self._stale_alerted.get(member) != epoch:
             self._stale_alerted[member] = epoch
             self._alert("stale_sender", f"a speaker still sends under epoch {epoch}")
+            if not self._is_moderator():
+                self._forward_commit(member, epoch)
         if self._is_moderator():
             self._send_sync(member, epoch)
+
+    def _forward_commit(self, member: bytes, epoch: int) -> None:
+        """Hand a stale sender the commit that moves it off ``epoch`` (spec §15.5).
+
+        Any member may forward a commit: it is signed by a moderator and chains
+        onto the sender's head, so the sender checks it as it checks one from
+        the relay.  It is sealed under ``epoch``'s control key, which the sender
+        holds (its audio proved it).  Once per sender and epoch, one commit:
+        the sender applies it, and if it re-keys, stops sending after its switch
+        grace until a moderator's secret reaches it.
+        """
+        slot, key = self._slots.get(member), self._control_keys.get(epoch)
+        back = self.epoch - epoch - 1
+        if slot is None or key is None or not 0 <= back < len(self._log):
+            return
+        raw = self._log[len(self._log) - 1 - back]
+        if decode_commit(raw, self.room_id).epoch != epoch + 1:
+            return  # our log has a gap here (we joined from a snapshot)
+        self.counters["commit_forwarded"] += 1
+        self._send_unicast(
+            slot, seal.seal_epoch(seal.Kind.COMMIT, key, self.room_id, epoch, raw, self._rng)
+        )
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:

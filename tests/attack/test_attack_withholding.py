@@ -20,11 +20,6 @@ from e2ee.sframe_header import decode_header
 PAYLOADS = (EnvelopeType.CONTROL, EnvelopeType.UNICAST)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8 item 4: a withheld kick commit keeps the kicked member listening",
-)
 def test_withheld_kick_commit_does_not_keep_kicked_member_listening() -> None:
     room = build(listeners=2)
     eve, honest = room.listeners
