@@ -19,7 +19,6 @@ from e2ee import canonical
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, keys, seal
 from e2ee.room.commit import (
-    room_safety_code,
     sign_commit,
     sign_snapshot,
     snapshot_body,
@@ -35,7 +34,9 @@ from e2ee.room.roster import (
     op_hand,
     op_policy,
     op_remove,
+    op_role,
 )
+from e2ee.room.safety import room_safety_code
 
 
 class Stream:
@@ -231,18 +232,7 @@ def main() -> int:
         },
         "pair_channel_id": h(ch.channel_id),
     }
-    safety = {
-        "description": "Room safety codes (spec §16.1)",
-        "room_id": h(room_id),
-        "cases": [
-            {
-                "epoch": c.epoch,
-                "head": h(c.head),
-                "code": room_safety_code(room_id, c.epoch, c.head),
-            }
-            for c in (genesis, add, kick)
-        ],
-    }
+    safety = safety_vectors(room_id, genesis_ops, add_ops, member.public)
     out.mkdir(parents=True, exist_ok=True)
     for name, data in (
         ("room_commits", commits),
@@ -253,6 +243,32 @@ def main() -> int:
     ):
         (out / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     return 0
+
+
+def safety_vectors(
+    room_id: bytes, genesis_ops: list[Any], add_ops: list[Any], bob: bytes
+) -> dict[str, Any]:
+    """Room safety codes (spec §16.1) of a roster as ops change it: a raised or
+    lowered hand leaves the code as it is; a join, a role change, a removal change it."""
+    state = RosterState(Policy.KNOCK)
+    steps = [
+        ("founder alone", genesis_ops),
+        ("Bob joins with his hand raised", add_ops),
+        ("Bob lowers his hand", [op_hand(bob, False)]),
+        ("Bob becomes a speaker", [op_role(bob, Role.SPEAKER)]),
+        ("Bob is kicked", [op_remove(bob, RemoveReason.KICKED)]),
+    ]
+    cases = []
+    for name, ops in steps:
+        state.apply_ops(list(ops))
+        cases.append(
+            {
+                "name": name,
+                "members": [[h(m.id), int(m.role)] for m in state.members.values()],
+                "code": room_safety_code(room_id, state),
+            }
+        )
+    return {"description": "Room safety codes (spec §16.1)", "room_id": h(room_id), "cases": cases}
 
 
 if __name__ == "__main__":

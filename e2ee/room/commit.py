@@ -201,10 +201,3 @@ def decode_snapshot(data: bytes, room_id: bytes) -> Snapshot:
     if not state.is_moderator(signer):
         raise RemoteProtocolError("snapshot signer is not a moderator", ErrorCode.UNAUTHORIZED)
     return Snapshot(rid, epoch, head, state, signer, body)
-
-
-def room_safety_code(room_id: bytes, epoch: int, head: bytes) -> str:
-    """``"e: "`` + six groups of five digits of the head's code digest (spec §16.1)."""
-    digest = kdf.labelled_hash(labels.SAFETY_CODE, room_id + head)
-    groups = [int.from_bytes(digest[5 * i : 5 * i + 5], "big") % 100_000 for i in range(6)]
-    return f"{epoch}: " + " ".join(f"{g:05d}" for g in groups)

@@ -114,3 +114,14 @@ class SecurityAlert(Event):
 class RosterChanged(Event):
     epoch: int
     head: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyCodeChanged(Event):
+    """The room safety code changed at ``epoch`` (spec §16.1); compare it again.
+
+    ``reason`` counts who joined, left or changed role; it names no one.
+    """
+
+    epoch: int
+    reason: str

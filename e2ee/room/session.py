@@ -45,7 +45,6 @@ from e2ee.room.commit import (
     Commit,
     decode_commit,
     decode_snapshot,
-    room_safety_code,
     sign_commit,
     sign_snapshot,
     snapshot_body,
@@ -79,6 +78,7 @@ from e2ee.room.events import (
     RoleChanged,
     RoomEnded,
     RosterChanged,
+    SafetyCodeChanged,
     SecurityAlert,
 )
 from e2ee.room.knocks import PendingKnocks
@@ -100,6 +100,7 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
+from e2ee.room.safety import change_reason, room_safety_code
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_ASKED, SyncPacer
 from e2ee.sender_key import SenderKey
 
@@ -244,6 +245,7 @@ class RoomSession:
         self._leave_at: float | None = None
         self._log: deque[bytes] = deque(maxlen=self.config.commit_log)
         self._snapshot_cache: tuple[int, bytes] | None = None
+        self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
         # timers
         self._join_retry_at: float | None = None
         self._behind_since: float | None = None
@@ -346,8 +348,13 @@ class RoomSession:
         return self.roster.role_of(self.me) if self.roster else None
 
     def safety_code(self) -> str:
-        """Room safety code for the current chain head (spec §16.1): ``epoch: 6×5 digits``."""
-        return room_safety_code(self.room_id, self.epoch, self.head)
+        """Room safety code (spec §16.1): six groups of five digits of who is in the
+        room and who may moderate and speak; a :class:`SafetyCodeChanged` event
+        says when it changes and why."""
+        assert self.roster is not None
+        if self._safety is None or self._safety[0] != (self.epoch, self.head):
+            self._safety = ((self.epoch, self.head), room_safety_code(self.room_id, self.roster))
+        return self._safety[1]
 
     def roster_digest(self) -> bytes:
         """``state_digest`` of the current roster (spec §16.2), for out-of-band comparison."""
@@ -712,6 +719,9 @@ class RoomSession:
                     self._events.append(InvitedToSpeak())
         if roster.hands != hands_before:
             self._events.append(HandQueueChanged(tuple(roster.hands)))
+        why = change_reason(before, roster)
+        if why is not None and self.state == "member":
+            self._events.append(SafetyCodeChanged(commit.epoch, why))
         self._events.append(RosterChanged(commit.epoch, commit.head))
 
     def _promoted(self, mid: bytes) -> None:

@@ -143,11 +143,6 @@ def test_a_speaker_stops_using_the_old_key_half_a_second_after_a_removal() -> No
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8 item 10: the safety code changes on every raised hand",
-)
 def test_the_safety_code_does_not_change_when_a_hand_is_raised() -> None:
     room = build(listeners=2)
     code = room.moderator.session.safety_code()
