@@ -19,6 +19,7 @@ from e2ee import canonical
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, keys, seal
 from e2ee.room.commit import (
+    key_confirmation,
     sign_commit,
     sign_snapshot,
     snapshot_body,
@@ -75,17 +76,26 @@ def main() -> int:
         op_policy(Policy.KNOCK),
         op_add(founder.public, f_sess.public, "Ada", Role.MODERATOR),
     ]
-    genesis = sign_commit(founder, room_id, 0, bytes(32), genesis_ops, False)
+    fresh0, fresh2 = rng(32), rng(32)
+    confirm0 = key_confirmation(b"", fresh0)
+    genesis = sign_commit(founder, room_id, 0, bytes(32), genesis_ops, False, key_confirm=confirm0)
+    k0 = keys.first_epoch_key(fresh0, genesis.head)
     add_ops = [
         op_add(member.public, m_sess.public, "Bob", Role.LISTENER),
         op_hand(member.public, True),
     ]
-    add = sign_commit(founder, room_id, 1, genesis.head, add_ops, False)
-    kick = sign_commit(
-        founder, room_id, 2, add.head, [op_remove(member.public, RemoveReason.KICKED)], True
+    add = sign_commit(
+        founder, room_id, 1, genesis.head, add_ops, False, key_confirm=key_confirmation(k0, b"")
     )
+    k1 = keys.next_epoch_key(k0, add.head)
+    kick_ops = [op_remove(member.public, RemoveReason.KICKED)]
+    confirm2 = key_confirmation(k1, fresh2)
+    kick = sign_commit(founder, room_id, 2, add.head, kick_ops, True, key_confirm=confirm2)
+    confirm_inputs = {0: (b"", fresh0), 1: (k0, b""), 2: (k1, fresh2)}
     commits: dict[str, Any] = {
-        "description": "Roster commits (spec §12.3, §12.4): body, signature, head, wire form",
+        "description": (
+            "Roster commits (spec §12.3, §12.4): key confirmation, body, signature, head, wire form"
+        ),
         "founder_seed": h(founder_seed),
         "room_id": h(room_id),
         "cases": [
@@ -96,6 +106,9 @@ def main() -> int:
                 "signer": h(c.signer),
                 "ops": [[h(x) if isinstance(x, bytes) else x for x in op] for op in c.ops],
                 "rekey": c.rekey,
+                "previous_key": h(confirm_inputs[c.epoch][0]),
+                "fresh": h(confirm_inputs[c.epoch][1]),
+                "key_confirm": h(c.key_confirm),
                 "body": h(c.body),
                 "signature": h(c.signature),
                 "head": h(c.head),
@@ -128,9 +141,6 @@ def main() -> int:
     }
 
     # -- key schedule (§15.1) -------------------------------------------------
-    fresh0, fresh2 = rng(32), rng(32)
-    k0 = keys.first_epoch_key(fresh0, genesis.head)
-    k1 = keys.next_epoch_key(k0, add.head)
     k2 = keys.next_epoch_key(k1, kick.head, fresh2)
     key_vectors = {
         "description": "Epoch keys, control keys, sender secrets (spec §15.1)",

@@ -106,7 +106,7 @@ class KeysRotated(Event):
 class SecurityAlert(Event):
     """Evidence of a split view, a rollback, a forgery, a stale sender or silence (§16.3)."""
 
-    kind: str  # "split_view" | "rollback" | "forged" | "stale_sender" | "isolated"
+    kind: str  # split_view | rollback | forged | stale_sender | isolated | key_mismatch
     detail: str
 
 

@@ -45,6 +45,7 @@ from e2ee.room.commit import (
     Commit,
     decode_commit,
     decode_snapshot,
+    key_confirmation,
     sign_commit,
     sign_snapshot,
     snapshot_body,
@@ -163,6 +164,7 @@ class _AwaitingFresh:
     epoch: int
     head: bytes
     prev_key: bytes
+    confirm: bytes  # the commit's key_confirm, checked when the secret comes (spec §12.3)
     since: float  # when the commit was applied: the sender's grace counts from here
     ask_at: float  # when to ask a moderator for a sync next
 
@@ -283,11 +285,20 @@ class RoomSession:
             op_policy(pol),
             op_add(self.me, self._session_key.public, display_name, Role.MODERATOR),
         ]
-        genesis = sign_commit(identity, self.room_id, 0, GENESIS_PARENT, ops, False)
+        fresh = rng(32)
+        genesis = sign_commit(
+            identity,
+            self.room_id,
+            0,
+            GENESIS_PARENT,
+            ops,
+            False,
+            key_confirm=key_confirmation(b"", fresh),
+        )
         roster = RosterState(pol)
         roster.apply_ops(list(genesis.ops))
         self.roster = roster
-        self._install_epoch(0, genesis.head, keys.first_epoch_key(rng(32), genesis.head))
+        self._install_epoch(0, genesis.head, keys.first_epoch_key(fresh, genesis.head))
         self._log.append(genesis.encode())
         self._known.add(self.me)
         self.state = "member"
@@ -592,7 +603,30 @@ class RoomSession:
             return
         self.counters["future_commit"] += 1
 
-    def _apply_commit(self, commit: Commit) -> None:
+    def _key_confirmed(self, commit: Commit) -> bool:
+        """Check a commit's ``key_confirm`` against our key (spec §12.3); alert on a mismatch.
+
+        A re-key commit whose fresh secret has not come yet is checked when it
+        comes (:meth:`_on_fresh`); without our previous key (catching up through
+        a sync) there is nothing to check against.
+        """
+        prev_key = self._epoch_keys.get(self.epoch)
+        if prev_key is None:
+            return True
+        fresh: bytes | None = b""
+        if commit.rekey:
+            own = self._inflight
+            fresh = own.fresh if own is not None and own.commit.head == commit.head else None
+            fresh = fresh or self._early_fresh.get((commit.epoch, commit.head))
+        if fresh is None or key_confirmation(prev_key, fresh) == commit.key_confirm:
+            return True
+        self._alert("key_mismatch", f"the commit of epoch {commit.epoch} confirms another key")
+        return False
+
+    def _apply_commit(self, commit: Commit) -> bool:
+        """Apply a chained, authorized commit; False if its key confirmation fails."""
+        if not self._key_confirmed(commit):
+            return False
         roster = self.roster
         assert roster is not None
         before: dict[bytes, Member | None] = {}
@@ -622,7 +656,12 @@ class RoomSession:
             if fresh is None:
                 self._advance(commit.epoch, head, None)
                 self._awaiting_fresh = _AwaitingFresh(
-                    commit.epoch, head, prev_key, self._now, self._now + self.config.fresh_timeout
+                    commit.epoch,
+                    head,
+                    prev_key,
+                    commit.key_confirm,
+                    self._now,
+                    self._now + self.config.fresh_timeout,
                 )
                 self._fresh_from = commit.signer
             else:
@@ -636,6 +675,7 @@ class RoomSession:
             self._after_commit(commit)
         if self._epoch_keys.get(self.epoch) is not None:
             self._drain_buffer()
+        return True
 
     def _advance(self, epoch: int, head: bytes, key: bytes | None) -> None:
         old = self.epoch
@@ -1041,6 +1081,9 @@ class RoomSession:
         """A re-key commit's fresh secret (spec §15.2)."""
         aw = self._awaiting_fresh
         if aw is not None and aw.epoch == epoch and aw.head == head:
+            if key_confirmation(aw.prev_key, fresh) != aw.confirm:
+                self._alert("key_mismatch", f"the re-key secret of epoch {epoch} is not the one")
+                return  # keep waiting; the sync request timer asks again
             self._awaiting_fresh = None
             self._install_epoch(epoch, head, keys.next_epoch_key(aw.prev_key, head, fresh))
             self._events.append(KeysRotated(epoch))
@@ -1069,11 +1112,17 @@ class RoomSession:
                 raise RemoteProtocolError(
                     "commit signer is not a moderator", ErrorCode.UNAUTHORIZED
                 )
-            self._apply_commit(commit)
+            if not self._apply_commit(commit):
+                return
             applied = True
             if self.state != "member":
                 return
-        if applied or self._epoch_keys.get(self.epoch) is None or self._awaiting_fresh:
+        held = self._epoch_keys.get(self.epoch)
+        if held is not None and held != key:
+            # we derived K_e ourselves from confirmed commits: a different one is a lie
+            self._alert("key_mismatch", f"a sync offers another key for epoch {self.epoch}")
+            return
+        if applied or held is None or self._awaiting_fresh:
             self._awaiting_fresh = None
             self._install_epoch(self.epoch, self.head, key)
             self._drain_buffer()
@@ -1324,8 +1373,17 @@ class RoomSession:
         if not ops:
             return
         rekey = any(op[0] == OpCode.REMOVE for op in ops)
-        commit = sign_commit(self._identity, self.room_id, self.epoch + 1, self.head, ops, rekey)
         fresh = self._rng(32) if rekey else None
+        confirm = key_confirmation(self._epoch_keys[self.epoch], fresh or b"")
+        commit = sign_commit(
+            self._identity,
+            self.room_id,
+            self.epoch + 1,
+            self.head,
+            ops,
+            rekey,
+            key_confirm=confirm,
+        )
         self._inflight = _Inflight(commit, ops, fresh)
         payload = seal.seal_epoch(
             seal.Kind.COMMIT,
