@@ -36,7 +36,7 @@ from e2ee.errors import (
 from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import admission, keys, pending, seal
+from e2ee.room import admission, forwarding, keys, pending, seal
 from e2ee.room.admission_rate import AdmissionRate
 from e2ee.room.audio_in import AudioIn
 from e2ee.room.chunks import ChunkAssembler
@@ -1670,10 +1670,15 @@ class RoomSession:
         Any member may forward a commit: it is signed by a moderator and chains
         onto the sender's head, so the sender checks it as it checks one from
         the relay.  It is sealed under ``epoch``'s control key, which the sender
-        holds (its audio proved it).  Once per sender and epoch, one commit:
+        holds (its audio proved it).  Once per sender and epoch, one commit, from
+        about FORWARDERS members (:mod:`e2ee.room.forwarding`):
         the sender applies it, and if it re-keys, stops sending after its switch
         grace until a moderator's secret reaches it.
         """
+        assert self.roster is not None
+        n = len(self.roster.members)
+        if not forwarding.selected(self.room_id, self.me, member, epoch, n):
+            return  # about FORWARDERS members forward, not the whole audience
         slot, key = self._slots.get(member), self._control_keys.get(epoch)
         back = self.epoch - epoch - 1
         if slot is None or key is None or not 0 <= back < len(self._log):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from attack.scene import FRAME_S, build
 
 from e2ee.envelope import EnvelopeType
+from e2ee.room import forwarding
+from e2ee.room.forwarding import FORWARDERS
 from e2ee.room.session import RoomConfig
 
 PAYLOADS = (EnvelopeType.CONTROL, EnvelopeType.UNICAST)
@@ -56,3 +58,24 @@ def test_an_honest_quiet_room_keeps_its_speakers_talking() -> None:
     room.talk(3 * SHORT.quiet_alert)
     assert room.speaker.session.counters["audio_held_isolated"] == 0
     assert len(room.heard(room.listener, room.speaker)) == room.sent(room.speaker)
+
+
+def test_about_eight_members_of_a_large_audience_forward_the_commit() -> None:
+    room = build(listeners=24)
+    room.relay.withhold(src=room.moderator, to=room.speaker, types=PAYLOADS)
+    room.moderator.session.kick(room.listeners[-1].session.me)
+    room.talk(2.0)
+    forwards = sum(x.session.counters["commit_forwarded"] for x in room.listeners)
+    assert 1 <= forwards <= 2 * FORWARDERS, f"{forwards} copies of one commit"
+    assert room.speaker.session.epoch == room.moderator.session.epoch
+
+
+def test_forwarder_selection_picks_about_eight_of_a_thousand() -> None:
+    room_id, sender = b"r" * 32, b"s" * 32
+    for epoch in range(5):
+        chosen = sum(
+            forwarding.selected(room_id, i.to_bytes(32, "big"), sender, epoch, 1000)
+            for i in range(999)
+        )
+        assert 2 <= chosen <= 16, chosen
+    assert all(forwarding.selected(room_id, bytes(32), sender, 0, n) for n in range(2, 10))
