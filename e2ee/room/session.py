@@ -1665,31 +1665,24 @@ class RoomSession:
             self._send_sync(member, epoch)
 
     def _forward_commit(self, member: bytes, epoch: int) -> None:
-        """Hand a stale sender the commit that moves it off ``epoch`` (spec §15.5).
+        """Hand a stale sender the commit that moves it off ``epoch`` (spec §15.4).
 
-        Any member may forward a commit: it is signed by a moderator and chains
-        onto the sender's head, so the sender checks it as it checks one from
-        the relay.  It is sealed under ``epoch``'s control key, which the sender
-        holds (its audio proved it).  Once per sender and epoch, one commit, from
-        about FORWARDERS members (:mod:`e2ee.room.forwarding`):
-        the sender applies it, and if it re-keys, stops sending after its switch
-        grace until a moderator's secret reaches it.
+        Sealed under ``epoch``'s control key, which the sender holds (its audio
+        proved it); once per sender and epoch, from about FORWARDERS members
+        (:mod:`e2ee.room.forwarding`).
         """
         assert self.roster is not None
         n = len(self.roster.members)
-        if not forwarding.selected(self.room_id, self.me, member, epoch, n):
-            return  # about FORWARDERS members forward, not the whole audience
         slot, key = self._slots.get(member), self._control_keys.get(epoch)
-        back = self.epoch - epoch - 1
-        if slot is None or key is None or not 0 <= back < len(self._log):
+        if slot is None or key is None:
             return
-        raw = self._log[len(self._log) - 1 - back]
-        if decode_commit(raw, self.room_id).epoch != epoch + 1:
-            return  # our log has a gap here (we joined from a snapshot)
-        self.counters["commit_forwarded"] += 1
-        self._send_unicast(
-            slot, seal.seal_epoch(seal.Kind.COMMIT, key, self.room_id, epoch, raw, self._rng)
-        )
+        if not forwarding.selected(self.room_id, self.me, member, epoch, n):
+            return
+        raw = forwarding.missed_commit(self._log, self.epoch, epoch, self.room_id)
+        if raw is not None:
+            self.counters["commit_forwarded"] += 1
+            payload = seal.seal_epoch(seal.Kind.COMMIT, key, self.room_id, epoch, raw, self._rng)
+            self._send_unicast(slot, payload)
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
