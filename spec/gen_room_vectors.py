@@ -18,7 +18,7 @@ from typing import Any
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, keys, seal
 from e2ee.room.commit import (
-    room_safety_code,
+    key_confirmation,
     sign_commit,
     sign_snapshot,
     snapshot_body,
@@ -36,6 +36,7 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
+from e2ee.room.safety import room_safety_code
 
 
 class Stream:
@@ -74,17 +75,26 @@ def main() -> int:
         op_policy(Policy.KNOCK),
         op_add(founder.public, f_sess.public, "Ada", Role.MODERATOR),
     ]
-    genesis = sign_commit(founder, room_id, 0, bytes(32), genesis_ops, False)
+    fresh0, fresh2 = rng(32), rng(32)
+    confirm0 = key_confirmation(b"", fresh0)
+    genesis = sign_commit(founder, room_id, 0, bytes(32), genesis_ops, False, key_confirm=confirm0)
+    k0 = keys.first_epoch_key(fresh0, genesis.head)
     add_ops = [
         op_add(member.public, m_sess.public, "Bob", Role.LISTENER),
         op_hand(member.public, True),
     ]
-    add = sign_commit(founder, room_id, 1, genesis.head, add_ops, False)
-    kick = sign_commit(
-        founder, room_id, 2, add.head, [op_remove(member.public, RemoveReason.KICKED)], True
+    add = sign_commit(
+        founder, room_id, 1, genesis.head, add_ops, False, key_confirm=key_confirmation(k0, b"")
     )
+    k1 = keys.next_epoch_key(k0, add.head)
+    kick_ops = [op_remove(member.public, RemoveReason.KICKED)]
+    confirm2 = key_confirmation(k1, fresh2)
+    kick = sign_commit(founder, room_id, 2, add.head, kick_ops, True, key_confirm=confirm2)
+    confirm_inputs = {0: (b"", fresh0), 1: (k0, b""), 2: (k1, fresh2)}
     commits: dict[str, Any] = {
-        "description": "Roster commits (spec §12.3, §12.4): body, signature, head, wire form",
+        "description": (
+            "Roster commits (spec §12.3, §12.4): key confirmation, body, signature, head, wire form"
+        ),
         "founder_seed": h(founder_seed),
         "room_id": h(room_id),
         "cases": [
@@ -95,6 +105,9 @@ def main() -> int:
                 "signer": h(c.signer),
                 "ops": [[h(x) if isinstance(x, bytes) else x for x in op] for op in c.ops],
                 "rekey": c.rekey,
+                "previous_key": h(confirm_inputs[c.epoch][0]),
+                "fresh": h(confirm_inputs[c.epoch][1]),
+                "key_confirm": h(c.key_confirm),
                 "body": h(c.body),
                 "signature": h(c.signature),
                 "head": h(c.head),
@@ -127,9 +140,6 @@ def main() -> int:
     }
 
     # -- key schedule (§15.1) -------------------------------------------------
-    fresh0, fresh2 = rng(32), rng(32)
-    k0 = keys.first_epoch_key(fresh0, genesis.head)
-    k1 = keys.next_epoch_key(k0, add.head)
     k2 = keys.next_epoch_key(k1, kick.head, fresh2)
     key_vectors = {
         "description": "Epoch keys, control keys, sender secrets (spec §15.1)",
@@ -181,7 +191,13 @@ def main() -> int:
     welcome_payload = seal.seal_to(m_sess.public, room_id, welcome_pt, welcome_rng)
     # the founder's own proof is empty; the member's is this one commit
     promote = sign_commit(
-        founder, room_id, 2, add.head, [op_role(member.public, Role.MODERATOR)], False
+        founder,
+        room_id,
+        2,
+        add.head,
+        [op_role(member.public, Role.MODERATOR)],
+        False,
+        key_confirm=key_confirmation(k1, b""),
     )
     denial_pt = admission.encode_denial(member, room_id, f_sess.public, (promote.encode(),))
     denial_payload = seal.seal_to(f_sess.public, room_id, denial_pt, Stream(b"denial eph"))
@@ -262,18 +278,7 @@ def main() -> int:
         },
         "pair_channel_id": h(ch.channel_id),
     }
-    safety = {
-        "description": "Room safety codes (spec §16.1)",
-        "room_id": h(room_id),
-        "cases": [
-            {
-                "epoch": c.epoch,
-                "head": h(c.head),
-                "code": room_safety_code(room_id, c.epoch, c.head),
-            }
-            for c in (genesis, add, kick)
-        ],
-    }
+    safety = safety_vectors(room_id, genesis_ops, add_ops, member.public)
     out.mkdir(parents=True, exist_ok=True)
     for name, data in (
         ("room_commits", commits),
@@ -284,6 +289,32 @@ def main() -> int:
     ):
         (out / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     return 0
+
+
+def safety_vectors(
+    room_id: bytes, genesis_ops: list[Any], add_ops: list[Any], bob: bytes
+) -> dict[str, Any]:
+    """Room safety codes (spec §16.1) of a roster as ops change it: a raised or
+    lowered hand leaves the code as it is; a join, a role change, a removal change it."""
+    state = RosterState(Policy.KNOCK)
+    steps = [
+        ("founder alone", genesis_ops),
+        ("Bob joins with his hand raised", add_ops),
+        ("Bob lowers his hand", [op_hand(bob, False)]),
+        ("Bob becomes a speaker", [op_role(bob, Role.SPEAKER)]),
+        ("Bob is kicked", [op_remove(bob, RemoveReason.KICKED)]),
+    ]
+    cases = []
+    for name, ops in steps:
+        state.apply_ops(list(ops))
+        cases.append(
+            {
+                "name": name,
+                "members": [[h(m.id), int(m.role)] for m in state.members.values()],
+                "code": room_safety_code(room_id, state),
+            }
+        )
+    return {"description": "Room safety codes (spec §16.1)", "room_id": h(room_id), "cases": cases}
 
 
 if __name__ == "__main__":

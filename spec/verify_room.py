@@ -27,6 +27,7 @@ L = {
     "state": b"hushroom v1 room state digest",
     "code": b"hushroom v1 room safety code",
     "welcome_digest": b"hushroom v1 room welcome digest",
+    "key_confirm": b"hushroom v1 room key confirmation",
     "sig_commit": b"hushroom v1 sig room commit",
     "sig_snapshot": b"hushroom v1 sig room snapshot",
     "sig_join": b"hushroom v1 sig room fresh join request",
@@ -109,7 +110,9 @@ def check_commits(c: Checker, v: dict[str, Any]) -> dict[str, bytes]:
         c.eq(f"commit {n} parent chains", x(case["parent"]), parent)
         c.eq(f"commit {n} signer", x(case["signer"]), pub(seed))
         ops = [_op(o) for o in case["ops"]]
-        body = pack([1, room_id, case["epoch"], parent, pub(seed), ops, case["rekey"]])
+        confirm = lhash(L["key_confirm"], x(case["previous_key"]) + x(case["fresh"]))
+        c.eq(f"commit {n} key confirmation", confirm.hex(), case["key_confirm"])
+        body = pack([2, room_id, case["epoch"], parent, pub(seed), ops, case["rekey"], confirm])
         c.eq(f"commit {n} body", body.hex(), case["body"])
         sig = sign(seed, L["sig_commit"], body)
         c.eq(f"commit {n} signature", sig.hex(), case["signature"])
@@ -266,10 +269,11 @@ def check_payloads(
 def check_safety(c: Checker, v: dict[str, Any]) -> None:
     room_id = x(v["room_id"])
     for case in v["cases"]:
-        d = lhash(L["code"], room_id + x(case["head"]))
+        entries = sorted(x(mid) + bytes([role]) for mid, role in case["members"])
+        d = lhash(L["code"], room_id + b"".join(entries))
         groups = [int.from_bytes(d[5 * i : 5 * i + 5], "big") % 100_000 for i in range(6)]
-        code = f"{case['epoch']}: " + " ".join(f"{g:05d}" for g in groups)
-        c.eq(f"safety code epoch {case['epoch']}", code, case["code"])
+        code = " ".join(f"{g:05d}" for g in groups)
+        c.eq(f"safety code: {case['name']}", code, case["code"])
 
 
 def verify_count(vectors_dir: str | Path) -> int:
@@ -292,6 +296,14 @@ def verify(vectors_dir: str | Path) -> int:
     return 1 if c.failed else 0
 
 
+def check_confirm_inputs(c: Checker, commits: dict[str, Any], keys: dict[str, Any]) -> None:
+    """A commit's key confirmation covers K_{e-1} and fresh_e of the key schedule (§12.3)."""
+    want = {0: ("", keys["fresh_0"]), 1: (keys["K_0"], ""), 2: (keys["K_1"], keys["fresh_2"])}
+    for case in commits["cases"]:
+        got = (case["previous_key"], case["fresh"])
+        c.eq(f"commit {case['name']} confirmation inputs", got, want[case["epoch"]])
+
+
 def _run(vectors_dir: str | Path) -> Checker:
     d = Path(vectors_dir)
     load = lambda name: json.loads((d / f"{name}.json").read_text())  # noqa: E731
@@ -300,6 +312,7 @@ def _run(vectors_dir: str | Path) -> Checker:
     snap = load("room_snapshot")
     check_snapshot(c, snap)
     check_keys(c, load("room_keys"))
+    check_confirm_inputs(c, load("room_commits"), load("room_keys"))
     check_payloads(c, load("room_payloads"), heads, snap)
     check_safety(c, load("room_safety_code"))
     return c

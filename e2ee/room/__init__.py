@@ -32,9 +32,9 @@ RoleChanged(member, old, new), HandQueueChanged(queue), InvitedToSpeak,
 AudioReceived(member, seq, opus), ChatReceived(member, text), MuteRequested(by),
 Removed(reason), RoomEnded, KeysRotated(epoch), RoomSecretRotated(room_secret) (build the
 rotated link with ``Invite.rotated``), SecurityAlert(kind, detail) with kind
-"split_view" | "rollback" | "forged" | "stale_sender" | "isolated",
-RosterChanged(epoch, head).  Rejected audio and control are counted in
-``session.counters`` (e.g. ``audio_rejected_role``, ``unauthorized``,
+"split_view" | "rollback" | "forged" | "stale_sender" | "isolated" | "key_mismatch",
+SafetyCodeChanged(epoch, reason), RosterChanged(epoch, head).  Rejected audio and
+control are counted in ``session.counters`` (e.g. ``audio_rejected_role``, ``unauthorized``,
 ``replayed_control``, ``stale_commit``, ``buffer_overflow``,
 ``join_request_limited``, ``sync_deferred``), not raised as events.
 Tunables: :class:`RoomConfig` (leave_debounce 2 s, key_grace 1 s, head_beacon 30 s, ...).

@@ -3,7 +3,11 @@
 A commit moves the roster from epoch ``e-1`` to ``e``.  Its body is the
 canonical array::
 
-    [1, room_id, epoch, parent_head, signer, [op, ...], rekey]
+    [2, room_id, epoch, parent_head, signer, [op, ...], rekey, key_confirm]
+
+where ``key_confirm = labelled_hash("hushroom v1 room key confirmation",
+K_{e-1} || fresh_e)`` binds the epoch key the committer holds and the fresh
+secret it hands out (spec §12.3, §15.2).
 
 and it travels as ``[body_bytes, signature]`` where the signature is the
 signer's Ed25519 signature with label ``"hushroom v1 sig room commit"``.
@@ -31,7 +35,8 @@ from e2ee.room.roster import (
     parse_op,
 )
 
-COMMIT_VERSION = 1
+COMMIT_VERSION = 2
+CONFIRM_LEN = 32
 SNAPSHOT_VERSION = 1
 HEAD_LEN = 32
 GENESIS_PARENT = bytes(HEAD_LEN)
@@ -50,6 +55,7 @@ class Commit:
     signer: bytes
     ops: tuple[Op, ...]
     rekey: bool
+    key_confirm: bytes
     body: bytes
     signature: bytes
 
@@ -73,6 +79,16 @@ def commit_head(body: bytes) -> bytes:
     return kdf.labelled_hash(labels.COMMIT_HEAD, body)
 
 
+def key_confirmation(previous: bytes, fresh: bytes) -> bytes:
+    """``labelled_hash("hushroom v1 room key confirmation", K_{e-1} || fresh_e)`` (spec §12.3).
+
+    ``previous`` is empty for the genesis commit, ``fresh`` for a commit that
+    does not re-key.  Both inputs are secret and ``fresh`` is 32 random bytes,
+    so the tag reveals neither; it commits the committer to both.
+    """
+    return kdf.labelled_hash(labels.KEY_CONFIRM, previous + fresh)
+
+
 def sign_commit(
     signer: identity.IdentityKey,
     room_id: bytes,
@@ -80,13 +96,26 @@ def sign_commit(
     parent: bytes,
     ops: list[Op],
     rekey: bool,
+    *,
+    key_confirm: bytes,
 ) -> Commit:
-    """Build and sign a commit (spec §12.3)."""
+    """Build and sign a commit (spec §12.3); ``key_confirm`` from :func:`key_confirmation`."""
     body = canonical.encode(
-        [COMMIT_VERSION, room_id, epoch, parent, signer.public, [list(op) for op in ops], rekey]
+        [
+            COMMIT_VERSION,
+            room_id,
+            epoch,
+            parent,
+            signer.public,
+            [list(op) for op in ops],
+            rekey,
+            key_confirm,
+        ]
     )
     signature = signer.sign(labels.SIG_COMMIT, body)
-    return Commit(room_id, epoch, parent, signer.public, tuple(ops), rekey, body, signature)
+    return Commit(
+        room_id, epoch, parent, signer.public, tuple(ops), rekey, key_confirm, body, signature
+    )
 
 
 def decode_commit(data: bytes, room_id: bytes) -> Commit:
@@ -101,7 +130,7 @@ def decode_commit(data: bytes, room_id: bytes) -> Commit:
     outer = canonical.decode_array(data, 2, "commit")
     body = canonical.expect_bytes(outer[0], "commit body")
     signature = canonical.expect_bytes(outer[1], "commit signature", 64)
-    fields = canonical.decode_array(body, 7, "commit body")
+    fields = canonical.decode_array(body, 8, "commit body")
     canonical.expect_version(fields[0], "commit", COMMIT_VERSION)
     rid = canonical.expect_bytes(fields[1], "room id", len(room_id))
     if rid != room_id:
@@ -116,7 +145,8 @@ def decode_commit(data: bytes, room_id: bytes) -> Commit:
     rekey = fields[6]
     if not isinstance(rekey, bool):
         raise RemoteProtocolError("commit rekey flag", ErrorCode.MALFORMED)
-    commit = Commit(rid, epoch, parent, signer, ops, rekey, body, signature)
+    key_confirm = canonical.expect_bytes(fields[7], "key confirmation", CONFIRM_LEN)
+    commit = Commit(rid, epoch, parent, signer, ops, rekey, key_confirm, body, signature)
     if commit.removes and not rekey:
         raise RemoteProtocolError("a removal must re-key", ErrorCode.MALFORMED)
     identity.verify_signature(signer, labels.SIG_COMMIT, body, signature)
@@ -206,10 +236,3 @@ def decode_snapshot(data: bytes, room_id: bytes) -> Snapshot:
     if not state.is_moderator(signer):
         raise RemoteProtocolError("snapshot signer is not a moderator", ErrorCode.UNAUTHORIZED)
     return Snapshot(rid, epoch, head, state, signer, body, outer[3])
-
-
-def room_safety_code(room_id: bytes, epoch: int, head: bytes) -> str:
-    """``"e: "`` + six groups of five digits of the head's code digest (spec §16.1)."""
-    digest = kdf.labelled_hash(labels.SAFETY_CODE, room_id + head)
-    groups = [int.from_bytes(digest[5 * i : 5 * i + 5], "big") % 100_000 for i in range(6)]
-    return f"{epoch}: " + " ".join(f"{g:05d}" for g in groups)

@@ -119,7 +119,7 @@ class RoomSecretRotated(Event):
 class SecurityAlert(Event):
     """Evidence of a split view, a rollback, a forgery, a stale sender or silence (§16.3)."""
 
-    kind: str  # "split_view" | "rollback" | "forged" | "stale_sender" | "isolated"
+    kind: str  # split_view | rollback | forged | stale_sender | isolated | key_mismatch
     detail: str
 
 
@@ -127,3 +127,14 @@ class SecurityAlert(Event):
 class RosterChanged(Event):
     epoch: int
     head: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyCodeChanged(Event):
+    """The room safety code changed at ``epoch`` (spec §16.1); compare it again.
+
+    ``reason`` counts who joined, left or changed role; it names no one.
+    """
+
+    epoch: int
+    reason: str

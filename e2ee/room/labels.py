@@ -13,6 +13,8 @@ COMMIT_HEAD = b"hushroom v1 room commit head"
 STATE_DIGEST = b"hushroom v1 room state digest"
 SAFETY_CODE = b"hushroom v1 room safety code"
 WELCOME_DIGEST = b"hushroom v1 room welcome digest"
+KEY_CONFIRM = b"hushroom v1 room key confirmation"
+FORWARDER = b"hushroom v1 room forwarder"
 # Signatures (spec §12.3, §12.6, §13.2, §13.4, §14.2).
 SIG_COMMIT = b"hushroom v1 sig room commit"
 SIG_SNAPSHOT = b"hushroom v1 sig room snapshot"

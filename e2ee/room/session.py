@@ -36,7 +36,7 @@ from e2ee.errors import (
 from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import admission, keys, pending, rotation, seal
+from e2ee.room import admission, forwarding, keys, pending, rotation, seal
 from e2ee.room.admission_rate import AdmissionRate
 from e2ee.room.audio_in import AudioIn
 from e2ee.room.authority import Authority
@@ -46,7 +46,7 @@ from e2ee.room.commit import (
     Commit,
     decode_commit,
     decode_snapshot,
-    room_safety_code,
+    key_confirmation,
     sign_commit,
     sign_snapshot,
     snapshot_body,
@@ -81,6 +81,7 @@ from e2ee.room.events import (
     RoomEnded,
     RoomSecretRotated,
     RosterChanged,
+    SafetyCodeChanged,
     SecurityAlert,
 )
 from e2ee.room.gate import Gate
@@ -104,7 +105,8 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
-from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SyncPacer
+from e2ee.room.safety import change_reason, room_safety_code
+from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_ASKED, SyncPacer
 from e2ee.sender_key import SenderKey
 
 Rng = Callable[[int], bytes]
@@ -166,6 +168,7 @@ class _AwaitingFresh:
     epoch: int
     head: bytes
     prev_key: bytes
+    confirm: bytes  # the commit's key_confirm, checked when the secret comes (spec §12.3)
     since: float  # when the commit was applied: the sender's grace counts from here
     ask_at: float  # when to ask a moderator for a sync next
 
@@ -254,6 +257,7 @@ class RoomSession:
         self._leave_at: float | None = None
         self._log: deque[bytes] = deque(maxlen=self.config.commit_log)
         self._snapshot_cache: tuple[int, bytes] | None = None
+        self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
         # timers
         self._join_retry_at: float | None = None
         self._behind_since: float | None = None
@@ -291,11 +295,20 @@ class RoomSession:
             op_policy(pol),
             op_add(self.me, self._session_key.public, display_name, Role.MODERATOR),
         ]
-        genesis = sign_commit(identity, self.room_id, 0, GENESIS_PARENT, ops, False)
+        fresh = rng(32)
+        genesis = sign_commit(
+            identity,
+            self.room_id,
+            0,
+            GENESIS_PARENT,
+            ops,
+            False,
+            key_confirm=key_confirmation(b"", fresh),
+        )
         roster = RosterState(pol)
         roster.apply_ops(list(genesis.ops))
         self.roster = roster
-        self._install_epoch(0, genesis.head, keys.first_epoch_key(rng(32), genesis.head))
+        self._install_epoch(0, genesis.head, keys.first_epoch_key(fresh, genesis.head))
         self._log.append(genesis.encode())
         self._known.add(self.me)
         self.state = "member"
@@ -356,8 +369,13 @@ class RoomSession:
         return self.roster.role_of(self.me) if self.roster else None
 
     def safety_code(self) -> str:
-        """Room safety code for the current chain head (spec §16.1): ``epoch: 6×5 digits``."""
-        return room_safety_code(self.room_id, self.epoch, self.head)
+        """Room safety code (spec §16.1): six groups of five digits of who is in the
+        room and who may moderate and speak; a :class:`SafetyCodeChanged` event
+        says when it changes and why."""
+        assert self.roster is not None
+        if self._safety is None or self._safety[0] != (self.epoch, self.head):
+            self._safety = ((self.epoch, self.head), room_safety_code(self.room_id, self.roster))
+        return self._safety[1]
 
     def roster_digest(self) -> bytes:
         """``state_digest`` of the current roster (spec §16.2), for out-of-band comparison."""
@@ -411,7 +429,13 @@ class RoomSession:
         if self._behind_since is not None and now >= self._behind_since + self.config.sync_after:
             self._behind_since = None
             if self._behind_of is not None and self._behind_of in self._slots:
-                self._send_control(ControlType.SYNC_REQUEST, [], to=self._slots[self._behind_of])
+                # the request is refused if our key expired there; the beacon
+                # then earns us a snapshot (spec §16.4)
+                slot = self._slots[self._behind_of]
+                self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
+                beacon = self._beacon_payload()
+                if beacon is not None:
+                    self._send_unicast(slot, beacon)
         if self.state == "member" and self._quiet.overdue(now) and self._expects_news():
             self._alert("isolated", "no commit or confirmed head heard for a while")
         if self._beacon_at is not None and now >= self._beacon_at:
@@ -516,6 +540,8 @@ class RoomSession:
             return
         epoch = seal.epoch_of(payload)
         key = self._control_keys.get(epoch)
+        if key is not None and not self._key_usable(epoch):
+            key = None  # superseded longer than the grace ago: expired by time (spec §15.5)
         if key is None:
             if self.state == "joining" or epoch >= self.epoch:
                 self._buffer_payload(epoch, etype, src, payload)
@@ -526,7 +552,7 @@ class RoomSession:
         if kind is seal.Kind.COMMIT:
             self._on_commit(decode_commit(plaintext, self.room_id), live)
         else:
-            self._on_control(parse_control(plaintext), src, etype)
+            self._on_control(parse_control(plaintext), src, etype, epoch)
 
     def _buffer_payload(self, epoch: int, etype: EnvelopeType, src: int, payload: bytes) -> None:
         self.counters["buffer_overflow"] += self._buffer.add(epoch, etype, src, payload)
@@ -587,7 +613,30 @@ class RoomSession:
             return
         self.counters["future_commit"] += 1
 
-    def _apply_commit(self, commit: Commit) -> None:
+    def _key_confirmed(self, commit: Commit) -> bool:
+        """Check a commit's ``key_confirm`` against our key (spec §12.3); alert on a mismatch.
+
+        A re-key commit whose fresh secret has not come yet is checked when it
+        comes (:meth:`_on_fresh`); without our previous key (catching up through
+        a sync) there is nothing to check against.
+        """
+        prev_key = self._epoch_keys.get(self.epoch)
+        if prev_key is None:
+            return True
+        fresh: bytes | None = b""
+        if commit.rekey:
+            own = self._inflight
+            fresh = own.fresh if own is not None and own.commit.head == commit.head else None
+            fresh = fresh or self._early_fresh.get((commit.epoch, commit.head))
+        if fresh is None or key_confirmation(prev_key, fresh) == commit.key_confirm:
+            return True
+        self._alert("key_mismatch", f"the commit of epoch {commit.epoch} confirms another key")
+        return False
+
+    def _apply_commit(self, commit: Commit) -> bool:
+        """Apply a chained, authorized commit; False if its key confirmation fails."""
+        if not self._key_confirmed(commit):
+            return False
         roster = self.roster
         assert roster is not None
         before: dict[bytes, Member | None] = {}
@@ -618,7 +667,12 @@ class RoomSession:
             if fresh is None:
                 self._advance(commit.epoch, head, None)
                 self._awaiting_fresh = _AwaitingFresh(
-                    commit.epoch, head, prev_key, self._now, self._now + self.config.fresh_timeout
+                    commit.epoch,
+                    head,
+                    prev_key,
+                    commit.key_confirm,
+                    self._now,
+                    self._now + self.config.fresh_timeout,
                 )
                 self._fresh_from = commit.signer
             else:
@@ -632,6 +686,7 @@ class RoomSession:
             self._after_commit(commit)
         if self._epoch_keys.get(self.epoch) is not None:
             self._drain_buffer()
+        return True
 
     def _advance(self, epoch: int, head: bytes, key: bytes | None) -> None:
         old = self.epoch
@@ -715,6 +770,9 @@ class RoomSession:
                     self._events.append(InvitedToSpeak())
         if roster.hands != hands_before:
             self._events.append(HandQueueChanged(tuple(roster.hands)))
+        why = change_reason(before, roster)
+        if why is not None and self.state == "member":
+            self._events.append(SafetyCodeChanged(commit.epoch, why))
         self._events.append(RosterChanged(commit.epoch, commit.head))
 
     def _promoted(self, mid: bytes) -> None:
@@ -745,7 +803,12 @@ class RoomSession:
             self._send_control(ControlType.ANNOUNCE, [self.slot, role is Role.MODERATOR])
 
     # -- control messages (spec §14.3, §14.4) ------------------------------
-    def _on_control(self, msg: Control, src: int, etype: EnvelopeType) -> None:
+    def _on_control(self, msg: Control, src: int, etype: EnvelopeType, sealed: int) -> None:
+        """A control message sealed under epoch ``sealed``'s key (spec §14.3).
+
+        The sender held that key, so for a catch-up it is at least at that
+        epoch, whatever epoch it signs (spec §16.4).
+        """
         roster = self.roster
         assert roster is not None
         author = roster.members.get(msg.author)
@@ -781,8 +844,8 @@ class RoomSession:
                     # A stage member moved (relay restart): members answered
                     # before we learned it must hear it too.
                     self._send_slots(None)
-                if msg.epoch < self.epoch:
-                    self._send_sync(msg.author, msg.epoch)
+                if max(msg.epoch, sealed) < self.epoch:
+                    self._send_sync(msg.author, max(msg.epoch, sealed))
             if msg.args[1] and self.slot is not None and msg.author != self.me:
                 me_stage = self.role is not None and self.role.on_stage
                 if me_stage or is_mod:
@@ -833,8 +896,12 @@ class RoomSession:
             if msg.args[0] == self.me:
                 self._events.append(MuteRequested(msg.author))
         elif t is ControlType.SYNC_REQUEST:
-            if self._is_moderator():
-                self._send_sync(msg.author, msg.epoch)
+            if not self._is_moderator():
+                return
+            if max(msg.epoch, sealed) >= self.epoch:
+                self.counters["sync_not_behind"] += 1  # nothing it can be missing
+                return
+            self._send_sync(msg.author, max(msg.epoch, sealed))
 
     def _compare_head(self, msg: Control) -> None:
         """Members compare chain heads carried by every control message (spec §16.2)."""
@@ -871,18 +938,9 @@ class RoomSession:
         different branches of a split hold different epoch keys, so only a key
         that does not follow the chain lets them compare heads at all.
         """
-        if self.state != "member" or self.slot is None or self.roster is None:
+        payload = self._beacon_payload()
+        if payload is None or self.roster is None:
             return
-        heads = []
-        for e in range(self.epoch, max(-1, self.epoch - BEACON_HEADS), -1):
-            h = self._heads.get(e)
-            if h is None:
-                break
-            heads.append(h)
-        pt = encode_beacon(self._identity, self.room_id, self.epoch, heads)
-        payload = seal.seal_admission(
-            self._admission_key, self.room_id, pt, self._rng, seal.Kind.BEACON
-        )
         if self.role is not None and self.role.on_stage:
             self._send(EnvelopeType.CONTROL, 0, payload)
         else:
@@ -890,6 +948,21 @@ class RoomSession:
                 slot = self._slots.get(mid)
                 if slot is not None:
                     self._send_unicast(slot, payload)
+
+    def _beacon_payload(self) -> bytes | None:
+        """Our head beacon (spec §16.2): the newest BEACON_HEADS heads, signed and sealed."""
+        if self.state != "member" or self.slot is None or self.roster is None:
+            return None
+        heads = []
+        for e in range(self.epoch, max(-1, self.epoch - BEACON_HEADS), -1):
+            h = self._heads.get(e)
+            if h is None:
+                break
+            heads.append(h)
+        pt = encode_beacon(self._identity, self.room_id, self.epoch, heads)
+        return seal.seal_admission(
+            self._admission_key, self.room_id, pt, self._rng, seal.Kind.BEACON
+        )
 
     def _on_beacon(self, payload: bytes) -> None:
         if self.state != "member" or self.roster is None:
@@ -900,11 +973,23 @@ class RoomSession:
             raise RemoteProtocolError("beacon from a non-member", ErrorCode.UNAUTHORIZED)
         if epoch > self.epoch:
             self._check_head(author, epoch, heads[0])  # we are behind the author
+        elif self._heads.get(epoch) == heads[0] and epoch < self.epoch and self._is_moderator():
+            self._catch_up_beacon_author(author, epoch)
         for i, head in enumerate(heads):
             if epoch - i <= self.epoch:
                 # only the author's own newest head can confirm ours (spec §16.2)
                 self._check_head(author, epoch - i, head, confirms=i == 0)
                 return
+
+    def _catch_up_beacon_author(self, author: bytes, epoch: int) -> None:
+        """Moderator: a beacon shows ``author`` behind on our chain (spec §16.4).
+
+        A beacon proves no epoch key, so its claim is believed only as far as
+        the commits made since an epoch whose key is still within its grace;
+        a member further behind is sent a snapshot (one per SNAPSHOT_INTERVAL).
+        """
+        usable = epoch in self._control_keys and self._key_usable(epoch)
+        self._send_sync(author, epoch if usable else SNAPSHOT_ASKED)
 
     def _moderator_slot(self, preferred: bytes) -> int | None:
         """The slot of ``preferred`` if known, else of any other moderator we can reach."""
@@ -1007,6 +1092,9 @@ class RoomSession:
         """A re-key commit's fresh secret (spec §15.2)."""
         aw = self._awaiting_fresh
         if aw is not None and aw.epoch == epoch and aw.head == head:
+            if key_confirmation(aw.prev_key, fresh) != aw.confirm:
+                self._alert("key_mismatch", f"the re-key secret of epoch {epoch} is not the one")
+                return  # keep waiting; the sync request timer asks again
             self._awaiting_fresh = None
             self._install_epoch(epoch, head, keys.next_epoch_key(aw.prev_key, head, fresh))
             self._events.append(KeysRotated(epoch))
@@ -1020,8 +1108,10 @@ class RoomSession:
         if not isinstance(raw_commits, list):
             raise RemoteProtocolError("sync commits", ErrorCode.MALFORMED)
         applied = False
+        last = None  # the epoch the sync's key is for, when it carries commits
         for raw in raw_commits:
             commit = decode_commit(canonical.expect_bytes(raw, "commit"), self.room_id)
+            last = commit.epoch
             if commit.epoch <= self.epoch:
                 if self._heads.get(commit.epoch) not in (None, commit.head):
                     self._alert("split_view", f"sync shows another commit at epoch {commit.epoch}")
@@ -1035,11 +1125,21 @@ class RoomSession:
                 raise RemoteProtocolError(
                     "commit signer is not a moderator", ErrorCode.UNAUTHORIZED
                 )
-            self._apply_commit(commit)
+            if not self._apply_commit(commit):
+                return
             applied = True
             if self.state != "member":
                 return
-        if applied or self._epoch_keys.get(self.epoch) is None or self._awaiting_fresh:
+        if last is not None and last < self.epoch:
+            # sent before a commit we have applied since: its key is for an older epoch
+            self.counters["stale_sync"] += 1
+            return
+        held = self._epoch_keys.get(self.epoch)
+        if held is not None and held != key:
+            # we derived K_e ourselves from confirmed commits: a different one is a lie
+            self._alert("key_mismatch", f"a sync offers another key for epoch {self.epoch}")
+            return
+        if applied or held is None or self._awaiting_fresh:
             self._awaiting_fresh = None
             self._install_epoch(self.epoch, self.head, key)
             self._drain_buffer()
@@ -1055,7 +1155,7 @@ class RoomSession:
         if not self._sync_pacer.request(mid, their_epoch, self._now):
             self.counters["sync_deferred"] += 1
             return
-        commits = self._log_since(their_epoch)
+        commits = None if their_epoch == SNAPSHOT_ASKED else self._log_since(their_epoch)
         if commits is not None:
             pt = canonical.encode([int(PairType.SYNC), list[Value](commits), key])
         else:
@@ -1346,8 +1446,17 @@ class RoomSession:
         if not ops:
             return
         rekey = any(op[0] == OpCode.REMOVE for op in ops)
-        commit = sign_commit(self._identity, self.room_id, self.epoch + 1, self.head, ops, rekey)
         fresh = self._rng(32) if rekey else None
+        confirm = key_confirmation(self._epoch_keys[self.epoch], fresh or b"")
+        commit = sign_commit(
+            self._identity,
+            self.room_id,
+            self.epoch + 1,
+            self.head,
+            ops,
+            rekey,
+            key_confirm=confirm,
+        )
         self._inflight = _Inflight(commit, ops, fresh)
         payload = seal.seal_epoch(
             seal.Kind.COMMIT,
@@ -1566,6 +1675,9 @@ class RoomSession:
         role = roster.role_of(self.me)
         if role is None or not role.on_stage:
             raise LocalProtocolError("only speakers and moderators can send audio")
+        if self._quiet.isolated(now) and self._expects_news():
+            self.counters["audio_held_isolated"] += 1  # spec §15.5: a removal may be hidden
+            return
         epoch = self.epoch
         if self._epoch_keys.get(epoch) is None:
             aw = self._awaiting_fresh
@@ -1641,8 +1753,30 @@ class RoomSession:
         if self._stale_alerted.get(member) != epoch:
             self._stale_alerted[member] = epoch
             self._alert("stale_sender", f"a speaker still sends under epoch {epoch}")
+            if not self._is_moderator():
+                self._forward_commit(member, epoch)
         if self._is_moderator():
             self._send_sync(member, epoch)
+
+    def _forward_commit(self, member: bytes, epoch: int) -> None:
+        """Hand a stale sender the commit that moves it off ``epoch`` (spec §15.4).
+
+        Sealed under ``epoch``'s control key, which the sender holds (its audio
+        proved it); once per sender and epoch, from about FORWARDERS members
+        (:mod:`e2ee.room.forwarding`).
+        """
+        assert self.roster is not None
+        n = len(self.roster.members)
+        slot, key = self._slots.get(member), self._control_keys.get(epoch)
+        if slot is None or key is None:
+            return
+        if not forwarding.selected(self.room_id, self.me, member, epoch, n):
+            return
+        raw = forwarding.missed_commit(self._log, self.epoch, epoch, self.room_id)
+        if raw is not None:
+            self.counters["commit_forwarded"] += 1
+            payload = seal.seal_epoch(seal.Kind.COMMIT, key, self.room_id, epoch, raw, self._rng)
+            self._send_unicast(slot, payload)
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:

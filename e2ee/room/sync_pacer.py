@@ -7,7 +7,8 @@ commits (a member further behind is sent a snapshot instead), a member gets
 at most one reply per :data:`SYNC_INTERVAL` seconds and at most one snapshot
 per :data:`SNAPSHOT_INTERVAL` seconds, and requests that arrive in between are
 merged into one deferred reply (for the oldest epoch asked for) sent when the
-interval ends.  The pacer tracks at most :data:`MAX_TRACKED` members.
+interval ends (:data:`SNAPSHOT_ASKED`, below every epoch, merges as "send a
+snapshot").  The pacer tracks at most :data:`MAX_TRACKED` members.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ MAX_SYNC_BYTES = 64 * 1024
 SYNC_INTERVAL = 1.0
 SNAPSHOT_INTERVAL = 10.0
 MAX_TRACKED = 8192
+SNAPSHOT_ASKED = -1  # the "epoch" of a member whose claim earns only a snapshot (§16.4)
 
 
 class SyncPacer:

@@ -21,7 +21,13 @@ from e2ee.envelope import Envelope, EnvelopeType, decode_envelope
 from e2ee.errors import DecryptionFailed
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import RoomSession, admission, events, seal
-from e2ee.room.commit import GENESIS_PARENT, sign_commit, sign_snapshot, snapshot_body
+from e2ee.room.commit import (
+    GENESIS_PARENT,
+    key_confirmation,
+    sign_commit,
+    sign_snapshot,
+    snapshot_body,
+)
 from e2ee.room.control import encode_beacon
 from e2ee.room.roster import Policy, Role, RosterState, op_add, op_policy
 
@@ -52,7 +58,8 @@ def forged_answer(scene: Scene, victim: RoomSession, deny: bool) -> bytes:
             op_add(ATTACKER.public, own.public, "Moderator", Role.MODERATOR),
             op_add(victim.me, session, victim.display_name, Role.LISTENER),
         ]
-        genesis = sign_commit(ATTACKER, room_id, 0, GENESIS_PARENT, ops, False)
+        confirm = key_confirmation(b"", b"")
+        genesis = sign_commit(ATTACKER, room_id, 0, GENESIS_PARENT, ops, False, key_confirm=confirm)
         roster = RosterState(Policy.OPEN)
         roster.apply_ops(list(genesis.ops))
         body = snapshot_body(room_id, 0, genesis.head, roster)

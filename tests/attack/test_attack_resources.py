@@ -14,8 +14,6 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import pytest
-
 from attack.scene import build
 from e2ee.envelope import HEADER_LEN, Envelope, EnvelopeType
 from e2ee.errors import HushroomError
@@ -114,11 +112,6 @@ def test_never_completed_chunk_transfers_hold_bounded_memory() -> None:
     assert held <= 8 * MIB, f"{held / MIB:.1f} MiB held from 32 MB of chunks"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 9 item 4: a sync request for epoch 0 is answered with the whole log",
-)
 def test_a_sync_request_is_not_an_amplifier() -> None:
     room = build(listeners=2)
     asker, hand = room.listeners

@@ -72,6 +72,7 @@ def forged_verdict(
                 op_add(victim.me, session, "Joe", Role.LISTENER),
             ],
             False,
+            key_confirm=bytes(32),
         )
         state.apply_ops(list(genesis.ops))
         body = snapshot_body(invite.room_id, 0, genesis.head, state)
@@ -172,7 +173,13 @@ def _chain(n: int, room_id: bytes) -> tuple[list[IdentityKey], list[bytes]]:
     proof = []
     for i in range(n):
         c = sign_commit(
-            ids[i], room_id, i + 1, bytes(32), [op_role(ids[i + 1].public, Role.MODERATOR)], False
+            ids[i],
+            room_id,
+            i + 1,
+            bytes(32),
+            [op_role(ids[i + 1].public, Role.MODERATOR)],
+            False,
+            key_confirm=bytes(32),
         )
         proof.append(c.encode())
     return ids, proof
@@ -208,7 +215,13 @@ def test_authority_drops_demoted_moderators_and_stops_at_the_bound() -> None:
     assert auth.proof_of(ids[MAX_PROOF_COMMITS].public) == tuple(proof[:MAX_PROOF_COMMITS])
     assert auth.proof_of(ids[-1].public) is None, "past the bound no proof is built"
     demote = sign_commit(
-        ids[0], room_id, 99, bytes(32), [op_role(ids[1].public, Role.SPEAKER)], False
+        ids[0],
+        room_id,
+        99,
+        bytes(32),
+        [op_role(ids[1].public, Role.SPEAKER)],
+        False,
+        key_confirm=bytes(32),
     )
     auth.observe(demote)
     assert auth.proof_of(ids[1].public) is None

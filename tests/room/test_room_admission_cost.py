@@ -60,8 +60,18 @@ def test_authority_cost_at_five_thousand_members() -> None:
     )
     # founder -> a -> b by two transfers: proofs of 0, 1 and 2 commits
     auth = Authority(founder.public, room_id)
-    c1 = sign_commit(founder, room_id, 1, bytes(32), [op_role(a.public, Role.MODERATOR)], False)
-    c2 = sign_commit(a, room_id, 2, c1.head, [op_role(b.public, Role.MODERATOR)], False)
+    c1 = sign_commit(
+        founder,
+        room_id,
+        1,
+        bytes(32),
+        [op_role(a.public, Role.MODERATOR)],
+        False,
+        key_confirm=bytes(32),
+    )
+    c2 = sign_commit(
+        a, room_id, 2, c1.head, [op_role(b.public, Role.MODERATOR)], False, key_confirm=bytes(32)
+    )
     for c in (c1, c2):
         state.apply_ops(list(c.ops))
         auth.observe(c)

@@ -224,7 +224,13 @@ def test_a_joiners_cache_of_verified_moderators_stays_within_its_bound() -> None
     for i in range(MAX_TRUSTED + 1):
         mod = new_identity(100 + i)
         promote = sign_commit(
-            founder, invite.room_id, i + 1, bytes(32), [op_role(mod.public, Role.MODERATOR)], False
+            founder,
+            invite.room_id,
+            i + 1,
+            bytes(32),
+            [op_role(mod.public, Role.MODERATOR)],
+            False,
+            key_confirm=bytes(32),
         )
         cert = SessionKey.generate(rng_for(200 + i)).certify(mod)
         offer = admission.encode_offer(bytes([i]) * 16, cert, (promote.encode(),))

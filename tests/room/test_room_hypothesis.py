@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from e2ee.envelope import EnvelopeType
 from e2ee.errors import LocalProtocolError
 from e2ee.room import Role, RoomSession, seal
-from e2ee.room.commit import sign_commit
+from e2ee.room.commit import key_confirmation, sign_commit
 from e2ee.room.control import ControlType
 from e2ee.room.roster import op_role
 
@@ -66,6 +66,7 @@ def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
                 actor.head,
                 [op_role(actor.me, Role.MODERATOR)],
                 False,
+                key_confirm=key_confirmation(actor._epoch_keys.get(actor.epoch, b""), b""),
             )
             key = actor._control_keys.get(actor.epoch)
             if key is not None:

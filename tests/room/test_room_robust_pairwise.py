@@ -80,4 +80,5 @@ def test_no_key_nonce_pair_repeats_across_role_changes_reconnects_restarts_and_r
     reused = [k for k, n in sealed.items() if n > 1]
     assert not reused, f"{len(reused)} (key, nonce) pairs were used twice"
     assert [x.session.epoch for x in (mod, a, b)] == [m.epoch] * 3
-    assert not any(isinstance(ev, events.SecurityAlert) for x in (mod, a, b) for ev in x.events)
+    alerts = [ev for x in (mod, a, b) for ev in x.events if isinstance(ev, events.SecurityAlert)]
+    assert not alerts, alerts

@@ -6,6 +6,7 @@ from e2ee.envelope import Envelope, EnvelopeDecoder, EnvelopeType
 from e2ee.room import RoomSession, seal
 from e2ee.room.control import ControlType, sign_control
 from e2ee.room.roster import Policy, op_policy
+from e2ee.room.session import RoomConfig
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_INTERVAL, SYNC_INTERVAL
 
 from .harness import Link, Router, make_invite, new_identity, rng_for
@@ -15,7 +16,10 @@ def room_with_history(commits: int) -> tuple[Router, Link, Link]:
     founder = new_identity(80)
     invite = make_invite(b"s" * 32, founder.public)
     r = Router()
-    mod = r.attach(RoomSession.create(founder, invite, "M", "open", rng_for(80), 0.0))
+    # superseded keys stay within their grace for the whole test: the requests
+    # below are sealed under old epochs' keys, as a member that is behind seals them
+    config = RoomConfig(key_grace=2 * SNAPSHOT_INTERVAL)
+    mod = r.attach(RoomSession.create(founder, invite, "M", "open", rng_for(80), 0.0, config))
     r.pump()
     member = r.attach(RoomSession.join(new_identity(81), invite, "A", rng_for(81), 0.0))
     r.pump()
@@ -26,8 +30,9 @@ def room_with_history(commits: int) -> tuple[Router, Link, Link]:
     return r, mod, member
 
 
-def sync_request(s: RoomSession, claimed_epoch: int, head: bytes) -> bytes:
-    """A validly signed SYNC_REQUEST from member ``s`` that claims to be at ``claimed_epoch``."""
+def sync_request(s: RoomSession, claimed_epoch: int, head: bytes, key: bytes) -> bytes:
+    """A validly signed SYNC_REQUEST from member ``s`` at ``claimed_epoch``, sealed under
+    that epoch's control ``key`` (spec §16.4: a request is believed as far as its seal)."""
     seq = s._seq
     s._seq += 1
     signed = sign_control(
@@ -40,8 +45,7 @@ def sync_request(s: RoomSession, claimed_epoch: int, head: bytes) -> bytes:
         head,
         [],
     )
-    key = s._control_keys[s.epoch]
-    return seal.seal_epoch(seal.Kind.CONTROL, key, s.room_id, s.epoch, signed, s._rng)
+    return seal.seal_epoch(seal.Kind.CONTROL, key, s.room_id, claimed_epoch, signed, s._rng)
 
 
 def replies(mod: Link, member: Link, payload: bytes, now: float) -> list[bytes]:
@@ -61,7 +65,7 @@ def test_claiming_epoch_zero_repeatedly_gets_one_bounded_reply_per_interval() ->
     head0 = mod.session._heads[0]
     sent_in = sent_out = 0
     for i in range(20):  # 20 requests within one second
-        req = sync_request(member.session, 0, head0)
+        req = sync_request(member.session, 0, head0, mod.session._control_keys[0])
         sent_in += len(req)
         sent_out += sum(len(p) for p in replies(mod, member, req, i * 0.05))
     assert mod.session.counters["sync_deferred"] == 19
@@ -85,11 +89,14 @@ def test_sync_reply_at_its_commit_bound_and_a_snapshot_beyond_it() -> None:
     _, mod, member = room_with_history(MAX_SYNC_COMMITS + 10)
     m = mod.session
     behind = m.epoch - MAX_SYNC_COMMITS
-    at_bound = replies(mod, member, sync_request(member.session, behind, m._heads[behind]), 0.0)
+    keys = m._control_keys
+    req = sync_request(member.session, behind, m._heads[behind], keys[behind])
+    at_bound = replies(mod, member, req, 0.0)
     assert len(at_bound) == 1
     assert m._log_since(behind) is not None and len(m._log_since(behind) or []) == MAX_SYNC_COMMITS
     beyond = behind - 1
     assert m._log_since(beyond) is None  # one more commit: a snapshot instead
     later = SYNC_INTERVAL
-    over = replies(mod, member, sync_request(member.session, beyond, m._heads[beyond]), later)
+    req = sync_request(member.session, beyond, m._heads[beyond], keys[beyond])
+    over = replies(mod, member, req, later)
     assert len(over) == 1 and len(over[0]) < len(at_bound[0])  # a two-member snapshot is small

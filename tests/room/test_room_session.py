@@ -11,7 +11,7 @@ from e2ee.frame import FrameReceiver, FrameSender
 from e2ee.invite import Invite as CoreInvite
 from e2ee.room import Role, RoomSession, events, seal
 from e2ee.room import keys as room_keys
-from e2ee.room.commit import sign_commit, snapshot_body
+from e2ee.room.commit import key_confirmation, sign_commit, snapshot_body
 from e2ee.room.control import ControlType
 from e2ee.room.roster import RemoveReason, op_role
 from e2ee.sender_key import SenderKey
@@ -188,7 +188,13 @@ def test_chat_mute_and_unauthorized_control_is_counted_not_applied() -> None:
     a.session._send_control(ControlType.MUTE_REQUEST, [b.session.me])
     s = a.session
     forged = sign_commit(
-        s._identity, s.room_id, s.epoch + 1, s.head, [op_role(s.me, Role.MODERATOR)], False
+        s._identity,
+        s.room_id,
+        s.epoch + 1,
+        s.head,
+        [op_role(s.me, Role.MODERATOR)],
+        False,
+        key_confirm=key_confirmation(s._epoch_keys[s.epoch], b""),
     )
     s._send(
         EnvelopeType.CONTROL,
