@@ -121,8 +121,9 @@ class Trace:
         listener.on_room_event.append(on_event)
 
 
-def longest_gap(times: list[float]) -> float:
-    return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+def longest_gap(times: list[float]) -> tuple[float, float]:
+    """The longest interval between successive times, and when it began."""
+    return max(((b - a, a) for a, b in itertools.pairwise(times)), default=(0.0, 0.0))
 
 
 async def test_sigkill_of_a_speaker_is_noticed_and_the_rest_of_the_room_goes_on() -> None:
@@ -189,9 +190,12 @@ async def test_sigkill_of_a_speaker_is_noticed_and_the_rest_of_the_room_goes_on(
                     await c.wait_until(
                         lambda name=name: any(e >= rekey_epoch for _, e in trace.keys_rotated[name])
                     )
-                keyed = trio.current_time()
                 await listener.wait_until(lambda: any(e >= rekey_epoch for _, e in trace.heard))
             in_use = next(t for t, e in trace.heard if e >= rekey_epoch)
+            keyed = max(
+                next(t for t, e in rotated if e >= rekey_epoch)
+                for rotated in trace.keys_rotated.values()
+            )
             await trio.sleep(2.0)  # audio keeps going under the new key
             ended = trio.current_time()
 
@@ -201,7 +205,7 @@ async def test_sigkill_of_a_speaker_is_noticed_and_the_rest_of_the_room_goes_on(
                 assert not (c.ended or c.removed)
             assert trace.alerts == []
             window = [t for t, _ in trace.heard if killed - 1.0 <= t <= ended]
-            gap = longest_gap(window)
+            gap, gap_began = longest_gap(window)
             late = [e for t, e in trace.heard if t > in_use]
             assert late and min(late) >= rekey_epoch, "the old key is not used after the new one"
             result = {
@@ -210,8 +214,10 @@ async def test_sigkill_of_a_speaker_is_noticed_and_the_rest_of_the_room_goes_on(
                 "kill_to_new_key_everywhere_s": round(keyed - killed, 3),
                 "kill_to_new_key_in_use_s": round(in_use - killed, 3),
                 "removal_to_commit_s": round(committed - acted, 3),
+                "removal_to_new_key_everywhere_s": round(keyed - acted, 3),
                 "removal_to_new_key_in_use_s": round(in_use - acted, 3),
                 "longest_gap_other_speaker_s": round(gap, 3),
+                "longest_gap_began_after_kill_s": round(gap_began - killed, 3),
                 "frames_heard_from_other_speaker": len(window),
             }
             print("speaker-killed: " + json.dumps(result))
