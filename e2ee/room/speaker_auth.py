@@ -279,11 +279,11 @@ class ProofGate:
 
     def _expire(self, member: bytes, h: _Held, now: float) -> list[ForgedAudio]:
         events: list[ForgedAudio] = []
-        cutoff = now - self._hold
-        stale = [c for c, (_, _, t) in h.frames.items() if t <= cutoff]
+        hold = self._hold  # the same sum as next_expiry(), so a due timer always clears
+        stale = [c for c, (_, _, t) in h.frames.items() if t + hold <= now]
         for c in stale:
             del h.frames[c]
-        h.proofs[:] = [p for p in h.proofs if p[2] > cutoff]
+        h.proofs[:] = [p for p in h.proofs if p[2] + hold > now]
         if stale:
             self._report(member, h, now, "unproven", events)
         return events
