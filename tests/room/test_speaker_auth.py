@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from e2ee.errors import DecryptionFailed, LocalProtocolError, RemoteProtocolError
 from e2ee.frame import FrameSender
@@ -222,3 +224,40 @@ def test_proof_parameters_are_checked() -> None:
         with pytest.raises(LocalProtocolError):
             speaker_proof.make_proof(ident, b"k" * 32, ROOM, 0, 0, d * n, r)
     assert AuthConfig().params(True) == (3, 1) and AuthConfig().params(False) == (25, 3)
+
+
+def test_rebuilt_digests_of_missing_frames_are_bounded() -> None:
+    ident = speaker()
+    batches = 2 * MAX_HELD_FRAMES  # every batch loses its middle frame
+    frames, proofs = stream(ident, 3 * batches, batch=3, parity=1)
+    gate = ProofGate(ROOM, HOLD)
+    for b in range(batches):
+        gate_feed(gate, ident.public, [frames[3 * b], frames[3 * b + 2]], [proofs[b]])
+    held = gate._held[ident.public]
+    assert len(held.proven) <= MAX_HELD_FRAMES and len(held.frames) == 0
+    assert gate.frame(ident.public, frames[-2], 0.0).frames == [frames[-2]], "recent: still late"
+    assert gate.frame(ident.public, frames[1], 0.0).frames == [], "old: forgotten"
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.binary(max_size=200), max_size=8), st.data())
+def test_hostile_bytes_never_raise_anything_but_protocol_errors(
+    payloads: list[bytes], data: st.DataObject
+) -> None:
+    ident = speaker()
+    frames, proofs = stream(ident, 3, batch=3, parity=1)
+    gate = ProofGate(ROOM, HOLD)
+    pool = payloads + frames + proofs
+    for i in range(len(pool)):
+        p = data.draw(st.sampled_from(pool))
+        if data.draw(st.booleans()) and p:  # flip one byte of a real payload
+            k = data.draw(st.integers(0, len(p) - 1))
+            p = p[:k] + bytes((p[k] ^ 0xFF,)) + p[k + 1 :]
+        try:
+            if speaker_proof.is_proof(p):
+                gate.proof(ident.public, p, i * 0.02, [(EPOCH, proof_key(ident.public))])
+            else:
+                gate.frame(ident.public, p, i * 0.02)
+        except RemoteProtocolError:
+            pass
+        assert len(gate) <= MAX_HELD_FRAMES + MAX_HELD_PROOFS
