@@ -68,6 +68,7 @@ from e2ee.room.events import (
     ChatReceived,
     Denied,
     Event,
+    ForgedAudio,
     HandQueueChanged,
     InvitedToSpeak,
     JoinRequested,
@@ -100,7 +101,7 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
-from e2ee.room.speaker_auth import AuthConfig, ForgedAudio, ProofBatcher, ProofGate
+from e2ee.room.speaker_auth import AuthConfig, ProofBatcher, ProofGate
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SyncPacer
 from e2ee.sender_key import SenderKey
 

@@ -23,7 +23,7 @@ from typing import NamedTuple
 from e2ee.errors import DecryptionFailed
 from e2ee.identity import IdentityKey
 from e2ee.room import speaker_proof
-from e2ee.room.events import Event
+from e2ee.room.events import ForgedAudio
 from e2ee.room.speaker_proof import MAX_BATCH, Proof
 from e2ee.sframe_header import decode_header
 
@@ -48,19 +48,6 @@ class AuthConfig:
         if others_on_stage:
             return self.stage_batch, self.stage_parity
         return self.audience_batch, self.audience_parity
-
-
-@dataclass(frozen=True, slots=True)
-class ForgedAudio(Event):
-    """Frames or a proof in ``member``'s name failed speaker authentication (spec §15.6).
-
-    ``reason`` is ``"bad_signature"`` (a proof whose frames were all there did
-    not verify) or ``"unproven"`` (frames no valid proof covered within the
-    hold time).  None of them was played.
-    """
-
-    member: bytes
-    reason: str
 
 
 # -- the speaker's side -----------------------------------------------------------------
@@ -90,9 +77,7 @@ class ProofBatcher:
         """Record a frame just protected under ``epoch``; returns the proofs to send now."""
         _, counter, _ = decode_header(frame)
         out: list[bytes] = []
-        if self._digests and (
-            epoch != self._epoch or counter != self._first + len(self._digests)
-        ):
+        if self._digests and (epoch != self._epoch or counter != self._first + len(self._digests)):
             out.extend(self.flush())
         if not self._digests:
             self._first, self._epoch, self._key = counter, epoch, proof_key()

@@ -12,12 +12,12 @@ from e2ee.errors import DecryptionFailed, LocalProtocolError, RemoteProtocolErro
 from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey
 from e2ee.room import keys, speaker_proof
+from e2ee.room.events import ForgedAudio
 from e2ee.room.speaker_auth import (
     MAX_HELD_FRAMES,
     MAX_HELD_PROOFS,
     PAUSE,
     AuthConfig,
-    ForgedAudio,
     ProofBatcher,
     ProofGate,
 )

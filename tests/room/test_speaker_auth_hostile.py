@@ -12,7 +12,7 @@ from collections.abc import Callable
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.frame import FrameSender
 from e2ee.room import RoomConfig, events, keys, speaker_proof
-from e2ee.room.speaker_auth import ForgedAudio
+from e2ee.room.events import ForgedAudio
 from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
