@@ -138,3 +138,25 @@ def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_det
     assert got_b == [b"said %d" % i for i in (0, 1, 2, 6, 7, 8)], "only its batch is lost"
     assert [e.reason for e in forged_events(b)] == ["bad_signature"]
     assert forged_events(a) == []
+
+
+def test_frames_injected_at_the_speakers_own_counters_cost_only_those_batches() -> None:
+    r, mod, spk, (insider, other) = stage_room(RoomConfig())
+    victim = spk.session.me
+    assert spk.slot is not None
+    t0 = r.now
+    for step in range(100):  # 2 s; for the middle second the relay delivers forgeries first
+        r.advance(t0 + step * FRAME - r.now)
+        spk.session.send_audio(b"real %d" % step, r.now)
+        if 25 <= step < 75:
+            counter = spk.session._frame_sender.next_counter - 1  # type: ignore[union-attr]
+            forged = forger(insider, victim, counter).protect(b"forged %d" % step)
+            stamp(r, mod, spk.slot, forged)
+        r.pump()
+    r.advance(0.1)
+    got = [e.opus for e in heard(mod, victim)]
+    assert not [o for o in got if o.startswith(b"forged")]
+    assert got[:24] == [b"real %d" % i for i in range(24)]
+    assert got[-24:] == [b"real %d" % i for i in range(76, 100)], "heard again at once"
+    assert "bad_signature" in {e.reason for e in forged_events(mod)}
+    assert [e.opus for e in heard(other, victim)] == [b"real %d" % i for i in range(100)]
