@@ -25,6 +25,7 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 
 from e2ee.envelope import EnvelopeType, encode_envelope
 from e2ee.frame import FrameSender
@@ -70,7 +71,7 @@ def _stream(size: int, frames: int, params: tuple[int, int]) -> tuple[list[bytes
 def _receive(payloads: list[bytes], hold: float, ctx: Context) -> tuple[float, list[float]]:
     """Feed one speaker's payloads to a gate; µs per frame and each frame's wait in s."""
     room, member, proof_key = ctx
-    gate = ProofGate(room, hold)
+    gate = ProofGate(room, hold, Counter())
     arrived: list[float] = []
     waits: list[float] = []
     candidates = [(EPOCH, proof_key)]

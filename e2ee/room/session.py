@@ -273,7 +273,7 @@ class RoomSession:
         self._frame_sender: FrameSender | None = None
         self._audio_in = AudioIn(self.room_id)
         self._proofs_out = ProofBatcher(identity, self.room_id)
-        self._proof_gate = ProofGate(self.room_id, self.config.speaker_auth.hold)
+        self._proof_gate = ProofGate(self.room_id, self.config.speaker_auth.hold, self.counters)
         self._stale_alerted: dict[bytes, int] = {}
         self._delivery = DeliveryClass.AUDIENCE
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))

@@ -11,11 +11,13 @@ Nothing else moves receiving state: replay windows see only released frames,
 so a forged frame — whatever its counter — can neither be played nor silence
 anyone.  Held frames and proofs are bounded per speaker and expire after
 ``hold`` seconds; an unproven or disproven frame is reported as a forgery in
-that speaker's name.
+that speaker's name.  Every frame the gate does not release and every proof it
+drops is counted, once, in the ``counters`` it is given (spec §15.6).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -129,10 +131,11 @@ class _Held:
 class ProofGate:
     """Holds each speaker's frames until its signature covers them (spec §15.6)."""
 
-    def __init__(self, room_id: bytes, hold: float) -> None:
+    def __init__(self, room_id: bytes, hold: float, counters: Counter[str]) -> None:
         self._room_id = room_id
         self._hold = hold
         self._held: dict[bytes, _Held] = {}
+        self._counters = counters
 
     def frame(self, member: bytes, frame: bytes, now: float) -> Released:
         """A frame arrived on ``member``'s slot (its header already parses)."""
@@ -143,10 +146,14 @@ class ProofGate:
         if ctr < h.floor:
             if h.proven.pop(ctr, None) == digest:  # late, but its digest was signed
                 return Released([frame], events)
+            self._counters["audio_rejected_replay"] += 1  # settled already: a replay or forgery
             return Released([], events)
         if ctr in h.frames:
+            same = h.frames[ctr][1] == digest
+            self._counters["audio_rejected_replay" if same else "audio_rejected_conflict"] += 1
             return Released([], events)  # the first copy stays; a relay could drop it anyway
         if len(h.frames) >= MAX_HELD_FRAMES:
+            self._counters["audio_rejected_held_full"] += 1
             top = max(h.frames)
             if ctr > top:
                 return Released([], events)
@@ -172,6 +179,7 @@ class ProofGate:
         events = self._expire(member, h, now)
         if len(h.proofs) >= MAX_HELD_PROOFS:
             h.proofs.pop(0)
+            self._counters["audio_proof_dropped"] += 1
         entry = (list(candidates), payload, now)
         h.proofs.append(entry)
         return Released(self._settle(member, h, entry, now, events), events)
@@ -241,6 +249,7 @@ class ProofGate:
             return self._release(h, proof, digests)
         if complete or (candidates and not opened):
             h.proofs.remove(entry)
+            self._counters["audio_proof_rejected"] += 1
             self._report(member, h, now, "bad_signature", events)
         return []
 
@@ -260,6 +269,7 @@ class ProofGate:
                 del h.proven[c]
             for c in [c for c in h.frames if c < end]:
                 del h.frames[c]  # never proven, and now behind the speaker: given up
+                self._counters["audio_rejected_unproven"] += 1
         return out
 
     def _expire(self, member: bytes, h: _Held, now: float) -> list[ForgedAudio]:
@@ -268,8 +278,12 @@ class ProofGate:
         stale = [c for c, (_, _, t) in h.frames.items() if t + hold <= now]
         for c in stale:
             del h.frames[c]
+        waiting = len(h.proofs)
         h.proofs[:] = [p for p in h.proofs if p[2] + hold > now]
+        if waiting > len(h.proofs):
+            self._counters["audio_proof_dropped"] += waiting - len(h.proofs)
         if stale:
+            self._counters["audio_rejected_unproven"] += len(stale)
             self._report(member, h, now, "unproven", events)
         return events
 

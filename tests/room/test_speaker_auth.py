@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -78,7 +79,7 @@ def test_frames_are_held_until_the_speakers_proof_and_then_released_in_order() -
     ident = speaker()
     frames, proofs = stream(ident, 6, batch=3, parity=1)
     assert len(proofs) == 2
-    gate = ProofGate(ROOM, HOLD)
+    gate = ProofGate(ROOM, HOLD, Counter())
     for f in frames[:3]:
         assert gate.frame(ident.public, f, 0.0).frames == []
     rel = gate.proof(ident.public, proofs[0], 0.0, [(EPOCH, proof_key(ident.public))])
@@ -99,14 +100,14 @@ def test_a_burst_of_up_to_parity_lost_frames_leaves_the_rest_verifiable() -> Non
     ident = speaker()
     frames, proofs = stream(ident, 25, batch=25, parity=3)
     kept = frames[:10] + frames[13:]  # a burst of 3 lost
-    out, events = gate_feed(ProofGate(ROOM, HOLD), ident.public, kept, proofs)
+    out, events = gate_feed(ProofGate(ROOM, HOLD, Counter()), ident.public, kept, proofs)
     assert out == kept and events == []
 
 
 def test_a_late_frame_whose_digest_the_proof_rebuilt_is_released() -> None:
     ident = speaker()
     frames, proofs = stream(ident, 3, batch=3, parity=1)
-    gate = ProofGate(ROOM, HOLD)
+    gate = ProofGate(ROOM, HOLD, Counter())
     out, _ = gate_feed(gate, ident.public, [frames[0], frames[2]], proofs)
     assert out == [frames[0], frames[2]]
     assert gate.frame(ident.public, frames[1], 0.0).frames == [frames[1]]
@@ -116,11 +117,11 @@ def test_a_late_frame_whose_digest_the_proof_rebuilt_is_released() -> None:
 def test_two_losses_in_one_parity_class_wait_for_the_frames_then_give_up() -> None:
     ident = speaker()
     frames, proofs = stream(ident, 6, batch=6, parity=1)
-    gate = ProofGate(ROOM, HOLD)
+    gate = ProofGate(ROOM, HOLD, Counter())
     out, events = gate_feed(gate, ident.public, frames[:4], proofs)
     assert out == [] and events == []
     assert gate.frame(ident.public, frames[4], 0.1).frames == frames[:5], "one gap: rebuilt"
-    gate2 = ProofGate(ROOM, HOLD)
+    gate2 = ProofGate(ROOM, HOLD, Counter())
     gate_feed(gate2, ident.public, frames[:4], proofs)
     rel = gate2.frame(ident.public, frames[0], HOLD + 0.01)  # nothing more came
     assert rel.frames == [] and rel.events == [ForgedAudio(ident.public, "unproven")]
@@ -132,7 +133,7 @@ def test_an_insiders_frame_is_never_released_and_its_batch_is_reported() -> None
     frames, proofs = stream(ident, 3, batch=3, parity=1)
     # the insider knows the frame key: it seals other audio under the victim's counter 1
     forged = frame_sender(ident.public, 1).protect(b"forged")
-    gate = ProofGate(ROOM, HOLD)
+    gate = ProofGate(ROOM, HOLD, Counter())
     out, events = gate_feed(gate, ident.public, [frames[0], forged, frames[2]], proofs)
     assert forged not in out and out == []
     assert events == [ForgedAudio(ident.public, "bad_signature")]
@@ -149,13 +150,39 @@ def test_an_insiders_frame_is_never_released_and_its_batch_is_reported() -> None
             1,
         )
     ]
-    out, events = gate_feed(ProofGate(ROOM, HOLD), ident.public, fake_frames, fake_proofs)
+    gate = ProofGate(ROOM, HOLD, Counter())
+    out, events = gate_feed(gate, ident.public, fake_frames, fake_proofs)
     assert out == [] and events == [ForgedAudio(ident.public, "bad_signature")]
+
+
+def test_every_frame_the_gate_does_not_release_is_counted_once() -> None:
+    ident = speaker()
+    frames, proofs = stream(ident, 6, batch=3, parity=1)
+    counters: Counter[str] = Counter()
+    gate = ProofGate(ROOM, HOLD, counters)
+    forged = frame_sender(ident.public, 4).protect(b"forged")
+    gate.frame(ident.public, frames[1], 0.0)
+    gate.frame(ident.public, frames[1], 0.0)  # a duplicate of a held frame
+    gate.frame(ident.public, frames[2], 0.0)
+    gate.proof(ident.public, proofs[0], 0.0, [(EPOCH, proof_key(ident.public))])
+    gate.frame(ident.public, frames[2], 0.0)  # a replay below the floor
+    gate.frame(ident.public, frames[4], 0.0)
+    gate.frame(ident.public, forged, 0.0)  # another frame for a held counter
+    gate.frame(ident.public, frames[5], 0.0)
+    gate.frame(ident.public, frames[3] + b"x", 0.0)  # not the speaker's frame 3
+    assert gate.proof(ident.public, proofs[1], 0.0, [(EPOCH, proof_key(ident.public))]).events
+    assert counters == {
+        "audio_rejected_replay": 2,
+        "audio_rejected_conflict": 1,
+        "audio_proof_rejected": 1,
+    }
+    gate.expire(HOLD)  # the three frames of the failed batch ran out of time
+    assert counters["audio_rejected_unproven"] == 3 and len(gate) == 0
 
 
 def test_a_forged_counter_jump_neither_crowds_out_nor_delays_the_speaker() -> None:
     ident = speaker()
-    gate = ProofGate(ROOM, HOLD)
+    gate = ProofGate(ROOM, HOLD, Counter())
     jump = frame_sender(ident.public, 1 << 20)
     for _ in range(MAX_HELD_FRAMES):  # the table is full of forged far-ahead counters
         gate.frame(ident.public, jump.protect(b"x"), 0.0)
@@ -169,7 +196,7 @@ def test_a_forged_counter_jump_neither_crowds_out_nor_delays_the_speaker() -> No
 def test_waiting_proofs_are_bounded() -> None:
     ident = speaker()
     _, proofs = stream(ident, 3 * (MAX_HELD_PROOFS + 2), batch=3, parity=1)
-    gate = ProofGate(ROOM, HOLD)
+    gate = ProofGate(ROOM, HOLD, Counter())
     for p in proofs:
         gate.proof(ident.public, p, 0.0, [(EPOCH, proof_key(ident.public))])
     assert len(gate) == MAX_HELD_PROOFS
@@ -179,12 +206,12 @@ def test_a_proof_under_a_wrong_key_or_mangled_is_reported_and_nothing_escapes() 
     ident = speaker()
     frames, (proof,) = stream(ident, 3, batch=3, parity=1)
     for bad_key in (b"\x00" * 32, proof_key(speaker(3).public)):
-        gate = ProofGate(ROOM, HOLD)
+        gate = ProofGate(ROOM, HOLD, Counter())
         for f in frames:
             gate.frame(ident.public, f, 0.0)
         rel = gate.proof(ident.public, proof, 0.0, [(EPOCH, bad_key)])
         assert rel.frames == [] and rel.events == [ForgedAudio(ident.public, "bad_signature")]
-    gate = ProofGate(ROOM, HOLD)
+    gate = ProofGate(ROOM, HOLD, Counter())
     for cut in (0, 1, 20, len(proof) - 1):
         with pytest.raises(RemoteProtocolError):
             gate.proof(ident.public, proof[:cut], 0.0, [])
@@ -197,7 +224,7 @@ def test_a_proof_under_a_wrong_key_or_mangled_is_reported_and_nothing_escapes() 
     parity = range(speaker_proof.HEADER_LEN + 2, speaker_proof.HEADER_LEN + 2 + 32)
     for i in range(2, len(proof)):  # every flipped bit: never an exception
         bent = proof[:i] + bytes((proof[i] ^ 1,)) + proof[i + 1 :]
-        out, _ = gate_feed(ProofGate(ROOM, HOLD), ident.public, frames, [bent])
+        out, _ = gate_feed(ProofGate(ROOM, HOLD, Counter()), ident.public, frames, [bent])
         # the parity only rebuilds missing digests: with every frame held it is not read
         assert out == (frames if i in parity else [])
 
@@ -230,7 +257,7 @@ def test_rebuilt_digests_of_missing_frames_are_bounded() -> None:
     ident = speaker()
     batches = 2 * MAX_HELD_FRAMES  # every batch loses its middle frame
     frames, proofs = stream(ident, 3 * batches, batch=3, parity=1)
-    gate = ProofGate(ROOM, HOLD)
+    gate = ProofGate(ROOM, HOLD, Counter())
     for b in range(batches):
         gate_feed(gate, ident.public, [frames[3 * b], frames[3 * b + 2]], [proofs[b]])
     held = gate._held[ident.public]
@@ -246,7 +273,7 @@ def test_hostile_bytes_never_raise_anything_but_protocol_errors(
 ) -> None:
     ident = speaker()
     frames, proofs = stream(ident, 3, batch=3, parity=1)
-    gate = ProofGate(ROOM, HOLD)
+    gate = ProofGate(ROOM, HOLD, Counter())
     pool = payloads + frames + proofs
     for i in range(len(pool)):
         p = data.draw(st.sampled_from(pool))
