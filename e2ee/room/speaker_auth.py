@@ -110,6 +110,16 @@ class ProofBatcher:
 # -- the receiver's side ----------------------------------------------------------------
 
 
+def _may_cover(proof: bytes, ctr: int) -> bool:
+    """Counter ``ctr`` is at most a batch above the proof's clear ``first`` (spec §15.6)."""
+    return 0 <= ctr - speaker_proof.proof_first(proof) < MAX_BATCH
+
+
+def _awaited(h: _Held, ctr: int) -> bool:
+    """A waiting proof may cover counter ``ctr``: its frame is kept even below the floor."""
+    return any(_may_cover(p[1], ctr) for p in h.proofs)
+
+
 class Released(NamedTuple):
     """What a frame or proof arrival lets through: frames to open, in counter order."""
 
@@ -143,9 +153,10 @@ class ProofGate:
         h = self._held.setdefault(member, _Held())
         events = self._expire(member, h, now)
         digest = speaker_proof.frame_digest(frame)
-        if ctr < h.floor:
-            if h.proven.pop(ctr, None) == digest:  # late, but its digest was signed
-                return Released([frame], events)
+        if ctr < h.floor and h.proven.get(ctr) == digest:  # late, but its digest was signed
+            del h.proven[ctr]
+            return Released([frame], events)
+        if ctr < h.floor and not _awaited(h, ctr):
             self._counters["audio_rejected_replay"] += 1  # settled already: a replay or forgery
             return Released([], events)
         if ctr in h.frames:
@@ -161,8 +172,7 @@ class ProofGate:
         h.frames[ctr] = (frame, digest, now)
         released: list[bytes] = []
         for entry in list(h.proofs):
-            first = speaker_proof.proof_first(entry[1])
-            if first <= ctr < first + MAX_BATCH:
+            if _may_cover(entry[1], ctr):
                 released += self._settle(member, h, entry, now, events)
         return Released(released, events)
 
@@ -260,14 +270,14 @@ class ProofGate:
             held = h.frames.pop(ctr, None)
             if held is not None and held[1] == digest:
                 out.append(held[0])
-            elif ctr >= h.floor:
+            elif ctr >= h.floor - MAX_HELD_FRAMES:  # the bound of spec §15.6 step 3
                 h.proven[ctr] = digest
         end = proof.first + proof.n
         if end > h.floor:
             h.floor = end
             for c in [c for c in h.proven if c < end - MAX_HELD_FRAMES]:
                 del h.proven[c]
-            for c in [c for c in h.frames if c < end]:
+            for c in [c for c in h.frames if c < end and not _awaited(h, c)]:
                 del h.frames[c]  # never proven, and now behind the speaker: given up
                 self._counters["audio_rejected_unproven"] += 1
         return out

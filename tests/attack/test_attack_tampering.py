@@ -115,6 +115,20 @@ def test_reordered_audio_plays_genuine_frames_at_most_once() -> None:
     assert heard[-10:] == [opus(n) for n in range(10, 20)]
 
 
+def test_audio_the_relay_reverses_is_all_played_once_when_its_proofs_come_first() -> None:
+    room = build(listeners=1)
+    room.talk(0.2)
+    room.pause()
+    hold = room.relay.withhold(to=room.listener, what=["media", "proof"])
+    room.talk(0.2)
+    room.pause()
+    hold.release(reverse=True)  # each batch's proof lands after a later batch settled
+    room.relay.pump()
+    heard = room.heard(room.listener, room.speaker)
+    assert heard[:10] == [opus(n) for n in range(10)]
+    assert sorted(heard[10:]) == [opus(n) for n in range(10, 20)], "each reversed frame once"
+
+
 def test_dropped_audio_is_a_gap_and_nothing_else() -> None:
     room = build(listeners=1)
     rng = random.Random(4)

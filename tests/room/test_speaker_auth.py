@@ -114,6 +114,16 @@ def test_a_late_frame_whose_digest_the_proof_rebuilt_is_released() -> None:
     assert gate.frame(ident.public, frames[1], 0.0).frames == [], "released once only"
 
 
+def test_a_forged_frame_at_a_rebuilt_counter_does_not_displace_the_late_genuine_one() -> None:
+    ident = speaker()
+    frames, proofs = stream(ident, 3, batch=3, parity=1)
+    gate = ProofGate(ROOM, HOLD, Counter())
+    gate_feed(gate, ident.public, [frames[0], frames[2]], proofs)
+    forged = frame_sender(ident.public, 1).protect(b"forged")
+    assert gate.frame(ident.public, forged, 0.0).frames == []
+    assert gate.frame(ident.public, frames[1], 0.0).frames == [frames[1]]
+
+
 def test_two_losses_in_one_parity_class_wait_for_the_frames_then_give_up() -> None:
     ident = speaker()
     frames, proofs = stream(ident, 6, batch=6, parity=1)
