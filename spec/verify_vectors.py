@@ -467,6 +467,7 @@ CHECKS: dict[str, Callable[[Checker, dict[str, Any]], None]] = {
 EXTERNAL_CHECKERS: dict[str, str] = {
     "envelope.json": "verify_envelope.py",
     "room_*.json": "verify_room.py",
+    "auth*.json": "verify_auth.py",
 }
 
 

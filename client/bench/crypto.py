@@ -11,7 +11,8 @@ Definitions (issue 2):
 
 Medians are over batches (each batch times ``--batch`` calls and divides), so
 one descheduling does not skew the figure.  Pairwise-channel seal/open costs
-(spec §9) are reported too.
+(spec §9) are reported too, and the speaker-authentication figures of
+``hushroom bench auth`` (spec §15.6) with a ``_stage`` / ``_audience`` suffix.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from client.bench import auth
 from client.commands.common import positive_int
 from e2ee.frame import FrameReceiver, FrameSender
 from e2ee.identity import SessionKey
@@ -107,7 +109,15 @@ def measure(size: int = 80, batches: int = 60, batch: int = 500) -> dict[str, fl
             )
         ),
     )
+    speaker_auth = auth.measure(size, frames=300, rounds=max(3, batches // 20))
+    auth_figures = {
+        f"{name}_{cls}": value
+        for cls in ("stage", "audience")
+        for name, value in speaker_auth[cls].items()  # type: ignore[attr-defined]
+        if name.startswith("auth_")
+    }
     return {
+        **auth_figures,
         "frame_bytes": size,
         "counter": start_ctr,
         "overhead_bytes": overhead,

@@ -271,6 +271,7 @@ def run(args: argparse.Namespace) -> int:
     # first decrypted audio frame for the last joiner
     speaker = speakers[0]
     speaker.session.send_audio(b"\xfc" + bytes(60), 0.0)
+    speaker.session.handle_timer(0.05)  # the speaker pauses: its proof goes out (spec §15.6)
     relay.pending.append(speaker)
     relay.pump()
     if last.audio < 1:

@@ -33,8 +33,11 @@ AudioReceived(member, seq, opus), ChatReceived(member, text), MuteRequested(by),
 Removed(reason), RoomEnded, KeysRotated(epoch), RoomSecretRotated(room_secret) (build the
 rotated link with ``Invite.rotated``), SecurityAlert(kind, detail) with kind
 "split_view" | "rollback" | "forged" | "stale_sender" | "isolated" | "key_mismatch",
-SafetyCodeChanged(epoch, reason), RosterChanged(epoch, head).  Rejected audio and
+SafetyCodeChanged(epoch, reason), RosterChanged(epoch, head), ForgedAudio(member,
+reason) with reason "bad_signature" | "unproven" (frames in ``member``'s name that its
+speaker proof did not cover, none of them played; spec §15.6).  Rejected audio and
 control are counted in ``session.counters`` (e.g. ``audio_rejected_role``, ``unauthorized``,
+``audio_rejected_unproven``, ``audio_proof_rejected``,
 ``replayed_control``, ``stale_commit``, ``buffer_overflow``,
 ``join_request_limited``, ``sync_deferred``), not raised as events.
 Tunables: :class:`RoomConfig` (leave_debounce 2 s, key_grace 1 s, head_beacon 30 s, ...).

@@ -138,3 +138,16 @@ class SafetyCodeChanged(Event):
 
     epoch: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForgedAudio(Event):
+    """Frames or a proof in ``member``'s name failed speaker authentication (spec §15.6).
+
+    ``reason`` is ``"bad_signature"`` (a proof whose frames were all there did
+    not verify) or ``"unproven"`` (frames no valid proof covered within the
+    hold time).  None of them was played.
+    """
+
+    member: bytes
+    reason: str

@@ -12,6 +12,7 @@ that anyone holding ``K_{e-1}`` computes alone.  From ``K_e``::
 
     control key   C_e   = HKDF("hushroom v1 room control key", K_e, ctx = room_id)
     sender base   S_e,m = HKDF("hushroom v1 room sender base", K_e, ctx = member id)
+    proof key     k_e,m = HKDF("hushroom v1 room speaker proof key", S_e,m)   (spec §15.6)
 """
 
 from __future__ import annotations
@@ -40,3 +41,8 @@ def control_key(epoch_key: bytes, room_id: bytes) -> bytes:
 def sender_base(epoch_key: bytes, member_id: bytes) -> bytes:
     """``S_e,m``, the base of member ``m``'s sender key at epoch ``e`` (spec §15.1)."""
     return kdf.hkdf(labels.SENDER_BASE, epoch_key, KEY_LEN, context=member_id)
+
+
+def proof_key(sender_base_key: bytes) -> bytes:
+    """``k``, the key that hides a speaker proof's body from the relay (spec §15.6)."""
+    return kdf.hkdf(labels.PROOF_KEY, sender_base_key, KEY_LEN)

@@ -28,6 +28,10 @@ CONTROL_KEY = b"hushroom v1 room control key"
 SENDER_BASE = b"hushroom v1 room sender base"
 PAIR_CHANNEL_ID = b"hushroom v1 room pair channel id"
 SEAL_KEY = b"hushroom v1 room seal key"
+# Speaker proofs (spec §15.6).
+FRAME_DIGEST = b"hushroom v1 room frame digest"
+SIG_SPEAKER_PROOF = b"hushroom v1 sig room speaker proof"
+PROOF_KEY = b"hushroom v1 room speaker proof key"
 
 ALL: dict[str, bytes] = {
     name: value for name, value in globals().items() if isinstance(value, bytes) and name.isupper()

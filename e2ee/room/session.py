@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Protocol
 
@@ -36,7 +36,7 @@ from e2ee.errors import (
 from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import admission, forwarding, keys, pending, rotation, seal
+from e2ee.room import admission, forwarding, keys, pending, rotation, seal, speaker_proof
 from e2ee.room.admission_rate import AdmissionRate
 from e2ee.room.audio_in import AudioIn
 from e2ee.room.authority import Authority
@@ -69,6 +69,7 @@ from e2ee.room.events import (
     ChatReceived,
     Denied,
     Event,
+    ForgedAudio,
     HandQueueChanged,
     InvitedToSpeak,
     JoinRequested,
@@ -106,6 +107,7 @@ from e2ee.room.roster import (
     op_role,
 )
 from e2ee.room.safety import change_reason, room_safety_code
+from e2ee.room.speaker_auth import AuthConfig, ProofBatcher, ProofGate
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_ASKED, SyncPacer
 from e2ee.sender_key import SenderKey
 
@@ -159,6 +161,7 @@ class RoomConfig:
     commit_log: int = 1024  # commits a moderator keeps to catch members up (spec §16.4)
     buffer_limit: int = pending.MAX_ENTRIES  # payloads kept while waiting for a key (§16.7)
     buffer_bytes: int = pending.MAX_BYTES  # and their bytes (spec §16.7)
+    speaker_auth: AuthConfig = field(default_factory=AuthConfig)  # spec §15.6
 
 
 @dataclass
@@ -269,6 +272,8 @@ class RoomSession:
         # audio
         self._frame_sender: FrameSender | None = None
         self._audio_in = AudioIn(self.room_id)
+        self._proofs_out = ProofBatcher(identity, self.room_id)
+        self._proof_gate = ProofGate(self.room_id, self.config.speaker_auth.hold, self.counters)
         self._stale_alerted: dict[bytes, int] = {}
         self._delivery = DeliveryClass.AUDIENCE
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
@@ -398,6 +403,8 @@ class RoomSession:
                 self._chunks.next_expiry(),
                 self._sync_pacer.next_due(),
                 self._awaiting_fresh.ask_at if self._awaiting_fresh else None,
+                self._proofs_out.due(),
+                self._proof_gate.next_expiry(),
             )
             if t is not None
         ]
@@ -417,6 +424,10 @@ class RoomSession:
             slot = self._moderator_slot(self._fresh_from)
             if slot is not None:
                 self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
+        due = self._proofs_out.due()
+        if due is not None and now >= due:
+            self._send_media(self._proofs_out.flush())
+        self._on_forged(self._proof_gate.expire(now))
         for epoch, expiry in list(self._key_expiry.items()):
             if now >= expiry:
                 self._drop_epoch_key(epoch)
@@ -748,6 +759,7 @@ class RoomSession:
                     del self._slot_owner[slot]
                 self._leaves.discard(mid)
                 self._audio_in.forget_member(mid)
+                self._proof_gate.forget_member(mid)
                 self._last_seq.pop(mid, None)
                 self._stale_alerted.pop(mid, None)
                 self._sync_pacer.forget(mid)
@@ -1664,11 +1676,12 @@ class RoomSession:
         return SenderKey(epoch, epoch, keys.sender_base(k, member))
 
     def send_audio(self, opus: bytes, now: float) -> None:
-        """Protect and send one Opus frame (spec §11, §15.4); speakers and moderators only.
+        """Protect and send one Opus frame (spec §11, §15.4, §15.6); stage members only.
 
         The frame is protected by :class:`e2ee.frame.FrameSender` under this
         member's sender key of the current epoch; the frame counter runs on
-        across epochs (it is the receivers' ``seq``).
+        across epochs (it is the receivers' ``seq``).  Every batch of frames
+        is followed by a speaker proof signed with the identity key (§15.6).
         """
         self._now = now
         roster = self._require_member()
@@ -1698,10 +1711,23 @@ class RoomSession:
                 next_counter=sender.next_counter if sender is not None else 0,
             )
             self._frame_sender = sender
-        self._send(EnvelopeType.MEDIA, 0, sender.protect(opus))
+        frame = sender.protect(opus)
+        self._send(EnvelopeType.MEDIA, 0, frame)
+        params = self.config.speaker_auth.params(len(roster.stage()) > 1)
+        epoch_key = self._epoch_keys[epoch]
+        proof_key = lambda: keys.proof_key(keys.sender_base(epoch_key, self.me))  # noqa: E731
+        self._send_media(self._proofs_out.add(frame, epoch, now, params, proof_key))
+
+    def _send_media(self, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            self._send(EnvelopeType.MEDIA, 0, payload)
 
     def _on_media(self, src: int, payload: bytes) -> None:
-        """Anti-ghosting: accept audio only from current speakers/moderators (spec §15.4)."""
+        """Anti-ghosting (spec §15.4) and speaker authentication (spec §15.6).
+
+        A frame from a current stage member is held until a proof signed by
+        that member covers it; only then is it opened and played.
+        """
         if self.state != "member" or self.roster is None:
             return
         member = self._slot_owner.get(src)
@@ -1712,6 +1738,31 @@ class RoomSession:
         if role is None or not role.on_stage:
             self.counters["audio_rejected_role"] += 1
             return
+        try:
+            if speaker_proof.is_proof(payload):
+                phase = speaker_proof.proof_phase(payload)
+                candidates = [
+                    (e, keys.proof_key(keys.sender_base(self._epoch_keys[e], member)))
+                    for e in self._epoch_keys
+                    if e % 8 == phase and self._key_usable(e)
+                ]
+                released = self._proof_gate.proof(member, payload, self._now, candidates)
+            else:
+                released = self._proof_gate.frame(member, payload, self._now)
+        except RemoteProtocolError as exc:
+            self.counters[f"audio_rejected_{exc.code.name.lower()}"] += 1
+            return
+        self._on_forged(released.events)
+        for frame in released.frames:
+            self._play(member, frame)
+
+    def _on_forged(self, forged: list[ForgedAudio]) -> None:
+        for event in forged:
+            self.counters[f"audio_forged_{event.reason}"] += 1
+            self._events.append(event)
+
+    def _play(self, member: bytes, payload: bytes) -> None:
+        """Open a proven frame under the epoch key that fits and hand it out (spec §15.4)."""
         try:
             epoch, frame = self._audio_in.open(
                 member,

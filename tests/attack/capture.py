@@ -26,7 +26,7 @@ from e2ee import canonical
 from e2ee.envelope import Envelope, EnvelopeType, encode_envelope
 from e2ee.identity import fingerprint, safety_code
 from e2ee.invite import Invite
-from e2ee.room import RoomSession, seal
+from e2ee.room import RoomSession, seal, speaker_proof
 from e2ee.room.events import AudioReceived, ChatReceived, Removed
 from e2ee.sframe_header import decode_header
 
@@ -265,7 +265,9 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
             echoes += 1
     pairwise = [e.payload for e in reliable if e.payload[0] == seal.Kind.PAIRWISE]
     channels = {p[1 : 1 + seal.CHANNEL_ID_LEN] for p in pairwise}
-    sent_media = [(x, e) for x, e in cap.relay.up if e.type is EnvelopeType.MEDIA]
+    media = [(x, e) for x, e in cap.relay.up if e.type is EnvelopeType.MEDIA]
+    # a speaker proof starts with 0xFF, which no frame header can (spec §15.6)
+    sent_media = [(x, e) for x, e in media if not speaker_proof.is_proof(e.payload)]
     headers = [decode_header(e.payload) for _, e in sent_media]
     counters: dict[int, list[int]] = {}
     for (link, _), (_, ctr, _) in zip(sent_media, headers, strict=True):
@@ -287,6 +289,7 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
             for p in pairwise
         ),
         "audio_frames": len(sent_media),
+        "speaker_proofs": len(media) - len(sent_media),
         "audio_key_ids_seen": sorted({kid for kid, _, _ in headers}),
         "audio_counters_in_clear_and_rising": all(c == sorted(c) for c in counters.values()),
     }

@@ -21,7 +21,10 @@ recipient, sending client, envelope type, and ``what``, the relay's best
 guess at the payload: a commit is recognisable without any key because its
 author sends the same payload as a broadcast and as a UNICAST to its own slot
 (spec §12.5); other kinds come from the cleartext kind byte while the wire
-has one.  ``tag`` is a sender-side label the test sets with :meth:`tagged`
+has one.  A MEDIA payload is ``"proof"`` if it is a speaker proof (its first
+byte, 0xFF, is one no frame header can start with, spec §15.6 — a relay tells
+them apart the same way) and ``"media"`` (an audio frame) otherwise.
+``tag`` is a sender-side label the test sets with :meth:`tagged`
 ("everything the moderator sent while kicking"), which needs no guess at all.
 """
 
@@ -36,7 +39,7 @@ from room.harness import Link, Router
 
 from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelope
 from e2ee.errors import HushroomError
-from e2ee.room import seal
+from e2ee.room import seal, speaker_proof
 from e2ee.room.events import Event
 
 _PAYLOAD_TYPES = (EnvelopeType.CONTROL, EnvelopeType.UNICAST)
@@ -50,7 +53,7 @@ class Delivery:
     env: Envelope
     src: Link | None  # the client whose output caused it (the joiner, for relay notices)
     tag: str | None  # the sender-side label, see HostileRelay.tagged
-    what: str  # commit | media | notice | join_request | control | pairwise | ...
+    what: str  # commit | media | proof | notice | join_request | control | pairwise | ...
     at: float  # relay clock when it was routed
 
 
@@ -84,7 +87,7 @@ class Rule:
 
 def _classify(env: Envelope, commits: set[bytes]) -> str:
     if env.type is EnvelopeType.MEDIA:
-        return "media"
+        return "proof" if speaker_proof.is_proof(env.payload) else "media"
     if env.type not in _PAYLOAD_TYPES:
         return "notice"
     if env.payload in commits:

@@ -8,6 +8,7 @@ from room.harness import Invite, Link, make_invite, new_identity, rng_for
 
 from e2ee.room import Role, RoomSession, events
 from e2ee.room.session import RoomConfig
+from e2ee.room.speaker_auth import PAUSE
 
 from .hostile import HostileRelay
 
@@ -32,6 +33,7 @@ class Scene:
     _seed: int = 1000
     salt: int = 0  # changes every random draw, not the identities
     _frames: dict[Link, int] = field(default_factory=dict)
+    _sent_at: dict[tuple[Link, bytes], float] = field(default_factory=dict)
 
     @property
     def speaker(self) -> Link:
@@ -85,19 +87,36 @@ class Scene:
                 if s.session.state == "member":
                     n = self._frames.get(s, 0)
                     self._frames[s] = n + 1
+                    self._sent_at[(s, opus(n))] = self.relay.now
                     s.session.send_audio(opus(n), self.relay.now)
             self.relay.advance(FRAME_S)
+
+    def pause(self) -> None:
+        """Everyone falls silent long enough to send the proof of their last batch (§15.6).
+
+        A frame is played once its speaker's proof covers it, so what was said
+        is only all heard after this.
+        """
+        self.relay.advance(PAUSE + FRAME_S)
 
     def sent(self, speaker: Link) -> int:
         return self._frames.get(speaker, 0)
 
-    def heard(self, listener: Link, speaker: Link, after: float = -1.0) -> list[bytes]:
-        """Opus frames ``listener`` played from ``speaker`` at or after ``after``."""
+    def heard(
+        self, listener: Link, speaker: Link, after: float = -1.0, sent_after: float = -1.0
+    ) -> list[bytes]:
+        """Opus frames ``listener`` played from ``speaker`` at or after ``after``.
+
+        ``sent_after``: only those the speaker sent at or after that time (a
+        frame is played a batch after it was sent, spec §15.6).
+        """
         me = speaker.session.me
         return [
             e.opus
             for e in self.relay.events(listener, events.AudioReceived, after)
-            if isinstance(e, events.AudioReceived) and e.member == me
+            if isinstance(e, events.AudioReceived)
+            and e.member == me
+            and self._sent_at.get((speaker, e.opus), float("inf")) >= sent_after
         ]
 
     def alerts(self, link: Link, after: float = -1.0) -> list[str]:

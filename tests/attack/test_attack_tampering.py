@@ -27,6 +27,12 @@ def genuine(scene: Scene, heard: list[bytes], speaker: object) -> bool:
     return set(heard) <= {opus(n) for n in range(scene.sent(speaker))}  # type: ignore[arg-type]
 
 
+def frame_counts(link_: object) -> int:
+    """Counted envelopes, leaving out the counts of speaker proofs and of ForgedAudio events."""
+    c = link_.session.counters  # type: ignore[attr-defined]
+    return sum(v for k, v in c.items() if not k.startswith(("audio_proof_", "audio_forged_")))
+
+
 def test_flipped_bits_in_control_traffic_are_rejected_and_counted() -> None:
     room = build(listeners=3)
     victim, hand = room.listeners[0], room.listeners[1]
@@ -48,13 +54,16 @@ def test_flipped_bits_in_control_traffic_are_rejected_and_counted() -> None:
 
 def test_flipped_bits_in_audio_never_play_a_forged_frame() -> None:
     room = build(listeners=2)
+    # frames only: the speaker's proofs arrive intact, so the flipped frames are what fails
     rule = room.relay.flip_bits(random.Random(2), bits=2, to=room.listener, what=["media"])
-    before = sum(room.listener.session.counters.values())
+    before = frame_counts(room.listener)
     room.talk(1.0)
+    room.pause()
+    room.run(room.listener.session.config.speaker_auth.hold)  # unproven frames run out
     heard = room.heard(room.listener, room.speaker)
     assert rule.hits == room.sent(room.speaker)
     assert genuine(room, heard, room.speaker)
-    counted = sum(room.listener.session.counters.values()) - before - len(heard)
+    counted = frame_counts(room.listener) - before - len(heard)
     assert counted + room.relay.undecodable == rule.hits, "every flipped frame is counted"
     assert room.heard(room.listeners[1], room.speaker) == [opus(n) for n in range(50)]
 
@@ -62,6 +71,7 @@ def test_flipped_bits_in_audio_never_play_a_forged_frame() -> None:
 def test_relay_made_audio_under_a_speakers_slot_is_rejected() -> None:
     room = build(listeners=1)
     room.talk(0.1)
+    room.pause()
     real = [d.env for d in room.relay.seen if d.to is room.listener and d.what == "media"]
     rng = random.Random(3)
     for env in real:
@@ -83,6 +93,7 @@ def test_replayed_and_duplicated_audio_plays_once() -> None:
     room = build(listeners=1)
     room.relay.duplicate(3, what=["media"])
     room.talk(0.4)
+    room.pause()
     room.relay.replay([d for d in room.relay.seen if d.what == "media"])
     room.relay.pump()
     heard = room.heard(room.listener, room.speaker)
@@ -92,23 +103,45 @@ def test_replayed_and_duplicated_audio_plays_once() -> None:
 
 def test_reordered_audio_plays_genuine_frames_at_most_once() -> None:
     room = build(listeners=1)
-    hold = room.relay.withhold(to=room.listener, what=["media"])
+    hold = room.relay.withhold(to=room.listener, what=["media", "proof"])
     room.talk(0.2)
-    hold.release(reverse=True)
+    room.pause()
+    hold.release(reverse=True)  # every proof now arrives before the frames it covers
     room.relay.pump()
     room.talk(0.2)
+    room.pause()
     heard = room.heard(room.listener, room.speaker)
     assert len(heard) == len(set(heard)) and genuine(room, heard, room.speaker)
     assert heard[-10:] == [opus(n) for n in range(10, 20)]
 
 
+def test_audio_the_relay_reverses_is_all_played_once_when_its_proofs_come_first() -> None:
+    room = build(listeners=1)
+    room.talk(0.2)
+    room.pause()
+    hold = room.relay.withhold(to=room.listener, what=["media", "proof"])
+    room.talk(0.2)
+    room.pause()
+    hold.release(reverse=True)  # each batch's proof lands after a later batch settled
+    room.relay.pump()
+    heard = room.heard(room.listener, room.speaker)
+    assert heard[:10] == [opus(n) for n in range(10)]
+    assert sorted(heard[10:]) == [opus(n) for n in range(10, 20)], "each reversed frame once"
+
+
 def test_dropped_audio_is_a_gap_and_nothing_else() -> None:
     room = build(listeners=1)
     rng = random.Random(4)
-    room.relay.drop(what=["media"], when=lambda d: rng.random() < 0.3)
+    room.relay.drop(what=["media", "proof"], when=lambda d: rng.random() < 0.3)
     room.talk(2.0)
+    room.pause()
     heard = room.heard(room.listener, room.speaker)
-    assert 40 < len(heard) < 100
+    # Expected from spec §15.6 (stage: batches of 3 frames, 1 parity class): a batch is
+    # heard only if its proof arrives (0.7) and at most one of its frames is lost, and then
+    # as the frames that arrived: 0.7 * (3 * 0.7**3 + 2 * 3 * 0.3 * 0.7**2) = 1.338 frames
+    # per batch, 33 batches and a last lone frame (0.7**2): 44.6 of 100, standard deviation
+    # sqrt(33 * 1.606) = 7.3.  The bound is the mean less three deviations.
+    assert 22 < len(heard) < 100
     assert heard == sorted(heard) and genuine(room, heard, room.speaker)
     assert len(room.heads()) == 1
 
@@ -118,9 +151,14 @@ def test_swapped_slots_never_attribute_one_speakers_audio_to_another() -> None:
     a, b = room.speakers
     room.relay.swap_slots(a, b)
     room.talk(0.4)
-    # the frames are stamped with the other speaker's slot: they fail authentication
+    room.pause()
+    room.run(room.listener.session.config.speaker_auth.hold)
+    # the frames are stamped with the other speaker's slot: no proof by that speaker covers
+    # them (spec §15.6), so none is played and each is counted when its hold time ends
     assert room.heard(room.listener, a) == [] and room.heard(room.listener, b) == []
-    assert room.listener.session.counters["audio_rejected_auth"] == 40
+    assert room.listener.session.counters["audio_rejected_unproven"] == 40
+    forged = room.relay.events(room.listener, events.ForgedAudio)
+    assert {e.member for e in forged} == {a.session.me, b.session.me}  # type: ignore[attr-defined]
     a.session.send_chat("from a")
     room.relay.pump()
     chats = room.relay.events(room.listener, events.ChatReceived)

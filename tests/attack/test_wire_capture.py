@@ -29,6 +29,7 @@ def test_no_secret_appears_on_the_wire_or_at_the_relay(caplog: pytest.LogCapture
     assert find_leaks(cap.secrets, blob(logs)) == []
     seen = visible_metadata(cap)
     assert seen["audio_frames"] == sum(1 for k in cap.secrets if k.startswith("opus frame"))
+    assert seen["speaker_proofs"] > 0, "the frames travel with their speakers' proofs"
 
 
 def test_the_leak_finder_finds_every_encoding_it_claims() -> None:

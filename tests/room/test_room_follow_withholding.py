@@ -30,7 +30,8 @@ def test_an_honest_listener_hands_the_stale_speaker_the_kick_commit() -> None:
     assert honest.session.counters["commit_forwarded"] == 1  # once per sender and epoch
     assert room.speaker.session.epoch == epoch, "the speaker applied the forwarded commit"
     grace = room.moderator.session.config.rekey_send_grace
-    late = room.heard(eve, room.speaker, after=kick + 2 * grace + 2 * FRAME_S)
+    room.pause()
+    late = room.heard(eve, room.speaker, sent_after=kick + 2 * grace + 2 * FRAME_S)
     assert late == [], f"{len(late)} frames reached the kicked member"
 
 
@@ -42,7 +43,8 @@ def test_a_speaker_cut_off_from_everything_stops_after_the_quiet_period() -> Non
     kick = room.relay.now
     room.talk(SHORT.quiet_alert + 2.0)
     assert room.heard(eve, room.speaker, after=kick + 2.0), "the relay kept eve listening a while"
-    assert room.heard(eve, room.speaker, after=kick + SHORT.quiet_alert + FRAME_S) == []
+    room.pause()
+    assert room.heard(eve, room.speaker, sent_after=kick + SHORT.quiet_alert + FRAME_S) == []
     assert "isolated" in room.alerts(room.speaker)
     assert room.speaker.session.counters["audio_held_isolated"] > 0
     cut.release()  # the relay lets go: the speaker catches up and speaks again
@@ -50,7 +52,8 @@ def test_a_speaker_cut_off_from_everything_stops_after_the_quiet_period() -> Non
     room.run(1.0)
     t = room.relay.now
     room.talk(0.4)
-    assert len(room.heard(honest, room.speaker, after=t)) == 20
+    room.pause()
+    assert len(room.heard(honest, room.speaker, sent_after=t)) == 20
 
 
 def test_an_honest_quiet_room_keeps_its_speakers_talking() -> None:

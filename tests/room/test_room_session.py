@@ -131,7 +131,7 @@ def test_hand_invite_accept_speak_and_move_to_audience() -> None:
     assert all(x.session.hand_queue == (a.session.me,) for x in (mod, a, b, c))
     b.session.send_audio(b"opus-1", r.now)
     b.session.send_audio(b"opus-2", r.now)
-    r.pump()
+    r.advance(0.05)  # frames play once the speaker's proof covers them (spec §15.6)
     for x in (mod, a, c):
         got = of(x, events.AudioReceived)
         assert [(e.member, e.seq, e.opus) for e in got] == [
@@ -166,7 +166,8 @@ def test_demoted_speaker_and_listener_audio_is_dropped_and_counted() -> None:
     frame = sender_for(s, s.me).protect(b"forged")
     assert b.slot is not None
     mod.session.envelope_received(Envelope(EnvelopeType.MEDIA, s.room_tag, b.slot, frame), r.now)
-    assert mod.session.counters["audio_rejected_auth"] == 1
+    mod.session.handle_timer(r.now + mod.session.config.speaker_auth.hold)
+    assert mod.session.counters["audio_forged_unproven"] == 1  # no proof of b covers it
     assert not of(mod, events.AudioReceived)
 
 
@@ -229,7 +230,7 @@ def test_kick_rekeys_and_the_kicked_session_cannot_decrypt_later_frames() -> Non
         assert of(x, events.KeysRotated)[-1].epoch == new_epoch
     assert new_epoch not in victim.session._epoch_keys
     spk.session.send_audio(b"after the kick", r.now)
-    r.pump()
+    r.advance(0.05)  # the speaker's proof (spec §15.6)
     assert of(other, events.AudioReceived)[-1].opus == b"after the kick"
     assert not [e for e in of(victim, events.AudioReceived) if e.opus == b"after the kick"]
     # Even a modified client that ignores its removal holds no key for the frame:
@@ -377,7 +378,7 @@ def test_single_member_reconnect_keeps_identity_and_audio() -> None:
     assert spk.session.me in mod.session.members
     assert mod.session._slots[spk.session.me] == spk.slot
     spk.session.send_audio(b"back", r.now)
-    r.pump()
+    r.advance(0.05)  # the speaker's proof (spec §15.6)
     assert of(a, events.AudioReceived)[-1].opus == b"back"
 
 
@@ -399,7 +400,7 @@ def test_relay_restart_all_slots_change_and_room_recovers_unattended() -> None:
     for x in ls:
         assert mod.session._slots[x.session.me] == x.slot
     spk.session.send_audio(b"after restart", r.now)
-    r.pump()
+    r.advance(0.05)  # the speaker's proof (spec §15.6)
     for x in [mod, *ls[1:]]:
         assert of(x, events.AudioReceived)[-1].opus == b"after restart"
     mod.session.kick(ls[4].session.me)

@@ -1,0 +1,142 @@
+"""``hushroom bench auth``: what speaker authentication costs (spec §15.6).
+
+Figures, at the stage and at the audience defaults of :class:`AuthConfig`:
+
+* ``auth_bytes_per_frame`` — proof bytes per 20 ms frame (the MEDIA payload;
+  ``auth_wire_bytes_per_frame`` adds the relay envelope of each proof).
+* ``auth_latency_ms`` — added delay before a frame may be played: arrival of
+  the frame to its release by the receiver's gate, frames sent every 20 ms on
+  a lossless link, plus the measured signing and verification time of the
+  proof that releases it; max and mean over the run.
+* ``auth_sign_us`` / ``auth_verify_us`` — median microseconds per frame the
+  speaker spends (digest + its share of a signature) and a listener spends
+  (digest, holding, its share of a verification).
+* ``auth_listener_cpu_4_speakers`` — ``4 x 50 x auth_verify_us`` as a share of
+  one core, in percent.
+
+Times are medians over ``--rounds`` rounds of ``--frames`` frames, with
+``time.perf_counter_ns``; nothing here runs in the unit tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections import Counter
+
+from e2ee.envelope import EnvelopeType, encode_envelope
+from e2ee.frame import FrameSender
+from e2ee.identity import IdentityKey
+from e2ee.room import keys
+from e2ee.room.speaker_auth import FRAME_SECONDS, AuthConfig, ProofBatcher, ProofGate
+from e2ee.room.speaker_proof import is_proof
+from e2ee.sender_key import SenderKey
+
+HELP = "speaker authentication: bytes, added delay, sign/verify cost (spec: Speaker authentication)"
+EPOCH = 3
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--frames", type=int, default=500, help="frames per round")
+    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per figure")
+    parser.add_argument("--size", type=int, default=80, help="Opus frame size in bytes")
+
+
+Context = tuple[bytes, bytes, bytes]  # room id, speaker id, proof key
+
+
+def _stream(size: int, frames: int, params: tuple[int, int]) -> tuple[list[bytes], float, Context]:
+    """One speaker's MEDIA payloads (frames and proofs, in order) and its µs per frame."""
+    ident = IdentityKey(os.urandom(32))
+    room = os.urandom(32)
+    base = keys.sender_base(os.urandom(32), ident.public)
+    tx = FrameSender(SenderKey(EPOCH, EPOCH, base), room_id=room, sender_id=ident.public)
+    batcher = ProofBatcher(ident, room)
+    proof_key = keys.proof_key(base)
+    sealed = [tx.protect(os.urandom(size)) for _ in range(frames)]
+    out: list[bytes] = []
+    start = time.perf_counter_ns()
+    for i, f in enumerate(sealed):
+        out.append(f)
+        out += batcher.add(f, EPOCH, i * FRAME_SECONDS, params, lambda: proof_key)
+    out += batcher.flush()
+    sign_us = (time.perf_counter_ns() - start) / frames / 1000
+    return out, sign_us, (room, ident.public, proof_key)
+
+
+def _receive(payloads: list[bytes], hold: float, ctx: Context) -> tuple[float, list[float]]:
+    """Feed one speaker's payloads to a gate; µs per frame and each frame's wait in s."""
+    room, member, proof_key = ctx
+    gate = ProofGate(room, hold, Counter())
+    arrived: list[float] = []
+    waits: list[float] = []
+    candidates = [(EPOCH, proof_key)]
+    start = time.perf_counter_ns()
+    for payload in payloads:
+        if is_proof(payload):  # it arrives with the frame it follows
+            now = (len(arrived) - 1) * FRAME_SECONDS
+            released = gate.proof(member, payload, now, candidates).frames
+        else:
+            now = len(arrived) * FRAME_SECONDS
+            arrived.append(now)
+            released = gate.frame(member, payload, now).frames
+        for _ in released:
+            waits.append(now - arrived[len(waits)])
+    verify_us = (time.perf_counter_ns() - start) / len(arrived) / 1000
+    assert len(waits) == len(arrived), "every frame was released"
+    return verify_us, waits
+
+
+def measure_class(
+    params: tuple[int, int], hold: float, size: int, frames: int, rounds: int
+) -> dict[str, float]:
+    """The figures for one ``(batch, parity)`` default."""
+    signs, verifies = [], []
+    waits: list[float] = []
+    proof_bytes = wire_bytes = 0
+    for _ in range(rounds):
+        payloads, sign_us, ctx = _stream(size, frames, params)
+        verify_us, waits = _receive(payloads, hold, ctx)
+        signs.append(sign_us)
+        verifies.append(verify_us)
+        proofs = [p for p in payloads if is_proof(p)]
+        proof_bytes = sum(len(p) for p in proofs)
+        wire_bytes = sum(len(encode_envelope(EnvelopeType.MEDIA, bytes(16), 1, p)) for p in proofs)
+    sign_us, verify_us = statistics.median(signs), statistics.median(verifies)
+    batch = params[0]
+    crypto_ms = (sign_us + verify_us) * batch / 1000  # one signature and one verification
+    return {
+        "batch": batch,
+        "parity": params[1],
+        "auth_bytes_per_frame": round(proof_bytes / frames, 2),
+        "auth_wire_bytes_per_frame": round(wire_bytes / frames, 2),
+        "auth_latency_ms_max": round(max(waits) * 1000 + crypto_ms, 2),
+        "auth_latency_ms_mean": round(statistics.fmean(waits) * 1000 + crypto_ms, 2),
+        "auth_sign_us": round(sign_us, 2),
+        "auth_verify_us": round(verify_us, 2),
+        "auth_listener_cpu_4_speakers": round(4 * 50 * verify_us / 1e6 * 100, 3),
+    }
+
+
+def measure(size: int = 80, frames: int = 500, rounds: int = 9) -> dict[str, object]:
+    """Both defaults (see module docstring)."""
+    config = AuthConfig()
+    return {
+        "stage": measure_class(config.params(True), config.hold, size, frames, rounds),
+        "audience": measure_class(config.params(False), config.hold, size, frames, rounds),
+        "frame_bytes": size,
+        "method": f"median of {rounds} rounds x {frames} frames, time.perf_counter_ns",
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    figures = measure(args.size, args.frames, args.rounds)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(json.dumps(figures, indent=2))
+    return 0

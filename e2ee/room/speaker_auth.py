@@ -1,0 +1,306 @@
+"""Speaker authentication: batching proofs out, holding frames in until proven (spec §15.6).
+
+:class:`ProofBatcher` is the speaker's side: it collects the digests of the
+frames it sends and emits a :mod:`~e2ee.room.speaker_proof` every ``batch``
+frames, when its epoch changes, or when it pauses (:meth:`ProofBatcher.due`).
+
+:class:`ProofGate` is the receiver's side.  A frame that arrives on a
+speaker's slot is only *held*; it is released (to be opened and played) once
+a proof whose signature by that speaker covers its digest has been verified.
+Nothing else moves receiving state: replay windows see only released frames,
+so a forged frame — whatever its counter — can neither be played nor silence
+anyone.  Held frames and proofs are bounded per speaker and expire after
+``hold`` seconds; an unproven or disproven frame is reported as a forgery in
+that speaker's name.  Every frame the gate does not release and every proof it
+drops is counted, once, in the ``counters`` it is given (spec §15.6).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from e2ee.errors import DecryptionFailed
+from e2ee.identity import IdentityKey
+from e2ee.room import speaker_proof
+from e2ee.room.events import ForgedAudio
+from e2ee.room.speaker_proof import MAX_BATCH, Proof
+from e2ee.sframe_header import decode_header
+
+FRAME_SECONDS = 0.02
+MAX_HELD_FRAMES = 2 * MAX_BATCH  # unproven frames held per speaker (spec §15.6)
+MAX_HELD_PROOFS = 4  # proofs waiting for their frames, per speaker (spec §15.6)
+PAUSE = 1.5 * FRAME_SECONDS  # no frame for this long: the speaker closes its batch
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Room parameters of speaker authentication (spec §15.6); defaults are the spec's."""
+
+    stage_batch: int = 3  # frames per proof while another member is on stage
+    stage_parity: int = 1
+    audience_batch: int = 25  # frames per proof when only the audience listens
+    audience_parity: int = 3
+    hold: float = 1.5  # seconds an unproven frame or a waiting proof is kept
+
+    def params(self, others_on_stage: bool) -> tuple[int, int]:
+        """``(batch, parity)`` a speaker uses (spec §15.6)."""
+        if others_on_stage:
+            return self.stage_batch, self.stage_parity
+        return self.audience_batch, self.audience_parity
+
+
+# -- the speaker's side -----------------------------------------------------------------
+
+
+class ProofBatcher:
+    """Digests of the frames sent since the last proof (spec §15.6)."""
+
+    def __init__(self, identity: IdentityKey, room_id: bytes) -> None:
+        self._identity = identity
+        self._room_id = room_id
+        self._digests: list[bytes] = []
+        self._first = 0
+        self._epoch = -1
+        self._key = b""
+        self._parity = 1
+        self._last_at = 0.0
+
+    def add(
+        self,
+        frame: bytes,
+        epoch: int,
+        now: float,
+        params: tuple[int, int],
+        proof_key: Callable[[], bytes],
+    ) -> list[bytes]:
+        """Record a frame just protected under ``epoch``; returns the proofs to send now."""
+        _, counter, _ = decode_header(frame)
+        out: list[bytes] = []
+        if self._digests and (epoch != self._epoch or counter != self._first + len(self._digests)):
+            out.extend(self.flush())
+        if not self._digests:
+            self._first, self._epoch, self._key = counter, epoch, proof_key()
+        batch, self._parity = params
+        self._digests.append(speaker_proof.frame_digest(frame))
+        self._last_at = now
+        if len(self._digests) >= batch:
+            out.extend(self.flush())
+        return out
+
+    def due(self) -> float | None:
+        """When a paused speaker must send the proof of its partial batch."""
+        return self._last_at + PAUSE if self._digests else None
+
+    def flush(self) -> list[bytes]:
+        """The proof of the frames collected so far (none if there are none)."""
+        if not self._digests:
+            return []
+        digests, self._digests = self._digests, []
+        r = min(self._parity, len(digests), speaker_proof.MAX_PARITY)
+        return [
+            speaker_proof.make_proof(
+                self._identity, self._key, self._room_id, self._epoch, self._first, digests, r
+            )
+        ]
+
+
+# -- the receiver's side ----------------------------------------------------------------
+
+
+def _may_cover(proof: bytes, ctr: int) -> bool:
+    """Counter ``ctr`` is at most a batch above the proof's clear ``first`` (spec §15.6)."""
+    return 0 <= ctr - speaker_proof.proof_first(proof) < MAX_BATCH
+
+
+def _awaited(h: _Held, ctr: int) -> bool:
+    """A waiting proof may cover counter ``ctr``: its frame is kept even below the floor."""
+    return any(_may_cover(p[1], ctr) for p in h.proofs)
+
+
+class Released(NamedTuple):
+    """What a frame or proof arrival lets through: frames to open, in counter order."""
+
+    frames: list[bytes]
+    events: list[ForgedAudio]
+
+
+@dataclass
+class _Held:
+    """One speaker's unproven frames and waiting proofs (spec §15.6)."""
+
+    frames: dict[int, tuple[bytes, bytes, float]] = field(default_factory=dict)  # ctr -> ...
+    proofs: list[tuple[list[tuple[int, bytes]], bytes, float]] = field(default_factory=list)
+    proven: dict[int, bytes] = field(default_factory=dict)  # digests of proven, unseen frames
+    floor: int = 0  # every counter below is released, proven-missing or given up
+    alerted_at: float = float("-inf")
+
+
+class ProofGate:
+    """Holds each speaker's frames until its signature covers them (spec §15.6)."""
+
+    def __init__(self, room_id: bytes, hold: float, counters: Counter[str]) -> None:
+        self._room_id = room_id
+        self._hold = hold
+        self._held: dict[bytes, _Held] = {}
+        self._counters = counters
+
+    def frame(self, member: bytes, frame: bytes, now: float) -> Released:
+        """A frame arrived on ``member``'s slot (its header already parses)."""
+        _, ctr, _ = decode_header(frame)
+        h = self._held.setdefault(member, _Held())
+        events = self._expire(member, h, now)
+        digest = speaker_proof.frame_digest(frame)
+        if ctr < h.floor and h.proven.get(ctr) == digest:  # late, but its digest was signed
+            del h.proven[ctr]
+            return Released([frame], events)
+        if ctr < h.floor and not _awaited(h, ctr):
+            self._counters["audio_rejected_replay"] += 1  # settled already: a replay or forgery
+            return Released([], events)
+        if ctr in h.frames:
+            same = h.frames[ctr][1] == digest
+            self._counters["audio_rejected_replay" if same else "audio_rejected_conflict"] += 1
+            return Released([], events)  # the first copy stays; a relay could drop it anyway
+        if len(h.frames) >= MAX_HELD_FRAMES:
+            self._counters["audio_rejected_held_full"] += 1
+            top = max(h.frames)
+            if ctr > top:
+                return Released([], events)
+            del h.frames[top]  # keep the lowest counters: a forged jump cannot crowd them out
+        h.frames[ctr] = (frame, digest, now)
+        released: list[bytes] = []
+        for entry in list(h.proofs):
+            if _may_cover(entry[1], ctr):
+                released += self._settle(member, h, entry, now, events)
+        return Released(released, events)
+
+    def proof(
+        self,
+        member: bytes,
+        payload: bytes,
+        now: float,
+        candidates: Sequence[tuple[int, bytes]],
+    ) -> Released:
+        """A proof arrived on ``member``'s slot; ``candidates`` are ``(epoch, proof key)``."""
+        speaker_proof.proof_phase(payload)
+        h = self._held.setdefault(member, _Held())
+        events = self._expire(member, h, now)
+        if len(h.proofs) >= MAX_HELD_PROOFS:
+            h.proofs.pop(0)
+            self._counters["audio_proof_dropped"] += 1
+        entry = (list(candidates), payload, now)
+        h.proofs.append(entry)
+        return Released(self._settle(member, h, entry, now, events), events)
+
+    def next_expiry(self) -> float | None:
+        """When the oldest held frame or waiting proof runs out of time (spec §15.6)."""
+        times = [
+            t
+            for h in self._held.values()
+            for t in (
+                next(iter(h.frames.values()))[2] if h.frames else None,
+                h.proofs[0][2] if h.proofs else None,
+            )
+            if t is not None
+        ]
+        return min(times) + self._hold if times else None
+
+    def expire(self, now: float) -> list[ForgedAudio]:
+        """Drop what ran out of time; one event per speaker whose frames went unproven."""
+        events: list[ForgedAudio] = []
+        for member, h in self._held.items():
+            events += self._expire(member, h, now)
+        return events
+
+    def forget_member(self, member: bytes) -> None:
+        """``member`` left the roster: its held frames and proofs go."""
+        self._held.pop(member, None)
+
+    def __len__(self) -> int:
+        return sum(len(h.frames) + len(h.proofs) for h in self._held.values())
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _settle(
+        self,
+        member: bytes,
+        h: _Held,
+        entry: tuple[list[tuple[int, bytes]], bytes, float],
+        now: float,
+        events: list[ForgedAudio],
+    ) -> list[bytes]:
+        """Try to verify one waiting proof; release its frames if it verifies.
+
+        A proof that no candidate key opens, or whose frames are all known but
+        whose signature fails, is dropped and reported; one that lacks frames
+        waits for them (until the hold time ends).
+        """
+        candidates, payload, _ = entry
+        complete = False
+        opened = False
+        for epoch, key in candidates:
+            try:
+                proof = speaker_proof.open_proof(key, epoch, payload)
+            except DecryptionFailed:
+                continue
+            opened = True
+            known = {c: d for c, (_, d, _) in h.frames.items()} | h.proven
+            digests = speaker_proof.recover_digests(proof, known)
+            if digests is None:
+                continue
+            complete = True
+            try:
+                speaker_proof.verify_proof(self._room_id, member, proof, digests)
+            except DecryptionFailed:
+                continue
+            h.proofs.remove(entry)
+            return self._release(h, proof, digests)
+        if complete or (candidates and not opened):
+            h.proofs.remove(entry)
+            self._counters["audio_proof_rejected"] += 1
+            self._report(member, h, now, "bad_signature", events)
+        return []
+
+    def _release(self, h: _Held, proof: Proof, digests: list[bytes]) -> list[bytes]:
+        out: list[bytes] = []
+        for i, digest in enumerate(digests):
+            ctr = proof.first + i
+            held = h.frames.pop(ctr, None)
+            if held is not None and held[1] == digest:
+                out.append(held[0])
+            elif ctr >= h.floor - MAX_HELD_FRAMES:  # the bound of spec §15.6 step 3
+                h.proven[ctr] = digest
+        end = proof.first + proof.n
+        if end > h.floor:
+            h.floor = end
+            for c in [c for c in h.proven if c < end - MAX_HELD_FRAMES]:
+                del h.proven[c]
+            for c in [c for c in h.frames if c < end and not _awaited(h, c)]:
+                del h.frames[c]  # never proven, and now behind the speaker: given up
+                self._counters["audio_rejected_unproven"] += 1
+        return out
+
+    def _expire(self, member: bytes, h: _Held, now: float) -> list[ForgedAudio]:
+        events: list[ForgedAudio] = []
+        hold = self._hold  # the same sum as next_expiry(), so a due timer always clears
+        stale = [c for c, (_, _, t) in h.frames.items() if t + hold <= now]
+        for c in stale:
+            del h.frames[c]
+        waiting = len(h.proofs)
+        h.proofs[:] = [p for p in h.proofs if p[2] + hold > now]
+        if waiting > len(h.proofs):
+            self._counters["audio_proof_dropped"] += waiting - len(h.proofs)
+        if stale:
+            self._counters["audio_rejected_unproven"] += len(stale)
+            self._report(member, h, now, "unproven", events)
+        return events
+
+    def _report(
+        self, member: bytes, h: _Held, now: float, reason: str, events: list[ForgedAudio]
+    ) -> None:
+        """One event per speaker and hold period at most: the queue stays bounded."""
+        if now - h.alerted_at >= self._hold:
+            h.alerted_at = now
+            events.append(ForgedAudio(member, reason))

@@ -1,0 +1,23 @@
+"""``hushroom bench auth --json`` runs and reports the spec's proof sizes (spec §15.6)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from client import cli
+
+
+def test_bench_auth_json_reports_both_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bench", "auth", "--json", "--frames", "60", "--rounds", "1"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    stage, audience = figures["stage"], figures["audience"]
+    # a proof is 10 + 2 + 32 r + 64 bytes: 20 stage proofs (n = 3, r = 1) for 60 frames,
+    # and 25 + 25 + 10 frames in the audience (r = 3)
+    assert stage["auth_bytes_per_frame"] == pytest.approx(20 * 108 / 60, abs=0.01)
+    assert audience["auth_bytes_per_frame"] == pytest.approx(3 * 172 / 60, abs=0.01)
+    assert stage["auth_latency_ms_max"] >= 40.0  # the first frame of a batch waits 2 periods
+    assert audience["auth_latency_ms_max"] >= 480.0
+    for cls in (stage, audience):
+        assert cls["auth_sign_us"] > 0 and cls["auth_verify_us"] > 0
