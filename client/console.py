@@ -50,21 +50,34 @@ class PlainConsole:
         self, actions: trio.MemorySendChannel[Action], readline: Callable[[], str] | None = None
     ) -> None:
         """Read command lines until end of input; report bad lines, never exit on them."""
-        read = readline or sys.stdin.readline
-        while True:
-            try:
-                line = await trio.to_thread.run_sync(read, abandon_on_cancel=True)
-            except (OSError, ValueError):
-                return  # no readable stdin (closed, captured): keep running without it
-            if not line:
-                return  # end of input: keep running, just stop reading
-            try:
-                action = parse_line(line)
-            except ValueError as exc:
-                self.log(str(exc))
-                continue
-            if action is not None:
-                await actions.send(action)
+        await read_lines(actions, parse_line, self.log, readline)
+
+
+async def read_lines(
+    actions: trio.MemorySendChannel[Action],
+    parse: Callable[[str], Action | None],
+    on_error: Callable[[str], None],
+    readline: Callable[[], str] | None = None,
+) -> None:
+    """Send ``parse(line)`` for each stdin line until end of input; bad lines go to ``on_error``.
+
+    End of input (or no readable stdin) just stops the reading: the client keeps running.
+    """
+    read = readline or sys.stdin.readline
+    while True:
+        try:
+            line = await trio.to_thread.run_sync(read, abandon_on_cancel=True)
+        except (OSError, ValueError):
+            return  # no readable stdin (closed, captured): keep running without it
+        if not line:
+            return  # end of input: keep running, just stop reading
+        try:
+            action = parse(line)
+        except ValueError as exc:
+            on_error(str(exc))
+            continue
+        if action is not None:
+            await actions.send(action)
 
 
 class ScreenConsole:

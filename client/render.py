@@ -35,7 +35,8 @@ def render_screen(view: RoomView, now: float, width: int = 80) -> list[str]:
     """The whole screen as lines (no ANSI codes; the caller positions them)."""
     selected = view.selected_member() if view.is_moderator() else None
     title = f"hushroom — {view.room_name or 'room'}"
-    lines = [title[:width], f"safety code: {view.safety_code or '…'}   link: {view.connection}"]
+    link = f"{view.connection}: {view.link_detail}" if view.link_detail else view.connection
+    lines = [title[:width], f"safety code: {view.safety_code or '…'}   link: {link}"]
     if view.invite:
         lines.append(f"invite: {view.invite}")
     lines.append("")

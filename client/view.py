@@ -48,6 +48,8 @@ class RoomView:
     invite: str = ""
     safety_code: str = ""
     connection: str = "connecting"
+    link_detail: str = ""
+    """The latest reconnect message while reconnecting (one updating line)."""
     members: dict[str, MemberView] = field(default_factory=dict)
     hand_queue: list[str] = field(default_factory=list)
     knocks: list[Knock] = field(default_factory=list)
