@@ -188,6 +188,8 @@ def _refresh(client: RoomClient) -> None:
     view.set_members(_member_views(client))
     view.set_hand_queue([handle_of(mid) for mid in client.room.hand_queue])
     view.safety_code = safety_code(client.room) if my_id(client.room) is not None else ""
+    successor = last_moderator_successor(client.room)
+    view.successor = view.members.get(handle_of(successor.id)) if successor is not None else None
 
 
 def apply_event(client: RoomClient, event: ev.Event) -> None:
@@ -221,6 +223,7 @@ def apply_event(client: RoomClient, event: ev.Event) -> None:
             log(f"{event.display_name} is knocking ({admit} to admit, {deny} to deny)")
     elif isinstance(event, ev.MemberJoined):
         client.known_members.add(event.member)
+        client.names[event.member] = event.display_name
         view.knocks = [k for k in view.knocks if k.handle != handle_of(event.member)]
         _refresh(client)
         log(f"{event.display_name} joined as {ROLE_NAMES[event.role]}")
@@ -351,7 +354,7 @@ CONFIRMATIONS = {
 }
 
 
-def last_moderator_successor(room: RoomSession) -> str | None:
+def last_moderator_successor(room: RoomSession) -> MemberView | None:
     """Who a leaving last moderator could hand over to, or ``None`` if leaving is fine.
 
     The suggestion is the first other member on stage, else the first other member.
@@ -361,7 +364,7 @@ def last_moderator_successor(room: RoomSession) -> str | None:
     if room.role is not Role.MODERATOR or not others or len(moderators) != 1:
         return None
     on_stage = [m for m in others if m.role.on_stage]
-    return str((on_stage or others)[0].display_name)
+    return (on_stage or others)[0]
 
 
 def perform(client: RoomClient, action: Action) -> None:
@@ -406,10 +409,10 @@ def perform(client: RoomClient, action: Action) -> None:
         elif kind == "leave":
             successor = last_moderator_successor(room)
             if successor is not None:
-                view = client.view
+                view, name = client.view, successor.display_name
                 raise CliError(
-                    f"you are the last moderator: hand over to {successor} "
-                    f"({view.hint('o', 'moderator ' + successor)}), end the room "
+                    f"you are the last moderator: hand over to {name} "
+                    f"({view.hint('o', 'moderator ' + name)}), end the room "
                     f"({view.hint('e', 'end')}), or leave it without a moderator "
                     f"({view.hint('l', 'leave anyway')})?"
                 )
