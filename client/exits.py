@@ -31,4 +31,4 @@ TABLE = (
     (NOT_ADMITTED, "never admitted (no moderator answered, or --duration ran out)"),
 )
 
-HELP = "exit codes: " + "; ".join(f"{code} {what}" for code, what in TABLE)
+HELP = "exit codes:\n" + "".join(f"  {code}  {what}\n" for code, what in TABLE)
