@@ -10,6 +10,7 @@ import trio
 
 from client import exits
 from client.actions import Action, parse_line
+from client.console import ScreenConsole
 from client.door import MAX_QUEUED
 from client.inproc_relay import start_relay
 from client.relay_connect import new_invite
@@ -145,14 +146,25 @@ async def test_members_leaving_in_one_commit_are_each_named() -> None:
     assert set(mod.names) == {founder.public}  # the departed are not kept
 
 
-async def test_moderator_actions_are_confirmed_and_chat_is_shown_once(room_: LiveRoom) -> None:
-    room = room_
+async def bob_in(room: LiveRoom) -> RoomClient:
     bob = (await room.start(IdentityKey.generate(secrets.token_bytes), "Bob")).client
     with trio.fail_after(5):
         await room.mod.wait_until(lambda: room.mod.view.find("Bob") is not None)
+    return bob
+
+
+async def test_moderator_actions_are_confirmed(room_: LiveRoom) -> None:
+    room = room_
+    await bob_in(room)
     room.mod.perform(Action("invite", target="Bob"))
     room.mod.perform(Action("askmute", target="Bob"))
     assert room.mod_lines[-2:] == ["invited Bob to speak", "asked Bob to mute"]
+
+
+async def test_chat_is_shown_once_in_the_terminal_view(room_: LiveRoom) -> None:
+    room = room_
+    bob = await bob_in(room)
+    bob._log = ScreenConsole(bob.view).log  # what the runner does for the terminal view
     # Bob's terminal view (not plain mode): the chat pane shows it, the status lines do not
     room.mod.perform(Action("chat", text="hello Bob"))
     with trio.fail_after(5):
