@@ -289,9 +289,11 @@ def apply_event(client: RoomClient, event: ev.Event) -> None:
         log(f"room safety code changed ({event.reason}): {view.safety_code}; compare it again")
     elif isinstance(event, ev.RoomSecretRotated):
         client.invite = client.invite.rotated(event.room_secret)
+        link = client.invite.to_link()
         if view.invite:
-            view.invite = client.invite.to_link()
-        log("the room has a new invite link; the old one no longer reaches it")
+            view.invite = link
+        # the new link is shown to this user only (their own screen or stream)
+        log(f"the room has a new invite link (the old one no longer reaches it): {link}")
     elif isinstance(event, ev.SecurityAlert):
         log(f"SECURITY ALERT ({event.kind}): {event.detail}")
     elif isinstance(event, ev.RosterChanged):

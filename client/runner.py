@@ -111,12 +111,19 @@ async def run_client(
 
         async def leave_on_signal() -> None:
             # Ctrl-C or SIGTERM: say goodbye so the room sees us leave at once;
-            # a second one stops without waiting.
+            # a second one stops without waiting.  The last moderator of an
+            # occupied room is asked first; a second signal leaves it anyway.
+            asked = False
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
                     if client.ended:
                         nursery.cancel_scope.cancel()
                         return
+                    if not asked and rp.last_moderator_successor(client.room) is not None:
+                        asked = True
+                        client.leave()  # refused: prints the question
+                        client.log("press Ctrl-C again to leave it without a moderator")
+                        continue
                     client.log("leaving (press Ctrl-C again to quit at once)")
                     client.leave()
                     client.ended = True

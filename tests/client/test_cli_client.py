@@ -296,3 +296,28 @@ def test_two_clients_with_one_home_and_a_json_client(
     finally:
         for proc in procs:
             proc.stop()
+
+
+def test_ctrl_c_as_last_moderator_asks_then_leaves(
+    relay_process: tuple[int, str], tmp_path: Path
+) -> None:
+    port, pin = relay_process
+    mod = Proc(
+        "room", "create", "--relay", f"127.0.0.1:{port}", f"--pin={pin}",
+        "--home", str(tmp_path / "a"), "--plain",
+    )  # fmt: skip
+    bob = None
+    try:
+        invite = mod.expect("invite:").split()[1]
+        bob = Proc("join", invite, "--name", "Bob", "--home", str(tmp_path / "b"), "--plain")
+        mod.expect("Bob joined")
+        mod.p.send_signal(signal.SIGINT)
+        mod.expect("you are the last moderator: hand over to Bob ('moderator Bob'), end the room")
+        mod.expect("press Ctrl-C again to leave it without a moderator")
+        assert mod.p.poll() is None  # still in the room
+        mod.p.send_signal(signal.SIGINT)
+        assert mod.p.wait(10) == 0
+    finally:
+        mod.stop()
+        if bob is not None:
+            bob.stop()

@@ -95,6 +95,11 @@ async def test_json_client_reports_room_events_and_obeys_json_commands(
     assert rotated["invite"].startswith("hushroom://")
     assert rotated["invite"] != old_link
     assert rotated["invite"] == mod.invite.to_link()
+    logs = [o["text"] for o in bob.events("log")]
+    assert (
+        f"the room has a new invite link (the old one no longer reaches it): {rotated['invite']}"
+        in logs
+    )
     bob.write("not a command")
     (error,) = await bob.until("error")
     assert error["text"] == "not a JSON object"  # a JSON string, not an object
