@@ -13,6 +13,8 @@ import pytest
 import trio
 
 from client.actions import Action
+from client.audio.sources import PcmSource
+from client.audio.synth import speech_like
 from client.json_stream import MAX_COMMAND_BYTES, JsonConsole, parse_command
 from client.room_client import ClientConfig, RoomClient
 from e2ee.identity import IdentityKey
@@ -143,3 +145,15 @@ def test_json_commands_are_actions() -> None:
     assert parse_command('{"cmd": "kick", "member": "Bob"}') == Action("kick", target="Bob")
     assert parse_command('{"cmd": "leave", "member": "anyway"}') == Action("leave", "anyway")
     assert parse_command("  \n") is None
+
+
+async def test_json_client_reports_speaker_levels(json_room: tuple[RoomClient, Stream]) -> None:
+    mod, bob = json_room
+    await bob.until("admitted")
+    mod.speak(PcmSource(speech_like(5.0, seed=3)))
+    with trio.fail_after(8):
+        while not bob.events("level"):
+            await trio.sleep(0.05)
+    level = bob.events("level")[0]
+    assert level["name"] == "Mod"
+    assert -60.0 < level["dbfs"] <= 0.0
