@@ -157,3 +157,12 @@ async def test_json_client_reports_speaker_levels(json_room: tuple[RoomClient, S
     level = bob.events("level")[0]
     assert level["name"] == "Mod"
     assert -60.0 < level["dbfs"] <= 0.0
+
+
+async def test_json_client_reports_its_removal(json_room: tuple[RoomClient, Stream]) -> None:
+    mod, bob = json_room
+    await bob.until("admitted")
+    mod.perform(Action("kick", target="Bob"))
+    (removed,) = await bob.until("removed")
+    assert removed == {"event": "removed", "reason": "kicked"}
+    assert bob.client.exit_code == 3
