@@ -112,14 +112,16 @@ async def run_client(
         async def leave_on_signal() -> None:
             # Ctrl-C or SIGTERM: say goodbye so the room sees us leave at once;
             # a second one stops without waiting.  The last moderator of an
-            # occupied room is asked first; a second signal leaves it anyway.
+            # occupied room is asked first on Ctrl-C (a second one leaves it
+            # anyway); SIGTERM, from a service manager, never asks.
             asked = False
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
+                async for signum in signals:
                     if client.ended:
                         nursery.cancel_scope.cancel()
                         return
-                    if not asked and rp.last_moderator_successor(client.room) is not None:
+                    last = rp.last_moderator_successor(client.room) is not None
+                    if signum == signal.SIGINT and not asked and last:
                         asked = True
                         client.leave()  # refused: prints the question
                         client.log("press Ctrl-C again to leave it without a moderator")
