@@ -20,7 +20,7 @@ def member_line(view: RoomView, member: MemberView, now: float, selected: bool) 
 
 
 def key_help(view: RoomView) -> str:
-    keys = ["h hand", "m mute", "c chat", "q leave"]
+    keys = ["h hand", "m mute", "c chat", "/ command", "PgUp/PgDn chat", "q leave"]
     if view.invited_to_speak:
         keys = ["a accept", "d decline", *keys]
     if view.is_moderator():
@@ -35,7 +35,8 @@ def render_screen(view: RoomView, now: float, width: int = 80) -> list[str]:
     """The whole screen as lines (no ANSI codes; the caller positions them)."""
     selected = view.selected_member() if view.is_moderator() else None
     title = f"hushroom — {view.room_name or 'room'}"
-    lines = [title[:width], f"safety code: {view.safety_code or '…'}   link: {view.connection}"]
+    link = f"{view.connection}: {view.link_detail}" if view.link_detail else view.connection
+    lines = [title[:width], f"safety code: {view.safety_code or '…'}   link: {link}"]
     if view.invite:
         lines.append(f"invite: {view.invite}")
     lines.append("")
@@ -56,9 +57,14 @@ def render_screen(view: RoomView, now: float, width: int = 80) -> list[str]:
         lines.append("(you are muted)")
     if view.chat:
         lines.append("")
-        lines += list(view.chat)
+        lines += view.visible_chat()
+        if view.chat_scroll:
+            lines.append(f"(chat: {view.chat_scroll} newer lines below; PgDn)")
     lines.append("")
     lines += list(view.status)
     lines.append("")
-    lines += textwrap.wrap(key_help(view), width=max(20, width))
+    # wrap between key entries (two spaces), never inside one ("y admit")
+    entries = [entry.replace(" ", "\u00a0") for entry in key_help(view).split("  ")]
+    wrapped = textwrap.wrap("  ".join(entries), width=max(20, width), break_on_hyphens=False)
+    lines += [line.replace("\u00a0", " ") for line in wrapped]
     return [line if line.startswith("invite: ") else line[:width] for line in lines]

@@ -29,6 +29,7 @@ from typing import Any
 
 import trio
 
+from client import exits
 from client import room_protocol as rp
 from client.actions import Action
 from client.audio.format import Frame
@@ -38,12 +39,13 @@ from client.audio.sinks import FrameSink, RoomRecorder
 from client.audio.sources import FrameSource
 from client.audio_io import EncodedFeed, is_live, playout_loop
 from client.backoff import Backoff
+from client.door import Door
 from client.errors import CliError
 from client.session import ClientSession, Connect, Status
 from client.view import RoomView
 from e2ee.envelope import EnvelopeType, parse_loss
 from e2ee.identity import IdentityKey
-from e2ee.room.events import AudioReceived
+from e2ee.room.events import Admitted, AudioReceived
 
 
 @dataclass
@@ -65,6 +67,12 @@ class ClientConfig:
     listen_only: bool = False
     auto_accept: bool = False
     raise_hand: bool = False
+    admit_wait: float = 15.0
+    """Give up when no moderator answers the knock within this many seconds."""
+
+
+LOCAL_KINDS = frozenset({"help", "who", "mute", "unmute", "leave"})
+"""Commands that need no admission: they are carried out at once, never queued."""
 
 
 @dataclass
@@ -135,6 +143,10 @@ class RoomClient:
         """Recent room events other than audio (for tests and debugging)."""
         self.removed = False
         self.ended = False
+        self.exit_code = exits.OK
+        self.names: dict[bytes, str] = {}
+        """Display names of members seen in the roster (dropped when they leave)."""
+        self.door = Door(config.admit_wait)
         self.known_members: set[bytes] = set()
         self.pending_requests: dict[str, bytes] = {}
         self.hand_raised_once = False
@@ -220,6 +232,8 @@ class RoomClient:
 
     def _relay_notice(self, envelope: Any) -> None:
         """The relay tells us it dropped audio for us (our link was too slow)."""
+        if envelope.type == EnvelopeType.UNICAST and self.room.state == "joining":
+            self.door.answered()
         if envelope.type == EnvelopeType.LOSS:
             frames, _nbytes = parse_loss(envelope)
             self.relay_dropped_frames += frames
@@ -261,8 +275,15 @@ class RoomClient:
 
     # -- session callbacks -------------------------------------------------------------
     def _on_status(self, status: Status) -> None:
+        """Link status: one line per outage, not one per retry (the view shows the latest)."""
+        before = self.view.connection
         self.view.connection = status.kind
-        if status.kind != "connecting":
+        self.view.link_detail = status.message if status.kind == "reconnecting" else ""
+        if status.kind == "reconnecting" and before != "reconnecting":
+            self.log(f"{status.message} (further retries update the status line)")
+        elif status.kind == "connected" and before == "reconnecting":
+            self.log("reconnected to the relay")
+        elif status.kind not in ("connecting", "reconnecting"):
             self.log(status.message)
         self._notify()
 
@@ -272,6 +293,10 @@ class RoomClient:
         rp.apply_event(self, event)
         for hook in list(self.on_room_event):
             hook(event)
+        if isinstance(event, Admitted):
+            self.door.admitted()
+            for action in self.door.take_queued():
+                self.perform(action)
         self._notify()
 
     # -- actions -------------------------------------------------------------------------
@@ -285,9 +310,30 @@ class RoomClient:
 
     async def _action_loop(self) -> None:
         async for action in self.actions_recv:
+            if self.room.state == "joining" and action.kind not in LOCAL_KINDS:
+                self.log(self.door.queue(action))
+                self._notify()
+                continue
             self.perform(action)
-            if action.kind in ("leave", "end"):
+            if self.ended:
                 return
+
+    async def _door_loop(self) -> None:
+        """Say that we wait to be admitted; give up when no moderator answers (exit 5)."""
+        await self.session.connected.wait()
+        if self.room.state != "joining":
+            return
+        self.log("waiting for a moderator to admit you…")
+        self._notify()
+        if await self.door.wait_for_answer():
+            return
+        self.exit_code = exits.NOT_ADMITTED
+        self.log(
+            f"no moderator answered in {self.config.admit_wait:g} s: the room has ended "
+            "or nobody has opened it yet"
+        )
+        self.ended = True
+        self._notify()
 
     # -- lifecycle -------------------------------------------------------------------------
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -300,6 +346,7 @@ class RoomClient:
                 nursery.start_soon(self._slot_watchdog)
                 nursery.start_soon(self._watch_for_exit, nursery.cancel_scope)
                 nursery.start_soon(self._action_loop)
+                nursery.start_soon(self._door_loop)
                 task_status.started()
         finally:
             self.receiver.close()

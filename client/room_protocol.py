@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from client import exits
 from client.actions import LINE_HELP, Action
 from client.audio.receiver import RoomAudioReceiver
 from client.errors import CliError
@@ -58,6 +59,7 @@ class RoomClient(Protocol):
     """
 
     room: RoomSession
+    invite: Invite
     session: ClientSession
     view: RoomView
     receiver: RoomAudioReceiver
@@ -67,6 +69,8 @@ class RoomClient(Protocol):
     hand_raised_once: bool
     removed: bool
     ended: bool
+    exit_code: int
+    names: dict[bytes, str]
 
     @property
     def config(self) -> ClientFlags: ...
@@ -180,9 +184,12 @@ def _member_views(client: RoomClient) -> list[ViewMember]:
 
 def _refresh(client: RoomClient) -> None:
     view = client.view
+    client.names.update((m.id, m.display_name) for m in members(client.room))
     view.set_members(_member_views(client))
     view.set_hand_queue([handle_of(mid) for mid in client.room.hand_queue])
     view.safety_code = safety_code(client.room) if my_id(client.room) is not None else ""
+    successor = last_moderator_successor(client.room)
+    view.successor = view.members.get(handle_of(successor.id)) if successor is not None else None
 
 
 def apply_event(client: RoomClient, event: ev.Event) -> None:
@@ -201,8 +208,9 @@ def apply_event(client: RoomClient, event: ev.Event) -> None:
             client.hand_raised_once = True
             client.perform(Action("hand"))
     elif isinstance(event, ev.Denied):
-        log("entry to the room was denied")
+        log("a moderator denied entry to the room")
         client.removed = True
+        client.exit_code = exits.REMOVED
     elif isinstance(event, ev.JoinRequested):
         rid = event.request
         if rid in client.known_members and rid not in client.banned:
@@ -215,12 +223,13 @@ def apply_event(client: RoomClient, event: ev.Event) -> None:
             log(f"{event.display_name} is knocking ({admit} to admit, {deny} to deny)")
     elif isinstance(event, ev.MemberJoined):
         client.known_members.add(event.member)
+        client.names[event.member] = event.display_name
         view.knocks = [k for k in view.knocks if k.handle != handle_of(event.member)]
         _refresh(client)
         log(f"{event.display_name} joined as {ROLE_NAMES[event.role]}")
     elif isinstance(event, ev.MemberLeft):
         handle = handle_of(event.member)
-        name = view.members[handle].name if handle in view.members else "someone"
+        name = client.names.pop(event.member, "a member")
         client.receiver.remove_speaker(handle)
         if event.reason == RemoveReason.BANNED:
             client.banned.add(event.member)
@@ -259,28 +268,70 @@ def apply_event(client: RoomClient, event: ev.Event) -> None:
             accept, decline = view.hint("a", "accept"), view.hint("d", "decline")
             log(f"you are invited to speak: {accept} to accept, {decline} to decline")
     elif isinstance(event, ev.ChatReceived):
-        line = f"{name_of(room, event.member)}: {event.text}"
+        line = f"{client.names.get(event.member, 'a member')}: {event.text}"
         view.add_chat(line)
-        log(f"chat {line}")
+        if view.typed_commands:  # the terminal view shows chat in its chat pane only
+            log(f"chat {line}")
     elif isinstance(event, ev.MuteRequested):
         view.self_muted = True
         unmute = view.hint("m", "unmute")
         log(f"{name_of(room, event.by)} asked you to mute; muted ({unmute} to unmute)")
     elif isinstance(event, ev.Removed):
-        if event.reason != RemoveReason.LEFT:
-            client.removed = True
-            how = "banned from" if event.reason == RemoveReason.BANNED else "removed from"
-            log(f"you were {how} the room")
+        _removed(client, event.reason)
     elif isinstance(event, ev.RoomEnded):
         client.ended = True
         view.ended = True
         log("the room has ended")
     elif isinstance(event, ev.KeysRotated):
         log(f"keys rotated (epoch {event.epoch})")
+    elif isinstance(event, ev.SafetyCodeChanged):
+        _refresh(client)
+        log(f"room safety code changed ({event.reason}): {view.safety_code}; compare it again")
+    elif isinstance(event, ev.RoomSecretRotated):
+        client.invite = client.invite.rotated(event.room_secret)
+        link = client.invite.to_link()
+        if view.invite:
+            view.invite = link
+        # the new link is shown to this user only (their own screen or stream)
+        log(f"the room has a new invite link (the old one no longer reaches it): {link}")
     elif isinstance(event, ev.SecurityAlert):
         log(f"SECURITY ALERT ({event.kind}): {event.detail}")
     elif isinstance(event, ev.RosterChanged):
         _refresh(client)
+
+
+def removal_kind(client: RoomClient, reason: RemoveReason) -> str:
+    """Why this client is out: ``left``, ``kicked``, ``banned``, ``identity_in_use`` or ``dropped``.
+
+    A removal with reason LEFT that this client did not ask for, after which
+    the roster still holds this identity, is the chair replacing our session
+    with another client's (spec §13.4: a known identity with a new session key).
+    """
+    if reason == RemoveReason.BANNED:
+        return "banned"
+    if reason == RemoveReason.KICKED:
+        return "kicked"
+    if client.ended:
+        return "left"
+    roster = client.room.roster
+    if roster is not None and client.room.me in roster.members:
+        return "identity_in_use"
+    return "dropped"
+
+
+def _removed(client: RoomClient, reason: RemoveReason) -> None:
+    kind = removal_kind(client, reason)
+    if kind == "left":
+        return
+    client.removed = True
+    line = {
+        "banned": "you were banned from the room",
+        "kicked": "you were removed from the room",
+        "identity_in_use": exits.IDENTITY_IN_USE_LINE,
+        "dropped": "the moderators dropped you from the room (your link went quiet)",
+    }[kind]
+    client.exit_code = exits.IDENTITY_IN_USE if kind == "identity_in_use" else exits.REMOVED
+    client.log(line)
 
 
 def _target(client: RoomClient, action: Action) -> bytes:
@@ -293,6 +344,29 @@ def _target(client: RoomClient, action: Action) -> bytes:
         if handle_of(m.id) == member.handle:
             return bytes(m.id)
     raise CliError(f"{action.target!r} is no longer in the room")
+
+
+CONFIRMATIONS = {
+    "invite": "invited {name} to speak",
+    "audience": "moved {name} to the audience",
+    "askmute": "asked {name} to mute",
+    "kick": "removed {name} from the room",
+    "ban": "banned {name} from the room",
+    "moderator": "handed the moderator role to {name}",
+}
+
+
+def last_moderator_successor(room: RoomSession) -> MemberView | None:
+    """Who a leaving last moderator could hand over to, or ``None`` if leaving is fine.
+
+    The suggestion is the first other member on stage, else the first other member.
+    """
+    others = [m for m in members(room) if m.id != room.me]
+    moderators = [m for m in members(room) if m.role is Role.MODERATOR]
+    if room.role is not Role.MODERATOR or not others or len(moderators) != 1:
+        return None
+    on_stage = [m for m in others if m.role.on_stage]
+    return (on_stage or others)[0]
 
 
 def perform(client: RoomClient, action: Action) -> None:
@@ -328,13 +402,21 @@ def perform(client: RoomClient, action: Action) -> None:
         elif kind == "chat":
             client.session.act(room.send_chat, action.text or "")
             client.view.add_chat(f"{client.config.name} (you): {action.text}")
+        elif kind == "leave" and action.target == "anyway":
+            client.log("leaving without a moderator: nobody can admit or re-key until one rejoins")
+            client.ended = True
+        elif kind == "leave" and room.state != "member":
+            client.log("stopped waiting at the door")
+            client.ended = True
         elif kind == "leave":
-            others = [m for m in members(room) if m.id != room.me]
-            moderators = [m for m in members(room) if m.role is Role.MODERATOR]
-            if room.role is Role.MODERATOR and others and len(moderators) == 1:
+            successor = last_moderator_successor(room)
+            if successor is not None:
+                view, name = client.view, successor.display_name
                 raise CliError(
-                    "you are the last moderator: hand over first ('moderator NAME') "
-                    "or end the room ('end', key E)"
+                    f"you are the last moderator: hand over to {name} "
+                    f"({view.hint('o', 'moderator ' + name)}), end the room "
+                    f"({view.hint('e', 'end')}), or leave it without a moderator "
+                    f"({view.hint('l', 'leave anyway')})?"
                 )
             client.session.act(room.leave)
             client.ended = True
@@ -367,5 +449,6 @@ def perform(client: RoomClient, action: Action) -> None:
             if kind in ("kick", "ban"):
                 client.known_members.discard(target)
             client.session.act(getattr(room, method_name), target)
+            client.log(CONFIRMATIONS[kind].format(name=client.names.get(target, "them")))
     except HushroomError as exc:
         raise CliError(f"{kind}: {exc}") from None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import trio
 
+from client import exits
 from client import room_protocol as rp
 from client.audio.errors import AudioError
 from client.audio.sinks import FrameSink
@@ -28,6 +29,7 @@ from client.errors import CliError
 from client.home import resolve_home
 from client.identity_store import IdentityStore
 from client.invite_input import read_invite
+from client.json_stream import JsonConsole
 from client.room_client import ClientConfig, RoomClient
 
 
@@ -67,6 +69,7 @@ async def run_client(
     duration: float | None,
     done: list[RoomClient],
     on_started: Callable[[RoomClient], None] | None = None,
+    json_events: bool = False,
 ) -> None:
     """Build a client (inside trio) and run it with a console until it is done.
 
@@ -76,15 +79,18 @@ async def run_client(
     """
     client = make_client()
     done.append(client)
-    console: PlainConsole | ScreenConsole
-    console = PlainConsole(client.view) if plain else ScreenConsole(client.view)
+    console: PlainConsole | ScreenConsole | JsonConsole
+    if json_events:
+        console = JsonConsole(client)
+    else:
+        console = PlainConsole(client.view) if plain else ScreenConsole(client.view)
     client._log = console.log
     client.on_room_event.append(lambda _event: console.changed())
     async with trio.open_nursery() as nursery:
         await nursery.start(client.run)
-        if on_started is not None:
+        if on_started is not None and not json_events:
             on_started(client)
-        if plain or sys.stdin.isatty():
+        if plain or json_events or sys.stdin.isatty():
             nursery.start_soon(console.run, client.actions_send)
         elif isinstance(console, ScreenConsole):
             nursery.start_soon(console.redraw_loop)  # a view, but no keyboard
@@ -92,8 +98,12 @@ async def run_client(
 
             async def stop_later() -> None:
                 await trio.sleep(duration)
-                client.log(f"--duration {duration:g} s is up: leaving")
-                client.leave()
+                if client.room.state == "joining":
+                    client.exit_code = exits.NOT_ADMITTED
+                    client.log(f"--duration {duration:g} s is up before a moderator admitted you")
+                else:
+                    client.log(f"--duration {duration:g} s is up: leaving")
+                    client.leave()
                 client.ended = True
                 client._notify()
 
@@ -101,12 +111,21 @@ async def run_client(
 
         async def leave_on_signal() -> None:
             # Ctrl-C or SIGTERM: say goodbye so the room sees us leave at once;
-            # a second one stops without waiting.
+            # a second one stops without waiting.  The last moderator of an
+            # occupied room is asked first on Ctrl-C (a second one leaves it
+            # anyway); SIGTERM, from a service manager, never asks.
+            asked = False
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
+                async for signum in signals:
                     if client.ended:
                         nursery.cancel_scope.cancel()
                         return
+                    last = rp.last_moderator_successor(client.room) is not None
+                    if signum == signal.SIGINT and not asked and last:
+                        asked = True
+                        client.leave()  # refused: prints the question
+                        client.log("press Ctrl-C again to leave it without a moderator")
+                        continue
                     client.log("leaving (press Ctrl-C again to quit at once)")
                     client.leave()
                     client.ended = True
@@ -129,14 +148,15 @@ def run_or_explain(
     plain: bool,
     duration: float | None,
     on_started: Callable[[RoomClient], None] | None = None,
+    json_events: bool = False,
 ) -> int:
     """Run until done; connection failures become one :class:`CliError` line.
 
-    Exit status: 0 after leaving or the room ending, 3 when removed or denied.
+    Exit status: one of :mod:`client.exits` (the client's ``exit_code``).
     """
     done: list[RoomClient] = []
     try:
-        trio.run(run_client, make_client, plain, duration, done, on_started)
+        trio.run(run_client, make_client, plain, duration, done, on_started, json_events)
     except BaseException as exc:
         leaves = _leaves(exc)
         for leaf in leaves:
@@ -146,7 +166,7 @@ def run_or_explain(
             if isinstance(leaf, CliError | KeyboardInterrupt):
                 raise leaf from None
         raise
-    return 3 if done and done[0].removed else 0
+    return done[0].exit_code if done else exits.OK
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -166,6 +186,7 @@ def _run(
         plain=use_plain(args),
         duration=getattr(args, "duration", None),
         on_started=on_started,
+        json_events=bool(getattr(args, "json", False)),
     )
 
 
@@ -187,6 +208,7 @@ def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str)
         listen_only=bool(getattr(args, "listen_only", False)),
         auto_accept=bool(getattr(args, "auto_accept", False)),
         raise_hand=bool(getattr(args, "hand", False)),
+        admit_wait=getattr(args, "wait", None) or ClientConfig.admit_wait,
     )
 
 
@@ -196,7 +218,7 @@ def run_join(args: argparse.Namespace) -> int:
     create = rp.invite_founder_is(invite, home_identity)
     config = _config(args, invite, create=create, policy=rp.saved_policy(args.home, invite))
     if create:
-        print("you founded this room: opening it as its moderator", flush=True)
+        _say(args, "you founded this room: opening it as its moderator")
     return _run(lambda: RoomClient(config), args, _print_safety_code)
 
 
@@ -221,9 +243,14 @@ def run_room_create(args: argparse.Namespace) -> int:
             flush=True,
         )
         return 0
-    print(f"invite: {invite}", flush=True)
+    _say(args, f"invite: {invite}")
     config = _config(args, invite, create=True, policy=args.policy)
     return _run(lambda: RoomClient(config), args, _print_safety_code)
+
+
+def _say(args: argparse.Namespace, line: str) -> None:
+    """A line for the user: on stdout, or on stderr when stdout is the ``--json`` stream."""
+    print(line, file=sys.stderr if getattr(args, "json", False) else sys.stdout, flush=True)
 
 
 def _print_safety_code(client: RoomClient) -> None:

@@ -14,6 +14,9 @@ ROLES = ("moderator", "speaker", "listener")
 SPEAKING_WINDOW = 0.3  # seconds after a member's last frame we still show them speaking
 STATUS_LINES = 6
 CHAT_LINES = 6
+"""Chat lines shown at once; PgUp/PgDn scroll through the history."""
+CHAT_HISTORY = 500
+"""Chat lines kept for scrolling back (older ones are dropped)."""
 
 
 @dataclass
@@ -48,6 +51,8 @@ class RoomView:
     invite: str = ""
     safety_code: str = ""
     connection: str = "connecting"
+    link_detail: str = ""
+    """The latest reconnect message while reconnecting (one updating line)."""
     members: dict[str, MemberView] = field(default_factory=dict)
     hand_queue: list[str] = field(default_factory=list)
     knocks: list[Knock] = field(default_factory=list)
@@ -55,7 +60,11 @@ class RoomView:
     self_muted: bool = False
     selected: int = 0
     status: deque[str] = field(default_factory=lambda: deque(maxlen=STATUS_LINES))
-    chat: deque[str] = field(default_factory=lambda: deque(maxlen=CHAT_LINES))
+    chat: deque[str] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY))
+    chat_scroll: int = 0
+    """How many lines back from the newest the chat pane shows (0: the newest)."""
+    successor: MemberView | None = None
+    """Set while this user is the last moderator of an occupied room: who could take over."""
     ended: bool = False
     typed_commands: bool = False
     """Commands are typed lines (plain mode), not single keys (the terminal view)."""
@@ -94,6 +103,20 @@ class RoomView:
 
     def add_chat(self, line: str) -> None:
         self.chat.append(line)
+        if self.chat_scroll:
+            self.chat_scroll = min(self.chat_scroll + 1, self._max_scroll())
+
+    def scroll_chat(self, lines: int) -> None:
+        """Scroll the chat pane ``lines`` back (positive) or forward (negative)."""
+        self.chat_scroll = max(0, min(self.chat_scroll + lines, self._max_scroll()))
+
+    def _max_scroll(self) -> int:
+        return max(0, len(self.chat) - CHAT_LINES)
+
+    def visible_chat(self) -> list[str]:
+        """The chat lines the pane shows now (at most :data:`CHAT_LINES`)."""
+        end = len(self.chat) - self.chat_scroll
+        return list(self.chat)[max(0, end - CHAT_LINES) : end]
 
     # -- queries -------------------------------------------------------------
     def me(self) -> MemberView | None:

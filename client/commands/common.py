@@ -53,6 +53,18 @@ def add_view(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="leave the room after this many seconds (for scripts)",
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per room event on stdout and JSON commands on stdin "
+        "(implies --plain; see docs/client.md)",
+    )
+    parser.add_argument(
+        "--wait",
+        type=positive_seconds,
+        metavar="SECONDS",
+        help="give up (exit 5) when no moderator answers the knock within SECONDS (default 15)",
+    )
 
 
 def add_audio(parser: argparse.ArgumentParser, *, speak: bool = True) -> None:
@@ -88,4 +100,5 @@ def parse_hostport(text: str) -> tuple[str, int]:
 
 
 def use_plain(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "plain", False)) or not sys.stdout.isatty()
+    plain = bool(getattr(args, "plain", False)) or bool(getattr(args, "json", False))
+    return plain or not sys.stdout.isatty()

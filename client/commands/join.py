@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from client import exits
 from client.commands.common import add_audio, add_home, add_view
 from client.invite_input import add_invite
 
@@ -13,10 +14,11 @@ EXAMPLES = """examples:
   hushroom join --invite-file invite.txt --name Bob            # preferred
   hushroom join - --name Bob                  # paste the link, then an empty line
   export HUSHROOM_INVITE="$(cat invite.txt)"  # then INVITE may be left out:
-  hushroom join --name Carol --tone --plain                    # speak a tone when on stage
+  hushroom join --name Carol --tone --plain --home ~/.hushroom-carol  # one --home per client
   hushroom join --name Dan --speak talk.ogg --record room.wav
   hushroom join --listen-only --record room.wav --duration 30
   echo hand | hushroom join --name Eve --plain                 # raise a hand from a script
+  hushroom join --name Bot --json                              # JSON events and commands
 
 The invite carries the room secret.  On the command line ('hushroom join
 hushroom://...') every local user can read it while the client runs; prefer
@@ -24,9 +26,11 @@ hushroom://...') every local user can read it while the client runs; prefer
 $HUSHROOM_INVITE.  Line breaks and spaces inside a pasted link are ignored.
 
 keys in the interactive view: h hand, a/d accept/decline an invitation to speak,
-m mute, c chat, q leave; moderators: arrows select, i invite, v to audience,
+m mute, c chat, / command line (/moderator NAME, /kick NAME, ...), PgUp/PgDn
+scroll the chat, q leave; moderators: arrows select, i invite, v to audience,
 M ask to mute, r remove, b ban, y/n admit/deny a knock, E end the room.
-"""
+
+""" + exits.HELP
 
 
 def register(parser: argparse.ArgumentParser) -> None:

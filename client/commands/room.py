@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from client import exits
 from client.commands.common import add_audio, add_home, add_view
 from client.errors import CliError
 
@@ -19,7 +20,8 @@ EXAMPLES = """examples:
 
 The invite link carries the room secret: share it only with people you want in
 the room, over a channel you trust.  Compare the room safety code out of band.
-"""
+
+""" + exits.HELP
 
 
 def register(parser: argparse.ArgumentParser) -> None:

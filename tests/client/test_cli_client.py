@@ -257,3 +257,67 @@ def test_bench_join_reports_json(capsys: pytest.CaptureFixture[str]) -> None:
         "relay_restart_to_audio_ms",
     }
     assert 0 < result["join_to_first_audio_ms"] <= result["join_to_first_playout_ms"]
+
+
+def test_two_clients_with_one_home_and_a_json_client(
+    relay_process: tuple[int, str], tmp_path: Path
+) -> None:
+    """Two joins with one identity (the README's old mistake): the first exits 4; --json."""
+    import json
+
+    port, pin = relay_process
+    home = ("--home", str(tmp_path / "a"))
+    mod = Proc("room", "create", "--relay", f"127.0.0.1:{port}", f"--pin={pin}", *home, "--plain")
+    procs = [mod]
+    try:
+        invite = mod.expect("invite:").split()[1]
+        shared = ("--home", str(tmp_path / "carol"), "--plain")
+        first = Proc("join", invite, "--name", "Carol", *shared)
+        procs.append(first)
+        first.expect("in the room")
+        second = Proc("join", invite, "--name", "Carol", *shared)
+        procs.append(second)
+        second.expect("in the room")
+        first.expect("this identity joined from another client; you were disconnected")
+        assert first.p.wait(10) == 4
+        bot = Proc("join", invite, "--name", "Bot", "--home", str(tmp_path / "bot"), "--json")
+        procs.append(bot)
+        bot.send(json.dumps({"cmd": "hand"}))  # before admission: queued, then carried out
+        admitted = json.loads(bot.expect('"event": "admitted"'))
+        assert admitted["role"] == "listener" and "Bot" in admitted["members"]
+        mod.expect("raised hands: Bot")
+        mod.send("chat hi bot")
+        assert json.loads(bot.expect('"event": "chat"')) == {
+            "event": "chat",
+            "name": "Moderator",
+            "text": "hi bot",
+        }
+        assert all(json.loads(line)["event"] for line in bot.seen)  # every line is an object
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+def test_ctrl_c_as_last_moderator_asks_then_leaves(
+    relay_process: tuple[int, str], tmp_path: Path
+) -> None:
+    port, pin = relay_process
+    mod = Proc(
+        "room", "create", "--relay", f"127.0.0.1:{port}", f"--pin={pin}",
+        "--home", str(tmp_path / "a"), "--plain",
+    )  # fmt: skip
+    bob = None
+    try:
+        invite = mod.expect("invite:").split()[1]
+        bob = Proc("join", invite, "--name", "Bob", "--home", str(tmp_path / "b"), "--plain")
+        mod.expect("Bob joined")
+        mod.p.send_signal(signal.SIGINT)
+        mod.expect("you are the last moderator: hand over to Bob ('moderator Bob'), end the room")
+        mod.expect("press Ctrl-C again to leave it without a moderator")
+        assert mod.p.poll() is None  # still in the room
+        mod.p.send_signal(signal.SIGINT)
+        assert mod.p.wait(10) == 0
+    finally:
+        mod.stop()
+        if bob is not None:
+            bob.stop()

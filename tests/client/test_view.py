@@ -7,7 +7,7 @@ import pytest
 from client.actions import Action, action_for_key, parse_line
 from client.console import ScreenConsole
 from client.render import render_screen
-from client.view import Knock, MemberView, RoomView
+from client.view import CHAT_HISTORY, CHAT_LINES, Knock, MemberView, RoomView
 
 
 def room(me_role: str = "moderator") -> RoomView:
@@ -109,3 +109,55 @@ def test_find_member_by_name_prefix() -> None:
     assert view.find("bo") is view.members["s1"]
     assert view.find("Carol") is view.members["l1"]
     assert view.find("zzz") is None
+
+
+def test_screen_command_line_takes_every_plain_mode_command() -> None:
+    view = room()
+    console = ScreenConsole(view)
+    assert console.keys("/moderator Bob\r") == [Action("moderator", target="Bob")]
+    assert console.keys("/kick Carol\r/hand\r") == [Action("kick", target="Carol"), Action("hand")]
+    assert console.keys("/who") == []
+    assert console.prompt() == "> who"
+    assert console.keys("\x7f\x7f\x7f\r") == []  # erased: nothing sent
+    assert console.keys("/dance\r") == []  # refused with one status line
+    assert list(view.status)[-1].startswith("unknown command 'dance'")
+
+
+def test_last_moderator_is_asked_before_leaving() -> None:
+    view = room()
+    view.successor = view.members["s1"]  # what the room adapter sets: Bob could take over
+    console = ScreenConsole(view)
+    assert console.keys("q") == []
+    prompt = console.prompt()
+    assert prompt is not None and "o = hand over to Bob" in prompt and "e = end the room" in prompt
+    assert console.keys("o") == [Action("moderator", target="s1")]
+    assert console.prompt() is None
+    assert console.keys("qe") == [Action("end")]
+    assert console.keys("ql") == [Action("leave", target="anyway")]
+    assert console.keys("qx") == []  # any other key: stay
+    view.successor = None  # not the last moderator (or alone): q leaves at once
+    assert console.keys("q") == [Action("leave")]
+
+
+def test_chat_scrollback_beyond_the_visible_lines() -> None:
+    view = room()
+    for i in range(CHAT_LINES + 10):
+        view.add_chat(f"Bob: line {i}")
+    lines = render_screen(view, now=0.0)
+    assert f"Bob: line {CHAT_LINES + 9}" in lines and "Bob: line 9" not in lines
+    console = ScreenConsole(view)
+    console.keys("\x1b[5~\x1b[5~")  # PgUp twice: ten lines back
+    lines = render_screen(view, now=0.0)
+    assert "Bob: line 0" in lines and f"Bob: line {CHAT_LINES}" not in lines
+    assert "(chat: 10 newer lines below; PgDn)" in lines
+    console.keys("\x1b[5~")  # no further back than the oldest line
+    assert view.visible_chat()[0] == "Bob: line 0"
+    console.keys("\x1b[6~\x1b[6~\x1b[6~")
+    assert view.chat_scroll == 0 and view.visible_chat()[-1] == f"Bob: line {CHAT_LINES + 9}"
+
+
+def test_chat_history_is_bounded() -> None:
+    view = room()
+    for i in range(CHAT_HISTORY + 1):
+        view.add_chat(f"Bob: {i}")
+    assert len(view.chat) == CHAT_HISTORY and view.chat[0] == "Bob: 1"
