@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 
 from e2ee import kdf
 from e2ee.errors import ErrorCode
+from e2ee.room import labels as room_labels
 
-SPEC = (Path(__file__).resolve().parent.parent / "spec" / "protocol.md").read_text()
+SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+SPEC = (SPEC_DIR / "protocol.md").read_text()
 
 
 @pytest.mark.parametrize("label", sorted(kdf.LABELS.values()))
@@ -29,3 +33,60 @@ def test_my_sections_are_written() -> None:
         assert len(SPEC[start:end]) > 800, number
     for threat in ("T1", "T2", "T3", "T4", "T5", "T6", "T7"):
         assert f"**{threat} —" in SPEC
+
+
+# -- item 12: the room labels, normative text free of code paths and measurements --------
+
+LABELS_JSON = json.loads((SPEC_DIR / "vectors" / "labels.json").read_text())
+EVERY_LABEL = {**kdf.LABELS, **room_labels.ALL}
+NORMATIVE = range(3, 19)  # sections 3-18; 19-22 and the appendices are summaries or informative
+
+
+def _section(number: int) -> str:
+    start = SPEC.index(f"\n## {number}. ")
+    end = SPEC.find("\n## ", start + 5)
+    return SPEC[start:end]
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_LABEL))
+def test_every_label_has_a_registry_row_and_a_vector(name: str) -> None:
+    label = EVERY_LABEL[name].decode()
+    assert f"| `{label}` |" in _section(3)
+    rows = [row for row in LABELS_JSON["registry"] if row["name"] == name]
+    assert [row["label"] for row in rows] == [label]
+
+
+def test_the_label_vectors_list_no_label_the_code_lacks() -> None:
+    assert sorted(row["label"].encode() for row in LABELS_JSON["registry"]) == sorted(
+        EVERY_LABEL.values()
+    )
+
+
+def test_every_room_label_literal_in_the_code_is_registered() -> None:
+    literals = set()
+    for path in (SPEC_DIR.parent / "e2ee").rglob("*.py"):
+        literals |= set(re.findall(r'b"(hushroom v1 [^"]+)"', path.read_text()))
+    literals.discard("hushroom v1 sig ")  # the prefix every signature label must start with
+    assert literals == {label.decode() for label in EVERY_LABEL.values()}
+
+
+@pytest.mark.parametrize("number", NORMATIVE)
+def test_normative_sections_name_no_code_path(number: int) -> None:
+    text = _section(number)
+    assert not re.findall(r"\b(?:e2ee|relay|client|spec|tests)/[\w./]*|\b\w+\.py\b", text)
+
+
+@pytest.mark.parametrize("number", NORMATIVE)
+def test_normative_sections_hold_no_measurement(number: int) -> None:
+    text = _section(number)
+    # durations that are parameters (a 20 ms frame, a 1.0 s grace) are not measurements
+    figures = re.findall(
+        r"\b(?:\d+\.\d+|\d{3,}|\d{1,3}(?:,\d{3})+)\s?ms\b|\d\s?(?:µs|kB|MB)\b", text
+    )
+    words = re.findall(r"(?i)\b(?:measured|benchmark|bench room)\b", text)
+    assert not figures and not words
+
+
+def test_measurements_live_in_an_informative_appendix() -> None:
+    start = SPEC.index("\n## Appendix A. Measurements (informative)")
+    assert re.search(r"\d[\d,.]*\s?ms\b", SPEC[start:])
