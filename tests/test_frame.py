@@ -262,6 +262,17 @@ def test_an_older_update_for_a_held_phase_is_stale() -> None:
     assert exc.value.code == ErrorCode.STALE
 
 
+def test_an_update_with_the_held_kid_replaces_it_without_reopening_counters() -> None:
+    """Spec §11.6: an equal kid replaces the held key (no error); the window is kept."""
+    tx, rx = _pair()
+    frame = tx.protect(b"x")
+    assert rx.unprotect(frame, 0.0).payload == b"x"
+    rx.add_update(tx.key_update())  # the same kid again, next_counter 1
+    assert rx.known_kids() == [tx.key.kid]
+    assert _code(rx, frame) == ErrorCode.REPLAY
+    assert rx.unprotect(tx.protect(b"y"), 0.0).payload == b"y"
+
+
 def test_sender_key_update_encoding() -> None:
     key = SenderKey(7, 9, bytes(range(32)))
     data = key.encode_update(1000)
