@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import msgpack
 import pytest
 
 from e2ee import kdf
@@ -90,3 +91,61 @@ def test_normative_sections_hold_no_measurement(number: int) -> None:
 def test_measurements_live_in_an_informative_appendix() -> None:
     start = SPEC.index("\n## Appendix A. Measurements (informative)")
     assert re.search(r"\d[\d,.]*\s?ms\b", SPEC[start:])
+
+
+# -- §12.8: the field counts of the structure catalogue are those the code emits ---------
+
+VECTORS = SPEC_DIR / "vectors"
+
+
+def _catalogue() -> dict[str, int]:
+    """``Name = [f1, f2, ...]`` definitions of spec §12.8 -> their number of top-level fields."""
+    start = SPEC.index("### 12.8 ")
+    text = SPEC[start : SPEC.index("\n### ", start + 5)]
+    counts: dict[str, int] = {}
+    for match in re.finditer(r"^(\w+)\s+= \[", text, re.MULTILINE):
+        depth, fields, i = 0, 1, match.end() - 1
+        while True:
+            ch = text[i]
+            depth += {"[": 1, "]": -1}.get(ch, 0)
+            if ch == "," and depth == 1 and not text[i + 1].isdigit():  # not 1,024
+                fields += 1
+            if depth == 0:
+                break
+            i += 1
+        counts[match.group(1)] = fields
+    return counts
+
+
+def _fields(hex_value: str) -> list[object]:
+    value = msgpack.unpackb(bytes.fromhex(hex_value), raw=True)
+    assert isinstance(value, list)
+    return value
+
+
+def _emitted() -> dict[str, list[object]]:
+    commits = json.loads((VECTORS / "room_commits.json").read_text())["cases"]
+    snapshot = json.loads((VECTORS / "room_snapshot.json").read_text())
+    payloads = json.loads((VECTORS / "room_payloads.json").read_text())
+    control = _fields(payloads["control"]["message"])
+    snapshot_body = _fields(snapshot["snapshot_body"])
+    return {
+        "Commit": _fields(commits[0]["commit"]),
+        "CommitBody": _fields(commits[0]["body"]),
+        "Snapshot": _fields(snapshot["snapshot"]),
+        "SnapshotBody": snapshot_body,
+        "State": snapshot_body[4],  # type: ignore[dict-item]
+        "Control": control,
+        "ControlBody": msgpack.unpackb(control[0], raw=True),
+        "Beacon": _fields(payloads["beacon"]["plaintext"]),
+        "Knock": _fields(payloads["knock"]["plaintext"]),
+        "Offer": _fields(payloads["offer"]["plaintext"]),
+        "Request": _fields(payloads["join_request"]["request_plaintext"]),
+        "JoinRequest": _fields(payloads["join_request"]["plaintext"]),
+        "Verdict": _fields(payloads["welcome"]["plaintext"]),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_emitted()))
+def test_the_structure_catalogue_has_the_fields_the_code_emits(name: str) -> None:
+    assert _catalogue()[name] == len(_emitted()[name])
