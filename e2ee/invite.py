@@ -51,7 +51,8 @@ def normalise_host(host: str) -> str:
     """Validate and normalise a relay host (spec §6.2); returns it without brackets.
 
     Accepts an ASCII DNS name (lower-cased), a dotted IPv4 address, or an IPv6
-    address (compressed form).  Raises RemoteProtocolError(MALFORMED) otherwise.
+    address (RFC 5952 compressed form; an IPv4-mapped address as ``::ffff:a.b.c.d``,
+    RFC 5952 §5).  Raises RemoteProtocolError(MALFORMED) otherwise.
     """
     if not host:
         raise _bad("the invite has no relay host")
@@ -66,6 +67,8 @@ def normalise_host(host: str) -> str:
             addr6 = ipaddress.IPv6Address(host)
         except ValueError:
             raise _bad("the relay host is not a valid IPv6 address") from None
+        if addr6.ipv4_mapped is not None:
+            return f"::ffff:{addr6.ipv4_mapped}"
         return addr6.compressed
     host = host.lower()
     labels = host.split(".")

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from e2ee import canonical, frame, identity, invite, kdf, padding, pairwise, xchacha  # noqa: E402
+from e2ee.room import labels as room_labels  # noqa: E402
 from e2ee.sender_key import SenderKey, frame_key_and_salt  # noqa: E402
 from e2ee.sframe_header import encode_header  # noqa: E402
 
@@ -393,13 +394,87 @@ def gen_frames() -> None:
     )
 
 
+# Kind and output length of every label (spec §3.4): "kdf" = KDF(label, ikm, L, salt, ctx),
+# "hash" = H(label, data)[0:L], "signature" = Ed25519 over labelled(label, data),
+# "aad" = the associated-data prefix labelled(label, data).
+LABEL_KINDS: dict[str, tuple[str, int]] = {
+    "ROOM_TAG": ("kdf", 16),
+    "ADMISSION_KEY": ("kdf", 32),
+    "ROOM_ID": ("kdf", 32),
+    "PAIRWISE_ROOT": ("kdf", 32),
+    "PAIRWISE_CHAIN": ("kdf", 32),
+    "PAIRWISE_AAD": ("aad", 0),
+    "SENDER_KEY_RATCHET": ("kdf", 32),
+    "FRAME_KEY": ("kdf", 32),
+    "FRAME_SALT": ("kdf", 24),
+    "FRAME_AAD": ("aad", 0),
+    "FINGERPRINT": ("hash", 32),
+    "INVITE_CHECKSUM": ("hash", 4),
+    "SIG_SESSION_KEY": ("signature", 64),
+    "COMMIT_HEAD": ("hash", 32),
+    "STATE_DIGEST": ("hash", 32),
+    "SAFETY_CODE": ("hash", 32),
+    "WELCOME_DIGEST": ("hash", 32),
+    "KEY_CONFIRM": ("hash", 32),
+    "FORWARDER": ("hash", 8),
+    "PAIR_CHANNEL_ID": ("hash", 8),
+    "SIG_COMMIT": ("signature", 64),
+    "SIG_SNAPSHOT": ("signature", 64),
+    "SIG_JOIN_REQUEST": ("signature", 64),
+    "SIG_WELCOME": ("signature", 64),
+    "SIG_CONTROL": ("signature", 64),
+    "SIG_BEACON": ("signature", 64),
+    "EPOCH_KEY": ("kdf", 32),
+    "CONTROL_KEY": ("kdf", 32),
+    "SENDER_BASE": ("kdf", 32),
+    "SEAL_KEY": ("kdf", 32),
+    "FRAME_DIGEST": ("hash", 32),
+    "PROOF_KEY": ("kdf", 32),
+    "SIG_SPEAKER_PROOF": ("signature", 64),
+}
+
+
+def label_sample(label: bytes, kind: str, length: int, inputs: dict[str, bytes]) -> bytes:
+    """What one label produces on the fixed sample inputs of labels.json (spec §3.3)."""
+    if kind == "kdf":
+        return kdf.hkdf(label, inputs["ikm"], length, salt=inputs["salt"], context=inputs["data"])
+    if kind == "hash":
+        return kdf.labelled_hash(label, inputs["data"])[:length]
+    if kind == "signature":
+        return identity.IdentityKey(inputs["seed"]).sign(label, inputs["data"])
+    return kdf.labelled(label, inputs["data"])
+
+
 def gen_labels() -> None:
+    inputs = {
+        "ikm": bytes(range(32)),
+        "salt": bytes(range(32, 64)),
+        "data": b"hushroom label sample",
+        "seed": bytes(range(64, 96)),
+    }
+    every = {**kdf.LABELS, **room_labels.ALL}
+    assert set(every) == set(LABEL_KINDS), "every label needs a kind"
     write(
         "labels.json",
         {
-            "description": "Every label of spec §3.4, as ASCII; the verifier checks that the "
-            "other vectors use exactly these bytes.",
+            "description": "Every label of spec §3.4, as ASCII, and what each produces on fixed "
+            "sample inputs (kdf: KDF(label, ikm, length, salt, ctx = data); hash: H(label, "
+            "data)[0:length]; signature: Ed25519 with seed over labelled(label, data); aad: "
+            "labelled(label, data)).  The verifier checks every row and that the other "
+            "vectors use exactly these bytes.",
             "labels": {name: label.decode() for name, label in kdf.LABELS.items()},
+            "room_labels": {name: label.decode() for name, label in room_labels.ALL.items()},
+            "sample_inputs": {name: value.hex() for name, value in inputs.items()},
+            "registry": [
+                {
+                    "name": name,
+                    "label": label.decode(),
+                    "kind": LABEL_KINDS[name][0],
+                    "length": LABEL_KINDS[name][1],
+                    "output": label_sample(label, *LABEL_KINDS[name], inputs).hex(),
+                }
+                for name, label in every.items()
+            ],
         },
     )
 

@@ -43,6 +43,60 @@ LABELS = {
     "INVITE_CHECKSUM": "hushroom v1 invite checksum",
     "SIG_SESSION_KEY": "hushroom v1 sig session key",
 }
+# The room protocol's labels (spec §3.4, second table).
+ROOM_LABELS = {
+    "COMMIT_HEAD": "hushroom v1 room commit head",
+    "STATE_DIGEST": "hushroom v1 room state digest",
+    "SAFETY_CODE": "hushroom v1 room safety code",
+    "WELCOME_DIGEST": "hushroom v1 room welcome digest",
+    "KEY_CONFIRM": "hushroom v1 room key confirmation",
+    "FORWARDER": "hushroom v1 room forwarder",
+    "SIG_COMMIT": "hushroom v1 sig room commit",
+    "SIG_SNAPSHOT": "hushroom v1 sig room snapshot",
+    "SIG_JOIN_REQUEST": "hushroom v1 sig room fresh join request",
+    "SIG_WELCOME": "hushroom v1 sig room welcome",
+    "SIG_CONTROL": "hushroom v1 sig room control",
+    "SIG_BEACON": "hushroom v1 sig room head beacon",
+    "EPOCH_KEY": "hushroom v1 room epoch key",
+    "CONTROL_KEY": "hushroom v1 room control key",
+    "SENDER_BASE": "hushroom v1 room sender base",
+    "PAIR_CHANNEL_ID": "hushroom v1 room pair channel id",
+    "SEAL_KEY": "hushroom v1 room seal key",
+    "FRAME_DIGEST": "hushroom v1 room frame digest",
+    "PROOF_KEY": "hushroom v1 room speaker proof key",
+    "SIG_SPEAKER_PROOF": "hushroom v1 sig room speaker proof",
+}
+# Kind and output length of each label, from the "kind" and "output" columns of spec §3.4.
+LABEL_KINDS = {
+    **dict.fromkeys(
+        ("ADMISSION_KEY", "ROOM_ID", "PAIRWISE_ROOT", "PAIRWISE_CHAIN", "SENDER_KEY_RATCHET"),
+        ("kdf", 32),
+    ),
+    **dict.fromkeys(
+        ("FRAME_KEY", "EPOCH_KEY", "CONTROL_KEY", "SENDER_BASE", "SEAL_KEY", "PROOF_KEY"),
+        ("kdf", 32),
+    ),
+    "ROOM_TAG": ("kdf", 16),
+    "FRAME_SALT": ("kdf", 24),
+    "PAIRWISE_AAD": ("aad", 0),
+    "FRAME_AAD": ("aad", 0),
+    "INVITE_CHECKSUM": ("hash", 4),
+    "FORWARDER": ("hash", 8),
+    "PAIR_CHANNEL_ID": ("hash", 8),
+    **dict.fromkeys(
+        (
+            "FINGERPRINT",
+            "COMMIT_HEAD",
+            "STATE_DIGEST",
+            "SAFETY_CODE",
+            "WELCOME_DIGEST",
+            "KEY_CONFIRM",
+            "FRAME_DIGEST",
+        ),
+        ("hash", 32),
+    ),
+    **{name: ("signature", 64) for name in {**LABELS, **ROOM_LABELS} if name.startswith("SIG_")},
+}
 BUCKETS = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 4096)
 
 
@@ -237,8 +291,30 @@ class Checker:
             self.failures.append(f"FAIL {where}: {type(exc).__name__}: {exc}")
 
 
+def label_output(label: bytes, kind: str, length: int, inputs: dict[str, bytes]) -> bytes:
+    """What a label of the given kind produces (spec §3.3), on the sample inputs."""
+    if kind == "kdf":
+        return hkdf(label, inputs["ikm"], length, inputs["salt"], inputs["data"])
+    if kind == "hash":
+        return hashlib.sha256(labelled(label, inputs["data"])).digest()[:length]
+    if kind == "signature":
+        sk = Ed25519PrivateKey.from_private_bytes(inputs["seed"])
+        return sk.sign(labelled(label, inputs["data"]))
+    return labelled(label, inputs["data"])
+
+
 def check_labels(c: Checker, v: dict[str, Any]) -> None:
     c.eq("labels.json", v["labels"], LABELS)
+    c.eq("labels.json room", v["room_labels"], ROOM_LABELS)
+    every = {**LABELS, **ROOM_LABELS}
+    c.eq("labels.json registry names", sorted(r["name"] for r in v["registry"]), sorted(every))
+    inputs = {name: bytes.fromhex(value) for name, value in v["sample_inputs"].items()}
+    for row in v["registry"]:
+        name = row["name"]
+        label = every[name].encode("ascii")
+        c.eq(f"label {name} kind", (row["kind"], row["length"]), LABEL_KINDS[name])
+        out = label_output(label, *LABEL_KINDS[name], inputs)
+        c.eq(f"label {name} output", out.hex(), row["output"])
 
 
 def check_canonical(c: Checker, v: dict[str, Any]) -> None:

@@ -114,3 +114,22 @@ def test_sixteen_levels_allowed_seventeen_rejected() -> None:
         deep = [deep]
     with pytest.raises(LocalProtocolError):
         canonical.encode(deep)
+
+
+def test_nesting_depth_bound_and_its_error_code() -> None:
+    """Spec §4.3: 16 levels of arrays decode; an array at level 17 is MALFORMED."""
+    assert canonical.decode(b"\x91" * 15 + b"\x90") == canonical.decode(
+        canonical.encode(_nested(16))
+    )
+    with pytest.raises(RemoteProtocolError) as exc:
+        canonical.decode(b"\x91" * 16 + b"\x90")
+    assert exc.value.code is ErrorCode.MALFORMED
+    with pytest.raises(LocalProtocolError):
+        canonical.encode(_nested(17))
+
+
+def _nested(levels: int) -> canonical.Value:
+    value: canonical.Value = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value

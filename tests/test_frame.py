@@ -262,6 +262,27 @@ def test_an_older_update_for_a_held_phase_is_stale() -> None:
     assert exc.value.code == ErrorCode.STALE
 
 
+def test_a_first_key_installed_at_a_high_counter_is_not_too_far() -> None:
+    """Spec §11.6: the jump bound counts from the installed key's next_counter, not from 0."""
+    far = (1 << 20) + 5  # beyond the default max_jump from -1
+    tx, rx = _pair(next_counter=far)
+    assert rx.unprotect(tx.protect(b"x"), 0.0).counter == far
+    late = FrameReceiver(room_id=ROOM, sender_id=ALICE)
+    late.add_key(tx.key)  # next_counter 0: the bound counts from -1
+    assert _code(late, tx.protect(b"y")) == ErrorCode.TOO_FAR
+
+
+def test_an_update_with_the_held_kid_replaces_it_without_reopening_counters() -> None:
+    """Spec §11.6: an equal kid replaces the held key (no error); the window is kept."""
+    tx, rx = _pair()
+    frame = tx.protect(b"x")
+    assert rx.unprotect(frame, 0.0).payload == b"x"
+    rx.add_update(tx.key_update())  # the same kid again, next_counter 1
+    assert rx.known_kids() == [tx.key.kid]
+    assert _code(rx, frame) == ErrorCode.REPLAY
+    assert rx.unprotect(tx.protect(b"y"), 0.0).payload == b"y"
+
+
 def test_sender_key_update_encoding() -> None:
     key = SenderKey(7, 9, bytes(range(32)))
     data = key.encode_update(1000)

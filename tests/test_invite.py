@@ -160,3 +160,24 @@ def test_create_draws_the_secret() -> None:
     inv = Invite.create("h.example", 1, bytes(32), bytes(32), lambda n: b"\x07" * n)
     assert inv.room_secret == b"\x07" * 32
     assert normalise_host("H.Example") == "h.example"
+
+
+@pytest.mark.parametrize(
+    "written", ["::ffff:192.0.2.1", "::FFFF:C000:201", "0:0:0:0:0:ffff:c000:0201"]
+)
+def test_ipv4_mapped_authority_is_rfc5952_dotted(written: str) -> None:
+    """Spec §6.2: an IPv4-mapped address is normalised to ``::ffff:a.b.c.d`` (RFC 5952 §5),
+    so a link whose checksum covers ``[::ffff:192.0.2.1]:7443`` verifies however it is written."""
+    inv = _invite(written)
+    assert inv.to_link().startswith("hushroom://[::ffff:192.0.2.1]:7443/#")
+    code = inv.to_link().split("#", 1)[1]
+    back = Invite.from_link(f"hushroom://[{written}]:7443/#{code}")
+    assert back.host == "::ffff:192.0.2.1"
+
+
+def test_other_embedded_ipv4_forms_stay_hexadecimal() -> None:
+    """Spec §6.2: only the IPv4-mapped prefix ::ffff:0:0/96 uses the dotted form."""
+    assert _invite("::192.0.2.1").to_link().startswith("hushroom://[::c000:201]:7443/#")
+    assert (
+        _invite("64:ff9b::192.0.2.1").to_link().startswith("hushroom://[64:ff9b::c000:201]:7443/#")
+    )
