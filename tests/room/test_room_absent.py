@@ -10,7 +10,7 @@ from __future__ import annotations
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.room import RoomConfig
 from e2ee.room.events import AudioReceived, MemberLeft, Removed
-from e2ee.room.roster import RemoveReason
+from e2ee.room.roster import RemoveReason, Role, op_role
 
 from .harness import Link, Router
 from .test_room_robust_buffer import intercept
@@ -138,3 +138,19 @@ def test_the_absence_table_holds_at_most_one_timer_per_member() -> None:
     r.advance(TIMEOUT + 0.1)
     assert len(mod.session._absence) == 0
     assert list(mod.session.members) == [mod.session.me]
+
+
+def test_when_the_chair_itself_dies_the_next_moderator_removes_it() -> None:
+    r, chair, spk, listeners = stage_room(CONFIG)
+    chair.session._moderator_action([op_role(spk.session.me, Role.MODERATOR)])
+    r.pump()
+    assert spk.session.role is Role.MODERATOR and chair.session._is_chair()
+    epoch = spk.session.epoch
+    r.drop_link(chair)
+    r.pump()
+    assert len(spk.session._absence) == 1
+    r.advance(TIMEOUT + 0.1)
+    rest = [spk, *listeners]
+    assert not any(chair.session.me in x.session.members for x in rest)
+    assert all(x.session.epoch == epoch + 1 for x in rest)
+    assert all(x.session._epoch_keys[epoch + 1] == spk.session._epoch_keys[epoch + 1] for x in rest)
