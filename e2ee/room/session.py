@@ -37,6 +37,7 @@ from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
 from e2ee.room import admission, forwarding, keys, pending, rotation, seal, speaker_proof
+from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admission_rate import AdmissionRate
 from e2ee.room.audio_in import AudioIn
 from e2ee.room.authority import Authority
@@ -151,6 +152,7 @@ class RoomConfig:
     """Tunables (spec §15.2, §16.4); defaults are the spec's."""
 
     leave_debounce: float = 2.0  # batch voluntary leaves (spec §15.2)
+    absent_timeout: float = 10.0  # PEER_LEFT and no signed word since -> removal (§16.4)
     key_grace: float = 1.0  # keep superseded epoch keys this long (spec §15.2)
     rekey_send_grace: float = 0.5  # speakers may use the old key this long after a re-key
     join_retry: float = 3.0  # resend a join request until admitted (spec §13.2)
@@ -258,6 +260,7 @@ class RoomSession:
         self._known: set[bytes] = set()
         self._leaves: set[bytes] = set()
         self._leave_at: float | None = None
+        self._absence = AbsenceTimers(self.config.absent_timeout)
         self._log: deque[bytes] = deque(maxlen=self.config.commit_log)
         self._snapshot_cache: tuple[int, bytes] | None = None
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
@@ -396,6 +399,7 @@ class RoomSession:
             for t in (
                 self._join_retry_at,
                 self._leave_at,
+                self._absence.next_due(),
                 self._beacon_at,
                 self._quiet.deadline() if self.state == "member" else None,
                 (self._behind_since + self.config.sync_after) if self._behind_since else None,
@@ -437,6 +441,8 @@ class RoomSession:
         if self._leave_at is not None and now >= self._leave_at:
             self._leave_at = None
             self._flush_leaves()
+        for mid in self._absence.due(now):
+            self._remove_absent(mid)
         if self._behind_since is not None and now >= self._behind_since + self.config.sync_after:
             self._behind_since = None
             if self._behind_of is not None and self._behind_of in self._slots:
@@ -485,9 +491,7 @@ class RoomSession:
             if self._is_moderator() and self.slot is not None:
                 self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=env.slot)
         elif t is EnvelopeType.PEER_LEFT:
-            owner = self._slot_owner.pop(env.slot, None)
-            if owner is not None and self._slots.get(owner) == env.slot:
-                del self._slots[owner]
+            self._on_peer_left(env.slot)
         elif t is EnvelopeType.MEDIA:
             self._on_media(env.slot, env.payload)
         elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
@@ -507,6 +511,30 @@ class RoomSession:
             self._announce()
         if self._beacon_at is None:
             self._beacon_at = self._now + self.config.head_beacon
+
+    def _on_peer_left(self, slot: int) -> None:
+        """The relay says ``slot``'s link is gone (spec §16.4).
+
+        Everyone forgets the slot.  The notice is unauthenticated, so the
+        chair only starts the member's absence timer and probes the old slot
+        with an ANNOUNCE that asks for a reply; the member's next fresh signed
+        control message cancels the timer.
+        """
+        owner = self._slot_owner.pop(slot, None)
+        if owner is None or self._slots.get(owner) != slot:
+            return
+        del self._slots[owner]
+        if owner == self.me or self.slot is None or not self._is_chair():
+            return
+        assert self.roster is not None
+        if owner in self.roster.members:
+            self._absence.start(owner, self._now)
+            self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=slot)
+
+    def _remove_absent(self, mid: bytes) -> None:
+        """The absence timer of ``mid`` fired: the chair removes it, reason LEFT (§16.4)."""
+        if self._is_chair() and self.roster is not None and mid in self.roster.members:
+            self._queue_op(op_remove(mid, RemoveReason.LEFT))
 
     def _announce(self) -> None:
         """Tell the room our (new) slot (spec §16.4)."""
@@ -763,6 +791,7 @@ class RoomSession:
                 self._last_seq.pop(mid, None)
                 self._stale_alerted.pop(mid, None)
                 self._sync_pacer.forget(mid)
+                self._absence.cancel(mid)
                 if mid == self.me:
                     self.state = "removed"
                     self._events.append(Removed(reason))
@@ -836,6 +865,7 @@ class RoomSession:
             self.counters["replayed_control"] += 1
             return
         self._last_seq[msg.author] = msg.seq
+        self._absence.cancel(msg.author)  # signed and fresh: the author is alive (§16.4)
         self._compare_head(msg)
         t = msg.type
         is_mod = author.role is Role.MODERATOR
