@@ -137,7 +137,7 @@ def generator(argv: list[str]) -> None:
 
 def run_rooms(rooms: int, members: int, seconds: float, procs: int = 2) -> dict[str, Any]:
     """A relay process, ``procs`` generators sharing ``rooms`` rooms; the merged result."""
-    from relay.state import decode_pin
+    from relay.wire.pin import decode_pin
 
     fanout._raise_nofile()
     port, mport = fanout._free_port(), fanout._free_port()
