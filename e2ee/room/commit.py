@@ -65,8 +65,14 @@ class Commit:
         object.__setattr__(self, "head", commit_head(self.body))
 
     def encode(self) -> bytes:
-        """Wire form ``canonical([body_bytes, signature])`` (spec §12.3)."""
-        return canonical.encode([self.body, self.signature])
+        """Wire form ``canonical([body_bytes, signature])`` (spec §12.3).
+
+        Two byte strings: msgpack's encoding is the canonical one by
+        construction, so this skips :func:`e2ee.canonical.encode`'s subset walk
+        (every member logs each commit it applies).
+        """
+        out: bytes = msgpack.packb([self.body, self.signature], use_bin_type=True)
+        return out
 
     @property
     def removes(self) -> bool:

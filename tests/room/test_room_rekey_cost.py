@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from e2ee import identity, kdf
+from e2ee import canonical, identity, kdf
+from e2ee.pairwise import PairwiseChannel
 from e2ee.room import RoomConfig, RoomSession, keys
+from e2ee.room.commit import sign_commit
 
-from .harness import Link, Router
+from .harness import Link, Router, rng_for
 from .test_room_robust_rekey import stage_room
 
 
@@ -111,3 +113,21 @@ def test_control_keys_derive_on_first_use_and_once() -> None:
     assert held[7] == keys.control_key(b"n" * 32, room_id) != first
     held.forget(7)
     assert 7 not in held and held.get(7) is None
+
+
+def test_the_fast_wire_encodings_are_the_canonical_ones() -> None:
+    founder = identity.IdentityKey(b"f" * 32)
+    commit = sign_commit(founder, b"i" * 32, 3, b"p" * 32, [], False, key_confirm=b"c" * 32)
+    assert commit.encode() == canonical.encode([commit.body, commit.signature])
+    a, b = (identity.SessionKey.generate(rng_for(i)) for i in (1, 2))
+    channel = PairwiseChannel(
+        room_id=b"i" * 32,
+        my_identity=b"m" * 32,
+        my_session=a,
+        peer_identity=b"n" * 32,
+        peer_session=b.public,
+    )
+    for size in (0, 200, 70_000):  # msgpack's bin8, bin16 and bin32 forms
+        message = channel.seal(bytes(size))
+        version, counter, ct = canonical.decode_array(message, 3, "pairwise message")
+        assert message == canonical.encode([version, counter, ct])
