@@ -363,6 +363,7 @@ def run(args: argparse.Namespace) -> int:
         s.session.send_audio(b"\xfc" + bytes(60), 1.0)
         relay.pending.append(s)
     relay.pump()
+    gc.unfreeze()
     result = {
         "members": members,
         "speakers": len(speakers),
