@@ -36,7 +36,10 @@ unopened); that shortcut touches no measured step.
 The simulated members' objects are frozen out of Python's cyclic garbage
 collector before measuring (``gc.freeze``): one process holding 5,000
 rosters is an artifact of the bench, and full collections over it would
-otherwise land in random samples.
+otherwise land in random samples.  For the same reason the collector is off
+while a kick is measured (it runs between kicks): the garbage thousands of
+simulated members make at once would otherwise trigger collections whose
+pause lands in one member's work and becomes the "slowest member".
 """
 
 from __future__ import annotations
@@ -182,10 +185,14 @@ class _Relay:
         data = link.session.data_to_send()
         c1 = _cpu()
         link.cpu += c1 - c0
+        self._route_out(link, data, c1)
+
+    def _route_out(self, link: _Link, data: bytes, since: float) -> None:
+        """Route what ``link`` wrote; the relay's CPU from ``since`` goes to ``link.route_cpu``."""
         if data:
             self.sent += len(data)
             self.route(link, list(link.decoder.feed(data)))
-            link.route_cpu += _cpu() - c1
+            link.route_cpu += _cpu() - since
 
     def reset_cpu(self) -> None:
         """Zero every link's CPU accounts (:attr:`_Link.cpu`, :attr:`_Link.route_cpu`)."""
@@ -199,19 +206,20 @@ class _Relay:
             self._collect(link)
             session = link.session
             while link.inbox:
+                # one CPU reading between the member's work and the relay's
                 c0 = _cpu()
                 n = link.deliver_one(self.now)
-                link.cpu += _cpu() - c0
-                link.bytes_in += n
-                self.delivered += n
-                self._collect(link)
-                c0 = _cpu()
+                data = session.data_to_send()
                 while (e := session.next_event()) is not None:
                     if isinstance(e, ev.KeysRotated):
                         link.rotated_to = e.epoch
                     elif isinstance(e, ev.AudioReceived):
                         link.audio += 1
-                link.cpu += _cpu() - c0
+                c1 = _cpu()
+                link.cpu += c1 - c0
+                link.bytes_in += n
+                self.delivered += n
+                self._route_out(link, data, c1)
 
 
 def _cpu() -> float:
@@ -331,14 +339,19 @@ def run(args: argparse.Namespace) -> int:
         victims.append(victim)
         sent0, delivered0 = relay.sent, relay.delivered
         relay.reset_cpu()
-        c0 = _cpu()
-        w0 = time.perf_counter()
-        mod.session.kick(victim.session.me)
-        kick_call = _cpu() - c0
-        relay.pending.append(mod)
-        relay.pump()
-        kick_cpus.append(_cpu() - c0)
-        kick_walls.append(time.perf_counter() - w0)
+        gc.collect()
+        gc.disable()
+        try:
+            c0 = _cpu()
+            w0 = time.perf_counter()
+            mod.session.kick(victim.session.me)
+            kick_call = _cpu() - c0
+            relay.pending.append(mod)
+            relay.pump()
+            kick_cpus.append(_cpu() - c0)
+            kick_walls.append(time.perf_counter() - w0)
+        finally:
+            gc.enable()
         slowest = max(x.cpu for x in relay.links if x is not mod)
         critical.append((kick_call + mod.cpu, mod.route_cpu, slowest))
         rekey_sent = relay.sent - sent0
