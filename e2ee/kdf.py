@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from e2ee.errors import LocalProtocolError
+
+_ZERO_SALT = bytes(32)  # RFC 5869's default salt for SHA-256
 
 # KDF labels (spec §3.4).  Key: short name used in code; value: the exact label bytes.
 ROOM_TAG = b"hushroom v1 room tag"
@@ -63,16 +62,21 @@ def hkdf(
 ) -> bytes:
     """HKDF-SHA256(salt, ikm, info = labelled(label, context), length) (spec §3.3).
 
-    An empty ``salt`` is RFC 5869's default (32 zero bytes).
+    An empty ``salt`` is RFC 5869's default (32 zero bytes).  RFC 5869 §2.2
+    and §2.3 written out over ``hmac.digest``: every derivation here is one
+    or two 32-byte blocks, and a one-shot HMAC costs less than setting up a
+    KDF object for each (tests/test_kdf.py checks it against RFC 5869).
     """
     if not 1 <= length <= 255 * 32:
         raise LocalProtocolError("bad HKDF output length")
-    return HKDF(
-        algorithm=hashes.SHA256(),
-        length=length,
-        salt=salt or None,
-        info=labelled(label, context),
-    ).derive(ikm)
+    prk = hmac.digest(salt or _ZERO_SALT, ikm, "sha256")
+    info = labelled(label, context)
+    block = b""
+    out = b""
+    for i in range(1, -(-length // 32) + 1):
+        block = hmac.digest(prk, block + info + bytes((i,)), "sha256")
+        out += block
+    return out[:length]
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:

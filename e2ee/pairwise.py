@@ -15,6 +15,8 @@ from __future__ import annotations
 import struct
 from collections import OrderedDict
 
+import msgpack
+
 from e2ee import canonical, kdf, xchacha
 from e2ee.errors import DecryptionFailed, ErrorCode, LocalProtocolError, RemoteProtocolError
 from e2ee.identity import SessionKey
@@ -108,7 +110,9 @@ class PairwiseChannel:
         mk, self._send_chain = ratchet_step(self._send_chain)
         self._send_n = n + 1
         ct = _seal(mk, n, plaintext, self._send_aad + _U64.pack(n))
-        return canonical.encode([MESSAGE_VERSION, n, ct])
+        # an int in u32 and a byte string: msgpack's encoding is the canonical one
+        out: bytes = msgpack.packb([MESSAGE_VERSION, n, ct], use_bin_type=True)
+        return out
 
     def open(self, message: bytes) -> bytes:
         """Decrypt one message (spec §9.5).

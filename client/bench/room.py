@@ -18,6 +18,13 @@ so they count every party's work):
   as ``commit_payload_bytes``, its sealed CONTROL payload.
 * ``kick_rekey_ms`` — CPU from ``kick()`` until every remaining member holds
   the new epoch key (= every speaker's new sender key), all parties counted.
+* ``critical_path_ms`` — what a member waits for after a kick: the
+  moderator's CPU (``kick()``: sign and seal the commit, seal the fresh
+  secret to every member; then its own copy), plus the relay routing every
+  message the moderator sent, plus the slowest single member's CPU for its
+  commit and fresh secret (``critical_moderator_ms``, ``critical_relay_ms``,
+  ``critical_slowest_member_us``).  Members work in parallel on their own
+  machines, so only the slowest one is on the path.
 * ``rekey_bytes_total`` — bytes all clients sent for that kick (commit +
   pairwise fresh secrets); ``rekey_bytes_delivered`` — bytes the relay delivered.
 
@@ -29,7 +36,10 @@ unopened); that shortcut touches no measured step.
 The simulated members' objects are frozen out of Python's cyclic garbage
 collector before measuring (``gc.freeze``): one process holding 5,000
 rosters is an artifact of the bench, and full collections over it would
-otherwise land in random samples.
+otherwise land in random samples.  For the same reason the collector is off
+while a kick is measured (it runs between kicks): the garbage thousands of
+simulated members make at once would otherwise trigger collections whose
+pause lands in one member's work and becomes the "slowest member".
 """
 
 from __future__ import annotations
@@ -45,12 +55,11 @@ from dataclasses import dataclass, field
 
 from client.errors import CliError
 from e2ee.envelope import (
-    HEADER_LEN,
+    RELAY_TYPES,
     Envelope,
     EnvelopeDecoder,
     EnvelopeType,
     RelayErrorCode,
-    decode_envelope,
 )
 from e2ee.identity import IdentityKey
 from e2ee.invite import Invite
@@ -76,11 +85,23 @@ def register(parser: argparse.ArgumentParser) -> None:
 class _Link:
     session: RoomSession
     conn: Link
-    decoder: EnvelopeDecoder = field(default_factory=EnvelopeDecoder)
-    inbox: deque[Envelope] = field(default_factory=deque)
+    decoder: EnvelopeDecoder = field(default_factory=EnvelopeDecoder)  # the relay's, of our bytes
+    rx: EnvelopeDecoder = field(default_factory=lambda: EnvelopeDecoder(allowed=RELAY_TYPES))
+    inbox: deque[bytes] = field(default_factory=deque)  # what the relay wrote to us
     bytes_in: int = 0
     rotated_to: int = -1
     audio: int = 0
+    #: CPU seconds of this member's own work (its session) and of the relay
+    #: routing what it sent, since the last :meth:`_Relay.reset_cpu`
+    cpu: float = 0.0
+    route_cpu: float = 0.0
+
+    def deliver_one(self, now: float) -> int:
+        """Hand the oldest delivery to the session, as its socket would; its size."""
+        data = self.inbox.popleft()
+        for env in self.rx.feed(data):
+            self.session.envelope_received(env, now)
+        return len(data)
 
 
 class _Relay:
@@ -93,8 +114,19 @@ class _Relay:
 
     def __init__(self, members: int) -> None:
         # The bench runs at one instant of simulated time: no rate limit applies.
+        unlimited = 1e12
         config = RelayConfig(
-            envelope_rate=1e12, envelope_burst=1e12, max_members_per_room=members + 64
+            envelope_rate=unlimited,
+            envelope_burst=unlimited,
+            byte_rate=unlimited,
+            byte_burst=unlimited,
+            join_rate=unlimited,
+            join_burst=unlimited,
+            media_rate=unlimited,
+            media_burst=unlimited,
+            media_byte_rate=unlimited,
+            media_byte_burst=unlimited,
+            max_members_per_room=members + 64,
         )
         self.router = Router(config, self)
         self.links: list[_Link] = []
@@ -124,7 +156,7 @@ class _Relay:
             and data[1] == EnvelopeType.CONTROL
         ):
             return
-        link.inbox.append(decode_envelope(data))
+        link.inbox.append(data)
         if len(link.inbox) == 1:
             self.pending.append(link)
 
@@ -149,10 +181,23 @@ class _Relay:
         self._source = None
 
     def _collect(self, link: _Link) -> None:
+        c0 = _cpu()
         data = link.session.data_to_send()
+        c1 = _cpu()
+        link.cpu += c1 - c0
+        self._route_out(link, data, c1)
+
+    def _route_out(self, link: _Link, data: bytes, since: float) -> None:
+        """Route what ``link`` wrote; the relay's CPU from ``since`` goes to ``link.route_cpu``."""
         if data:
             self.sent += len(data)
             self.route(link, list(link.decoder.feed(data)))
+            link.route_cpu += _cpu() - since
+
+    def reset_cpu(self) -> None:
+        """Zero every link's CPU accounts (:attr:`_Link.cpu`, :attr:`_Link.route_cpu`)."""
+        for link in self.links:
+            link.cpu = link.route_cpu = 0.0
 
     def pump(self) -> None:
         """Deliver until quiet: each link drains its FIFO in order."""
@@ -161,17 +206,20 @@ class _Relay:
             self._collect(link)
             session = link.session
             while link.inbox:
-                env = link.inbox.popleft()
-                n = HEADER_LEN + len(env.payload)
-                link.bytes_in += n
-                self.delivered += n
-                session.envelope_received(env, self.now)
-                self._collect(link)
+                # one CPU reading between the member's work and the relay's
+                c0 = _cpu()
+                n = link.deliver_one(self.now)
+                data = session.data_to_send()
                 while (e := session.next_event()) is not None:
                     if isinstance(e, ev.KeysRotated):
                         link.rotated_to = e.epoch
                     elif isinstance(e, ev.AudioReceived):
                         link.audio += 1
+                c1 = _cpu()
+                link.cpu += c1 - c0
+                link.bytes_in += n
+                self.delivered += n
+                self._route_out(link, data, c1)
 
 
 def _cpu() -> float:
@@ -238,12 +286,11 @@ def run(args: argparse.Namespace) -> int:
         for _leg in range(2):
             relay._collect(last)
             while last.inbox:
-                last.session.envelope_received(last.inbox.popleft(), 0.0)
+                last.deliver_one(0.0)
                 relay._collect(last)
             while mod.inbox:
-                env = mod.inbox.popleft()
                 c0 = _cpu()
-                mod.session.envelope_received(env, 0.0)
+                mod.deliver_one(0.0)
                 data = mod.session.data_to_send()
                 cpu += _cpu() - c0
                 relay.sent += len(data)
@@ -261,7 +308,7 @@ def run(args: argparse.Namespace) -> int:
         # one member applies it: time the probe listener's processing of the broadcast
         if probe.inbox:
             c0 = _cpu()
-            probe.session.envelope_received(probe.inbox.popleft(), 0.0)
+            probe.deliver_one(0.0)
             member_us.append((_cpu() - c0) * 1e6)
         relay.pending.extend(x for x in relay.links if x.inbox)
         relay.pump()
@@ -286,18 +333,28 @@ def run(args: argparse.Namespace) -> int:
     # its own (a single shot on a shared 2-core machine is too noisy to report).
     kick_cpus: list[float] = []
     kick_walls: list[float] = []
+    critical: list[tuple[float, float, float]] = []  # (moderator, relay, slowest member)
     victims: list[_Link] = []
     for kick_no in range(KICKS):
         victim = relay.links[len(relay.links) * (kick_no + 1) // (KICKS + 2)]
         victims.append(victim)
         sent0, delivered0 = relay.sent, relay.delivered
-        c0 = _cpu()
-        w0 = time.perf_counter()
-        mod.session.kick(victim.session.me)
-        relay.pending.append(mod)
-        relay.pump()
-        kick_cpus.append(_cpu() - c0)
-        kick_walls.append(time.perf_counter() - w0)
+        relay.reset_cpu()
+        gc.collect()
+        gc.disable()
+        try:
+            c0 = _cpu()
+            w0 = time.perf_counter()
+            mod.session.kick(victim.session.me)
+            kick_call = _cpu() - c0
+            relay.pending.append(mod)
+            relay.pump()
+            kick_cpus.append(_cpu() - c0)
+            kick_walls.append(time.perf_counter() - w0)
+        finally:
+            gc.enable()
+        slowest = max(x.cpu for x in relay.links if x is not mod)
+        critical.append((kick_call + mod.cpu, mod.route_cpu, slowest))
         rekey_sent = relay.sent - sent0
         rekey_delivered = relay.delivered - delivered0
         new_epoch = mod.session.epoch
@@ -312,6 +369,7 @@ def run(args: argparse.Namespace) -> int:
         if new_epoch in victim.session._epoch_keys:
             raise CliError("the kicked member holds the new key")
     kick_cpu = statistics.median(kick_cpus)
+    path = sorted(critical, key=sum)[len(critical) // 2]  # the median kick's split
     kick_wall = statistics.median(kick_walls)
     # audio after the kick reaches the others, not the victim
     before_victims = [v.audio for v in victims]
@@ -319,6 +377,7 @@ def run(args: argparse.Namespace) -> int:
         s.session.send_audio(b"\xfc" + bytes(60), 1.0)
         relay.pending.append(s)
     relay.pump()
+    gc.unfreeze()
     result = {
         "members": members,
         "speakers": len(speakers),
@@ -329,6 +388,11 @@ def run(args: argparse.Namespace) -> int:
         "kick_rekey_ms": round(kick_cpu * 1000, 1),
         "kick_rekey_wall_ms": round(kick_wall * 1000, 1),
         "kick_rekey_ms_samples": [round(x * 1000, 1) for x in kick_cpus],
+        "critical_path_ms": round(sum(path) * 1000, 1),
+        "critical_path_ms_samples": [round(sum(c) * 1000, 1) for c in critical],
+        "critical_moderator_ms": round(path[0] * 1000, 1),
+        "critical_relay_ms": round(path[1] * 1000, 1),
+        "critical_slowest_member_us": round(path[2] * 1e6, 1),
         "rekey_bytes_total": rekey_sent,
         "rekey_bytes_delivered": rekey_delivered,
         "commit_bytes": commit_bytes,

@@ -18,7 +18,7 @@ chain.  A commit's size depends on its ops only, never on the room's size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgpack
 
@@ -58,15 +58,21 @@ class Commit:
     key_confirm: bytes
     body: bytes
     signature: bytes
+    #: the chain head this commit creates (spec §12.4), hashed once here
+    head: bytes = field(init=False)
 
-    @property
-    def head(self) -> bytes:
-        """The chain head this commit creates (spec §12.4)."""
-        return commit_head(self.body)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "head", commit_head(self.body))
 
     def encode(self) -> bytes:
-        """Wire form ``canonical([body_bytes, signature])`` (spec §12.3)."""
-        return canonical.encode([self.body, self.signature])
+        """Wire form ``canonical([body_bytes, signature])`` (spec §12.3).
+
+        Two byte strings: msgpack's encoding is the canonical one by
+        construction, so this skips :func:`e2ee.canonical.encode`'s subset walk
+        (every member logs each commit it applies).
+        """
+        out: bytes = msgpack.packb([self.body, self.signature], use_bin_type=True)
+        return out
 
     @property
     def removes(self) -> bool:

@@ -128,7 +128,7 @@ class PairChannel:
     the receiver pick the channel without trying all of them.
     """
 
-    __slots__ = ("_channel", "channel_id", "peer_id")
+    __slots__ = ("_channel", "_prefix", "channel_id", "peer_id")
 
     def __init__(
         self, mine: SessionKey, my_id: bytes, peer_id: bytes, peer_session: bytes, room_id: bytes
@@ -144,11 +144,12 @@ class PairChannel:
         self.channel_id = kdf.labelled_hash(labels.PAIR_CHANNEL_ID, room_id + lo + hi)[
             :CHANNEL_ID_LEN
         ]
+        self._prefix = bytes((Kind.PAIRWISE,)) + self.channel_id
         self.peer_id = peer_id
 
     def seal(self, plaintext: bytes) -> bytes:
         """``0x04 | channel_id | PairwiseChannel.seal(plaintext)`` (spec §15.3)."""
-        return bytes((Kind.PAIRWISE,)) + self.channel_id + self._channel.seal(plaintext)
+        return self._prefix + self._channel.seal(plaintext)
 
     def open(self, payload: bytes) -> bytes:
         """Inverse of :meth:`seal`; DecryptedFailed / RemoteProtocolError (REPLAY, TOO_FAR)."""

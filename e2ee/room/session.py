@@ -235,7 +235,7 @@ class RoomSession:
         self.head = GENESIS_PARENT
         self._heads: dict[int, bytes] = {}
         self._epoch_keys: dict[int, bytes] = {}
-        self._control_keys: dict[int, bytes] = {}
+        self._control_keys = keys.ControlKeys(self.room_id)
         self._key_expiry: dict[int, float] = {}
         self._awaiting_fresh: _AwaitingFresh | None = None
         self._early_fresh: dict[tuple[int, bytes], bytes] = {}
@@ -746,7 +746,7 @@ class RoomSession:
             self.head = head
         self._heads[epoch] = head
         self._epoch_keys[epoch] = key
-        self._control_keys[epoch] = keys.control_key(key, self.room_id)
+        self._control_keys.install(epoch, key)
         self._key_expiry.pop(epoch, None)
 
     def _drop_epoch_key(self, epoch: int) -> None:
@@ -754,7 +754,7 @@ class RoomSession:
         if epoch == self.epoch:
             return
         self._epoch_keys.pop(epoch, None)
-        self._control_keys.pop(epoch, None)
+        self._control_keys.forget(epoch)
         self._audio_in.forget_epoch(epoch)
 
     def _emit_commit_events(
