@@ -132,7 +132,9 @@ def test_replayed_request_cost() -> None:
         mod.session.envelope_received(env, r.now)
 
     ms = _median_ms(once, runs=200)
-    assert mod.session.counters["stale_join_request"] == 200
+    # each replay is dropped: stale, or over the slot's admission rate before it is opened
+    c = mod.session.counters
+    assert c["stale_join_request"] + c["join_request_limited"] == 200
     print(
         json.dumps(
             {"moderator_replayed_request_ms": ms, "reply_bytes": len(mod.session.data_to_send())}
