@@ -109,6 +109,7 @@ from e2ee.room.roster import (
 )
 from e2ee.room.safety import change_reason, room_safety_code
 from e2ee.room.speaker_auth import AuthConfig, ProofBatcher, ProofGate
+from e2ee.room.state import SessionState, transition
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_ASKED, SyncPacer
 from e2ee.sender_key import SenderKey
 
@@ -228,7 +229,7 @@ class RoomSession:
         self._out: list[bytes] = []
         self._events: deque[Event] = deque()
         self.counters: Counter[str] = Counter()
-        self.state = "joining"  # joining | member | removed | ended | left | denied
+        self._state = SessionState.JOINING
         self.slot: int | None = None
         self.roster: RosterState | None = None
         self.epoch = -1
@@ -319,7 +320,7 @@ class RoomSession:
         self._install_epoch(0, genesis.head, keys.first_epoch_key(fresh, genesis.head))
         self._log.append(genesis.encode())
         self._known.add(self.me)
-        self.state = "member"
+        self._move(SessionState.MEMBER)
         self._delivery = DeliveryClass.STAGE
         self._out.clear()
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.STAGE,)))
@@ -349,6 +350,14 @@ class RoomSession:
     def next_event(self) -> Event | None:
         """The next pending event, or None."""
         return self._events.popleft() if self._events else None
+
+    @property
+    def state(self) -> SessionState:
+        """Where this session is in its life (spec §13.2): see :mod:`e2ee.room.state`."""
+        return self._state
+
+    def _move(self, target: SessionState) -> None:
+        self._state = transition(self._state, target)
 
     @property
     def delivery_class(self) -> str:
@@ -392,7 +401,7 @@ class RoomSession:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, or None."""
-        if self.state not in ("joining", "member"):
+        if not self._state.active:
             return None
         times = [
             t
@@ -401,7 +410,7 @@ class RoomSession:
                 self._leave_at,
                 self._absence.next_due(),
                 self._beacon_at,
-                self._quiet.deadline() if self.state == "member" else None,
+                self._quiet.deadline() if self._state is SessionState.MEMBER else None,
                 (self._behind_since + self.config.sync_after) if self._behind_since else None,
                 min(self._key_expiry.values()) if self._key_expiry else None,
                 self._chunks.next_expiry(),
@@ -419,7 +428,7 @@ class RoomSession:
         self._now = now
         if self._join_retry_at is not None and now >= self._join_retry_at:
             self._join_retry_at = None
-            if self.state == "joining" and self.slot is not None:
+            if self._state is SessionState.JOINING and self.slot is not None:
                 self._send_join_request()
         aw = self._awaiting_fresh
         if aw is not None and now >= aw.ask_at:
@@ -453,7 +462,7 @@ class RoomSession:
                 beacon = self._beacon_payload()
                 if beacon is not None:
                     self._send_unicast(slot, beacon)
-        if self.state == "member" and self._quiet.overdue(now) and self._expects_news():
+        if self._state is SessionState.MEMBER and self._quiet.overdue(now) and self._expects_news():
             self._alert("isolated", "no commit or confirmed head heard for a while")
         if self._beacon_at is not None and now >= self._beacon_at:
             self._beacon_at = now + self.config.head_beacon
@@ -474,7 +483,7 @@ class RoomSession:
             self._queue[:0] = self._inflight.ops
             self._lost_heads.add(self._inflight.commit.head)
             self._inflight = None
-        if self.state in ("joining", "member"):
+        if self._state.active:
             self._send(EnvelopeType.JOIN, 0, bytes((self._delivery,)))
 
     # -- envelopes in ------------------------------------------------------
@@ -505,9 +514,9 @@ class RoomSession:
             del self._slot_owner[self.slot]
         self.slot = slot
         self._set_slot(self.me, slot)
-        if self.state == "joining":
+        if self._state is SessionState.JOINING:
             self._send_join_request()
-        elif self.state == "member":
+        elif self._state is SessionState.MEMBER:
             self._announce()
         if self._beacon_at is None:
             self._beacon_at = self._now + self.config.head_beacon
@@ -575,14 +584,14 @@ class RoomSession:
     def _on_epoch_payload(
         self, etype: EnvelopeType, src: int, payload: bytes, kind: seal.Kind, live: bool
     ) -> None:
-        if self.state not in ("joining", "member"):
+        if not self._state.active:
             return
         epoch = seal.epoch_of(payload)
         key = self._control_keys.get(epoch)
         if key is not None and not self._key_usable(epoch):
             key = None  # superseded longer than the grace ago: expired by time (spec §15.5)
         if key is None:
-            if self.state == "joining" or epoch >= self.epoch:
+            if self._state is SessionState.JOINING or epoch >= self.epoch:
                 self._buffer_payload(epoch, etype, src, payload)
             else:
                 self.counters["stale_key"] += 1
@@ -614,9 +623,9 @@ class RoomSession:
             return  # the running loop below picks up what the new key released
         self._draining = True
         try:
-            while self.state == "member" and (epoch := self._ready_epoch()) is not None:
+            while self._state is SessionState.MEMBER and (epoch := self._ready_epoch()) is not None:
                 for etype, src, payload in self._buffer.take(epoch):
-                    if self.state != "member":
+                    if self._state is not SessionState.MEMBER:
                         break
                     self._on_payload(etype, src, payload, live=False)
         finally:
@@ -625,7 +634,7 @@ class RoomSession:
     def _on_commit(self, commit: Commit, live: bool) -> None:
         """Chain, authorize and apply a verified commit (spec §12.3 steps 3–6, §16.3)."""
         assert self.roster is not None
-        if self.state != "member":
+        if self._state is not SessionState.MEMBER:
             return
         if commit.epoch == self.epoch + 1 and commit.parent == self.head:
             if not self.roster.is_moderator(commit.signer):
@@ -721,7 +730,7 @@ class RoomSession:
             self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head))
         self._quiet.heard(self._now)
         self._emit_commit_events(commit, before, hands_before)
-        if self.state == "member" and self._is_moderator():
+        if self._state is SessionState.MEMBER and self._is_moderator():
             self._after_commit(commit)
         if self._epoch_keys.get(self.epoch) is not None:
             self._drain_buffer()
@@ -765,7 +774,7 @@ class RoomSession:
         for op in commit.ops:
             code = op[0]
             if code == OpCode.END:
-                self.state = "ended"
+                self._move(SessionState.ENDED)
                 self._events.append(RoomEnded())
                 continue
             if code == OpCode.POLICY:
@@ -793,7 +802,7 @@ class RoomSession:
                 self._sync_pacer.forget(mid)
                 self._absence.cancel(mid)
                 if mid == self.me:
-                    self.state = "removed"
+                    self._move(SessionState.REMOVED)
                     self._events.append(Removed(reason))
                 else:
                     self._events.append(MemberLeft(mid, reason))
@@ -812,7 +821,7 @@ class RoomSession:
         if roster.hands != hands_before:
             self._events.append(HandQueueChanged(tuple(roster.hands)))
         why = change_reason(before, roster)
-        if why is not None and self.state == "member":
+        if why is not None and self._state is SessionState.MEMBER:
             self._events.append(SafetyCodeChanged(commit.epoch, why))
         self._events.append(RosterChanged(commit.epoch, commit.head))
 
@@ -993,7 +1002,7 @@ class RoomSession:
 
     def _beacon_payload(self) -> bytes | None:
         """Our head beacon (spec §16.2): the newest BEACON_HEADS heads, signed and sealed."""
-        if self.state != "member" or self.slot is None or self.roster is None:
+        if self._state is not SessionState.MEMBER or self.slot is None or self.roster is None:
             return None
         heads = []
         for e in range(self.epoch, max(-1, self.epoch - BEACON_HEADS), -1):
@@ -1007,7 +1016,7 @@ class RoomSession:
         )
 
     def _on_beacon(self, payload: bytes) -> None:
-        if self.state != "member" or self.roster is None:
+        if self._state is not SessionState.MEMBER or self.roster is None:
             return
         pt = seal.open_admission(self._admission_key, self.room_id, payload, seal.Kind.BEACON)
         author, epoch, heads = decode_beacon(pt, self.room_id)
@@ -1170,7 +1179,7 @@ class RoomSession:
             if not self._apply_commit(commit):
                 return
             applied = True
-            if self.state != "member":
+            if self._state is not SessionState.MEMBER:
                 return
         if last is not None and last < self.epoch:
             # sent before a commit we have applied since: its key is for an older epoch
@@ -1218,7 +1227,7 @@ class RoomSession:
     # -- admission (spec §13) ----------------------------------------------
     def _join_request_limited(self, src: int) -> bool:
         """Moderator: drop, unopened, a join request over the rate limits (spec §16.7)."""
-        if self.state != "member" or not self._is_moderator():
+        if self._state is not SessionState.MEMBER or not self._is_moderator():
             return False
         if self._admission_rate.allow(src, self._now):
             return False
@@ -1237,12 +1246,12 @@ class RoomSession:
         """An admission payload (kind 0x01): KNOCK, OFFER or REQUEST (spec §13.3, §13.4)."""
         if self._join_request_limited(src):
             return
-        if self.state not in ("joining", "member"):
+        if not self._state.active:
             return
         pt = seal.open_admission(self._admission_key, self.room_id, payload)
         kind, fields = admission.decode_admission(pt)
         if kind is admission.AdmissionType.OFFER:
-            if self.state == "joining":
+            if self._state is SessionState.JOINING:
                 answer = self._joiner.answer(fields)
                 if answer is not None:
                     self._send_unicast(
@@ -1250,7 +1259,7 @@ class RoomSession:
                         seal.seal_admission(self._admission_key, self.room_id, answer, self._rng),
                     )
             return
-        if self.state != "member" or not self._is_moderator():
+        if self._state is not SessionState.MEMBER or not self._is_moderator():
             return
         if kind is admission.AdmissionType.KNOCK:
             self._send_offer(src)
@@ -1351,7 +1360,7 @@ class RoomSession:
 
     def _on_chunk(self, payload: bytes) -> None:
         """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
-        if self.state != "joining":
+        if self._state is not SessionState.JOINING:
             self.counters["unexpected_chunk"] += 1
             return
         whole = self._chunks.add(payload, self._now)
@@ -1364,17 +1373,17 @@ class RoomSession:
         Either counts only if it verifies back to the invite's founder; one
         that does not is counted and the attempt goes on.
         """
-        if self.state == "member":
+        if self._state is SessionState.MEMBER:
             self._on_member_sealed(payload)
             return
-        if self.state != "joining":
+        if self._state is not SessionState.JOINING:
             self.counters["unexpected_welcome"] += 1
             return
         try:
             kind, moderator, body = self._joiner.open_verdict(payload)
             if kind is admission.SealedType.DENIAL:
                 self._joiner.check_denial(moderator, body)
-                self.state = "denied"
+                self._move(SessionState.DENIED)
                 self._join_retry_at = None
                 self._events.append(Denied())
                 return
@@ -1391,7 +1400,7 @@ class RoomSession:
                 if isinstance(mid, bytes) and isinstance(slot, int) and mid != self.me:
                     self._set_slot(mid, slot)
         self._join_retry_at = None
-        self.state = "member"
+        self._move(SessionState.MEMBER)
         for mid in snap.state.moderators():
             self._pair(mid)
         self._events.append(Admitted(snap.epoch))
@@ -1464,7 +1473,7 @@ class RoomSession:
 
     def _flush_commit(self) -> None:
         """Turn queued ops into one commit if none is in flight (spec §12.5)."""
-        if not self._queue or self._inflight is not None or self.state != "member":
+        if not self._queue or self._inflight is not None or self._state is not SessionState.MEMBER:
             return
         if not self._is_moderator() or self.slot is None:
             if not self._is_moderator():
@@ -1541,8 +1550,8 @@ class RoomSession:
 
     # -- actions -----------------------------------------------------------
     def _require_member(self) -> RosterState:
-        if self.state != "member" or self.roster is None:
-            raise LocalProtocolError(f"not a member of the room (state {self.state})")
+        if self._state is not SessionState.MEMBER or self.roster is None:
+            raise LocalProtocolError(f"not a member of the room (state {self._state})")
         return self.roster
 
     def _require_moderator(self) -> RosterState:
@@ -1650,7 +1659,7 @@ class RoomSession:
                 )
         self._send_control(ControlType.LEAVE, [])
         self._send(EnvelopeType.LEAVE, 0, b"")
-        self.state = "left"
+        self._move(SessionState.LEFT)
 
     def send_chat(self, text: str) -> None:
         """Send a text message to the room (spec §14.4)."""
@@ -1758,7 +1767,7 @@ class RoomSession:
         A frame from a current stage member is held until a proof signed by
         that member covers it; only then is it opened and played.
         """
-        if self.state != "member" or self.roster is None:
+        if self._state is not SessionState.MEMBER or self.roster is None:
             return
         member = self._slot_owner.get(src)
         if member is None:
@@ -1868,7 +1877,7 @@ class RoomSession:
 
     def _send_control(self, ctype: ControlType, args: list[Value], to: int | None = None) -> None:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
-        if self.state != "member" or self.slot is None:
+        if self._state is not SessionState.MEMBER or self.slot is None:
             return
         key = self._control_keys.get(self.epoch)
         epoch = self.epoch
