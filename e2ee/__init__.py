@@ -1,6 +1,9 @@
 """Hushroom's sans-IO protocol core (spec/protocol.md).
 
-Bytes and events in, bytes and events out.  Nothing in this package performs
+Bytes and events in, bytes and events out.  ``from e2ee import RoomSession, Invite, ...``
+gives the public API a driver (client or relay) needs, as h11 does; its names are
+``__all__`` below.  Everything else lives in the submodules mapped here and is
+internal: stable only as far as the spec fixes it.  Nothing in this package performs
 I/O, reads a clock or draws randomness by itself: callers pass ``now`` (float
 seconds) and a ``rng`` (a callable returning *n* random bytes) where needed.
 
@@ -41,4 +44,124 @@ frame       FrameSender(key, room_id=, sender_id=, padded=True, next_counter=0, 
             speaker; counter is monotonic per speaker across key changes: the jitter sequence) (§11)
 sframe_header encode_header(kid, ctr), decode_header(data) -> (kid, ctr, header_len) (RFC 9605 §4.3)
 padding     pad / unpad / BUCKETS (§11.4);  replay  ReplayWindow(size, max_jump) (§11.6)
+room        RoomSession.create(identity, invite, name, policy, rng, now) / .join(...): the h11-style
+            driver (envelope_received, next_event, data_to_send, get_timer / handle_timer,
+            link_reset, send_audio, actions); RoomConfig, RoomInvite, MemberView, Role,
+            RemoveReason, Policy; SessionState (joining | member | removed | ended | left | denied,
+            transitions in e2ee.room.state); events (Admitted, AudioReceived, SecurityAlert, ...)
+            (§12–§16; see e2ee.room)
+envelope    Envelope(type, room_tag, slot, payload), EnvelopeType, DeliveryClass, RelayErrorCode,
+            EnvelopeDecoder(max_payload, allowed).feed(bytes) -> [Envelope], encode_envelope,
+            parse_error, parse_loss, RELAY_TYPES, DEFAULT_MAX_PAYLOAD (§8)
+
+Public names: errors (HushroomError, LocalProtocolError, RemoteProtocolError, DecryptionFailed,
+ErrorCode), identity (IdentityKey, fingerprint, safety_code), Invite, the envelope names above
+and the room names above.  The errors and the envelope codec load with the package (the relay
+uses them); the rest loads on first use, so that importing the envelope codec does not load
+the room protocol or any key handling into the relay.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from e2ee.envelope import (
+    DEFAULT_MAX_PAYLOAD,
+    RELAY_TYPES,
+    DeliveryClass,
+    Envelope,
+    EnvelopeDecoder,
+    EnvelopeType,
+    RelayErrorCode,
+    encode_envelope,
+    parse_error,
+    parse_loss,
+)
+from e2ee.errors import (
+    DecryptionFailed,
+    ErrorCode,
+    HushroomError,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
+
+if TYPE_CHECKING:
+    from e2ee.identity import IdentityKey, fingerprint, safety_code
+    from e2ee.invite import Invite
+    from e2ee.room import (
+        MemberView,
+        Policy,
+        RemoveReason,
+        Role,
+        RoomConfig,
+        RoomInvite,
+        RoomSession,
+        SessionState,
+        events,
+    )
+
+# public name -> the module that defines it, imported on first use
+_ON_FIRST_USE = {
+    **dict.fromkeys(("IdentityKey", "fingerprint", "safety_code"), "e2ee.identity"),
+    "Invite": "e2ee.invite",
+    **dict.fromkeys(
+        (
+            "MemberView",
+            "Policy",
+            "RemoveReason",
+            "Role",
+            "RoomConfig",
+            "RoomInvite",
+            "RoomSession",
+            "SessionState",
+            "events",
+        ),
+        "e2ee.room",
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'e2ee' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD",
+    "RELAY_TYPES",
+    "DecryptionFailed",
+    "DeliveryClass",
+    "Envelope",
+    "EnvelopeDecoder",
+    "EnvelopeType",
+    "ErrorCode",
+    "HushroomError",
+    "IdentityKey",
+    "Invite",
+    "LocalProtocolError",
+    "MemberView",
+    "Policy",
+    "RelayErrorCode",
+    "RemoteProtocolError",
+    "RemoveReason",
+    "Role",
+    "RoomConfig",
+    "RoomInvite",
+    "RoomSession",
+    "SessionState",
+    "encode_envelope",
+    "events",
+    "fingerprint",
+    "parse_error",
+    "parse_loss",
+    "safety_code",
+]

@@ -196,11 +196,16 @@ def _within(name: str, prefixes: Iterable[str]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in prefixes)
 
 
+# The package itself (e2ee/__init__.py) re-exports the public API, the room's too,
+# loading it on first use; the core modules under it still never import the room.
+PUBLIC_FACADE = "e2ee"
+
+
 def direction_violations(graph: dict[str, set[str]]) -> list[str]:
     bad = []
     for importer, targets in sorted(graph.items()):
         allowed = _most_specific(importer, ALLOWED)
-        forbidden = _most_specific(importer, FORBIDDEN) or ()
+        forbidden = () if importer == PUBLIC_FACADE else _most_specific(importer, FORBIDDEN) or ()
         assert allowed is not None, f"{importer} belongs to no package of the table"
         for target in sorted(targets):
             if not _within(target, allowed) or _within(target, forbidden):

@@ -303,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
                 while mod.session.next_event() is not None:
                     pass
         admit_ms.append(cpu * 1000)
-        c = mod.session._log[-1]  # the ADD commit just applied (wire form)
+        c = mod.session._chair.log[-1]  # the ADD commit just applied (wire form)
         commit_bytes = len(c)
         # one member applies it: time the probe listener's processing of the broadcast
         if probe.inbox:
@@ -362,11 +362,11 @@ def run(args: argparse.Namespace) -> int:
         holders = sum(
             1
             for x in remaining
-            if x.session.state == "member" and new_epoch in x.session._epoch_keys
+            if x.session.state == "member" and new_epoch in x.session._keys.epoch_keys
         )
         if holders != len(remaining):
             raise CliError(f"only {holders} of {len(remaining)} members hold the new key")
-        if new_epoch in victim.session._epoch_keys:
+        if new_epoch in victim.session._keys.epoch_keys:
             raise CliError("the kicked member holds the new key")
     kick_cpu = statistics.median(kick_cpus)
     path = sorted(critical, key=sum)[len(critical) // 2]  # the median kick's split

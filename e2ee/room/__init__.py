@@ -18,13 +18,15 @@ invite_to_speak(m), accept_invitation, decline_invitation, move_to_audience(m),
 request_mute(m), kick(m), ban(m), leave, transfer_moderator(m), end_room,
 send_chat(text), approve(request), deny(request), rotate_room_secret().
 
-State: ``members`` (id -> MemberView), ``me``, ``role``, ``hand_queue``, ``epoch``,
+State: ``state`` (a :class:`SessionState`: joining -> member -> removed | ended | left, or
+joining -> denied; the table is :data:`e2ee.room.state.TRANSITIONS`),
+``members`` (id -> MemberView), ``me``, ``role``, ``hand_queue``, ``epoch``,
 ``head``, ``safety_code()``, ``roster_digest()``, ``delivery_class``, ``counters``.
 Member ids are 32-byte Ed25519 identity public keys.
 
 ``invite`` is an :class:`e2ee.invite.Invite` (its ``secrets()`` and
 ``founder_identity`` are used) or anything with ``room_tag``, ``admission_key``,
-``room_id`` and ``founder`` attributes (:class:`e2ee.room.session.RoomInvite`).
+``room_id`` and ``founder`` attributes (:class:`e2ee.room.config.RoomInvite`).
 
 Events (``e2ee.room.events``): JoinRequested(request, display_name), Admitted(epoch),
 Denied, MemberJoined(member, display_name, role), MemberLeft(member, reason),
@@ -44,8 +46,10 @@ Tunables: :class:`RoomConfig` (leave_debounce 2 s, key_grace 1 s, head_beacon 30
 """
 
 from e2ee.room import events
+from e2ee.room.config import MemberView, RoomConfig, RoomInvite
 from e2ee.room.roster import Policy, RemoveReason, Role
-from e2ee.room.session import MemberView, RoomConfig, RoomInvite, RoomSession
+from e2ee.room.session import RoomSession
+from e2ee.room.state import SessionState
 
 __all__ = [
     "MemberView",
@@ -55,5 +59,6 @@ __all__ = [
     "RoomConfig",
     "RoomInvite",
     "RoomSession",
+    "SessionState",
     "events",
 ]

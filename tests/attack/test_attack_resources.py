@@ -124,10 +124,10 @@ def test_a_sync_request_is_not_an_amplifier() -> None:
     # a modified listener asks to be caught up from epoch 0 (it knows that head: it is public)
     signed = sign_control(
         s._identity, s._session_key.public, s.room_id, ControlType.SYNC_REQUEST,
-        10_000, 0, mod._heads[0], [],
+        10_000, 0, mod._chain.heads[0], [],
     )  # fmt: skip
     payload = seal.seal_epoch(
-        seal.Kind.CONTROL, s._control_keys[s.epoch], s.room_id, s.epoch, signed, s._rng
+        seal.Kind.CONTROL, s._keys.control[s.epoch], s.room_id, s.epoch, signed, s._rng
     )
     assert room.moderator.slot is not None
     request = Envelope(EnvelopeType.UNICAST, s.room_tag, room.moderator.slot, payload)

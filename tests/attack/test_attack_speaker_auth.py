@@ -60,7 +60,7 @@ def test_a_forged_counter_jump_leaves_no_gap_longer_than_one_batch() -> None:
     victim = room.speaker.session.me
     for step in range(100):  # 2 s of audio; the jump comes after 1 s
         if step == 50:
-            counter = room.speaker.session._frame_sender.next_counter  # type: ignore[union-attr]
+            counter = room.speaker.session._media.frame_sender.next_counter  # type: ignore[union-attr]
             jump = forger(insider, victim, counter + (1 << 20) - 8).protect(b"jump")
             for to in (room.moderator, ear):
                 room.relay.inject_as(room.speaker, to, EnvelopeType.MEDIA, jump)

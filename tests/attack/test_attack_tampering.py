@@ -20,7 +20,7 @@ def on_honest_chain(scene: Scene, link_: object) -> bool:
     """The member's head is the moderator's head at the same epoch (behind is allowed)."""
     s = scene.moderator.session
     x = link_.session  # type: ignore[attr-defined]
-    return s._heads.get(x.epoch) == x.head
+    return s._chain.heads.get(x.epoch) == x.head
 
 
 def genuine(scene: Scene, heard: list[bytes], speaker: object) -> bool:

@@ -263,7 +263,7 @@ async def test_hand_invite_accept_speak_then_back_to_audience(room: Room) -> Non
     rejected = audience.room.counters["audio_rejected_role"]
     epoch = ghost.epoch
     sender = FrameSender(
-        SenderKey(epoch, epoch, keys.sender_base(ghost._epoch_keys[epoch], ghost.me)),
+        SenderKey(epoch, epoch, keys.sender_base(ghost._keys.epoch_keys[epoch], ghost.me)),
         room_id=ghost.room_id,
         sender_id=ghost.me,
         next_counter=10_000,
@@ -303,7 +303,7 @@ async def test_kicked_member_decrypts_no_audio_afterwards(room: Room) -> None:
 
     def keep_keys(event: object) -> None:
         if isinstance(event, ev.Removed) and not kick_epoch:
-            held = dict(victim.room._epoch_keys)  # the attacker keeps what it had
+            held = dict(victim.room._keys.epoch_keys)  # the attacker keeps what it had
             epoch, head = victim.room.epoch, victim.room.head
             stolen.update(held)
             if epoch - 1 in held and epoch not in held:

@@ -32,7 +32,7 @@ def in_every_roster(links: list[Link], who: Link) -> bool:
 def test_a_speaker_whose_link_dies_is_removed_after_absent_timeout_and_the_room_rekeys() -> None:
     r, mod, spk, listeners = stage_room(CONFIG)
     rest = [mod, *listeners]
-    old_epoch, old_key = mod.session.epoch, mod.session._epoch_keys[mod.session.epoch]
+    old_epoch, old_key = mod.session.epoch, mod.session._keys.epoch_keys[mod.session.epoch]
     # a frame the speaker protected under the old key, before it died
     spk.session.send_audio(b"old-opus", r.now)
     sent = spk.decoder.feed(spk.session.data_to_send())
@@ -46,17 +46,17 @@ def test_a_speaker_whose_link_dies_is_removed_after_absent_timeout_and_the_room_
     assert not any(spk.session.me in x.session.members for x in rest)
     new_epoch = mod.session.epoch
     assert new_epoch == old_epoch + 1
-    new_key = mod.session._epoch_keys[new_epoch]
+    new_key = mod.session._keys.epoch_keys[new_epoch]
     assert new_key != old_key
     assert all(x.session.epoch == new_epoch for x in rest)
-    assert all(x.session._epoch_keys[new_epoch] == new_key for x in rest)
+    assert all(x.session._keys.epoch_keys[new_epoch] == new_key for x in rest)
     for x in listeners:
         left = [e for e in x.events if isinstance(e, MemberLeft)]
         assert [(e.member, e.reason) for e in left] == [(spk.session.me, RemoveReason.LEFT)]
     # after the key grace the old key is gone: the dead speaker's frame is not played
     r.advance(CONFIG.key_grace + 0.1)
     for x in listeners:
-        assert old_epoch not in x.session._epoch_keys
+        assert old_epoch not in x.session._keys.epoch_keys
         before = len(x.events)
         x.session.envelope_received(stale[0], r.now)
         r.pump()
@@ -153,4 +153,5 @@ def test_when_the_chair_itself_dies_the_next_moderator_removes_it() -> None:
     rest = [spk, *listeners]
     assert not any(chair.session.me in x.session.members for x in rest)
     assert all(x.session.epoch == epoch + 1 for x in rest)
-    assert all(x.session._epoch_keys[epoch + 1] == spk.session._epoch_keys[epoch + 1] for x in rest)
+    new_key = spk.session._keys.epoch_keys[epoch + 1]
+    assert all(x.session._keys.epoch_keys[epoch + 1] == new_key for x in rest)

@@ -43,18 +43,18 @@ def test_a_different_fresh_secret_under_the_same_commit_is_refused() -> None:
     head = room.moderator.session.head
     moderator_says(room, victim, [int(PairType.REKEY), epoch, head, b"\x07" * 32])
     assert "key_mismatch" in room.alerts(victim)
-    assert victim.session._epoch_keys.get(epoch) is None, "the other secret was not installed"
+    assert victim.session._keys.epoch_keys.get(epoch) is None, "the other secret was not installed"
     room.run(1.0)  # the member asks for a sync and gets the real key
-    assert victim.session._epoch_keys[epoch] == room.moderator.session._epoch_keys[epoch]
+    assert victim.session._keys.epoch_keys[epoch] == room.moderator.session._keys.epoch_keys[epoch]
 
 
 def test_a_sync_with_another_key_than_the_confirmed_one_is_refused() -> None:
     room = build(listeners=2)
     member = room.listener
-    key = member.session._epoch_keys[member.session.epoch]
+    key = member.session._keys.epoch_keys[member.session.epoch]
     moderator_says(room, member, [int(PairType.SYNC), [], b"\x09" * 32])
     assert "key_mismatch" in room.alerts(member)
-    assert member.session._epoch_keys[member.session.epoch] == key
+    assert member.session._keys.epoch_keys[member.session.epoch] == key
 
 
 def test_a_commit_that_confirms_another_key_is_not_applied() -> None:
@@ -65,7 +65,7 @@ def test_a_commit_that_confirms_another_key_is_not_applied() -> None:
     wrong = sign_commit(mod._identity, mod.room_id, e + 1, mod.head, ops, False,
                         key_confirm=key_confirmation(b"\x05" * 32, b""))  # fmt: skip
     sealed = seal.seal_epoch(
-        seal.Kind.COMMIT, mod._control_keys[e], mod.room_id, e, wrong.encode(), mod._rng
+        seal.Kind.COMMIT, mod._keys.control[e], mod.room_id, e, wrong.encode(), mod._rng
     )
     room.relay.inject_as(room.moderator, member, EnvelopeType.CONTROL, sealed)
     room.relay.pump()

@@ -33,7 +33,7 @@ def request_sealed_under(room: Scene, epoch: int, key: bytes) -> bytes:
     s._seq += 1
     signed = sign_control(
         s._identity, s._session_key.public, s.room_id, ControlType.SYNC_REQUEST,
-        s._seq - 1, 0, mod._heads[0], [],
+        s._seq - 1, 0, mod._chain.heads[0], [],
     )  # fmt: skip
     return seal.seal_epoch(seal.Kind.CONTROL, key, s.room_id, epoch, signed, s._rng)
 
@@ -56,12 +56,12 @@ def bytes_back(room: Scene, payload: bytes) -> int:
 def test_a_request_sealed_within_the_grace_gets_only_the_commits_since_its_seal() -> None:
     room = build(listeners=2, config=RoomConfig(key_grace=5.0))
     start = room.moderator.session.epoch
-    old_key = room.listener.session._control_keys[start]
+    old_key = room.listener.session._keys.control[start]
     churn(room, 10)  # 20 commits, all within the grace (the clock does not move)
     mod = room.moderator.session
     assert mod.epoch == start + 20
     two_back = mod.epoch - 2
-    near = bytes_back(room, request_sealed_under(room, two_back, mod._control_keys[two_back]))
+    near = bytes_back(room, request_sealed_under(room, two_back, mod._keys.control[two_back]))
     room.run(1.0)  # the sync pacer's interval
     far = bytes_back(room, request_sealed_under(room, start, old_key))
     assert 0 < near < far, "the reply grows with the commits made since the seal, not the claim"
@@ -71,7 +71,7 @@ def test_a_request_sealed_within_the_grace_gets_only_the_commits_since_its_seal(
 def test_a_request_sealed_under_an_expired_key_is_refused() -> None:
     room = build(listeners=2)
     start = room.moderator.session.epoch
-    old_key = room.listener.session._control_keys[start]
+    old_key = room.listener.session._keys.control[start]
     churn(room, 1)
     mod = room.moderator.session
     # the superseded key has passed its grace, but no timer has run to drop it yet

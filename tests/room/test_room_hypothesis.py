@@ -66,9 +66,9 @@ def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
                 actor.head,
                 [op_role(actor.me, Role.MODERATOR)],
                 False,
-                key_confirm=key_confirmation(actor._epoch_keys.get(actor.epoch, b""), b""),
+                key_confirm=key_confirmation(actor._keys.epoch_keys.get(actor.epoch, b""), b""),
             )
-            key = actor._control_keys.get(actor.epoch)
+            key = actor._keys.control.get(actor.epoch)
             if key is not None:
                 payload = seal.seal_epoch(
                     seal.Kind.COMMIT, key, actor.room_id, actor.epoch, forged.encode(), actor._rng

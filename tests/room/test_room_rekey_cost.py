@@ -78,7 +78,7 @@ def test_a_member_checks_one_signature_and_runs_one_hkdf_per_kick(
     epoch = mod.session.epoch
     for link in [speaker, *rest]:
         me = link.session.me.hex()
-        assert epoch in link.session._epoch_keys
+        assert epoch in link.session._keys.epoch_keys
         work = {k.split(" ")[1]: v for k, v in tally.items() if k.startswith(me)}
         assert work == {"verify_signature": 1, "hkdf": 1}, link.session.role
 

@@ -11,9 +11,9 @@ from e2ee.room.admission_rate import (
     TOTAL_RATE,
     AdmissionRate,
 )
+from e2ee.room.chair import MAX_QUEUED_OPS
 from e2ee.room.knocks import MAX_PENDING_KNOCKS
 from e2ee.room.roster import op_hand
-from e2ee.room.session import MAX_QUEUED_OPS
 
 from .harness import Invite, Link, Router, make_invite, new_identity, rng_for
 
@@ -74,26 +74,26 @@ def test_pending_knocks_are_bounded_and_an_evicted_knocker_comes_back() -> None:
             s = RoomSession.join(new_identity(2000 + i), invite, f"J{i}", rng_for(2000 + i), r.now)
             joiners.append(r.attach(s))
         r.pump()  # each knocks, gets an offer, answers it with a fresh request (spec §13.3)
-    assert len(m._requests) == MAX_PENDING_KNOCKS
+    assert len(m._admissions.requests) == MAX_PENDING_KNOCKS
     asked = [e for e in mod.events if isinstance(e, events.JoinRequested)]
     assert len(asked) == MAX_PENDING_KNOCKS + 20
     first = asked[0].request
-    assert first not in m._requests  # the oldest was evicted
+    assert first not in m._admissions.requests  # the oldest was evicted
     assert joiners[0].session.state == "joining"
     mod.events.clear()
     r.advance(3.0)  # every waiting joiner knocks again on its retry timer
     r.pump()
     again = [e.request for e in mod.events if isinstance(e, events.JoinRequested)]
     assert first in again, "the evicted knocker's next request entered the table again"
-    assert len(m._requests) == MAX_PENDING_KNOCKS
+    assert len(m._admissions.requests) == MAX_PENDING_KNOCKS
 
 
 def test_the_chairs_op_queue_is_bounded() -> None:
     _, mod, _ = founded("open")
     m = mod.session
-    m._inflight = None
+    m._chair.inflight = None
     m.slot = None  # cannot commit: ops wait in the queue
     for i in range(MAX_QUEUED_OPS + 50):
-        m._queue_op(op_hand(bytes([i % 256]) * 32, True))
-    assert len(m._queue) == MAX_QUEUED_OPS
+        m._chair.queue_op(op_hand(bytes([i % 256]) * 32, True))
+    assert len(m._chair.queue) == MAX_QUEUED_OPS
     assert m.counters["op_queue_full"] == 50

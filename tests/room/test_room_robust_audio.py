@@ -103,7 +103,7 @@ def test_a_kick_commit_withheld_from_a_speaker_leaves_the_kicked_member_deaf_aft
     t0 = r.now
     mod.session.kick(victim.session.me)
     r.pump()
-    kept = dict(victim.session._epoch_keys)  # all a modified client could still use
+    kept = dict(victim.session._keys.epoch_keys)  # all a modified client could still use
     assert victim.session.state == "removed" and spk.session.epoch < mod.session.epoch
     for step in range(150):  # 3 s of audio, a frame every 20 ms
         r.advance(t0 + step * 0.02 - r.now)

@@ -175,12 +175,12 @@ def test_hostile_envelopes_raise_nothing_but_project_errors(moves: list[tuple]) 
                 )
             except HushroomError:
                 continue  # not encodable: nothing to send
-            key = insider._control_keys[max(insider._control_keys)]
+            key = insider._keys.control[max(insider._keys.control)]
             payload = seal.seal_epoch(
                 seal.Kind.CONTROL,
                 key,
                 insider.room_id,
-                max(insider._control_keys),
+                max(insider._keys.control),
                 signed,
                 insider._rng,
             )

@@ -72,7 +72,7 @@ def test_no_key_nonce_pair_repeats_across_role_changes_reconnects_restarts_and_r
     m._moderator_action([op_add(c.session.me, c_key, "L2", Role.LISTENER)])
     r.pump()
     assert c.slot is not None
-    m._set_slot(c.session.me, c.slot)  # the moderator learns its slot again
+    m._slots.set(c.session.me, c.slot)  # the moderator learns its slot again
     m.kick(d.session.me)  # a re-key reaches c's re-added session again
     r.pump()
     r.advance(3.0)  # syncs and retries, if any

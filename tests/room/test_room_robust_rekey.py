@@ -47,7 +47,7 @@ def test_a_speaker_without_the_new_secret_sends_on_the_old_key_for_the_grace_onl
     r.pump()
     t0 = r.now
     assert spk.session.epoch == mod.session.epoch
-    assert spk.session._awaiting_fresh is not None
+    assert spk.session._fresh.awaiting is not None
     grace = config.rekey_send_grace
     timeline = []
     for dt in (0.1, 0.3, 0.49, 0.51, 0.8, 1.5, 2.5, 3.5):

@@ -62,10 +62,10 @@ def replies(mod: Link, member: Link, payload: bytes, now: float) -> list[bytes]:
 
 def test_claiming_epoch_zero_repeatedly_gets_one_bounded_reply_per_interval() -> None:
     _, mod, member = room_with_history(100)
-    head0 = mod.session._heads[0]
+    head0 = mod.session._chain.heads[0]
     sent_in = sent_out = 0
     for i in range(20):  # 20 requests within one second
-        req = sync_request(member.session, 0, head0, mod.session._control_keys[0])
+        req = sync_request(member.session, 0, head0, mod.session._keys.control[0])
         sent_in += len(req)
         sent_out += sum(len(p) for p in replies(mod, member, req, i * 0.05))
     assert mod.session.counters["sync_deferred"] == 19
@@ -89,14 +89,14 @@ def test_sync_reply_at_its_commit_bound_and_a_snapshot_beyond_it() -> None:
     _, mod, member = room_with_history(MAX_SYNC_COMMITS + 10)
     m = mod.session
     behind = m.epoch - MAX_SYNC_COMMITS
-    keys = m._control_keys
-    req = sync_request(member.session, behind, m._heads[behind], keys[behind])
+    keys = m._keys.control
+    req = sync_request(member.session, behind, m._chain.heads[behind], keys[behind])
     at_bound = replies(mod, member, req, 0.0)
     assert len(at_bound) == 1
-    assert m._log_since(behind) is not None and len(m._log_since(behind) or []) == MAX_SYNC_COMMITS
+    assert len(m._chair.log_since(m.epoch, behind) or []) == MAX_SYNC_COMMITS
     beyond = behind - 1
-    assert m._log_since(beyond) is None  # one more commit: a snapshot instead
+    assert m._chair.log_since(m.epoch, beyond) is None  # one more commit: a snapshot instead
     later = SYNC_INTERVAL
-    req = sync_request(member.session, beyond, m._heads[beyond], keys[beyond])
+    req = sync_request(member.session, beyond, m._chain.heads[beyond], keys[beyond])
     over = replies(mod, member, req, later)
     assert len(over) == 1 and len(over[0]) < len(at_bound[0])  # a two-member snapshot is small

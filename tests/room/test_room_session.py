@@ -45,7 +45,7 @@ def heads(links: list[Link]) -> set[tuple[int, bytes]]:
 
 def sender_for(s: RoomSession, member: bytes) -> FrameSender:
     """A frame sender under ``member``'s sender key at ``s``'s epoch, derived as s can."""
-    key = s._sender_key(s.epoch, member)
+    key = s._keys.sender_key(s.epoch, member)
     assert key is not None
     return FrameSender(key, room_id=s.room_id, sender_id=member, next_counter=1000)
 
@@ -195,13 +195,13 @@ def test_chat_mute_and_unauthorized_control_is_counted_not_applied() -> None:
         s.head,
         [op_role(s.me, Role.MODERATOR)],
         False,
-        key_confirm=key_confirmation(s._epoch_keys[s.epoch], b""),
+        key_confirm=key_confirmation(s._keys.epoch_keys[s.epoch], b""),
     )
     s._send(
         EnvelopeType.CONTROL,
         0,
         seal.seal_epoch(
-            seal.Kind.COMMIT, s._control_keys[s.epoch], s.room_id, s.epoch, forged.encode(), s._rng
+            seal.Kind.COMMIT, s._keys.control[s.epoch], s.room_id, s.epoch, forged.encode(), s._rng
         ),
     )
     before = heads([mod, b])
@@ -226,9 +226,9 @@ def test_kick_rekeys_and_the_kicked_session_cannot_decrypt_later_frames() -> Non
     assert victim.session.state == "removed"
     new_epoch = mod.session.epoch
     for x in (mod, spk, other):
-        assert x.session.epoch == new_epoch and new_epoch in x.session._epoch_keys
+        assert x.session.epoch == new_epoch and new_epoch in x.session._keys.epoch_keys
         assert of(x, events.KeysRotated)[-1].epoch == new_epoch
-    assert new_epoch not in victim.session._epoch_keys
+    assert new_epoch not in victim.session._keys.epoch_keys
     spk.session.send_audio(b"after the kick", r.now)
     r.advance(0.05)  # the speaker's proof (spec §15.6)
     assert of(other, events.AudioReceived)[-1].opus == b"after the kick"
@@ -237,11 +237,11 @@ def test_kick_rekeys_and_the_kicked_session_cannot_decrypt_later_frames() -> Non
     # try every epoch key it has, and the ratchet step it could compute alone.
     frame = sender_for(spk.session, spk.session.me).protect(b"secret")
     vs = victim.session
-    candidates = list(vs._epoch_keys.values())
-    assert vs.epoch == new_epoch and vs._awaiting_fresh is not None
-    parent_key = vs._awaiting_fresh.prev_key
+    candidates = list(vs._keys.epoch_keys.values())
+    assert vs.epoch == new_epoch and vs._fresh.awaiting is not None
+    parent_key = vs._fresh.awaiting.prev_key
     candidates.append(room_keys.next_epoch_key(parent_key, mod.session.head))
-    assert old_epoch in vs._epoch_keys
+    assert old_epoch in vs._keys.epoch_keys
     for k in candidates:
         rx = FrameReceiver(room_id=vs.room_id, sender_id=spk.session.me)
         rx.add_key(SenderKey(new_epoch, new_epoch, room_keys.sender_base(k, spk.session.me)))
@@ -278,8 +278,8 @@ def test_concurrent_moderator_commits_converge() -> None:
     parent = mod.session.head
     mod.session.kick(a.session.me)  # both commit on the same parent before either lands
     m2.session.kick(b.session.me)
-    assert mod.session._inflight and m2.session._inflight
-    assert mod.session._inflight.commit.parent == m2.session._inflight.commit.parent == parent
+    ours, theirs = mod.session._chair.inflight, m2.session._chair.inflight
+    assert ours and theirs and ours.commit.parent == theirs.commit.parent == parent
     r.pump()
     alive = [mod, m2, c]
     assert len(heads(alive)) == 1
@@ -345,7 +345,7 @@ def test_split_view_is_detected_from_heads_in_control_traffic() -> None:
     for to, env in out_of_order:
         orig(to, env)
     r.pump()
-    assert a.session._heads[split] != b.session._heads[split]
+    assert a.session._chain.heads[split] != b.session._chain.heads[split]
     # Messages sealed under the split epoch's key do not even open across the split ...
     a.session.send_chat("my head travels with this message")
     r.pump()
@@ -406,7 +406,7 @@ def test_relay_restart_all_slots_change_and_room_recovers_unattended() -> None:
     mod.session.kick(ls[4].session.me)
     r.pump()
     for x in [mod, *ls[:4]]:
-        assert x.session.epoch in x.session._epoch_keys
+        assert x.session.epoch in x.session._keys.epoch_keys
     assert len(heads([mod, *ls[:4]])) == 1
 
 
@@ -449,9 +449,9 @@ def test_a_member_that_misses_the_rekey_secret_recovers_by_sync() -> None:
     r.pump()
     r._deliver = orig  # type: ignore[method-assign]
     epoch = mod.session.epoch
-    assert epoch not in a.session._epoch_keys and epoch in b.session._epoch_keys
+    assert epoch not in a.session._keys.epoch_keys and epoch in b.session._keys.epoch_keys
     r.advance(1.0)
-    assert a.session._epoch_keys.get(epoch) == mod.session._epoch_keys[epoch]
+    assert a.session._keys.epoch_keys.get(epoch) == mod.session._keys.epoch_keys[epoch]
 
 
 def test_end_room_and_a_core_invite() -> None:

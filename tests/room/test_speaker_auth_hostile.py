@@ -26,14 +26,14 @@ def forger(insider: Link, victim: bytes, counter: int) -> FrameSender:
     """A frame sender in ``victim``'s name under keys the insider holds (spec §15.4)."""
     s = insider.session
     epoch = s.epoch
-    key = SenderKey(epoch, epoch, keys.sender_base(s._epoch_keys[epoch], victim))
+    key = SenderKey(epoch, epoch, keys.sender_base(s._keys.epoch_keys[epoch], victim))
     return FrameSender(key, room_id=s.room_id, sender_id=victim, next_counter=counter)
 
 
 def forged_proof(insider: Link, seed: int, victim: bytes, frames: list[bytes]) -> bytes:
     """A proof the insider signs itself, encrypted under the victim's proof key."""
     s = insider.session
-    base = keys.sender_base(s._epoch_keys[s.epoch], victim)
+    base = keys.sender_base(s._keys.epoch_keys[s.epoch], victim)
     first = decode_header(frames[0])[1]
     digests = [speaker_proof.frame_digest(f) for f in frames]
     ident = new_identity(seed)
@@ -104,7 +104,7 @@ def test_a_forged_counter_jump_does_not_silence_the_speaker() -> None:
         r.advance(t0 + step * FRAME - r.now)
         spk.session.send_audio(b"real %d" % step, r.now)
         if step == 50:
-            counter = spk.session._frame_sender.next_counter  # type: ignore[union-attr]
+            counter = spk.session._media.frame_sender.next_counter  # type: ignore[union-attr]
             jump = forger(insider, victim, counter + (1 << 20) - 8).protect(b"jump")  # in bound
             for to in (mod, other):
                 stamp(r, to, spk.slot, jump)
@@ -119,7 +119,7 @@ def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_det
     r, _, spk, (a, b) = stage_room(RoomConfig())
     speaker = spk.session
     epoch = speaker.epoch
-    key = SenderKey(epoch, epoch, keys.sender_base(speaker._epoch_keys[epoch], speaker.me))
+    key = SenderKey(epoch, epoch, keys.sender_base(speaker._keys.epoch_keys[epoch], speaker.me))
     # the speaker (with a relay) gives b another frame for counter 4 than everybody else
     other_audio = FrameSender(key, room_id=speaker.room_id, sender_id=speaker.me, next_counter=4)
     swapped = other_audio.protect(b"something else")
@@ -149,7 +149,7 @@ def test_frames_injected_at_the_speakers_own_counters_cost_only_those_batches() 
         r.advance(t0 + step * FRAME - r.now)
         spk.session.send_audio(b"real %d" % step, r.now)
         if 25 <= step < 75:
-            counter = spk.session._frame_sender.next_counter - 1  # type: ignore[union-attr]
+            counter = spk.session._media.frame_sender.next_counter - 1  # type: ignore[union-attr]
             forged = forger(insider, victim, counter).protect(b"forged %d" % step)
             stamp(r, mod, spk.slot, forged)
         r.pump()
