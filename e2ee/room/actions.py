@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from e2ee.canonical import Value
 from e2ee.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
-from e2ee.room.control import Control, ControlType
+from e2ee.room.control import MAX_CHAT_BYTES, Control, ControlType
 from e2ee.room.roster import (
     Member,
     Op,
@@ -25,8 +25,6 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
-
-MAX_CHAT_BYTES = 2000  # UTF-8 bytes of one chat message (spec §14.4)
 
 
 def require_moderator(roster: RosterState, me: bytes) -> RosterState:

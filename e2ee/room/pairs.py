@@ -39,9 +39,6 @@ class Pairs:
         self._by_peer: dict[bytes, PairChannel] = {}
         self._by_id: dict[bytes, PairChannel] = {}
 
-    def __len__(self) -> int:
-        return len(self._by_peer)
-
     def channel(self, member: bytes, session_key: bytes) -> PairChannel:
         """The one channel with ``member``'s session ``session_key`` (set up on first use)."""
         peer = member + session_key

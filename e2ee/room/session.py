@@ -56,6 +56,7 @@ from e2ee.room.commit import (
     snapshot_body,
     state_digest,
 )
+from e2ee.room.commit_effects import Gone, Joined, MyRole, Promoted, commit_effects
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import (
     BEACON_HEADS,
@@ -65,27 +66,16 @@ from e2ee.room.control import (
     encode_beacon,
     parse_control,
     sign_control,
-    verify_control,
 )
+from e2ee.room.control_in import ControlIn
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import (
     Admitted,
-    ChatReceived,
     Denied,
     Event,
-    HandQueueChanged,
-    InvitedToSpeak,
     JoinRequested,
     KeysRotated,
-    MemberJoined,
-    MemberLeft,
-    MuteRequested,
-    Removed,
-    RoleChanged,
-    RoomEnded,
     RoomSecretRotated,
-    RosterChanged,
-    SafetyCodeChanged,
     SecurityAlert,
 )
 from e2ee.room.fresh import FreshSecrets, Outcome
@@ -96,7 +86,6 @@ from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_messag
 from e2ee.room.roster import (
     Member,
     Op,
-    OpCode,
     Policy,
     RemoveReason,
     Role,
@@ -105,7 +94,7 @@ from e2ee.room.roster import (
     op_policy,
     op_remove,
 )
-from e2ee.room.safety import change_reason, room_safety_code
+from e2ee.room.safety import room_safety_code
 from e2ee.room.slots import Slots
 from e2ee.room.state import SessionState, transition
 from e2ee.room.sync_pacer import SNAPSHOT_ASKED
@@ -155,7 +144,7 @@ class RoomSession:
         self._draining = False
         self._slots = Slots()
         self._seq = 0
-        self._last_seq: dict[bytes, int] = {}
+        self._control_in = ControlIn(self.me, self.room_id, self.counters)
         self._pairs = Pairs(self._session_key, self.me, self.room_id)
         self._chunks = ChunkAssembler()
         self._chair = Chair(
@@ -492,7 +481,7 @@ class RoomSession:
         if kind is seal.Kind.COMMIT:
             self._on_commit(decode_commit(plaintext, self.room_id), live)
         else:
-            self._on_control(parse_control(plaintext), src, etype, epoch)
+            self._on_control(parse_control(plaintext), src, epoch)
 
     def _buffer_payload(self, epoch: int, etype: EnvelopeType, src: int, payload: bytes) -> None:
         self.counters["buffer_overflow"] += self._buffer.add(epoch, etype, src, payload)
@@ -622,59 +611,29 @@ class RoomSession:
     def _emit_commit_events(
         self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
     ) -> None:
-        roster = self.roster
-        assert roster is not None
-        for op in commit.ops:
-            code = op[0]
-            if code == OpCode.END:
-                self._move(SessionState.ENDED)
-                self._events.append(RoomEnded())
-                continue
-            if code == OpCode.POLICY:
-                continue
-            mid = op[1]
-            assert isinstance(mid, bytes)
-            if code == OpCode.ADD:
-                m = roster.members.get(mid)
-                if m is not None:
-                    self._admissions.known.add(mid)
-                    self._admissions.requests.pop(mid, None)
-                    if mid != self.me:
-                        self._events.append(MemberJoined(mid, m.name, m.role))
-                    self._last_seq.pop(mid, None)
-            elif code == OpCode.REMOVE:
-                reason = RemoveReason(op[2])  # type: ignore[arg-type]
-                self._forget_member(mid)
-                if mid == self.me:
-                    self._move(SessionState.REMOVED)
-                    self._events.append(Removed(reason))
-                else:
-                    self._events.append(MemberLeft(mid, reason))
-            elif code == OpCode.ROLE:
-                old = before.get(mid)
-                new = roster.members.get(mid)
-                if old is not None and new is not None:
-                    self._events.append(RoleChanged(mid, old.role, new.role))
-                    if mid == self.me:
-                        self._role_changed(new.role)
-                    if new.role is Role.MODERATOR and old.role is not Role.MODERATOR:
-                        self._promoted(mid)
-            elif code == OpCode.INVITE:
-                if mid == self.me and op[2]:
-                    self._events.append(InvitedToSpeak())
-        if roster.hands != hands_before:
-            self._events.append(HandQueueChanged(tuple(roster.hands)))
-        why = change_reason(before, roster)
-        if why is not None and self._state is SessionState.MEMBER:
-            self._events.append(SafetyCodeChanged(commit.epoch, why))
-        self._events.append(RosterChanged(commit.epoch, commit.head))
+        assert self.roster is not None
+        for fx in commit_effects(commit, before, hands_before, self.roster, self.me):
+            if isinstance(fx, SessionState):
+                self._move(fx)
+            elif isinstance(fx, Joined):
+                self._admissions.known.add(fx.member)
+                self._admissions.requests.pop(fx.member, None)
+                self._control_in.forget(fx.member)
+            elif isinstance(fx, Gone):
+                self._forget_member(fx.member)
+            elif isinstance(fx, MyRole):
+                self._role_changed(fx.role)
+            elif isinstance(fx, Promoted):
+                self._promoted(fx.member)
+            else:
+                self._events.append(fx)
 
     def _forget_member(self, mid: bytes) -> None:
         """``mid`` left the roster: every collaborator drops what it kept of it."""
         self._slots.forget(mid)
         self._chair.forget(mid)
         self._media.forget_member(mid)
-        self._last_seq.pop(mid, None)
+        self._control_in.forget(mid)
         self._absence.cancel(mid)
 
     def _promoted(self, mid: bytes) -> None:
@@ -705,82 +664,39 @@ class RoomSession:
             self._send_control(ControlType.ANNOUNCE, [self.slot, role is Role.MODERATOR])
 
     # -- control messages (spec §14.3, §14.4) ------------------------------
-    def _on_control(self, msg: Control, src: int, etype: EnvelopeType, sealed: int) -> None:
+    def _on_control(self, msg: Control, src: int, sealed: int) -> None:
         """A control message sealed under epoch ``sealed``'s key (spec §14.3).
 
         The sender held that key, so for a catch-up it is at least at that
-        epoch, whatever epoch it signs (spec §16.4).  What each type may do is
-        checked by :func:`e2ee.room.actions.check_control`.
+        epoch, whatever epoch it signs (spec §16.4).
         """
         roster = self.roster
         assert roster is not None
-        author = roster.members.get(msg.author)
-        if author is None:
-            raise RemoteProtocolError("control from a non-member", ErrorCode.UNAUTHORIZED)
         try:
-            verify_control(msg, self.room_id, author.session_key)
+            author = self._control_in.accept(msg, roster)
         except DecryptionFailed:
-            self.counters["forged_control"] += 1
             self._alert("forged", "a control message failed its signature check")
             return
-        if msg.seq <= self._last_seq.get(msg.author, -1):
-            self.counters["replayed_control"] += 1
+        if author is None:
             return
-        self._last_seq[msg.author] = msg.seq
         self._absence.cancel(msg.author)  # signed and fresh: the author is alive (§16.4)
         self._check_head(msg.author, msg.epoch, msg.head)
-        op = actions.check_control(msg, author, roster)
-        t = msg.type
-        if t is ControlType.ANNOUNCE:
-            self._on_announce(msg, src, author, max(msg.epoch, sealed))
-        elif t is ControlType.SLOTS:
-            for mid, slot in actions.slot_entries(msg):
-                if mid in roster.members and mid != self.me:
-                    self._slots.set(mid, slot)
-        elif t is ControlType.LEAVE:
-            if self._is_chair(excluding=msg.author):
-                self._chair.leave_noted(msg.author, self._now)
-        elif t is ControlType.CHAT:
-            text = msg.args[0]
-            assert isinstance(text, str)
-            self._events.append(ChatReceived(msg.author, text))
-        elif t is ControlType.MUTE_REQUEST:
-            if msg.args[0] == self.me:
-                self._events.append(MuteRequested(msg.author))
-        elif t is ControlType.SYNC_REQUEST:
-            if not self._is_moderator():
-                return
-            if max(msg.epoch, sealed) >= self.epoch:
-                self.counters["sync_not_behind"] += 1  # nothing it can be missing
-                return
-            self._send_sync(msg.author, max(msg.epoch, sealed))
-        if op is not None and self._is_chair():
-            self._chair.queue_op(op)
-
-    def _on_announce(self, msg: Control, src: int, author: Member, at_least: int) -> None:
-        """A member tells its slot (spec §16.4); moderators answer with the stage's slots."""
-        slot = msg.args[0]
-        assert isinstance(slot, int)
-        if slot != src:
-            self.counters["slot_mismatch"] += 1
-            return
-        changed = self._slots.get(msg.author) != slot
-        self._slots.set(msg.author, slot)
-        if msg.author != self.me and self._is_moderator():
-            # Members announce only on (re)joining or in reply to a
-            # moderator: either way they need the stage slots, even when
-            # their own slot number is the same as before a relay restart.
-            self._send_slots(slot)
-            if changed and author.role.on_stage:
-                # A stage member moved (relay restart): members answered
-                # before we learned it must hear it too.
-                self._send_slots(None)
-            if at_least < self.epoch:
-                self._send_sync(msg.author, at_least)
-        if msg.args[1] and self.slot is not None and msg.author != self.me:
-            me_stage = self.role is not None and self.role.on_stage
-            if me_stage or author.role is Role.MODERATOR:
-                self._send_control(ControlType.ANNOUNCE, [self.slot, False], to=src)
+        at_least = max(msg.epoch, sealed)
+        out = self._control_in.outcome(
+            msg, author, src, at_least, roster, self._slots, self.epoch, self.slot
+        )
+        for to in out.slots_to:
+            self._send_slots(to)
+        if out.sync is not None:
+            self._send_sync(*out.sync)
+        if out.reply_to is not None:
+            self._send_control(ControlType.ANNOUNCE, [self.slot, False], to=out.reply_to)
+        if out.event is not None:
+            self._events.append(out.event)
+        if out.op is not None:
+            self._chair.queue_op(out.op)
+        if out.leave is not None:
+            self._chair.leave_noted(out.leave, self._now)
 
     # -- heads and beacons (spec §16.2, §16.3) -----------------------------
     def _expects_news(self) -> bool:

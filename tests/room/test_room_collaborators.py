@@ -1,0 +1,109 @@
+"""The session's collaborators alone, each at its stated bound (spec §15.2, §16.2, §16.4, §16.7)."""
+
+from __future__ import annotations
+
+from e2ee.identity import IdentityKey
+from e2ee.room import keys
+from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
+from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
+from e2ee.room.epochs import EpochKeys
+from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
+from e2ee.room.roster import Policy, op_policy
+from e2ee.room.slots import Slots
+
+ROOM = b"\x01" * 32
+SIGNER = IdentityKey(b"\x02" * 32)
+
+
+def commit_on(epoch: int, parent: bytes, policy: Policy = Policy.OPEN) -> Commit:
+    return sign_commit(
+        SIGNER, ROOM, epoch, parent, [op_policy(policy)], False, key_confirm=b"\x00" * 32
+    )
+
+
+def test_the_chain_keeps_its_last_4096_heads_and_forgets_older_ones() -> None:
+    chain = Chain(sync_after=2.0)
+    for e in range(KEPT_HEADS + 1):
+        chain.advance(e, e.to_bytes(32, "big"))
+    assert len(chain.heads) == KEPT_HEADS
+    assert 0 not in chain.heads and KEPT_HEADS in chain.heads
+
+
+def test_the_chain_places_every_kind_of_commit() -> None:
+    chain = Chain(sync_after=2.0)
+    c0 = commit_on(0, GENESIS_PARENT)
+    assert chain.place(c0) is Placement.NEXT
+    chain.advance(0, c0.head)
+    c1 = commit_on(1, c0.head)
+    rival = commit_on(1, c0.head, Policy.KNOCK)
+    assert chain.place(c1) is Placement.NEXT
+    chain.advance(1, c1.head)
+    assert chain.place(c1) is Placement.KNOWN
+    assert chain.place(rival) is Placement.RACE  # another child of a parent we hold
+    assert chain.place(commit_on(1, b"\x09" * 32)) is Placement.FORK
+    assert chain.place(commit_on(5, b"\x09" * 32)) is Placement.FUTURE
+
+
+def test_head_claims_split_confirm_or_start_a_wait_for_a_sync() -> None:
+    chain = Chain(sync_after=2.0)
+    chain.advance(0, b"\x00" * 32)
+    mod = b"\x07" * 32
+    assert chain.check(mod, 0, b"\x01" * 32, True, 0.0) is HeadCheck.SPLIT
+    assert chain.check(mod, 0, b"\x00" * 32, True, 0.0) is HeadCheck.CONFIRMS
+    assert chain.check(mod, 3, b"\x03" * 32, False, 0.0) is HeadCheck.AGREES  # not a moderator
+    assert chain.check(mod, 3, b"\x03" * 32, True, 1.0) is HeadCheck.BEHIND
+    assert chain.sync_due() == 3.0 and chain.behind_due(2.9) is None
+    assert chain.behind_due(3.0) == mod and chain.sync_due() is None
+
+
+def test_at_most_64_early_fresh_secrets_are_kept() -> None:
+    fresh = FreshSecrets(first_ask=0.5, retry=2.0)
+    for e in range(1, MAX_EARLY + 2):
+        outcome, _ = fresh.received(e, b"\x05" * 32, b"\x06" * 32, current=0)
+        assert outcome is (Outcome.HELD if e <= MAX_EARLY else Outcome.IGNORED)
+    assert fresh.peek_early(MAX_EARLY, b"\x05" * 32) == b"\x06" * 32
+    assert fresh.take_early(MAX_EARLY + 1, b"\x05" * 32) is None
+    assert fresh.received(0, b"\x05" * 32, b"\x06" * 32, current=0)[0] is Outcome.IGNORED
+
+
+def test_the_awaited_fresh_secret_must_match_the_commits_key_confirmation() -> None:
+    fresh = FreshSecrets(first_ask=0.5, retry=2.0)
+    prev, head, secret = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
+    committer = b"\x04" * 32
+    fresh.wait(7, head, prev, key_confirmation(prev, secret), committer, now=10.0)
+    assert fresh.next_due() == 10.5 and fresh.ask_due(10.4) is None
+    assert fresh.ask_due(10.5) == committer and fresh.next_due() == 12.5  # re-armed
+    assert fresh.received(7, head, b"\x09" * 32, current=7) == (Outcome.MISMATCH, None)
+    assert fresh.awaiting is not None  # still waiting after a wrong secret
+    outcome, key = fresh.received(7, head, secret, current=7)
+    assert outcome is Outcome.KEYED and key == keys.next_epoch_key(prev, head, secret)
+    assert fresh.awaiting is None and fresh.next_due() is None
+
+
+def test_superseded_epoch_keys_expire_after_the_grace_and_the_current_one_never() -> None:
+    ek = EpochKeys(ROOM, grace=1.0)
+    ek.install(0, b"\x00" * 32)
+    ek.install(1, b"\x01" * 32)
+    ek.supersede(0, now=5.0)
+    assert ek.usable(0, current=1, now=5.9) and not ek.usable(0, current=1, now=6.0)
+    assert ek.superseded_at(0) == 5.0 and ek.next_expiry() == 6.0
+    assert ek.expire(5.9, current=1) == []
+    assert ek.expire(6.0, current=1) == [0]
+    assert ek.get(0) is None and 0 not in ek.control and ek.get(1) is not None
+    ek.supersede(1, now=7.0)  # superseded while still current (a snapshot at the same epoch)
+    assert ek.expire(8.0, current=1) == [] and ek.get(1) is not None
+    assert ek.newest_control(1) == (1, keys.control_key(b"\x01" * 32, ROOM))
+
+
+def test_slots_stay_one_member_per_slot_and_one_slot_per_member() -> None:
+    slots = Slots()
+    a, b = b"\x0a" * 32, b"\x0b" * 32
+    slots.set(a, 1)
+    slots.set(a, 2)  # a moved: slot 1 is free again
+    assert slots.get(a) == 2 and slots.owner(1) is None
+    slots.set(b, 2)  # b took a's slot: a is nowhere
+    assert slots.owner(2) == b and a not in slots
+    assert slots.release(1) is None and slots.release(2) == b and b not in slots
+    slots.set(a, 3)
+    slots.forget(a)
+    assert slots.owner(3) is None and slots.entries([a, b]) == []
