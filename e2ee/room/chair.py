@@ -24,13 +24,30 @@ from e2ee import canonical
 from e2ee.canonical import Value
 from e2ee.errors import RemoteProtocolError
 from e2ee.identity import IdentityKey
-from e2ee.room import seal
+from e2ee.room import keys, seal
 from e2ee.room.authority import Authority
-from e2ee.room.commit import Commit, key_confirmation, sign_commit, sign_snapshot, snapshot_body
+from e2ee.room.commit import (
+    GENESIS_PARENT,
+    Commit,
+    key_confirmation,
+    sign_commit,
+    sign_snapshot,
+    snapshot_body,
+)
 from e2ee.room.control import PairType
-from e2ee.room.roster import MAX_OPS_PER_COMMIT, Op, OpCode, RosterState
+from e2ee.room.roster import (
+    MAX_OPS_PER_COMMIT,
+    Op,
+    OpCode,
+    Policy,
+    Role,
+    RosterState,
+    op_add,
+    op_policy,
+)
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_ASKED, SyncPacer
 
+Rng = Callable[[int], bytes]
 MAX_QUEUED_OPS = 4 * MAX_OPS_PER_COMMIT  # a chair's ops waiting for the next commit (§16.7)
 
 
@@ -76,7 +93,7 @@ class Chair:
         self,
         identity: IdentityKey,
         room_id: bytes,
-        rng: Callable[[int], bytes],
+        rng: Rng,
         counters: Counter[str],
         commit_log: int,
         leave_debounce: float,
@@ -256,6 +273,19 @@ class Chair:
         """When :meth:`leaves_due` or :meth:`syncs_due` next has something."""
         times = [t for t in (self._leave_at, self._pacer.next_due()) if t is not None]
         return min(times) if times else None
+
+
+def genesis(
+    founder: IdentityKey, room_id: bytes, policy: Policy, session_key: bytes, name: str, rng: Rng
+) -> tuple[Commit, RosterState, bytes]:
+    """The founder's genesis commit, the roster it makes, and ``K_0`` (spec §12.3, §15.1)."""
+    ops = [op_policy(policy), op_add(founder.public, session_key, name, Role.MODERATOR)]
+    fresh = rng(32)
+    confirm = key_confirmation(b"", fresh)
+    commit = sign_commit(founder, room_id, 0, GENESIS_PARENT, ops, False, key_confirm=confirm)
+    roster = RosterState(policy)
+    roster.apply_ops(list(commit.ops))
+    return commit, roster, keys.first_epoch_key(fresh, commit.head)
 
 
 def fresh_message(commit: Commit, fresh: bytes) -> bytes:

@@ -13,14 +13,26 @@ and as a UNICAST to its own slot (the relay does not echo broadcasts), and
 applies it when that copy comes back (spec §12.5).  This is what makes "first
 valid commit in relay order wins" decidable by the loser.
 
-The session is a thin driver: the state lives in collaborators that never
-call back into it, and it routes what they return (payloads, events, alerts):
-:mod:`~e2ee.room.state` (its life), :mod:`~e2ee.room.chain` (heads, split
-views), :mod:`~e2ee.room.epochs` and :mod:`~e2ee.room.fresh` (keys),
-:mod:`~e2ee.room.chair` (commits, welcomes, syncs), :mod:`~e2ee.room.admitting`
-and :mod:`~e2ee.room.joiner` (admission), :mod:`~e2ee.room.media` (audio),
-:mod:`~e2ee.room.slots` and :mod:`~e2ee.room.pairs` (reaching members), and
-:mod:`~e2ee.room.actions` (what the roster lets this member do).
+The session is the driver: the state lives in collaborators that never call
+back into it, and it routes what they return (payloads, events, alerts):
+
+==================  ====================================================  ============
+module              owns                                                  spec
+==================  ====================================================  ============
+``state``           the session's life: enum and transition table         §13.2
+``chain``           epoch, head, recent heads; split views; behind        §16.2–§16.4
+``epochs``          epoch and control keys, their expiry                  §15.1, §15.4
+``fresh``           the awaited re-key secret, early secrets              §15.2
+``chair``           op queue, commit in flight, welcomes, leaves, log     §12.5, §16.4
+``admitting``       challenges, pending knocks, known members             §13.3–§13.5
+``joiner``          the joining side of admission                         §13.3, §13.5
+``control_in``      last control ``seq`` per member; what each type does  §14.3, §14.4
+``commit_effects``  what a commit means to this member                    §12.2
+``media``           frame sender, speaker proofs, frame receivers         §15.4, §15.6
+``slots``           member <-> relay slot                                 §16.4
+``pairs``           pair channels and their messages                      §15.3
+``actions``         what the roster lets this member do                   §14.4
+==================  ====================================================  ============
 """
 
 from __future__ import annotations
@@ -40,7 +52,7 @@ from e2ee.errors import (
 )
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import actions, admission, forwarding, keys, pending, rotation, seal
+from e2ee.room import actions, admission, chair, forwarding, keys, pending, rotation, seal
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions, Admit, Deny, Readmit, Rewelcome
 from e2ee.room.authority import Authority
@@ -48,11 +60,9 @@ from e2ee.room.chain import Chain, HeadCheck, Placement
 from e2ee.room.chair import Chair, fresh_message, fresh_recipients, is_chair
 from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
-    GENESIS_PARENT,
     Commit,
     decode_commit,
     key_confirmation,
-    sign_commit,
     snapshot_body,
     state_digest,
 )
@@ -91,7 +101,6 @@ from e2ee.room.roster import (
     Role,
     RosterState,
     op_add,
-    op_policy,
     op_remove,
 )
 from e2ee.room.safety import room_safety_code
@@ -182,24 +191,10 @@ class RoomSession:
         if identity.public != self._founder:
             raise LocalProtocolError("only the invite's founder identity can create the room")
         pol = Policy.OPEN if policy == "open" else Policy.KNOCK
-        ops = [
-            op_policy(pol),
-            op_add(self.me, self._session_key.public, display_name, Role.MODERATOR),
-        ]
-        fresh = rng(32)
-        genesis = sign_commit(
-            identity,
-            self.room_id,
-            0,
-            GENESIS_PARENT,
-            ops,
-            False,
-            key_confirm=key_confirmation(b"", fresh),
+        genesis, self.roster, key = chair.genesis(
+            identity, self.room_id, pol, self._session_key.public, display_name, rng
         )
-        roster = RosterState(pol)
-        roster.apply_ops(list(genesis.ops))
-        self.roster = roster
-        self._install_epoch(0, genesis.head, keys.first_epoch_key(fresh, genesis.head))
+        self._install_epoch(0, genesis.head, key)
         self._chair.log.append(genesis.encode())
         self._admissions.known.add(self.me)
         self._move(SessionState.MEMBER)
