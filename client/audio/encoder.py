@@ -67,6 +67,7 @@ _SET_INBAND_FEC = 4012
 _GET_INBAND_FEC = 4013
 _SET_PACKET_LOSS_PERC = 4014
 _GET_PACKET_LOSS_PERC = 4015
+_SET_VBR_CONSTRAINT = 4020
 COMPLEXITY = 10
 """libopus complexity 0–10; 10 is also FFmpeg's default for the PyAV back end."""
 
@@ -95,8 +96,8 @@ class OpusEncoderConfig:
     38 kbps), so packet sizes reveal nothing about what is said.  VBR ("on")
     saves about 30% on speech with pauses, but its sizes follow the phonemes
     and have been used to spot spoken phrases in encrypted calls (RFC 6562).
-    "on" and "constrained" are both libopus's default, constrained VBR (FFmpeg
-    too sets no other constraint; their packets were byte-identical)."""
+    "on" is unconstrained VBR, "constrained" keeps each packet near the target
+    (both back ends map them as FFmpeg does, byte for byte)."""
 
     def __post_init__(self) -> None:
         if not 6_000 <= self.bitrate <= 510_000:
@@ -154,7 +155,7 @@ class _Backend(Protocol):
 
 
 @functools.cache
-def _encoder_functions(lib: ctypes.CDLL) -> ctypes.CDLL:
+def encoder_functions(lib: ctypes.CDLL) -> ctypes.CDLL:
     """``lib`` with the encoder prototypes set (the variadic ctl takes its fixed two)."""
     lib.opus_encoder_create.argtypes = [
         ctypes.c_int32,
@@ -182,7 +183,7 @@ class _LibopusBackend:
     """libopus through ctypes; settings change in place (see module docstring)."""
 
     def __init__(self, lib: ctypes.CDLL, config: OpusEncoderConfig) -> None:
-        self._lib = _encoder_functions(lib)
+        self._lib = encoder_functions(lib)
         err = ctypes.c_int(0)
         state = self._lib.opus_encoder_create(
             SAMPLE_RATE, 1, _APPLICATIONS[config.application], ctypes.byref(err)
@@ -194,6 +195,7 @@ class _LibopusBackend:
         self._set(_SET_BITRATE, config.bitrate)
         self._set(_SET_COMPLEXITY, COMPLEXITY)
         self._set(_SET_VBR, 0 if config.vbr == "off" else 1)
+        self._set(_SET_VBR_CONSTRAINT, 1 if config.vbr == "constrained" else 0)  # as FFmpeg
         self.apply_loss(config)
 
     def _set(self, request: int, value: int) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from client.audio import dred
 from client.audio.decoder import open_decoder
 from client.audio.encoder import OpusEncoderConfig, OpusFrameEncoder
 from client.audio.format import SAMPLE_RATE, frames_from_pcm
@@ -260,6 +261,9 @@ def _int_list(low: int, high: int) -> Callable[[str], list[int]]:
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON row per line")
     parser.add_argument(
+        "--dred", action="store_true", help="only ask the loaded libopus whether DRED works"
+    )
+    parser.add_argument(
         "--seconds", type=positive_seconds, default=10.0, help="speech length (default 10)"
     )
     parser.add_argument(
@@ -279,7 +283,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _report_dred(as_json: bool) -> int:
+    support = dred.probe()
+    fields: dict[str, Any] = (
+        {"libopus": None} if support is None else {**asdict(support), "works": support.works}
+    )
+    if as_json:
+        print(json.dumps(fields))
+    else:
+        for key, value in fields.items():
+            print(f"{key}: {value}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.dred:
+        return _report_dred(args.json)
     if not 1 <= args.seeds <= MAX_SEEDS:
         raise CliError(f"--seeds must be from 1 to {MAX_SEEDS}", exit_code=2)
     if args.seconds > MAX_SECONDS:

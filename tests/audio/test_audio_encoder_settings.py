@@ -121,3 +121,20 @@ def test_libopus_backend_required_but_missing_is_a_clear_error(monkeypatch):
     with pytest.raises(CodecError, match="not loadable"):
         OpusFrameEncoder(backend="libopus")
     assert OpusFrameEncoder().backend == "pyav"  # "auto" falls back
+
+
+@needs_libopus
+@pytest.mark.parametrize(
+    "config",
+    [
+        OpusEncoderConfig(),
+        OpusEncoderConfig(bitrate=24_000).with_expected_loss(10),
+        OpusEncoderConfig(vbr="on"),
+        OpusEncoderConfig(vbr="constrained", application="audio"),
+    ],
+)
+def test_both_backends_encode_byte_for_byte_alike(config, speech):
+    """The ctypes back end sets libopus up exactly as FFmpeg's wrapper does."""
+    frames = frames_from_pcm(speech)[:150]
+    direct = encode(OpusFrameEncoder(config, "libopus"), frames)
+    assert direct == encode(OpusFrameEncoder(config, "pyav"), frames)

@@ -12,12 +12,15 @@ import itertools
 import json
 import math
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from client import cli
+from client.audio import dred
 from client.audio.decoder import LibopusDecoder, fec_supported
+from client.audio.dred import DredSupport
 from client.audio.encoder import OpusEncoderConfig
 from client.audio.sources import espeak_binary
 from client.audio.synth import speech_like
@@ -157,3 +160,27 @@ def test_codec_quality_load():
     assert default[0.0] >= old_default[0.0] + 1.0  # FEC for 10 % cost a lossless link dearly
     assert tuned[5.0] >= default[5.0] + 0.8  # where packets are lost, FEC pays
     assert tuned[5.0] >= 0.9 * tuned[0.0]
+
+
+def test_dred_counts_as_working_only_when_every_call_succeeds():
+    ok = DredSupport(
+        "libopus 9", set_dred_duration=0, dred_alloc=0, dred_decoder_create=0, dred_size=10_000
+    )
+    assert ok.works
+    for broken in (
+        replace(ok, set_dred_duration=dred.OPUS_UNIMPLEMENTED),
+        replace(ok, dred_alloc=dred.OPUS_UNIMPLEMENTED),
+        replace(ok, dred_decoder_create=-7),
+        replace(ok, dred_size=0),
+    ):
+        assert not broken.works
+
+
+@pytest.mark.skipif(not fec_supported(), reason="needs libopus")
+def test_bench_codec_dred_prints_libopus_answers(capsys):
+    assert cli.main(["bench", "codec", "--dred", "--json"]) == 0
+    fields = json.loads(capsys.readouterr().out)
+    assert fields["version"].startswith("libopus ")
+    for key in ("set_dred_duration", "dred_alloc", "dred_decoder_create"):
+        assert isinstance(fields[key], int) and fields[key] <= 0
+    assert fields["works"] == (fields["dred_size"] > 0 and fields["set_dred_duration"] == 0)
