@@ -20,7 +20,7 @@ import json
 import random
 import statistics
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -229,16 +229,14 @@ def measure(
     losses: Sequence[tuple[float, bool]] = (*LOSSES, (BURSTY_LOSS_PCT, True)),
     seeds: int = 5,
     use_espeak: bool = True,
-) -> list[dict[str, Any]]:
-    """Every (bit rate, expected loss, loss) case as JSON-able rows."""
+) -> Iterator[dict[str, Any]]:
+    """Every (bit rate, expected loss, loss) case as a JSON-able row, as it is measured."""
     score = load_scorer()
     pcm, source = speech_sample(seconds, use_espeak)
-    rows: list[dict[str, Any]] = []
     for bitrate in bitrates:
         for expected in expected_losses:
             for row in measure_config(pcm, source, bitrate, expected, losses, seeds, score):
-                rows.append(asdict(row))
-    return rows
+                yield asdict(row)
 
 
 def _int_list(low: int, high: int) -> Callable[[str], list[int]]:
@@ -306,15 +304,15 @@ def run(args: argparse.Namespace) -> int:
     rows = measure(args.seconds, args.bitrates, args.expected_loss, seeds=args.seeds)
     if args.json:
         for row in rows:
-            print(json.dumps(row))
+            print(json.dumps(row), flush=True)
         return 0
-    print(f"source: {rows[0]['source'] if rows else '-'}")
-    print("kbit/s  FEC@%  loss%  bursty   PESQ   STOI  bytes")
+    print("kbit/s  FEC@%  loss%  bursty   PESQ   STOI  bytes  source")
     for r in rows:
         print(
             f"{r['bitrate'] / 1000:6.0f}  {r['expected_loss_pct']:5d}  {r['loss_pct']:5.1f}"
             f"  {'yes' if r['bursty'] else 'no':>6}  {r['pesq']:5.2f}  {r['stoi']:5.3f}"
-            f"  {r['bytes_per_frame']:5.1f}"
+            f"  {r['bytes_per_frame']:5.1f}  {r['source']}",
+            flush=True,
         )
     return 0
 
