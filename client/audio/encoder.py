@@ -17,8 +17,8 @@ Two back ends, chosen by :class:`OpusFrameEncoder`:
   FFmpeg's wrapper (PyAV 18 / libavcodec 62) exposes the private options
   ``application``, ``frame_duration``, ``packet_loss``, ``fec``, ``vbr``,
   ``mapping_family`` and ``apply_phase_inv``, none of them changeable once
-  the encoder is open: new settings open a fresh encoder (its first frame
-  starts without the old one's look-ahead, a few milliseconds of discontinuity).
+  the encoder is open: new settings open a fresh encoder, which starts
+  without the old one's state (a discontinuity at that frame).
 
 Neither uses libopus DTX (FFmpeg exposes none, and its 1–2 byte silence
 packets would break the constant packet size).  DTX is done one level up by
@@ -55,8 +55,9 @@ its padding bucket (spec §11.4), and a 95-byte packet (38 kbit/s) is the
 largest that fits the 96-byte bucket, the same one 28–32 kbit/s already fill.
 Constant bit rate keeps every packet at 95 bytes."""
 
-MAX_PACKET_BYTES = 1275
-"""The largest Opus packet (RFC 6716 §3.2.1); the output buffer's size."""
+MAX_PACKET_BYTES = 1276
+"""The largest one-frame Opus packet, a TOC byte and 1,275 bytes of frame
+(RFC 6716 §3.2.1, §3.4 R1); the output buffer's size."""
 
 _APPLICATIONS: dict[str, int] = {"voip": 2048, "audio": 2049, "lowdelay": 2051}
 # opus_defines.h request codes
@@ -201,14 +202,14 @@ class _LibopusBackend:
     def _set(self, request: int, value: int) -> None:
         if self._state is None:
             raise CodecError("the Opus encoder is closed")
-        status = self._lib.opus_encoder_ctl(self._state, request, ctypes.c_int32(value))
+        status = self._lib.opus_encoder_ctl(self._state, request, ctypes.c_int(value))
         if status != 0:
             raise CodecError(f"libopus refused encoder setting {request}={value} ({status})")
 
     def _get(self, request: int) -> int:
         if self._state is None:
             raise CodecError("the Opus encoder is closed")
-        value = ctypes.c_int32(-1)
+        value = ctypes.c_int(-1)
         status = self._lib.opus_encoder_ctl(self._state, request, ctypes.byref(value))
         if status != 0:
             raise CodecError(f"libopus refused encoder request {request} ({status})")
@@ -229,7 +230,7 @@ class _LibopusBackend:
         n = self._lib.opus_encode(self._state, samples, FRAME_SAMPLES, self._out, MAX_PACKET_BYTES)
         if n < 0:
             raise CodecError(f"opus_encode failed (error {n})")
-        return self._out.raw[:n]
+        return ctypes.string_at(self._out, n)
 
     def close(self) -> None:
         state = getattr(self, "_state", None)
