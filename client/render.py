@@ -77,8 +77,8 @@ def render_screen(view: RoomView, now: float, width: int = 80) -> list[str]:
     talk = talk_line(view)
     if talk is not None:
         lines.append(talk)
-    if view.audio_line:
-        lines.append(view.audio_line)
+    if view.audio_line:  # paths are long: wrapped, never cut
+        lines += textwrap.wrap(view.audio_line, width=max(20, width), break_on_hyphens=False)
     if view.chat:
         lines.append("")
         lines += view.visible_chat()

@@ -14,7 +14,6 @@ from client.audio.errors import AudioDeviceError
 from client.audio.format import FRAME_SAMPLES
 from client.audio.synth import tone
 
-
 PORTAUDIO_TEXT = "Error querying device -1"
 """What PortAudio says; it must never reach the user."""
 

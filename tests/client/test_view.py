@@ -268,7 +268,8 @@ def test_volume_and_local_mute_keys_act_on_the_selected_member() -> None:
 def test_recording_mark_and_audio_line_are_shown() -> None:
     view = room()
     view.members["l1"].recording = True
-    view.audio_line = "audio: recording the room to /tmp/room.wav"
-    lines = render_screen(view, 0.0)
+    view.audio_line = "audio: recording the room to /tmp/a/long/folder/name/room.wav"
+    lines = render_screen(view, 0.0, width=40)
     assert next(line for line in lines if "Carol" in line).endswith("Carol ● REC")
-    assert "audio: recording the room to /tmp/room.wav" in lines
+    assert "audio: recording the room to" in lines
+    assert "/tmp/a/long/folder/name/room.wav" in lines  # wrapped, not cut at the width
