@@ -19,11 +19,12 @@ from client.audio.format import FRAME_SAMPLES
 from client.audio.sources import ToneSource
 from client.audio_io import EncodedFeed
 from client.console import ScreenConsole
+from client.inproc_relay import start_relay
 from client.relay_connect import new_invite
 from client.room_client import ClientConfig, RoomClient
 from client.view import MemberView
 from e2ee.identity import IdentityKey
-from tests.client.room_support import LiveRoom, open_room
+from tests.client.room_support import LiveRoom, fresh_invite, open_room, run_client
 
 
 @pytest.fixture
@@ -92,6 +93,17 @@ async def test_a_recording_member_is_marked_in_every_view_and_for_later_joiners(
     with trio.fail_after(5):
         await late.wait_until(lambda: not _marked(late, "Rec"))
     assert "Rec is no longer recording" in room.mod_lines
+
+
+async def test_a_founder_who_records_is_marked_for_whoever_joins(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        invite, founder = fresh_invite(await start_relay(nursery))
+        config = ClientConfig(invite, founder, "Mod", create=True, record=tmp_path / "mod.wav")
+        await run_client(nursery, config)
+        bob = (await run_client(nursery, ClientConfig(invite, new_id(), "Bob"))).client
+        with trio.fail_after(5):
+            await bob.wait_until(lambda: _marked(bob, "Mod"))
+        nursery.cancel_scope.cancel()
 
 
 def _marked(client: RoomClient, name: str) -> bool:
