@@ -7,6 +7,8 @@ import pytest
 from e2ee.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from e2ee.room import RoomSession, events
 from e2ee.room.control import ControlType, parse_control, sign_control
+from e2ee.room.recording import RecordingMarks
+from e2ee.room.roster import Member, Role
 
 from .harness import Link, make_invite, new_identity, rng_for
 from .test_room_session import room
@@ -72,3 +74,17 @@ def test_recording_needs_membership_and_a_boolean() -> None:
         with pytest.raises(RemoteProtocolError) as exc:
             parse_control(signed)
         assert exc.value.code is ErrorCode.MALFORMED
+
+
+def test_the_mark_table_never_holds_more_than_the_roster() -> None:
+    roster = [Member(bytes([i]) * 32, bytes([i]) * 32, f"M{i}", Role.LISTENER) for i in range(8)]
+    marks = RecordingMarks()
+    assert all(marks.set(m, True, roster) for m in roster)
+    assert len(marks._marks) == len(roster)
+    stranger = Member(b"\xff" * 32, b"\xff" * 32, "X", Role.LISTENER)
+    assert not marks.set(stranger, True, roster)  # not in the roster: never marked
+    rejoined = Member(roster[0].id, b"\xee" * 32, "M0", Role.LISTENER)  # new session key
+    smaller = [rejoined, *roster[1:3]]
+    assert not marks.set(rejoined, False, smaller)
+    assert len(marks._marks) == 2  # M1, M2: the others left with the roster
+    assert not marks.marked(rejoined) and marks.marked(roster[1])
