@@ -78,6 +78,7 @@ from e2ee.room.events import (
     MemberJoined,
     MemberLeft,
     MuteRequested,
+    RecordingChanged,
     Removed,
     RoleChanged,
     RoomEnded,
@@ -90,6 +91,7 @@ from e2ee.room.gate import Gate
 from e2ee.room.joiner import Joiner
 from e2ee.room.knocks import PendingKnocks
 from e2ee.room.liveness import QuietWatch
+from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import (
     MAX_OPS_PER_COMMIT,
     Member,
@@ -193,6 +195,8 @@ class MemberView:
     display_name: str
     role: Role
     hand_raised: bool
+    recording: bool = False
+    """The member's client says it records the room (advisory, spec §14.4)."""
 
 
 class RoomSession:
@@ -261,6 +265,7 @@ class RoomSession:
         self._leaves: set[bytes] = set()
         self._leave_at: float | None = None
         self._absence = AbsenceTimers(self.config.absent_timeout)
+        self._recording = RecordingMarks()
         self._log: deque[bytes] = deque(maxlen=self.config.commit_log)
         self._snapshot_cache: tuple[int, bytes] | None = None
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
@@ -362,7 +367,7 @@ class RoomSession:
             return {}
         hands = set(self.roster.hands)
         return {
-            m.id: MemberView(m.id, m.name, m.role, m.id in hands)
+            m.id: MemberView(m.id, m.name, m.role, m.id in hands, self._recording.marked(m))
             for m in self.roster.members.values()
         }
 
@@ -937,6 +942,9 @@ class RoomSession:
                 )
             if msg.args[0] == self.me:
                 self._events.append(MuteRequested(msg.author))
+        elif t is ControlType.RECORDING:
+            if self._recording.set(author, bool(msg.args[0]), roster.members.values()):
+                self._events.append(RecordingChanged(msg.author, bool(msg.args[0])))
         elif t is ControlType.SYNC_REQUEST:
             if not self._is_moderator():
                 return
@@ -1651,6 +1659,13 @@ class RoomSession:
         self._send_control(ControlType.LEAVE, [])
         self._send(EnvelopeType.LEAVE, 0, b"")
         self.state = "left"
+
+    def announce_recording(self, on: bool) -> None:
+        """Tell the room that this client records it, or no longer does (advisory, §14.4)."""
+        roster = self._require_member()
+        if self._recording.set(roster.members[self.me], on, roster.members.values()):
+            self._events.append(RecordingChanged(self.me, on))
+        self._send_control(ControlType.RECORDING, [on])
 
     def send_chat(self, text: str) -> None:
         """Send a text message to the room (spec §14.4)."""
