@@ -24,10 +24,10 @@ class DirectionStats:
     """Packet counts of one direction since it was created.
 
     ``received`` counts packets offered; each is then either ``lost`` (loss
-    or bursty loss), dropped because the direction held ``limit_packets``
-    (``dropped_limit``), or kept; a kept packet, and its copy when it is
-    ``duplicated``, is either dropped at the full bottleneck queue
-    (``dropped_queue``) or eventually ``delivered``.
+    or bursty loss) or kept.  A kept packet, and its copy when it is
+    ``duplicated``, is dropped when the direction already holds
+    ``limit_packets`` (``dropped_limit``), dropped at the full bottleneck
+    queue (``dropped_queue``), or eventually ``delivered``.
     """
 
     received: int = 0
@@ -85,9 +85,6 @@ class Direction:
         """Offer one packet arriving at ``now`` (docs/netem.md, "Processing order")."""
         imp = self.impairment
         self.stats.received += 1
-        if len(self._heap) >= imp.limit_packets:
-            self.stats.dropped_limit += 1
-            return
         if self._lost():
             self.stats.lost += 1
             return
@@ -96,6 +93,9 @@ class Direction:
             copies = 2
             self.stats.duplicated += 1
         for _ in range(copies):
+            if len(self._heap) >= imp.limit_packets:
+                self.stats.dropped_limit += 1
+                continue
             ready = self._through_bottleneck(len(packet), now)
             if ready is None:
                 self.stats.dropped_queue += 1

@@ -68,9 +68,10 @@ class GilbertElliott:
 class Impairment:
     """What one direction of an emulated link does to each IP packet.
 
-    The processing order (docs/netem.md, "Model") is: queue bound, loss
-    (``loss_pct`` and ``gilbert`` independently), duplication, rate limit,
-    then delay with jitter or reordering.  All times are milliseconds, all
+    The processing order (docs/netem.md, "Processing order") is: loss
+    (``loss_pct`` and ``gilbert`` independently), duplication, the hold
+    limit, the rate limit with its queue, then delay with jitter or
+    reordering.  All times are milliseconds, all
     probabilities percentages; the defaults impair nothing.
 
     * ``delay_ms``: fixed one-way delay added to every packet.
