@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from client.bench.netem import Direction, GilbertElliott, Impairment
+from client.bench.netem.accuracy import loss_runs
 
 
 def packet(i: int, size: int = 100) -> bytes:
@@ -104,16 +105,7 @@ def test_random_loss_converges_to_the_setting(loss: float) -> None:
 
 
 def loss_bursts(out: list[tuple[float, bytes]], n: int) -> list[int]:
-    got = {number(p) for _, p in out}
-    bursts, run = [], 0
-    for i in range(n):
-        if i in got:
-            if run:
-                bursts.append(run)
-            run = 0
-        else:
-            run += 1
-    return bursts + ([run] if run else [])
+    return loss_runs({number(p) for _, p in out}, n)
 
 
 def test_gilbert_mean_burst_length_is_one_over_r_and_loss_matches() -> None:

@@ -3,9 +3,10 @@
 Each leaf is joined to the hub by one link: a TUN device in the leaf, one in
 the hub, and the forwarding process between them applying the link's ``up``
 (leaf -> hub) and ``down`` (hub -> leaf) impairments.  Link number ``i``
-(1-based, in the order given) is the point-to-point pair 10.77.i.2 (leaf) --
-10.77.i.1 (hub); the hub forwards between links, so leaves reach each other
-through it (crossing both links' impairments).
+(1-based, in the order given) is the point-to-point pair 10.77.i.2 on device
+``netem0`` in the leaf -- 10.77.i.1 on device ``netem<i>`` in the hub; the hub
+forwards between links, so leaves reach each other through it (crossing both
+links' impairments).
 
 :class:`Network` is a context manager: entering sweeps stale namespaces,
 builds everything and starts the forwarder; leaving (also after an error,
@@ -185,8 +186,9 @@ class Network:
         self.call(HUB, _write_sysctl, "net/ipv4/ip_forward", "1")
         config_links = []
         for leaf, link in self.links.items():
-            hub_fd = self._tun(HUB, self.hub_address(leaf), self.address(leaf))
-            leaf_fd = self._tun(leaf, self.address(leaf), self.hub_address(leaf))
+            index = self._index[leaf]
+            hub_fd = self._tun(HUB, f"netem{index}", self.hub_address(leaf), self.address(leaf))
+            leaf_fd = self._tun(leaf, "netem0", self.address(leaf), self.hub_address(leaf))
             netns.ip(
                 "-n",
                 self.namespace(leaf),
@@ -220,12 +222,12 @@ class Network:
             raise NetemError("the forwarding process did not start")
         self._close_fds()  # the forwarder holds them now: the devices die with it
 
-    def _tun(self, where: str, local: str, peer: str) -> int:
-        """A TUN device moved into ``where``, addressed ``local`` with ``peer``, up."""
-        fd, device = open_tun()
+    def _tun(self, where: str, device: str, local: str, peer: str) -> int:
+        """A TUN device moved into ``where`` as ``device``, ``local`` with ``peer``, up."""
+        fd, created = open_tun()
         self._fds.append(fd)
         ns = self.namespace(where)
-        netns.ip("link", "set", "dev", device, "netns", ns)
+        netns.ip("link", "set", "dev", created, "netns", ns, "name", device)
         netns.ip("-n", ns, "addr", "add", local, "peer", peer, "dev", device)
         netns.ip(
             "-n", ns, "link", "set", "dev", device, "mtu", str(MTU), "txqueuelen", "10000", "up"

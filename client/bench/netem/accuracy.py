@@ -1,0 +1,212 @@
+"""Measure what the emulator does to real packets: ``python -m client.bench.netem.accuracy``.
+
+:func:`probe` sends numbered UDP datagrams from a leaf to an echo socket in
+the hub and back, at a fixed pace, and records when each one left, reached
+the hub and came back (one monotonic clock: sender, hub and forwarder run on
+one machine).  The tests in tests/netem assert on it; run as a program it
+measures the scenarios of docs/netem.md ("Accuracy") and prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+
+from client.bench.netem.network import Link, Network
+from client.bench.netem.settings import GilbertElliott, Impairment
+
+IP_UDP_HEADERS = 28  # IPv4 + UDP header bytes the rate limit also counts
+PORT = 9_000
+_POLL_S = 0.05
+
+
+@dataclass
+class Probe:
+    """Times (monotonic seconds) of each datagram, by sequence number."""
+
+    count: int
+    size: int
+    sent_at: dict[int, float] = field(default_factory=dict)
+    hub_at: dict[int, float] = field(default_factory=dict)
+    back_at: dict[int, float] = field(default_factory=dict)
+    hub_order: list[int] = field(default_factory=list)
+    back_order: list[int] = field(default_factory=list)
+
+    def up_delays_ms(self) -> list[float]:
+        """One-way delay leaf -> hub of each datagram that arrived."""
+        return [(t - self.sent_at[s]) * 1000 for s, t in self.hub_at.items()]
+
+    def down_delays_ms(self) -> list[float]:
+        """One-way delay hub -> leaf of each echo that came back."""
+        return [(t - self.hub_at[s]) * 1000 for s, t in self.back_at.items()]
+
+    def up_loss_pct(self) -> float:
+        return 100.0 * (1 - len(self.hub_at) / self.count)
+
+    def down_loss_pct(self) -> float:
+        """Loss of the echoes, over the datagrams that reached the hub."""
+        return 100.0 * (1 - len(self.back_at) / len(self.hub_at))
+
+    def up_bursts(self) -> list[int]:
+        """Lengths of the runs of consecutive datagrams lost on the way up."""
+        return loss_runs(set(self.hub_at), self.count)
+
+    def up_duplicates(self) -> int:
+        return len(self.hub_order) - len(self.hub_at)
+
+    def up_reordered(self) -> int:
+        """Arrivals at the hub behind a datagram sent after them."""
+        highest, late = -1, 0
+        for seq in self.hub_order:
+            late += seq < highest
+            highest = max(highest, seq)
+        return late
+
+    def up_kbps(self) -> float:
+        """Arrival rate at the hub in IP kilobits per second, first to last arrival."""
+        times = sorted(self.hub_at.values())
+        if len(times) < 2:
+            return 0.0
+        bits = (len(times) - 1) * (self.size + IP_UDP_HEADERS) * 8
+        return bits / (times[-1] - times[0]) / 1000
+
+
+def loss_runs(arrived: set[int], count: int) -> list[int]:
+    """Lengths of the runs of consecutive sequence numbers below ``count`` not in ``arrived``."""
+    runs: list[int] = []
+    run = 0
+    for seq in range(count):
+        if seq not in arrived:
+            run += 1
+            continue
+        if run:
+            runs.append(run)
+        run = 0
+    if run:
+        runs.append(run)
+    return runs
+
+
+def _receive(
+    sock: socket.socket,
+    stop: threading.Event,
+    arrived: dict[int, float],
+    order: list[int],
+    echo: bool,
+) -> None:
+    while not stop.is_set():
+        try:
+            data, peer = sock.recvfrom(65_536)
+        except TimeoutError:
+            continue
+        now = time.monotonic()
+        seq = int.from_bytes(data[:4], "big")
+        order.append(seq)
+        arrived.setdefault(seq, now)
+        if echo:
+            sock.sendto(data, peer)
+
+
+def probe(
+    net: Network, leaf: str, count: int, interval_s: float, size: int = 64, tail_s: float = 0.5
+) -> Probe:
+    """Echo ``count`` datagrams of ``size`` bytes, one every ``interval_s``, through the hub."""
+    result = Probe(count=count, size=size)
+    hub = net.socket("hub")
+    client = net.socket(leaf)
+    stop = threading.Event()
+    try:
+        for sock in (hub, client):
+            sock.settimeout(_POLL_S)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        hub.bind((net.hub_address(leaf), PORT))
+        threads = [
+            threading.Thread(
+                target=_receive, args=(hub, stop, result.hub_at, result.hub_order, True)
+            ),
+            threading.Thread(
+                target=_receive, args=(client, stop, result.back_at, result.back_order, False)
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        padding = bytes(size - 4)
+        start = time.monotonic()
+        for seq in range(count):
+            pause = start + seq * interval_s - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            result.sent_at[seq] = time.monotonic()
+            client.sendto(seq.to_bytes(4, "big") + padding, (net.hub_address(leaf), PORT))
+        time.sleep(tail_s)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    finally:
+        stop.set()
+        hub.close()
+        client.close()
+    return result
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The ``pct`` percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(pct / 100 * len(ordered)))]
+
+
+def _summary(delays: list[float]) -> dict[str, float]:
+    return {
+        "min_ms": round(min(delays), 2),
+        "p50_ms": round(statistics.median(delays), 2),
+        "p99_ms": round(percentile(delays, 99), 2),
+        "max_ms": round(max(delays), 2),
+    }
+
+
+def measure(seed: int, count: int) -> dict[str, object]:
+    """The accuracy scenarios of docs/netem.md, each on a fresh emulator."""
+    out: dict[str, object] = {}
+    fixed = Impairment(delay_ms=50)
+    with Network({"a": Link(up=fixed, down=fixed)}, seed=seed) as net:
+        p = probe(net, "a", count, 0.002)
+        out["fixed_50ms"] = {"up": _summary(p.up_delays_ms()), "down": _summary(p.down_delays_ms())}
+    jitter = Impairment(delay_ms=50, jitter_ms=10, jitter_reorders=True, loss_pct=5)
+    with Network({"a": Link(up=jitter, down=jitter)}, seed=seed) as net:
+        p = probe(net, "a", count, 0.002)
+        out["jitter_50_10ms_loss_5pct"] = {
+            "up": {**_summary(p.up_delays_ms()), "loss_pct": round(p.up_loss_pct(), 2)},
+            "down": {**_summary(p.down_delays_ms()), "loss_pct": round(p.down_loss_pct(), 2)},
+        }
+    ge = GilbertElliott(p_pct=3, r_pct=25)
+    with Network({"a": Link(up=Impairment(gilbert=ge))}, seed=seed) as net:
+        p = probe(net, "a", count, 0.001)
+        out["gilbert_p3_r25"] = {
+            "mean_burst": round(statistics.mean(p.up_bursts()), 2),
+            "loss_pct": round(p.up_loss_pct(), 2),
+            "expected_burst": ge.mean_bad_run,
+            "expected_loss_pct": round(ge.mean_loss_pct, 2),
+        }
+    rate = Impairment(rate_kbps=2000, queue_packets=20)
+    with Network({"a": Link(up=rate)}, seed=seed) as net:
+        p = probe(net, "a", count // 2, 0.002, size=1000)
+        out["rate_2000kbps"] = {"up_kbps": round(p.up_kbps(), 1)}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--count", type=int, default=2_000, help="datagrams per scenario")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.seed, args.count), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
