@@ -103,6 +103,11 @@ class Network:
         """The hub's IPv4 address on the link to ``leaf`` (reachable from every leaf)."""
         return f"10.77.{self._index[leaf]}.1"
 
+    @property
+    def forwarder_pid(self) -> int | None:
+        """The forwarding process's pid (to watch its CPU use), None when stopped."""
+        return None if self._proc is None else self._proc.pid
+
     def command(self, where: str, argv: list[str]) -> list[str]:
         """``argv`` wrapped to run inside ``where``'s namespace (for ``subprocess``)."""
         return netns.command(self.namespace(where), argv)

@@ -1,0 +1,42 @@
+"""When the emulator can run, and what importing it costs (docs/netem.md): no root needed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from client.bench.netem import network as network_module
+from client.bench.netem import unavailable_reason
+
+
+def test_without_root_the_reason_says_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert unavailable_reason() == (
+        "the network emulator needs root (network namespaces, TUN devices)"
+    )
+
+
+def test_without_the_tun_device_the_reason_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(network_module, "TUN_PATH", "/nonexistent/tun")
+    assert unavailable_reason() == "the network emulator needs /nonexistent/tun"
+
+
+def test_without_iproute2_the_reason_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(network_module, "TUN_PATH", "/")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert unavailable_reason() == "the network emulator needs the 'ip' command (iproute2)"
+
+
+def test_importing_the_emulator_loads_no_async_framework() -> None:
+    code = (
+        "import sys, client.bench.netem, client.bench.netem.accuracy, "
+        "client.bench.netem.forward; "
+        "print(sorted(m for m in ('trio', 'asyncio') if m in sys.modules))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"
