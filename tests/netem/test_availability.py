@@ -1,15 +1,18 @@
-"""When the emulator can run, and what importing it costs (docs/netem.md): no root needed."""
+"""When the emulator can run, what importing it costs, its wake-up alarm: no root needed."""
 
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import time
 
 import pytest
 
 from client.bench.netem import network as network_module
 from client.bench.netem import unavailable_reason
+from client.bench.netem.alarm import Alarm
 
 
 def test_without_root_the_reason_says_root(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,3 +43,23 @@ def test_importing_the_emulator_loads_no_async_framework() -> None:
     )
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "[]"
+
+
+def readable(alarm: Alarm) -> bool:
+    return bool(select.select([alarm], [], [], 0)[0])
+
+
+def test_the_alarm_fires_for_a_passed_time_and_not_for_a_future_one() -> None:
+    alarm = Alarm()
+    try:
+        alarm.arm(time.monotonic() + 3_600)
+        assert not readable(alarm)
+        alarm.arm(time.monotonic() - 0.001)
+        assert readable(alarm)
+        alarm.acknowledge()
+        assert not readable(alarm) and alarm.armed is None
+        alarm.arm(time.monotonic() - 0.001)
+        alarm.arm(None)  # disarming before the loop looked: nothing to read
+        assert not readable(alarm)
+    finally:
+        alarm.close()

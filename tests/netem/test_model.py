@@ -29,7 +29,7 @@ def drive(direction: Direction, arrivals: list[tuple[float, bytes]]) -> list[tup
 
     def drain(until: float) -> None:
         while (due := direction.next_due()) is not None and due <= until:
-            out.extend((due, p) for p in direction.pop_due(due))
+            out.extend(direction.pop_due(due))
 
     for t, p in arrivals:
         drain(t)
@@ -157,7 +157,7 @@ def test_queue_takes_exactly_queue_packets_then_drops_the_tail() -> None:
         direction.submit(packet(i), 0.0)
     assert direction.held == 20
     assert direction.stats.dropped_queue == 5
-    assert [number(p) for p in direction.pop_due(math.inf)] == list(range(20))
+    assert [number(p) for _, p in direction.pop_due(math.inf)] == list(range(20))
 
 
 def test_limit_packets_bounds_what_one_direction_holds() -> None:
@@ -205,9 +205,9 @@ def test_changing_the_impairment_keeps_held_packets_on_their_times() -> None:
     direction.submit(packet(0), 0.0)
     direction.impairment = Impairment(delay_ms=10, jitter_reorders=True)
     direction.submit(packet(1), 0.001)
-    assert [number(p) for p in direction.pop_due(0.05)] == [1]
-    assert [number(p) for p in direction.pop_due(0.099)] == []
-    assert [number(p) for p in direction.pop_due(0.1)] == [0]
+    assert [number(p) for _, p in direction.pop_due(0.05)] == [1]
+    assert [number(p) for _, p in direction.pop_due(0.099)] == []
+    assert [number(p) for _, p in direction.pop_due(0.1)] == [0]
 
 
 @pytest.mark.parametrize(
@@ -283,10 +283,10 @@ def test_every_packet_is_accounted_for_and_none_leaves_early(
     out: list[tuple[float, bytes]] = []
     for at, p in arrivals:
         while (due := direction.next_due()) is not None and due <= at:
-            out.extend((due, q) for q in direction.pop_due(due))
+            out.extend(direction.pop_due(due))
         direction.submit(p, at)
         held_max = max(held_max, direction.held)
-    out.extend((math.inf, q) for q in direction.pop_due(math.inf))
+    out.extend(direction.pop_due(math.inf))
     s = direction.stats
     assert held_max <= imp.limit_packets
     assert s.received == len(arrivals)

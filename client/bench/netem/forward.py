@@ -11,7 +11,8 @@ TUN descriptors inherited.  It talks JSON lines (docs/netem.md, "Control"):
 * end of stdin (the parent closed it or died) ends the process.
 
 One thread, one selector: read what arrived, offer it to the model, write
-what is due, sleep until the next packet is due or something arrives.
+what is due, sleep until the next packet is due (an :class:`Alarm`) or
+something arrives.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from client.bench.netem.alarm import Alarm, reduce_timer_slack
 from client.bench.netem.model import Direction
 from client.bench.netem.settings import Impairment
 
@@ -37,15 +39,21 @@ MAX_CONTROL_LINE = 1 << 20
 
 
 class _Pipe:
-    """One direction of one link: read from ``source``, model, write to ``sink``."""
+    """One direction of one link: read from ``source``, model, write to ``sink``.
 
-    __slots__ = ("direction", "sink", "source", "write_errors")
+    Besides the model's counts it keeps how late packets left against their
+    due time (the emulator's own error): ``late_max_us`` and ``late_over_1ms``.
+    """
+
+    __slots__ = ("direction", "late_max_us", "late_over_1ms", "sink", "source", "write_errors")
 
     def __init__(self, source: int, sink: int, direction: Direction) -> None:
         self.source = source
         self.sink = sink
         self.direction = direction
         self.write_errors = 0
+        self.late_max_us = 0
+        self.late_over_1ms = 0
 
     def read(self, now: float) -> None:
         for _ in range(READ_BATCH):
@@ -56,14 +64,22 @@ class _Pipe:
             self.direction.submit(packet, now)
 
     def flush(self, now: float) -> None:
-        for packet in self.direction.pop_due(now):
+        for due, packet in self.direction.pop_due(now):
+            late_us = int((now - due) * 1e6)
+            self.late_max_us = max(self.late_max_us, late_us)
+            self.late_over_1ms += late_us > 1_000
             try:
                 os.write(self.sink, packet)
             except OSError:
                 self.write_errors += 1
 
     def stats(self) -> dict[str, int]:
-        return {**asdict(self.direction.stats), "write_errors": self.write_errors}
+        return {
+            **asdict(self.direction.stats),
+            "write_errors": self.write_errors,
+            "late_max_us": self.late_max_us,
+            "late_over_1ms": self.late_over_1ms,
+        }
 
 
 class Forwarder:
@@ -110,15 +126,19 @@ class Forwarder:
                 selector.register(pipe.source, selectors.EVENT_READ)
                 readers[pipe.source] = pipe
         selector.register(control, selectors.EVENT_READ)
+        alarm = Alarm()
+        selector.register(alarm.fileno(), selectors.EVENT_READ)
         pending = self._serve(pending)
         every = [pipe for pipes in self.pipes.values() for pipe in pipes.values()]
         while True:
             dues = [d for p in every if (d := p.direction.next_due()) is not None]
-            timeout = max(0.0, min(dues) - time.monotonic()) if dues else None
-            events = selector.select(timeout)
+            alarm.arm(min(dues) if dues else None)
+            events = selector.select()
             now = time.monotonic()
             for key, _ in events:
-                if key.fd == control:
+                if key.fd == alarm.fileno():
+                    alarm.acknowledge()
+                elif key.fd == control:
                     chunk = os.read(control, 65_536)
                     if not chunk:
                         return
@@ -151,6 +171,7 @@ def main() -> int:
             return 1
         pending += chunk
     first, pending = pending.split(b"\n", 1)
+    reduce_timer_slack()
     forwarder = Forwarder(json.loads(first))
     _reply({"ready": True})
     forwarder.run(control, pending)

@@ -73,11 +73,12 @@ class Direction:
         """When the next packet is due, or None when none is held."""
         return self._heap[0][0] if self._heap else None
 
-    def pop_due(self, now: float) -> list[bytes]:
-        """The packets due at ``now``, in departure order."""
-        out: list[bytes] = []
+    def pop_due(self, now: float) -> list[tuple[float, bytes]]:
+        """The packets due at ``now`` with their due times, in departure order."""
+        out: list[tuple[float, bytes]] = []
         while self._heap and self._heap[0][0] <= now:
-            out.append(heapq.heappop(self._heap)[2])
+            due, _, packet = heapq.heappop(self._heap)
+            out.append((due, packet))
         self.stats.delivered += len(out)
         return out
 
