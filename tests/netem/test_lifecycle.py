@@ -110,3 +110,12 @@ def test_a_killed_owner_takes_its_forwarder_and_devices_along_and_is_swept_later
     assert (NETNS_DIR / hub).exists() and (NETNS_DIR / leaf).exists()
     with Network({"a": Link()}):
         assert not (NETNS_DIR / hub).exists() and not (NETNS_DIR / leaf).exists()
+
+
+@pytest.mark.parametrize("realtime", [True, False])
+def test_the_forwarder_runs_real_time_unless_asked_not_to(realtime: bool) -> None:
+    with Network({"a": Link()}, realtime=realtime) as net:
+        assert net.forwarder_pid is not None
+        policy = os.sched_getscheduler(net.forwarder_pid)
+        assert net.realtime is realtime
+        assert policy == (os.SCHED_FIFO if realtime else os.SCHED_OTHER)

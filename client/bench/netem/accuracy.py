@@ -2,8 +2,10 @@
 
 :func:`probe` sends numbered UDP datagrams from a leaf to an echo socket in
 the hub and back, at a fixed pace, and records when each one left, reached
-the hub and came back (one monotonic clock: sender, hub and forwarder run on
-one machine).  The tests in tests/netem assert on it; run as a program it
+the hub and came back.  Arrivals are the kernel's receive timestamps
+(``SO_TIMESTAMPNS``), departures are read just before ``sendto``, all on the
+machine's one real-time clock, so the probe's own scheduling delays stay out
+of what it measures.  The tests in tests/netem assert on it; run as a program it
 measures the scenarios of docs/netem.md ("Accuracy") and prints JSON.
 """
 
@@ -13,6 +15,7 @@ import argparse
 import json
 import socket
 import statistics
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,16 +26,23 @@ from client.bench.netem.settings import GilbertElliott, Impairment
 IP_UDP_HEADERS = 28  # IPv4 + UDP header bytes the rate limit also counts
 PORT = 9_000
 _POLL_S = 0.05
+_SO_TIMESTAMPNS = 35  # asm-generic/socket.h; not exported by Python 3.11
+_TIMESPEC = struct.Struct("=qq")
 
 
 @dataclass
 class Probe:
-    """Times (monotonic seconds) of each datagram, by sequence number."""
+    """Times (real-time clock, seconds) of each datagram, by sequence number.
+
+    ``sent_at``: left the leaf; ``hub_at``: reached the hub (first copy);
+    ``echoed_at``: the hub sent it back; ``back_at``: the echo reached the leaf.
+    """
 
     count: int
     size: int
     sent_at: dict[int, float] = field(default_factory=dict)
     hub_at: dict[int, float] = field(default_factory=dict)
+    echoed_at: dict[int, float] = field(default_factory=dict)
     back_at: dict[int, float] = field(default_factory=dict)
     hub_order: list[int] = field(default_factory=list)
     back_order: list[int] = field(default_factory=list)
@@ -43,7 +53,7 @@ class Probe:
 
     def down_delays_ms(self) -> list[float]:
         """One-way delay hub -> leaf of each echo that came back."""
-        return [(t - self.hub_at[s]) * 1000 for s, t in self.back_at.items()]
+        return [(t - self.echoed_at[s]) * 1000 for s, t in self.back_at.items()]
 
     def up_loss_pct(self) -> float:
         return 100.0 * (1 - len(self.hub_at) / self.count)
@@ -92,23 +102,32 @@ def loss_runs(arrived: set[int], count: int) -> list[int]:
     return runs
 
 
+def _kernel_time(ancillary: list[tuple[int, int, bytes]]) -> float:
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS:
+            seconds, nanoseconds = _TIMESPEC.unpack(data[: _TIMESPEC.size])
+            return float(seconds) + float(nanoseconds) / 1e9
+    return time.time()  # no timestamp attached: the time it was read
+
+
 def _receive(
     sock: socket.socket,
     stop: threading.Event,
     arrived: dict[int, float],
     order: list[int],
-    echo: bool,
+    echoed: dict[int, float] | None,
 ) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     while not stop.is_set():
         try:
-            data, peer = sock.recvfrom(65_536)
+            data, ancillary, _, peer = sock.recvmsg(65_536, socket.CMSG_SPACE(_TIMESPEC.size))
         except TimeoutError:
             continue
-        now = time.monotonic()
         seq = int.from_bytes(data[:4], "big")
         order.append(seq)
-        arrived.setdefault(seq, now)
-        if echo:
+        arrived.setdefault(seq, _kernel_time(ancillary))
+        if echoed is not None:
+            echoed.setdefault(seq, time.time())
             sock.sendto(data, peer)
 
 
@@ -127,10 +146,10 @@ def probe(
         hub.bind((net.hub_address(leaf), PORT))
         threads = [
             threading.Thread(
-                target=_receive, args=(hub, stop, result.hub_at, result.hub_order, True)
+                target=_receive, args=(hub, stop, result.hub_at, result.hub_order, result.echoed_at)
             ),
             threading.Thread(
-                target=_receive, args=(client, stop, result.back_at, result.back_order, False)
+                target=_receive, args=(client, stop, result.back_at, result.back_order, None)
             ),
         ]
         for thread in threads:
@@ -141,7 +160,7 @@ def probe(
             pause = start + seq * interval_s - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-            result.sent_at[seq] = time.monotonic()
+            result.sent_at[seq] = time.time()
             client.sendto(seq.to_bytes(4, "big") + padding, (net.hub_address(leaf), PORT))
         time.sleep(tail_s)
         stop.set()

@@ -3,9 +3,11 @@
 Run as ``python -m client.bench.netem.forward`` by :class:`Network` with the
 TUN descriptors inherited.  It talks JSON lines (docs/netem.md, "Control"):
 
-* stdin, first line: ``{"seed": S, "links": [{"name", "hub_fd", "leaf_fd",
-  "up", "down"}]}`` where ``up`` (leaf -> hub) and ``down`` (hub -> leaf) are
-  :meth:`Impairment.to_json` dicts; it answers ``{"ready": true}``;
+* stdin, first line: ``{"seed": S, "realtime": bool, "links": [{"name",
+  "hub_fd", "leaf_fd", "up", "down"}]}`` where ``up`` (leaf -> hub) and
+  ``down`` (hub -> leaf) are :meth:`Impairment.to_json` dicts; it answers
+  ``{"ready": true, "realtime": bool}``, the second saying whether it got
+  the real-time priority it was asked for;
 * then ``{"op": "set", "link", "up"?, "down"?}`` -> ``{"ok": true}`` and
   ``{"op": "stats"}`` -> ``{"links": {name: {"up": {...}, "down": {...}}}}``;
 * end of stdin (the parent closed it or died) ends the process.
@@ -34,6 +36,8 @@ from client.bench.netem.settings import Impairment
 READ_BATCH = 64
 #: Largest packet a TUN device hands over (its MTU is smaller).
 MAX_PACKET = 65_535
+#: SCHED_FIFO priority of the forwarder (low: kernel housekeeping threads stay above).
+REALTIME_PRIORITY = 10
 #: Longest control line accepted.
 MAX_CONTROL_LINE = 1 << 20
 
@@ -157,6 +161,20 @@ class Forwarder:
         return pending
 
 
+def _become_realtime() -> bool:
+    """Run under SCHED_FIFO so busy CPUs do not delay packets; False if not permitted.
+
+    The forwarder only runs when a packet arrives or falls due, so its CPU
+    share is bounded by the traffic the emulated hosts send (and the
+    kernel's real-time throttling keeps 5 % of each period for others).
+    """
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+    except OSError:
+        return False
+    return True
+
+
 def _reply(message: dict[str, Any]) -> None:
     os.write(sys.stdout.fileno(), json.dumps(message).encode() + b"\n")
 
@@ -171,9 +189,10 @@ def main() -> int:
             return 1
         pending += chunk
     first, pending = pending.split(b"\n", 1)
+    config = json.loads(first)
     reduce_timer_slack()
-    forwarder = Forwarder(json.loads(first))
-    _reply({"ready": True})
+    forwarder = Forwarder(config)
+    _reply({"ready": True, "realtime": bool(config.get("realtime")) and _become_realtime()})
     forwarder.run(control, pending)
     return 0
 

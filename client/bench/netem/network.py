@@ -74,7 +74,7 @@ def _write_sysctl(path: str, value: str) -> None:
 class Network:
     """Emulated links between a hub namespace and named leaf namespaces."""
 
-    def __init__(self, links: Mapping[str, Link], *, seed: int = 0) -> None:
+    def __init__(self, links: Mapping[str, Link], *, seed: int = 0, realtime: bool = True) -> None:
         if not 1 <= len(links) <= MAX_LINKS:
             raise ValueError(f"a network has 1 to {MAX_LINKS} links")
         for leaf in links:
@@ -82,6 +82,9 @@ class Network:
                 raise ValueError(f"bad leaf name {leaf!r}")
         self.links = dict(links)
         self.seed = seed
+        self.want_realtime = realtime
+        #: whether the forwarder runs under SCHED_FIFO (set once started)
+        self.realtime = False
         self._index = {leaf: i for i, leaf in enumerate(self.links, start=1)}
         self._names = netns.new_names([HUB, *self.links])
         self._created: list[str] = []
@@ -219,12 +222,13 @@ class Network:
             pass_fds=self._fds,
         )
         assert self._proc.stdin is not None
-        self._proc.stdin.write(
-            json.dumps({"seed": self.seed, "links": config_links}).encode() + b"\n"
-        )
+        config = {"seed": self.seed, "realtime": self.want_realtime, "links": config_links}
+        self._proc.stdin.write(json.dumps(config).encode() + b"\n")
         self._proc.stdin.flush()
-        if json.loads(_read_line(self._proc, _START_TIMEOUT)) != {"ready": True}:
+        ready = json.loads(_read_line(self._proc, _START_TIMEOUT))
+        if ready.get("ready") is not True:
             raise NetemError("the forwarding process did not start")
+        self.realtime = bool(ready.get("realtime"))
         self._close_fds()  # the forwarder holds them now: the devices die with it
 
     def _tun(self, where: str, device: str, local: str, peer: str) -> int:
