@@ -113,7 +113,8 @@ def test_gilbert_mean_burst_length_is_one_over_r_and_loss_matches() -> None:
     out = drive(make(gilbert=ge), paced(200_000, 0.001))
     bursts = loss_bursts(out, 200_000)
     assert statistics.mean(bursts) == pytest.approx(ge.mean_bad_run, rel=0.03)  # 4 packets
-    assert 100 * (1 - len(out) / 200_000) == pytest.approx(ge.mean_loss_pct, abs=0.3)
+    # losses come in bursts, so the rate converges more slowly than a random loss rate
+    assert 100 * (1 - len(out) / 200_000) == pytest.approx(ge.mean_loss_pct, abs=0.4)
 
 
 def test_gilbert_elliott_with_partial_losses_matches_its_stationary_rate() -> None:
@@ -125,8 +126,8 @@ def test_gilbert_elliott_with_partial_losses_matches_its_stationary_rate() -> No
 
 def test_bursty_loss_is_burstier_than_random_loss_of_the_same_rate() -> None:
     ge = GilbertElliott(p_pct=1.0, r_pct=25.0)
-    bursty = loss_bursts(drive(make(gilbert=ge), paced(100_000, 0.001)), 100_000)
-    uniform = loss_bursts(drive(make(loss_pct=ge.mean_loss_pct), paced(100_000, 0.001)), 100_000)
+    bursty = loss_bursts(drive(make(gilbert=ge), paced(50_000, 0.001)), 50_000)
+    uniform = loss_bursts(drive(make(loss_pct=ge.mean_loss_pct), paced(50_000, 0.001)), 50_000)
     assert statistics.mean(bursty) > 3 * statistics.mean(uniform)
 
 
