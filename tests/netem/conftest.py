@@ -15,6 +15,10 @@ from client.bench.netem import Link, Network, unavailable_reason
 
 StartNetwork = Callable[..., Network]
 
+#: The probe's times are on the real-time clock, which time synchronisation
+#: may move by microseconds while it runs: "never early" allows this much.
+CLOCK_MS = 0.1
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     reason = unavailable_reason()

@@ -13,7 +13,7 @@ import pytest
 from client.bench.netem import GilbertElliott, Impairment, Link
 from client.bench.netem.accuracy import percentile, probe
 
-from .conftest import StartNetwork
+from .conftest import CLOCK_MS, StartNetwork
 
 pytestmark = [pytest.mark.netem, pytest.mark.load]
 
@@ -24,7 +24,7 @@ def test_a_fixed_delay_is_met_within_a_millisecond_at_the_median(emulator: Start
     p = probe(net, "a", count=5_000, interval_s=0.001)
     for delays in (p.up_delays_ms(), p.down_delays_ms()):
         assert len(delays) == 5_000
-        assert 50.0 <= min(delays)
+        assert min(delays) >= 50.0 - CLOCK_MS
         assert statistics.median(delays) <= 50.5
         assert percentile(delays, 99) <= 51.0
 
