@@ -49,6 +49,7 @@ def test_a_tcp_transfer_crosses_a_lossy_delayed_link(emulator: StartNetwork) -> 
     server = net.socket("hub", kind=socket.SOCK_STREAM)
     server.bind((net.hub_address("a"), 9100))
     server.listen(1)
+    server.settimeout(30)
     received = hashlib.sha256()
 
     def serve() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from client.bench.netem import Link, NetemError, Network
+from client.bench.netem import Link, NetemError, Network, netns
 from client.bench.netem import network as network_module
 from client.bench.netem.netns import NETNS_DIR, ip
 from client.bench.netem.tun import open_tun
@@ -88,6 +88,28 @@ def test_start_sweeps_the_namespaces_of_dead_processes_only() -> None:
         for name in (stale, live):
             if (NETNS_DIR / name).exists():
                 ip("netns", "delete", name)
+
+
+def test_a_sweep_that_another_emulator_beats_to_a_stale_namespace_moves_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    stale = f"hnetem-{finished.pid}-1-hub"
+    ip("netns", "add", stale)
+
+    def racing_ip(*args: str) -> str:
+        if args == ("netns", "delete", stale):
+            ip(*args)  # the other emulator deletes it just before this one does
+        return ip(*args)
+
+    monkeypatch.setattr(netns, "ip", racing_ip)
+    try:
+        assert stale not in netns.sweep_stale()
+        assert not (NETNS_DIR / stale).exists()
+    finally:
+        if (NETNS_DIR / stale).exists():
+            ip("netns", "delete", stale)
 
 
 _HOLDER = """

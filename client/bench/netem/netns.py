@@ -83,7 +83,12 @@ def sweep_stale() -> list[str]:
     for entry in sorted(NETNS_DIR.iterdir()):
         match = _STALE.match(entry.name)
         if match and not _alive(int(match.group(1))):
-            delete(entry.name)
+            try:
+                delete(entry.name)
+            except NetemError:
+                if entry.exists():
+                    raise
+                continue  # another emulator swept it first
             swept.append(entry.name)
     return swept
 
