@@ -1,4 +1,4 @@
-"""When the emulator can run, what importing it costs, its wake-up alarm: no root needed."""
+"""When the emulator can run, what a Network accepts, its wake-up alarm: no root needed."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import time
 
 import pytest
 
+from client.bench.netem import Link, Network, unavailable_reason
 from client.bench.netem import network as network_module
-from client.bench.netem import unavailable_reason
 from client.bench.netem.alarm import Alarm
+from client.bench.netem.network import MAX_LINKS
 
 
 def test_without_root_the_reason_says_root(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,3 +64,25 @@ def test_the_alarm_fires_for_a_passed_time_and_not_for_a_future_one() -> None:
         assert not readable(alarm)
     finally:
         alarm.close()
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        {},
+        {"hub": Link()},
+        {"Alice": Link()},
+        {"a" * 17: Link()},
+        {f"l{i}": Link() for i in range(MAX_LINKS + 1)},
+    ],
+)
+def test_a_network_refuses_bad_leaf_names_and_link_counts(links: dict[str, Link]) -> None:
+    with pytest.raises(ValueError):
+        Network(links)
+
+
+def test_a_network_of_the_most_links_is_addressed_within_its_plan() -> None:
+    net = Network({f"l{i}": Link() for i in range(MAX_LINKS)})
+    assert net.address("l0") == "10.77.1.2" and net.hub_address("l0") == "10.77.1.1"
+    assert net.address(f"l{MAX_LINKS - 1}") == f"10.77.{MAX_LINKS}.2"
+    assert net.forwarder_pid is None  # nothing starts before the context is entered
