@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("client.commands.demo", "in-process relay and a few clients talking in a room"),
     "bot": ("client.commands.bot", "room bots (welcome)"),
     "id": ("client.commands.identity", "show or rotate this device's identity"),
+    "devices": ("client.commands.devices", "list this machine's microphones and speakers"),
     "bench": ("client.bench.cli", "benchmarks: crypto, room, fanout, join, audio"),
 }
 

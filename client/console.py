@@ -10,6 +10,10 @@ into :class:`~client.actions.Action` values sent on a trio channel:
   (no curses: it works in any VT100-compatible terminal and needs no extra
   dependency) and reads single keys in cbreak mode; ``c`` opens a chat line,
   ``/`` a command line taking every plain-mode command (``/kick NAME``).
+  The selection follows a member (not a row) through re-sorts; removing,
+  banning and ending the room, by key or by command line, ask "y/n" first.
+  Push-to-talk, a speaker's local volume and local mute change only the
+  view (what this device plays and sends), never the room.
 
 Blocking reads from stdin happen in a worker thread abandoned on cancel, so
 they never block trio and never change the terminal's file flags.
@@ -85,6 +89,12 @@ ESCAPES = {"up": "\x1b[A", "down": "\x1b[B", "pgup": "\x1b[5~", "pgdn": "\x1b[6~
 """Terminal escape sequences the view understands, by name."""
 CHAT_PAGE = 5
 """Chat lines one PgUp/PgDn scrolls."""
+CONFIRM = {
+    "kick": "remove {name} from the room",
+    "ban": "ban {name} from the room",
+    "end": "end the room for everyone",
+}
+"""Actions the terminal view carries out only after a "y" (what the question says)."""
 
 
 class ScreenConsole:
@@ -101,6 +111,8 @@ class ScreenConsole:
         self._line_kind = "chat"
         self._asking = False
         """The last moderator pressed q: the next key answers the leave question."""
+        self._confirming: tuple[Action, str] | None = None
+        """An action waiting for "y", and its question ("remove Bob from the room")."""
 
     def log(self, line: str) -> None:
         self.view.add_status(line)
@@ -159,31 +171,75 @@ class ScreenConsole:
         for key in _tokens(text):
             if self._line is not None:
                 self._edit_line(key, out)
+            elif self._confirming is not None:
+                (confirmed, question), self._confirming = self._confirming, None
+                if key in ("y", "Y"):
+                    out.append(confirmed)
+                else:
+                    self.log(f"not done: {question}")
             elif self._asking:
                 self._asking = False
                 out += self._answer(key)
+            elif self._local_key(key):
+                pass
             elif key == "c":
                 self._line, self._line_kind = "", "chat"
             elif key == "/":
                 self._line, self._line_kind = "", "command"
-            elif key in ("\x00up", "k"):
-                self.view.move_selection(-1)
-            elif key in ("\x00down", "j"):
-                self.view.move_selection(1)
-            elif key in ("\x00pgup", "\x00pgdn"):
-                self.view.scroll_chat(CHAT_PAGE if key == "\x00pgup" else -CHAT_PAGE)
             elif key == "q" and self.view.successor is not None:
                 self._asking = True  # the last moderator: ask what should become of the room
-            else:
-                action = action_for_key(key, self.view)
-                if action is not None:
-                    out.append(action)
+            elif (action := action_for_key(key, self.view)) is not None:
+                self._emit(action, out)
         return out
 
+    def _emit(self, action: Action, out: list[Action]) -> None:
+        """Send ``action``, or first ask "y/n" when it removes someone or ends the room."""
+        question = CONFIRM.get(action.kind)
+        if question is None:
+            out.append(action)
+            return
+        target = self.view.find(action.target) if action.target is not None else None
+        if action.target is not None and target is None:
+            out.append(action)  # no such member: the client says so
+            return
+        # the question names the person; the action keeps their key, whatever re-sorts
+        name = target.name if target is not None else ""
+        target_key = target.handle if target is not None else None
+        self._confirming = (Action(action.kind, target_key), question.format(name=name))
+
+    def _local_key(self, key: str) -> bool:
+        """Selection, chat scrolling, push-to-talk and local volume: the view alone."""
+        view = self.view
+        if key in ("\x00up", "k", "\x00down", "j"):
+            view.move_selection(-1 if key in ("\x00up", "k") else 1)
+        elif key in ("\x00pgup", "\x00pgdn"):
+            view.scroll_chat(CHAT_PAGE if key == "\x00pgup" else -CHAT_PAGE)
+        elif key == "t":
+            view.push_to_talk, view.talking = not view.push_to_talk, False
+            self.log("push-to-talk " + ("on: Space to talk" if view.push_to_talk else "off"))
+        elif key == " " and view.push_to_talk:
+            view.talking = not view.talking
+        elif key in ("+", "=", "-", "s"):
+            member = view.selected_member()
+            if member is None or member.is_me:
+                self.log("select another member first (↑/↓)")
+            elif key == "s":
+                muted = view.toggle_local_mute(member.handle)
+                how = "muted for you (s to hear again)" if muted else "heard again"
+                self.log(f"{member.name} {how}")
+            else:
+                volume = view.change_volume(member.handle, -1 if key == "-" else 1)
+                self.log(f"{member.name}: volume {volume:.0%} (for you)")
+        else:
+            return False
+        return True
+
     def prompt(self) -> str | None:
-        """The line under the view: the chat or command being typed, or the leave question."""
+        """The line under the view: what is being typed, or the question being asked."""
         if self._line is not None:
             return f"{'chat' if self._line_kind == 'chat' else ''}> {self._line}"
+        if self._confirming is not None:
+            return f"{self._confirming[1]}? y/n"
         if self._asking and self.view.successor is not None:
             return (
                 f"you are the last moderator: o = hand over to {self.view.successor.name}, "
@@ -215,7 +271,7 @@ class ScreenConsole:
                     self.log(str(exc))
                     return
                 if action is not None:
-                    out.append(action)
+                    self._emit(action, out)
         elif key == "\x1b":
             self._line = None
         elif key in ("\x7f", "\b"):

@@ -41,6 +41,7 @@ from client.audio_io import EncodedFeed, is_live, playout_loop
 from client.backoff import Backoff
 from client.door import Door
 from client.errors import CliError
+from client.recording_mark import RecordingAnnouncer
 from client.session import ClientSession, Connect, Status
 from client.view import RoomView
 from e2ee.envelope import EnvelopeType, parse_loss
@@ -155,6 +156,10 @@ class RoomClient:
         self.on_room_event: list[Callable[[Any], None]] = []
         self.on_packet_sent: list[Callable[[bytes], None]] = []
         """Called with each Opus packet before it is encrypted (the demo's leak check)."""
+        self.receiver.mixer.volume = lambda speaker: self.view.volume_of(str(speaker))
+        self.recording_mark = RecordingAnnouncer(self.room, self.session.act)
+        if config.record is not None:
+            self.on_room_event.append(self.recording_mark)
 
     # -- logging and waiting ------------------------------------------------------
     def log(self, line: str) -> None:
@@ -173,7 +178,7 @@ class RoomClient:
     def _may_speak(self) -> bool:
         return (
             not self.config.listen_only
-            and not self.view.self_muted
+            and self.view.transmitting()
             and not self.removed
             and rp.may_speak(self.room)
         )
@@ -225,6 +230,7 @@ class RoomClient:
         self.receiver.recorder = None
         if recorder is not None:
             recorder.close()
+            self.recording_mark.announce(False)
 
     def frames_from(self, name: str) -> int:
         """Audio frames received so far from the member(s) called ``name``."""

@@ -177,7 +177,10 @@ def hand_queue_names(room: RoomSession) -> list[str]:
 def _member_views(client: RoomClient) -> list[ViewMember]:
     mid = my_id(client.room)
     return [
-        ViewMember(handle_of(m.id), m.display_name, ROLE_NAMES[m.role], is_me=m.id == mid)
+        ViewMember(
+            handle_of(m.id), m.display_name, ROLE_NAMES[m.role], is_me=m.id == mid,
+            recording=m.recording,
+        )
         for m in members(client.room)
     ]
 
@@ -276,6 +279,10 @@ def apply_event(client: RoomClient, event: ev.Event) -> None:
         view.self_muted = True
         unmute = view.hint("m", "unmute")
         log(f"{name_of(room, event.by)} asked you to mute; muted ({unmute} to unmute)")
+    elif isinstance(event, ev.RecordingChanged):
+        _refresh(client)
+        who = "you are" if event.member == my_id(room) else f"{name_of(room, event.member)} is"
+        log(f"{who} {'recording the room' if event.on else 'no longer recording'}")
     elif isinstance(event, ev.Removed):
         _removed(client, event.reason)
     elif isinstance(event, ev.RoomEnded):

@@ -21,8 +21,7 @@ from client import exits
 from client import room_protocol as rp
 from client.audio.errors import AudioError
 from client.audio.sinks import FrameSink
-from client.audio.sources import FrameSource
-from client.audio_io import open_output, open_source
+from client.audio_io import SourceChoice, audio_summary, open_output
 from client.commands.common import use_plain
 from client.console import PlainConsole, ScreenConsole
 from client.errors import CliError
@@ -33,26 +32,29 @@ from client.json_stream import JsonConsole
 from client.room_client import ClientConfig, RoomClient
 
 
-def source_from_args(args: argparse.Namespace) -> FrameSource | None:
-    return open_source(
+def source_choice(args: argparse.Namespace) -> SourceChoice:
+    return SourceChoice(
         speak=getattr(args, "speak", None),
         tone=bool(getattr(args, "tone", False)),
         mic=bool(getattr(args, "mic", False)),
         say=getattr(args, "say", None),
+        input_device=getattr(args, "input_device", None),
     )
 
 
-def output_from_args(args: argparse.Namespace) -> FrameSink | None:
-    """The speakers, if asked for (``--play``) or by default in the interactive view."""
-    play = getattr(args, "play", None)
+def output_from_args(args: argparse.Namespace, notes: list[str]) -> FrameSink | None:
+    """The speakers, if asked for (``--play``, ``--output-device``) or by default in the
+    interactive view; when the default fails, why goes to ``notes`` (shown in the view)."""
+    device = getattr(args, "output_device", None)
+    play = True if device is not None else getattr(args, "play", None)
     if play is False or (play is None and use_plain(args)):
         return None
     try:
-        return open_output()
+        return open_output(device)
     except AudioError as exc:
         if play:
             raise
-        print(f"not playing the room ({exc}); use --record FILE to keep it", file=sys.stderr)
+        notes.append(f"not playing the room: {exc}; use --record FILE to keep it")
         return None
 
 
@@ -157,6 +159,9 @@ def run_or_explain(
     done: list[RoomClient] = []
     try:
         trio.run(run_client, make_client, plain, duration, done, on_started, json_events)
+        record = done[0].config.record if done else None
+        if record is not None and record.exists():
+            print(f"recording saved to {record.resolve()}", file=sys.stderr, flush=True)
     except BaseException as exc:
         leaves = _leaves(exc)
         for leaf in leaves:
@@ -190,7 +195,24 @@ def _run(
     )
 
 
-def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str) -> ClientConfig:
+def _client(config: ClientConfig, args: argparse.Namespace, notes: list[str]) -> RoomClient:
+    """The client, its view told what it speaks, records and plays, and what failed."""
+    client = RoomClient(config)
+    client.view.audio_line = audio_summary(
+        source_choice(args),
+        config.record,
+        config.output is not None,
+        getattr(args, "output_device", None),
+    )
+    client.view.push_to_talk = bool(getattr(args, "push_to_talk", False))
+    for note in notes:
+        client.view.add_status(note)
+    return client
+
+
+def _config(
+    args: argparse.Namespace, invite: str, notes: list[str], *, create: bool, policy: str
+) -> ClientConfig:
     store = IdentityStore(resolve_home(args.home))
     identity = store.load_or_create()
     record = Path(args.record) if getattr(args, "record", None) else None
@@ -199,11 +221,11 @@ def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str)
     return ClientConfig(
         invite=invite,
         identity=identity,
-        output=output_from_args(args),
+        output=output_from_args(args, notes),
         name=default_name(args, "Moderator" if create else "Guest"),
         create=create,
         policy=policy,
-        source=source_from_args(args),
+        source=source_choice(args).open(),
         record=record,
         listen_only=bool(getattr(args, "listen_only", False)),
         auto_accept=bool(getattr(args, "auto_accept", False)),
@@ -216,10 +238,12 @@ def run_join(args: argparse.Namespace) -> int:
     invite = rp.check_invite_text(read_invite(args))
     home_identity = IdentityStore(resolve_home(args.home)).load_or_create()
     create = rp.invite_founder_is(invite, home_identity)
-    config = _config(args, invite, create=create, policy=rp.saved_policy(args.home, invite))
+    notes: list[str] = []
+    policy = rp.saved_policy(args.home, invite)
+    config = _config(args, invite, notes, create=create, policy=policy)
     if create:
         _say(args, "you founded this room: opening it as its moderator")
-    return _run(lambda: RoomClient(config), args, _print_safety_code)
+    return _run(lambda: _client(config, args, notes), args, _print_safety_code)
 
 
 def run_room_create(args: argparse.Namespace) -> int:
@@ -244,8 +268,9 @@ def run_room_create(args: argparse.Namespace) -> int:
         )
         return 0
     _say(args, f"invite: {invite}")
-    config = _config(args, invite, create=True, policy=args.policy)
-    return _run(lambda: RoomClient(config), args, _print_safety_code)
+    notes: list[str] = []
+    config = _config(args, invite, notes, create=True, policy=args.policy)
+    return _run(lambda: _client(config, args, notes), args, _print_safety_code)
 
 
 def _say(args: argparse.Namespace, line: str) -> None:

@@ -1,8 +1,11 @@
 """What the terminal shows: a plain model of the room, updated from session events.
 
-The model knows nothing about the protocol core; :mod:`client.session`
-translates room events into these calls.  Both renderers (the interactive
-screen in :mod:`client.tui` and the plain log) read from it.
+The model knows nothing about the protocol core; :mod:`client.room_protocol`
+translates room events into these calls.  Both consoles of
+:mod:`client.console` (the interactive screen drawn by :mod:`client.render`
+and the plain log) read from it.  Local listening choices (a speaker's
+volume, local mute) and push-to-talk live here too: they are this user's
+alone and never leave the device.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ CHAT_LINES = 6
 """Chat lines shown at once; PgUp/PgDn scroll through the history."""
 CHAT_HISTORY = 500
 """Chat lines kept for scrolling back (older ones are dropped)."""
+VOLUME_STEP = 0.25
+MAX_VOLUME = 2.0
+"""Local volume of one speaker: 0 % .. 200 % in steps of 25 % (100 %: as sent)."""
 
 
 @dataclass
@@ -29,6 +35,8 @@ class MemberView:
     is_me: bool = False
     hand_raised: bool = False
     last_audio: float | None = None
+    recording: bool = False
+    """The member's client announces that it records the room (advisory, spec §14.4)."""
 
     @property
     def on_stage(self) -> bool:
@@ -58,7 +66,17 @@ class RoomView:
     knocks: list[Knock] = field(default_factory=list)
     invited_to_speak: bool = False
     self_muted: bool = False
-    selected: int = 0
+    push_to_talk: bool = False
+    """Speak only while talking is switched on (Space in the terminal view)."""
+    talking: bool = False
+    selected: str | None = None
+    """The member key (``members``) of the selected member: it follows the person, not a row."""
+    volumes: dict[str, float] = field(default_factory=dict)
+    """Local playback volume per member key (absent: 1.0); never sent anywhere."""
+    local_mutes: set[str] = field(default_factory=set)
+    """Members this user does not want to hear (local only)."""
+    audio_line: str = ""
+    """What this client speaks from and records to, for the status line."""
     status: deque[str] = field(default_factory=lambda: deque(maxlen=STATUS_LINES))
     chat: deque[str] = field(default_factory=lambda: deque(maxlen=CHAT_HISTORY))
     chat_scroll: int = 0
@@ -86,7 +104,15 @@ class RoomView:
         self.hand_queue = [h for h in self.hand_queue if h in self.members]
         for h, m in self.members.items():
             m.hand_raised = h in self.hand_queue
-        self.selected = min(self.selected, max(0, len(self.ordered()) - 1))
+        gone = [h for h in (*self.volumes, *self.local_mutes) if h not in self.members]
+        for h in gone:
+            self.volumes.pop(h, None)
+            self.local_mutes.discard(h)
+        if self.selected is not None and self.selected not in self.members:
+            left = old.get(self.selected)
+            self.selected = None
+            who = left.name if left is not None else "the selected member"
+            self.add_status(f"{who} left: nobody is selected now (↑/↓ to select)")
 
     def set_hand_queue(self, handles: list[str]) -> None:
         self.hand_queue = [h for h in handles if h in self.members]
@@ -159,15 +185,46 @@ class RoomView:
         return self.stage() + self.audience()
 
     def selected_member(self) -> MemberView | None:
-        ordered = self.ordered()
-        if not ordered:
-            return None
-        return ordered[min(self.selected, len(ordered) - 1)]
+        return self.members.get(self.selected) if self.selected is not None else None
 
     def move_selection(self, delta: int) -> None:
-        count = len(self.members)
-        if count:
-            self.selected = (self.selected + delta) % count
+        """Select the member ``delta`` rows away (the first or last row when nobody is)."""
+        ordered = [m.handle for m in self.ordered()]
+        if not ordered:
+            return
+        if self.selected not in ordered:
+            self.selected = ordered[0 if delta > 0 else -1]
+        else:
+            self.selected = ordered[(ordered.index(self.selected) + delta) % len(ordered)]
+
+    # -- local listening and speaking (never sent anywhere) ---------------------------
+    def volume_of(self, handle: str) -> float:
+        """The gain the mixer applies to ``handle``'s audio (0.0 when locally muted)."""
+        if handle in self.local_mutes:
+            return 0.0
+        return self.volumes.get(handle, 1.0)
+
+    def change_volume(self, handle: str, steps: int) -> float:
+        """Turn ``handle`` up (positive) or down by :data:`VOLUME_STEP` steps; the new volume."""
+        volume = self.volumes.get(handle, 1.0) + steps * VOLUME_STEP
+        volume = round(max(0.0, min(MAX_VOLUME, volume)), 2)
+        if volume == 1.0:
+            self.volumes.pop(handle, None)
+        else:
+            self.volumes[handle] = volume
+        return volume
+
+    def toggle_local_mute(self, handle: str) -> bool:
+        """Stop or resume hearing ``handle`` here; whether they are now muted."""
+        if handle in self.local_mutes:
+            self.local_mutes.discard(handle)
+            return False
+        self.local_mutes.add(handle)
+        return True
+
+    def transmitting(self) -> bool:
+        """Whether this user's audio may go out now (not muted; talking, with push-to-talk)."""
+        return not self.self_muted and (self.talking or not self.push_to_talk)
 
     def find(self, text: str) -> MemberView | None:
         """A member by handle, exact name, or unique name prefix (case-insensitive)."""

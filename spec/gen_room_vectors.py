@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from e2ee.canonical import Value
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, keys, seal
 from e2ee.room.commit import (
@@ -161,6 +162,10 @@ def main() -> int:
     c1 = keys.control_key(k1, room_id)
     ctrl_nonce_start = rng.n
     ctrl = sign_control(member, m_sess.public, room_id, ControlType.CHAT, 7, 1, add.head, ["hello"])
+    rec_args: list[Value] = [True]
+    rec = sign_control(
+        member, m_sess.public, room_id, ControlType.RECORDING, 8, 1, add.head, rec_args
+    )
     commit_payload_rng = Stream(b"commit payload nonce")
     commit_payload = seal.seal_epoch(
         seal.Kind.COMMIT,
@@ -231,6 +236,14 @@ def main() -> int:
             "message": h(ctrl),
             "nonce": h(Stream(b"control nonce")(24)),
             "payload": h(ctrl_payload),
+        },
+        "control_recording": {
+            "type": int(ControlType.RECORDING),
+            "seq": 8,
+            "epoch": 1,
+            "head": h(add.head),
+            "args": [True],
+            "message": h(rec),
         },
         "knock": {
             "plaintext": h(knock_pt),

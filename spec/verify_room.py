@@ -171,10 +171,17 @@ def check_payloads(
     )
     c.eq("COMMIT payload", want.hex(), cp["payload"])
 
+    def control_message(ct: dict[str, Any]) -> bytes:
+        body = pack([1, ct["type"], pub(m_seed), ct["seq"], ct["epoch"], x(ct["head"]), ct["args"]])
+        return pack([body, sign(m_seed, L["sig_control"], room_id + m_sess + body)])
+
     ct = v["control"]
-    body = pack([1, ct["type"], pub(m_seed), ct["seq"], ct["epoch"], x(ct["head"]), ct["args"]])
-    msg = pack([body, sign(m_seed, L["sig_control"], room_id + m_sess + body)])
+    msg = control_message(ct)
     c.eq("control message", msg.hex(), ct["message"])
+    rec = v["control_recording"]
+    c.eq("RECORDING type", rec["type"], 10)
+    c.eq("RECORDING args", rec["args"], [True])
+    c.eq("RECORDING control message", control_message(rec).hex(), rec["message"])
     c1 = hkdf(L["control_key"], k1, ctx=room_id)
     want = (
         b"\x03"

@@ -320,6 +320,9 @@ def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
         ("client.bot", "client.runner"),
         ("e2ee.invite", "e2ee.room.session"),
         ("spec.verify_room", "e2ee.kdf"),
+        ("relay.server", "client.bench.netem.network"),
+        ("e2ee.room.session", "client.bench.netem"),
+        ("client.link", "client.bench.netem.model"),
     ],
 )
 def test_each_forbidden_direction_is_caught(importer: str, target: str) -> None:

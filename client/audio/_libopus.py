@@ -4,8 +4,10 @@ FFmpeg's decode API (and so PyAV, and aiortc's ``OpusDecoder`` on top of it)
 cannot ask libopus for in-band FEC: ``opus_decode(..., decode_fec=1)`` is not
 reachable through ``avcodec_send_packet``.  PyAV's wheels bundle libopus
 itself (``av.libs/libopus-*.so``), so this module loads that same library with
-ctypes and uses four functions: ``opus_decoder_create``, ``opus_decode``,
-``opus_decoder_destroy`` and (libopus >= 1.5) ``opus_packet_has_lbrr``.
+ctypes and sets up four functions: ``opus_decoder_create``, ``opus_decode``,
+``opus_decoder_destroy`` and (libopus >= 1.5) ``opus_packet_has_lbrr``
+(:mod:`client.audio.encoder` sets up the encoder's, whose settings FFmpeg
+cannot change once the encoder is open).
 A system libopus is used when the bundled one cannot be found.
 :func:`load_libopus` returns ``None`` when neither is available; the decoder
 then falls back to PyAV (PLC only, no FEC).

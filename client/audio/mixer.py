@@ -5,13 +5,19 @@ limiter scales the whole frame down to fit (instant attack) and then lets the
 gain recover towards 1.0 over about half a second (release), so two loud
 speakers get quieter together instead of distorting; a final hard clip guards
 the int16 range.
+
+:meth:`Mixer.mix_speakers` first scales each speaker by this listener's local
+volume for them (``volume(speaker_id)``: 0.0 is local mute, 1.0 as sent; the
+terminal view's ``+``/``-``/``s`` keys).  Local volume never leaves the device.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from client.audio.format import FRAME_SAMPLES, Frame, silence
 
@@ -26,8 +32,21 @@ class Mixer:
             raise ValueError("release must be in (0, 1]")
         self.release = release
         self.gain = 1.0
+        self.volume: Callable[[Hashable], float] = lambda _speaker_id: 1.0
+        """This listener's local volume for a speaker (0.0: muted here)."""
 
-    def mix(self, frames: Iterable[Frame]) -> Frame:
+    def mix_speakers(self, frames: Mapping[Hashable, Frame | None]) -> Frame:
+        """One output frame from each speaker's frame (``None``: nothing this tick), at its
+        local volume; a speaker at volume 0 is left out."""
+        scaled: list[npt.NDArray[Any]] = []
+        for speaker_id, frame in frames.items():
+            volume = self.volume(speaker_id) if frame is not None else 0.0
+            if frame is None or volume <= 0.0:
+                continue
+            scaled.append(frame if volume == 1.0 else frame.astype(np.float64) * volume)
+        return self.mix(scaled)
+
+    def mix(self, frames: Iterable[npt.NDArray[Any]]) -> Frame:
         """One output frame: the limited sum of ``frames`` (silence if there are none)."""
         total: np.ndarray | None = None
         for frame in frames:

@@ -84,7 +84,7 @@ class RoomAudioReceiver:
         frames: dict[Hashable, Frame | None] = {
             speaker_id: stream.next_frame(now) for speaker_id, stream in self._speakers.items()
         }
-        mixed = self.mixer.mix(frame for frame in frames.values() if frame is not None)
+        mixed = self.mixer.mix_speakers(frames)
         if self.recorder is not None:
             self.recorder.write_tick(mixed, frames)
         if self.output is not None:

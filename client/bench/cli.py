@@ -12,7 +12,7 @@ import importlib
 
 from client.errors import CliError
 
-HELP = "benchmarks: crypto, room, fanout, join, audio, auth"
+HELP = "benchmarks: crypto, room, fanout, join, audio, codec, auth"
 
 BENCHES: dict[str, str] = {
     "crypto": "per-frame protect/unprotect cost and bytes added (spec: Frame protection)",
@@ -20,6 +20,7 @@ BENCHES: dict[str, str] = {
     "fanout": "real relay process + load clients on loopback: latency, CPU, drops",
     "join": "invite in hand to first decoded audio frame, on loopback",
     "audio": "Opus bytes per frame, round-trip correlation, encode/decode cost",
+    "codec": "speech quality (PESQ, STOI) by bit rate, FEC and packet loss, in process",
     "auth": "speaker authentication: proof bytes, added delay, sign/verify cost",
 }
 

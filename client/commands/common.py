@@ -74,6 +74,12 @@ def add_audio(parser: argparse.ArgumentParser, *, speak: bool = True) -> None:
         group.add_argument("--tone", action="store_true", help="speak a generated test tone")
         group.add_argument("--mic", action="store_true", help="speak from the microphone")
         group.add_argument("--say", metavar="TEXT", help="speak TEXT with espeak-ng")
+        parser.add_argument(
+            "--input-device",
+            metavar="DEVICE",
+            help="speak from this microphone (an index or part of a name, as "
+            "'hushroom devices' lists them); implies --mic",
+        )
     parser.add_argument("--record", metavar="FILE", help="record the room mix to a WAV file")
     parser.add_argument(
         "--play",
@@ -81,6 +87,11 @@ def add_audio(parser: argparse.ArgumentParser, *, speak: bool = True) -> None:
         default=None,
         help="play the room on this device's speakers (needs the 'mic' extra); "
         "default: on in the interactive view when a sound device is available",
+    )
+    parser.add_argument(
+        "--output-device",
+        metavar="DEVICE",
+        help="play the room on this device (an index or part of a name; implies --play)",
     )
 
 

@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   hushroom join --name Carol --tone --plain --home ~/.hushroom-carol  # one --home per client
   hushroom join --name Dan --speak talk.ogg --record room.wav
   hushroom join --listen-only --record room.wav --duration 30
+  hushroom join --name Bob --input-device 2 --output-device USB --push-to-talk
   echo hand | hushroom join --name Eve --plain                 # raise a hand from a script
   hushroom join --name Bot --json                              # JSON events and commands
 
@@ -26,9 +27,11 @@ hushroom://...') every local user can read it while the client runs; prefer
 $HUSHROOM_INVITE.  Line breaks and spaces inside a pasted link are ignored.
 
 keys in the interactive view: h hand, a/d accept/decline an invitation to speak,
-m mute, c chat, / command line (/moderator NAME, /kick NAME, ...), PgUp/PgDn
-scroll the chat, q leave; moderators: arrows select, i invite, v to audience,
-M ask to mute, r remove, b ban, y/n admit/deny a knock, E end the room.
+m mute, t push-to-talk (Space talks), arrows select a member, +/- their volume
+and s mute them (for you only), c chat, / command line (/moderator NAME,
+/kick NAME, ...), PgUp/PgDn scroll the chat, q leave; moderators: i invite,
+v to audience, M ask to mute, r remove, b ban (both ask y/n), y/n admit/deny a
+knock, E end the room (asks y/n).  'hushroom devices' lists sound devices.
 
 """ + exits.HELP
 
@@ -48,6 +51,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--auto-accept",
         action="store_true",
         help="accept an invitation to speak without asking (for scripts and bots)",
+    )
+    parser.add_argument(
+        "--push-to-talk",
+        action="store_true",
+        help="in the interactive view, speak only while talking is on (Space toggles it; "
+        "t switches push-to-talk off)",
     )
     add_home(parser)
     add_view(parser)

@@ -16,7 +16,8 @@ Public API (sans-IO, like h11)::
 Actions (LocalProtocolError when the roster forbids them): raise_hand, lower_hand,
 invite_to_speak(m), accept_invitation, decline_invitation, move_to_audience(m),
 request_mute(m), kick(m), ban(m), leave, transfer_moderator(m), end_room,
-send_chat(text), approve(request), deny(request), rotate_room_secret().
+send_chat(text), approve(request), deny(request), rotate_room_secret(),
+announce_recording(on) (advisory: honest clients that record say so, spec §14.4).
 
 State: ``state`` (a :class:`SessionState`: joining -> member -> removed | ended | left, or
 joining -> denied; the table is :data:`e2ee.room.state.TRANSITIONS`),
@@ -32,6 +33,7 @@ Events (``e2ee.room.events``): JoinRequested(request, display_name), Admitted(ep
 Denied, MemberJoined(member, display_name, role), MemberLeft(member, reason),
 RoleChanged(member, old, new), HandQueueChanged(queue), InvitedToSpeak,
 AudioReceived(member, seq, opus), ChatReceived(member, text), MuteRequested(by),
+RecordingChanged(member, on) (``MemberView.recording`` holds the current mark),
 Removed(reason), RoomEnded, KeysRotated(epoch), RoomSecretRotated(room_secret) (build the
 rotated link with ``Invite.rotated``), SecurityAlert(kind, detail) with kind
 "split_view" | "rollback" | "forged" | "stale_sender" | "isolated" | "key_mismatch",

@@ -68,3 +68,5 @@ class MemberView:
     display_name: str
     role: Role
     hand_raised: bool
+    recording: bool = False
+    """The member's client says it records the room (advisory, spec §14.4)."""

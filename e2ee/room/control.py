@@ -43,6 +43,7 @@ class ControlType(IntEnum):
     MUTE_REQUEST = 7  # [target id]
     SYNC_REQUEST = 8  # []
     SLOTS = 9  # [[[member_id, slot u32], ...]]  (moderators only)
+    RECORDING = 10  # [on bool]  (advisory: "I record the room", or no longer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ def _check_args(ctype: ControlType, args: list[Value]) -> None:
             raise RemoteProtocolError("announce flag", ErrorCode.MALFORMED)
     elif ctype in (ControlType.HEAD, ControlType.LEAVE, ControlType.SYNC_REQUEST) and n == 0:
         pass
-    elif ctype in (ControlType.HAND, ControlType.INVITE_REPLY) and n == 1:
+    elif ctype in (ControlType.HAND, ControlType.INVITE_REPLY, ControlType.RECORDING) and n == 1:
         if not isinstance(args[0], bool):
             raise RemoteProtocolError("control flag", ErrorCode.MALFORMED)
     elif ctype is ControlType.CHAT and n == 1:

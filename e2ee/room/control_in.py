@@ -16,7 +16,8 @@ from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.room import actions
 from e2ee.room.chair import is_chair
 from e2ee.room.control import Control, ControlType, verify_control
-from e2ee.room.events import ChatReceived, Event, MuteRequested
+from e2ee.room.events import ChatReceived, Event, MuteRequested, RecordingChanged
+from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import Member, Op, Role, RosterState
 from e2ee.room.slots import Slots
 
@@ -78,8 +79,10 @@ class ControlIn:
         slots: Slots,
         epoch: int,
         my_slot: int | None,
+        recording: RecordingMarks,
     ) -> ControlOutcome:
-        """What ``msg`` from ``author`` at ``src`` asks (spec §14.4); ``slots`` is updated.
+        """What ``msg`` from ``author`` at ``src`` asks (spec §14.4); ``slots`` and
+        ``recording`` are updated.
 
         ``at_least`` is the epoch the author is known to be at: the newer of
         the one it signs and the one whose key sealed the message (§16.4).
@@ -126,6 +129,10 @@ class ControlIn:
         elif t is ControlType.MUTE_REQUEST:
             if msg.args[0] == me:
                 out.event = MuteRequested(msg.author)
+        elif t is ControlType.RECORDING:
+            on = bool(msg.args[0])
+            if recording.set(author, on, roster.members.values()):
+                out.event = RecordingChanged(msg.author, on)
         elif t is ControlType.SYNC_REQUEST and moderator:
             if at_least >= epoch:
                 self._counters["sync_not_behind"] += 1  # nothing it can be missing

@@ -84,6 +84,14 @@ class MuteRequested(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingChanged(Event):
+    """``member`` says it started (``on``) or stopped recording the room (advisory, §14.4)."""
+
+    member: bytes
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Removed(Event):
     """This session was removed (kicked, banned) or its leave was committed."""
 

@@ -27,6 +27,7 @@ module              owns                                                  spec
 ``admitting``       challenges, pending knocks, known members             §13.3–§13.5
 ``joiner``          the joining side of admission                         §13.3, §13.5
 ``control_in``      last control ``seq`` per member; what each type does  §14.3, §14.4
+``recording``       which member sessions say they record (advisory)      §14.4
 ``commit_effects``  what a commit means to this member                    §12.2
 ``media``           frame sender, speaker proofs, frame receivers         §15.4, §15.6
 ``slots``           member <-> relay slot                                 §16.4
@@ -85,6 +86,7 @@ from e2ee.room.events import (
     Event,
     JoinRequested,
     KeysRotated,
+    RecordingChanged,
     RoomSecretRotated,
     SecurityAlert,
 )
@@ -93,6 +95,7 @@ from e2ee.room.joiner import Joiner
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.media import Media, StaleSender
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
+from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import (
     Member,
     Op,
@@ -163,6 +166,7 @@ class RoomSession:
             identity, self._session_key, self._cert, self.room_id, rng, self.counters, now
         )
         self._absence = AbsenceTimers(cfg.absent_timeout)
+        self._recording = RecordingMarks()
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
         self._join_retry_at: float | None = None
         self._beacon_at: float | None = None
@@ -258,7 +262,7 @@ class RoomSession:
             return {}
         hands = set(self.roster.hands)
         return {
-            m.id: MemberView(m.id, m.name, m.role, m.id in hands)
+            m.id: MemberView(m.id, m.name, m.role, m.id in hands, self._recording.marked(m))
             for m in self.roster.members.values()
         }
 
@@ -678,7 +682,7 @@ class RoomSession:
         self._check_head(msg.author, msg.epoch, msg.head)
         at_least = max(msg.epoch, sealed)
         out = self._control_in.outcome(
-            msg, author, src, at_least, roster, self._slots, self.epoch, self.slot
+            msg, author, src, at_least, roster, self._slots, self.epoch, self.slot, self._recording
         )
         for to in out.slots_to:
             self._send_slots(to)
@@ -1154,6 +1158,13 @@ class RoomSession:
         self._send_control(ControlType.LEAVE, [])
         self._send(EnvelopeType.LEAVE, 0, b"")
         self._move(SessionState.LEFT)
+
+    def announce_recording(self, on: bool) -> None:
+        """Tell the room that this client records it, or no longer does (advisory, §14.4)."""
+        roster = self._require_member()
+        if self._recording.set(roster.members[self.me], on, roster.members.values()):
+            self._events.append(RecordingChanged(self.me, on))
+        self._send_control(ControlType.RECORDING, [on])
 
     def send_chat(self, text: str) -> None:
         """Send a text message to the room (spec §14.4)."""

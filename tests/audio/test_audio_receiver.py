@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from client.audio.decoder import fec_supported
+from client.audio.encoder import OpusEncoderConfig
 from client.audio.format import FRAME_SAMPLES
 from client.audio.jitter import JitterConfig
 from client.audio.quality import (
@@ -107,7 +108,8 @@ def test_impaired_network_still_gives_continuous_audio(
         assert stats.duplicates > 0
 
 
-def test_fec_is_used_under_random_loss(speech_packets):
+def test_fec_is_used_under_random_loss(speech, encode_all):
+    speech_packets = encode_all(speech, OpusEncoderConfig(fec=True, expected_loss_percent=10))
     receiver = RoomAudioReceiver(JitterConfig(target_frames=3))
     run_network(receiver, {"a": speech_packets}, loss=0.1)
     decoded = receiver.decode_stats("a")
