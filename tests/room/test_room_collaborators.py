@@ -9,7 +9,10 @@ from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_comm
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
 from e2ee.room.roster import Policy, op_policy
+from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
+
+from .harness import Router, make_invite, new_identity, rng_for
 
 ROOM = b"\x01" * 32
 SIGNER = IdentityKey(b"\x02" * 32)
@@ -107,3 +110,23 @@ def test_slots_stay_one_member_per_slot_and_one_slot_per_member() -> None:
     slots.set(a, 3)
     slots.forget(a)
     assert slots.owner(3) is None and slots.entries([a, b]) == []
+
+
+def test_a_removed_member_leaves_nothing_behind_in_the_per_member_tables() -> None:
+    founder = new_identity(1)
+    invite = make_invite(b"\x08" * 32, founder.public)
+    r = Router()
+    mod = r.attach(RoomSession.create(founder, invite, "Mod", "open", rng_for(100), 0.0))
+    r.pump()
+    eve = r.attach(RoomSession.join(new_identity(2), invite, "Eve", rng_for(200), 0.0))
+    r.pump()
+    gone = eve.session.me
+    eve.session.send_chat("hello")  # a control seq and a slot for eve at the moderator
+    r.pump()
+    m = mod.session
+    assert gone in m._slots and m._control_in._last_seq.get(gone) is not None
+    m.kick(gone)
+    r.pump()
+    assert gone not in m.members
+    assert gone not in m._slots and m._slots.owner(eve.slot) is None
+    assert gone not in m._control_in._last_seq
