@@ -19,7 +19,7 @@ back into it, and it routes what they return (payloads, events, alerts):
 ==================  ====================================================  ============
 module              owns                                                  spec
 ==================  ====================================================  ============
-``state``           the session's life: enum and transition table         §13.2
+``state``           the session's life: enum and transition table         §13.3, §13.5
 ``chain``           epoch, head, recent heads; split views; behind        §16.2–§16.4
 ``epochs``          epoch and control keys, their expiry                  §15.1, §15.4
 ``fresh``           the awaited re-key secret, early secrets              §15.2
@@ -234,7 +234,7 @@ class RoomSession:
 
     @property
     def state(self) -> SessionState:
-        """Where this session is in its life (spec §13.2): see :mod:`e2ee.room.state`."""
+        """Where this session is in its life: see :mod:`e2ee.room.state`."""
         return self._state
 
     def _move(self, target: SessionState) -> None:

@@ -1,4 +1,4 @@
-"""A member's life in a room as a state machine (spec §13.2, §14.4, §15.2).
+"""A member's life in a room as a state machine (spec §12.2, §13.3, §13.5, §14.4).
 
 A session starts JOINING; it becomes a MEMBER when a welcome that verifies
 back to the invite's founder admits it (or at once, for the founder), or ends
@@ -21,7 +21,7 @@ from e2ee.errors import LocalProtocolError
 
 
 class SessionState(StrEnum):
-    """Where a session is in its life (spec §13.2).  Compares equal to its name."""
+    """Where a session is in its life (spec §13.3, §13.5).  Compares equal to its name."""
 
     JOINING = "joining"
     MEMBER = "member"
