@@ -1,9 +1,9 @@
-"""Which key a room payload is under, found from its hint (spec §14.1, §16.7).
+"""Which key a room payload is under, found from its hint (spec §13.1, §16.7).
 
 A room payload names no key: its first 8 bytes are a hint that only a holder
 of the key can compute (:func:`e2ee.room.seal.hint_matches`).  A receiver
 tries its keys in a fixed order and stops at the first match, so a payload
-costs at most :data:`MAX_HINT_TRIALS` hashes of 57 bytes before any
+costs at most :data:`MAX_HINT_TRIALS` SHA-256 computations (one per candidate key) before any
 decryption, and at most one decryption after a match.
 """
 

@@ -1,4 +1,4 @@
-"""Room payloads as the relay sees them: opaque, padded, keyed by a hint (spec §14.1).
+"""Room payloads as the relay sees them: opaque, padded, keyed by a hint (spec §13.1).
 
 Every CONTROL and UNICAST payload of the room protocol (version 2) is one of
 two shapes, each 32 bytes and then a ciphertext:
@@ -16,7 +16,7 @@ two shapes, each 32 bytes and then a ciphertext:
 The *kind* (:class:`Kind`) travels inside the ciphertext; the hint is fresh
 for every payload (the nonce is random), so the relay sees no kind, epoch,
 channel or counter, only the padded size (:func:`padded_len`).  A receiver
-finds the key by computing the hint under each key it holds (spec §14.1,
+finds the key by computing the hint under each key it holds (spec §13.1,
 bounded in §16.7) and decrypts only on a match.
 """
 
@@ -46,7 +46,7 @@ _VERSION = bytes((PAYLOAD_VERSION,))
 
 
 class Kind(IntEnum):
-    """First byte of every room payload's plaintext (spec §14.1)."""
+    """First byte of every room payload's plaintext (spec §13.1)."""
 
     JOIN_REQUEST = 1
     COMMIT = 2
@@ -57,7 +57,7 @@ class Kind(IntEnum):
     BEACON = 7
 
 
-# -- padding (spec §14.1) --------------------------------------------------
+# -- padding (spec §13.1) --------------------------------------------------
 
 
 def padded_len(length: int) -> int:
@@ -70,7 +70,7 @@ def padded_len(length: int) -> int:
 
 
 def is_payload_len(length: int) -> bool:
-    """Whether a room payload can be ``length`` bytes: 32 + a padded size + 16 (spec §14.1)."""
+    """Whether a room payload can be ``length`` bytes: 32 + a padded size + 16 (spec §13.1)."""
     padded = length - HEAD_LEN - TAG_LEN
     return padded >= MIN_PADDED and padded_len(padded - 1) == padded
 
@@ -90,7 +90,7 @@ def _unpad(padded: bytes) -> tuple[Kind, bytes]:
         raise RemoteProtocolError("unknown room payload kind", ErrorCode.UNKNOWN_TYPE) from None
 
 
-# -- keyed payloads (spec §14.1) --------------------------------------------
+# -- keyed payloads (spec §13.1) --------------------------------------------
 
 
 def _hint(key: bytes, nonce: bytes) -> bytes:
@@ -141,7 +141,7 @@ def seal_admission(
     rng: Rng,
     kind: Kind = Kind.JOIN_REQUEST,
 ) -> bytes:
-    """A keyed payload under the admission key (spec §13.1, §14.1).
+    """A keyed payload under the admission key (spec §13.1).
 
     Used for admission messages (0x01, spec §13.3), head BEACONs (0x07, spec
     §16.2) and the pieces of a chunked SEALED payload (0x06, spec §13.1).
@@ -166,7 +166,7 @@ def beacon_mac(epoch_key: bytes, room_id: bytes, beacon: bytes) -> bytes:
     return kdf.hmac_sha512(key, beacon)[:BEACON_MAC_LEN]
 
 
-# -- epoch control key (spec §14.1) ----------------------------------------
+# -- epoch control key (spec §13.1) ----------------------------------------
 
 
 def seal_epoch(kind: Kind, key: bytes, room_id: bytes, epoch: int, pt: bytes, rng: Rng) -> bytes:

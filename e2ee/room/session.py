@@ -574,7 +574,7 @@ class RoomSession:
                 yield ch, ch.key
 
     def _dispatch(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
-        """Find a payload's key by its hint and hand it on by kind (spec §14.1)."""
+        """Find a payload's key by its hint and hand it on by kind (spec §13.1)."""
         if not seal.is_payload_len(len(payload)):
             raise RemoteProtocolError("room payload size", ErrorCode.MALFORMED)
         found = hints.find_key(payload, self._hint_candidates())
@@ -1050,6 +1050,8 @@ class RoomSession:
             and self._heads.get(epoch) == heads[0]
             and not hmac.compare_digest(mac, seal.beacon_mac(key, self.room_id, pt))
         ):  # it names our head, so it must prove our key; another head is a split (§16.2)
+            if any(mac):  # a member on our head holds another key: ours may be wrong (§16.2)
+                self._alert("key_mismatch", f"a member holds another key for epoch {epoch}")
             raise RemoteProtocolError("beacon without the epoch key", ErrorCode.UNAUTHORIZED)
         if epoch > self.epoch:
             self._check_head(author, epoch, heads[0])  # we are behind the author

@@ -12,10 +12,10 @@ import random
 import pytest
 from attack.scene import Scene, build
 
-from e2ee import identity, kdf
+from e2ee import canonical, identity, kdf
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.room import hints, labels, seal
-from e2ee.room.control import encode_beacon
+from e2ee.room.control import PairType, encode_beacon
 from e2ee.room.roster import Policy, op_policy
 from e2ee.room.session import RoomConfig
 from room.harness import Link
@@ -100,10 +100,12 @@ def test_held_epochs_are_tried_up_to_max_epoch_trials() -> None:
         assert found == epoch if epoch == tried else isinstance(found, hints.NoMatch)
 
 
-def beacon_from(author: Link, mac_key: bytes) -> bytes:
+def beacon_from(author: Link, mac_key: bytes | None) -> bytes:
+    """``author``'s beacon, MAC'd under ``mac_key`` (None: the 32 zero bytes of no key)."""
     s = author.session
     pt = encode_beacon(s._identity, s.room_id, s.epoch, [s.head])
-    body = pt + seal.beacon_mac(mac_key, s.room_id, pt)
+    mac = bytes(32) if mac_key is None else seal.beacon_mac(mac_key, s.room_id, pt)
+    body = pt + mac
     return seal.seal_admission(s._admission_key, s.room_id, body, s._rng, seal.Kind.BEACON)
 
 
@@ -111,10 +113,37 @@ def test_a_beacon_naming_our_head_must_prove_our_epoch_key() -> None:
     room = build(listeners=2)
     a, b = room.listeners
     assert b.session.epoch == a.session.epoch
-    room.relay.inject_as(a, b, EnvelopeType.CONTROL, beacon_from(a, bytes(32)))
+    # zero MAC: what a member that does not hold the key sends; it confirms nothing
+    room.relay.inject_as(a, b, EnvelopeType.CONTROL, beacon_from(a, None))
     room.relay.pump()
-    assert b.session.counters["unauthorized"] == 1
+    assert b.session.counters["unauthorized"] == 1 and not room.alerts(b)
     real = a.session._epoch_keys[a.session.epoch]
     room.relay.inject_as(a, b, EnvelopeType.CONTROL, beacon_from(a, real))
     room.relay.pump()
     assert b.session.counters["unauthorized"] == 1 and not room.alerts(b)
+    room.relay.inject_as(a, b, EnvelopeType.CONTROL, beacon_from(a, bytes(32)))  # another key
+    room.relay.pump()
+    assert b.session.counters["unauthorized"] == 2 and room.alerts(b) == ["key_mismatch"]
+
+
+def test_a_key_from_an_unverifiable_sync_is_caught_by_the_next_beacon() -> None:
+    """A member waiting for a re-key secret takes a sync's K_e on trust: the commit's
+    key confirmation covers the secret, not K_e (spec §16.2).  A wrong one shows at the
+    first beacon of a member on the same head."""
+    room = build(listeners=3)
+    victim = room.listener
+    lost = room.relay.drop(src=room.moderator, to=victim, insider=["pairwise"])
+    room.moderator.session.kick(room.listeners[-1].session.me)
+    room.relay.pump()
+    lost.lift()
+    epoch = room.moderator.session.epoch
+    assert victim.session._epoch_keys.get(epoch) is None
+    mod = room.moderator.session
+    message = canonical.encode([int(PairType.SYNC), [], b"\x09" * 32])
+    payload = mod._pair(victim.session.me).seal(message, mod._rng)
+    room.relay.inject_as(room.moderator, victim, EnvelopeType.UNICAST, payload)
+    room.relay.pump()
+    assert victim.session._epoch_keys[epoch] == b"\x09" * 32, "the sync key was taken on trust"
+    assert room.alerts(victim) == []
+    room.run(room.moderator.session.config.head_beacon + 1)
+    assert "key_mismatch" in room.alerts(victim)
