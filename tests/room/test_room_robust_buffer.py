@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.room import RoomSession, seal
-from e2ee.room.pending import MAX_BYTES, MAX_ENTRIES, MAX_PAYLOAD, PendingPayloads
+from e2ee.room.pending import MAX_BYTES, MAX_ENTRIES, MAX_KEYS, MAX_PAYLOAD, PendingPayloads
 from e2ee.room.roster import Policy, op_policy
 
 from .harness import Link, Router, make_invite, new_identity, rng_for
@@ -114,3 +114,19 @@ def test_pending_store_at_its_byte_bound() -> None:
     assert p.buffered_bytes == full
     assert p.add(EnvelopeType.CONTROL, 1, big + b"!") == 1  # over the per-payload bound
     assert p.buffered_bytes == full
+
+
+def test_arrived_keys_waiting_to_be_tried_are_bounded() -> None:
+    p = PendingPayloads()
+    rng = random.Random(2)
+    keys = [rng.randbytes(32) for _ in range(MAX_KEYS + 1)]
+    held = [seal.seal_keyed(k, bytes(32), seal.Kind.CONTROL, b"x", rng.randbytes) for k in keys]
+    for payload in held:
+        p.add(EnvelopeType.CONTROL, 1, payload)
+    for key in keys:
+        p.key_arrived(key)
+    released = []
+    while (out := p.next_released()) is not None:
+        released += [h[2] for h in out]
+    assert released == held[1:], "the oldest arrived key beyond the bound is not tried"
+    assert len(p) == 1
