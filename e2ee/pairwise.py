@@ -67,8 +67,13 @@ class PairwiseChannel:
         peer_session: bytes,
         max_skip: int = DEFAULT_MAX_SKIP,
         max_stored_skipped: int = DEFAULT_MAX_STORED_SKIPPED,
+        wrap_label: bytes | None = None,
     ) -> None:
-        """Derive the channel (spec §9.2).  RemoteProtocolError if the peer key is bad."""
+        """Derive the channel (spec §9.2).  RemoteProtocolError if the peer key is bad.
+
+        With ``wrap_label``, :attr:`wrap_key` is ``HKDF(wrap_label, root)``: a key
+        for an outer layer a protocol puts around the channel's messages.
+        """
         for name, value in (
             ("room id", room_id),
             ("my identity", my_identity),
@@ -84,6 +89,7 @@ class PairwiseChannel:
         shared = my_session.exchange(peer_session)
         low, high = (me, peer) if me < peer else (peer, me)
         root = kdf.hkdf(kdf.PAIRWISE_ROOT, shared, 32, salt=room_id, context=low + high)
+        self.wrap_key = b"" if wrap_label is None else kdf.hkdf(wrap_label, root, 32)
         chain_low_to_high = kdf.hkdf(kdf.PAIRWISE_CHAIN, root, 32, context=b"\x00")
         chain_high_to_low = kdf.hkdf(kdf.PAIRWISE_CHAIN, root, 32, context=b"\x01")
         i_am_low = me == low

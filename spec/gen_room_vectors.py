@@ -207,11 +207,15 @@ def main() -> int:
     denial_pt = admission.encode_denial(member, room_id, f_sess.public, (promote.encode(),))
     denial_payload = seal.seal_to(f_sess.public, room_id, denial_pt, Stream(b"denial eph"))
     beacon_pt = encode_beacon(member, room_id, 1, [add.head, genesis.head])
+    beacon_mac = seal.beacon_mac(k1, room_id, beacon_pt)
     beacon_rng = Stream(b"beacon nonce")
     beacon_payload = seal.seal_admission(
-        admission_key, room_id, beacon_pt, beacon_rng, seal.Kind.BEACON
+        admission_key, room_id, beacon_pt + beacon_mac, beacon_rng, seal.Kind.BEACON
     )
     ch = seal.PairChannel(f_sess, founder.public, member.public, m_sess.public, room_id)
+    pair_pt = b"a pairwise plaintext"
+    pair_payload = ch.seal(pair_pt, Stream(b"pairwise wrap nonce"))
+    pair_message = seal.open_keyed(ch.key, room_id, pair_payload)[1]
     payloads = {
         "description": "Room payloads and signed plaintexts (spec §13.1-§13.4, §14.2, §16.2)",
         "founder_seed": h(founder_seed),
@@ -222,8 +226,10 @@ def main() -> int:
         "admission_key": h(admission_key),
         "K_0": h(k0),
         "K_1": h(k1),
+        "description_v2": "every payload: hint 8 | nonce 24 | ct, or eph 32 | ct (spec §14.1)",
         "commit_payload": {
             "nonce": h(Stream(b"commit payload nonce")(24)),
+            "hint": h(commit_payload[:8]),
             "commit": h(add.encode()),
             "payload": h(commit_payload),
         },
@@ -262,7 +268,6 @@ def main() -> int:
             "session_certificate": h(cert.encode()),
             "plaintext": h(join_pt),
             "ephemeral_private": h(Stream(b"join eph and nonce")(32)),
-            "sealed_nonce": h(Stream(b"join eph and nonce")(56)[32:]),
             "sealed": h(join_sealed),
             "request_plaintext": h(request_pt),
             "nonce": h(Stream(b"join nonce")(24)),
@@ -271,7 +276,6 @@ def main() -> int:
         "welcome": {
             "plaintext": h(welcome_pt),
             "ephemeral_private": h(Stream(b"welcome eph and nonce")(32)),
-            "nonce": h(Stream(b"welcome eph and nonce")(56)[32:]),
             "payload": h(welcome_payload),
         },
         "denial": {
@@ -279,17 +283,24 @@ def main() -> int:
             "promotion_commit": h(promote.encode()),
             "plaintext": h(denial_pt),
             "ephemeral_private": h(Stream(b"denial eph")(32)),
-            "nonce": h(Stream(b"denial eph")(56)[32:]),
             "payload": h(denial_payload),
         },
         "beacon": {
             "epoch": 1,
             "heads": [h(add.head), h(genesis.head)],
             "plaintext": h(beacon_pt),
+            "mac": h(beacon_mac),
             "nonce": h(Stream(b"beacon nonce")(24)),
             "payload": h(beacon_payload),
         },
-        "pair_channel_id": h(ch.channel_id),
+        "pairwise": {
+            "description": "founder -> member, first message of the channel (spec §9, §15.3)",
+            "wrap_key": h(ch.key),
+            "plaintext": h(pair_pt),
+            "message": h(pair_message),
+            "nonce": h(Stream(b"pairwise wrap nonce")(24)),
+            "payload": h(pair_payload),
+        },
     }
     safety = safety_vectors(room_id, genesis_ops, add_ops, member.public)
     out.mkdir(parents=True, exist_ok=True)

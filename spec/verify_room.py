@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import hmac
 import json
 import sys
 from pathlib import Path
@@ -38,8 +39,11 @@ L = {
     "epoch_key": b"hushroom v1 room epoch key",
     "control_key": b"hushroom v1 room control key",
     "sender_base": b"hushroom v1 room sender base",
-    "pair_cid": b"hushroom v1 room pair channel id",
     "seal_key": b"hushroom v1 room seal key",
+    "payload_hint": b"hushroom v1 room payload hint",
+    "pair_wrap": b"hushroom v1 room pair wrap key",
+    "beacon_key": b"hushroom v1 room beacon key",
+    "pairwise_root": b"hushroom v1 pairwise root",
 }
 
 
@@ -52,8 +56,24 @@ def lhash(label: bytes, data: bytes) -> bytes:
     return hashlib.sha256(labelled(label, data)).digest()
 
 
-def hkdf(label: bytes, ikm: bytes, salt: bytes = b"", ctx: bytes = b"") -> bytes:
-    return HKDF(hashes.SHA256(), 32, salt or None, labelled(label, ctx)).derive(ikm)
+def hkdf(label: bytes, ikm: bytes, salt: bytes = b"", ctx: bytes = b"", n: int = 32) -> bytes:
+    return HKDF(hashes.SHA256(), n, salt or None, labelled(label, ctx)).derive(ikm)
+
+
+def pad(kind: int, body: bytes) -> bytes:
+    """kind || body || 0x80 || zeros to 2^k >= 256, or a multiple of 65,536 (spec §14.1)."""
+    data = bytes((kind,)) + body
+    need = len(data) + 1
+    size = -(-need // 65536) * 65536 if need > 65536 else max(256, 1 << (need - 1).bit_length())
+    return data + b"\x80" + bytes(size - need)
+
+
+def keyed(
+    room_id: bytes, key: bytes, kind: int, body: bytes, nonce: bytes, extra: bytes = b""
+) -> bytes:
+    """hint | nonce | XChaCha(key, nonce, pad(kind || body), 0x02 || room_id || hint || extra)."""
+    hint = lhash(L["payload_hint"], key + nonce)[:8]
+    return hint + nonce + xchacha(key, nonce, pad(kind, body), b"\x02" + room_id + hint + extra)
 
 
 def pack(value: Any) -> bytes:
@@ -163,12 +183,8 @@ def check_payloads(
 
     cp = v["commit_payload"]
     c0 = hkdf(L["control_key"], k0, ctx=room_id)
-    head = b"\x02" + u32(0)
-    want = (
-        head
-        + x(cp["nonce"])
-        + xchacha(c0, x(cp["nonce"]), x(cp["commit"]), b"\x02" + room_id + u32(0))
-    )
+    want = keyed(room_id, c0, 2, x(cp["commit"]), x(cp["nonce"]), u32(0))
+    c.eq("COMMIT payload hint", want[:8].hex(), cp["hint"])
     c.eq("COMMIT payload", want.hex(), cp["payload"])
 
     def control_message(ct: dict[str, Any]) -> bytes:
@@ -183,25 +199,20 @@ def check_payloads(
     c.eq("RECORDING args", rec["args"], [True])
     c.eq("RECORDING control message", control_message(rec).hex(), rec["message"])
     c1 = hkdf(L["control_key"], k1, ctx=room_id)
-    want = (
-        b"\x03"
-        + u32(1)
-        + x(ct["nonce"])
-        + xchacha(c1, x(ct["nonce"]), msg, b"\x03" + room_id + u32(1))
-    )
+    want = keyed(room_id, c1, 3, msg, x(ct["nonce"]), u32(1))
     c.eq("CONTROL payload", want.hex(), ct["payload"])
 
     def admission_payload(pt: bytes, nonce: bytes) -> bytes:
-        return b"\x01" + nonce + xchacha(adm, nonce, pt, b"\x01" + room_id)
+        return keyed(room_id, adm, 1, pt, nonce)
 
-    def sealed_to(recipient_priv: bytes, eph_priv: bytes, nonce: bytes, pt: bytes) -> bytes:
+    def sealed_to(recipient_priv: bytes, eph_priv: bytes, pt: bytes) -> bytes:
         recipient = nacl.bindings.crypto_scalarmult_base(recipient_priv)
         eph = nacl.bindings.crypto_scalarmult_base(eph_priv)
         shared = nacl.bindings.crypto_scalarmult(eph_priv, recipient)
         c.eq("seal DH both ways", shared, nacl.bindings.crypto_scalarmult(recipient_priv, eph))
-        key = hkdf(L["seal_key"], shared, ctx=eph + recipient)
-        aad = b"\x05" + room_id + eph + recipient
-        return b"\x05" + eph + nonce + xchacha(key, nonce, pt, aad)
+        kn = hkdf(L["seal_key"], shared, ctx=eph + recipient, n=56)
+        aad = b"\x02" + room_id + eph + recipient
+        return eph + xchacha(kn[:32], kn[32:], pad(5, pt), aad)
 
     def cert_of(seed: bytes, session: bytes) -> bytes:
         signed = pack([1, pub(seed), session])
@@ -232,7 +243,7 @@ def check_payloads(
     signed = room_id + pub(f_seed) + challenge + cert + name.encode()
     pt = pack([2, 3, challenge, cert, name, sign(m_seed, L["sig_join"], signed)])
     c.eq("join request plaintext", pt.hex(), jr["plaintext"])
-    sealed = sealed_to(f_sess_priv, x(jr["ephemeral_private"]), x(jr["sealed_nonce"]), pt)
+    sealed = sealed_to(f_sess_priv, x(jr["ephemeral_private"]), pt)
     c.eq("join request sealed to the moderator", sealed.hex(), jr["sealed"])
     pt = pack([2, 3, sealed])
     c.eq("REQUEST plaintext", pt.hex(), jr["request_plaintext"])
@@ -243,7 +254,7 @@ def check_payloads(
     body = pack([m_sess, snapshot, k1, [[pub(f_seed), 3]]])
     pt = verdict(f_seed, 1, body)
     c.eq("welcome plaintext", pt.hex(), w["plaintext"])
-    want = sealed_to(m_sess_priv, x(w["ephemeral_private"]), x(w["nonce"]), pt)
+    want = sealed_to(m_sess_priv, x(w["ephemeral_private"]), pt)
     c.eq("SEALED welcome payload", want.hex(), w["payload"])
 
     d = v["denial"]
@@ -256,7 +267,7 @@ def check_payloads(
     body = pack([f_sess, [x(d["promotion_commit"])]])
     pt = verdict(m_seed, 2, body)
     c.eq("denial plaintext", pt.hex(), d["plaintext"])
-    want = sealed_to(f_sess_priv, x(d["ephemeral_private"]), x(d["nonce"]), pt)
+    want = sealed_to(f_sess_priv, x(d["ephemeral_private"]), pt)
     c.eq("SEALED denial payload", want.hex(), d["payload"])
 
     b = v["beacon"]
@@ -265,12 +276,20 @@ def check_payloads(
     sig = sign(m_seed, L["sig_beacon"], room_id + u32(b["epoch"]) + b"".join(hs))
     pt = pack([1, pub(m_seed), b["epoch"], hs, sig])
     c.eq("beacon plaintext", pt.hex(), b["plaintext"])
-    want = b"\x07" + x(b["nonce"]) + xchacha(adm, x(b["nonce"]), pt, b"\x07" + room_id)
+    bk = hkdf(L["beacon_key"], k1, ctx=room_id)
+    mac = hmac.digest(bk, pt, "sha512")[:32]
+    c.eq("beacon MAC", mac.hex(), b["mac"])
+    want = keyed(room_id, adm, 7, pt + mac, x(b["nonce"]))
     c.eq("BEACON payload", want.hex(), b["payload"])
 
+    p = v["pairwise"]
     lo, hi = sorted((pub(f_seed) + f_sess, pub(m_seed) + m_sess))
-    cid = lhash(L["pair_cid"], room_id + lo + hi)[:8]
-    c.eq("pair channel id", cid.hex(), v["pair_channel_id"])
+    shared = nacl.bindings.crypto_scalarmult(f_sess_priv, m_sess)
+    root = hkdf(L["pairwise_root"], shared, salt=room_id, ctx=lo + hi)
+    wrap = hkdf(L["pair_wrap"], root)
+    c.eq("pair wrap key", wrap.hex(), p["wrap_key"])
+    want = keyed(room_id, wrap, 4, x(p["message"]), x(p["nonce"]))
+    c.eq("PAIRWISE payload", want.hex(), p["payload"])
 
 
 def check_safety(c: Checker, v: dict[str, Any]) -> None:

@@ -65,7 +65,6 @@ from e2ee.identity import IdentityKey
 from e2ee.invite import Invite
 from e2ee.room import Role, RoomSession
 from e2ee.room import events as ev
-from e2ee.room.seal import Kind
 from relay.config import RelayConfig
 from relay.router import Link, Room, Router
 
@@ -295,9 +294,14 @@ def run(args: argparse.Namespace) -> int:
                 cpu += _cpu() - c0
                 relay.sent += len(data)
                 outs = list(mod.decoder.feed(data))
+                # a commit's author also sends it to its own slot (spec §12.5)
+                own = {
+                    o.payload
+                    for o in outs
+                    if o.type is EnvelopeType.UNICAST and o.slot == mod.session.slot
+                }
                 for out in outs:
-                    is_commit = out.payload[:1] == bytes((Kind.COMMIT,))
-                    if out.type is EnvelopeType.CONTROL and is_commit:
+                    if out.type is EnvelopeType.CONTROL and out.payload in own:
                         commit_payload = len(out.payload)
                 relay.route(mod, outs)
                 while mod.session.next_event() is not None:

@@ -145,15 +145,24 @@ class Admissions:
         snapshot: bytes,
         epoch_key: bytes,
         stage: list[Value],
+        admission_key: bytes,
     ) -> list[bytes]:
-        """A welcome sealed to ``session_key``, in chunks if it needs them (spec §13.1, §13.5)."""
+        """A welcome sealed to ``session_key``, in chunks if it needs them (spec §13.1, §13.5).
+
+        Chunks are sealed again under the admission key, as every admission payload is.
+        """
         pt = admission.encode_welcome(
             self._identity, self._room_id, session_key, snapshot, epoch_key, stage
         )
         sealed = seal.seal_to(session_key, self._room_id, pt, self._rng)
         if len(sealed) <= seal.CHUNK_DATA:
             return [sealed]
-        return seal.split_chunks(sealed, self._rng(8))
+        return [
+            seal.seal_admission(
+                admission_key, self._room_id, piece, self._rng, seal.Kind.SEALED_CHUNK
+            )
+            for piece in seal.split_chunks(sealed, self._rng(8))
+        ]
 
     def denial(self, session_key: bytes, proof: Proof) -> bytes:
         """A denial sealed to ``session_key`` that carries our proof (spec §13.5)."""

@@ -102,9 +102,8 @@ class Joiner:
             seal.seal_to(offer.moderator_session, self._room_id, pt, self._rng)
         )
 
-    def open_verdict(self, payload: bytes) -> tuple[admission.SealedType, bytes, list[Value]]:
-        """``(WELCOME | DENIAL, moderator, body)`` of a SEALED payload to this session."""
-        pt = seal.open_sealed(self._session, self._room_id, payload)
+    def open_verdict(self, pt: bytes) -> tuple[admission.SealedType, bytes, list[Value]]:
+        """``(WELCOME | DENIAL, moderator, body)`` of an opened SEALED payload to this session."""
         kind, fields = admission.decode_sealed(pt)
         if kind not in (admission.SealedType.WELCOME, admission.SealedType.DENIAL):
             raise RemoteProtocolError("not a welcome or a denial", ErrorCode.MALFORMED)

@@ -26,8 +26,11 @@ SIG_BEACON = b"hushroom v1 sig room head beacon"
 EPOCH_KEY = b"hushroom v1 room epoch key"
 CONTROL_KEY = b"hushroom v1 room control key"
 SENDER_BASE = b"hushroom v1 room sender base"
-PAIR_CHANNEL_ID = b"hushroom v1 room pair channel id"
 SEAL_KEY = b"hushroom v1 room seal key"
+# Room payload v2 (spec §14.1, §16.2).
+PAYLOAD_HINT = b"hushroom v1 room payload hint"
+PAIR_WRAP_KEY = b"hushroom v1 room pair wrap key"
+BEACON_KEY = b"hushroom v1 room beacon key"
 # Speaker proofs (spec §15.6).
 FRAME_DIGEST = b"hushroom v1 room frame digest"
 SIG_SPEAKER_PROOF = b"hushroom v1 sig room speaker proof"

@@ -28,30 +28,25 @@ from e2ee.room.seal import PairChannel
 
 
 class Pairs:
-    """This session's pair channels, by peer session and by channel id (spec §15.3)."""
+    """This session's pair channels, by peer session (spec §15.3)."""
 
-    __slots__ = ("_by_id", "_by_peer", "_me", "_room_id", "_session_key")
+    __slots__ = ("_by_peer", "_me", "_room_id", "_session_key")
 
     def __init__(self, session_key: SessionKey, me: bytes, room_id: bytes) -> None:
         self._session_key = session_key
         self._me = me
         self._room_id = room_id
         self._by_peer: dict[bytes, PairChannel] = {}
-        self._by_id: dict[bytes, PairChannel] = {}
 
-    def channel(self, member: bytes, session_key: bytes) -> PairChannel:
-        """The one channel with ``member``'s session ``session_key`` (set up on first use)."""
+    def channel(self, member: bytes, session_key: bytes) -> tuple[PairChannel, bool]:
+        """The one channel with ``member``'s session ``session_key``; whether it is new."""
         peer = member + session_key
         ch = self._by_peer.get(peer)
-        if ch is None:
-            ch = PairChannel(self._session_key, self._me, member, session_key, self._room_id)
-            self._by_peer[peer] = ch
-            self._by_id[ch.channel_id] = ch
-        return ch
-
-    def by_id(self, channel_id: bytes) -> PairChannel | None:
-        """The channel a PAIRWISE payload names, if we hold it."""
-        return self._by_id.get(channel_id)
+        if ch is not None:
+            return ch, False
+        ch = PairChannel(self._session_key, self._me, member, session_key, self._room_id)
+        self._by_peer[peer] = ch
+        return ch, True
 
     def is_current(self, ch: PairChannel, session_key: bytes | None) -> bool:
         """Whether ``ch`` is the channel with its peer's current ``session_key``."""

@@ -1,18 +1,23 @@
-"""The three E2EE envelopes of room payloads (spec §14.1).
+"""Room payloads as the relay sees them: opaque, padded, keyed by a hint (spec §13.1).
 
-Every CONTROL and UNICAST payload of the room protocol starts with a one-byte
-*kind* (:class:`Kind`) and is sealed with XChaCha20-Poly1305 (spec §3.2) under
-one of three keys:
+Every CONTROL and UNICAST payload of the room protocol (version 2) is one of
+two shapes, each 32 bytes and then a ciphertext:
 
-* the admission key (JOIN_REQUEST: knock, offer, request, spec §13.3; and BEACON):
-  ``kind | nonce24 | ct``;
-* the epoch control key ``C_e`` (COMMIT, CONTROL): ``kind | epoch u32 | nonce24 | ct``;
-* a pairwise channel between two members (PAIRWISE, spec §9): ``kind | channel_id 8 | message``;
-* an ephemeral X25519 seal to a session key (SEALED, WELCOME_CHUNK reassembled):
-  ``kind | eph_pub 32 | nonce24 | ct``.
+* keyed: ``hint 8 | nonce 24 | XChaCha(k, nonce, pad(kind || body), aad)`` with
+  ``hint = labelled_hash("hushroom v1 room payload hint", k || nonce)[:8]``
+  and ``aad = 0x02 || room_id || hint || extra``.  ``k`` is the admission key
+  (JOIN_REQUEST, BEACON, SEALED_CHUNK; ``extra`` empty), the epoch control key
+  ``C_e`` (COMMIT, CONTROL; ``extra = epoch u32``) or a pairwise channel's wrap
+  key (PAIRWISE; ``extra`` empty);
+* sealed to a session key (SEALED): ``eph_pub 32 | XChaCha(k, n, pad(0x05 || body), aad)``
+  with ``k || n = HKDF("hushroom v1 room seal key", X25519(eph, recipient), 56,
+  ctx = eph || recipient)`` and ``aad = 0x02 || room_id || eph || recipient``.
 
-The associated data is always ``kind || room_id || <the cleartext header fields>``,
-so a payload cannot be moved between kinds, rooms or epochs.
+The *kind* (:class:`Kind`) travels inside the ciphertext; the hint is fresh
+for every payload (the nonce is random), so the relay sees no kind, epoch,
+channel or counter, only the padded size (:func:`padded_len`).  A receiver
+finds the key by computing the hint under each key it holds (spec §13.1,
+bounded in §16.7) and decrypts only on a match.
 """
 
 from __future__ import annotations
@@ -28,13 +33,20 @@ from e2ee.pairwise import PairwiseChannel
 from e2ee.room import labels
 
 Rng = Callable[[int], bytes]
+PAYLOAD_VERSION = 2
 NONCE_LEN = 24
-CHANNEL_ID_LEN = 8
+HINT_LEN = 8
+HEAD_LEN = HINT_LEN + NONCE_LEN  # == the ephemeral key of a SEALED payload
+TAG_LEN = 16
+MIN_PADDED = 256
+LARGE_STEP = 65_536
+BEACON_MAC_LEN = 32
 _U32 = struct.Struct(">I")
+_VERSION = bytes((PAYLOAD_VERSION,))
 
 
 class Kind(IntEnum):
-    """First byte of every room CONTROL/UNICAST payload (spec §14.1)."""
+    """First byte of every room payload's plaintext (spec §13.1)."""
 
     JOIN_REQUEST = 1
     COMMIT = 2
@@ -45,18 +57,78 @@ class Kind(IntEnum):
     BEACON = 7
 
 
-def _kind(data: bytes) -> Kind:
-    if not data:
-        raise RemoteProtocolError("empty room payload", ErrorCode.MALFORMED)
+# -- padding (spec §13.1) --------------------------------------------------
+
+
+def padded_len(length: int) -> int:
+    """The padded size of ``length`` plaintext bytes: the smallest power of two >= 256
+    that holds ``length + 1``, or beyond 65,536 the next multiple of 65,536."""
+    need = length + 1
+    if need > LARGE_STEP:
+        return -(-need // LARGE_STEP) * LARGE_STEP
+    return max(MIN_PADDED, 1 << (need - 1).bit_length())
+
+
+def is_payload_len(length: int) -> bool:
+    """Whether a room payload can be ``length`` bytes: 32 + a padded size + 16 (spec §13.1)."""
+    padded = length - HEAD_LEN - TAG_LEN
+    return padded >= MIN_PADDED and padded_len(padded - 1) == padded
+
+
+def _pad(kind: Kind, body: bytes) -> bytes:
+    data = bytes((kind,)) + body
+    return data + b"\x80" + bytes(padded_len(len(data)) - len(data) - 1)
+
+
+def _unpad(padded: bytes) -> tuple[Kind, bytes]:
+    stripped = padded.rstrip(b"\x00")
+    if len(stripped) < 2 or stripped[-1] != 0x80 or len(padded) != padded_len(len(stripped) - 1):
+        raise RemoteProtocolError("bad room payload padding", ErrorCode.MALFORMED)
     try:
-        return Kind(data[0])
+        return Kind(stripped[0]), stripped[1:-1]
     except ValueError:
         raise RemoteProtocolError("unknown room payload kind", ErrorCode.UNKNOWN_TYPE) from None
 
 
-def peek_kind(data: bytes) -> Kind:
-    """The payload's kind byte (spec §14.1)."""
-    return _kind(data)
+# -- keyed payloads (spec §13.1) --------------------------------------------
+
+
+def _hint(key: bytes, nonce: bytes) -> bytes:
+    return kdf.labelled_hash(labels.PAYLOAD_HINT, key + nonce)[:HINT_LEN]
+
+
+def hint_matches(key: bytes, payload: bytes) -> bool:
+    """Whether ``payload`` carries the hint of ``key``: one hash, no decryption."""
+    if len(payload) < HEAD_LEN + MIN_PADDED + TAG_LEN:
+        return False
+    return _hint(key, payload[HINT_LEN:HEAD_LEN]) == payload[:HINT_LEN]
+
+
+def seal_keyed(
+    key: bytes, room_id: bytes, kind: Kind, body: bytes, rng: Rng, extra: bytes = b""
+) -> bytes:
+    """``hint | nonce | XChaCha(key, nonce, pad(kind || body), 0x02||room_id||hint||extra)``."""
+    nonce = rng(NONCE_LEN)
+    hint = _hint(key, nonce)
+    aad = _VERSION + room_id + hint + extra
+    return hint + nonce + xchacha.encrypt(key, nonce, _pad(kind, body), aad)
+
+
+def open_keyed(
+    key: bytes, room_id: bytes, payload: bytes, extra: bytes = b""
+) -> tuple[Kind, bytes]:
+    """Inverse of :func:`seal_keyed`; DecryptionFailed unless the hint and tag verify."""
+    if not hint_matches(key, payload):
+        raise DecryptionFailed()
+    hint, nonce = payload[:HINT_LEN], payload[HINT_LEN:HEAD_LEN]
+    pt = xchacha.decrypt(key, nonce, payload[HEAD_LEN:], _VERSION + room_id + hint + extra)
+    return _unpad(pt)
+
+
+def _expect(kind: Kind, opened: tuple[Kind, bytes]) -> bytes:
+    if opened[0] is not kind:
+        raise RemoteProtocolError("unexpected room payload kind", ErrorCode.MALFORMED)
+    return opened[1]
 
 
 # -- admission key (spec §13.1) --------------------------------------------
@@ -69,66 +141,62 @@ def seal_admission(
     rng: Rng,
     kind: Kind = Kind.JOIN_REQUEST,
 ) -> bytes:
-    """``kind | nonce | XChaCha(admission_key, nonce, pt, aad = kind || room_id)`` (spec §13.1).
+    """A keyed payload under the admission key (spec §13.1).
 
-    Used for admission messages (0x01, spec §13.3) and for head BEACONs (0x07, spec §16.2).
+    Used for admission messages (0x01, spec §13.3), head BEACONs (0x07, spec
+    §16.2) and the pieces of a chunked SEALED payload (0x06, spec §13.1).
     """
-    nonce = rng(NONCE_LEN)
-    head = bytes((kind,))
-    return head + nonce + xchacha.encrypt(admission_key, nonce, plaintext, head + room_id)
+    return seal_keyed(admission_key, room_id, kind, plaintext, rng)
 
 
 def open_admission(
     admission_key: bytes, room_id: bytes, payload: bytes, kind: Kind = Kind.JOIN_REQUEST
 ) -> bytes:
-    """Inverse of :func:`seal_admission`; DecryptionFailed on any failure."""
-    if len(payload) < 1 + NONCE_LEN + 16 or payload[0] != kind:
-        raise DecryptionFailed()
-    head = payload[:1]
-    return xchacha.decrypt(admission_key, payload[1:25], payload[25:], head + room_id)
+    """Inverse of :func:`seal_admission` for one expected ``kind``."""
+    return _expect(kind, open_keyed(admission_key, room_id, payload))
 
 
-# -- epoch control key (spec §14.1) ----------------------------------------
+def beacon_mac(epoch_key: bytes, room_id: bytes, beacon: bytes) -> bytes:
+    """``HMAC-SHA512(HKDF("hushroom v1 room beacon key", K_e, ctx = room_id), beacon)[:32]``.
+
+    Appended to a BEACON's body: it proves the author holds the key of the
+    epoch the beacon names (spec §16.2).
+    """
+    key = kdf.hkdf(labels.BEACON_KEY, epoch_key, 32, context=room_id)
+    return kdf.hmac_sha512(key, beacon)[:BEACON_MAC_LEN]
+
+
+# -- epoch control key (spec §13.1) ----------------------------------------
 
 
 def seal_epoch(kind: Kind, key: bytes, room_id: bytes, epoch: int, pt: bytes, rng: Rng) -> bytes:
-    """``kind | epoch u32 | nonce | XChaCha(C_e, nonce, pt, aad = kind||room_id||epoch)``."""
-    nonce = rng(NONCE_LEN)
-    head = bytes((kind,)) + _U32.pack(epoch)
-    return head + nonce + xchacha.encrypt(key, nonce, pt, head[:1] + room_id + head[1:])
+    """A keyed payload under ``C_e``; the epoch is in the associated data only."""
+    return seal_keyed(key, room_id, kind, pt, rng, _U32.pack(epoch))
 
 
-def epoch_of(payload: bytes) -> int:
-    """The cleartext epoch of a COMMIT or CONTROL payload (spec §14.1)."""
-    if len(payload) < 5 + NONCE_LEN + 16:
-        raise RemoteProtocolError("short room payload", ErrorCode.MALFORMED)
-    epoch: int = _U32.unpack_from(payload, 1)[0]
-    return epoch
-
-
-def open_epoch(key: bytes, room_id: bytes, payload: bytes) -> bytes:
-    """Inverse of :func:`seal_epoch`; DecryptionFailed on any failure."""
-    if len(payload) < 5 + NONCE_LEN + 16:
-        raise DecryptionFailed()
-    return xchacha.decrypt(key, payload[5:29], payload[29:], payload[:1] + room_id + payload[1:5])
+def open_epoch(key: bytes, room_id: bytes, epoch: int, payload: bytes) -> tuple[Kind, bytes]:
+    """Inverse of :func:`seal_epoch`: (COMMIT or CONTROL, body); DecryptionFailed on any failure."""
+    kind, body = open_keyed(key, room_id, payload, _U32.pack(epoch))
+    if kind not in (Kind.COMMIT, Kind.CONTROL):
+        raise RemoteProtocolError("unexpected epoch payload kind", ErrorCode.MALFORMED)
+    return kind, body
 
 
 # -- pair keys (spec §15.3) ------------------------------------------------
 
 
 class PairChannel:
-    """A member's pairwise channel (spec §9) with a peer, plus its 8-byte channel id (spec §15.3).
+    """A member's pairwise channel (spec §9) with a peer, wrapped as a keyed payload (spec §15.3).
 
     The channel itself is :class:`e2ee.pairwise.PairwiseChannel` (one X25519
     per pair, then per-direction hash ratchets).  On the wire a room PAIRWISE
-    payload is ``0x04 | channel_id | pairwise message``, where
-    ``channel_id = labelled_hash("hushroom v1 room pair channel id",
-    room_id || low || high)[:8]`` and ``low``/``high`` are the two parties'
-    ``identity || session_key`` sorted bytewise: an opaque handle that lets
-    the receiver pick the channel without trying all of them.
+    payload is a keyed payload (kind 0x04) under the channel's *wrap key*
+    ``w = HKDF("hushroom v1 room pair wrap key", root, ctx = "")`` whose body is
+    the pairwise message, so neither a channel id nor the message counter is
+    visible to the relay.
     """
 
-    __slots__ = ("_channel", "_prefix", "channel_id", "peer_id")
+    __slots__ = ("_channel", "_room_id", "key", "peer_id")
 
     def __init__(
         self, mine: SessionKey, my_id: bytes, peer_id: bytes, peer_session: bytes, room_id: bytes
@@ -139,84 +207,73 @@ class PairChannel:
             my_session=mine,
             peer_identity=peer_id,
             peer_session=peer_session,
+            wrap_label=labels.PAIR_WRAP_KEY,
         )
-        lo, hi = sorted((my_id + mine.public, peer_id + peer_session))
-        self.channel_id = kdf.labelled_hash(labels.PAIR_CHANNEL_ID, room_id + lo + hi)[
-            :CHANNEL_ID_LEN
-        ]
-        self._prefix = bytes((Kind.PAIRWISE,)) + self.channel_id
+        self.key = self._channel.wrap_key
+        self._room_id = room_id
         self.peer_id = peer_id
 
-    def seal(self, plaintext: bytes) -> bytes:
-        """``0x04 | channel_id | PairwiseChannel.seal(plaintext)`` (spec §15.3)."""
-        return self._prefix + self._channel.seal(plaintext)
+    def seal(self, plaintext: bytes, rng: Rng) -> bytes:
+        """A keyed PAIRWISE payload whose body is ``PairwiseChannel.seal(plaintext)``."""
+        return seal_keyed(
+            self.key, self._room_id, Kind.PAIRWISE, self._channel.seal(plaintext), rng
+        )
 
     def open(self, payload: bytes) -> bytes:
-        """Inverse of :meth:`seal`; DecryptedFailed / RemoteProtocolError (REPLAY, TOO_FAR)."""
-        return self._channel.open(payload[1 + CHANNEL_ID_LEN :])
-
-
-def channel_id_of(payload: bytes) -> bytes:
-    """The cleartext channel id of a PAIRWISE payload (spec §15.3)."""
-    if len(payload) < 1 + CHANNEL_ID_LEN + 16:
-        raise RemoteProtocolError("short pairwise payload", ErrorCode.MALFORMED)
-    return payload[1 : 1 + CHANNEL_ID_LEN]
+        """Inverse of :meth:`seal`; DecryptionFailed / RemoteProtocolError (REPLAY, TOO_FAR)."""
+        return self._channel.open(
+            _expect(Kind.PAIRWISE, open_keyed(self.key, self._room_id, payload))
+        )
 
 
 # -- ephemeral seal to a session key (spec §13.1) --------------------------
 
 
-def _seal_key(shared: bytes, eph: bytes, recipient: bytes) -> bytes:
-    return kdf.hkdf(labels.SEAL_KEY, shared, 32, context=eph + recipient)
+def _seal_key(shared: bytes, eph: bytes, recipient: bytes) -> tuple[bytes, bytes]:
+    out = kdf.hkdf(labels.SEAL_KEY, shared, 32 + NONCE_LEN, context=eph + recipient)
+    return out[:32], out[32:]
 
 
 def seal_to(recipient_session: bytes, room_id: bytes, plaintext: bytes, rng: Rng) -> bytes:
-    """``0x05 | eph_pub | nonce | XChaCha(k, nonce, pt, aad = 0x05||room_id||eph||recipient)``.
-
-    ``k = HKDF("hushroom v1 room seal key", X25519(eph, recipient), ctx = eph || recipient)``.
-    """
+    """``eph_pub | XChaCha(k, n, pad(0x05 || pt), aad = 0x02 || room_id || eph || recipient)``."""
     eph = SessionKey.generate(rng)
-    key = _seal_key(eph.exchange(recipient_session), eph.public, recipient_session)
-    nonce = rng(NONCE_LEN)
-    head = bytes((Kind.SEALED,)) + eph.public
-    aad = head[:1] + room_id + eph.public + recipient_session
-    return head + nonce + xchacha.encrypt(key, nonce, plaintext, aad)
+    key, nonce = _seal_key(eph.exchange(recipient_session), eph.public, recipient_session)
+    aad = _VERSION + room_id + eph.public + recipient_session
+    return eph.public + xchacha.encrypt(key, nonce, _pad(Kind.SEALED, plaintext), aad)
 
 
 def open_sealed(mine: SessionKey, room_id: bytes, payload: bytes) -> bytes:
     """Inverse of :func:`seal_to`; DecryptionFailed on any failure."""
-    if len(payload) < 33 + NONCE_LEN + 16 or payload[0] != Kind.SEALED:
+    if len(payload) < HEAD_LEN + MIN_PADDED + TAG_LEN:
         raise DecryptionFailed()
-    eph = payload[1:33]
+    eph = payload[:HEAD_LEN]
     try:
         shared = mine.exchange(eph)
     except RemoteProtocolError:
         raise DecryptionFailed() from None
-    key = _seal_key(shared, eph, mine.public)
-    aad = payload[:1] + room_id + eph + mine.public
-    return xchacha.decrypt(key, payload[33:57], payload[57:], aad)
+    key, nonce = _seal_key(shared, eph, mine.public)
+    aad = _VERSION + room_id + eph + mine.public
+    return _expect(Kind.SEALED, _unpad(xchacha.decrypt(key, nonce, payload[HEAD_LEN:], aad)))
 
 
 # -- chunking of large sealed payloads (spec §13.1) ------------------------
 
 CHUNK_DATA = 60_000
-_CHUNK_HEAD = struct.Struct(">B8sHH")
+_CHUNK_HEAD = struct.Struct(">8sHH")
 
 
 def split_chunks(sealed: bytes, transfer_id: bytes) -> list[bytes]:
-    """``0x06 | transfer_id 8 | index u16 | count u16 | data`` pieces of a SEALED payload."""
+    """``transfer_id 8 | index u16 | count u16 | data`` bodies of SEALED_CHUNK payloads."""
     pieces = [sealed[i : i + CHUNK_DATA] for i in range(0, len(sealed), CHUNK_DATA)]
     count = len(pieces)
-    return [
-        _CHUNK_HEAD.pack(Kind.SEALED_CHUNK, transfer_id, i, count) + p for i, p in enumerate(pieces)
-    ]
+    return [_CHUNK_HEAD.pack(transfer_id, i, count) + p for i, p in enumerate(pieces)]
 
 
-def parse_chunk(payload: bytes) -> tuple[bytes, int, int, bytes]:
-    """(transfer_id, index, count, data) of a SEALED_CHUNK payload (spec §13.1)."""
-    if len(payload) < _CHUNK_HEAD.size + 1:
+def parse_chunk(body: bytes) -> tuple[bytes, int, int, bytes]:
+    """(transfer_id, index, count, data) of a SEALED_CHUNK body (spec §13.1)."""
+    if len(body) < _CHUNK_HEAD.size + 1:
         raise RemoteProtocolError("short chunk", ErrorCode.MALFORMED)
-    _, tid, index, count = _CHUNK_HEAD.unpack_from(payload)
+    tid, index, count = _CHUNK_HEAD.unpack_from(body)
     if not 0 <= index < count or count > 64:
         raise RemoteProtocolError("bad chunk index", ErrorCode.MALFORMED)
-    return tid, index, count, payload[_CHUNK_HEAD.size :]
+    return tid, index, count, body[_CHUNK_HEAD.size :]

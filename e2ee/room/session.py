@@ -38,8 +38,9 @@ module              owns                                                  spec
 
 from __future__ import annotations
 
+import hmac
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from e2ee import canonical
 from e2ee.canonical import Value
@@ -53,7 +54,7 @@ from e2ee.errors import (
 )
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import actions, admission, chair, forwarding, keys, pending, rotation, seal
+from e2ee.room import actions, admission, chair, forwarding, hints, keys, pending, rotation, seal
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions, Admit, Deny, Readmit, Rewelcome
 from e2ee.room.authority import Authority
@@ -439,19 +440,7 @@ class RoomSession:
 
     def _on_payload(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         try:
-            kind = seal.peek_kind(payload)
-            if kind is seal.Kind.JOIN_REQUEST:
-                self._on_join_request(src, payload)
-            elif kind in (seal.Kind.COMMIT, seal.Kind.CONTROL):
-                self._on_epoch_payload(etype, src, payload, kind, live)
-            elif kind is seal.Kind.PAIRWISE:
-                self._on_pairwise(payload)
-            elif kind is seal.Kind.SEALED:
-                self._on_sealed(payload)
-            elif kind is seal.Kind.SEALED_CHUNK:
-                self._on_chunk(payload)
-            elif kind is seal.Kind.BEACON:
-                self._on_beacon(payload)
+            self._dispatch(etype, src, payload, live)
         except DecryptionFailed:
             self.counters["decryption_failed"] += 1
         except RemoteProtocolError as exc:
@@ -460,40 +449,77 @@ class RoomSession:
             else:
                 self.counters["malformed"] += 1
 
+    def _hint_candidates(self) -> Iterator[tuple[int | str | seal.PairChannel, bytes]]:
+        """The keys a payload's hint is tried against, in the order of spec §16.7."""
+        control = self._keys.control
+        epochs = sorted(control, reverse=True)[: hints.MAX_EPOCH_TRIALS]
+        if epochs and epochs[0] == self.epoch:
+            yield epochs.pop(0), control[self.epoch]
+        yield "admission", self._admission_key
+        for epoch in epochs:
+            yield epoch, control[epoch]
+        if self.roster is not None:
+            mods = [m for m in self.roster.moderators() if m != self.me]
+            for mid in mods[: hints.MAX_CHANNEL_TRIALS]:
+                ch = self._pair(mid)
+                yield ch, ch.key
+
+    def _dispatch(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
+        """Find a payload's key by its hint and hand it on by kind (spec §13.1)."""
+        if not seal.is_payload_len(len(payload)):
+            raise RemoteProtocolError("room payload size", ErrorCode.MALFORMED)
+        found = hints.find_key(payload, self._hint_candidates())
+        if isinstance(found, seal.PairChannel):
+            self._on_pairwise(found, payload)
+        elif isinstance(found, int):
+            self._on_epoch_payload(etype, src, payload, found, live)
+        elif isinstance(found, hints.NoMatch):
+            self._on_unmatched(etype, src, payload, live)
+        else:
+            kind, body = seal.open_keyed(self._admission_key, self.room_id, payload)
+            if kind is seal.Kind.JOIN_REQUEST:
+                self._on_join_request(src, body)
+            elif kind is seal.Kind.SEALED_CHUNK:
+                self._on_chunk(body)
+            elif kind is seal.Kind.BEACON:
+                self._on_beacon(body)
+            else:
+                raise RemoteProtocolError("admission payload kind", ErrorCode.MALFORMED)
+
+    def _on_unmatched(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
+        """No hint matched: a SEALED payload to us, or one whose key has not arrived (§14.3)."""
+        if not self._state.active:
+            return
+        if live:
+            try:
+                pt = seal.open_sealed(self._session_key, self.room_id, payload)
+            except DecryptionFailed:
+                pass
+            else:
+                self._on_sealed(pt)
+                return
+        self._buffer_payload(etype, src, payload)
+
     # -- epoch-keyed payloads: commits and control (spec §12.3, §14.3) ------
     def _on_epoch_payload(
-        self, etype: EnvelopeType, src: int, payload: bytes, kind: seal.Kind, live: bool
+        self, etype: EnvelopeType, src: int, payload: bytes, epoch: int, live: bool
     ) -> None:
         if not self._state.active:
             return
-        epoch = seal.epoch_of(payload)
-        key = self._keys.control.get(epoch)
-        if key is not None and not self._key_usable(epoch):
-            key = None  # superseded longer than the grace ago: expired by time (spec §15.5)
-        if key is None:
-            if self._state is SessionState.JOINING or epoch >= self.epoch:
-                self._buffer_payload(epoch, etype, src, payload)
-            else:
-                self.counters["stale_key"] += 1
+        if not self._key_usable(epoch):
+            self.counters["stale_key"] += 1  # superseded longer than the grace ago (§15.5)
             return
-        plaintext = seal.open_epoch(key, self.room_id, payload)
+        kind, plaintext = seal.open_epoch(self._keys.control[epoch], self.room_id, epoch, payload)
         if kind is seal.Kind.COMMIT:
             self._on_commit(decode_commit(plaintext, self.room_id), live)
         else:
             self._on_control(parse_control(plaintext), src, epoch)
 
-    def _buffer_payload(self, epoch: int, etype: EnvelopeType, src: int, payload: bytes) -> None:
-        self.counters["buffer_overflow"] += self._buffer.add(epoch, etype, src, payload)
-
-    def _ready_epoch(self) -> int | None:
-        """The lowest buffered epoch that can be processed now (opened, or dropped as stale)."""
-        for epoch in self._buffer.epochs():
-            if epoch == pending.NO_ROSTER or epoch in self._keys.control or epoch < self.epoch:
-                return epoch
-        return None
+    def _buffer_payload(self, etype: EnvelopeType, src: int, payload: bytes) -> None:
+        self.counters["buffer_overflow"] += self._buffer.add(etype, src, payload)
 
     def _drain_buffer(self) -> None:
-        """Retry buffered payloads after a new epoch key arrived (spec §14.3).
+        """Retry buffered payloads against the keys that arrived since (spec §14.3).
 
         Iterative: a commit applied from the buffer releases the next epoch's
         payloads in this loop, not in a nested call, so any number of held-back
@@ -503,8 +529,9 @@ class RoomSession:
             return  # the running loop below picks up what the new key released
         self._draining = True
         try:
-            while self._state is SessionState.MEMBER and (epoch := self._ready_epoch()) is not None:
-                for etype, src, payload in self._buffer.take(epoch):
+            member = SessionState.MEMBER
+            while self._state is member and (held := self._buffer.next_released()) is not None:
+                for etype, src, payload in held:
                     if self._state is not SessionState.MEMBER:
                         break
                     self._on_payload(etype, src, payload, live=False)
@@ -606,6 +633,8 @@ class RoomSession:
     def _install_epoch(self, epoch: int, head: bytes, key: bytes) -> None:
         self._chain.record(epoch, head)
         self._keys.install(epoch, key)
+        if self._buffer:
+            self._buffer.key_arrived(self._keys.control[epoch])
 
     def _emit_commit_events(
         self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
@@ -722,7 +751,9 @@ class RoomSession:
 
         It is sealed under the admission key, not an epoch key: two members on
         different branches of a split hold different epoch keys, so only a key
-        that does not follow the chain lets them compare heads at all.
+        that does not follow the chain lets them compare heads at all.  A MAC
+        under the named epoch's key proves the author holds that key to every
+        member that holds it too (spec §16.2).
         """
         payload = self._beacon_payload()
         if payload is None or self.roster is None:
@@ -741,17 +772,29 @@ class RoomSession:
             return None
         heads = self._chain.newest_heads(BEACON_HEADS)
         pt = encode_beacon(self._identity, self.room_id, self.epoch, heads)
+        key = self._keys.get(self.epoch)
+        mac = bytes(seal.BEACON_MAC_LEN) if key is None else seal.beacon_mac(key, self.room_id, pt)
         return seal.seal_admission(
-            self._admission_key, self.room_id, pt, self._rng, seal.Kind.BEACON
+            self._admission_key, self.room_id, pt + mac, self._rng, seal.Kind.BEACON
         )
 
-    def _on_beacon(self, payload: bytes) -> None:
+    def _on_beacon(self, body: bytes) -> None:
+        """A head beacon: signed by a member, MAC'd under the key of the epoch it names."""
         if self._state is not SessionState.MEMBER or self.roster is None:
             return
-        pt = seal.open_admission(self._admission_key, self.room_id, payload, seal.Kind.BEACON)
+        pt, mac = body[: -seal.BEACON_MAC_LEN], body[-seal.BEACON_MAC_LEN :]
         author, epoch, heads = decode_beacon(pt, self.room_id)
         if author not in self.roster.members:
             raise RemoteProtocolError("beacon from a non-member", ErrorCode.UNAUTHORIZED)
+        key = self._keys.get(epoch)
+        if (
+            key is not None
+            and self._chain.heads.get(epoch) == heads[0]
+            and not hmac.compare_digest(mac, seal.beacon_mac(key, self.room_id, pt))
+        ):  # it names our head, so it must prove our key; another head is a split (§16.2)
+            if any(mac):  # a member on our head holds another key: ours may be wrong (§16.2)
+                self._alert("key_mismatch", f"a member holds another key for epoch {epoch}")
+            raise RemoteProtocolError("beacon without the epoch key", ErrorCode.UNAUTHORIZED)
         if epoch > self.epoch:
             self._check_head(author, epoch, heads[0])  # we are behind the author
         elif (
@@ -791,21 +834,13 @@ class RoomSession:
     def _pair(self, mid: bytes) -> seal.PairChannel:
         """The one channel with ``mid``'s current session (spec §15.3)."""
         assert self.roster is not None
-        return self._pairs.channel(mid, self.roster.members[mid].session_key)
+        ch, new = self._pairs.channel(mid, self.roster.members[mid].session_key)
+        if new and self._buffer:
+            self._buffer.key_arrived(ch.key)
+        return ch
 
-    def _on_pairwise(self, payload: bytes) -> None:
-        if self.roster is None:
-            self._buffer_payload(pending.NO_ROSTER, EnvelopeType.UNICAST, 0, payload)
-            return
-        cid = seal.channel_id_of(payload)
-        ch = self._pairs.by_id(cid)
-        if ch is None:
-            for mid in self.roster.moderators():
-                if mid != self.me:
-                    self._pair(mid)
-            ch = self._pairs.by_id(cid)
-            if ch is None:
-                raise DecryptionFailed()
+    def _on_pairwise(self, ch: seal.PairChannel, payload: bytes) -> None:
+        assert self.roster is not None
         peer = self.roster.members.get(ch.peer_id)
         current = self._pairs.is_current(ch, peer.session_key if peer else None)
         if not self.roster.is_moderator(ch.peer_id) or not current:
@@ -887,7 +922,7 @@ class RoomSession:
             mid, their_epoch, self._now, self._signed_snapshot, self.epoch, key
         )
         if pt is not None:
-            self._send_unicast(slot, self._pair(mid).seal(pt))
+            self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
 
     def _signed_snapshot(self) -> bytes:
         assert self.roster is not None
@@ -902,14 +937,13 @@ class RoomSession:
     def _seal_admission(self, pt: bytes) -> bytes:
         return seal.seal_admission(self._admission_key, self.room_id, pt, self._rng)
 
-    def _on_join_request(self, src: int, payload: bytes) -> None:
+    def _on_join_request(self, src: int, pt: bytes) -> None:
         """An admission payload (kind 0x01): KNOCK, OFFER or REQUEST (spec §13.3, §13.4)."""
         moderating = self._state is SessionState.MEMBER and self._is_moderator()
         if moderating and self._admissions.limited(src, self._now):
             return  # dropped, unopened (spec §16.7)
         if not self._state.active:
             return
-        pt = seal.open_admission(self._admission_key, self.room_id, payload)
         kind, fields = admission.decode_admission(pt)
         if kind is admission.AdmissionType.OFFER:
             if self._state is SessionState.JOINING:
@@ -955,7 +989,10 @@ class RoomSession:
         if key is None or self._authority.proof_of(self.me) is None:
             return
         stage = self._slots.entries(self.roster.stage())
-        for piece in self._admissions.welcome(session_key, self._signed_snapshot(), key, stage):
+        snapshot = self._signed_snapshot()
+        for piece in self._admissions.welcome(
+            session_key, snapshot, key, stage, self._admission_key
+        ):
             self._send_unicast(slot, piece)
         self._slots.set(mid, slot)
         self._pair(mid)  # the pair channel is set up at admission, not at re-key time
@@ -973,7 +1010,7 @@ class RoomSession:
             return
         whole = self._chunks.add(payload, self._now)
         if whole is not None:
-            self._on_sealed(whole)
+            self._on_sealed(seal.open_sealed(self._session_key, self.room_id, whole))
 
     def _on_sealed(self, payload: bytes) -> None:
         """A welcome or a denial addressed to our session key (spec §13.5).
@@ -1016,12 +1053,11 @@ class RoomSession:
         self._role_changed(role)
         self._announce()
         self._drain_buffer()
+        self._buffer.clear()  # what none of our keys opens was sent before we joined (§14.3)
 
     def _on_member_sealed(self, payload: bytes) -> None:
         """A member's SEALED payload: a moderator's new room secret (spec §13.7)."""
-        kind, fields = admission.decode_sealed(
-            seal.open_sealed(self._session_key, self.room_id, payload)
-        )
+        kind, fields = admission.decode_sealed(payload)
         if kind is not admission.SealedType.ROTATE:
             self.counters["unexpected_welcome"] += 1
             return
@@ -1077,7 +1113,7 @@ class RoomSession:
             for mid in fresh_recipients(out.commit, self.roster.members, self.me):
                 slot = self._slots.get(mid)
                 if slot is not None:  # absent: catches up through a sync when it announces
-                    self._send_unicast(slot, self._pair(mid).seal(pt))
+                    self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
 
     def _after_commit(self, commit: Commit) -> None:
         """Moderator duties once a commit is applied: welcomes (spec §13.4)."""

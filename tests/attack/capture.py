@@ -16,13 +16,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import struct
 from collections import Counter
 from dataclasses import dataclass, field
 
 from room.harness import Link, Router, new_identity, rng_for
+from room.insider import kind_of
 
-from e2ee import canonical
 from e2ee.envelope import Envelope, EnvelopeType, encode_envelope
 from e2ee.identity import fingerprint, safety_code
 from e2ee.invite import Invite
@@ -48,6 +47,7 @@ class CapturingRelay(Router):
     def __init__(self) -> None:
         self.up: list[tuple[Link, Envelope]] = []
         self.down: list[tuple[Link, Envelope]] = []
+        self.kinds: list[tuple[Envelope, str]] = []  # reliable payloads, as recipients open them
         super().__init__()
 
     def _route_envelopes(self, link: Link, envelopes: list[Envelope]) -> None:
@@ -56,6 +56,9 @@ class CapturingRelay(Router):
 
     def _deliver(self, to: Link, env: Envelope) -> None:
         self.down.append((to, env))
+        if env.type in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
+            kind = kind_of(to.session, env.payload)
+            self.kinds.append((env, "unopened" if kind is None else kind.name))
         super()._deliver(to, env)
 
 
@@ -229,7 +232,11 @@ def _bucket(n: int) -> str:
 
 
 def visible_metadata(cap: Capture) -> dict[str, object]:
-    """What the envelopes themselves tell an observer that holds no key (spec §20)."""
+    """What the envelopes themselves tell an observer that holds no key (spec §20).
+
+    ``kinds_by_size`` is the one insider column: the kinds the recipients
+    opened at each payload size, to show what the size does and does not tell.
+    """
     envs = [e for _, e in cap.relay.up] + [e for _, e in cap.relay.down]
     types = Counter(e.type.name for e in envs)
     sizes: dict[str, Counter[str]] = {}
@@ -238,18 +245,11 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
     reliable = [
         e for _, e in cap.relay.up if e.type in (EnvelopeType.CONTROL, EnvelopeType.UNICAST)
     ]
-    first = Counter(e.payload[0] for e in reliable if e.payload)
-    kind_names = {int(k): k.name for k in seal.Kind}
-    kind_sizes: dict[str, list[int]] = {}
-    for e in reliable:
-        kind_sizes.setdefault(kind_names.get(e.payload[0], "unknown"), []).append(len(e.payload))
-    epoch_kinds = (seal.Kind.COMMIT, seal.Kind.CONTROL)
-    final_epoch = max(x.session.epoch for x in cap.links.values())
-    epoch_in_clear = [
-        e
-        for e in reliable
-        if e.payload[0] in epoch_kinds and struct.unpack(">I", e.payload[1:5])[0] <= final_epoch
-    ]
+    distinct = {e.payload for e in reliable}
+    prefixes = Counter(p[: seal.HINT_LEN] for p in distinct)
+    kinds_by_size: dict[int, set[str]] = {}
+    for env, kind in cap.relay.kinds:
+        kinds_by_size.setdefault(len(env.payload), set()).add(kind)
     # A commit's author sends the same payload to everyone and to its own slot (spec §12.5).
     echoes = 0
     by_link: dict[int, set[bytes]] = {}
@@ -263,8 +263,6 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
             and e.payload in by_link.get(id(link), set())
         ):
             echoes += 1
-    pairwise = [e.payload for e in reliable if e.payload[0] == seal.Kind.PAIRWISE]
-    channels = {p[1 : 1 + seal.CHANNEL_ID_LEN] for p in pairwise}
     media = [(x, e) for x, e in cap.relay.up if e.type is EnvelopeType.MEDIA]
     # a speaker proof starts with 0xFF, which no frame header can (spec §15.6)
     sent_media = [(x, e) for x, e in media if not speaker_proof.is_proof(e.payload)]
@@ -279,15 +277,11 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
             t: dict(sorted(c.items(), key=lambda kv: int(kv[0][2:]))) for t, c in sizes.items()
         },
         "reliable_sent": len(reliable),
-        "reliable_first_byte": {kind_names.get(b, hex(b)): n for b, n in first.items()},
-        "reliable_sizes_by_kind": {k: [min(v), max(v), len(v)] for k, v in kind_sizes.items()},
-        "epoch_readable_in_clear": len(epoch_in_clear),
+        "reliable_sizes": sorted({len(p) for p in distinct}),
+        "reliable_sizes_all_padded": all(seal.is_payload_len(len(p)) for p in distinct),
+        "repeated_hints": sum(n - 1 for n in prefixes.values()),
+        "kinds_by_size": {n: sorted(k) for n, k in sorted(kinds_by_size.items())},
         "commits_identified_by_self_echo": echoes,
-        "distinct_pairwise_channel_ids": len(channels),
-        "pairwise_counters_read_in_clear": sorted(
-            canonical.decode(p[1 + seal.CHANNEL_ID_LEN :])[1]  # type: ignore[index]
-            for p in pairwise
-        ),
         "audio_frames": len(sent_media),
         "speaker_proofs": len(media) - len(sent_media),
         "audio_key_ids_seen": sorted({kid for kid, _, _ in headers}),

@@ -17,14 +17,19 @@ they were added:
   session; :attr:`timeline` keeps every event with the time it happened.
 
 A rule matches on what a relay knows about a delivery (:class:`Delivery`):
-recipient, sending client, envelope type, and ``what``, the relay's best
-guess at the payload: a commit is recognisable without any key because its
-author sends the same payload as a broadcast and as a UNICAST to its own slot
-(spec §12.5); other kinds come from the cleartext kind byte while the wire
-has one.  A MEDIA payload is ``"proof"`` if it is a speaker proof (its first
-byte, 0xFF, is one no frame header can start with, spec §15.6 — a relay tells
-them apart the same way) and ``"media"`` (an audio frame) otherwise.
-``tag`` is a sender-side label the test sets with :meth:`tagged`
+recipient, sending client, envelope type, size, and ``what``, the relay's
+classification from what it can see (spec §20): ``"commit"`` (its author
+sends the same payload as a broadcast and as a UNICAST to its own slot, spec
+§12.5), ``"payload"`` (any other CONTROL or UNICAST payload: since payload
+version 2 nothing else tells them apart but their padded size), ``"notice"``
+(a relay notice), and for MEDIA ``"proof"`` (a speaker proof: its first
+byte, 0xFF, is one no frame header can start with, spec §15.6) or ``"media"``.
+An unknown ``what`` is an error, so a test cannot match on a class the relay
+cannot see.
+
+``insider`` matches on the payload's kind as the *recipient* would open it
+(:func:`room.insider.kind_of`): what a relay would need the recipient's keys
+for.  ``tag`` is a sender-side label the test sets with :meth:`tagged`
 ("everything the moderator sent while kicking"), which needs no guess at all.
 """
 
@@ -36,13 +41,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from room.harness import Link, Router
+from room.insider import kind_of
 
 from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelope
 from e2ee.errors import HushroomError
-from e2ee.room import seal, speaker_proof
+from e2ee.room import speaker_proof
 from e2ee.room.events import Event
 
 _PAYLOAD_TYPES = (EnvelopeType.CONTROL, EnvelopeType.UNICAST)
+WHAT = frozenset({"commit", "payload", "notice", "media", "proof"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class Delivery:
     env: Envelope
     src: Link | None  # the client whose output caused it (the joiner, for relay notices)
     tag: str | None  # the sender-side label, see HostileRelay.tagged
-    what: str  # commit | media | proof | notice | join_request | control | pairwise | ...
+    what: str  # one of WHAT
     at: float  # relay clock when it was routed
 
 
@@ -90,12 +97,15 @@ def _classify(env: Envelope, commits: set[bytes]) -> str:
         return "proof" if speaker_proof.is_proof(env.payload) else "media"
     if env.type not in _PAYLOAD_TYPES:
         return "notice"
-    if env.payload in commits:
-        return "commit"
-    try:
-        return seal.peek_kind(env.payload).name.lower()
-    except HushroomError:
-        return "opaque"
+    return "commit" if env.payload in commits else "payload"
+
+
+def insider_kind(d: Delivery) -> str | None:
+    """The payload's kind as its recipient opens it with its current keys (an insider's view)."""
+    if d.env.type not in _PAYLOAD_TYPES:
+        return None
+    kind = kind_of(d.to.session, d.env.payload)
+    return None if kind is None else kind.name.lower()
 
 
 class HostileRelay(Router):
@@ -120,6 +130,7 @@ class HostileRelay(Router):
         src: Link | Iterable[Link] | None = None,
         types: Iterable[EnvelopeType] | None = None,
         what: Iterable[str] | None = None,
+        insider: Iterable[str] | None = None,
         tag: str | None = None,
         when: Match | None = None,
     ) -> Match:
@@ -128,6 +139,9 @@ class HostileRelay(Router):
         srcs = None if src is None else ({src} if isinstance(src, Link) else set(src))
         type_set = None if types is None else set(types)
         what_set = None if what is None else set(what)
+        if what_set is not None and not what_set <= WHAT:
+            raise ValueError(f"a relay cannot see {sorted(what_set - WHAT)}; use insider=")
+        kinds = None if insider is None else set(insider)
 
         def pred(d: Delivery) -> bool:
             return (
@@ -135,6 +149,7 @@ class HostileRelay(Router):
                 and (srcs is None or d.src in srcs)
                 and (type_set is None or d.env.type in type_set)
                 and (what_set is None or d.what in what_set)
+                and (kinds is None or insider_kind(d) in kinds)
                 and (tag is None or d.tag == tag)
                 and (when is None or when(d))
             )

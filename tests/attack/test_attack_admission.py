@@ -15,7 +15,7 @@ import tracemalloc
 
 from room.harness import Link, new_identity, rng_for
 
-from attack.hostile import Delivery
+from attack.hostile import Delivery, insider_kind
 from attack.scene import Scene, build
 from e2ee.envelope import Envelope, EnvelopeType, decode_envelope
 from e2ee.errors import DecryptionFailed
@@ -36,7 +36,9 @@ ATTACKER = new_identity(666)
 
 def requests_from(scene: Scene, joiner: Link, to: Link) -> list[Delivery]:
     return [
-        d for d in scene.relay.seen if d.src is joiner and d.to is to and d.what == "join_request"
+        d
+        for d in scene.relay.seen
+        if d.src is joiner and d.to is to and insider_kind(d) == "join_request"
     ]
 
 
@@ -195,8 +197,11 @@ def test_a_kicked_members_beacons_raise_no_alert() -> None:
     room.moderator.session.kick(eve.session.me)
     room.relay.pump()
     rng = rng_for(668)
+    held = eve.session._keys.epoch_keys
+    eve_key = held[max(held)]  # the newest key eve was given
     for epoch in (0, room.moderator.session.epoch, room.moderator.session.epoch + 5):
         pt = encode_beacon(eve_identity, room.invite.room_id, epoch, [rng(32)])
+        pt += seal.beacon_mac(eve_key, room.invite.room_id, pt)
         beacon = seal.seal_admission(
             room.invite.admission_key, room.invite.room_id, pt, rng, seal.Kind.BEACON
         )

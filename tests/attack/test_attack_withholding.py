@@ -8,11 +8,12 @@ and key changes lose no audio.
 
 from __future__ import annotations
 
-import pytest
+from room.insider import kind_of
 
+from attack.hostile import insider_kind
 from attack.scene import FRAME_S, build
 from e2ee.envelope import EnvelopeType
-from e2ee.room import Role, events
+from e2ee.room import Role, events, seal
 from e2ee.room.roster import op_role
 from e2ee.room.session import RoomConfig
 from e2ee.sframe_header import decode_header
@@ -50,7 +51,7 @@ def test_withholding_all_commits_from_one_member_raises_an_alert() -> None:
 def test_a_withheld_rekey_secret_is_recovered_and_audio_resumes() -> None:
     room = build(listeners=3)
     late, victim = room.listeners[0], room.listeners[2]
-    lost = room.relay.drop(src=room.moderator, to=late, what=["pairwise"])
+    lost = room.relay.drop(src=room.moderator, to=late, insider=["pairwise"])
     room.moderator.session.kick(victim.session.me)
     room.relay.pump()
     lost.lift()
@@ -90,17 +91,32 @@ def test_different_views_shown_by_the_relay_are_detected() -> None:
         assert "split_view" in room.alerts(x)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 8 item 11: the cleartext kind byte lets the relay drop just the beacons",
-)
 def test_dropping_only_beacons_does_not_hide_a_split_view() -> None:
+    """A relay that sees no kind byte can only drop everything a beacon might be.
+
+    Beacons are 304 or 560 bytes on the wire (spec §14.1), as are most control
+    messages: the relay drops every payload of those sizes that is not a
+    commit.  That takes a raised hand with it, and nobody on either side of
+    the split is left unwarned.
+    """
     room, mod, m2, a, b = two_moderators()
-    beacons = room.relay.drop(what=["beacon"])
+    sizes = (304, 560)
+    beacon_sized = room.relay.drop(what=["payload"], when=lambda d: len(d.env.payload) in sizes)
+    mark = len(room.relay.seen)
     show_two_views(room, mod, m2, a, b)
+    b.session.raise_hand()
+    room.relay.pump()
     room.run(3 * mod.session.config.head_beacon + 1)
-    assert beacons.hits == 0 or all("split_view" in room.alerts(x) for x in (a, b))
+    dropped = [
+        insider_kind(d)
+        for d in room.relay.seen[mark:]
+        if d.what == "payload" and len(d.env.payload) in sizes
+    ]
+    assert beacon_sized.hits == len(dropped) and "beacon" in dropped
+    assert "control" in dropped, "the relay dropped beacons and nothing else"
+    assert b.session.me not in m2.session.hand_queue, "the raised hand got through"
+    for x in (mod, m2, a, b):
+        assert room.alerts(x), "a member was left unwarned of the split"
 
 
 def test_twenty_commits_in_one_second_lose_no_audio() -> None:
@@ -123,7 +139,7 @@ def test_twenty_commits_in_one_second_lose_no_audio() -> None:
 def test_a_speaker_stops_using_the_old_key_half_a_second_after_a_removal() -> None:
     room = build(listeners=2, config=RoomConfig(key_grace=3.0))
     ear, victim = room.listeners
-    room.relay.drop(src=room.moderator, to=room.speaker, what=["pairwise"])  # no fresh secret
+    room.relay.drop(src=room.moderator, to=room.speaker, insider=["pairwise"])  # no fresh secret
     room.moderator.session.kick(victim.session.me)
     room.relay.pump()
     new_epoch = room.moderator.session.epoch
@@ -160,10 +176,12 @@ def test_a_kick_commit_withheld_from_one_listener_is_caught_up_by_sync() -> None
     with room.relay.tagged(room.moderator, "kick"):
         room.moderator.session.kick(victim.session.me)
     room.relay.pump()
-    assert {d.what for d in kick.held} == {"commit", "pairwise"}
+    assert {d.what for d in kick.held} == {"commit", "payload"}
+    inside = {kind_of(late.session, d.env.payload) for d in kick.held if d.what == "payload"}
+    assert inside == {seal.Kind.PAIRWISE}
     assert victim.session.me in late.session.members
     room.run(room.moderator.session.config.head_beacon + 3)  # a beacon shows it is behind
-    beacons = [d for d in room.relay.seen if d.to is late and d.what == "beacon"]
+    beacons = [d for d in room.relay.seen if d.to is late and insider_kind(d) == "beacon"]
     assert any(d.src is room.moderator for d in beacons), "the moderator's beacon arrived"
     assert victim.session.me not in late.session.members
     assert late.session.head == room.moderator.session.head

@@ -74,8 +74,10 @@ def _vector_seeds() -> Iterator[tuple[str, bytes]]:
     for part in ("commit_payload", "control", "join_request", "welcome", "beacon"):
         yield "room_payload", bytes.fromhex(rp[part]["payload"])
     sealed = bytes.fromhex(rp["welcome"]["payload"])
-    yield "room_payload", seal.split_chunks(sealed, bytes(8))[0]
-    yield "room_payload", bytes((seal.Kind.PAIRWISE,)) + bytes(8) + messages[0]
+    chunk = seal.split_chunks(sealed, bytes(8))[0]
+    adm, room_id = hexval("room_payloads", "admission_key"), hexval("room_payloads", "room_id")
+    yield "room_payload", seal.seal_admission(adm, room_id, chunk, bytes, seal.Kind.SEALED_CHUNK)
+    yield "room_payload", bytes.fromhex(rp["pairwise"]["payload"])
     commits = [bytes.fromhex(c["commit"]) for c in load("room_commits")["cases"]]
     commits.append(bytes.fromhex(rp["commit_payload"]["commit"]))
     for commit in commits:
@@ -94,7 +96,7 @@ def _session_seeds() -> Iterator[tuple[str, bytes]]:
     from e2ee.envelope import RELAY_TYPES, EnvelopeType, encode_envelope
     from e2ee.room import seal
 
-    from .scenario import recorded
+    from .scenario import _invite, recorded
     from .target_session import FLIP, NEXT, PICK, RAW, RUN, WAIT
 
     control = sorted(RELAY_TYPES).index(EnvelopeType.UNICAST)
@@ -113,9 +115,10 @@ def _session_seeds() -> Iterator[tuple[str, bytes]]:
         flips = b"".join(bytes((FLIP, 0, i * 7 % 256, i % 8)) for i in range(n))
         yield "session", bytes((index,)) + flips
         # a two-piece SEALED_CHUNK transfer (spec §13.4) of a junk sealed payload
+        inv = _invite()
         pieces = [
-            bytes((seal.Kind.SEALED_CHUNK,)) + b"transfer" + bytes((0, i, 0, 2)) + bytes(90)
-            for i in range(2)
+            seal.seal_admission(inv.admission_key, inv.room_id, body, bytes, seal.Kind.SEALED_CHUNK)
+            for body in (b"transfer" + bytes((0, i, 0, 2)) + bytes(90) for i in range(2))
         ]
         raw = b"".join(bytes((RAW, control, 1, 2)) + len(p).to_bytes(2, "big") + p for p in pieces)
         yield "session", bytes((index, NEXT)) + raw

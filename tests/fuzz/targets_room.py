@@ -14,7 +14,7 @@ from functools import cache
 from e2ee import canonical
 from e2ee.errors import RemoteProtocolError
 from e2ee.identity import SessionKey
-from e2ee.room import seal
+from e2ee.room import keys, seal
 from e2ee.room.admission import (
     AdmissionType,
     SealedType,
@@ -30,7 +30,7 @@ from e2ee.room.control import decode_beacon, parse_control, verify_control
 from e2ee.room.roster import MAX_NAME_BYTES, MAX_OPS_PER_COMMIT, RosterState, parse_op
 
 from .cursor import Cursor, require
-from .vectors import hexval
+from .vectors import hexval, load
 
 ROOM_ID = hexval("room_payloads", "room_id")
 
@@ -147,29 +147,34 @@ def _member_session() -> SessionKey:
     return SessionKey(hexval("room_payloads", "member_session_private"))
 
 
-def room_payload(data: bytes) -> None:
-    """The framings of spec §13.1, §13.4, §14.1, §15.3 under the room_payloads.json keys.
+@cache
+def _payload_keys() -> list[tuple[bytes, bytes]]:
+    """(key, extra associated data) of every keyed payload framing in room_payloads.json."""
+    rp = "room_payloads"
+    return [
+        (hexval(rp, "admission_key"), b""),
+        (keys.control_key(hexval(rp, "K_0"), ROOM_ID), (0).to_bytes(4, "big")),
+        (keys.control_key(hexval(rp, "K_1"), ROOM_ID), (1).to_bytes(4, "big")),
+        (bytes.fromhex(load(rp)["pairwise"]["wrap_key"]), b""),
+    ]
 
-    The kind byte of the payload picks the opener, as a receiver does:
-    JOIN_REQUEST / BEACON under the admission key, COMMIT / CONTROL under
-    K_0/K_1 by their cleartext epoch, SEALED to the member's session key,
-    SEALED_CHUNK header, PAIRWISE channel id.
+
+def room_payload(data: bytes) -> None:
+    """The framings of spec §13.1, §14.1, §15.3 under the room_payloads.json keys.
+
+    Tried as a receiver does: the hint under the admission key, C_0, C_1 and
+    the pair wrap key, then the seal to the member's session key; a chunk's
+    body is parsed as its header says.
     """
     try:
-        kind = seal.peek_kind(data)
-        if kind in (seal.Kind.JOIN_REQUEST, seal.Kind.BEACON):
-            seal.open_admission(hexval("room_payloads", "admission_key"), ROOM_ID, data, kind)
-        elif kind in (seal.Kind.COMMIT, seal.Kind.CONTROL):
-            epoch = seal.epoch_of(data)
-            key = hexval("room_payloads", "K_1" if epoch & 1 else "K_0")
-            seal.open_epoch(key, ROOM_ID, data)
-        elif kind is seal.Kind.SEALED:
-            seal.open_sealed(_member_session(), ROOM_ID, data)
-        elif kind is seal.Kind.SEALED_CHUNK:
-            tid, index, count, piece = seal.parse_chunk(data)
-            require(len(tid) == 8 and 0 <= index < count, "chunk header out of range")
-            require(len(piece) < len(data), "chunk data larger than the payload")
-        elif kind is seal.Kind.PAIRWISE:
-            require(len(seal.channel_id_of(data)) == seal.CHANNEL_ID_LEN, "channel id length")
+        for key, extra in _payload_keys():
+            if seal.hint_matches(key, data):
+                kind, body = seal.open_keyed(key, ROOM_ID, data, extra)
+                if kind is seal.Kind.SEALED_CHUNK:
+                    tid, index, count, piece = seal.parse_chunk(body)
+                    require(len(tid) == 8 and 0 <= index < count, "chunk header out of range")
+                    require(len(piece) < len(data), "chunk data larger than the payload")
+                return
+        seal.open_sealed(_member_session(), ROOM_ID, data)
     except RemoteProtocolError:
         return

@@ -125,7 +125,7 @@ def test_replayed_request_cost() -> None:
     seen = tap(s)
     r.attach(s)
     r.pump()
-    request = [e for e in admission_payloads(seen) if e.type is EnvelopeType.UNICAST][-1]
+    request = [e for e in admission_payloads(seen, invite) if e.type is EnvelopeType.UNICAST][-1]
     env = Envelope(request.type, request.room_tag, s.slot or 0, request.payload)
 
     def once() -> None:

@@ -16,9 +16,11 @@ from e2ee.room.roster import op_role
 
 from .admission_util import founded_room, of
 from .harness import Invite, Link, Router, make_invite, new_identity, rng_for
+from .insider import admission_kind
 
 SECRET = bytes([9]) * 32
-ADMISSION = bytes((seal.Kind.JOIN_REQUEST,))
+
+JOIN_REQUEST = seal.Kind.JOIN_REQUEST
 
 
 def tap(session: RoomSession) -> list[Envelope]:
@@ -36,9 +38,15 @@ def tap(session: RoomSession) -> list[Envelope]:
     return seen
 
 
-def admission_payloads(seen: list[Envelope]) -> list[Envelope]:
+def admission_payloads(seen: list[Envelope], invite: Invite) -> list[Envelope]:
+    """The admission messages among ``seen``: what anyone holding the invite can pick out."""
     kinds = (EnvelopeType.CONTROL, EnvelopeType.UNICAST)
-    return [e for e in seen if e.type in kinds and e.payload[:1] == ADMISSION]
+    return [
+        e
+        for e in seen
+        if e.type in kinds
+        and admission_kind(invite.admission_key, invite.room_id, e.payload) is JOIN_REQUEST
+    ]
 
 
 def replay(r: Router, mod: Link, recorded: list[Envelope], slots: list[int]) -> None:
@@ -77,7 +85,7 @@ def test_a_replayed_request_cannot_replace_a_live_speakers_session() -> None:
     assert x.session.role is Role.SPEAKER and live_key != first._session_key.public
     epoch = mod.session.epoch
     assert x.session.slot is not None
-    replay(r, mod, admission_payloads(recorded), [old_slot, x.session.slot])
+    replay(r, mod, admission_payloads(recorded, invite), [old_slot, x.session.slot])
     assert mod.session.epoch == epoch, "no commit"
     assert session_key_of(mod, x_id.public) == live_key
     assert x.session.state == "member" and x.session.role is Role.SPEAKER
@@ -103,7 +111,7 @@ def test_a_replayed_request_does_not_readmit_a_member_who_left_a_knock_room() ->
     r.advance(3.0)
     assert s.me not in mod.session.members
     epoch = mod.session.epoch
-    replay(r, mod, admission_payloads(recorded), [slot, slot + 100])
+    replay(r, mod, admission_payloads(recorded, invite), [slot, slot + 100])
     assert s.me not in mod.session.members and mod.session.epoch == epoch
     assert len(of(mod, events.JoinRequested)) == 1, "not even asked again"
     assert x.session.state == "left"
@@ -118,7 +126,7 @@ def test_a_replayed_request_costs_the_moderator_no_snapshot() -> None:
     r.attach(s)
     r.pump()
     assert s.state == "member" and len(mod.session.members) == 32
-    recorded = admission_payloads(seen)
+    recorded = admission_payloads(seen, invite)
     out = tap(mod.session)
     epoch = mod.session.epoch
     assert s.slot is not None
@@ -127,7 +135,7 @@ def test_a_replayed_request_costs_the_moderator_no_snapshot() -> None:
     assert mod.session.epoch == epoch
     sealed = [e for e in out if e.payload[:1] in (b"\x05", b"\x06")]
     assert not sealed, "no welcome, hence no snapshot, was built or sent"
-    offers = admission_payloads(out)
+    offers = admission_payloads(out, invite)
     assert all(e.type is EnvelopeType.UNICAST for e in offers)
     assert sum(len(e.payload) for e in out) <= 10 * 400, "at most a small offer per replay"
     # every replayed payload is dropped (stale, or over the slot's admission rate

@@ -21,14 +21,14 @@ from room.harness import Link
 def moderator_says(room: Scene, to: Link, message: list[Value]) -> None:
     """The moderator itself sends ``message`` over its pair channel with ``to``."""
     mod = room.moderator
-    payload = mod.session._pair(to.session.me).seal(canonical.encode(message))
+    payload = mod.session._pair(to.session.me).seal(canonical.encode(message), mod.session._rng)
     room.relay.inject_as(mod, to, EnvelopeType.UNICAST, payload)
     room.relay.pump()
 
 
 def kick_without_secret_for(room: Scene, victim: Link) -> int:
     """Kick the last listener; ``victim`` gets the commit but not its fresh secret."""
-    lost = room.relay.drop(src=room.moderator, to=victim, what=["pairwise"])
+    lost = room.relay.drop(src=room.moderator, to=victim, insider=["pairwise"])
     room.moderator.session.kick(room.listeners[-1].session.me)
     room.relay.pump()
     lost.lift()

@@ -8,6 +8,7 @@ one per SNAPSHOT_INTERVAL.
 
 from __future__ import annotations
 
+from attack.hostile import insider_kind
 from attack.scene import Scene, build
 
 from e2ee.envelope import HEADER_LEN, Envelope, EnvelopeType
@@ -88,16 +89,16 @@ def test_a_far_behind_members_beacon_earns_one_snapshot_per_interval() -> None:
     churn(room, 2)
     room.run(room.moderator.session.config.head_beacon + 1)  # late's beacon to the moderator
     cut.lift()
-    beacons = [d for d in room.relay.seen if d.src is late and d.what == "beacon"]
+    beacons = [d for d in room.relay.seen if d.src is late and insider_kind(d) == "beacon"]
     assert beacons, "the late listener sent its beacon"
-    snapshots = [d for d in cut.held if d.what == "pairwise"]
+    snapshots = [d for d in cut.held if insider_kind(d) == "pairwise"]
     assert len(snapshots) == 1, "the beacon earned one catch-up over the pair channel"
     replay = room.relay.withhold(to=late, src=room.moderator)
     for _ in range(20):  # the relay (or the member) repeats the beacon
         room.relay.replay(beacons[-1:])
         room.relay.pump()
         room.run(SNAPSHOT_INTERVAL / 20)
-    assert len([d for d in replay.held if d.what == "pairwise"]) <= 2
+    assert len([d for d in replay.held if insider_kind(d) == "pairwise"]) <= 2
     replay.release()
     cut.release()
     room.relay.pump()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.room import RoomSession, seal
-from e2ee.room.pending import MAX_BYTES, MAX_ENTRIES, MAX_PAYLOAD, PendingPayloads
+from e2ee.room.pending import MAX_BYTES, MAX_ENTRIES, MAX_KEYS, MAX_PAYLOAD, PendingPayloads
 from e2ee.room.roster import Policy, op_policy
 
 from .harness import Link, Router, make_invite, new_identity, rng_for
@@ -58,7 +58,7 @@ def test_thousand_held_back_commits_released_in_reverse_order_all_apply() -> Non
     assert len(member.session._buffer) == 0
 
 
-def test_junk_for_far_epochs_does_not_evict_payloads_for_near_ones() -> None:
+def test_a_junk_flood_up_to_the_bound_does_not_evict_a_held_commit() -> None:
     r, mod, member = two_member_room()
     s = member.session
     held = intercept(member, lambda env: env.type is EnvelopeType.CONTROL)
@@ -69,40 +69,64 @@ def test_junk_for_far_epochs_does_not_evict_payloads_for_near_ones() -> None:
     del s.envelope_received
     s.envelope_received(held[1], r.now)  # the second commit first: it waits for epoch 2's key
     junk = random.Random(3)
-    for i in range(MAX_ENTRIES + 100):  # a flood claiming later epochs
-        body = bytes((seal.Kind.CONTROL,)) + (s.epoch + 5 + i % 50).to_bytes(4, "big")
+    room_for = MAX_ENTRIES - len(s._buffer)
+    for _ in range(room_for):  # payload-sized junk: nobody can tell it from a payload
         s.envelope_received(
-            Envelope(EnvelopeType.CONTROL, s.room_tag, 99, body + junk.randbytes(60)), r.now
+            Envelope(EnvelopeType.CONTROL, s.room_tag, 99, junk.randbytes(304)), r.now
         )
-    assert len(s._buffer) == MAX_ENTRIES
-    assert s.counters["buffer_overflow"] == 101  # the pending commit was never evicted
+    assert len(s._buffer) == MAX_ENTRIES and s.counters["buffer_overflow"] == 0
     s.envelope_received(held[0], r.now)
     assert s.epoch == mod.session.epoch and s.head == mod.session.head
 
 
+def payload(rng: random.Random, size: int = 304) -> bytes:
+    return rng.randbytes(size)
+
+
 def test_pending_store_at_its_entry_bound() -> None:
     p = PendingPayloads()
-    for i in range(MAX_ENTRIES):
-        assert p.add(7, EnvelopeType.CONTROL, 1, bytes([i % 256]) * 40) == 0
+    rng = random.Random(1)
+    key = bytes(32)
+    wanted = seal.seal_keyed(key, bytes(32), seal.Kind.CONTROL, b"x", rng.randbytes)
+    assert p.add(EnvelopeType.CONTROL, 1, wanted) == 0
+    for _ in range(MAX_ENTRIES - 1):
+        assert p.add(EnvelopeType.CONTROL, 1, payload(rng)) == 0
     assert len(p) == MAX_ENTRIES
-    assert p.add(7, EnvelopeType.CONTROL, 1, b"new" * 10) == 1  # oldest of epoch 7 evicted
+    assert p.add(EnvelopeType.CONTROL, 1, payload(rng)) == 1  # the oldest is evicted
     assert len(p) == MAX_ENTRIES
-    assert p.add(9, EnvelopeType.CONTROL, 1, b"far") == 1  # further than all held: refused
-    assert p.add(3, EnvelopeType.CONTROL, 1, b"near") == 1  # nearer: evicts from epoch 7
-    assert len(p) == MAX_ENTRIES and p.epochs() == [3, 7]
-    assert p.take(3) == [(EnvelopeType.CONTROL, 1, b"near")]
-    taken = p.take(7)
-    assert len(taken) == MAX_ENTRIES - 1 and taken[-1][2] == b"new" * 10
-    assert len(p) == 0 and p.buffered_bytes == 0
+    p.key_arrived(key)
+    assert p.next_released() is None  # it was the oldest
+    p.add(EnvelopeType.UNICAST, 2, wanted)
+    p.key_arrived(bytes(31) + b"\x01")
+    p.key_arrived(key)
+    assert p.next_released() == [(EnvelopeType.UNICAST, 2, wanted)]
+    assert p.next_released() is None and len(p) == MAX_ENTRIES - 1
 
 
 def test_pending_store_at_its_byte_bound() -> None:
     p = PendingPayloads()
     big = b"\x01" * MAX_PAYLOAD
     for _ in range(MAX_BYTES // MAX_PAYLOAD):
-        assert p.add(1, EnvelopeType.CONTROL, 1, big) == 0
-    assert p.buffered_bytes == MAX_BYTES
-    assert p.add(1, EnvelopeType.CONTROL, 1, b"x") == 1
-    assert p.buffered_bytes == MAX_BYTES - MAX_PAYLOAD + 1
-    assert p.add(0, EnvelopeType.CONTROL, 1, big + b"!") == 1  # over the per-payload bound
-    assert p.buffered_bytes == MAX_BYTES - MAX_PAYLOAD + 1
+        assert p.add(EnvelopeType.CONTROL, 1, big) == 0
+    full = p.buffered_bytes
+    assert full > MAX_BYTES - MAX_PAYLOAD
+    assert p.add(EnvelopeType.CONTROL, 1, big) == 1
+    assert p.buffered_bytes == full
+    assert p.add(EnvelopeType.CONTROL, 1, big + b"!") == 1  # over the per-payload bound
+    assert p.buffered_bytes == full
+
+
+def test_arrived_keys_waiting_to_be_tried_are_bounded() -> None:
+    p = PendingPayloads()
+    rng = random.Random(2)
+    keys = [rng.randbytes(32) for _ in range(MAX_KEYS + 1)]
+    held = [seal.seal_keyed(k, bytes(32), seal.Kind.CONTROL, b"x", rng.randbytes) for k in keys]
+    for payload in held:
+        p.add(EnvelopeType.CONTROL, 1, payload)
+    for key in keys:
+        p.key_arrived(key)
+    released = []
+    while (out := p.next_released()) is not None:
+        released += [h[2] for h in out]
+    assert released == held[1:], "the oldest arrived key beyond the bound is not tried"
+    assert len(p) == 1

@@ -17,16 +17,19 @@ from e2ee.room.chunks import (
     ChunkAssembler,
 )
 
-from .harness import Router, make_invite, new_identity, rng_for
+from .harness import Invite, Router, make_invite, new_identity, rng_for
 
 
 def piece(tid: bytes, index: int, count: int, data: bytes) -> bytes:
-    return (
-        bytes((seal.Kind.SEALED_CHUNK,))
-        + tid
-        + index.to_bytes(2, "big")
-        + count.to_bytes(2, "big")
-        + data
+    """A SEALED_CHUNK body (spec §13.1)."""
+    return tid + index.to_bytes(2, "big") + count.to_bytes(2, "big") + data
+
+
+def wire(invite: Invite, body: bytes) -> bytes:
+    """``body`` as a chunk payload on the wire: under the admission key (spec §14.1)."""
+    rng = random.Random(body).randbytes
+    return seal.seal_admission(
+        invite.admission_key, invite.room_id, body, rng, seal.Kind.SEALED_CHUNK
     )
 
 
@@ -44,8 +47,12 @@ def test_two_pieces_of_one_transfer_with_different_counts_do_not_kill_a_joiner()
     assert s.state == "joining"
     tid = b"T" * 8
     # pieces 2/3 then 1/2: the old code saw len(parts) == 2 == count and read parts[0]
-    s.envelope_received(Envelope(EnvelopeType.UNICAST, s.room_tag, 1, piece(tid, 2, 3, b"x")), 0)
-    s.envelope_received(Envelope(EnvelopeType.UNICAST, s.room_tag, 1, piece(tid, 1, 2, b"y")), 0)
+    s.envelope_received(
+        Envelope(EnvelopeType.UNICAST, s.room_tag, 1, wire(invite, piece(tid, 2, 3, b"x"))), 0
+    )
+    s.envelope_received(
+        Envelope(EnvelopeType.UNICAST, s.room_tag, 1, wire(invite, piece(tid, 1, 2, b"y"))), 0
+    )
     assert s.counters["malformed"] == 1
     assert s.state == "joining"
     r.pump()
@@ -58,7 +65,10 @@ def test_a_member_drops_chunks_it_cannot_be_waiting_for() -> None:
     s = RoomSession.create(founder, invite, "M", "open", rng_for(1), 0.0)
     for i in range(3):
         s.envelope_received(
-            Envelope(EnvelopeType.UNICAST, s.room_tag, 9, piece(bytes([i]) * 8, 0, 2, FULL)), 0
+            Envelope(
+                EnvelopeType.UNICAST, s.room_tag, 9, wire(invite, piece(bytes([i]) * 8, 0, 2, FULL))
+            ),
+            0,
         )
     assert s.counters["unexpected_chunk"] == 3
     assert s._chunks.buffered_bytes == 0
@@ -132,7 +142,8 @@ def test_session_timer_expires_a_stale_transfer() -> None:
     s = RoomSession.join(new_identity(3), invite, "J", rng_for(3), 0.0)
     s.envelope_received(Envelope(EnvelopeType.WELCOME, s.room_tag, 4, b""), 0.0)
     s.envelope_received(
-        Envelope(EnvelopeType.UNICAST, s.room_tag, 1, piece(b"q" * 8, 0, 2, FULL)), 0.0
+        Envelope(EnvelopeType.UNICAST, s.room_tag, 1, wire(invite, piece(b"q" * 8, 0, 2, FULL))),
+        0.0,
     )
     assert s._chunks.transfers == 1
     timer = s.get_timer()

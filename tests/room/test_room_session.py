@@ -17,6 +17,7 @@ from e2ee.room.roster import RemoveReason, op_role
 from e2ee.sender_key import SenderKey
 
 from .harness import Link, Router, make_invite, new_identity, rng_for
+from .insider import kind_of
 
 
 def room(n_listeners: int, policy: str = "open", seed: int = 0) -> tuple[Router, Link, list[Link]]:
@@ -294,6 +295,9 @@ def test_concurrent_moderator_commits_converge() -> None:
 # -- split view and rollback ----------------------------------------------------
 
 
+COMMIT = seal.Kind.COMMIT
+
+
 def test_replayed_commit_is_reported_as_rollback() -> None:
     r, mod, (a, b) = room(2)
     captured: list[Envelope] = []
@@ -302,7 +306,7 @@ def test_replayed_commit_is_reported_as_rollback() -> None:
     orig = r._deliver
 
     def spy(to: Link, env: Envelope) -> None:
-        if to is b and env.type is EnvelopeType.CONTROL and env.payload[0] == seal.Kind.COMMIT:
+        if to is b and kind_of(b.session, env.payload) is COMMIT:
             captured.append(env)
         orig(to, env)
 
@@ -332,7 +336,7 @@ def test_split_view_is_detected_from_heads_in_control_traffic() -> None:
     out_of_order: list[tuple[Link, Envelope]] = []
 
     def liar(to: Link, env: Envelope) -> None:
-        is_commit = env.type is EnvelopeType.CONTROL and env.payload[0] == seal.Kind.COMMIT
+        is_commit = env.type is EnvelopeType.CONTROL and kind_of(to.session, env.payload) is COMMIT
         src = r.by_slot.get(env.slot)
         if is_commit and to is b and src is mod:
             out_of_order.append((to, env))  # hold mod's commit back from b
@@ -440,7 +444,7 @@ def test_a_member_that_misses_the_rekey_secret_recovers_by_sync() -> None:
     orig = r._deliver
 
     def lose_fresh(to: Link, env: Envelope) -> None:
-        if to is a and env.type is EnvelopeType.UNICAST and env.payload[0] == seal.Kind.PAIRWISE:
+        if to is a and kind_of(a.session, env.payload) is seal.Kind.PAIRWISE:
             return  # the relay loses a's copy of the fresh secret
         orig(to, env)
 

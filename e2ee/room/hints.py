@@ -1,0 +1,39 @@
+"""Which key a room payload is under, found from its hint (spec §13.1, §16.7).
+
+A room payload names no key: its first 8 bytes are a hint that only a holder
+of the key can compute (:func:`e2ee.room.seal.hint_matches`).  A receiver
+tries its keys in a fixed order and stops at the first match, so a payload
+costs at most :data:`MAX_HINT_TRIALS` SHA-256 computations (one per candidate key) before any
+decryption, and at most one decryption after a match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import islice
+from typing import Final, TypeVar
+
+from e2ee.room.seal import hint_matches
+
+MAX_EPOCH_TRIALS: Final = 128  # held epoch keys tried, newest first (spec §16.7)
+MAX_CHANNEL_TRIALS: Final = 31  # pairwise channels with moderators tried (spec §16.7)
+MAX_HINT_TRIALS: Final = MAX_EPOCH_TRIALS + 1 + MAX_CHANNEL_TRIALS  # the admission key: 1
+
+
+class NoMatch:
+    """No candidate key's hint matched."""
+
+    __slots__ = ()
+
+
+NO_MATCH: Final = NoMatch()
+T = TypeVar("T")
+
+
+def find_key(payload: bytes, candidates: Iterable[tuple[T, bytes]]) -> T | NoMatch:
+    """The tag of the first of (at most :data:`MAX_HINT_TRIALS`) candidate keys whose
+    hint ``payload`` carries, or :data:`NO_MATCH`."""
+    for tag, key in islice(candidates, MAX_HINT_TRIALS):
+        if hint_matches(key, payload):
+            return tag
+    return NO_MATCH
