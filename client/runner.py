@@ -18,7 +18,6 @@ from pathlib import Path
 import trio
 
 from client import exits
-from client import room_protocol as rp
 from client.audio.errors import AudioError
 from client.audio.sinks import FrameSink
 from client.audio.sources import FrameSource
@@ -30,6 +29,15 @@ from client.home import resolve_home
 from client.identity_store import IdentityStore
 from client.invite_input import read_invite
 from client.json_stream import JsonConsole
+from client.relay_connect import (
+    CONNECT_ERRORS,
+    check_invite_text,
+    describe_connect_error,
+    invite_founder_is,
+    new_invite,
+    save_policy,
+    saved_policy,
+)
 from client.room_client import ClientConfig, RoomClient
 
 
@@ -120,7 +128,7 @@ async def run_client(
                     if client.ended:
                         nursery.cancel_scope.cancel()
                         return
-                    last = rp.last_moderator_successor(client.room) is not None
+                    last = client.room.successor is not None
                     if signum == signal.SIGINT and not asked and last:
                         asked = True
                         client.leave()  # refused: prints the question
@@ -160,8 +168,8 @@ def run_or_explain(
     except BaseException as exc:
         leaves = _leaves(exc)
         for leaf in leaves:
-            if isinstance(leaf, rp.CONNECT_ERRORS):
-                raise CliError(rp.describe_connect_error(leaf)) from None
+            if isinstance(leaf, CONNECT_ERRORS):
+                raise CliError(describe_connect_error(leaf)) from None
         for leaf in leaves:
             if isinstance(leaf, CliError | KeyboardInterrupt):
                 raise leaf from None
@@ -213,10 +221,10 @@ def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str)
 
 
 def run_join(args: argparse.Namespace) -> int:
-    invite = rp.check_invite_text(read_invite(args))
+    invite = check_invite_text(read_invite(args))
     home_identity = IdentityStore(resolve_home(args.home)).load_or_create()
-    create = rp.invite_founder_is(invite, home_identity)
-    config = _config(args, invite, create=create, policy=rp.saved_policy(args.home, invite))
+    create = invite_founder_is(invite, home_identity)
+    config = _config(args, invite, create=create, policy=saved_policy(args.home, invite))
     if create:
         _say(args, "you founded this room: opening it as its moderator")
     return _run(lambda: RoomClient(config), args, _print_safety_code)
@@ -231,8 +239,8 @@ def run_room_create(args: argparse.Namespace) -> int:
             "--pin is required: copy it from the relay's start-up line ('hushroom relay' prints it)"
         )
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
-    invite = rp.new_invite(host, port, args.pin, identity)
-    rp.save_policy(args.home, invite, args.policy)
+    invite = new_invite(host, port, args.pin, identity)
+    save_policy(args.home, invite, args.policy)
     if args.detach:
         # Just the link on stdout, so that '--detach > invite.txt' is an invite file.
         print(invite, flush=True)
@@ -254,13 +262,13 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 
 def _print_safety_code(client: RoomClient) -> None:
-    if rp.may_speak(client.room):  # the founder is in at once; others once admitted
-        print(f"room safety code: {rp.safety_code(client.room)}", flush=True)
+    if client.may_speak():  # the founder is in at once; others once admitted
+        print(f"room safety code: {client.safety_code()}", flush=True)
 
 
 def bot_config(args: argparse.Namespace) -> ClientConfig:
     """The welcome bot's client: audience member, raises its hand, accepts by itself."""
-    invite = rp.check_invite_text(read_invite(args))
+    invite = check_invite_text(read_invite(args))
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
     config = ClientConfig(
         invite=invite,

@@ -34,6 +34,9 @@ SAY = (
     "where the relay forwards frames it cannot read. Please raise your hand to speak."
 )
 
+SPEAKER = bytes(32)
+"""The one speaker's member id in the receiver run."""
+
 
 def _encode(pcm: npt.NDArray[np.int16], config: OpusEncoderConfig) -> tuple[list[bytes], float]:
     encoder = OpusFrameEncoder(config)
@@ -89,14 +92,14 @@ def _through_receiver(
     for tick in range(len(packets) + 20):
         now = tick * 0.02 + 0.001
         while k < len(arrivals) and arrivals[k][0] <= now:
-            receiver.push("s", arrivals[k][1], arrivals[k][2], arrivals[k][0])
+            receiver.push(SPEAKER, arrivals[k][1], arrivals[k][2], arrivals[k][0])
             k += 1
         out.append(receiver.tick(now))
     recorded = np.concatenate(out)
     corr, _ = aligned_correlation(pcm, recorded, max_lag=48_000)
     windowed, _ = windowed_correlation(pcm, recorded, max_lag=48_000)
-    jitter = receiver.jitter_stats("s")
-    decoded = receiver.decode_stats("s")
+    jitter = receiver.jitter_stats(SPEAKER)
+    decoded = receiver.decode_stats(SPEAKER)
     return {
         "correlation": round(corr, 4),
         "windowed_correlation": round(windowed, 4),
