@@ -34,7 +34,9 @@ from client.relay_connect import (
     check_invite_text,
     describe_connect_error,
     invite_founder_is,
+    link_connector,
     new_invite,
+    parse_invite,
     save_policy,
     saved_policy,
 )
@@ -223,11 +225,23 @@ def _config(args: argparse.Namespace, invite: str, *, create: bool, policy: str)
 def run_join(args: argparse.Namespace) -> int:
     invite = check_invite_text(read_invite(args))
     home_identity = IdentityStore(resolve_home(args.home)).load_or_create()
-    create = invite_founder_is(invite, home_identity)
-    config = _config(args, invite, create=create, policy=saved_policy(args.home, invite))
-    if create:
-        _say(args, "you founded this room: opening it as its moderator")
+    founder = invite_founder_is(invite, home_identity)
+    config = _config(args, invite, create=False, policy=saved_policy(args.home, invite))
+    config.reopen = founder  # rejoin the room if anyone is in it, else open it
     return _run(lambda: RoomClient(config), args, _print_safety_code)
+
+
+def check_relay(invite: str) -> None:
+    """Reach the invite's relay and check its key against the pin, or raise one CliError line."""
+
+    async def probe() -> None:
+        link = await link_connector(parse_invite(invite))()
+        await link.aclose()
+
+    try:
+        trio.run(probe)
+    except CONNECT_ERRORS as exc:
+        raise CliError(describe_connect_error(exc)) from None
 
 
 def run_room_create(args: argparse.Namespace) -> int:
@@ -240,8 +254,12 @@ def run_room_create(args: argparse.Namespace) -> int:
         )
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
     invite = new_invite(host, port, args.pin, identity)
+    # Everything that can fail (audio devices, the relay, its pin) fails before
+    # the invite is printed: a printed invite is a room that exists.
+    config = None if args.detach else _config(args, invite, create=True, policy=args.policy)
+    check_relay(invite)
     save_policy(args.home, invite, args.policy)
-    if args.detach:
+    if config is None:
         # Just the link on stdout, so that '--detach > invite.txt' is an invite file.
         print(invite, flush=True)
         print(
@@ -252,7 +270,6 @@ def run_room_create(args: argparse.Namespace) -> int:
         )
         return 0
     _say(args, f"invite: {invite}")
-    config = _config(args, invite, create=True, policy=args.policy)
     return _run(lambda: RoomClient(config), args, _print_safety_code)
 
 
