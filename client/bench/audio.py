@@ -25,6 +25,7 @@ from client.audio.quality import aligned_correlation, windowed_correlation
 from client.audio.receiver import RoomAudioReceiver
 from client.audio.sources import espeak_binary, synthesize_speech
 from client.audio.synth import speech_like, tone
+from client.bench.progress import Progress
 from client.commands.common import positive_seconds
 
 HELP = "audio pipeline: Opus bytes per frame, round-trip correlation, encode/decode µs"
@@ -110,8 +111,12 @@ def _through_receiver(
     }
 
 
-def measure(seconds: float = 10.0, include_espeak: bool = True) -> dict[str, Any]:
+def measure(
+    seconds: float = 10.0, include_espeak: bool = True, progress: Progress | None = None
+) -> dict[str, Any]:
     """All measurements as a JSON-able dict (espeak-ng speech too when installed)."""
+    progress = progress or Progress("audio")
+    progress.phase("preparing signals")
     signals: dict[str, npt.NDArray[np.int16]] = {
         "speech_like": speech_like(seconds, pitch_hz=125.0, seed=7),
         "tone_440": tone(440.0, seconds),
@@ -123,7 +128,8 @@ def measure(seconds: float = 10.0, include_espeak: bool = True) -> dict[str, Any
         "frame_samples": FRAME_SAMPLES,
         "signals": {},
     }
-    for name, pcm in signals.items():
+    for number, (name, pcm) in enumerate(signals.items(), 1):
+        progress.phase(f"signal {number} of {len(signals)}", name)
         entry: dict[str, Any] = {"seconds": round(pcm.size / 48_000, 2)}
         for bitrate in (24_000, 32_000):
             for vbr in ("on", "off"):
@@ -163,7 +169,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = measure(args.seconds)
+    progress = Progress("audio")
+    result = measure(args.seconds, progress=progress)
+    progress.done()
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
