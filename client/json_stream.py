@@ -19,7 +19,8 @@ import trio
 
 from client.actions import KINDS, Action
 from client.console import read_lines
-from client.room_client import ROLE_NAMES, RoomClient
+from client.room_client import RoomClient
+from client.roster_view import ROLE_NAMES
 from e2ee.room import events as ev
 from e2ee.room.roster import RemoveReason
 

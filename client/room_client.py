@@ -20,8 +20,8 @@
 Room policy (who may leave, who is re-admitted without a person, who is
 banned) is the room session's alone: the client asks it (``RoomSession``'s
 ``successor``, its automatic admission of known members, spec §13.4) and
-keeps no copy.  A member's view handle is the hex of its member id, so a
-handle names exactly one member (local display only; never sent).
+keeps no copy.  Speakers and view handles are keyed by the whole member id
+(:mod:`client.roster_view`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import trio
 
-from client import exits
+from client import exits, roster_view
 from client.actions import LINE_HELP, Action, Kind
 from client.audio.format import Frame
 from client.audio.jitter import JitterConfig
@@ -43,27 +43,21 @@ from client.audio.receiver import SPEAKING_THRESHOLD_DBFS, RoomAudioReceiver
 from client.audio.sinks import FrameSink, RoomRecorder
 from client.audio.sources import FrameSource
 from client.audio_io import EncodedFeed, is_live, playout_loop
+from client.audio_watch import GapReport, SlotWatch
 from client.backoff import Backoff
 from client.door import Door
 from client.errors import CliError
 from client.relay_connect import link_connector, parse_invite
 from client.room_entry import make_room, room_occupied
+from client.roster_view import ROLE_NAMES, handle_of, member_id_of
 from client.session import ClientSession, Connect, Status
 from client.view import Knock, RoomView
-from client.view import MemberView as ViewMember
 from e2ee.envelope import EnvelopeType, parse_loss
 from e2ee.errors import HushroomError
 from e2ee.identity import IdentityKey
 from e2ee.room import events as ev
 from e2ee.room.roster import RemoveReason, Role
 from e2ee.room.session import RoomSession
-
-ROLE_NAMES = {Role.LISTENER: "listener", Role.SPEAKER: "speaker", Role.MODERATOR: "moderator"}
-
-
-def handle_of(member_id: bytes) -> str:
-    """The view's handle for a member: the hex of its whole member id."""
-    return member_id.hex()
 
 
 @dataclass
@@ -222,7 +216,7 @@ class RoomClient:
         return self.room.state == "member" and role is not None and role.on_stage
 
     def safety_code(self) -> str:
-        return str(self.room.safety_code()) if self.room.role is not None else ""
+        return roster_view.safety_code(self.room)
 
     def name_of(self, member_id: bytes) -> str:
         member = self.room.members.get(member_id)
@@ -305,37 +299,22 @@ class RoomClient:
             self.log(f"audio dropped: the relay skipped {frames} frames (slow link)")
 
     async def _slot_watchdog(self, every: float = 1.0) -> None:
-        """Re-synchronise when audio keeps arriving from a slot the room cannot place.
-
-        After a relay restart every member gets a new slot; the room learns
-        them from announcements.  If one was missed, frames from a speaker
-        are refused as "unknown slot" for good.  When that goes on for a
-        whole second with no audio decrypted, reconnect: the fresh
-        announcement makes a moderator send the current slot table.
-        """
-        last_rejected = self.room.counters["audio_rejected_unknown_slot"]
-        last_received = self.room.counters["audio_received"]
+        """Re-synchronise (reconnect) when audio keeps coming from slots we cannot place."""
+        watch = SlotWatch(self.room.counters)
         while True:
             await trio.sleep(every)
-            rejected = self.room.counters["audio_rejected_unknown_slot"]
-            received = self.room.counters["audio_received"]
-            if rejected - last_rejected >= 25 and received == last_received:
+            if watch.stuck(self.room.counters):
                 self.log("audio arrives from a speaker this client cannot place; re-synchronising")
                 self.resyncs += 1
                 self.session.reset_link("re-synchronising slots")
-            last_rejected, last_received = rejected, received
 
     async def _audio_health_loop(self, every: float = 5.0) -> None:
         """Every few seconds, one status line per speaker whose audio had gaps."""
-        concealed: dict[bytes, int] = {}
+        report = GapReport()
         while True:
             await trio.sleep(every)
-            for speaker in self.receiver.speakers:
-                now = self.receiver.decode_stats(speaker).concealed
-                lost = now - concealed.get(speaker, 0)
-                concealed[speaker] = now
-                if lost >= 15 and speaker in self.names:  # a talk spurt ends with ~8
-                    self.log(f"audio from {self.names[speaker]}: {lost} frames lost and concealed")
+            for line in report.lines(self.receiver, self.names):
+                self.log(line)
 
     # -- session callbacks -------------------------------------------------------------
     def _on_status(self, status: Status) -> None:
@@ -370,20 +349,8 @@ class RoomClient:
 
     # -- room events (the EVENTS table) ------------------------------------------------
     def _refresh(self) -> None:
-        view, room = self.view, self.room
-        members = list(room.members.values())
-        self.names.update((m.id, m.display_name) for m in members)
-        me = room.me if room.role is not None else None
-        view.set_members(
-            [
-                ViewMember(handle_of(m.id), m.display_name, ROLE_NAMES[m.role], is_me=m.id == me)
-                for m in members
-            ]
-        )
-        view.set_hand_queue([handle_of(mid) for mid in room.hand_queue])
-        view.safety_code = self.safety_code()
-        successor = room.successor
-        view.successor = view.members.get(handle_of(successor)) if successor is not None else None
+        self.names.update((m.id, m.display_name) for m in self.room.members.values())
+        roster_view.refresh(self.view, self.room)
 
     def _on_audio(self, event: ev.AudioReceived) -> None:
         now = trio.current_time()
@@ -645,10 +612,10 @@ class RoomClient:
         return knock
 
     def _do_approve(self, action: Action) -> None:
-        self._act(self.room.approve, bytes.fromhex(self._knock(action).handle))
+        self._act(self.room.approve, member_id_of(self._knock(action).handle))
 
     def _do_deny(self, action: Action) -> None:
-        self._act(self.room.deny, bytes.fromhex(self._knock(action).handle))
+        self._act(self.room.deny, member_id_of(self._knock(action).handle))
 
     def _target(self, action: Action) -> bytes:
         if action.target is None:
@@ -656,7 +623,7 @@ class RoomClient:
         member = self.view.find(action.target)
         if member is None:
             raise CliError(f"no member called {action.target!r}")
-        member_id = bytes.fromhex(member.handle)
+        member_id = member_id_of(member.handle)
         if member_id not in self.room.members:
             raise CliError(f"{action.target!r} is no longer in the room")
         return member_id

@@ -222,3 +222,36 @@ async def test_a_member_the_chair_removed_as_absent_while_it_was_alive_rejoins(
         )
         == 1
     )
+
+
+async def test_who_comes_back_without_a_person_is_decided_by_the_room_session(
+    room: Room,
+) -> None:
+    """The client keeps no known or banned lists: a known identity is re-admitted, a banned
+    one is denied and a kicked one knocks, all by the room session's rules (spec §13.4)."""
+    mod = await room.start(room.founder, "Mod", create=True)
+    ids = {name: IdentityKey.generate(secrets.token_bytes) for name in ("Kim", "Ben", "Kat")}
+    first = {name: await room.start(ids[name], name) for name in ids}
+    for member in first.values():
+        with trio.fail_after(10):
+            await member.client.wait_until(lambda m=member: m.client.room.state == "member")
+    mod.client.perform(Action(Kind.BAN, target="Ben"))
+    mod.client.perform(Action(Kind.KICK, target="Kat"))
+    with trio.fail_after(10):
+        await first["Ben"].done.wait()
+        await first["Kat"].done.wait()
+    first["Kim"].client.session.close()  # Kim's device drops off, and comes back
+    await first["Kim"].done.wait()
+    kim = await room.start(ids["Kim"], "Kim")
+    ben = await room.start(ids["Ben"], "Ben")
+    kat = await room.start(ids["Kat"], "Kat")
+    with trio.fail_after(20):
+        await kim.client.wait_until(lambda: kim.client.room.state == "member")
+        await ben.done.wait()
+        await mod.client.wait_until(lambda: [k.name for k in mod.client.view.knocks] == ["Kat"])
+    assert ben.client.exit_code == exits.REMOVED
+    assert "a moderator denied entry to the room" in ben.lines
+    assert kat.client.room.state == "joining"
+    mod.client.perform(Action(Kind.APPROVE, target="Kat"))
+    with trio.fail_after(10):
+        await kat.client.wait_until(lambda: kat.client.room.state == "member")
