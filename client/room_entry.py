@@ -16,7 +16,13 @@ import trio
 
 from client.errors import CliError
 from client.session import Connect, LinkFailed
-from e2ee.envelope import DeliveryClass, EnvelopeType, encode_envelope
+from e2ee.envelope import (
+    DeliveryClass,
+    EnvelopeType,
+    RelayErrorCode,
+    encode_envelope,
+    parse_error,
+)
 from e2ee.errors import HushroomError
 from e2ee.identity import IdentityKey
 from e2ee.invite import Invite
@@ -74,7 +80,8 @@ async def room_occupied(connect: Connect, invite: Invite) -> bool:
     then PINGs: the PONG comes after the whole list, as the relay answers
     envelopes in order.  It LEAVEs at once; the members see one more slot come
     and go, which is all any JOIN shows them.  The probe learns only what the
-    relay already tells every stage member: how many slots are occupied.
+    relay already tells every stage member: how many slots are occupied.  A
+    room the relay refuses as full (ROOM_FULL) is occupied too.
     """
     tag = RoomKeys.of(invite).room_tag
     link = await connect()
@@ -90,6 +97,11 @@ async def room_occupied(connect: Connect, invite: Invite) -> bool:
                 for env in await link.receive():
                     if env.type is EnvelopeType.PEER_JOINED and env.room_tag == tag:
                         peers += 1
+                    elif env.type is EnvelopeType.ERROR and env.room_tag == tag:
+                        code, reason = parse_error(env)
+                        if code != RelayErrorCode.ROOM_FULL:
+                            raise LinkFailed(f"the relay refused to look: {reason}")
+                        peers += 1  # full: certainly occupied
                     elif env.type is EnvelopeType.PONG:
                         return peers > 0
         raise LinkFailed(f"the relay did not answer within {PROBE_TIMEOUT:g} s")

@@ -19,11 +19,14 @@ from client.actions import KINDS, LINE_HELP, Action, Kind, parse_line
 from client.audio.encoder import OpusFrameEncoder
 from client.audio.format import frames_from_pcm
 from client.audio.synth import tone
+from client.relay_connect import parse_invite
 from client.room_client import ClientConfig, RoomClient
-from e2ee.envelope import EnvelopeType, encode_envelope
+from client.room_entry import RoomKeys, room_occupied
+from e2ee.envelope import DeliveryClass, EnvelopeType, encode_envelope
 from e2ee.identity import IdentityKey
 from e2ee.room import events as ev
 from e2ee.room.roster import Role
+from relay.config import RelayConfig
 from tests.client.router_relay import MemoryLink, MemoryRelay
 
 
@@ -255,3 +258,16 @@ async def test_who_comes_back_without_a_person_is_decided_by_the_room_session(
     mod.client.perform(Action(Kind.APPROVE, target="Kat"))
     with trio.fail_after(10):
         await kat.client.wait_until(lambda: kat.client.room.state == "member")
+
+
+async def test_the_occupancy_probe_counts_a_full_room_as_occupied(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    relay = MemoryRelay(RelayConfig(max_members_per_room=1))
+    invite = parse_invite(relay.invite(IdentityKey.generate(secrets.token_bytes)))
+    assert not await room_occupied(relay.connector(), invite)
+    member = await relay.connector()()
+    tag = RoomKeys.of(invite).room_tag
+    await member.send(encode_envelope(EnvelopeType.JOIN, tag, 0, bytes((DeliveryClass.AUDIENCE,))))
+    assert await room_occupied(relay.connector(), invite)  # full: refused, yet occupied
+    assert len(relay.router.rooms[tag].members) == 1  # the probe left nothing behind
