@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 import trio
 
 from client import exits, roster_view
-from client.actions import LINE_HELP, Action, Kind
+from client.actions import KINDS, LINE_HELP, Action, Kind
 from client.audio.format import Frame
 from client.audio.jitter import JitterConfig
 from client.audio.receiver import SPEAKING_THRESHOLD_DBFS, RoomAudioReceiver
@@ -532,13 +532,15 @@ class RoomClient:
     # -- actions (the COMMANDS table) ----------------------------------------------------
     def perform(self, action: Action) -> None:
         """Carry out one user action; a user mistake or a refusal is one log line."""
+        if action.kind not in KINDS:
+            self.log(f"unknown command {action.kind!r}; {LINE_HELP}")
+            return
+        kind = Kind(action.kind)
         try:
-            kind = Kind(action.kind)
-            try:
-                self.COMMANDS[kind](self, action)
-            except HushroomError as exc:
-                raise CliError(f"{kind}: {exc}") from None
-        except (CliError, ValueError) as exc:
+            self.COMMANDS[kind](self, action)
+        except HushroomError as exc:
+            self.log(f"{kind}: {exc}")
+        except CliError as exc:
             self.log(str(exc))
         self._notify()
 

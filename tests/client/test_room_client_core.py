@@ -71,7 +71,7 @@ async def test_an_unknown_command_is_one_line_not_an_exception() -> None:
         log=lines.append,
     )
     client.perform(Action("dance"))
-    assert lines == ["'dance' is not a valid Kind"]
+    assert lines == [f"unknown command 'dance'; {LINE_HELP}"]
 
 
 # -- rooms on the real router, on MockClock ------------------------------------------------
