@@ -84,3 +84,13 @@ def test_detach_writes_just_the_link_and_join_takes_it_as_an_argument(
     joined = capsys.readouterr()
     assert "nobody is in the room: opening it as its founder" in joined.out
     assert "Traceback" not in joined.err
+
+
+def test_an_audio_source_that_cannot_open_prints_no_invite(
+    relay: tuple[int, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port, pin = relay
+    assert cli.main(create(port, pin, tmp_path, "--plain", "--speak", "/no/such.ogg")) == 1
+    line, out = error_and_stdout(capsys)
+    assert "/no/such.ogg" in line
+    assert out == ""
