@@ -5,10 +5,11 @@
 
 * a :class:`~client.session.ClientSession` (relay link, reconnects, timers,
   20 ms audio pacing) around the sans-IO ``RoomSession`` of ``e2ee.room``;
-* room events -> the :class:`~client.view.RoomView`, one log line each
-  (:attr:`RoomClient.EVENTS`, a table by event type), and received audio ->
-  :class:`~client.audio.receiver.RoomAudioReceiver` (one jitter stream per
-  member id) ticked every 20 ms;
+* room events -> :class:`~client.room_events.RoomEvents` (the view, one log
+  line each, received audio into the
+  :class:`~client.audio.receiver.RoomAudioReceiver`, one jitter stream per
+  member id, ticked every 20 ms), whose :class:`~client.room_events.Outcome`
+  this client then follows (stop, rejoin, a new invite, an automatic action);
 * user :class:`~client.actions.Action` values -> room calls through
   :attr:`RoomClient.COMMANDS`, a table with one entry per
   :class:`~client.actions.Kind`;
@@ -27,7 +28,7 @@ keeps no copy.  Speakers and view handles are keyed by the whole member id
 from __future__ import annotations
 
 import secrets
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,8 @@ from client.door import Door
 from client.errors import CliError
 from client.relay_connect import link_connector, parse_invite
 from client.room_entry import make_room, room_occupied
-from client.roster_view import ROLE_NAMES, handle_of, member_id_of
+from client.room_events import Behaviour, Outcome, RoomEvents, removal_kind
+from client.roster_view import handle_of, member_id_of
 from client.session import ClientSession, Connect, Status
 from client.view import Knock, RoomView
 from e2ee.envelope import EnvelopeType, parse_loss
@@ -108,12 +110,6 @@ MEMBER_COMMANDS: dict[Kind, MemberCommand] = {
     ),
 }
 
-REMOVAL_LINES = {
-    "banned": "you were banned from the room",
-    "kicked": "you were removed from the room",
-    "identity_in_use": exits.IDENTITY_IN_USE_LINE,
-}
-
 
 class RoomClient:
     """One participant.  Start with ``await nursery.start(client.run)``."""
@@ -145,7 +141,6 @@ class RoomClient:
             if config.source is not None
             else None
         )
-        self.last_packet: bytes | None = None
         self._connect = connect or link_connector(self.invite)
         self.session = ClientSession(
             self.room,
@@ -164,16 +159,19 @@ class RoomClient:
         self._last_heard = trio.current_time()
         """Times this client rejoined by itself after the chair dropped it as absent."""
         self.actions_send, self.actions_recv = trio.open_memory_channel[Action](64)
-        self._frames_by_name: Counter[str] = Counter()
         self.events: deque[Any] = deque(maxlen=1000)
         """Recent room events other than audio (for tests and debugging)."""
         self.removed = False
         self.ended = False
         self.exit_code = exits.OK
-        self.names: dict[bytes, str] = {}
-        """Display names of members seen in the roster (dropped when they leave)."""
         self.door = Door(config.admit_wait)
-        self.hand_raised_once = False
+        self.shown = RoomEvents(
+            self.view,
+            self.receiver,
+            self.log,
+            Behaviour(config.listen_only, config.auto_accept, config.raise_hand),
+        )
+        """What this client shows of the room (view, names, speakers), event by event."""
         self._changed = trio.Event()
         self.on_room_event: list[Callable[[Any], None]] = []
         self.on_packet_sent: list[Callable[[bytes], None]] = []
@@ -222,23 +220,19 @@ class RoomClient:
         member = self.room.members.get(member_id)
         return member.display_name if member is not None else "someone"
 
-    def removal_kind(self, reason: RemoveReason) -> str:
-        """Why this client is out: left, kicked, banned, identity_in_use or dropped.
+    @property
+    def names(self) -> dict[bytes, str]:
+        """Display names of members seen in the roster (dropped when they leave)."""
+        return self.shown.names
 
-        A removal with reason LEFT that this client did not ask for, after which
-        the roster still holds this identity, is the chair replacing our session
-        with another client's (spec §13.4: a known identity with a new session key).
-        """
-        if reason == RemoveReason.BANNED:
-            return "banned"
-        if reason == RemoveReason.KICKED:
-            return "kicked"
-        if self.ended:
-            return "left"
-        roster = self.room.roster
-        if roster is not None and self.room.me in roster.members:
-            return "identity_in_use"
-        return "dropped"
+    @property
+    def last_packet(self) -> bytes | None:
+        """The last Opus packet received (the join bench decodes it)."""
+        return self.shown.last_packet
+
+    def removal_kind(self, reason: RemoveReason) -> str:
+        """Why this client is out (see :func:`client.room_events.removal_kind`)."""
+        return removal_kind(self.room, reason, self.ended)
 
     # -- audio -----------------------------------------------------------------------
     def _may_speak(self) -> bool:
@@ -286,7 +280,7 @@ class RoomClient:
 
     def frames_from(self, name: str) -> int:
         """Audio frames received so far from the member(s) called ``name``."""
-        return self._frames_by_name[name]
+        return self.shown.frames_by_name[name]
 
     def _relay_notice(self, envelope: Any) -> None:
         """Every envelope from the relay: the door's answer, and audio the relay dropped."""
@@ -336,9 +330,8 @@ class RoomClient:
         """Apply one room event (the session calls this for each, in order)."""
         if not isinstance(event, ev.AudioReceived):
             self.events.append(event)
-        handler = self.EVENTS.get(type(event))
-        if handler is not None:
-            handler(self, event)
+        now = trio.current_time()
+        self._follow(self.shown.apply(self.room, event, now, leaving=self.ended))
         for hook in list(self.on_room_event):
             hook(event)
         if isinstance(event, ev.Admitted):
@@ -347,105 +340,24 @@ class RoomClient:
                 self.perform(action)
         self._notify()
 
-    # -- room events (the EVENTS table) ------------------------------------------------
-    def _refresh(self) -> None:
-        self.names.update((m.id, m.display_name) for m in self.room.members.values())
-        roster_view.refresh(self.view, self.room)
-
-    def _on_audio(self, event: ev.AudioReceived) -> None:
-        now = trio.current_time()
-        self.last_packet = event.opus
-        self.receiver.push(event.member, event.seq, event.opus, now)
-        name = self.names.get(event.member)
-        if name is not None:
-            self._frames_by_name[name] += 1
-
-    def _on_admitted(self, event: ev.Admitted) -> None:
-        self._refresh()
-        self.log(f"in the room (epoch {event.epoch}); room safety code {self.view.safety_code}")
-        if self.config.raise_hand and not self.may_speak() and not self.hand_raised_once:
-            self.hand_raised_once = True
-            self.perform(Action(Kind.HAND))
-
-    def _on_denied(self, _event: ev.Denied) -> None:
-        self.log("a moderator denied entry to the room")
-        self.removed = True
-        self.exit_code = exits.REMOVED
-
-    def _on_join_requested(self, event: ev.JoinRequested) -> None:
-        view = self.view
-        view.knocks.append(Knock(handle_of(event.request), event.display_name))
-        admit, deny = view.hint("y", "approve"), view.hint("n", "deny")
-        self.log(f"{event.display_name} is knocking ({admit} to admit, {deny} to deny)")
-
-    def _on_member_joined(self, event: ev.MemberJoined) -> None:
-        self.names[event.member] = event.display_name
-        handle = handle_of(event.member)
-        self.view.knocks = [k for k in self.view.knocks if k.handle != handle]
-        self._refresh()
-        self.log(f"{event.display_name} joined as {ROLE_NAMES[event.role]}")
-
-    def _on_member_left(self, event: ev.MemberLeft) -> None:
-        name = self.names.pop(event.member, "a member")
-        self.receiver.remove_speaker(event.member)
-        how = {
-            RemoveReason.LEFT: "left",
-            RemoveReason.KICKED: "was removed",
-            RemoveReason.BANNED: "was banned",
-        }.get(event.reason, "left")
-        self.log(f"{name} {how}")
-        self._refresh()
-
-    def _on_role_changed(self, event: ev.RoleChanged) -> None:
-        role = ROLE_NAMES.get(event.new, str(event.new))
-        if not event.new.on_stage:
-            self.receiver.remove_speaker(event.member)
-        if event.member == self.room.me:
-            self.view.invited_to_speak = False
-            self.log(f"you are now a {role}")
-        else:
-            self.log(f"{self.name_of(event.member)} is now a {role}")
-        self._refresh()
-
-    def _on_hands(self, event: ev.HandQueueChanged) -> None:
-        self._refresh()
-        names = [self.name_of(mid) for mid in event.queue]
-        self.log("raised hands: " + (", ".join(names) if names else "none"))
-
-    def _on_invited(self, _event: ev.InvitedToSpeak) -> None:
-        view = self.view
-        view.invited_to_speak = True
-        if self.config.listen_only:
-            self.log("invited to speak; declining (--listen-only)")
-            self.perform(Action(Kind.DECLINE))
-        elif self.config.auto_accept:
-            self.log("invited to speak; accepting")
-            self.perform(Action(Kind.ACCEPT))
-        else:
-            accept, decline = view.hint("a", "accept"), view.hint("d", "decline")
-            self.log(f"you are invited to speak: {accept} to accept, {decline} to decline")
-
-    def _on_chat(self, event: ev.ChatReceived) -> None:
-        line = f"{self.names.get(event.member, 'a member')}: {event.text}"
-        self.view.add_chat(line)
-        if self.view.typed_commands:  # the terminal view shows chat in its chat pane only
-            self.log(f"chat {line}")
-
-    def _on_mute_requested(self, event: ev.MuteRequested) -> None:
-        self.view.self_muted = True
-        unmute = self.view.hint("m", "unmute")
-        self.log(f"{self.name_of(event.by)} asked you to mute; muted ({unmute} to unmute)")
-
-    def _on_removed(self, event: ev.Removed) -> None:
-        kind = self.removal_kind(event.reason)
-        if kind == "left":
-            return
-        if kind == "dropped":
+    # -- following what room events ask for ---------------------------------------------
+    def _follow(self, outcome: Outcome) -> None:
+        if outcome.exit_code is not None:
+            self.removed = True
+            self.exit_code = outcome.exit_code
+        if outcome.ended:
+            self.ended = True
+        if outcome.room_secret is not None:
+            self.invite = self.invite.rotated(outcome.room_secret)
+            link = self.invite.to_link()
+            if self.view.invite:
+                self.view.invite = link
+            # the new link is shown to this user only (their own screen or stream)
+            self.log(f"the room has a new invite link (the old one no longer reaches it): {link}")
+        if outcome.rejoin:
             self._rejoin_after_drop()
-            return
-        self.removed = True
-        self.exit_code = exits.IDENTITY_IN_USE if kind == "identity_in_use" else exits.REMOVED
-        self.log(REMOVAL_LINES[kind])
+        for action in outcome.actions:
+            self.perform(action)
 
     def _rejoin_if_away_too_long(self) -> None:
         """Link lost after hearing nothing for longer than the chair waits for an absent
@@ -476,58 +388,7 @@ class RoomClient:
         person (spec §13.4) on a fresh session key.
         """
         self.rejoins += 1
-        self.log("the moderators dropped you from the room (your link went quiet); rejoining")
         self._replace_room(self._new_room(create=False))
-
-    def _on_ended(self, _event: ev.RoomEnded) -> None:
-        self.ended = True
-        self.view.ended = True
-        self.log("the room has ended")
-
-    def _on_keys_rotated(self, event: ev.KeysRotated) -> None:
-        self.log(f"keys rotated (epoch {event.epoch})")
-
-    def _on_safety_code(self, event: ev.SafetyCodeChanged) -> None:
-        self._refresh()
-        self.log(
-            f"room safety code changed ({event.reason}): {self.view.safety_code}; compare it again"
-        )
-
-    def _on_secret_rotated(self, event: ev.RoomSecretRotated) -> None:
-        self.invite = self.invite.rotated(event.room_secret)
-        link = self.invite.to_link()
-        if self.view.invite:
-            self.view.invite = link
-        # the new link is shown to this user only (their own screen or stream)
-        self.log(f"the room has a new invite link (the old one no longer reaches it): {link}")
-
-    def _on_alert(self, event: ev.SecurityAlert) -> None:
-        self.log(f"SECURITY ALERT ({event.kind}): {event.detail}")
-
-    def _on_roster(self, _event: ev.RosterChanged) -> None:
-        self._refresh()
-
-    EVENTS: ClassVar[dict[type[ev.Event], Callable[[RoomClient, Any], None]]] = {
-        ev.AudioReceived: _on_audio,
-        ev.Admitted: _on_admitted,
-        ev.Denied: _on_denied,
-        ev.JoinRequested: _on_join_requested,
-        ev.MemberJoined: _on_member_joined,
-        ev.MemberLeft: _on_member_left,
-        ev.RoleChanged: _on_role_changed,
-        ev.HandQueueChanged: _on_hands,
-        ev.InvitedToSpeak: _on_invited,
-        ev.ChatReceived: _on_chat,
-        ev.MuteRequested: _on_mute_requested,
-        ev.Removed: _on_removed,
-        ev.RoomEnded: _on_ended,
-        ev.KeysRotated: _on_keys_rotated,
-        ev.SafetyCodeChanged: _on_safety_code,
-        ev.RoomSecretRotated: _on_secret_rotated,
-        ev.SecurityAlert: _on_alert,
-        ev.RosterChanged: _on_roster,
-    }
-    """What each room event does to this client, by event type."""
 
     # -- actions (the COMMANDS table) ----------------------------------------------------
     def perform(self, action: Action) -> None:
