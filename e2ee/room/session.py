@@ -112,6 +112,7 @@ from e2ee.room.roster import (
 )
 from e2ee.room.safety import change_reason, room_safety_code
 from e2ee.room.speaker_auth import AuthConfig, ProofBatcher, ProofGate
+from e2ee.room.succession import must_hand_over, suggested_successor
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_ASKED, SyncPacer
 from e2ee.sender_key import SenderKey
 
@@ -370,6 +371,13 @@ class RoomSession:
             m.id: MemberView(m.id, m.name, m.role, m.id in hands, self._recording.marked(m))
             for m in self.roster.members.values()
         }
+
+    @property
+    def successor(self) -> bytes | None:
+        """Whom to hand over to before :meth:`leave`, as last moderator (spec §14.4)."""
+        if self.roster is None or self.state != "member":
+            return None
+        return suggested_successor(self.roster, self.me)
 
     @property
     def hand_queue(self) -> tuple[bytes, ...]:
@@ -1684,11 +1692,10 @@ class RoomSession:
     def leave(self) -> None:
         """Leave the room: tell the moderators, then leave the relay room (spec §14.4)."""
         roster = self._require_member()
-        if roster.is_moderator(self.me) and len(roster.members) > 1:
-            if len(roster.moderators()) == 1:
-                raise LocalProtocolError(
-                    "the last moderator must transfer_moderator() or end_room() first"
-                )
+        if must_hand_over(roster, self.me):
+            raise LocalProtocolError(
+                "the last moderator must transfer_moderator() or end_room() first"
+            )
         self._send_control(ControlType.LEAVE, [])
         self._send(EnvelopeType.LEAVE, 0, b"")
         self.state = "left"
