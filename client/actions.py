@@ -7,31 +7,44 @@ scripts: one command per line on stdin (see :data:`LINE_HELP`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from client.view import RoomView
 
-# kind -> (needs a target member, takes free text)
+
+class Kind(StrEnum):
+    """Every command a user can give; the value is its word in plain mode."""
+
+    HAND = "hand"
+    LOWER = "lower"
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+    LEAVE = "leave"
+    CHAT = "chat"
+    INVITE = "invite"
+    AUDIENCE = "audience"
+    ASKMUTE = "askmute"
+    KICK = "kick"
+    BAN = "ban"
+    MODERATOR = "moderator"
+    APPROVE = "approve"
+    DENY = "deny"
+    END = "end"
+    HELP = "help"
+    WHO = "who"
+
+
+MEMBER_KINDS = frozenset(
+    {Kind.INVITE, Kind.AUDIENCE, Kind.ASKMUTE, Kind.KICK, Kind.BAN, Kind.MODERATOR}
+)
+"""Moderator commands that act on one named member."""
+
 KINDS: dict[str, tuple[bool, bool]] = {
-    "hand": (False, False),
-    "lower": (False, False),
-    "accept": (False, False),
-    "decline": (False, False),
-    "mute": (False, False),
-    "unmute": (False, False),
-    "leave": (False, False),
-    "chat": (False, True),
-    "invite": (True, False),
-    "audience": (True, False),
-    "askmute": (True, False),
-    "kick": (True, False),
-    "ban": (True, False),
-    "moderator": (True, False),
-    "approve": (False, False),
-    "deny": (False, False),
-    "end": (False, False),
-    "help": (False, False),
-    "who": (False, False),
+    kind: (kind in MEMBER_KINDS, kind is Kind.CHAT) for kind in Kind
 }
+"""Command syntax: kind -> (needs a target member, takes free text)."""
 
 LINE_HELP = (
     "commands: hand | lower | accept | decline | mute | unmute | chat TEXT | who | help | leave; "

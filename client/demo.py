@@ -26,7 +26,6 @@ import numpy as np
 import numpy.typing as npt
 import trio
 
-from client import room_protocol as rp
 from client.actions import Action
 from client.audio.errors import SpeechSynthesisError
 from client.audio.jitter import JitterConfig
@@ -36,6 +35,7 @@ from client.audio.sources import PcmSource, espeak_binary, synthesize_speech
 from client.audio.synth import speaker_tone_hz, tone
 from client.errors import CliError
 from client.inproc_relay import RunningRelay, start_relay
+from client.relay_connect import link_connector, new_invite, parse_invite
 from client.relay_view import RelayObserver
 from client.room_client import ClientConfig, RoomClient
 from client.secret_file import make_private_dirs
@@ -93,7 +93,7 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
     async with trio.open_nursery() as nursery:
         relay: RunningRelay = await start_relay(nursery)
         say(f"relay listening on {relay.host}:{relay.port} (pin {relay.pin_text[:16]}…)")
-        invite = rp.new_invite(relay.host, relay.port, relay.pin_text, identities["Alice"])
+        invite = new_invite(relay.host, relay.port, relay.pin_text, identities["Alice"])
         say("Alice creates the room; invite link (its #fragment never reaches the relay):")
         say(f"  {invite.partition('#')[0]}#… (the secret part is not shown here)")
 
@@ -106,13 +106,13 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
             )
             return RoomClient(
                 config,
-                connect=rp.default_connect(rp.parse_invite(invite), tap=observer.link(name)),
+                connect=link_connector(parse_invite(invite), tap=observer.link(name)),
                 log=lambda line: say(f"{name:6} | {line}"),
             )
 
         alice = client("Alice", create=True, policy="open")
         await nursery.start(alice.run)
-        say(f"room safety code (compare out of band): {rp.safety_code(alice.room)}")
+        say(f"room safety code (compare out of band): {alice.safety_code()}")
         speakers = {}
         for name in ("Bob", "Carol"):
             source = PcmSource(voices[name], loop=True)
@@ -147,7 +147,7 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
         say("Dave raises his hand")
         dave.perform(Action("hand"))
         with trio.fail_after(10):
-            await alice.wait_until(lambda: rp.hand_queue_names(alice.room) == [FULL_NAMES["Dave"]])
+            await alice.wait_until(lambda: alice.room.hand_queue == (dave.room.me,))
         say("Alice invites Dave to speak; Dave accepts")
         alice.perform(Action("invite", target="Dave"))
         with trio.fail_after(15):
@@ -175,14 +175,14 @@ async def run_demo(out: Path, act_seconds: float, say: Callable[[str], None]) ->
     result.seconds_recorded = len(_read_wav(wav)) / 48_000
     handles = {m.name: m.handle for m in erin.view.members.values()}
     for name, reference in voices.items():
-        track_path = speakers_dir / speaker_file_name(handles[FULL_NAMES[name]])
+        track_path = speakers_dir / speaker_file_name(bytes.fromhex(handles[FULL_NAMES[name]]))
         track = _read_wav(track_path) if track_path.exists() else np.zeros(1, np.int16)
         result.correlations[name] = stage_correlation(reference, track)
     return result
 
 
 def _has_members(client: RoomClient, count: int) -> bool:
-    return rp.member_count(client.room) == count
+    return len(client.room.members) == count
 
 
 def _hears(client: RoomClient, name: str) -> bool:

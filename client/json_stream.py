@@ -17,10 +17,10 @@ from typing import Any, TextIO
 
 import trio
 
-from client import room_protocol as rp
 from client.actions import KINDS, Action
 from client.console import read_lines
 from client.room_client import RoomClient
+from client.roster_view import ROLE_NAMES
 from e2ee.room import events as ev
 from e2ee.room.roster import RemoveReason
 
@@ -79,16 +79,16 @@ class EventStream:
         """The JSON object for ``event`` (after the client applied it), or ``None``."""
         left = self._names.pop(event.member, "a member") if isinstance(event, ev.MemberLeft) else ""
         room = self.client.room
-        self._names.update((m.id, m.display_name) for m in rp.members(room))
-        me = rp.my_id(room)
+        self._names.update((m.id, m.display_name) for m in room.members.values())
+        me = room.me if room.role is not None else None
         if isinstance(event, ev.Admitted):
-            role = rp.my_role(room)
+            role = room.role
             return {
                 "event": "admitted",
                 "epoch": event.epoch,
-                "role": rp.ROLE_NAMES[role] if role is not None else None,
-                "safety_code": rp.safety_code(room),
-                "members": [m.display_name for m in rp.members(room)],
+                "role": ROLE_NAMES[role] if role is not None else None,
+                "safety_code": self.client.safety_code(),
+                "members": [m.display_name for m in room.members.values()],
             }
         if isinstance(event, ev.Denied):
             return {"event": "denied"}
@@ -98,7 +98,7 @@ class EventStream:
             return {
                 "event": "joined",
                 "name": event.display_name,
-                "role": rp.ROLE_NAMES[event.role],
+                "role": ROLE_NAMES[event.role],
             }
         if isinstance(event, ev.MemberLeft):
             return {"event": "left", "name": left, "reason": REASONS.get(event.reason, "left")}
@@ -107,8 +107,8 @@ class EventStream:
                 "event": "role_changed",
                 "name": self._name(event.member),
                 "you": event.member == me,
-                "old": rp.ROLE_NAMES[event.old],
-                "new": rp.ROLE_NAMES[event.new],
+                "old": ROLE_NAMES[event.old],
+                "new": ROLE_NAMES[event.new],
             }
         if isinstance(event, ev.HandQueueChanged):
             return {"event": "hands", "queue": [self._name(m) for m in event.queue]}
@@ -119,7 +119,7 @@ class EventStream:
         if isinstance(event, ev.MuteRequested):
             return {"event": "mute_requested", "by": self._name(event.by)}
         if isinstance(event, ev.Removed):
-            return {"event": "removed", "reason": rp.removal_kind(self.client, event.reason)}
+            return {"event": "removed", "reason": self.client.removal_kind(event.reason)}
         if isinstance(event, ev.RoomEnded):
             return {"event": "room_ended"}
         if isinstance(event, ev.KeysRotated):
@@ -129,7 +129,7 @@ class EventStream:
                 "event": "safety_code_changed",
                 "epoch": event.epoch,
                 "reason": event.reason,
-                "safety_code": rp.safety_code(room),
+                "safety_code": self.client.safety_code(),
             }
         if isinstance(event, ev.RoomSecretRotated):
             # The new link goes to this user's own stream only, never to the room.
@@ -142,9 +142,9 @@ class EventStream:
         """One ``level`` object per speaker heard above the speech threshold now."""
         members = self.client.view.members
         return [
-            {"event": "level", "name": members[str(a.speaker_id)].name, "dbfs": round(a.dbfs, 1)}
+            {"event": "level", "name": members[a.speaker_id.hex()].name, "dbfs": round(a.dbfs, 1)}
             for a in self.client.receiver.active_speakers()
-            if str(a.speaker_id) in members
+            if a.speaker_id.hex() in members
         ]
 
 

@@ -1,21 +1,28 @@
-"""A whole room client: session + room protocol + audio + view, as one trio task.
+"""A whole room client: session + room + audio + view, as one trio task.
 
 :class:`RoomClient` is what every command runs (``join``, ``room create``,
 ``demo``, ``bot``) and what the integration tests drive.  It wires:
 
 * a :class:`~client.session.ClientSession` (relay link, reconnects, timers,
-  20 ms audio pacing) around the sans-IO room of ``e2ee.room``;
-* room events -> the :class:`~client.view.RoomView`, one log line each, and
-  received audio -> :class:`~client.audio.receiver.RoomAudioReceiver`
-  (jitter buffer, PLC/FEC, mixer, WAV sink) ticked every 20 ms;
-* user :class:`~client.actions.Action` values -> room actions;
+  20 ms audio pacing) around the sans-IO ``RoomSession`` of ``e2ee.room``;
+* room events -> :class:`~client.room_events.RoomEvents` (the view, one log
+  line each, received audio into the
+  :class:`~client.audio.receiver.RoomAudioReceiver`, one jitter stream per
+  member id, ticked every 20 ms), whose :class:`~client.room_events.Outcome`
+  this client then follows (stop, rejoin, a new invite, an automatic action);
+* user :class:`~client.actions.Action` values -> room calls through
+  :attr:`RoomClient.COMMANDS`, a table with one entry per
+  :class:`~client.actions.Kind`;
 * automatic behaviour a user expects: accept an invitation when asked to
-  (``auto_accept``), raise a hand on admission (``raise_hand``), and as a
-  moderator re-admit a known member after a reconnect (policy ``knock``)
-  unless they were removed.
+  (``auto_accept``), raise a hand on admission (``raise_hand``), rejoin the
+  room the founder's members are still in (``reopen``), and rejoin by itself
+  when the chair dropped this client as absent while it was alive.
 
-Protocol specifics (event and method names of ``e2ee.room``) live in
-:mod:`client.room_protocol`; this module only orchestrates.
+Room policy (who may leave, who is re-admitted without a person, who is
+banned) is the room session's alone: the client asks it (``RoomSession``'s
+``successor``, its automatic admission of known members, spec §13.4) and
+keeps no copy.  Speakers and view handles are keyed by the whole member id
+(:mod:`client.roster_view`).
 """
 
 from __future__ import annotations
@@ -23,30 +30,37 @@ from __future__ import annotations
 import secrets
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import trio
 
-from client import exits
-from client import room_protocol as rp
-from client.actions import Action
+from client import exits, roster_view
+from client.actions import KINDS, LINE_HELP, Action, Kind
 from client.audio.format import Frame
 from client.audio.jitter import JitterConfig
 from client.audio.receiver import SPEAKING_THRESHOLD_DBFS, RoomAudioReceiver
 from client.audio.sinks import FrameSink, RoomRecorder
 from client.audio.sources import FrameSource
 from client.audio_io import EncodedFeed, is_live, playout_loop
+from client.audio_watch import GapReport, SlotWatch
 from client.backoff import Backoff
 from client.door import Door
 from client.errors import CliError
 from client.recording_mark import RecordingAnnouncer
+from client.relay_connect import link_connector, parse_invite
+from client.room_entry import make_room, room_occupied
+from client.room_events import Behaviour, Outcome, RoomEvents, removal_kind
+from client.roster_view import handle_of, member_id_of
 from client.session import ClientSession, Connect, Status
-from client.view import RoomView
+from client.view import Knock, RoomView
 from e2ee.envelope import EnvelopeType, parse_loss
+from e2ee.errors import HushroomError
 from e2ee.identity import IdentityKey
-from e2ee.room.events import Admitted, AudioReceived
+from e2ee.room import events as ev
+from e2ee.room.roster import RemoveReason, Role
+from e2ee.room.session import RoomSession
 
 
 @dataclass
@@ -57,6 +71,8 @@ class ClientConfig:
     identity: IdentityKey
     name: str
     create: bool = False
+    reopen: bool = False
+    """The founder coming back: rejoin the room if anyone is in it, else open it (create)."""
     policy: str = "open"
     source: FrameSource | None = None
     record: Path | None = None
@@ -72,18 +88,28 @@ class ClientConfig:
     """Give up when no moderator answers the knock within this many seconds."""
 
 
-LOCAL_KINDS = frozenset({"help", "who", "mute", "unmute", "leave"})
+LOCAL_KINDS = frozenset({Kind.HELP, Kind.WHO, Kind.MUTE, Kind.UNMUTE, Kind.LEAVE})
 """Commands that need no admission: they are carried out at once, never queued."""
 
 
-@dataclass
-class AudioStats:
-    """Received audio, per member handle (what the tests and the bench read)."""
+@dataclass(frozen=True)
+class MemberCommand:
+    """A moderator's command on one member: the room call and the line confirming it."""
 
-    frames: dict[str, int] = field(default_factory=dict)
-    frames_by_name: dict[str, int] = field(default_factory=dict)
-    first_frame_at: float | None = None
-    last_frame_at: dict[str, float] = field(default_factory=dict)
+    call: Callable[[RoomSession, bytes], None]
+    done: str
+
+
+MEMBER_COMMANDS: dict[Kind, MemberCommand] = {
+    Kind.INVITE: MemberCommand(RoomSession.invite_to_speak, "invited {name} to speak"),
+    Kind.AUDIENCE: MemberCommand(RoomSession.move_to_audience, "moved {name} to the audience"),
+    Kind.ASKMUTE: MemberCommand(RoomSession.request_mute, "asked {name} to mute"),
+    Kind.KICK: MemberCommand(RoomSession.kick, "removed {name} from the room"),
+    Kind.BAN: MemberCommand(RoomSession.ban, "banned {name} from the room"),
+    Kind.MODERATOR: MemberCommand(
+        RoomSession.transfer_moderator, "handed the moderator role to {name}"
+    ),
+}
 
 
 class RoomClient:
@@ -98,19 +124,11 @@ class RoomClient:
         backoff: Backoff | None = None,
     ) -> None:
         self.config = config
-        self.invite = rp.parse_invite(config.invite)
+        self.invite = parse_invite(config.invite)
         self.view = RoomView(room_name=f"relay {self.invite.host}:{self.invite.port}")
         if config.create:
             self.view.invite = config.invite  # the moderator's own screen: to share it
-        self.room = rp.make_room(
-            config.identity,
-            self.invite,
-            config.name,
-            create=config.create,
-            policy=config.policy,
-            rng=secrets.token_bytes,
-            now=trio.current_time(),
-        )
+        self.room = self._new_room(create=config.create)
         self._log = log or (lambda line: None)
         self.receiver = RoomAudioReceiver(
             jitter=config.jitter,
@@ -124,11 +142,11 @@ class RoomClient:
             if config.source is not None
             else None
         )
-        self.last_packet: bytes | None = None
+        self._connect = connect or link_connector(self.invite)
         self.session = ClientSession(
             self.room,
-            connect or rp.default_connect(self.invite),
-            on_event=self._on_event,
+            self._connect,
+            on_event=self.event_received,
             on_status=self._on_status,
             backoff=backoff,
         )
@@ -138,28 +156,53 @@ class RoomClient:
         self.session.on_envelope = self._relay_notice
         self.relay_dropped_frames = 0
         self.resyncs = 0
+        self.rejoins = 0
+        self._last_heard = trio.current_time()
+        """Times this client rejoined by itself after the chair dropped it as absent."""
         self.actions_send, self.actions_recv = trio.open_memory_channel[Action](64)
-        self.audio = AudioStats()
         self.events: deque[Any] = deque(maxlen=1000)
         """Recent room events other than audio (for tests and debugging)."""
         self.removed = False
         self.ended = False
         self.exit_code = exits.OK
-        self.names: dict[bytes, str] = {}
-        """Display names of members seen in the roster (dropped when they leave)."""
         self.door = Door(config.admit_wait)
-        self.known_members: set[bytes] = set()
-        self.pending_requests: dict[str, bytes] = {}
-        self.hand_raised_once = False
-        self.banned: set[bytes] = set()
+        self.shown = RoomEvents(
+            self.view,
+            self.receiver,
+            self.log,
+            Behaviour(config.listen_only, config.auto_accept, config.raise_hand),
+        )
+        """What this client shows of the room (view, names, speakers), event by event."""
         self._changed = trio.Event()
         self.on_room_event: list[Callable[[Any], None]] = []
         self.on_packet_sent: list[Callable[[bytes], None]] = []
         """Called with each Opus packet before it is encrypted (the demo's leak check)."""
-        self.receiver.mixer.volume = lambda speaker: self.view.volume_of(str(speaker))
+        self.receiver.mixer.volume = self._local_volume
         self.recording_mark = RecordingAnnouncer(self.room, self.session.act)
         if config.record is not None:
             self.on_room_event.append(self.recording_mark)
+
+    def _new_room(self, *, create: bool) -> RoomSession:
+        return make_room(
+            self.config.identity,
+            self.invite,
+            self.config.name,
+            create=create,
+            policy=self.config.policy,
+            rng=secrets.token_bytes,
+            now=trio.current_time(),
+        )
+
+    def _replace_room(self, room: RoomSession) -> None:
+        """Go on with a new room session (same identity) on a fresh relay link."""
+        self.room = room
+        self.session.room = room
+        self.recording_mark.room = room
+        self.session.reset_link("rejoining the room")
+
+    def _local_volume(self, speaker: bytes) -> float:
+        """This listener's volume for a speaker (keyed by member id; the view's ``+ - s``)."""
+        return self.view.volume_of(handle_of(speaker))
 
     # -- logging and waiting ------------------------------------------------------
     def log(self, line: str) -> None:
@@ -174,13 +217,40 @@ class RoomClient:
         while not predicate():
             await self._changed.wait()
 
+    # -- queries ---------------------------------------------------------------------
+    def may_speak(self) -> bool:
+        """The room lets this client speak now (a member on stage)."""
+        role = self.room.role
+        return self.room.state == "member" and role is not None and role.on_stage
+
+    def safety_code(self) -> str:
+        return roster_view.safety_code(self.room)
+
+    def name_of(self, member_id: bytes) -> str:
+        member = self.room.members.get(member_id)
+        return member.display_name if member is not None else "someone"
+
+    @property
+    def names(self) -> dict[bytes, str]:
+        """Display names of members seen in the roster (dropped when they leave)."""
+        return self.shown.names
+
+    @property
+    def last_packet(self) -> bytes | None:
+        """The last Opus packet received (the join bench decodes it)."""
+        return self.shown.last_packet
+
+    def removal_kind(self, reason: RemoveReason) -> str:
+        """Why this client is out (see :func:`client.room_events.removal_kind`)."""
+        return removal_kind(self.room, reason, self.ended)
+
     # -- audio -----------------------------------------------------------------------
     def _may_speak(self) -> bool:
         return (
             not self.config.listen_only
             and self.view.transmitting()
             and not self.removed
-            and rp.may_speak(self.room)
+            and self.may_speak()
         )
 
     def speak(self, source: FrameSource, *, stop_at_end: bool = True) -> None:
@@ -197,7 +267,7 @@ class RoomClient:
     def _after_tick(self, _mixed: Frame, now: float) -> None:
         """Speaking indicators: who was heard above the speech threshold this tick."""
         for active in self.receiver.active_speakers():
-            self.view.audio_from(str(active.speaker_id), now)
+            self.view.audio_from(handle_of(active.speaker_id), now)
 
     def _next_packet(self) -> bytes | None:
         assert self.feed is not None
@@ -211,19 +281,6 @@ class RoomClient:
                 hook(packet)
         return packet
 
-    def _audio_received(self, handle: str, seq: int, opus: bytes) -> None:
-        now = trio.current_time()
-        self.last_packet = opus
-        self.receiver.push(handle, seq, opus, now)
-        self.audio.frames[handle] = self.audio.frames.get(handle, 0) + 1
-        member = self.view.members.get(handle)
-        if member is not None:
-            by_name = self.audio.frames_by_name
-            by_name[member.name] = by_name.get(member.name, 0) + 1
-        self.audio.last_frame_at[handle] = now
-        if self.audio.first_frame_at is None:
-            self.audio.first_frame_at = now
-
     def stop_recording(self) -> None:
         """Close the WAV file(s) now; the room keeps playing (if there is an output)."""
         recorder = self.receiver.recorder
@@ -234,10 +291,11 @@ class RoomClient:
 
     def frames_from(self, name: str) -> int:
         """Audio frames received so far from the member(s) called ``name``."""
-        return self.audio.frames_by_name.get(name, 0)
+        return self.shown.frames_by_name[name]
 
     def _relay_notice(self, envelope: Any) -> None:
-        """The relay tells us it dropped audio for us (our link was too slow)."""
+        """Every envelope from the relay: the door's answer, and audio the relay dropped."""
+        self._last_heard = trio.current_time()
         if envelope.type == EnvelopeType.UNICAST and self.room.state == "joining":
             self.door.answered()
         if envelope.type == EnvelopeType.LOSS:
@@ -246,44 +304,30 @@ class RoomClient:
             self.log(f"audio dropped: the relay skipped {frames} frames (slow link)")
 
     async def _slot_watchdog(self, every: float = 1.0) -> None:
-        """Re-synchronise when audio keeps arriving from a slot the room cannot place.
-
-        After a relay restart every member gets a new slot; the room learns
-        them from announcements.  If one was missed, frames from a speaker
-        are refused as "unknown slot" for good.  When that goes on for a
-        whole second with no audio decrypted, reconnect: the fresh
-        announcement makes a moderator send the current slot table.
-        """
-        last_rejected = self.room.counters["audio_rejected_unknown_slot"]
-        last_received = self.room.counters["audio_received"]
+        """Re-synchronise (reconnect) when audio keeps coming from slots we cannot place."""
+        watch = SlotWatch(self.room.counters)
         while True:
             await trio.sleep(every)
-            rejected = self.room.counters["audio_rejected_unknown_slot"]
-            received = self.room.counters["audio_received"]
-            if rejected - last_rejected >= 25 and received == last_received:
+            if watch.stuck(self.room.counters):
                 self.log("audio arrives from a speaker this client cannot place; re-synchronising")
                 self.resyncs += 1
                 self.session.reset_link("re-synchronising slots")
-            last_rejected, last_received = rejected, received
 
     async def _audio_health_loop(self, every: float = 5.0) -> None:
         """Every few seconds, one status line per speaker whose audio had gaps."""
-        concealed: dict[Any, int] = {}
+        report = GapReport()
         while True:
             await trio.sleep(every)
-            for speaker in self.receiver.speakers:
-                now = self.receiver.decode_stats(speaker).concealed
-                lost = now - concealed.get(speaker, 0)
-                concealed[speaker] = now
-                member = self.view.members.get(str(speaker))
-                if lost >= 15 and member is not None:  # a talk spurt ends with ~8
-                    self.log(f"audio from {member.name}: {lost} frames lost and concealed")
+            for line in report.lines(self.receiver, self.names):
+                self.log(line)
 
     # -- session callbacks -------------------------------------------------------------
     def _on_status(self, status: Status) -> None:
         """Link status: one line per outage, not one per retry (the view shows the latest)."""
         before = self.view.connection
         self.view.connection = status.kind
+        if status.kind == "reconnecting":
+            self._rejoin_if_away_too_long()
         self.view.link_detail = status.message if status.kind == "reconnecting" else ""
         if status.kind == "reconnecting" and before != "reconnecting":
             self.log(f"{status.message} (further retries update the status line)")
@@ -293,26 +337,199 @@ class RoomClient:
             self.log(status.message)
         self._notify()
 
-    def _on_event(self, event: Any) -> None:
-        if not isinstance(event, AudioReceived):
+    def event_received(self, event: ev.Event) -> None:
+        """Apply one room event (the session calls this for each, in order)."""
+        if not isinstance(event, ev.AudioReceived):
             self.events.append(event)
-        rp.apply_event(self, event)
+        now = trio.current_time()
+        self._follow(self.shown.apply(self.room, event, now, leaving=self.ended))
         for hook in list(self.on_room_event):
             hook(event)
-        if isinstance(event, Admitted):
+        if isinstance(event, ev.Admitted):
             self.door.admitted()
             for action in self.door.take_queued():
                 self.perform(action)
         self._notify()
 
-    # -- actions -------------------------------------------------------------------------
+    # -- following what room events ask for ---------------------------------------------
+    def _follow(self, outcome: Outcome) -> None:
+        if outcome.exit_code is not None:
+            self.removed = True
+            self.exit_code = outcome.exit_code
+        if outcome.ended:
+            self.ended = True
+        if outcome.room_secret is not None:
+            self.invite = self.invite.rotated(outcome.room_secret)
+            link = self.invite.to_link()
+            if self.view.invite:
+                self.view.invite = link
+            # the new link is shown to this user only (their own screen or stream)
+            self.log(f"the room has a new invite link (the old one no longer reaches it): {link}")
+        if outcome.rejoin:
+            self._rejoin_after_drop()
+        for action in outcome.actions:
+            self.perform(action)
+
+    def _rejoin_if_away_too_long(self) -> None:
+        """Link lost after hearing nothing for longer than the chair waits for an absent
+        member (spec §16.4): it has removed us, and nothing on the new link would say so.
+
+        Rejoin on a fresh session key instead: the chair re-admits a known identity
+        without a person, and if we were still a member it swaps the session (§13.4).
+        A moderator never does this: it is the one who admits.
+        """
+        away = trio.current_time() - self._last_heard
+        room = self.room
+        if room.state != "member" or room.role is Role.MODERATOR:
+            return
+        if away <= room.config.absent_timeout:
+            return
+        self.rejoins += 1
+        self._last_heard = trio.current_time()
+        self.log(
+            f"nothing heard from the room for {away:.0f} s, longer than it keeps an absent "
+            "member; rejoining"
+        )
+        self.room = self.session.room = self._new_room(create=False)
+
+    def _rejoin_after_drop(self) -> None:
+        """The chair removed us as absent (spec §16.4) while we are alive: knock again.
+
+        The identity is known to the chair, so it is re-admitted without a
+        person (spec §13.4) on a fresh session key.
+        """
+        self.rejoins += 1
+        self._replace_room(self._new_room(create=False))
+
+    # -- actions (the COMMANDS table) ----------------------------------------------------
     def perform(self, action: Action) -> None:
-        """Carry out one user action; a user mistake is logged, never raised."""
+        """Carry out one user action; a user mistake or a refusal is one log line."""
+        if action.kind not in KINDS:
+            self.log(f"unknown command {action.kind!r}; {LINE_HELP}")
+            return
+        kind = Kind(action.kind)
         try:
-            rp.perform(self, action)
+            self.COMMANDS[kind](self, action)
+        except HushroomError as exc:
+            self.log(f"{kind}: {exc}")
         except CliError as exc:
             self.log(str(exc))
         self._notify()
+
+    def _act(self, call: Callable[..., None], *args: Any) -> None:
+        self.session.act(call, *args)
+
+    def _do_hand(self, _action: Action) -> None:
+        self._act(self.room.raise_hand)
+
+    def _do_lower(self, _action: Action) -> None:
+        self._act(self.room.lower_hand)
+
+    def _do_accept(self, _action: Action) -> None:
+        if self.config.listen_only:
+            if self.view.invited_to_speak:
+                self._do_decline(_action)
+            raise CliError("--listen-only: this client does not speak; invitations are declined")
+        self.view.invited_to_speak = False
+        self._act(self.room.accept_invitation)
+
+    def _do_decline(self, _action: Action) -> None:
+        self.view.invited_to_speak = False
+        self._act(self.room.decline_invitation)
+
+    def _do_mute(self, _action: Action) -> None:
+        self.view.self_muted = True
+        self.log("muted")
+
+    def _do_unmute(self, _action: Action) -> None:
+        self.view.self_muted = False
+        self.log("unmuted")
+
+    def _do_help(self, _action: Action) -> None:
+        self.log(LINE_HELP)
+
+    def _do_who(self, _action: Action) -> None:
+        self.log(self.view.who())
+
+    def _do_chat(self, action: Action) -> None:
+        self._act(self.room.send_chat, action.text or "")
+        self.view.add_chat(f"{self.config.name} (you): {action.text}")
+
+    def _do_leave(self, action: Action) -> None:
+        room = self.room
+        if action.target == "anyway":
+            self.log("leaving without a moderator: nobody can admit or re-key until one rejoins")
+        elif room.state != "member":
+            self.log("stopped waiting at the door")
+        elif room.successor is not None:
+            view, name = self.view, self.name_of(room.successor)
+            raise CliError(
+                f"you are the last moderator: hand over to {name} "
+                f"({view.hint('o', 'moderator ' + name)}), end the room "
+                f"({view.hint('e', 'end')}), or leave it without a moderator "
+                f"({view.hint('l', 'leave anyway')})?"
+            )
+        else:
+            self._act(room.leave)
+        self.ended = True
+
+    def _do_end(self, _action: Action) -> None:
+        self._act(self.room.end_room)
+        self.ended = True
+
+    def _knock(self, action: Action) -> Knock:
+        knocks = self.view.knocks
+        knock = next((k for k in knocks if action.target in (None, k.handle, k.name)), None)
+        if knock is None:
+            raise CliError("nobody is knocking")
+        self.view.knocks = [k for k in knocks if k is not knock]
+        return knock
+
+    def _do_approve(self, action: Action) -> None:
+        self._act(self.room.approve, member_id_of(self._knock(action).handle))
+
+    def _do_deny(self, action: Action) -> None:
+        self._act(self.room.deny, member_id_of(self._knock(action).handle))
+
+    def _target(self, action: Action) -> bytes:
+        if action.target is None:
+            raise CliError(f"'{action.kind}' needs a member")
+        member = self.view.find(action.target)
+        if member is None:
+            raise CliError(f"no member called {action.target!r}")
+        member_id = member_id_of(member.handle)
+        if member_id not in self.room.members:
+            raise CliError(f"{action.target!r} is no longer in the room")
+        return member_id
+
+    def _do_member_command(self, action: Action) -> None:
+        command = MEMBER_COMMANDS[Kind(action.kind)]
+        target = self._target(action)
+        self._act(command.call, self.room, target)
+        self.log(command.done.format(name=self.names.get(target, "them")))
+
+    COMMANDS: ClassVar[dict[Kind, Callable[[RoomClient, Action], None]]] = {
+        Kind.HAND: _do_hand,
+        Kind.LOWER: _do_lower,
+        Kind.ACCEPT: _do_accept,
+        Kind.DECLINE: _do_decline,
+        Kind.MUTE: _do_mute,
+        Kind.UNMUTE: _do_unmute,
+        Kind.HELP: _do_help,
+        Kind.WHO: _do_who,
+        Kind.CHAT: _do_chat,
+        Kind.LEAVE: _do_leave,
+        Kind.END: _do_end,
+        Kind.APPROVE: _do_approve,
+        Kind.DENY: _do_deny,
+        Kind.INVITE: _do_member_command,
+        Kind.AUDIENCE: _do_member_command,
+        Kind.ASKMUTE: _do_member_command,
+        Kind.KICK: _do_member_command,
+        Kind.BAN: _do_member_command,
+        Kind.MODERATOR: _do_member_command,
+    }
+    """What each command does: one entry per :class:`~client.actions.Kind`."""
 
     async def _action_loop(self) -> None:
         async for action in self.actions_recv:
@@ -334,17 +551,35 @@ class RoomClient:
         if await self.door.wait_for_answer():
             return
         self.exit_code = exits.NOT_ADMITTED
-        self.log(
-            f"no moderator answered in {self.config.admit_wait:g} s: the room has ended "
-            "or nobody has opened it yet"
-        )
+        if self.config.reopen:
+            self.log(
+                f"no moderator answered in {self.config.admit_wait:g} s: the room's members "
+                "are still in it, but none of its moderators is; it goes on without one "
+                "(hand over before leaving next time)"
+            )
+        else:
+            self.log(
+                f"no moderator answered in {self.config.admit_wait:g} s: the room has ended "
+                "or nobody has opened it yet"
+            )
         self.ended = True
         self._notify()
 
     # -- lifecycle -------------------------------------------------------------------------
+    async def _choose_entry(self) -> None:
+        """The founder coming back: rejoin the room if anyone is in it, else open it."""
+        if await room_occupied(self._connect, self.invite):
+            self.log("the room is open: rejoining it (a moderator admits you)")
+            return
+        self.log("nobody is in the room: opening it as its founder")
+        self.room = self.session.room = self._new_room(create=True)
+        self.view.invite = self.config.invite
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Connect, join or create the room, and run until leaving, removal or the end."""
         try:
+            if self.config.reopen:
+                await self._choose_entry()
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.session.run)
                 nursery.start_soon(playout_loop, self.receiver, self._after_tick)
@@ -369,4 +604,4 @@ class RoomClient:
 
     def leave(self) -> None:
         """Leave the room (say goodbye, then stop)."""
-        self.perform(Action("leave"))
+        self.perform(Action(Kind.LEAVE))

@@ -18,7 +18,6 @@ from pathlib import Path
 import trio
 
 from client import exits
-from client import room_protocol as rp
 from client.audio.errors import AudioError
 from client.audio.sinks import FrameSink
 from client.audio_io import SourceChoice, audio_summary, open_output
@@ -29,6 +28,17 @@ from client.home import resolve_home
 from client.identity_store import IdentityStore
 from client.invite_input import read_invite
 from client.json_stream import JsonConsole
+from client.relay_connect import (
+    CONNECT_ERRORS,
+    check_invite_text,
+    describe_connect_error,
+    invite_founder_is,
+    link_connector,
+    new_invite,
+    parse_invite,
+    save_policy,
+    saved_policy,
+)
 from client.room_client import ClientConfig, RoomClient
 
 
@@ -122,7 +132,7 @@ async def run_client(
                     if client.ended:
                         nursery.cancel_scope.cancel()
                         return
-                    last = rp.last_moderator_successor(client.room) is not None
+                    last = client.room.successor is not None
                     if signum == signal.SIGINT and not asked and last:
                         asked = True
                         client.leave()  # refused: prints the question
@@ -165,8 +175,8 @@ def run_or_explain(
     except BaseException as exc:
         leaves = _leaves(exc)
         for leaf in leaves:
-            if isinstance(leaf, rp.CONNECT_ERRORS):
-                raise CliError(rp.describe_connect_error(leaf)) from None
+            if isinstance(leaf, CONNECT_ERRORS):
+                raise CliError(describe_connect_error(leaf)) from None
         for leaf in leaves:
             if isinstance(leaf, CliError | KeyboardInterrupt):
                 raise leaf from None
@@ -235,15 +245,26 @@ def _config(
 
 
 def run_join(args: argparse.Namespace) -> int:
-    invite = rp.check_invite_text(read_invite(args))
+    invite = check_invite_text(read_invite(args))
     home_identity = IdentityStore(resolve_home(args.home)).load_or_create()
-    create = rp.invite_founder_is(invite, home_identity)
+    founder = invite_founder_is(invite, home_identity)
     notes: list[str] = []
-    policy = rp.saved_policy(args.home, invite)
-    config = _config(args, invite, notes, create=create, policy=policy)
-    if create:
-        _say(args, "you founded this room: opening it as its moderator")
+    config = _config(args, invite, notes, create=False, policy=saved_policy(args.home, invite))
+    config.reopen = founder  # rejoin the room if anyone is in it, else open it
     return _run(lambda: _client(config, args, notes), args, _print_safety_code)
+
+
+def check_relay(invite: str) -> None:
+    """Reach the invite's relay and check its key against the pin, or raise one CliError line."""
+
+    async def probe() -> None:
+        link = await link_connector(parse_invite(invite))()
+        await link.aclose()
+
+    try:
+        trio.run(probe)
+    except CONNECT_ERRORS as exc:
+        raise CliError(describe_connect_error(exc)) from None
 
 
 def run_room_create(args: argparse.Namespace) -> int:
@@ -255,9 +276,16 @@ def run_room_create(args: argparse.Namespace) -> int:
             "--pin is required: copy it from the relay's start-up line ('hushroom relay' prints it)"
         )
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
-    invite = rp.new_invite(host, port, args.pin, identity)
-    rp.save_policy(args.home, invite, args.policy)
-    if args.detach:
+    invite = new_invite(host, port, args.pin, identity)
+    # Everything that can fail (audio devices, the relay, its pin) fails before
+    # the invite is printed: a printed invite is a room that exists.
+    notes: list[str] = []
+    config = (
+        None if args.detach else _config(args, invite, notes, create=True, policy=args.policy)
+    )
+    check_relay(invite)
+    save_policy(args.home, invite, args.policy)
+    if config is None:
         # Just the link on stdout, so that '--detach > invite.txt' is an invite file.
         print(invite, flush=True)
         print(
@@ -268,8 +296,6 @@ def run_room_create(args: argparse.Namespace) -> int:
         )
         return 0
     _say(args, f"invite: {invite}")
-    notes: list[str] = []
-    config = _config(args, invite, notes, create=True, policy=args.policy)
     return _run(lambda: _client(config, args, notes), args, _print_safety_code)
 
 
@@ -279,13 +305,13 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 
 def _print_safety_code(client: RoomClient) -> None:
-    if rp.may_speak(client.room):  # the founder is in at once; others once admitted
-        print(f"room safety code: {rp.safety_code(client.room)}", flush=True)
+    if client.may_speak():  # the founder is in at once; others once admitted
+        print(f"room safety code: {client.safety_code()}", flush=True)
 
 
 def bot_config(args: argparse.Namespace) -> ClientConfig:
     """The welcome bot's client: audience member, raises its hand, accepts by itself."""
-    invite = rp.check_invite_text(read_invite(args))
+    invite = check_invite_text(read_invite(args))
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
     config = ClientConfig(
         invite=invite,

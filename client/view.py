@@ -1,7 +1,7 @@
 """What the terminal shows: a plain model of the room, updated from session events.
 
-The model knows nothing about the protocol core; :mod:`client.room_protocol`
-translates room events into these calls.  Both consoles of
+The model knows nothing about the protocol core; :mod:`client.room_events` and
+:mod:`client.roster_view` translate room events into these calls.  Both consoles of
 :mod:`client.console` (the interactive screen drawn by :mod:`client.render`
 and the plain log) read from it.  Local listening choices (a speaker's
 volume, local mute) and push-to-talk live here too: they are this user's
@@ -27,7 +27,7 @@ MAX_VOLUME = 2.0
 
 @dataclass
 class MemberView:
-    """One member as the user sees them.  ``handle`` is a short local label."""
+    """One member as the user sees them.  ``handle`` is the hex of the whole member id."""
 
     handle: str
     name: str

@@ -12,7 +12,9 @@ import logging
 import resource
 import signal
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
@@ -29,6 +31,56 @@ HELP = "run a relay (the only server a group needs)"
 DEFAULT_LISTEN = "127.0.0.1:7443"
 
 log = logging.getLogger("hushroom.relay")
+
+
+ACTIVITY_EVERY = 60.0
+"""Seconds between activity lines at INFO (a quiet relay logs none)."""
+
+
+@dataclass(frozen=True)
+class _Activity:
+    """The counts an activity line compares (aggregates only: no address, tag or slot)."""
+
+    connected: int
+    open: int
+    handshakes_failed: int
+    errors: Counter[str]
+
+    @classmethod
+    def of(cls, stats: RelayStats) -> _Activity:
+        return cls(
+            stats.connections_total,
+            stats.connections_open,
+            stats.handshakes_failed,
+            Counter(stats.errors),
+        )
+
+
+def activity_line(before: _Activity, stats: RelayStats, seconds: float) -> str | None:
+    """What changed since ``before``, in one line without identities; None if nothing did."""
+    now = _Activity.of(stats)
+    if now == before:
+        return None
+    connected = now.connected - before.connected
+    disconnected = connected - (now.open - before.open)
+    errors = now.errors - before.errors
+    listed = ", ".join(f"{code}={n}" for code, n in sorted(errors.items())) or "none"
+    return (
+        f"last {seconds:g} s: {connected} links joined, {disconnected} left, "
+        f"{now.handshakes_failed - before.handshakes_failed} failed handshakes, "
+        f"errors {listed}; now {now.open} links in {stats.rooms_open} rooms"
+    )
+
+
+async def log_activity(stats: RelayStats, every: float = ACTIVITY_EVERY) -> None:
+    """Every ``every`` seconds, one INFO line of joins, leaves and errors (if any)."""
+    before = _Activity.of(stats)
+    while True:
+        await trio.sleep(every)
+        line = activity_line(before, stats, every)
+        if line is not None:
+            log.info("%s", line)
+        before = _Activity.of(stats)
 
 
 def default_state_dir() -> Path:
@@ -307,6 +359,7 @@ async def _main(
                     nursery, "serve metrics", serve_metrics, mhost, mport, stats
                 )
                 log.info("metrics on %s:%d", mhost, mport)
+            nursery.start_soon(log_activity, stats, ACTIVITY_EVERY)
             # One machine-readable line for scripts (bench, demo) on stdout.
             print(f"hushroom relay listening on {host}:{bound} pin {pin_text}", flush=True)
             async for signum in signals:

@@ -46,11 +46,12 @@ def test_decode_pin_rejects_wrong_lengths() -> None:
 def test_fanout_bench_smoke() -> None:
     """A real relay process and load processes: 1 speaker, 20 listeners, 1 s."""
     from client.bench import fanout
+    from client.bench.progress import Progress
 
     parser = argparse.ArgumentParser()
     fanout.register(parser)
     args = parser.parse_args(["--speakers", "2", "--listeners", "20", "--seconds", "1"])
-    result = fanout.measure(args)
+    result = fanout.measure(args, Progress("fanout"))
     # What the run did, not how fast: delivery and latency goals are load tests
     # (tests/test_load_fanout.py) and bench figures, not default-suite thresholds.
     assert result["listeners"] == 20 and result["speakers"] == 2

@@ -13,7 +13,7 @@ terminal view's ``+``/``-``/``s`` keys).  Local volume never leaves the device.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,10 +32,10 @@ class Mixer:
             raise ValueError("release must be in (0, 1]")
         self.release = release
         self.gain = 1.0
-        self.volume: Callable[[Hashable], float] = lambda _speaker_id: 1.0
+        self.volume: Callable[[bytes], float] = lambda _speaker_id: 1.0
         """This listener's local volume for a speaker (0.0: muted here)."""
 
-    def mix_speakers(self, frames: Mapping[Hashable, Frame | None]) -> Frame:
+    def mix_speakers(self, frames: Mapping[bytes, Frame | None]) -> Frame:
         """One output frame from each speaker's frame (``None``: nothing this tick), at its
         local volume; a speaker at volume 0 is left out."""
         scaled: list[npt.NDArray[Any]] = []

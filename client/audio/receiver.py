@@ -13,8 +13,9 @@ monotonic clock, e.g. ``trio.current_time()``)::
     receiver.active_speakers()                        # for the speaking indicators
     receiver.close()                                  # closes the sinks
 
-``speaker_id`` is any hashable (a relay slot, a fingerprint); ``seq`` is that
-speaker's monotonically increasing frame counter.  Call
+``speaker_id`` is the speaker's member id (its whole identity key, never a
+prefix of it: two members whose ids share a prefix get two streams); ``seq``
+is that speaker's monotonically increasing frame counter.  Call
 :meth:`~RoomAudioReceiver.reset_speaker` when a speaker's counter restarts and
 :meth:`~RoomAudioReceiver.remove_speaker` when someone leaves the stage: their
 buffered frames are dropped and never played.
@@ -22,7 +23,6 @@ buffered frames are dropped and never played.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
 
 from client.audio.decoder import DecoderBackend
@@ -32,6 +32,9 @@ from client.audio.mixer import Mixer
 from client.audio.sinks import FrameSink, RoomRecorder
 from client.audio.speaker import DecodeStats, SpeakerStream
 
+MemberId = bytes
+"""A speaker's member id (spec §5.4): what every per-speaker table is keyed by."""
+
 SPEAKING_THRESHOLD_DBFS = -45.0
 """A speaker whose smoothed level is above this counts as speaking."""
 
@@ -40,7 +43,7 @@ SPEAKING_THRESHOLD_DBFS = -45.0
 class SpeakerActivity:
     """One speaker's speaking indicator."""
 
-    speaker_id: Hashable
+    speaker_id: MemberId
     level: float
     """0.0 (at the threshold) .. 1.0 (full scale), for a level bar."""
     dbfs: float
@@ -61,27 +64,27 @@ class RoomAudioReceiver:
         self.recorder = recorder
         self.output = output
         self.mixer = Mixer()
-        self._speakers: dict[Hashable, SpeakerStream] = {}
+        self._speakers: dict[MemberId, SpeakerStream] = {}
         self.ticks = 0
 
     @property
-    def speakers(self) -> list[Hashable]:
+    def speakers(self) -> list[MemberId]:
         return list(self._speakers)
 
-    def _stream(self, speaker_id: Hashable) -> SpeakerStream:
+    def _stream(self, speaker_id: MemberId) -> SpeakerStream:
         stream = self._speakers.get(speaker_id)
         if stream is None:
             stream = SpeakerStream(self.jitter_config, self.decoder_backend)
             self._speakers[speaker_id] = stream
         return stream
 
-    def push(self, speaker_id: Hashable, seq: int, opus: bytes, now: float) -> PushResult:
+    def push(self, speaker_id: MemberId, seq: int, opus: bytes, now: float) -> PushResult:
         """Queue one received Opus frame from ``speaker_id``."""
         return self._stream(speaker_id).push(seq, opus, now)
 
     def tick(self, now: float) -> Frame:
         """Produce the room's next 20 ms frame (silence when nobody speaks)."""
-        frames: dict[Hashable, Frame | None] = {
+        frames: dict[MemberId, Frame | None] = {
             speaker_id: stream.next_frame(now) for speaker_id, stream in self._speakers.items()
         }
         mixed = self.mixer.mix_speakers(frames)
@@ -107,20 +110,20 @@ class RoomAudioReceiver:
         ]
         return sorted(active, key=lambda a: a.dbfs, reverse=True)
 
-    def reset_speaker(self, speaker_id: Hashable) -> None:
+    def reset_speaker(self, speaker_id: MemberId) -> None:
         """The speaker's stream restarted (new counter): forget its buffered frames."""
         stream = self._speakers.get(speaker_id)
         if stream is not None:
             stream.reset()
 
-    def remove_speaker(self, speaker_id: Hashable) -> None:
+    def remove_speaker(self, speaker_id: MemberId) -> None:
         """Stop playing ``speaker_id``: its buffered frames are dropped."""
         self._speakers.pop(speaker_id, None)
 
-    def jitter_stats(self, speaker_id: Hashable) -> JitterStats:
+    def jitter_stats(self, speaker_id: MemberId) -> JitterStats:
         return self._speakers[speaker_id].jitter.stats
 
-    def decode_stats(self, speaker_id: Hashable) -> DecodeStats:
+    def decode_stats(self, speaker_id: MemberId) -> DecodeStats:
         return self._speakers[speaker_id].stats
 
     def close(self) -> None:

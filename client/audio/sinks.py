@@ -6,9 +6,8 @@ need the optional ``sounddevice`` extra.
 
 from __future__ import annotations
 
-import re
 import wave
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -81,10 +80,13 @@ class WavSink:
         self.close()
 
 
-def speaker_file_name(speaker_id: Hashable) -> str:
-    """A safe file name for a speaker's own recording: ``speaker-<id>.wav``."""
-    text = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(speaker_id)).strip("._") or "unknown"
-    return f"speaker-{text[:64]}.wav"
+def speaker_file_name(member_id: bytes) -> str:
+    """The file of a speaker's own recording: ``speaker-<member id in hex>.wav``.
+
+    The whole id, so that two speakers never share a file; hex, so that the
+    name is safe whatever the id.
+    """
+    return f"speaker-{member_id.hex()}.wav"
 
 
 class RoomRecorder:
@@ -98,10 +100,10 @@ class RoomRecorder:
     def __init__(self, room_path: str | Path, per_speaker_dir: str | Path | None = None) -> None:
         self.room = WavSink(room_path)
         self.per_speaker_dir = None if per_speaker_dir is None else Path(per_speaker_dir)
-        self.speaker_files: dict[Hashable, WavSink] = {}
+        self.speaker_files: dict[bytes, WavSink] = {}
         self.ticks = 0
 
-    def write_tick(self, mix: Frame, speakers: Mapping[Hashable, Frame | None]) -> None:
+    def write_tick(self, mix: Frame, speakers: Mapping[bytes, Frame | None]) -> None:
         """Record one tick: the mix and each speaker's frame (``None`` = idle)."""
         self.room.write(mix)
         if self.per_speaker_dir is not None:

@@ -25,6 +25,7 @@ from client.audio.quality import aligned_correlation, windowed_correlation
 from client.audio.receiver import RoomAudioReceiver
 from client.audio.sources import espeak_binary, synthesize_speech
 from client.audio.synth import speech_like, tone
+from client.bench.progress import Progress
 from client.commands.common import positive_seconds
 
 HELP = "audio pipeline: Opus bytes per frame, round-trip correlation, encode/decode µs"
@@ -33,6 +34,9 @@ SAY = (
     "Welcome to the room. Today we talk about end to end encryption for audio rooms, "
     "where the relay forwards frames it cannot read. Please raise your hand to speak."
 )
+
+SPEAKER = bytes(32)
+"""The one speaker's member id in the receiver run."""
 
 
 def _encode(pcm: npt.NDArray[np.int16], config: OpusEncoderConfig) -> tuple[list[bytes], float]:
@@ -89,14 +93,14 @@ def _through_receiver(
     for tick in range(len(packets) + 20):
         now = tick * 0.02 + 0.001
         while k < len(arrivals) and arrivals[k][0] <= now:
-            receiver.push("s", arrivals[k][1], arrivals[k][2], arrivals[k][0])
+            receiver.push(SPEAKER, arrivals[k][1], arrivals[k][2], arrivals[k][0])
             k += 1
         out.append(receiver.tick(now))
     recorded = np.concatenate(out)
     corr, _ = aligned_correlation(pcm, recorded, max_lag=48_000)
     windowed, _ = windowed_correlation(pcm, recorded, max_lag=48_000)
-    jitter = receiver.jitter_stats("s")
-    decoded = receiver.decode_stats("s")
+    jitter = receiver.jitter_stats(SPEAKER)
+    decoded = receiver.decode_stats(SPEAKER)
     return {
         "correlation": round(corr, 4),
         "windowed_correlation": round(windowed, 4),
@@ -107,8 +111,12 @@ def _through_receiver(
     }
 
 
-def measure(seconds: float = 10.0, include_espeak: bool = True) -> dict[str, Any]:
+def measure(
+    seconds: float = 10.0, include_espeak: bool = True, progress: Progress | None = None
+) -> dict[str, Any]:
     """All measurements as a JSON-able dict (espeak-ng speech too when installed)."""
+    progress = progress or Progress("audio")
+    progress.phase("preparing signals")
     signals: dict[str, npt.NDArray[np.int16]] = {
         "speech_like": speech_like(seconds, pitch_hz=125.0, seed=7),
         "tone_440": tone(440.0, seconds),
@@ -120,7 +128,8 @@ def measure(seconds: float = 10.0, include_espeak: bool = True) -> dict[str, Any
         "frame_samples": FRAME_SAMPLES,
         "signals": {},
     }
-    for name, pcm in signals.items():
+    for number, (name, pcm) in enumerate(signals.items(), 1):
+        progress.phase(f"signal {number} of {len(signals)}", name)
         entry: dict[str, Any] = {"seconds": round(pcm.size / 48_000, 2)}
         for bitrate in (24_000, 32_000):
             for vbr in ("on", "off"):
@@ -160,7 +169,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = measure(args.seconds)
+    progress = Progress("audio")
+    result = measure(args.seconds, progress=progress)
+    progress.done()
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -27,6 +27,7 @@ import statistics
 import time
 from collections import Counter
 
+from client.bench.progress import Progress
 from e2ee.envelope import EnvelopeType, encode_envelope
 from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey
@@ -122,11 +123,17 @@ def measure_class(
     }
 
 
-def measure(size: int = 80, frames: int = 500, rounds: int = 9) -> dict[str, object]:
+def measure(
+    size: int = 80, frames: int = 500, rounds: int = 9, progress: Progress | None = None
+) -> dict[str, object]:
     """Both defaults (see module docstring)."""
+    progress = progress or Progress("auth")
     config = AuthConfig()
+    progress.phase("stage delivery class", f"{rounds} rounds x {frames} frames")
+    stage = measure_class(config.params(True), config.hold, size, frames, rounds)
+    progress.phase("audience delivery class", f"{rounds} rounds x {frames} frames")
     return {
-        "stage": measure_class(config.params(True), config.hold, size, frames, rounds),
+        "stage": stage,
         "audience": measure_class(config.params(False), config.hold, size, frames, rounds),
         "frame_bytes": size,
         "method": f"median of {rounds} rounds x {frames} frames, time.perf_counter_ns",
@@ -134,7 +141,9 @@ def measure(size: int = 80, frames: int = 500, rounds: int = 9) -> dict[str, obj
 
 
 def run(args: argparse.Namespace) -> int:
-    figures = measure(args.size, args.frames, args.rounds)
+    progress = Progress("auth")
+    figures = measure(args.size, args.frames, args.rounds, progress)
+    progress.done()
     if args.json:
         print(json.dumps(figures))
     else:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from client.bench import auth
+from client.bench.progress import Progress
 from client.commands.common import positive_int
 from e2ee.frame import FrameReceiver, FrameSender
 from e2ee.identity import SessionKey
@@ -54,8 +55,12 @@ def _median_us(batches: int, batch: int, make_call: Callable[[], Callable[[], ob
     return statistics.median(samples)
 
 
-def measure(size: int = 80, batches: int = 60, batch: int = 500) -> dict[str, float | int | str]:
+def measure(
+    size: int = 80, batches: int = 60, batch: int = 500, progress: Progress | None = None
+) -> dict[str, float | int | str]:
     """Run the benchmark and return the figures (see module docstring)."""
+    progress = progress or Progress("crypto")
+    progress.phase("timing frame protection", f"{batches} batches x {batch} calls")
     room, sender = os.urandom(32), os.urandom(32)
     payload = os.urandom(size)
     key = SenderKey.fresh(os.urandom, epoch=1)
@@ -83,6 +88,7 @@ def measure(size: int = 80, batches: int = 60, batch: int = 500) -> dict[str, fl
     )
     pw_batches = max(5, batches // 4)
     message = os.urandom(100)
+    progress.phase("timing pairwise channels")
     pairwise_seal_us = _median_us(pw_batches, batch, lambda: lambda: a.seal(message))
 
     def open_batch() -> Callable[[], object]:
@@ -109,7 +115,7 @@ def measure(size: int = 80, batches: int = 60, batch: int = 500) -> dict[str, fl
             )
         ),
     )
-    speaker_auth = auth.measure(size, frames=300, rounds=max(3, batches // 20))
+    speaker_auth = auth.measure(size, frames=300, rounds=max(3, batches // 20), progress=progress)
     auth_figures = {
         f"{name}_{cls}": value
         for cls in ("stage", "audience")
@@ -133,7 +139,9 @@ def measure(size: int = 80, batches: int = 60, batch: int = 500) -> dict[str, fl
 
 
 def run(args: argparse.Namespace) -> int:
-    figures = measure(args.size, args.batches, args.batch)
+    progress = Progress("crypto")
+    figures = measure(args.size, args.batches, args.batch, progress)
+    progress.done()
     if args.json:
         print(json.dumps(figures))
     else:

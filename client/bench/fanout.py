@@ -1,12 +1,16 @@
-"""``hushroom bench fanout``: a real relay process and load-generating client processes.
+"""``hushroom bench fanout``: a real relay and load-generating client processes.
 
-Everything runs on 127.0.0.1 with the real link (TLS 1.3, pinned key) and
-real envelopes.  ``--speakers`` stage members each send one Opus-sized MEDIA
-envelope every 20 ms carrying a CLOCK_MONOTONIC timestamp; ``--listeners``
-audience members (held by one or a few cheap processes: one epoll loop over
-thousands of TLS sockets, decoding only a sample of them) drain their links.
-Latency is receive time minus the timestamp in the payload (the monotonic
-clock is shared by all processes on one Linux machine).
+By default the relay is a process started here on 127.0.0.1; with
+``--relay HOST:PORT --pin=PIN`` the load goes to a relay that is already
+running (as ``lk load-test --url`` does), in a room tag of its own, and the
+relay-side figures (CPU, memory, metrics) are ``null``.  Links are the real
+link (TLS 1.3, pinned key) with real envelopes.  ``--speakers`` stage members
+each send one Opus-sized MEDIA envelope every 20 ms carrying a CLOCK_MONOTONIC
+timestamp; ``--listeners`` audience members (held by one or a few cheap
+processes: one epoll loop over thousands of TLS sockets, decoding only a
+sample of them) drain their links.  Latency is receive time minus the
+timestamp in the payload (the monotonic clock is shared by all processes on
+one Linux machine).  Progress goes to stderr (:mod:`client.bench.progress`).
 
 The relay's CPU comes from /proc, drops and forwarded frames from its
 ``--metrics`` endpoint.  Timing goals live here, never in unit tests.
@@ -19,6 +23,7 @@ import gc
 import json
 import os
 import resource
+import secrets
 import select
 import socket
 import ssl
@@ -29,14 +34,18 @@ import tempfile
 import time
 import urllib.request
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from client.bench.progress import Progress
 
 HELP = "real relay process + load clients on loopback: latency, CPU, drops"
 
 _STAMP = struct.Struct(">dII")  # send time (monotonic s), speaker index, sequence
-_TAG_HEX = "6868686868686868686868686868f00d"
+_TAG_HEX = "6868686868686868686868686868f00d"  # the room of a relay started here
 _PING_EVERY = 10.0
+_UP_EVERY = 25  # links between two "UP k" progress lines of a load generator
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +78,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="run the relay on CPU 0 and every load generator on CPU 1",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--relay",
+        metavar="HOST:PORT",
+        default=None,
+        help="load a relay that is already running (its per-address limits must allow "
+        "the links: run it with --max-per-address 0) instead of starting one",
+    )
+    parser.add_argument("--pin", default=None, help="the --relay's pin (required with --relay)")
     parser.add_argument(
         "--relay-arg",
         action="append",
@@ -166,14 +183,16 @@ def _rss_mb(pid: int) -> float:
 # -- worker processes --------------------------------------------------------------
 
 
-def _connect_many(host: str, port: int, pin: bytes, n: int, cls: int) -> list[Any]:
-    """Open n links and JOIN the bench room tag with delivery class ``cls`` (trio)."""
+def _connect_many(host: str, port: int, pin: bytes, n: int, cls: int, tag: bytes) -> list[Any]:
+    """Open n links and JOIN the bench room ``tag`` with delivery class ``cls`` (trio).
+
+    Prints ``UP k`` on stdout as links come up, for the orchestrator's progress.
+    """
     import trio
 
     from client.link import RelayLink, connect_relay
     from e2ee.envelope import EnvelopeType
 
-    tag = bytes.fromhex(_TAG_HEX)
     links: list[RelayLink] = []
     limiter = trio.CapacityLimiter(32)
 
@@ -192,6 +211,8 @@ def _connect_many(host: str, port: int, pin: bytes, n: int, cls: int) -> list[An
             if got[0].type != EnvelopeType.WELCOME:
                 raise RuntimeError(f"expected WELCOME, got {got[0].type.name}")
             links.append(link)
+            if len(links) % _UP_EVERY == 0:
+                print(f"UP {len(links)}", flush=True)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
@@ -215,8 +236,9 @@ def _listener_worker(argv: list[str]) -> None:
     from e2ee.envelope import RELAY_TYPES, EnvelopeDecoder, EnvelopeType, parse_loss
 
     host, port, pin_hex, n, sample = argv[0], int(argv[1]), argv[2], int(argv[3]), int(argv[4])
+    tag = bytes.fromhex(argv[5])
     _raise_nofile()
-    links = _connect_many(host, port, bytes.fromhex(pin_hex), n, 1)
+    links = _connect_many(host, port, bytes.fromhex(pin_hex), n, 1, tag)
     gc.collect()
     gc.disable()  # no collector pauses in the measured window (samples are arrays)
     t0, t1 = _wait_go()
@@ -309,13 +331,12 @@ def _speaker_worker(argv: list[str]) -> None:
     from e2ee.envelope import EnvelopeType, encode_envelope
 
     host, port, pin_hex, n = argv[0], int(argv[1]), argv[2], int(argv[3])
-    payload_len, fps = int(argv[4]), float(argv[5])
+    payload_len, fps, tag = int(argv[4]), float(argv[5]), bytes.fromhex(argv[6])
     _raise_nofile()
-    links = _connect_many(host, port, bytes.fromhex(pin_hex), n, 0)
+    links = _connect_many(host, port, bytes.fromhex(pin_hex), n, 0, tag)
     gc.collect()
     gc.freeze()
     t0, t1 = _wait_go()
-    tag = bytes.fromhex(_TAG_HEX)
     sent_at: array[float] = array("d")
     latency: array[float] = array("d")
     sent_frames = 0
@@ -386,18 +407,27 @@ def _spawn(args: list[str], nice: int = 0, cpus: set[int] | None = None) -> subp
     )
 
 
-def _expect_ready(proc: subprocess.Popen[str], what: str) -> None:
+def _expect_ready(
+    proc: subprocess.Popen[str], what: str, on_up: Callable[[int], None] | None = None
+) -> None:
+    """Read a load generator's ``UP k`` lines (``on_up(k)``) until its ``READY``."""
     assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if line.strip() != "READY":
-        raise RuntimeError(f"{what} failed to start: {line!r}")
+    while True:
+        line = proc.stdout.readline()
+        if line.startswith("UP "):
+            if on_up is not None:
+                on_up(int(line.split()[1]))
+            continue
+        if line.strip() != "READY":
+            raise RuntimeError(f"{what} failed to start: {line!r}")
+        return
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Run one fan-out measurement and return the result object."""
+def _start_relay(args: argparse.Namespace) -> tuple[subprocess.Popen[str], int, int, bytes]:
+    """The relay process of a self-contained run: (process, port, metrics port, pin)."""
     from client.errors import CliError
+    from relay.wire.pin import decode_pin
 
-    _raise_nofile()
     port, mport = _free_port(), _free_port()
     state = tempfile.mkdtemp(prefix="hushroom-bench-")
     relay_cmd = [
@@ -419,23 +449,87 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "120",
         *args.relay_arg,
     ]
-    relay_cpus, load_cpus = ({0}, {1}) if args.pin_cpus else (None, None)
     relay = subprocess.Popen(
         relay_cmd,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        preexec_fn=_preexec(0, relay_cpus),
+        preexec_fn=_preexec(0, {0} if args.pin_cpus else None),
     )
+    assert relay.stdout is not None
+    line = relay.stdout.readline()
+    if "pin" not in line:
+        relay.kill()
+        raise CliError(f"relay did not start: {line.strip()!r}")
+    return relay, port, mport, decode_pin(line.split()[-1])
+
+
+def _check_existing_relay(host: str, port: int, pin: bytes) -> None:
+    """One link to the ``--relay``: it answers and its key matches the pin, or one CliError."""
+    import trio
+
+    from client.errors import CliError
+    from client.link import PinMismatch, RelayUnavailable, connect_relay
+
+    async def probe() -> None:
+        link = await connect_relay(host, port, pin)
+        await link.aclose()
+
+    try:
+        trio.run(probe)
+    except PinMismatch as exc:
+        raise CliError(str(exc)) from None
+    except RelayUnavailable as exc:
+        raise CliError(f"cannot reach the relay: {exc}") from None
+
+
+def _target(args: argparse.Namespace) -> tuple[str, int, bytes]:
+    """HOST, PORT and pin of the ``--relay`` to load (checked: it answers, the pin matches)."""
+    from client.commands.common import parse_hostport
+    from client.errors import CliError
+    from relay.wire.pin import decode_pin
+
+    if not args.pin:
+        raise CliError("--relay needs --pin=PIN (the pin 'hushroom relay' printed)")
+    host, port = parse_hostport(args.relay)
+    try:
+        pin = decode_pin(args.pin.strip())
+    except ValueError:
+        raise CliError(
+            "bad --pin: expected the 43-character pin printed by 'hushroom relay'"
+        ) from None
+    _check_existing_relay(host, port, pin)
+    return host, port, pin
+
+
+def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, Any]:
+    """Run one fan-out measurement and return the result object."""
+    from client.errors import CliError
+
+    progress = progress or Progress("fanout")
+    _raise_nofile()
+    relay: subprocess.Popen[str] | None = None
+    mport: int | None = None
+    if args.relay is not None:
+        progress.phase("checking the relay", args.relay)
+        host, port, pin = _target(args)
+    else:
+        progress.phase("starting a relay")
+        relay, port, mport, pin = _start_relay(args)
+        host = "127.0.0.1"
+    load_cpus = {1} if args.pin_cpus else None
+    # on someone else's relay, a room tag of its own that no real room has
+    tag_hex = secrets.token_hex(16) if args.relay is not None else _TAG_HEX
     workers: list[subprocess.Popen[str]] = []
     try:
-        assert relay.stdout is not None
-        line = relay.stdout.readline()
-        if "pin" not in line:
-            raise CliError(f"relay did not start: {line.strip()!r}")
-        from relay.wire.pin import decode_pin
+        pin_hex = pin.hex()
+        total = args.listeners + args.speakers
+        up_before = 0  # links of the load generators that are READY
 
-        pin_hex = decode_pin(line.split()[-1]).hex()
+        def links_up(k: int) -> None:
+            progress.update(f"{up_before + k} of {total} links up")
+
+        progress.phase("connecting links", f"0 of {total} links up")
         setup_start = time.monotonic()
         procs = max(1, args.listener_procs)
         per = [
@@ -443,7 +537,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         ]
         listeners = [
             _spawn(
-                ["listeners", "127.0.0.1", str(port), pin_hex, str(k), str(min(k, args.sample))],
+                ["listeners", host, str(port), pin_hex, str(k), str(min(k, args.sample)), tag_hex],
                 args.loadgen_nice,
                 load_cpus,
             )
@@ -451,23 +545,26 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             if k
         ]
         workers += listeners
-        for w in listeners:
-            _expect_ready(w, "listener process")
+        for w, k in zip(listeners, [k for k in per if k], strict=True):
+            _expect_ready(w, "listener process", links_up)
+            up_before += k
+            links_up(0)
         speakers = _spawn(
             [
                 "speakers",
-                "127.0.0.1",
+                host,
                 str(port),
                 pin_hex,
                 str(args.speakers),
                 str(args.payload),
                 str(args.fps),
+                tag_hex,
             ],
             0,
             load_cpus,
         )
         workers.append(speakers)
-        _expect_ready(speakers, "speaker process")
+        _expect_ready(speakers, "speaker process", links_up)
         setup_s = time.monotonic() - setup_start
         t0 = time.monotonic() + 1.0
         t1 = t0 + args.seconds
@@ -475,15 +572,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             assert w.stdin is not None
             w.stdin.write(f"GO {t0!r} {t1!r}\n")
             w.stdin.flush()
+        progress.phase("measuring", f"{total} links up, {t1 - time.monotonic():.0f} s left")
         time.sleep(max(0.0, t0 - time.monotonic()))
-        m0, c0 = _metrics(mport), _cpu_seconds(relay.pid)
+        m0 = _metrics(mport) if mport is not None else {}
+        c0 = _cpu_seconds(relay.pid) if relay is not None else 0.0
         w0 = sum(_cpu_seconds(w.pid) for w in workers)
         b0 = _machine_busy()
-        time.sleep(max(0.0, t1 - time.monotonic()))
-        m1, c1 = _metrics(mport), _cpu_seconds(relay.pid)
+        while (left := t1 - time.monotonic()) > 0:
+            progress.countdown(left, f"{total} links up")
+            time.sleep(min(1.0, left))
+        m1 = _metrics(mport) if mport is not None else {}
+        c1 = _cpu_seconds(relay.pid) if relay is not None else 0.0
         w1 = sum(_cpu_seconds(w.pid) for w in workers)
         b1 = _machine_busy()
-        rss = _rss_mb(relay.pid)
+        rss = _rss_mb(relay.pid) if relay is not None else None
+        progress.phase("collecting results")
         results = []
         for w in workers:
             assert w.stdout is not None
@@ -496,11 +599,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for w in workers:
             if w.poll() is None:
                 w.kill()
-        relay.terminate()
-        try:
-            relay.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            relay.kill()
+        if relay is not None:
+            relay.terminate()
+            try:
+                relay.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                relay.kill()
     stage = results[-1]["summary"]
     # merge the listener summaries, weighting by their sample counts
     aud = [r["summary"] for r in results[:-1]]
@@ -513,8 +617,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         return round(float(max(a[key] for a in aud)), 2)
 
     seconds = t1 - t0
-    fwd = m1["hushroom_relay_frames_forwarded_total"] - m0["hushroom_relay_frames_forwarded_total"]
-    dropped = m1["hushroom_relay_frames_dropped_total"]
+
+    def delta(name: str) -> float | None:
+        return m1[name] - m0[name] if m1 else None
+
+    def per_second(name: str, digits: int | None) -> float | None:
+        d = delta(name)
+        return None if d is None else round(d / seconds, digits)
+
+    dropped = m1.get("hushroom_relay_frames_dropped_total")
     env_size = 26 + args.payload
     expected = args.speakers * args.fps * seconds * args.listeners
     received = sum(r["bytes"] for r in results[:-1]) / env_size
@@ -529,22 +640,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "audience_p99_ms": worst("p99"),
         "audience_max_ms": worst("max"),
         "audience_samples": sum(a["count"] for a in aud),
-        "forwarded_fps": round(fwd / seconds),
-        "audience_batches_per_s": round(
-            (
-                m1["hushroom_relay_audience_batches_total"]
-                - m0["hushroom_relay_audience_batches_total"]
-            )
-            / seconds,
-            1,
-        ),
-        "relay_cpu_pct": round(100 * (c1 - c0) / seconds, 1),
-        "relay_rss_mb": round(rss, 1),
+        "relay": args.relay or "started by the bench",
+        "forwarded_fps": per_second("hushroom_relay_frames_forwarded_total", None),
+        "audience_batches_per_s": per_second("hushroom_relay_audience_batches_total", 1),
+        "relay_cpu_pct": round(100 * (c1 - c0) / seconds, 1) if relay is not None else None,
+        "relay_rss_mb": round(rss, 1) if rss is not None else None,
         "loadgen_cpu_pct": round(100 * (w1 - w0) / seconds, 1),
         "machine_busy_pct": round(100 * (b1[0] - b0[0]) / max(1.0, b1[1] - b0[1]), 1),
-        "dropped_frames": int(dropped),
-        "relay_batch_delay_p50_ms_le": _histogram_quantile(m0, m1, 0.5),
-        "relay_batch_delay_p99_ms_le": _histogram_quantile(m0, m1, 0.99),
+        "dropped_frames": int(dropped) if dropped is not None else None,
+        "relay_batch_delay_p50_ms_le": _histogram_quantile(m0, m1, 0.5) if m1 else None,
+        "relay_batch_delay_p99_ms_le": _histogram_quantile(m0, m1, 0.99) if m1 else None,
         "latency_trend_ms": [mean("first_p50"), mean("last_p50")],
         "delivered_ratio": round(min(received / expected, 9.99), 4) if expected else None,
         "links_closed": sum(r["closed"] for r in results[:-1]),
@@ -561,7 +666,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("need at least one speaker, listeners >= 0 and seconds > 0")
     if args.payload < _STAMP.size:
         raise CliError(f"--payload must be at least {_STAMP.size} bytes")
-    result = measure(args)
+    progress = Progress("fanout")
+    try:
+        result = measure(args, progress)
+    finally:
+        progress.done()
     if args.json:
         print(json.dumps(result))
     else:

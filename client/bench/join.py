@@ -23,6 +23,7 @@ import trio
 from client.actions import Action
 from client.audio.decoder import open_decoder
 from client.audio.sources import ToneSource
+from client.bench.progress import Progress
 from client.commands.common import positive_int
 from client.inproc_relay import start_relay
 from client.relay_connect import new_invite
@@ -67,7 +68,9 @@ async def time_one_join(invite: str, name: str) -> tuple[float, float]:
     return (decoded_at[0] - start) * 1000, (played - start) * 1000
 
 
-async def measure(runs: int) -> dict[str, float | int]:
+async def measure(runs: int, progress: Progress | None = None) -> dict[str, float | int]:
+    progress = progress or Progress("join")
+    progress.phase("starting a relay, a moderator and a speaker")
     joins: list[float] = []
     playouts: list[float] = []
     async with trio.open_nursery() as nursery:
@@ -91,8 +94,10 @@ async def measure(runs: int) -> dict[str, float | int]:
             moderator.perform(Action("invite", target="Speaker"))
             while speaker.session.frames_sent < 5:
                 await trio.sleep(0.02)
+        progress.phase("timing joins", f"0 of {runs}")
         for run in range(runs):
             join_ms, playout_ms = await time_one_join(invite, f"L{run}")
+            progress.update(f"{run + 1} of {runs}")
             joins.append(join_ms)
             playouts.append(playout_ms)
         # Relay restart: every client reconnects by itself; time until a
@@ -101,6 +106,7 @@ async def measure(runs: int) -> dict[str, float | int]:
         await nursery.start(listener.run)
         with trio.fail_after(10):
             await listener.wait_until(lambda: listener.frames_from("Speaker") > 0)
+        progress.phase("restarting the relay")
         await relay.restart()
         restarted = trio.current_time()
         before = listener.frames_from("Speaker")
@@ -119,7 +125,11 @@ async def measure(runs: int) -> dict[str, float | int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = trio.run(measure, max(1, args.runs))
+    progress = Progress("join")
+    try:
+        result = trio.run(measure, max(1, args.runs), progress)
+    finally:
+        progress.done()
     if args.json:
         print(json.dumps(result))
     else:

@@ -53,6 +53,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from client.bench.progress import Progress
 from client.errors import CliError
 from e2ee.envelope import (
     RELAY_TYPES,
@@ -234,6 +235,8 @@ def run(args: argparse.Namespace) -> int:
     founder_id = IdentityKey.generate(rng)
     invite = Invite("127.0.0.1", 4433, secret, rng(32), founder_id.public)
     relay = _Relay(n)
+    progress = Progress("room")
+    progress.phase("building the room", f"0 of {n} members")
     t_build = time.perf_counter()
     mod = relay.attach(RoomSession.create(founder_id, invite, "moderator", "open", rng, 0.0))
     relay.moderators.add(mod)
@@ -249,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
             relay.attach(RoomSession.join(IdentityKey.generate(rng), invite, name, rng, 0.0))
         made += batch
         relay.pump()
+        progress.update(f"{made + 1} of {n} members")
         if not speakers:  # put the first joiners on stage
             stage = relay.links[1 : 1 + args.speakers]
             for link in stage:
@@ -268,6 +272,7 @@ def run(args: argparse.Namespace) -> int:
     gc.freeze()
 
     # -- single admissions at full size -----------------------------------
+    progress.phase("timing single admissions", f"{args.samples} samples")
     admit_ms: list[float] = []
     member_us: list[float] = []
     commit_bytes = commit_payload = 0
@@ -331,6 +336,7 @@ def run(args: argparse.Namespace) -> int:
 
     members = len(mod.session.roster.members) if mod.session.roster else 0
     # -- kick and re-key -----------------------------------------------------
+    progress.phase("timing kicks and re-keys", f"{KICKS} kicks")
     gc.collect()
     gc.freeze()
     # Three kicks of different members, one after another; each is measured on
@@ -405,6 +411,7 @@ def run(args: argparse.Namespace) -> int:
         "build_seconds": round(build_s, 1),
         "role_of_speakers": sorted({int(s.session.role or Role.LISTENER) for s in speakers}),
     }
+    progress.done()
     if args.json:
         print(json.dumps(result))
     else:

@@ -25,6 +25,7 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
+from e2ee.room.succession import must_hand_over
 
 
 def require_moderator(roster: RosterState, me: bytes) -> RosterState:
@@ -111,7 +112,7 @@ def end_room(roster: RosterState) -> list[Op]:
 
 def check_leave(roster: RosterState, me: bytes) -> None:
     """The last moderator of a room with others in it must hand over or end it first."""
-    if roster.is_moderator(me) and len(roster.members) > 1 and len(roster.moderators()) == 1:
+    if must_hand_over(roster, me):
         raise LocalProtocolError("the last moderator must transfer_moderator() or end_room() first")
 
 

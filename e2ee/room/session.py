@@ -110,6 +110,7 @@ from e2ee.room.roster import (
 from e2ee.room.safety import room_safety_code
 from e2ee.room.slots import Slots
 from e2ee.room.state import SessionState, transition
+from e2ee.room.succession import suggested_successor
 from e2ee.room.sync_pacer import SNAPSHOT_ASKED
 
 Rng = Callable[[int], bytes]
@@ -266,6 +267,13 @@ class RoomSession:
             m.id: MemberView(m.id, m.name, m.role, m.id in hands, self._recording.marked(m))
             for m in self.roster.members.values()
         }
+
+    @property
+    def successor(self) -> bytes | None:
+        """Whom to hand over to before :meth:`leave`, as last moderator (spec §14.4)."""
+        if self.roster is None or self._state is not SessionState.MEMBER:
+            return None
+        return suggested_successor(self.roster, self.me)
 
     @property
     def hand_queue(self) -> tuple[bytes, ...]:

@@ -44,10 +44,12 @@ def test_wav_sink_unwritable_path_is_a_clear_error(tmp_path):
         WavSink(blocker / "room.wav")
 
 
-def test_speaker_file_names_are_safe():
-    assert speaker_file_name("alice") == "speaker-alice.wav"
-    assert speaker_file_name("../../etc/passwd") == "speaker-etc_passwd.wav"
-    assert speaker_file_name(7) == "speaker-7.wav"
+def test_speaker_file_names_are_the_whole_member_id_in_hex():
+    a = bytes(4) + b"\x01" * 28
+    b = bytes(4) + b"\x02" * 28  # the same first 4 bytes (8 hex digits) as a
+    assert speaker_file_name(a) == f"speaker-{a.hex()}.wav"
+    assert speaker_file_name(a) != speaker_file_name(b)
+    assert speaker_file_name(b"../x") == "speaker-2e2e2f78.wav"  # no path from an id
 
 
 def test_mixer_passes_single_speaker_through():

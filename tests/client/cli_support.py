@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import queue
 import secrets
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+import trio
 
+from client.inproc_relay import start_relay
 from client.relay_connect import new_invite
 from e2ee.identity import IdentityKey
 from relay.wire.pin import encode_pin
@@ -32,3 +38,28 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     assert len(lines) == 1, err
     assert lines[0].startswith("hushroom: error: ")
     return lines[0]
+
+
+@contextmanager
+def relay_in_thread() -> Iterator[tuple[int, str]]:
+    """A real relay (TLS, loopback) in this process, on its own trio thread: (port, pin).
+
+    ``cli.main`` runs its own ``trio.run``, so the relay cannot share its loop.
+    """
+    ready: queue.Queue[tuple[int, str, trio.lowlevel.TrioToken, trio.CancelScope]]
+    ready = queue.Queue()
+
+    async def serve() -> None:
+        async with trio.open_nursery() as nursery:
+            relay = await start_relay(nursery)
+            token = trio.lowlevel.current_trio_token()
+            ready.put((relay.port, relay.pin_text, token, nursery.cancel_scope))
+
+    thread = threading.Thread(target=trio.run, args=(serve,), daemon=True)
+    thread.start()
+    port, pin, token, scope = ready.get(timeout=30)
+    try:
+        yield port, pin
+    finally:
+        trio.from_thread.run_sync(scope.cancel, trio_token=token)
+        thread.join(10)

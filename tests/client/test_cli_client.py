@@ -130,7 +130,7 @@ def test_detach_prints_invite_and_join_with_same_identity_opens_the_room(
     out = capsys.readouterr().out
     assert status == 0
     assert "room safety code" in out
-    assert "you founded this room: opening it as its moderator" in out
+    assert "nobody is in the room: opening it as its founder" in out
 
 
 class Proc:

@@ -196,8 +196,8 @@ async def record_two_speakers(room: Room, tmp_path: Path) -> Recording:
     recorder.stop_recording()
     tracks = {}
     for name in sources:
-        handle = next(m.handle for m in recorder.view.members.values() if m.name == name)
-        tracks[name] = read_wav(tmp_path / speaker_file_name(handle))
+        member = next(m.id for m in recorder.room.members.values() if m.display_name == name)
+        tracks[name] = read_wav(tmp_path / speaker_file_name(member))
     return Recording(sources, tracks, read_wav(tmp_path / "room.wav"), frames)
 
 

@@ -141,7 +141,7 @@ async def test_members_leaving_in_one_commit_are_each_named() -> None:
         ev.MemberLeft(cara, RemoveReason.LEFT),
         ev.MemberLeft(dan, RemoveReason.KICKED),
     ):
-        mod._on_event(event)
+        mod.event_received(event)
     assert lines[-2:] == ["Cara left", "Dan was removed"]
     assert set(mod.names) == {founder.public}  # the departed are not kept
 

@@ -123,7 +123,8 @@ async def test_push_to_talk_gates_what_the_session_may_send() -> None:
 async def test_local_volume_and_mute_change_the_mixed_output() -> None:
     client = offline_founder()
     console = ScreenConsole(client.view)
-    bob = "b0b0b0b0"
+    bob_id = bytes([0xB0]) * 32  # speakers are keyed by member id, the view by its hex
+    bob = bob_id.hex()
     client.view.set_members([*client.view.members.values(), MemberView(bob, "Bob", "speaker")])
     client.view.selected = bob
     feed = EncodedFeed(ToneSource(440.0, seconds=2.0))
@@ -135,7 +136,7 @@ async def test_local_volume_and_mute_change_the_mixed_output() -> None:
         for _ in range(ticks):
             packet = feed()
             assert packet is not None
-            client.receiver.push(bob, feed.frames_read, packet, now)
+            client.receiver.push(bob_id, feed.frames_read, packet, now)
             now += 0.020
             out.append(client.receiver.tick(now))
         tail = np.concatenate(out[ticks // 2 :]).astype(np.float64)  # past the buffer's fill

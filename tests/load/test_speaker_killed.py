@@ -115,7 +115,7 @@ class Trace:
     def watch_audio(self, listener: RoomClient, speaker: bytes) -> None:
         def on_event(event: Any) -> None:
             if isinstance(event, ev.AudioReceived) and event.member == speaker:
-                epoch = listener.room._audio_in._last_epoch[speaker]
+                epoch = listener.room._media._audio_in._last_epoch[speaker]
                 self.heard.append((trio.current_time(), epoch))
 
         listener.on_room_event.append(on_event)
