@@ -55,9 +55,12 @@ def _e2ee_imports(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def test_the_client_imports_from_e2ee_only_public_names() -> None:
-    imported = [(p, m, n) for p in DRIVER for m, n in _e2ee_imports(p)]
-    assert imported, "the client imports e2ee somewhere"
+def test_the_client_uses_the_room_only_through_public_names() -> None:
+    """The room's modules behind RoomSession are internal: the client names only what
+    ``e2ee`` (or ``e2ee.events``) exports of them.  (Core modules the client drives
+    directly, such as the envelope codec, are not checked here.)"""
+    imported = [(p, m, n) for p in DRIVER for m, n in _e2ee_imports(p) if m.startswith("e2ee.room")]
+    assert imported, "the client imports the room somewhere"
     internal = []
     for path, module, name in imported:
         value = getattr(importlib.import_module(module), name)
