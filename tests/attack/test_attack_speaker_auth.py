@@ -4,27 +4,31 @@ The insider is a listener holding every room key (it can make frames under
 any member's sender key, tests/room/test_speaker_auth_hostile.py); the
 hostile relay stamps the speaker's slot on what the insider gives it,
 delivers it before the speaker's own frames, and can hand different bytes to
-different members.  Promise (the optimistic stage mode, the default): the
-audience plays no forged frame; a stage member plays at most one batch of
-them, all within the stated wait of the first, then none, and a ForgedAudio
-event names the member in whose name the forgery came by the end of that
-wait; the real speaker is still heard.
+different members.  Promise (the hold stage mode, the default): no forged
+frame is played, a ForgedAudio event names the member in whose name the
+forgery came, and the real speaker is still heard.  In the optimistic stage
+mode the audience still plays none; a stage member plays at most one batch
+of them, all within the stated wait of the first, then none, and is told
+by the end of that wait.
 """
 
 from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
 from room.test_speaker_auth_hostile import forged_proof, forger
 
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.room import events
-from e2ee.room.speaker_auth import AuthConfig
+from e2ee.room.session import RoomConfig
+from e2ee.room.speaker_auth import STAGE_OPTIMISTIC
 from e2ee.sframe_header import decode_header
 
 from .scene import FRAME_S, Scene, build, opus
 
-AUTH = AuthConfig()
+AUTH = STAGE_OPTIMISTIC
+OPTIMISTIC = RoomConfig(speaker_auth=AUTH)
 
 
 def played(room: Scene, link_: object, member: bytes) -> list[tuple[float, bytes]]:
@@ -54,8 +58,11 @@ def forged_reasons(room: Scene, link_: object, member: bytes) -> set[str]:
     }
 
 
-def test_an_insider_with_the_relay_injects_for_ten_seconds_and_nothing_forged_is_played() -> None:
-    room = build(listeners=2)
+@pytest.mark.parametrize("config", [None, OPTIMISTIC], ids=["hold", "optimistic"])
+def test_an_insider_with_the_relay_injects_for_ten_seconds_and_nothing_forged_is_played(
+    config: RoomConfig | None,
+) -> None:
+    room = build(listeners=2, config=config)  # a stream far ahead is never played first
     insider, ear = room.listeners
     victim = room.speaker.session.me
     fake = forger(insider, victim, 5_000)  # a stream of its own, ahead of the speaker
@@ -77,8 +84,55 @@ def test_an_insider_with_the_relay_injects_for_ten_seconds_and_nothing_forged_is
         assert to.session.counters["audio_rejected_unproven"] == 500  # every forged frame
 
 
-def test_forgeries_at_the_speakers_own_counters_cost_the_stage_one_batch_once() -> None:
+def test_a_forged_counter_jump_leaves_no_gap_longer_than_one_batch() -> None:
     room = build(listeners=2)
+    insider, ear = room.listeners
+    victim = room.speaker.session.me
+    for step in range(100):  # 2 s of audio; the jump comes after 1 s
+        if step == 50:
+            counter = room.speaker.session._frame_sender.next_counter  # type: ignore[union-attr]
+            jump = forger(insider, victim, counter + (1 << 20) - 8).protect(b"jump")
+            for to in (room.moderator, ear):
+                room.relay.inject_as(room.speaker, to, EnvelopeType.MEDIA, jump)
+        room.talk(FRAME_S)
+    room.pause()
+    batch = room.moderator.session.config.speaker_auth.stage_batch
+    for to in (room.moderator, ear):
+        assert room.heard(to, room.speaker) == [opus(n) for n in range(100)]
+        played = [
+            t
+            for t, e in room.relay.timeline[to]
+            if isinstance(e, events.AudioReceived) and e.member == victim
+        ]
+        gaps = [b - a for a, b in pairwise(played)]
+        assert max(gaps) <= batch * FRAME_S + 1e-9, "no gap longer than one batch"
+
+
+def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_detected() -> None:
+    room = build(listeners=2)
+    a, b = room.listeners
+    me = room.speaker.session.me
+    # the speaker, with the relay, gives b another frame for its counter 4 than everybody else
+    other = forger(room.speaker, me, 4).protect(b"something else")
+
+    def swap(env: Envelope) -> Envelope:
+        if decode_header(env.payload)[1] != 4:
+            return env
+        return Envelope(env.type, env.room_tag, env.slot, other)
+
+    room.relay.rewrite(swap, to=b, what=["media"])
+    room.talk(9 * FRAME_S)
+    room.pause()
+    assert room.heard(a, room.speaker) == [opus(n) for n in range(9)]
+    got_b = room.heard(b, room.speaker)
+    assert b"something else" not in got_b
+    assert got_b == [opus(n) for n in (0, 1, 2, 6, 7, 8)], "only its batch is lost"
+    assert forged_reasons(room, b, me) == {"bad_signature"}
+    assert forged_reasons(room, a, me) == set()
+
+
+def test_optimistic_forgeries_at_the_speakers_own_counters_cost_the_stage_one_batch_once() -> None:
+    room = build(listeners=2, config=OPTIMISTIC)
     insider, ear = room.listeners
     victim = room.speaker.session.me
     room.talk(1.0)  # the stage member has verified the speaker: it plays it first
@@ -105,8 +159,8 @@ def test_forgeries_at_the_speakers_own_counters_cost_the_stage_one_batch_once() 
         assert real[-40:] == after
 
 
-def test_a_flood_of_forgeries_ahead_of_the_speaker_is_played_for_one_batch_at_most() -> None:
-    room = build(listeners=2)
+def test_optimistic_a_flood_of_forgeries_is_played_for_one_batch_at_most() -> None:
+    room = build(listeners=2, config=OPTIMISTIC)
     insider, ear = room.listeners
     victim = room.speaker.session.me
     room.talk(1.0)
@@ -128,8 +182,8 @@ def test_a_flood_of_forgeries_ahead_of_the_speaker_is_played_for_one_batch_at_mo
     assert start <= stage[0] and stage[-1] < start + 1.0, "all of it in the first flood"
 
 
-def test_a_forged_counter_jump_leaves_no_gap_longer_than_one_batch() -> None:
-    room = build(listeners=2)
+def test_optimistic_a_forged_counter_jump_leaves_no_gap_longer_than_one_batch() -> None:
+    room = build(listeners=2, config=OPTIMISTIC)
     insider, ear = room.listeners
     victim = room.speaker.session.me
     for step in range(200):  # 4 s of audio; the jump comes after 1 s
@@ -152,8 +206,8 @@ def test_a_forged_counter_jump_leaves_no_gap_longer_than_one_batch() -> None:
     assert counters["audio_rejected_replay"] == 0, "a frame played first moved no window"
 
 
-def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_detected() -> None:
-    room = build(listeners=2)
+def test_optimistic_a_speaker_sending_two_audios_under_one_proof_is_detected() -> None:
+    room = build(listeners=2, config=OPTIMISTIC)
     a, b = room.listeners
     me = room.speaker.session.me
     # the speaker, with the relay, gives b and the moderator another frame for its counter 24
@@ -184,3 +238,26 @@ def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_det
     (swapped_at,) = [t for t, o in stage if o == b"something else"]
     assert forged_reasons(room, room.moderator, me) == {"bad_signature"}
     assert first_report(room, room.moderator, me) <= swapped_at + AUTH.tentative_wait
+
+
+def test_optimistic_a_kicked_member_the_relay_keeps_listening_hears_no_longer() -> None:
+    # spec §15.5: with the kick commit withheld from the speaker, an honest member that hears
+    # the speaker on the old epoch hands it the commit; the audience holds each stage batch
+    # for up to 20 frames, so it tells a stale sender by a held frame's epoch on arrival
+    room = build(listeners=2, config=OPTIMISTIC)
+    eve, honest = room.listeners
+    room.talk(1.0)
+    assert not honest.session.counters["commit_forwarded"]
+    room.relay.withhold(
+        src=room.moderator,
+        to={room.speaker, eve},
+        types=(EnvelopeType.CONTROL, EnvelopeType.UNICAST),
+    )
+    room.moderator.session.kick(eve.session.me)
+    kick = room.relay.now
+    room.talk(3.0)
+    assert honest.session.counters["commit_forwarded"] == 1
+    assert room.speaker.session.epoch == room.moderator.session.epoch, "it got the commit"
+    grace = room.moderator.session.config.rekey_send_grace
+    room.pause()
+    assert room.heard(eve, room.speaker, sent_after=kick + 2 * grace + 2 * FRAME_S) == []
