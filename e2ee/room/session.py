@@ -282,7 +282,7 @@ class RoomSession:
         self._frame_sender: FrameSender | None = None
         self._audio_in = AudioIn(self.room_id)
         self._proofs_out = ProofBatcher(identity, self.room_id)
-        self._proof_gate = ProofGate(self.room_id, self.config.speaker_auth.hold, self.counters)
+        self._proof_gate = ProofGate(self.room_id, self.config.speaker_auth, self.counters)
         self._stale_alerted: dict[bytes, int] = {}
         self._delivery = DeliveryClass.AUDIENCE
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
@@ -1811,7 +1811,7 @@ class RoomSession:
         """Anti-ghosting (spec §15.4) and speaker authentication (spec §15.6).
 
         A frame from a current stage member is held until a proof signed by
-        that member covers it; only then is it opened and played.
+        that member covers it, or played first and verified after (§15.6).
         """
         if self.state != "member" or self.roster is None:
             return
@@ -1833,11 +1833,18 @@ class RoomSession:
                 ]
                 released = self._proof_gate.proof(member, payload, self._now, candidates)
             else:
-                released = self._proof_gate.frame(member, payload, self._now)
+                on_stage = self.role is not None and self.role.on_stage
+                released = self._proof_gate.frame(member, payload, self._now, on_stage)
+                if not released.tentative:  # held: its epoch may show a stale sender now
+                    self._check_stale_arrival(member, payload)
         except RemoteProtocolError as exc:
             self.counters[f"audio_rejected_{exc.code.name.lower()}"] += 1
             return
         self._on_forged(released.events)
+        for frame in released.tentative:
+            self._play(member, frame, commit=False)
+        for frame in released.confirmed:
+            self._play(member, frame, play=False)
         for frame in released.frames:
             self._play(member, frame)
 
@@ -1846,8 +1853,8 @@ class RoomSession:
             self.counters[f"audio_forged_{event.reason}"] += 1
             self._events.append(event)
 
-    def _play(self, member: bytes, payload: bytes) -> None:
-        """Open a proven frame under the epoch key that fits and hand it out (spec §15.4)."""
+    def _play(self, member: bytes, payload: bytes, commit: bool = True, play: bool = True) -> None:
+        """Open a frame under the epoch key that fits and hand it out (spec §15.4, §15.6)."""
         try:
             epoch, frame = self._audio_in.open(
                 member,
@@ -1855,6 +1862,7 @@ class RoomSession:
                 self._now,
                 [e for e in self._epoch_keys if self._key_usable(e)],
                 lambda e: self._sender_key(e, member),
+                commit,
             )
         except DecryptionFailed:
             self.counters["audio_rejected_auth"] += 1
@@ -1863,10 +1871,21 @@ class RoomSession:
             name = "key" if exc.code is ErrorCode.UNKNOWN_KEY else exc.code.name.lower()
             self.counters[f"audio_rejected_{name}"] += 1
             return
-        if epoch < self.epoch:
+        if epoch < self.epoch and not commit:  # held frames: checked on arrival
             self._check_stale_sender(member, epoch)
-        self.counters["audio_received"] += 1
-        self._events.append(AudioReceived(member, frame.counter, frame.payload))
+        if play:
+            self.counters["audio_received"] += 1
+            self._events.append(AudioReceived(member, frame.counter, frame.payload))
+
+    def _check_stale_arrival(self, member: bytes, payload: bytes) -> None:
+        """A held frame that opens under a superseded key shows a stale sender (§15.4, §15.6)."""
+        old = [e for e in self._epoch_keys if e < self.epoch and self._key_usable(e)]
+        try:
+            key_for = lambda e: self._sender_key(e, member)  # noqa: E731
+            epoch, _ = self._audio_in.open(member, payload, self._now, old, key_for, False)
+        except RemoteProtocolError:
+            return
+        self._check_stale_sender(member, epoch)
 
     def _key_usable(self, epoch: int) -> bool:
         """Current, or superseded less than ``key_grace`` ago (spec §15.4)."""
