@@ -247,13 +247,14 @@ class FrameReceiver:
         if self._grace <= 0:
             self.expire(now)
 
-    def unprotect(self, frame: bytes, now: float) -> DecryptedFrame:
+    def unprotect(self, frame: bytes, now: float, *, commit: bool = True) -> DecryptedFrame:
         """Open one frame (spec §11.6).
 
         Raises RemoteProtocolError: MALFORMED / NON_CANONICAL (header),
         UNKNOWN_KEY (no key for the KID), REPLAY (seen or too old), TOO_FAR
         (counter jump), DecryptionFailed (authentication).  State changes only
-        for frames that authenticate.
+        for frames that authenticate, and only with ``commit`` (a frame played
+        before its speaker's proof moves no replay window, spec §15.6).
         """
         if now >= self._next_expiry:
             self.expire(now)
@@ -268,8 +269,9 @@ class FrameReceiver:
             raise RemoteProtocolError("counter precedes this key", ErrorCode.REPLAY)
         header = frame[:hlen]
         plaintext = ctx.cipher.decrypt(ctx.suffix(ctr), frame[hlen:], ctx.aad_prefix + header)
-        self._window.accept(ctr)
-        if ctx.kid > self._active_kid:
+        if commit:
+            self._window.accept(ctr)
+        if commit and ctx.kid > self._active_kid:
             self._activate(ctx.kid, now)
         if self._padded:
             plaintext = padding.unpad(plaintext)

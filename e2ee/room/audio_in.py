@@ -47,10 +47,13 @@ class AudioIn:
         now: float,
         epochs: Iterable[int],
         key_for: Callable[[int], SenderKey | None],
+        commit: bool = True,
     ) -> tuple[int, DecryptedFrame]:
         """Open ``member``'s frame under the held epoch key that fits; ``(epoch, frame)``.
 
-        ``epochs`` are the epochs whose keys the session holds.  Raises
+        ``epochs`` are the epochs whose keys the session holds.  Without
+        ``commit`` (a frame played before it is proven, spec §15.6) no state
+        changes: no replay window, receiver or counter moves.  Raises
         RemoteProtocolError (UNKNOWN_KEY when no held epoch has the frame's
         phase) or the first candidate's error (DecryptionFailed, REPLAY, ...).
         """
@@ -75,10 +78,12 @@ class AudioIn:
                 if heard is not None:  # the window start cannot be moved by a forgery
                     self._receivers[(member, epoch)] = rx
             try:
-                frame = rx.unprotect(payload, now)
+                frame = rx.unprotect(payload, now, commit=commit)
             except RemoteProtocolError as exc:  # includes DecryptionFailed
                 first_error = first_error or exc
                 continue
+            if not commit:
+                return epoch, frame
             if created:
                 self._receivers[(member, epoch)] = rx
             self._last_epoch[member] = epoch

@@ -153,8 +153,9 @@ class ForgedAudio(Event):
     """Frames or a proof in ``member``'s name failed speaker authentication (spec §15.6).
 
     ``reason`` is ``"bad_signature"`` (a proof whose frames were all there did
-    not verify) or ``"unproven"`` (frames no valid proof covered within the
-    hold time).  None of them was played.
+    not verify) or ``"unproven"`` (frames no valid proof covered in time).
+    None of them was played, except, on stage in the optimistic mode, at most
+    one batch played before its proof was due.
     """
 
     member: bytes

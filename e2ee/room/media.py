@@ -6,10 +6,11 @@ across epochs: it is the receivers' ``seq``), and every batch of frames is
 followed by a speaker proof signed with the identity key (§15.6).
 
 Hearing: a frame from a stage member is held by the :class:`ProofGate` until a
-proof signed by that member covers it; only then is it opened under the held
-epoch key that fits and played.  Audio under a superseded epoch after the
-sender's switch grace means the sender missed a commit (a relay may be
-withholding it): it is reported once per sender and epoch (spec §15.4).
+proof signed by that member covers it (or, in the optimistic stage mode, played
+first and verified after); it is opened under the held epoch key that fits.
+Audio under a superseded epoch after the sender's switch grace means the
+sender missed a commit (a relay may be withholding it): it is reported once
+per sender and epoch (spec §15.4).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Media:
         self.frame_sender: FrameSender | None = None
         self._audio_in = AudioIn(room_id)
         self._proofs_out = ProofBatcher(identity, room_id)
-        self._proof_gate = ProofGate(room_id, auth.hold, counters)
+        self._proof_gate = ProofGate(room_id, auth, counters)
         self._stale_alerted: dict[bytes, int] = {}
 
     # -- sending -----------------------------------------------------------------
@@ -108,9 +109,20 @@ class Media:
 
     # -- hearing -----------------------------------------------------------------
     def heard(
-        self, member: bytes, payload: bytes, now: float, keys: EpochKeys, current: int
+        self,
+        member: bytes,
+        payload: bytes,
+        now: float,
+        keys: EpochKeys,
+        current: int,
+        on_stage: bool,
     ) -> list[Heard]:
-        """A MEDIA payload from stage member ``member`` (spec §15.4, §15.6)."""
+        """A MEDIA payload from stage member ``member`` (spec §15.4, §15.6).
+
+        A frame is held until a proof covers it, or, in the optimistic stage
+        mode, played first and verified after (§15.6); ``on_stage`` says
+        whether this member is on stage itself.
+        """
         out: list[Heard] = []
         try:
             if speaker_proof.is_proof(payload):
@@ -122,11 +134,17 @@ class Media:
                 ]
                 released = self._proof_gate.proof(member, payload, now, candidates)
             else:
-                released = self._proof_gate.frame(member, payload, now)
+                released = self._proof_gate.frame(member, payload, now, on_stage)
+                if not released.tentative:  # held: its epoch may show a stale sender now
+                    self._check_stale_arrival(member, payload, now, keys, current, out)
         except RemoteProtocolError as exc:
             self._counters[f"audio_rejected_{exc.code.name.lower()}"] += 1
             return out
         out.extend(self._count_forged(released.events))
+        for frame in released.tentative:
+            self._play(member, frame, now, keys, current, out, commit=False)
+        for frame in released.confirmed:
+            self._play(member, frame, now, keys, current, out, play=False)
         for frame in released.frames:
             self._play(member, frame, now, keys, current, out)
         return out
@@ -165,8 +183,14 @@ class Media:
         keys: EpochKeys,
         current: int,
         out: list[Heard],
+        commit: bool = True,
+        play: bool = True,
     ) -> None:
-        """Open a proven frame under the epoch key that fits (spec §15.4)."""
+        """Open a frame under the epoch key that fits and hand it out (spec §15.4, §15.6).
+
+        ``commit`` False: a tentative frame (optimistic mode), its receive state not
+        moved yet; ``play`` False: a frame already played, now confirmed.
+        """
         try:
             epoch, frame = self._audio_in.open(
                 member,
@@ -174,6 +198,7 @@ class Media:
                 now,
                 keys.usable_epochs(current, now),
                 lambda e: keys.sender_key(e, member),
+                commit,
             )
         except DecryptionFailed:
             self._counters["audio_rejected_auth"] += 1
@@ -182,12 +207,37 @@ class Media:
             name = "key" if exc.code is ErrorCode.UNKNOWN_KEY else exc.code.name.lower()
             self._counters[f"audio_rejected_{name}"] += 1
             return
-        if epoch < current:
-            superseded = keys.superseded_at(epoch)
-            if superseded is not None and now >= superseded + self._send_grace:
-                self._counters["audio_stale_epoch"] += 1
-                first = self._stale_alerted.get(member) != epoch
-                self._stale_alerted[member] = epoch
-                out.append(StaleSender(member, epoch, first))
-        self._counters["audio_received"] += 1
-        out.append(AudioReceived(member, frame.counter, frame.payload))
+        if epoch < current and not commit:  # held frames: checked on arrival
+            self._stale_sender(member, epoch, now, keys, out)
+        if play:
+            self._counters["audio_received"] += 1
+            out.append(AudioReceived(member, frame.counter, frame.payload))
+
+    def _check_stale_arrival(
+        self,
+        member: bytes,
+        payload: bytes,
+        now: float,
+        keys: EpochKeys,
+        current: int,
+        out: list[Heard],
+    ) -> None:
+        """A held frame that opens under a superseded key shows a stale sender (§15.4, §15.6)."""
+        old = [e for e in keys.usable_epochs(current, now) if e < current]
+        try:
+            key_for = lambda e: keys.sender_key(e, member)  # noqa: E731
+            epoch, _ = self._audio_in.open(member, payload, now, old, key_for, False)
+        except RemoteProtocolError:
+            return
+        self._stale_sender(member, epoch, now, keys, out)
+
+    def _stale_sender(
+        self, member: bytes, epoch: int, now: float, keys: EpochKeys, out: list[Heard]
+    ) -> None:
+        """Audio under superseded ``epoch`` after the sender's switch grace (spec §15.4)."""
+        superseded = keys.superseded_at(epoch)
+        if superseded is not None and now >= superseded + self._send_grace:
+            self._counters["audio_stale_epoch"] += 1
+            first = self._stale_alerted.get(member) != epoch
+            self._stale_alerted[member] = epoch
+            out.append(StaleSender(member, epoch, first))

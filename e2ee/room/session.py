@@ -1281,7 +1281,8 @@ class RoomSession:
             self._send(EnvelopeType.MEDIA, 0, payload)
 
     def _on_media(self, src: int, payload: bytes) -> None:
-        """Anti-ghosting (spec §15.4): only a current stage member's slot may send audio."""
+        """Anti-ghosting (spec §15.4): only a current stage member's slot may send audio;
+        speaker authentication is the media module's (spec §15.6)."""
         if self._state is not SessionState.MEMBER or self.roster is None:
             return
         member = self._slots.owner(src)
@@ -1292,7 +1293,9 @@ class RoomSession:
         if role is None or not role.on_stage:
             self.counters["audio_rejected_role"] += 1
             return
-        for item in self._media.heard(member, payload, self._now, self._keys, self.epoch):
+        on_stage = self.role is not None and self.role.on_stage
+        heard = self._media.heard(member, payload, self._now, self._keys, self.epoch, on_stage)
+        for item in heard:
             if isinstance(item, StaleSender):
                 self._on_stale_sender(item)
             else:

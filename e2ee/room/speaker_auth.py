@@ -5,14 +5,20 @@ frames it sends and emits a :mod:`~e2ee.room.speaker_proof` every ``batch``
 frames, when its epoch changes, or when it pauses (:meth:`ProofBatcher.due`).
 
 :class:`ProofGate` is the receiver's side.  A frame that arrives on a
-speaker's slot is only *held*; it is released (to be opened and played) once
-a proof whose signature by that speaker covers its digest has been verified.
-Nothing else moves receiving state: replay windows see only released frames,
-so a forged frame — whatever its counter — can neither be played nor silence
-anyone.  Held frames and proofs are bounded per speaker and expire after
-``hold`` seconds; an unproven or disproven frame is reported as a forgery in
-that speaker's name.  Every frame the gate does not release and every proof it
-drops is counted, once, in the ``counters`` it is given (spec §15.6).
+speaker's slot is *held*; it is released (to be opened and played) once a
+proof whose signature by that speaker covers its digest has been verified.
+In the ``optimistic`` stage mode a receiver on stage instead plays at once
+the frames of a speaker in good standing that lie within one stage batch
+above the speaker's proven floor (*tentative* frames), and keeps their
+digests; their proof must verify them within ``tentative_wait`` or the
+speaker is reported and held until proven for ``demotion`` seconds.
+Replay windows see only proven frames: a tentative frame is opened without
+moving one and is handed back as *confirmed* once proven, so a forged frame —
+whatever its counter — cannot silence anyone.  Held and tentative frames and
+proofs are bounded per speaker and expire; an unproven or disproven frame is
+reported as a forgery in that speaker's name.  Every frame the gate does not
+release, every tentative frame never proven and every proof it drops is
+counted, once, in the ``counters`` it is given (spec §15.6).
 """
 
 from __future__ import annotations
@@ -20,13 +26,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal
 
-from e2ee.errors import DecryptionFailed
+from e2ee.errors import DecryptionFailed, LocalProtocolError
 from e2ee.identity import IdentityKey
 from e2ee.room import speaker_proof
 from e2ee.room.events import ForgedAudio
-from e2ee.room.speaker_proof import MAX_BATCH, Proof
+from e2ee.room.speaker_proof import MAX_BATCH, MAX_PARITY, Proof
 from e2ee.sframe_header import decode_header
 
 FRAME_SECONDS = 0.02
@@ -35,21 +41,46 @@ MAX_HELD_PROOFS = 4  # proofs waiting for their frames, per speaker (spec §15.6
 PAUSE = 1.5 * FRAME_SECONDS  # no frame for this long: the speaker closes its batch
 
 
+StageMode = Literal["hold", "optimistic"]
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """Room parameters of speaker authentication (spec §15.6); defaults are the spec's."""
 
+    stage_mode: StageMode = "hold"  # or "optimistic": stage members play first, then verify
     stage_batch: int = 3  # frames per proof while another member is on stage
     stage_parity: int = 1
     audience_batch: int = 25  # frames per proof when only the audience listens
     audience_parity: int = 3
     hold: float = 1.5  # seconds an unproven frame or a waiting proof is kept
+    proof_margin: float = 0.1  # seconds a tentative frame's proof may come after its batch
+    demotion: float = 60.0  # seconds a reported speaker is held until proven
+
+    def __post_init__(self) -> None:
+        for n, r in (
+            (self.stage_batch, self.stage_parity),
+            (self.audience_batch, self.audience_parity),
+        ):
+            if not 1 <= n <= MAX_BATCH or not 1 <= r <= min(n, MAX_PARITY):
+                raise LocalProtocolError("bad speaker authentication batch or parity")
+        if self.stage_mode not in ("hold", "optimistic"):
+            raise LocalProtocolError("stage_mode is 'hold' or 'optimistic'")
 
     def params(self, others_on_stage: bool) -> tuple[int, int]:
         """``(batch, parity)`` a speaker uses (spec §15.6)."""
         if others_on_stage:
             return self.stage_batch, self.stage_parity
         return self.audience_batch, self.audience_parity
+
+    @property
+    def tentative_wait(self) -> float:
+        """Seconds after its arrival by which a tentative frame must be proven (spec §15.6)."""
+        return self.stage_batch * FRAME_SECONDS + self.proof_margin
+
+
+STAGE_OPTIMISTIC = AuthConfig(stage_mode="optimistic", stage_batch=20, stage_parity=2)
+"""The play-first stage mode with its own batch and parity (spec §15.6: 0 ms, 7 bytes)."""
 
 
 # -- the speaker's side -----------------------------------------------------------------
@@ -120,61 +151,79 @@ def _awaited(h: _Held, ctr: int) -> bool:
     return any(_may_cover(p[1], ctr) for p in h.proofs)
 
 
-class Released(NamedTuple):
-    """What a frame or proof arrival lets through: frames to open, in counter order."""
+@dataclass
+class Released:
+    """What a frame or proof arrival lets through (spec §15.6).
+
+    ``frames`` are proven: open and play them, in counter order.
+    ``tentative`` frames are played before they are proven (the optimistic
+    stage mode): open them without moving any replay window.  ``confirmed``
+    frames were played tentatively and a proof now covers them: open them
+    only so that their replay window moves, and do not play them again.
+    """
 
     frames: list[bytes]
     events: list[ForgedAudio]
+    tentative: list[bytes] = field(default_factory=list)
+    confirmed: list[bytes] = field(default_factory=list)
+
+
+Entry = tuple[bytes, bytes, float]  # a frame, its digest D(F), its arrival time
 
 
 @dataclass
 class _Held:
     """One speaker's unproven frames and waiting proofs (spec §15.6)."""
 
-    frames: dict[int, tuple[bytes, bytes, float]] = field(default_factory=dict)  # ctr -> ...
+    frames: dict[int, Entry] = field(default_factory=dict)  # held: not played yet
+    tentative: dict[int, Entry] = field(default_factory=dict)  # played, not proven yet
     proofs: list[tuple[list[tuple[int, bytes]], bytes, float]] = field(default_factory=list)
     proven: dict[int, bytes] = field(default_factory=dict)  # digests of proven, unseen frames
     floor: int = 0  # every counter below is released, proven-missing or given up
     alerted_at: float = float("-inf")
+    demoted_until: float = float("-inf")  # held until proven, whatever the mode, until then
 
 
 class ProofGate:
     """Holds each speaker's frames until its signature covers them (spec §15.6)."""
 
-    def __init__(self, room_id: bytes, hold: float, counters: Counter[str]) -> None:
+    def __init__(self, room_id: bytes, config: AuthConfig, counters: Counter[str]) -> None:
         self._room_id = room_id
-        self._hold = hold
+        self._config = config
         self._held: dict[bytes, _Held] = {}
         self._counters = counters
 
-    def frame(self, member: bytes, frame: bytes, now: float) -> Released:
-        """A frame arrived on ``member``'s slot (its header already parses)."""
+    def frame(self, member: bytes, frame: bytes, now: float, on_stage: bool = False) -> Released:
+        """A frame arrived on ``member``'s slot (its header already parses).
+
+        ``on_stage``: the receiver itself is on stage, so in the optimistic
+        stage mode it plays the frames of a speaker in good standing first.
+        """
         _, ctr, _ = decode_header(frame)
         h = self._held.setdefault(member, _Held())
-        events = self._expire(member, h, now)
+        out = Released([], self._expire(member, h, now))
         digest = speaker_proof.frame_digest(frame)
         if ctr < h.floor and h.proven.get(ctr) == digest:  # late, but its digest was signed
             del h.proven[ctr]
-            return Released([frame], events)
+            out.frames.append(frame)
+            return out
         if ctr < h.floor and not _awaited(h, ctr):
             self._counters["audio_rejected_replay"] += 1  # settled already: a replay or forgery
-            return Released([], events)
-        if ctr in h.frames:
-            same = h.frames[ctr][1] == digest
+            return out
+        seen = h.frames.get(ctr) or h.tentative.get(ctr)
+        if seen is not None:
+            same = seen[1] == digest
             self._counters["audio_rejected_replay" if same else "audio_rejected_conflict"] += 1
-            return Released([], events)  # the first copy stays; a relay could drop it anyway
-        if len(h.frames) >= MAX_HELD_FRAMES:
-            self._counters["audio_rejected_held_full"] += 1
-            top = max(h.frames)
-            if ctr > top:
-                return Released([], events)
-            del h.frames[top]  # keep the lowest counters: a forged jump cannot crowd them out
-        h.frames[ctr] = (frame, digest, now)
-        released: list[bytes] = []
+            return out  # the first copy stays; a relay could drop it anyway
+        if on_stage and self._plays_first(h, ctr, now):
+            h.tentative[ctr] = (frame, digest, now)
+            out.tentative.append(frame)
+        elif not self._hold_frame(h, ctr, (frame, digest, now)):
+            return out
         for entry in list(h.proofs):
             if _may_cover(entry[1], ctr):
-                released += self._settle(member, h, entry, now, events)
-        return Released(released, events)
+                self._settle(member, h, entry, now, out)
+        return out
 
     def proof(
         self,
@@ -186,26 +235,29 @@ class ProofGate:
         """A proof arrived on ``member``'s slot; ``candidates`` are ``(epoch, proof key)``."""
         speaker_proof.proof_phase(payload)
         h = self._held.setdefault(member, _Held())
-        events = self._expire(member, h, now)
+        out = Released([], self._expire(member, h, now))
         if len(h.proofs) >= MAX_HELD_PROOFS:
             h.proofs.pop(0)
             self._counters["audio_proof_dropped"] += 1
         entry = (list(candidates), payload, now)
         h.proofs.append(entry)
-        return Released(self._settle(member, h, entry, now, events), events)
+        self._settle(member, h, entry, now, out)
+        return out
 
     def next_expiry(self) -> float | None:
-        """When the oldest held frame or waiting proof runs out of time (spec §15.6)."""
+        """When the oldest held or tentative frame or waiting proof runs out of time."""
+        hold, wait = self._config.hold, self._config.tentative_wait
         times = [
             t
             for h in self._held.values()
             for t in (
-                next(iter(h.frames.values()))[2] if h.frames else None,
-                h.proofs[0][2] if h.proofs else None,
+                next(iter(h.frames.values()))[2] + hold if h.frames else None,
+                next(iter(h.tentative.values()))[2] + wait if h.tentative else None,
+                h.proofs[0][2] + hold if h.proofs else None,
             )
             if t is not None
         ]
-        return min(times) + self._hold if times else None
+        return min(times) if times else None
 
     def expire(self, now: float) -> list[ForgedAudio]:
         """Drop what ran out of time; one event per speaker whose frames went unproven."""
@@ -219,9 +271,32 @@ class ProofGate:
         self._held.pop(member, None)
 
     def __len__(self) -> int:
-        return sum(len(h.frames) + len(h.proofs) for h in self._held.values())
+        return sum(len(h.frames) + len(h.tentative) + len(h.proofs) for h in self._held.values())
 
     # -- internals ----------------------------------------------------------------------
+
+    def _plays_first(self, h: _Held, ctr: int, now: float) -> bool:
+        """Optimistic mode, a speaker in good standing, within one batch of its floor.
+
+        Good standing: a proof of the speaker verified (the floor is above 0)
+        and no forgery was reported in its name for ``demotion`` seconds.
+        """
+        return (
+            self._config.stage_mode == "optimistic"
+            and 0 < h.floor <= ctr < h.floor + self._config.stage_batch
+            and now >= h.demoted_until
+        )
+
+    def _hold_frame(self, h: _Held, ctr: int, entry: Entry) -> bool:
+        """Keep a frame until it is proven; False if the full table has no room for it."""
+        if len(h.frames) >= MAX_HELD_FRAMES:
+            self._counters["audio_rejected_held_full"] += 1
+            top = max(h.frames)
+            if ctr > top:
+                return False
+            del h.frames[top]  # keep the lowest counters: a forged jump cannot crowd them out
+        h.frames[ctr] = entry
+        return True
 
     def _settle(
         self,
@@ -229,9 +304,9 @@ class ProofGate:
         h: _Held,
         entry: tuple[list[tuple[int, bytes]], bytes, float],
         now: float,
-        events: list[ForgedAudio],
-    ) -> list[bytes]:
-        """Try to verify one waiting proof; release its frames if it verifies.
+        out: Released,
+    ) -> None:
+        """Try to verify one waiting proof; release its frames into ``out`` if it verifies.
 
         A proof that no candidate key opens, or whose frames are all known but
         whose signature fails, is dropped and reported; one that lacks frames
@@ -246,7 +321,7 @@ class ProofGate:
             except DecryptionFailed:
                 continue
             opened = True
-            known = {c: d for c, (_, d, _) in h.frames.items()} | h.proven
+            known = {c: e[1] for c, e in (*h.frames.items(), *h.tentative.items())} | h.proven
             digests = speaker_proof.recover_digests(proof, known)
             if digests is None:
                 continue
@@ -256,51 +331,71 @@ class ProofGate:
             except DecryptionFailed:
                 continue
             h.proofs.remove(entry)
-            return self._release(h, proof, digests)
+            self._release(member, h, proof, digests, now, out)
+            return
         if complete or (candidates and not opened):
             h.proofs.remove(entry)
             self._counters["audio_proof_rejected"] += 1
-            self._report(member, h, now, "bad_signature", events)
-        return []
+            self._report(member, h, now, "bad_signature", out.events)
 
-    def _release(self, h: _Held, proof: Proof, digests: list[bytes]) -> list[bytes]:
-        out: list[bytes] = []
+    def _release(
+        self, member: bytes, h: _Held, proof: Proof, digests: list[bytes], now: float, out: Released
+    ) -> None:
         for i, digest in enumerate(digests):
             ctr = proof.first + i
             held = h.frames.pop(ctr, None)
             if held is not None and held[1] == digest:
-                out.append(held[0])
+                out.frames.append(held[0])
+            elif ctr in h.tentative and h.tentative[ctr][1] == digest:
+                out.confirmed.append(h.tentative.pop(ctr)[0])
             elif ctr >= h.floor - MAX_HELD_FRAMES:  # the bound of spec §15.6 step 3
                 h.proven[ctr] = digest
         end = proof.first + proof.n
-        if end > h.floor:
-            h.floor = end
-            for c in [c for c in h.proven if c < end - MAX_HELD_FRAMES]:
-                del h.proven[c]
-            for c in [c for c in h.frames if c < end and not _awaited(h, c)]:
-                del h.frames[c]  # never proven, and now behind the speaker: given up
-                self._counters["audio_rejected_unproven"] += 1
-        return out
+        if end <= h.floor:
+            return
+        h.floor = end
+        for c in [c for c in h.proven if c < end - MAX_HELD_FRAMES]:
+            del h.proven[c]
+        for c in [c for c in h.frames if c < end and not _awaited(h, c)]:
+            del h.frames[c]  # never proven, and now behind the speaker: given up
+            self._counters["audio_rejected_unproven"] += 1
+        passed = [c for c in h.tentative if c < end]  # played, and the speaker moved on
+        for c in passed:
+            del h.tentative[c]
+        if passed:
+            self._counters["audio_played_unproven"] += len(passed)
+            self._report(member, h, now, "unproven", out.events)
 
     def _expire(self, member: bytes, h: _Held, now: float) -> list[ForgedAudio]:
         events: list[ForgedAudio] = []
-        hold = self._hold  # the same sum as next_expiry(), so a due timer always clears
+        hold = self._config.hold  # the same sums as next_expiry(), so a due timer always clears
         stale = [c for c, (_, _, t) in h.frames.items() if t + hold <= now]
         for c in stale:
             del h.frames[c]
+        wait = self._config.tentative_wait
+        late = [c for c, (_, _, t) in h.tentative.items() if t + wait <= now]
+        for c in late:
+            del h.tentative[c]
         waiting = len(h.proofs)
         h.proofs[:] = [p for p in h.proofs if p[2] + hold > now]
         if waiting > len(h.proofs):
             self._counters["audio_proof_dropped"] += waiting - len(h.proofs)
         if stale:
             self._counters["audio_rejected_unproven"] += len(stale)
+        if late:
+            self._counters["audio_played_unproven"] += len(late)
+        if stale or late:
             self._report(member, h, now, "unproven", events)
         return events
 
     def _report(
         self, member: bytes, h: _Held, now: float, reason: str, events: list[ForgedAudio]
     ) -> None:
-        """One event per speaker and hold period at most: the queue stays bounded."""
-        if now - h.alerted_at >= self._hold:
+        """Hold the speaker until proven for ``demotion``; one event per speaker per ``hold``.
+
+        At most one event per speaker and hold period keeps the queue bounded.
+        """
+        h.demoted_until = now + self._config.demotion
+        if now - h.alerted_at >= self._config.hold:
             h.alerted_at = now
             events.append(ForgedAudio(member, reason))

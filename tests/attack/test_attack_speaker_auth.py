@@ -4,22 +4,63 @@ The insider is a listener holding every room key (it can make frames under
 any member's sender key, tests/room/test_speaker_auth_hostile.py); the
 hostile relay stamps the speaker's slot on what the insider gives it,
 delivers it before the speaker's own frames, and can hand different bytes to
-different members.  Promise: no forged frame is played, a ForgedAudio event
-names the member in whose name the forgery came, and the real speaker is
-still heard.
+different members.  Promise (the hold stage mode, the default): no forged
+frame is played, a ForgedAudio event names the member in whose name the
+forgery came, and the real speaker is still heard.  In the optimistic stage
+mode the audience still plays none; a stage member plays at most one batch
+of them, all within the stated wait of the first, then none, and is told
+by the end of that wait.
 """
 
 from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
+from room.harness import Link
 from room.test_speaker_auth_hostile import forged_proof, forger
 
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.room import events
+from e2ee.room.session import RoomConfig
+from e2ee.room.speaker_auth import STAGE_OPTIMISTIC
 from e2ee.sframe_header import decode_header
 
 from .scene import FRAME_S, Scene, build, opus
+
+AUTH = STAGE_OPTIMISTIC
+OPTIMISTIC = RoomConfig(speaker_auth=AUTH)
+
+
+def played(room: Scene, link_: object, member: bytes) -> list[tuple[float, bytes]]:
+    """``(time, opus)`` of every frame ``link_`` played in ``member``'s name."""
+    return [
+        (t, e.opus)
+        for t, e in room.relay.timeline[link_]  # type: ignore[index]
+        if isinstance(e, events.AudioReceived) and e.member == member
+    ]
+
+
+def first_report(room: Scene, link_: object, member: bytes) -> float:
+    """When ``link_`` first reported a forgery in ``member``'s name."""
+    return min(
+        t
+        for t, e in room.relay.timeline[link_]  # type: ignore[index]
+        if isinstance(e, events.ForgedAudio) and e.member == member
+    )
+
+
+def give_other_audio(room: Scene, counter: int, *to: Link) -> None:
+    """The speaker, with the relay, gives ``to`` another frame for ``counter`` than the rest."""
+    other = forger(room.speaker, room.speaker.session.me, counter).protect(b"something else")
+
+    def swap(env: Envelope) -> Envelope:
+        if decode_header(env.payload)[1] != counter:
+            return env
+        return Envelope(env.type, env.room_tag, env.slot, other)
+
+    for link in to:
+        room.relay.rewrite(swap, to=link, what=["media"])
 
 
 def forged_reasons(room: Scene, link_: object, member: bytes) -> set[str]:
@@ -31,8 +72,11 @@ def forged_reasons(room: Scene, link_: object, member: bytes) -> set[str]:
     }
 
 
-def test_an_insider_with_the_relay_injects_for_ten_seconds_and_nothing_forged_is_played() -> None:
-    room = build(listeners=2)
+@pytest.mark.parametrize("config", [None, OPTIMISTIC], ids=["hold", "optimistic"])
+def test_an_insider_with_the_relay_injects_for_ten_seconds_and_nothing_forged_is_played(
+    config: RoomConfig | None,
+) -> None:
+    room = build(listeners=2, config=config)  # a stream far ahead is never played first
     insider, ear = room.listeners
     victim = room.speaker.session.me
     fake = forger(insider, victim, 5_000)  # a stream of its own, ahead of the speaker
@@ -54,43 +98,11 @@ def test_an_insider_with_the_relay_injects_for_ten_seconds_and_nothing_forged_is
         assert to.session.counters["audio_rejected_unproven"] == 500  # every forged frame
 
 
-def test_a_forged_counter_jump_leaves_no_gap_longer_than_one_batch() -> None:
-    room = build(listeners=2)
-    insider, ear = room.listeners
-    victim = room.speaker.session.me
-    for step in range(100):  # 2 s of audio; the jump comes after 1 s
-        if step == 50:
-            counter = room.speaker.session._media.frame_sender.next_counter  # type: ignore[union-attr]
-            jump = forger(insider, victim, counter + (1 << 20) - 8).protect(b"jump")
-            for to in (room.moderator, ear):
-                room.relay.inject_as(room.speaker, to, EnvelopeType.MEDIA, jump)
-        room.talk(FRAME_S)
-    room.pause()
-    batch = room.moderator.session.config.speaker_auth.stage_batch
-    for to in (room.moderator, ear):
-        assert room.heard(to, room.speaker) == [opus(n) for n in range(100)]
-        played = [
-            t
-            for t, e in room.relay.timeline[to]
-            if isinstance(e, events.AudioReceived) and e.member == victim
-        ]
-        gaps = [b - a for a, b in pairwise(played)]
-        assert max(gaps) <= batch * FRAME_S + 1e-9, "no gap longer than one batch"
-
-
 def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_detected() -> None:
     room = build(listeners=2)
     a, b = room.listeners
     me = room.speaker.session.me
-    # the speaker, with the relay, gives b another frame for its counter 4 than everybody else
-    other = forger(room.speaker, me, 4).protect(b"something else")
-
-    def swap(env: Envelope) -> Envelope:
-        if decode_header(env.payload)[1] != 4:
-            return env
-        return Envelope(env.type, env.room_tag, env.slot, other)
-
-    room.relay.rewrite(swap, to=b, what=["media"])
+    give_other_audio(room, 4, b)
     room.talk(9 * FRAME_S)
     room.pause()
     assert room.heard(a, room.speaker) == [opus(n) for n in range(9)]
@@ -99,3 +111,129 @@ def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_det
     assert got_b == [opus(n) for n in (0, 1, 2, 6, 7, 8)], "only its batch is lost"
     assert forged_reasons(room, b, me) == {"bad_signature"}
     assert forged_reasons(room, a, me) == set()
+
+
+def test_optimistic_forgeries_at_the_speakers_own_counters_cost_the_stage_one_batch_once() -> None:
+    room = build(listeners=2, config=OPTIMISTIC)
+    insider, ear = room.listeners
+    victim = room.speaker.session.me
+    room.talk(1.0)  # the stage member has verified the speaker: it plays it first
+    start = room.relay.now
+    for step in range(400):  # 8 s; every fifth frame the relay delivers a forgery first
+        if step % 5 == 0:
+            counter = room.speaker.session._media.frame_sender.next_counter  # type: ignore[union-attr]
+            forged = forger(insider, victim, counter).protect(b"forged %d" % step)
+            for to in (room.moderator, ear):
+                room.relay.inject_as(room.speaker, to, EnvelopeType.MEDIA, forged)
+        room.talk(FRAME_S)
+    room.talk(1.0)
+    room.pause()
+    assert not [o for _, o in played(room, ear, victim) if o.startswith(b"forged")]
+    stage = [(t, o) for t, o in played(room, room.moderator, victim) if o.startswith(b"forged")]
+    assert 1 <= len(stage) <= AUTH.stage_batch, "at most one batch of forged audio"
+    reported = first_report(room, room.moderator, victim)
+    assert reported <= stage[0][0] + AUTH.tentative_wait, "reported within the stated wait"
+    assert all(t <= reported for t, _ in stage), "and nothing forged is played after that"
+    assert first_report(room, ear, victim) <= start + AUTH.stage_batch * FRAME_S + AUTH.hold
+    after = [opus(n) for n in range(460, 500)]  # the batches after the one of the last forgery
+    for to in (room.moderator, ear):  # the real speaker is heard again once the forging stops
+        real = [o for _, o in played(room, to, victim) if not o.startswith(b"forged")]
+        assert real[-40:] == after
+
+
+def test_optimistic_a_flood_of_forgeries_is_played_for_one_batch_at_most() -> None:
+    room = build(listeners=2, config=OPTIMISTIC)
+    insider, ear = room.listeners
+    victim = room.speaker.session.me
+    room.talk(1.0)
+    start = room.relay.now
+    for _ in range(3):  # three floods, 1 s apart, of 3 batches' worth of forged counters
+        counter = room.speaker.session._media.frame_sender.next_counter  # type: ignore[union-attr]
+        fake = forger(insider, victim, counter)
+        for to in (room.moderator, ear):
+            for _ in range(3 * AUTH.stage_batch):
+                room.relay.inject_as(room.speaker, to, EnvelopeType.MEDIA, fake.protect(b"forged"))
+            fake = forger(insider, victim, counter)
+        room.talk(1.0)
+    room.pause()
+    stage = [t for t, o in played(room, room.moderator, victim) if o == b"forged"]
+    # the counters from the speaker's next one up to a batch above its proven floor
+    assert 1 <= len(stage) <= AUTH.stage_batch, "at most one batch, once"
+    assert first_report(room, room.moderator, victim) <= stage[0] + AUTH.tentative_wait
+    assert not [o for _, o in played(room, ear, victim) if o == b"forged"]
+    assert start <= stage[0] and stage[-1] < start + 1.0, "all of it in the first flood"
+
+
+@pytest.mark.parametrize("config", [None, OPTIMISTIC], ids=["hold", "optimistic"])
+def test_a_forged_counter_jump_leaves_no_gap_longer_than_one_batch(
+    config: RoomConfig | None,
+) -> None:
+    room = build(listeners=2, config=config)
+    batch = room.moderator.session.config.speaker_auth.stage_batch
+    insider, ear = room.listeners
+    victim = room.speaker.session.me
+    for step in range(200):  # 4 s of audio; the jump comes after 1 s
+        if step == 50:
+            counter = room.speaker.session._media.frame_sender.next_counter  # type: ignore[union-attr]
+            jump = forger(insider, victim, counter + (1 << 20) - 8).protect(b"jump")
+            for to in (room.moderator, ear):
+                room.relay.inject_as(room.speaker, to, EnvelopeType.MEDIA, jump)
+        room.talk(FRAME_S)
+    room.pause()
+    for to in (room.moderator, ear):
+        assert room.heard(to, room.speaker) == [opus(n) for n in range(200)]
+        gaps = [b - a for (a, _), (b, _) in pairwise(played(room, to, victim))]
+        assert max(gaps) <= batch * FRAME_S + 1e-9, "no gap longer than one batch"
+    # the stage member reported the jump when its hold ran out (in the optimistic mode it
+    # holds the speaker from then on: the switch is within the bound above too)
+    assert forged_reasons(room, room.moderator, victim) == {"unproven"}
+    counters = room.moderator.session.counters
+    assert counters["audio_played_unproven"] == 0
+    assert counters["audio_rejected_replay"] == 0, "a frame played first moved no window"
+
+
+def test_optimistic_a_speaker_sending_two_audios_under_one_proof_is_detected() -> None:
+    room = build(listeners=2, config=OPTIMISTIC)
+    a, b = room.listeners
+    me = room.speaker.session.me
+    give_other_audio(room, 24, b, room.moderator)  # in its second batch: played first on stage
+    room.talk(45 * FRAME_S)
+    room.pause()
+    assert room.heard(a, room.speaker) == [opus(n) for n in range(45)]
+    got_b = room.heard(b, room.speaker)
+    assert b"something else" not in got_b
+    assert got_b == [opus(n) for n in (*range(20), *range(40, 45))], "only its batch is lost"
+    assert forged_reasons(room, b, me) == {"bad_signature"}
+    assert forged_reasons(room, a, me) == set()
+    stage = played(room, room.moderator, me)
+    assert [o for _, o in stage] == [
+        *map(opus, range(24)),
+        b"something else",
+        *map(opus, range(25, 45)),
+    ]
+    (swapped_at,) = [t for t, o in stage if o == b"something else"]
+    assert forged_reasons(room, room.moderator, me) == {"bad_signature"}
+    assert first_report(room, room.moderator, me) <= swapped_at + AUTH.tentative_wait
+
+
+def test_optimistic_a_kicked_member_the_relay_keeps_listening_hears_no_longer() -> None:
+    # spec §15.5: with the kick commit withheld from the speaker, an honest member that hears
+    # the speaker on the old epoch hands it the commit; the audience holds each stage batch
+    # for up to 20 frames, so it tells a stale sender by a held frame's epoch on arrival
+    room = build(listeners=2, config=OPTIMISTIC)
+    eve, honest = room.listeners
+    room.talk(1.0)
+    assert not honest.session.counters["commit_forwarded"]
+    room.relay.withhold(
+        src=room.moderator,
+        to={room.speaker, eve},
+        types=(EnvelopeType.CONTROL, EnvelopeType.UNICAST),
+    )
+    room.moderator.session.kick(eve.session.me)
+    kick = room.relay.now
+    room.talk(3.0)
+    assert honest.session.counters["commit_forwarded"] == 1
+    assert room.speaker.session.epoch == room.moderator.session.epoch, "it got the commit"
+    grace = room.moderator.session.config.rekey_send_grace
+    room.pause()
+    assert room.heard(eve, room.speaker, sent_after=kick + 2 * grace + 2 * FRAME_S) == []

@@ -18,6 +18,7 @@ from e2ee.room.speaker_auth import (
     MAX_HELD_FRAMES,
     MAX_HELD_PROOFS,
     PAUSE,
+    STAGE_OPTIMISTIC,
     AuthConfig,
     ProofBatcher,
     ProofGate,
@@ -28,7 +29,8 @@ from e2ee.sender_key import SenderKey
 ROOM = bytes(range(32))
 EPOCH_KEY = b"\x07" * 32
 EPOCH = 5
-HOLD = 1.5
+CONFIG = AuthConfig()
+HOLD = CONFIG.hold
 
 
 def speaker(seed: int = 1) -> IdentityKey:
@@ -79,7 +81,7 @@ def test_frames_are_held_until_the_speakers_proof_and_then_released_in_order() -
     ident = speaker()
     frames, proofs = stream(ident, 6, batch=3, parity=1)
     assert len(proofs) == 2
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     for f in frames[:3]:
         assert gate.frame(ident.public, f, 0.0).frames == []
     rel = gate.proof(ident.public, proofs[0], 0.0, [(EPOCH, proof_key(ident.public))])
@@ -100,14 +102,14 @@ def test_a_burst_of_up_to_parity_lost_frames_leaves_the_rest_verifiable() -> Non
     ident = speaker()
     frames, proofs = stream(ident, 25, batch=25, parity=3)
     kept = frames[:10] + frames[13:]  # a burst of 3 lost
-    out, events = gate_feed(ProofGate(ROOM, HOLD, Counter()), ident.public, kept, proofs)
+    out, events = gate_feed(ProofGate(ROOM, CONFIG, Counter()), ident.public, kept, proofs)
     assert out == kept and events == []
 
 
 def test_a_late_frame_whose_digest_the_proof_rebuilt_is_released() -> None:
     ident = speaker()
     frames, proofs = stream(ident, 3, batch=3, parity=1)
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     out, _ = gate_feed(gate, ident.public, [frames[0], frames[2]], proofs)
     assert out == [frames[0], frames[2]]
     assert gate.frame(ident.public, frames[1], 0.0).frames == [frames[1]]
@@ -117,7 +119,7 @@ def test_a_late_frame_whose_digest_the_proof_rebuilt_is_released() -> None:
 def test_a_forged_frame_at_a_rebuilt_counter_does_not_displace_the_late_genuine_one() -> None:
     ident = speaker()
     frames, proofs = stream(ident, 3, batch=3, parity=1)
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     gate_feed(gate, ident.public, [frames[0], frames[2]], proofs)
     forged = frame_sender(ident.public, 1).protect(b"forged")
     assert gate.frame(ident.public, forged, 0.0).frames == []
@@ -127,11 +129,11 @@ def test_a_forged_frame_at_a_rebuilt_counter_does_not_displace_the_late_genuine_
 def test_two_losses_in_one_parity_class_wait_for_the_frames_then_give_up() -> None:
     ident = speaker()
     frames, proofs = stream(ident, 6, batch=6, parity=1)
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     out, events = gate_feed(gate, ident.public, frames[:4], proofs)
     assert out == [] and events == []
     assert gate.frame(ident.public, frames[4], 0.1).frames == frames[:5], "one gap: rebuilt"
-    gate2 = ProofGate(ROOM, HOLD, Counter())
+    gate2 = ProofGate(ROOM, CONFIG, Counter())
     gate_feed(gate2, ident.public, frames[:4], proofs)
     rel = gate2.frame(ident.public, frames[0], HOLD + 0.01)  # nothing more came
     assert rel.frames == [] and rel.events == [ForgedAudio(ident.public, "unproven")]
@@ -143,7 +145,7 @@ def test_an_insiders_frame_is_never_released_and_its_batch_is_reported() -> None
     frames, proofs = stream(ident, 3, batch=3, parity=1)
     # the insider knows the frame key: it seals other audio under the victim's counter 1
     forged = frame_sender(ident.public, 1).protect(b"forged")
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     out, events = gate_feed(gate, ident.public, [frames[0], forged, frames[2]], proofs)
     assert forged not in out and out == []
     assert events == [ForgedAudio(ident.public, "bad_signature")]
@@ -160,7 +162,7 @@ def test_an_insiders_frame_is_never_released_and_its_batch_is_reported() -> None
             1,
         )
     ]
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     out, events = gate_feed(gate, ident.public, fake_frames, fake_proofs)
     assert out == [] and events == [ForgedAudio(ident.public, "bad_signature")]
 
@@ -169,7 +171,7 @@ def test_every_frame_the_gate_does_not_release_is_counted_once() -> None:
     ident = speaker()
     frames, proofs = stream(ident, 6, batch=3, parity=1)
     counters: Counter[str] = Counter()
-    gate = ProofGate(ROOM, HOLD, counters)
+    gate = ProofGate(ROOM, CONFIG, counters)
     forged = frame_sender(ident.public, 4).protect(b"forged")
     gate.frame(ident.public, frames[1], 0.0)
     gate.frame(ident.public, frames[1], 0.0)  # a duplicate of a held frame
@@ -192,7 +194,7 @@ def test_every_frame_the_gate_does_not_release_is_counted_once() -> None:
 
 def test_a_forged_counter_jump_neither_crowds_out_nor_delays_the_speaker() -> None:
     ident = speaker()
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     jump = frame_sender(ident.public, 1 << 20)
     for _ in range(MAX_HELD_FRAMES):  # the table is full of forged far-ahead counters
         gate.frame(ident.public, jump.protect(b"x"), 0.0)
@@ -206,7 +208,7 @@ def test_a_forged_counter_jump_neither_crowds_out_nor_delays_the_speaker() -> No
 def test_waiting_proofs_are_bounded() -> None:
     ident = speaker()
     _, proofs = stream(ident, 3 * (MAX_HELD_PROOFS + 2), batch=3, parity=1)
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     for p in proofs:
         gate.proof(ident.public, p, 0.0, [(EPOCH, proof_key(ident.public))])
     assert len(gate) == MAX_HELD_PROOFS
@@ -216,12 +218,12 @@ def test_a_proof_under_a_wrong_key_or_mangled_is_reported_and_nothing_escapes() 
     ident = speaker()
     frames, (proof,) = stream(ident, 3, batch=3, parity=1)
     for bad_key in (b"\x00" * 32, proof_key(speaker(3).public)):
-        gate = ProofGate(ROOM, HOLD, Counter())
+        gate = ProofGate(ROOM, CONFIG, Counter())
         for f in frames:
             gate.frame(ident.public, f, 0.0)
         rel = gate.proof(ident.public, proof, 0.0, [(EPOCH, bad_key)])
         assert rel.frames == [] and rel.events == [ForgedAudio(ident.public, "bad_signature")]
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     for cut in (0, 1, 20, len(proof) - 1):
         with pytest.raises(RemoteProtocolError):
             gate.proof(ident.public, proof[:cut], 0.0, [])
@@ -234,7 +236,7 @@ def test_a_proof_under_a_wrong_key_or_mangled_is_reported_and_nothing_escapes() 
     parity = range(speaker_proof.HEADER_LEN + 2, speaker_proof.HEADER_LEN + 2 + 32)
     for i in range(2, len(proof)):  # every flipped bit: never an exception
         bent = proof[:i] + bytes((proof[i] ^ 1,)) + proof[i + 1 :]
-        out, _ = gate_feed(ProofGate(ROOM, HOLD, Counter()), ident.public, frames, [bent])
+        out, _ = gate_feed(ProofGate(ROOM, CONFIG, Counter()), ident.public, frames, [bent])
         # the parity only rebuilds missing digests: with every frame held it is not read
         assert out == (frames if i in parity else [])
 
@@ -261,13 +263,20 @@ def test_proof_parameters_are_checked() -> None:
         with pytest.raises(LocalProtocolError):
             speaker_proof.make_proof(ident, b"k" * 32, ROOM, 0, 0, d * n, r)
     assert AuthConfig().params(True) == (3, 1) and AuthConfig().params(False) == (25, 3)
+    assert AuthConfig().stage_mode == "hold"
+    assert STAGE_OPTIMISTIC.params(True) == (20, 2) and STAGE_OPTIMISTIC.stage_mode == "optimistic"
+    for bad in ({"stage_batch": 0}, {"stage_batch": MAX_BATCH + 1}, {"audience_parity": 26}):
+        with pytest.raises(LocalProtocolError):
+            AuthConfig(**bad)  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError):
+        AuthConfig(stage_mode="later")  # type: ignore[arg-type]
 
 
 def test_rebuilt_digests_of_missing_frames_are_bounded() -> None:
     ident = speaker()
     batches = 2 * MAX_HELD_FRAMES  # every batch loses its middle frame
     frames, proofs = stream(ident, 3 * batches, batch=3, parity=1)
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, CONFIG, Counter())
     for b in range(batches):
         gate_feed(gate, ident.public, [frames[3 * b], frames[3 * b + 2]], [proofs[b]])
     held = gate._held[ident.public]
@@ -283,7 +292,7 @@ def test_hostile_bytes_never_raise_anything_but_protocol_errors(
 ) -> None:
     ident = speaker()
     frames, proofs = stream(ident, 3, batch=3, parity=1)
-    gate = ProofGate(ROOM, HOLD, Counter())
+    gate = ProofGate(ROOM, STAGE_OPTIMISTIC, Counter())  # both the held and the played-first path
     pool = payloads + frames + proofs
     for i in range(len(pool)):
         p = data.draw(st.sampled_from(pool))
@@ -294,7 +303,7 @@ def test_hostile_bytes_never_raise_anything_but_protocol_errors(
             if speaker_proof.is_proof(p):
                 gate.proof(ident.public, p, i * 0.02, [(EPOCH, proof_key(ident.public))])
             else:
-                gate.frame(ident.public, p, i * 0.02)
+                gate.frame(ident.public, p, i * 0.02, on_stage=data.draw(st.booleans()))
         except RemoteProtocolError:
             pass
-        assert len(gate) <= MAX_HELD_FRAMES + MAX_HELD_PROOFS
+        assert len(gate) <= MAX_HELD_FRAMES + MAX_HELD_PROOFS + STAGE_OPTIMISTIC.stage_batch
