@@ -59,24 +59,35 @@ def _reject_ext(_code: int, _data: bytes) -> object:
     raise ValueError("extension types are not allowed")
 
 
-def _check_decoded(value: object, depth: int) -> None:
-    """Like :func:`_check_encodable`; too deep is MALFORMED (spec §4.3)."""
-    if value is None or isinstance(value, bool | int | bytes | str):
-        return
-    if isinstance(value, list):
-        if depth >= MAX_DEPTH:
-            raise RemoteProtocolError("nested too deeply", ErrorCode.MALFORMED)
-        for item in value:
-            _check_decoded(item, depth + 1)
-        return
-    raise RemoteProtocolError(f"{type(value).__name__} is not allowed", ErrorCode.MALFORMED)
+#: The scalar types msgpack decodes the subset's scalars to (``unpackb`` returns
+#: exactly these, never subclasses, so a ``type()`` lookup is exact).
+_DECODED_SCALARS = frozenset({type(None), bool, int, bytes, str})
+
+
+def _check_decoded(value: list[object], depth: int) -> None:
+    """Every item of the array ``value`` (``depth`` arrays deep) is in the subset (spec §4.3).
+
+    Too deep is MALFORMED, like any other type.  One ``type()`` lookup per
+    item and one call per array: a commit's walk costs a few attribute
+    reads per field instead of a call per field.
+    """
+    if depth >= MAX_DEPTH:
+        raise RemoteProtocolError("nested too deeply", ErrorCode.MALFORMED)
+    scalars = _DECODED_SCALARS
+    for item in value:
+        kind = type(item)
+        if kind is list:
+            _check_decoded(item, depth + 1)  # type: ignore[arg-type]
+        elif kind not in scalars:
+            raise RemoteProtocolError(f"{kind.__name__} is not allowed", ErrorCode.MALFORMED)
 
 
 def decode(data: bytes) -> Value:
     """Decode one canonical value that spans ``data`` exactly (spec §4.2)."""
-    if not isinstance(data, bytes | bytearray):
-        raise RemoteProtocolError("expected bytes", ErrorCode.MALFORMED)
-    data = bytes(data)
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray):
+            raise RemoteProtocolError("expected bytes", ErrorCode.MALFORMED)
+        data = bytes(data)
     try:
         value = msgpack.unpackb(
             data,
@@ -90,7 +101,11 @@ def decode(data: bytes) -> Value:
         raise RemoteProtocolError("trailing bytes", ErrorCode.MALFORMED) from None
     except Exception:  # msgpack raises a zoo of types for malformed input
         raise RemoteProtocolError("not a canonical msgpack value", ErrorCode.MALFORMED) from None
-    _check_decoded(value, 0)
+    kind = type(value)
+    if kind is list:
+        _check_decoded(value, 0)
+    elif kind not in _DECODED_SCALARS:
+        raise RemoteProtocolError(f"{kind.__name__} is not allowed", ErrorCode.MALFORMED)
     if msgpack.packb(value, use_bin_type=True) != data:
         raise RemoteProtocolError("not the canonical encoding", ErrorCode.NON_CANONICAL)
     result: Value = value

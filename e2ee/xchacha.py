@@ -12,10 +12,11 @@ from __future__ import annotations
 import struct
 
 import nacl.bindings
-import nacl.exceptions
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from nacl._sodium import ffi as _ffi
+from nacl._sodium import lib as _lib
 
 from e2ee.errors import DecryptionFailed, LocalProtocolError
 
@@ -24,6 +25,7 @@ NONCE_LEN = 24
 TAG_LEN = 16
 _SIGMA = (0x61707865, 0x3320646E, 0x79622D32, 0x6B206574)  # "expand 32-byte k"
 _ZERO_BLOCK = bytes(64)
+_MAX_MESSAGE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX
 
 
 def hchacha20(key: bytes, nonce16: bytes) -> bytes:
@@ -86,24 +88,44 @@ def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """One-shot XChaCha20-Poly1305 encrypt (24-byte nonce) via libsodium (spec §3.2).
 
     For a key used once (pairwise message keys) this is cheaper than computing
-    and caching the HChaCha20 subkey.
+    and caching the HChaCha20 subkey.  libsodium is called directly: the
+    binding's wrapper formats its error strings on every call, which costs
+    more than the AEAD of a short message; the checks here are the same.
     """
-    if len(nonce) != NONCE_LEN or len(key) != KEY_LEN:
+    if (
+        len(nonce) != NONCE_LEN
+        or len(key) != KEY_LEN
+        or not _all_bytes(key, nonce, plaintext, aad)
+        or len(plaintext) > _MAX_MESSAGE
+    ):
         raise LocalProtocolError("XChaCha20-Poly1305 takes a 32-byte key and a 24-byte nonce")
-    out: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        plaintext, aad, nonce, key
+    out = _ffi.new("unsigned char[]", len(plaintext) + TAG_LEN)
+    _lib.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        out, _ffi.NULL, plaintext, len(plaintext), aad, len(aad), _ffi.NULL, nonce, key
     )
-    return out
+    sealed: bytes = _ffi.buffer(out)[:]
+    return sealed
 
 
 def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     """One-shot XChaCha20-Poly1305 decrypt; every failure is DecryptionFailed (spec §3.2)."""
-    if len(nonce) != NONCE_LEN or len(key) != KEY_LEN or len(ciphertext) < TAG_LEN:
+    if (
+        len(nonce) != NONCE_LEN
+        or len(key) != KEY_LEN
+        or len(ciphertext) < TAG_LEN
+        or not _all_bytes(key, nonce, ciphertext, aad)
+    ):
         raise DecryptionFailed()
-    try:
-        out: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            ciphertext, aad, nonce, key
-        )
-    except (nacl.exceptions.CryptoError, ValueError, TypeError):
-        raise DecryptionFailed() from None
-    return out
+    n = len(ciphertext) - TAG_LEN
+    out = _ffi.new("unsigned char[]", max(n, 1))
+    rc = _lib.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        out, _ffi.NULL, _ffi.NULL, ciphertext, len(ciphertext), aad, len(aad), nonce, key
+    )
+    if rc != 0:
+        raise DecryptionFailed()
+    opened: bytes = _ffi.buffer(out, n)[:]
+    return opened
+
+
+def _all_bytes(*values: object) -> bool:
+    return all(type(v) is bytes for v in values)

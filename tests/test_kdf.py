@@ -59,3 +59,13 @@ def test_bad_labels_and_lengths_are_caller_errors() -> None:
         kdf.labelled("é".encode())
     with pytest.raises(LocalProtocolError):
         kdf.hkdf(kdf.ROOM_TAG, b"x", 0)
+
+
+@pytest.mark.parametrize("key_len", [0, 1, 31, 32, 63, 64, 65, 127, 128, 129, 300])
+@pytest.mark.parametrize("data_len", [0, 1, 55, 64, 200])
+def test_hmacs_are_rfc2104_for_every_key_length(key_len: int, data_len: int) -> None:
+    """Keys shorter than, equal to and longer than each hash's block (64 / 128 bytes)."""
+    key = bytes((7 * i + 1) % 256 for i in range(key_len))
+    data = bytes((3 * i + 5) % 256 for i in range(data_len))
+    assert kdf.hmac_sha256(key, data) == hmac.new(key, data, hashlib.sha256).digest()
+    assert kdf.hmac_sha512(key, data) == hmac.new(key, data, hashlib.sha512).digest()
