@@ -24,6 +24,7 @@ _OPAD = bytes(b ^ 0x5C for b in range(256))
 class _Hash(Protocol):
     def digest(self) -> bytes: ...
 
+
 # KDF labels (spec §3.4).  Key: short name used in code; value: the exact label bytes.
 ROOM_TAG = b"hushroom v1 room tag"
 ADMISSION_KEY = b"hushroom v1 admission key"
