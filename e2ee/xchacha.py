@@ -127,5 +127,5 @@ def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     return opened
 
 
-def _all_bytes(*values: object) -> bool:
-    return all(type(v) is bytes for v in values)
+def _all_bytes(a: object, b: object, c: object, d: object) -> bool:
+    return type(a) is bytes and type(b) is bytes and type(c) is bytes and type(d) is bytes
