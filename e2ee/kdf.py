@@ -58,11 +58,24 @@ LABELS: dict[str, bytes] = {
 }
 
 
+_PREFIXES: dict[bytes, bytes] = {}  # checked label -> u8(len) || label
+_MAX_PREFIXES = 256  # more than every label in spec §3.4; past it, labels are checked each time
+
+
 def labelled(label: bytes, data: bytes = b"") -> bytes:
-    """``u8(len(label)) || label || data`` — the domain-separation prefix (spec §3.3)."""
-    if not 1 <= len(label) <= 255 or not label.isascii():
-        raise LocalProtocolError("labels are 1..255 ASCII bytes")
-    return bytes((len(label),)) + label + data
+    """``u8(len(label)) || label || data`` — the domain-separation prefix (spec §3.3).
+
+    Labels are protocol constants: each is checked once and its prefix kept
+    (at most :data:`_MAX_PREFIXES` of them).
+    """
+    prefix = _PREFIXES.get(label)
+    if prefix is None:
+        if type(label) is not bytes or not 1 <= len(label) <= 255 or not label.isascii():
+            raise LocalProtocolError("labels are 1..255 ASCII bytes")
+        prefix = bytes((len(label),)) + label
+        if len(_PREFIXES) < _MAX_PREFIXES:
+            _PREFIXES[label] = prefix
+    return prefix + data
 
 
 def _hmac(hash_new: Callable[[bytes], _Hash], block: int, key: bytes, data: bytes) -> bytes:
@@ -95,6 +108,8 @@ def hkdf(
         raise LocalProtocolError("bad HKDF output length")
     prk = hmac_sha256(salt or _ZERO_SALT, ikm)
     info = labelled(label, context)
+    if length <= 32:  # one block, T(1) = HMAC(PRK, info || 0x01): every key in this protocol
+        return hmac_sha256(prk, info + b"\x01")[:length]
     block = b""
     out = b""
     for i in range(1, -(-length // 32) + 1):

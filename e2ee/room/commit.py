@@ -150,7 +150,7 @@ def decode_commit(data: bytes, room_id: bytes) -> Commit:
     raw_ops = fields[5]
     if not isinstance(raw_ops, list) or len(raw_ops) > MAX_OPS_PER_COMMIT:
         raise RemoteProtocolError("commit ops", ErrorCode.MALFORMED)
-    ops = tuple(parse_op(op) for op in raw_ops)
+    ops = tuple([parse_op(op) for op in raw_ops])
     rekey = fields[6]
     if not isinstance(rekey, bool):
         raise RemoteProtocolError("commit rekey flag", ErrorCode.MALFORMED)

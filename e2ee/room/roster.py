@@ -356,12 +356,7 @@ class RosterState:
         ended = False
         moderator_delta = 0
         readded: set[bytes] = set()
-
-        def lookup(mid: bytes) -> Member | None:
-            if mid in overlay:
-                return overlay[mid]
-            return self.members.get(mid)
-
+        members = self.members
         for op in ops:
             if ended:
                 raise _denied("ops after END")
@@ -373,7 +368,7 @@ class RosterState:
                 policy = Policy(_int(op[1]))
                 continue
             mid = _bytes(op[1])
-            member = lookup(mid)
+            member = overlay[mid] if mid in overlay else members.get(mid)
             if code == OpCode.ADD:
                 if member is not None or mid in banned:
                     raise _denied("add of a member or a banned identity")

@@ -48,9 +48,11 @@ def change_reason(before: Mapping[bytes, Member | None], roster: RosterState) ->
             left += 1
         elif old is not None and new is not None and old.role is not new.role:
             moved += 1
+    if not (joined or left or moved):
+        return None
     parts = [
         f"{n} member{'s' if n > 1 else ''} {what}"
         for n, what in ((joined, "joined"), (left, "left"), (moved, "changed role"))
         if n
     ]
-    return ", ".join(parts) if parts else None
+    return ", ".join(parts)
