@@ -244,32 +244,41 @@ def _cpu() -> float:
     return time.process_time()
 
 
-def run(args: argparse.Namespace) -> int:
-    n = args.members
-    if n < args.speakers + 3 + args.samples:
-        raise CliError("--members must exceed --speakers + --samples + 3")
+@dataclass(eq=False)
+class BuiltRoom:
+    """A founder (the moderator) and its admitted members on one in-memory relay."""
+
+    relay: _Relay
+    moderator: _Link
+    speakers: list[_Link]
+    invite: Invite
+
+
+def build_room(capacity: int, joiners: int, speakers: int, batch: int) -> BuiltRoom:
+    """Admit ``joiners`` members in batches of ``batch``; the first ``speakers`` go on stage.
+
+    The relay admits up to ``capacity`` members.  Join requests queued behind
+    an in-flight commit fold into one commit (spec §12.5), so a batch costs a
+    few commits, not one per joiner.
+    """
     rng = os.urandom
-    secret = rng(32)
     founder_id = IdentityKey.generate(rng)
-    invite = Invite("127.0.0.1", 4433, secret, rng(32), founder_id.public)
-    relay = _Relay(n)
-    t_build = time.perf_counter()
+    invite = Invite("127.0.0.1", 4433, rng(32), rng(32), founder_id.public)
+    relay = _Relay(capacity)
     mod = relay.attach(RoomSession.create(founder_id, invite, "moderator", "open", rng, 0.0))
     relay.moderators.add(mod)
     relay.pump()
-
-    bulk = n - 1 - args.samples
     made = 0
-    speakers: list[_Link] = []
-    while made < bulk:
-        batch = min(args.batch, bulk - made)
-        for i in range(batch):
+    stage: list[_Link] = []
+    while made < joiners:
+        count = min(batch, joiners - made)
+        for i in range(count):
             name = f"member {made + i}"
             relay.attach(RoomSession.join(IdentityKey.generate(rng), invite, name, rng, 0.0))
-        made += batch
+        made += count
         relay.pump()
-        if not speakers:  # put the first joiners on stage
-            stage = relay.links[1 : 1 + args.speakers]
+        if not stage:  # put the first joiners on stage
+            stage = relay.links[1 : 1 + speakers]
             for link in stage:
                 mod.session.invite_to_speak(link.session.me)
             relay.pending.append(mod)
@@ -278,7 +287,17 @@ def run(args: argparse.Namespace) -> int:
                 link.session.accept_invitation()
                 relay.pending.append(link)
             relay.pump()
-            speakers = stage
+    return BuiltRoom(relay, mod, stage, invite)
+
+
+def run(args: argparse.Namespace) -> int:
+    n = args.members
+    if n < args.speakers + 3 + args.samples:
+        raise CliError("--members must exceed --speakers + --samples + 3")
+    rng = os.urandom
+    t_build = time.perf_counter()
+    built = build_room(n, n - 1 - args.samples, args.speakers, args.batch)
+    relay, mod, speakers, invite = built.relay, built.moderator, built.speakers, built.invite
     build_s = time.perf_counter() - t_build
     # The process holds 5,000 rosters (one per simulated member, ~25 million
     # objects); a real client holds one.  Freeze them out of the cyclic GC so
