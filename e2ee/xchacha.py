@@ -10,6 +10,7 @@ so the per-message cost is one IETF AEAD call.
 from __future__ import annotations
 
 import struct
+from functools import partial
 
 import nacl.bindings
 from cryptography.exceptions import InvalidTag
@@ -99,32 +100,30 @@ def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         or len(plaintext) > _MAX_MESSAGE
     ):
         raise LocalProtocolError("XChaCha20-Poly1305 takes a 32-byte key and a 24-byte nonce")
-    out = _ffi.new("unsigned char[]", len(plaintext) + TAG_LEN)
-    _lib.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        out, _ffi.NULL, plaintext, len(plaintext), aad, len(aad), _ffi.NULL, nonce, key
-    )
+    out = _new_buffer(len(plaintext) + TAG_LEN)
+    _seal(out, _NULL, plaintext, len(plaintext), aad, len(aad), _NULL, nonce, key)
     sealed: bytes = _ffi.buffer(out)[:]
     return sealed
 
 
 def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     """One-shot XChaCha20-Poly1305 decrypt; every failure is DecryptionFailed (spec §3.2)."""
-    if (
-        len(nonce) != NONCE_LEN
-        or len(key) != KEY_LEN
-        or len(ciphertext) < TAG_LEN
-        or not _all_bytes(key, nonce, ciphertext, aad)
-    ):
-        raise DecryptionFailed()
     n = len(ciphertext) - TAG_LEN
-    out = _ffi.new("unsigned char[]", max(n, 1))
-    rc = _lib.crypto_aead_xchacha20poly1305_ietf_decrypt(
-        out, _ffi.NULL, _ffi.NULL, ciphertext, len(ciphertext), aad, len(aad), nonce, key
-    )
-    if rc != 0:
+    if n < 0 or len(nonce) != NONCE_LEN or len(key) != KEY_LEN:
+        raise DecryptionFailed()
+    if not _all_bytes(key, nonce, ciphertext, aad):
+        raise DecryptionFailed()
+    out = _new_buffer(n or 1)
+    if _open(out, _NULL, _NULL, ciphertext, n + TAG_LEN, aad, len(aad), nonce, key) != 0:
         raise DecryptionFailed()
     opened: bytes = _ffi.buffer(out, n)[:]
     return opened
+
+
+_NULL = _ffi.NULL
+_new_buffer = partial(_ffi.new, "unsigned char[]")
+_seal = _lib.crypto_aead_xchacha20poly1305_ietf_encrypt
+_open = _lib.crypto_aead_xchacha20poly1305_ietf_decrypt
 
 
 def _all_bytes(a: object, b: object, c: object, d: object) -> bool:
