@@ -22,8 +22,7 @@ _GROUPS = 6
 
 def safety_input(room_id: bytes, roster: RosterState) -> bytes:
     """``room_id || (identity || role)*``, members sorted by identity key (spec §16.1)."""
-    entries = sorted(m.id + bytes((int(m.role),)) for m in roster.members.values())
-    return room_id + b"".join(entries)
+    return room_id + b"".join(roster.safety_entries())
 
 
 def room_safety_code(room_id: bytes, roster: RosterState) -> str:
