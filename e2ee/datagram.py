@@ -31,6 +31,8 @@ HEADER_LEN = 16
 MAX_COUNTER = 2**64 - 1
 #: largest padded plaintext: a datagram is at most 16 + 1,024 + 16 = 1,056 bytes (spec §23.3)
 MAX_PLAINTEXT = 1024
+#: bytes a datagram adds to its padded plaintext: header and tag
+OVERHEAD = HEADER_LEN + TAG_LEN
 MAX_DATAGRAM = HEADER_LEN + MAX_PLAINTEXT + TAG_LEN
 MIN_DATAGRAM = HEADER_LEN + BUCKETS[0] + TAG_LEN
 #: counters more than this far below the highest accepted are too old (spec §23.4)

@@ -19,7 +19,6 @@ from e2ee import datagram as dg
 from e2ee.datagram import DatagramChannel, DatagramGrant, Direction, Kind
 from e2ee.envelope import Envelope, EnvelopeType, decode_envelope
 from e2ee.errors import HushroomError
-from e2ee.xchacha import TAG_LEN
 from relay.buckets import TokenBucket
 from relay.config import RelayConfig
 from relay.router import Link
@@ -133,7 +132,7 @@ class DatagramTable:
         """PROBE_ACK as large as the PROBE (spec §23.3); None once the counter is spent."""
         if channel.crypto.next_counter > dg.MAX_COUNTER:
             return None
-        floor = probe_len - dg.HEADER_LEN - TAG_LEN
+        floor = probe_len - dg.OVERHEAD
         return channel.crypto.seal(Kind.PROBE_ACK, body, floor=floor)
 
     def seal_media(self, link: Link, data: bytes, now: float) -> tuple[bytes, Address] | None:

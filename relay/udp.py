@@ -20,9 +20,12 @@ from relay.config import RelayConfig
 from relay.datagram_table import Address, DatagramTable
 from relay.router import Link, Router
 
-#: datagrams read between two yields of the reader (spec §23.8)
+#: datagrams read between two yields of the reader, and the deliveries they may
+#: cause before it yields early (spec §23.8)
 DATAGRAMS_PER_TURN = 256
+DELIVERIES_PER_TURN = 4096
 _RECV_SIZE = 2048
+_RECV_BUFFER = 1 << 20
 
 
 class UdpEndpoint:
@@ -42,6 +45,8 @@ class UdpEndpoint:
         try:
             sock.bind((host, config.datagram_port or 0))
             sock.setblocking(False)
+            # room for a burst between two turns (the kernel caps it at rmem_max)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RECV_BUFFER)
         except OSError:
             sock.close()
             raise
@@ -63,9 +68,14 @@ class UdpEndpoint:
         sock = self.sock
         table = self.table
         router = self.router
+        stats = router.stats
         while True:
             await trio.lowlevel.wait_readable(sock)
+            # as the link's reader: yield after a turn's worth of deliveries (spec §17.5)
+            budget = stats.frames_forwarded + DELIVERIES_PER_TURN
             for _ in range(DATAGRAMS_PER_TURN):
+                if stats.frames_forwarded > budget:
+                    break
                 try:
                     data, address = sock.recvfrom(_RECV_SIZE)
                 except (BlockingIOError, InterruptedError):

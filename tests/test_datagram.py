@@ -297,3 +297,16 @@ def test_the_vectors_open_with_the_implementation() -> None:
             case["flags"],
             case["body"],
         )
+
+
+def test_the_datagram_codec_touches_no_end_to_end_key() -> None:
+    """The relay imports this codec (spec §23): it must not reach frame, sender or room keys."""
+    tree = ast.parse((ROOT / "e2ee" / "datagram.py").read_text())
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    e2ee = {str(name) for name in imported if str(name).startswith("e2ee")}
+    assert e2ee == {"e2ee", "e2ee.errors", "e2ee.padding", "e2ee.replay", "e2ee.xchacha"}

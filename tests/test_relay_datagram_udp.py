@@ -11,13 +11,18 @@ import pytest
 import trio
 import trio.testing
 from test_relay_link import TAG, Running, identity, receive_until, running_relay
+from test_relay_router import TAG as ROUTER_TAG
+from test_relay_router import RecordingOutbox, join, setup
 
 from client.link import RelayLink
 from e2ee import datagram as dg
 from e2ee.datagram import DatagramChannel, DatagramGrant, Direction, Kind
 from e2ee.envelope import EnvelopeType, decode_envelope, encode_envelope, parse_error
 from relay.config import RelayConfig
+from relay.router import Link, Router
 from relay.state import RelayIdentity
+from relay.stats import RelayStats
+from relay.udp import UdpEndpoint
 
 T = EnvelopeType
 UDP = RelayConfig(datagram_port=0)
@@ -178,3 +183,68 @@ async def test_relay_without_a_datagram_port_refuses_the_offer(ident: RelayIdent
             got = await receive_until(link, T.DATAGRAM_ACCEPT)
         assert got[-1].payload == b""
         await link.aclose()
+
+
+async def test_the_reader_yields_after_256_datagrams() -> None:
+    """spec §23.8: at most 256 datagrams are read per turn of the event loop."""
+    router, _ = setup()
+    endpoint = UdpEndpoint.bind("127.0.0.1", router, RelayConfig(datagram_port=0))
+    link = router.open_link(0.0)
+    grant = DatagramGrant.decode(endpoint.table.offer(link, trio.current_time()))
+    channel = DatagramChannel(grant.link_key, grant.token, Direction.CLIENT_TO_RELAY)
+    sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+    await sock.connect(("127.0.0.1", endpoint.port))
+    for i in range(300):
+        await sock.send(channel.seal(Kind.PROBE, dg.probe_body(i)))
+    seen: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(endpoint.run)
+        with trio.fail_after(5):
+            while not seen or seen[-1] < 300:
+                await trio.lowlevel.checkpoint()
+                seen.append(endpoint.table.counts["sent"])
+        nursery.cancel_scope.cancel()
+    assert set(seen) - {0} == {256, 300}
+    endpoint.close()
+    sock.close()
+
+
+class CountingOutbox(RecordingOutbox):
+    """Counts stage deliveries in the router's stats, as the server's outbox does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stats: RelayStats | None = None
+
+    def send_media(self, link: Link, data: bytes, tag: bytes) -> None:
+        assert self.stats is not None
+        self.stats.frames_forwarded += 1
+
+
+async def test_the_reader_yields_after_about_4096_deliveries() -> None:
+    """spec §23.8: datagrams whose fan-out passed 4,096 deliveries end the reader's turn."""
+    outbox = CountingOutbox()
+    config = RelayConfig(datagram_port=0, media_rate=1000.0, media_burst=1000.0)
+    router = Router(config, outbox)  # type: ignore[arg-type]
+    outbox.stats = router.stats
+    endpoint = UdpEndpoint.bind("127.0.0.1", router, config)
+    members = [join(router, outbox, 0)[0] for _ in range(20)]  # 19 deliveries per frame
+    grant = DatagramGrant.decode(endpoint.table.offer(members[0], trio.current_time()))
+    channel = DatagramChannel(grant.link_key, grant.token, Direction.CLIENT_TO_RELAY)
+    sock = trio.socket.socket(trio.socket.AF_INET, trio.socket.SOCK_DGRAM)
+    await sock.connect(("127.0.0.1", endpoint.port))
+    frame = encode_envelope(T.MEDIA, ROUTER_TAG, 0, b"frame")
+    for _ in range(250):
+        await sock.send(channel.seal(Kind.MEDIA, frame))
+    seen: list[int] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(endpoint.run)
+        with trio.fail_after(5):
+            while not seen or seen[-1] < 250 * 19:
+                await trio.lowlevel.checkpoint()
+                seen.append(router.stats.frames_forwarded)
+        nursery.cancel_scope.cancel()
+    first_turn = min(n for n in seen if n)
+    assert 4096 < first_turn <= 4096 + 19  # the datagram that crossed the budget, then a yield
+    endpoint.close()
+    sock.close()
