@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+from hypothesis import given
+from hypothesis import strategies as st
 from test_relay_router import TAG, RecordingOutbox, join, send, setup
 
 from e2ee import datagram as dg
@@ -193,3 +195,13 @@ def test_defaults_match_the_spec_bounds() -> None:
     cfg = RelayConfig()
     assert (cfg.datagram_path_timeout, cfg.datagram_rate, cfg.datagram_burst) == (0.2, 2000, 4000)
     assert cfg.datagram_port is None
+
+
+@given(st.binary(max_size=1200), st.booleans())
+def test_hostile_datagrams_never_raise(data: bytes, known_token: bool) -> None:
+    router, outbox, table = _wire()
+    link, _ = join(router, outbox, 0)
+    client = _client(router, outbox, link)
+    datagram = (client.token + data) if known_token else data
+    assert table.receive(datagram, ADDR, 0.0) is None
+    assert sum(table.counts.values()) == 1

@@ -193,3 +193,27 @@ async def test_the_relay_stops_sending_by_datagram_when_a_listener_goes_quiet(
         assert [e.payload for e in b.over_link] == [b"to a deaf path"]
         b.media._received = b_reader  # type: ignore[method-assign]
         await b.until(PathState.UP)
+
+
+async def test_a_bad_or_empty_accept_leaves_everything_on_the_link() -> None:
+    for payload in (b"", bytes(42)):  # no channel; port 0 is not a grant
+        media = DatagramMedia("127.0.0.1", lambda env: None)
+        assert not media.intercept(Envelope(T.PONG, bytes(16), 0, b""))
+        assert media.intercept(Envelope(T.DATAGRAM_ACCEPT, bytes(16), 0, payload))
+        with trio.fail_after(1):
+            await media.run()  # returns at once: nothing to run
+        frame = encode_envelope(T.MEDIA, TAG, 0, b"x")
+        assert media.state is None and media.divert(frame) == frame
+        assert media.counts["bad_accept"] == (1 if payload else 0)
+
+
+async def test_hostile_datagrams_at_the_client_are_counted_not_raised(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    async with relay_with_udp() as (relay, _), client(relay) as a:
+        await a.until(PathState.UP)
+        channel, path = a.media._channel, a.media.path
+        assert channel is not None and path is not None
+        for junk in (b"", bytes(100), channel.token + bytes(100)):
+            a.media._received(channel, path, junk)
+        assert a.media.counts["refused"] == 3 and not a.heard
