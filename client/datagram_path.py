@@ -34,6 +34,8 @@ from e2ee.envelope import (
 from e2ee.errors import HushroomError, LocalProtocolError
 
 _RECV_SIZE = 2048
+#: how often a client that may not use the channel yet checks again (spec §23.2)
+WANTED_POLL = 0.5
 
 
 class DatagramMedia:
@@ -44,10 +46,16 @@ class DatagramMedia:
         host: str,
         deliver: Callable[[Envelope], None],
         timers: PathTimers | None = None,
+        *,
+        send_link: Callable[[bytes], None] | None = None,
+        wanted: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``send_link``, if given, writes the DATAGRAM_OFFER to the link once ``wanted()``."""
         self.host = host
         self._deliver = deliver
         self._timers = timers
+        self._send_link = send_link
+        self._wanted = wanted
         self._granted = trio.Event()
         self._grant: DatagramGrant | None = None
         self._channel: DatagramChannel | None = None
@@ -126,7 +134,11 @@ class DatagramMedia:
     # -- the channel's life (spec §23.5) ------------------------------------------------
 
     async def run(self) -> None:
-        """Wait for the grant, then probe, read and time the path until cancelled."""
+        """Offer once wanted (on stage), wait for the grant, then run the path until cancelled."""
+        if self._send_link is not None:
+            while not self._wanted():
+                await trio.sleep(WANTED_POLL)
+            self._send_link(self.offer())
         await self._granted.wait()
         grant = self._grant
         if grant is None:

@@ -130,6 +130,8 @@ class ClientSession:
         self.envelopes_refused = 0
         self.datagram_host: str | None = None
         """Set to the relay's host to offer a datagram media channel on every link (spec §23)."""
+        self.datagrams_wanted: Callable[[], bool] = lambda: True
+        """Offer the channel only once this holds (on stage, spec §23.2)."""
         self.datagrams: DatagramMedia | None = None
 
     # -- listeners -----------------------------------------------------------
@@ -307,8 +309,12 @@ class ClientSession:
             nursery.start_soon(reader)
             nursery.start_soon(writer)
             if self.datagram_host is not None:
-                self.datagrams = DatagramMedia(self.datagram_host, self._from_datagram)
-                self._queue(self.datagrams.offer())
+                self.datagrams = DatagramMedia(
+                    self.datagram_host,
+                    self._from_datagram,
+                    send_link=self._queue,
+                    wanted=self.datagrams_wanted,
+                )
                 nursery.start_soon(self.datagrams.run)
         self.datagrams = None
         self._link_scope = None

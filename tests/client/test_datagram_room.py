@@ -80,11 +80,12 @@ async def test_stage_audio_rides_datagrams(room: Room) -> None:
     mod = room.moderator
     assert mod is not None
     spk = await speaker(room)
-    await until(lambda: mod.frames_from("Spk") >= 25)
-    await until(lambda: media_by_datagram(mod) >= 20)
-    assert path_state(mod) is PathState.UP and path_state(spk) is PathState.UP
     media = spk.session.datagrams
-    assert media is not None and media.counts["sent_media"] >= 20
+    assert media is not None
+    await until(lambda: media.counts["sent_media"] >= 20)  # the speaker's frames go by datagram
+    await until(lambda: media_by_datagram(mod) >= 20)  # and reach the moderator by datagram
+    assert mod.frames_from("Spk") >= 20
+    assert path_state(mod) is PathState.UP and path_state(spk) is PathState.UP
 
 
 async def test_a_network_that_drops_all_udp_works_as_over_the_link(room: Room) -> None:
@@ -113,6 +114,17 @@ async def test_audio_falls_back_to_the_link_and_returns_to_datagrams(room: Room)
     wall.blocked = False
     await until(lambda: path_state(spk) is PathState.UP and path_state(mod) is PathState.UP)
     await until(lambda: media_by_datagram(mod) >= by_datagram + 20)
+
+
+async def test_the_audience_opens_no_channel_until_it_is_on_stage(room: Room) -> None:
+    listener = await room.add("Aud", auto_accept=True, datagrams=True)
+    server = room.relay.server
+    assert server is not None and server.udp is not None
+    await trio.sleep(1.0)  # two checks of the stage (spec §23.2)
+    assert path_state(listener) is None and len(server.udp.table) == 1  # the moderator's
+    await room.on_stage(listener)
+    await until(lambda: path_state(listener) is PathState.UP)
+    assert len(server.udp.table) == 2
 
 
 @pytest.mark.load
