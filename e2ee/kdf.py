@@ -36,6 +36,8 @@ SENDER_KEY_RATCHET = b"hushroom v1 sender key ratchet"
 FRAME_KEY = b"hushroom v1 frame key"
 FRAME_SALT = b"hushroom v1 frame salt"
 FRAME_AAD = b"hushroom v1 frame aad"
+DATAGRAM_KEY = b"hushroom v1 datagram key"
+DATAGRAM_AAD = b"hushroom v1 datagram aad"
 # Hash and signature domain labels (spec §3.4, §5).
 FINGERPRINT = b"hushroom v1 fingerprint"
 INVITE_CHECKSUM = b"hushroom v1 invite checksum"
@@ -52,6 +54,8 @@ LABELS: dict[str, bytes] = {
     "FRAME_KEY": FRAME_KEY,
     "FRAME_SALT": FRAME_SALT,
     "FRAME_AAD": FRAME_AAD,
+    "DATAGRAM_KEY": DATAGRAM_KEY,
+    "DATAGRAM_AAD": DATAGRAM_AAD,
     "FINGERPRINT": FINGERPRINT,
     "INVITE_CHECKSUM": INVITE_CHECKSUM,
     "SIG_SESSION_KEY": SIG_SESSION_KEY,
