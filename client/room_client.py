@@ -157,7 +157,7 @@ class RoomClient:
         self.session.may_speak = self._may_speak
         if config.datagrams:
             self.session.datagram_host = self.invite.host
-            self.session.datagrams_wanted = lambda: rp.may_speak(self.room)
+            self.session.datagrams_wanted = self.may_speak
         self.session.on_envelope = self._relay_notice
         self.relay_dropped_frames = 0
         self.resyncs = 0
