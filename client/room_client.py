@@ -86,6 +86,8 @@ class ClientConfig:
     raise_hand: bool = False
     admit_wait: float = 15.0
     """Give up when no moderator answers the knock within this many seconds."""
+    datagrams: bool = False
+    """Offer the relay a datagram media channel on every link (spec §23)."""
 
 
 LOCAL_KINDS = frozenset({Kind.HELP, Kind.WHO, Kind.MUTE, Kind.UNMUTE, Kind.LEAVE})
@@ -153,6 +155,9 @@ class RoomClient:
         if self.feed is not None and not config.listen_only:
             self.session.feed = self._next_packet
         self.session.may_speak = self._may_speak
+        if config.datagrams:
+            self.session.datagram_host = self.invite.host
+            self.session.datagrams_wanted = self.may_speak
         self.session.on_envelope = self._relay_notice
         self.relay_dropped_frames = 0
         self.resyncs = 0

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import trio
 
 from client.backoff import Backoff
+from client.datagram_path import DatagramMedia
 from e2ee.errors import HushroomError
 
 FRAME_SECONDS = 0.020
@@ -127,6 +128,11 @@ class ClientSession:
         self.frames_sent = 0
         self.frames_refused = 0
         self.envelopes_refused = 0
+        self.datagram_host: str | None = None
+        """Set to the relay's host to offer a datagram media channel on every link (spec §23)."""
+        self.datagrams_wanted: Callable[[], bool] = lambda: True
+        """Offer the channel only once this holds (on stage, spec §23.2)."""
+        self.datagrams: DatagramMedia | None = None
 
     # -- listeners -----------------------------------------------------------
     def _status(self, kind: str, message: str) -> None:
@@ -151,6 +157,8 @@ class ClientSession:
     def pump(self) -> None:
         """Queue the room's outgoing bytes, dispatch its events, re-arm its timer."""
         data = self.room.data_to_send()
+        if data and self.datagrams is not None:
+            data = self.datagrams.divert(data)
         if data:
             self._queue(data)
         while True:
@@ -263,6 +271,8 @@ class ClientSession:
                 try:
                     while True:
                         for envelope in await link.receive():
+                            if self.datagrams is not None and self.datagrams.intercept(envelope):
+                                continue
                             if self.on_envelope is not None:
                                 self.on_envelope(envelope)
                             try:
@@ -298,8 +308,25 @@ class ClientSession:
 
             nursery.start_soon(reader)
             nursery.start_soon(writer)
+            if self.datagram_host is not None:
+                self.datagrams = DatagramMedia(
+                    self.datagram_host,
+                    self._from_datagram,
+                    send_link=self._queue,
+                    wanted=self.datagrams_wanted,
+                )
+                nursery.start_soon(self.datagrams.run)
+        self.datagrams = None
         self._link_scope = None
         return self._reset_reason or reason
+
+    def _from_datagram(self, envelope: Any) -> None:
+        """MEDIA that came by datagram: into the room as if from the link (spec §23.4)."""
+        try:
+            self.room.envelope_received(envelope, self.now())
+        except HushroomError:
+            self.envelopes_refused += 1
+        self.pump()
 
     async def _timer_loop(self) -> None:
         while True:

@@ -53,6 +53,10 @@ room        RoomSession.create(identity, invite, name, policy, rng, now) / .join
 envelope    Envelope(type, room_tag, slot, payload), EnvelopeType, DeliveryClass, RelayErrorCode,
             EnvelopeDecoder(max_payload, allowed).feed(bytes) -> [Envelope], encode_envelope,
             parse_error, parse_loss, RELAY_TYPES, DEFAULT_MAX_PAYLOAD (§8)
+datagram    DatagramChannel(link_key, token, direction).seal(kind, body) / .open(datagram)
+            -> Datagram; DatagramGrant.encode() / .decode(payload), Direction, Kind (§23);
+            datagram_path  DatagramPath(now, timers).heard / .sent / get_timer / handle_timer,
+            PathState, PathTimers (§23.5)
 
 Public names: errors (HushroomError, LocalProtocolError, RemoteProtocolError, DecryptionFailed,
 ErrorCode), identity (IdentityKey, fingerprint, safety_code), Invite, the envelope names above

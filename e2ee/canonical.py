@@ -13,6 +13,7 @@ bytes (``MALFORMED``).  It never raises anything but
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TypeAlias
 
 import msgpack
@@ -59,38 +60,61 @@ def _reject_ext(_code: int, _data: bytes) -> object:
     raise ValueError("extension types are not allowed")
 
 
-def _check_decoded(value: object, depth: int) -> None:
-    """Like :func:`_check_encodable`; too deep is MALFORMED (spec §4.3)."""
-    if value is None or isinstance(value, bool | int | bytes | str):
+#: The scalar types msgpack decodes the subset's scalars to (``unpackb`` returns
+#: exactly these, never subclasses, so a ``type()`` lookup is exact).
+_DECODED_SCALARS = frozenset({type(None), bool, int, bytes, str})
+_DECODED_TYPES = _DECODED_SCALARS | {list}
+
+
+#: ``msgpack.unpackb`` with the subset's options bound once (maps and extension
+#: types raise inside msgpack; floats and depth are :func:`_check_decoded`'s).
+_unpack = partial(
+    msgpack.unpackb,
+    raw=False,
+    use_list=True,
+    strict_map_key=True,
+    object_pairs_hook=_reject_map,
+    ext_hook=_reject_ext,
+)
+
+
+def _check_decoded(value: list[object], depth: int) -> None:
+    """Every item of the array ``value`` (``depth`` arrays deep) is in the subset (spec §4.3).
+
+    Too deep is MALFORMED, like any other type.  The item types are
+    collected as a set in one pass (``map(type, ...)`` runs in C); only the
+    arrays among the items are walked further.
+    """
+    if depth >= MAX_DEPTH:
+        raise RemoteProtocolError("nested too deeply", ErrorCode.MALFORMED)
+    kinds = set(map(type, value))
+    if kinds <= _DECODED_SCALARS:
         return
-    if isinstance(value, list):
-        if depth >= MAX_DEPTH:
-            raise RemoteProtocolError("nested too deeply", ErrorCode.MALFORMED)
-        for item in value:
+    if not kinds <= _DECODED_TYPES:
+        bad = next(iter(kinds - _DECODED_TYPES))
+        raise RemoteProtocolError(f"{bad.__name__} is not allowed", ErrorCode.MALFORMED)
+    for item in value:
+        if type(item) is list:
             _check_decoded(item, depth + 1)
-        return
-    raise RemoteProtocolError(f"{type(value).__name__} is not allowed", ErrorCode.MALFORMED)
 
 
 def decode(data: bytes) -> Value:
     """Decode one canonical value that spans ``data`` exactly (spec §4.2)."""
-    if not isinstance(data, bytes | bytearray):
-        raise RemoteProtocolError("expected bytes", ErrorCode.MALFORMED)
-    data = bytes(data)
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray):
+            raise RemoteProtocolError("expected bytes", ErrorCode.MALFORMED)
+        data = bytes(data)
     try:
-        value = msgpack.unpackb(
-            data,
-            raw=False,
-            use_list=True,
-            strict_map_key=True,
-            object_pairs_hook=_reject_map,
-            ext_hook=_reject_ext,
-        )
+        value = _unpack(data)
     except msgpack.ExtraData:
         raise RemoteProtocolError("trailing bytes", ErrorCode.MALFORMED) from None
     except Exception:  # msgpack raises a zoo of types for malformed input
         raise RemoteProtocolError("not a canonical msgpack value", ErrorCode.MALFORMED) from None
-    _check_decoded(value, 0)
+    kind = type(value)
+    if kind is list:
+        _check_decoded(value, 0)
+    elif kind not in _DECODED_SCALARS:
+        raise RemoteProtocolError(f"{kind.__name__} is not allowed", ErrorCode.MALFORMED)
     if msgpack.packb(value, use_bin_type=True) != data:
         raise RemoteProtocolError("not the canonical encoding", ErrorCode.NON_CANONICAL)
     result: Value = value
@@ -107,6 +131,8 @@ def decode_array(data: bytes, length: int, what: str) -> list[Value]:
 
 def expect_int(value: Value, what: str, lo: int = 0, hi: int = MAX_INT) -> int:
     """Field check: an integer (not a bool) in [lo, hi] (spec §4.3)."""
+    if type(value) is int and lo <= value <= hi:  # decoded ints are exactly int
+        return value
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise RemoteProtocolError(f"{what}: expected an integer in range", ErrorCode.MALFORMED)
     return value

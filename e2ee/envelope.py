@@ -27,6 +27,8 @@ MAX_SLOT = 0xFFFFFFFF
 DEFAULT_MAX_PAYLOAD = 262_144
 #: Longest PING payload the relay echoes in its PONG (spec §8.2).
 MAX_PING_PAYLOAD = 64
+#: A DATAGRAM_ACCEPT that opens a channel: port u16, token 8, key 32 (spec §23.2).
+DATAGRAM_ACCEPT_LEN = 42
 ZERO_TAG = bytes(ROOM_TAG_LEN)
 
 _HEADER = struct.Struct(">BB16sII")
@@ -49,11 +51,13 @@ class EnvelopeType(IntEnum):
     CONTROL = 0x11
     UNICAST = 0x12
     PING = 0x20
+    DATAGRAM_OFFER = 0x21
     WELCOME = 0x81
     PEER_JOINED = 0x82
     PEER_LEFT = 0x83
     LOSS = 0x84
     ERROR = 0x85
+    DATAGRAM_ACCEPT = 0x86
     PONG = 0xA0
 
 
@@ -67,6 +71,7 @@ CLIENT_TYPES = frozenset(
         EnvelopeType.CONTROL,
         EnvelopeType.UNICAST,
         EnvelopeType.PING,
+        EnvelopeType.DATAGRAM_OFFER,
     }
 )
 #: Types the relay sends to a client (spec §8.2).
@@ -81,6 +86,7 @@ RELAY_TYPES = frozenset(
         EnvelopeType.LOSS,
         EnvelopeType.ERROR,
         EnvelopeType.PONG,
+        EnvelopeType.DATAGRAM_ACCEPT,
     }
 )
 _KNOWN_TYPES = frozenset(int(t) for t in EnvelopeType)
@@ -193,6 +199,7 @@ def _check_payload(etype: EnvelopeType, payload: bytes) -> None:
         EnvelopeType.WELCOME,
         EnvelopeType.PEER_JOINED,
         EnvelopeType.PEER_LEFT,
+        EnvelopeType.DATAGRAM_OFFER,
     ):
         if n:
             raise RemoteProtocolError(f"{etype.name} carries no payload")
@@ -202,6 +209,9 @@ def _check_payload(etype: EnvelopeType, payload: bytes) -> None:
     elif etype == EnvelopeType.LOSS:
         if n != 8:
             raise RemoteProtocolError("LOSS payload must be 8 bytes")
+    elif etype == EnvelopeType.DATAGRAM_ACCEPT:
+        if n not in (0, DATAGRAM_ACCEPT_LEN):
+            raise RemoteProtocolError("DATAGRAM_ACCEPT payload must be empty or 42 bytes")
     elif etype == EnvelopeType.ERROR:
         if n < 2:
             raise RemoteProtocolError("ERROR payload shorter than its code")

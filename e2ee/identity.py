@@ -101,7 +101,8 @@ def verify_signature(public_key: bytes, label: bytes, message: bytes, signature:
     if len(public_key) != PUBLIC_KEY_LEN or len(signature) != SIGNATURE_LEN:
         raise DecryptionFailed()
     try:
-        nacl.signing.VerifyKey(public_key).verify(data, signature)
+        # the binding itself: a VerifyKey object per check would only wrap it
+        nacl.bindings.crypto_sign_open(signature + data, public_key)
     except (nacl.exceptions.CryptoError, ValueError, TypeError):
         raise DecryptionFailed() from None
 

@@ -11,11 +11,19 @@ All labels are listed in :data:`LABELS` and in spec §3.4.
 from __future__ import annotations
 
 import hashlib
-import hmac
+from collections.abc import Callable
+from typing import Protocol
 
 from e2ee.errors import LocalProtocolError
 
 _ZERO_SALT = bytes(32)  # RFC 5869's default salt for SHA-256
+_IPAD = bytes(b ^ 0x36 for b in range(256))  # RFC 2104's pads, as translation tables
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+class _Hash(Protocol):
+    def digest(self) -> bytes: ...
+
 
 # KDF labels (spec §3.4).  Key: short name used in code; value: the exact label bytes.
 ROOM_TAG = b"hushroom v1 room tag"
@@ -28,6 +36,8 @@ SENDER_KEY_RATCHET = b"hushroom v1 sender key ratchet"
 FRAME_KEY = b"hushroom v1 frame key"
 FRAME_SALT = b"hushroom v1 frame salt"
 FRAME_AAD = b"hushroom v1 frame aad"
+DATAGRAM_KEY = b"hushroom v1 datagram key"
+DATAGRAM_AAD = b"hushroom v1 datagram aad"
 # Hash and signature domain labels (spec §3.4, §5).
 FINGERPRINT = b"hushroom v1 fingerprint"
 INVITE_CHECKSUM = b"hushroom v1 invite checksum"
@@ -44,17 +54,48 @@ LABELS: dict[str, bytes] = {
     "FRAME_KEY": FRAME_KEY,
     "FRAME_SALT": FRAME_SALT,
     "FRAME_AAD": FRAME_AAD,
+    "DATAGRAM_KEY": DATAGRAM_KEY,
+    "DATAGRAM_AAD": DATAGRAM_AAD,
     "FINGERPRINT": FINGERPRINT,
     "INVITE_CHECKSUM": INVITE_CHECKSUM,
     "SIG_SESSION_KEY": SIG_SESSION_KEY,
 }
 
 
+_PREFIXES: dict[bytes, bytes] = {}  # checked label -> u8(len) || label
+_MAX_PREFIXES = 256  # more than every label in spec §3.4; past it, labels are checked each time
+
+
 def labelled(label: bytes, data: bytes = b"") -> bytes:
-    """``u8(len(label)) || label || data`` — the domain-separation prefix (spec §3.3)."""
-    if not 1 <= len(label) <= 255 or not label.isascii():
-        raise LocalProtocolError("labels are 1..255 ASCII bytes")
-    return bytes((len(label),)) + label + data
+    """``u8(len(label)) || label || data`` — the domain-separation prefix (spec §3.3).
+
+    Labels are protocol constants: each is checked once and its prefix kept
+    (at most :data:`_MAX_PREFIXES` of them).
+    """
+    prefix = _PREFIXES.get(label)
+    if prefix is None:
+        if type(label) is not bytes or not 1 <= len(label) <= 255 or not label.isascii():
+            raise LocalProtocolError("labels are 1..255 ASCII bytes")
+        prefix = bytes((len(label),)) + label
+        if len(_PREFIXES) < _MAX_PREFIXES:
+            _PREFIXES[label] = prefix
+    return prefix + data
+
+
+def _hmac(hash_new: Callable[[bytes], _Hash], block: int, key: bytes, data: bytes) -> bytes:
+    """HMAC (RFC 2104) written out over one-shot hashes.
+
+    ``H((K' ^ opad) || H((K' ^ ipad) || data))`` with ``K'`` the key (hashed
+    first if longer than a block) padded with zeros to a block; the pads are
+    byte translations.  For the short inputs of this protocol this costs less
+    than ``hmac.digest``'s per-call set-up (tests/test_kdf.py checks it
+    against the standard library for every key and message length class).
+    """
+    if len(key) > block:
+        key = hash_new(key).digest()
+    padded = key.ljust(block, b"\0")
+    inner = hash_new(padded.translate(_IPAD) + data).digest()
+    return hash_new(padded.translate(_OPAD) + inner).digest()
 
 
 def hkdf(
@@ -63,30 +104,32 @@ def hkdf(
     """HKDF-SHA256(salt, ikm, info = labelled(label, context), length) (spec §3.3).
 
     An empty ``salt`` is RFC 5869's default (32 zero bytes).  RFC 5869 §2.2
-    and §2.3 written out over ``hmac.digest``: every derivation here is one
-    or two 32-byte blocks, and a one-shot HMAC costs less than setting up a
-    KDF object for each (tests/test_kdf.py checks it against RFC 5869).
+    and §2.3 written out over :func:`hmac_sha256`: every derivation here is
+    one or two 32-byte blocks, and a one-shot HMAC costs less than setting up
+    a KDF object for each (tests/test_kdf.py checks it against RFC 5869).
     """
     if not 1 <= length <= 255 * 32:
         raise LocalProtocolError("bad HKDF output length")
-    prk = hmac.digest(salt or _ZERO_SALT, ikm, "sha256")
+    prk = hmac_sha256(salt or _ZERO_SALT, ikm)
     info = labelled(label, context)
+    if length <= 32:  # one block, T(1) = HMAC(PRK, info || 0x01): every key in this protocol
+        return hmac_sha256(prk, info + b"\x01")[:length]
     block = b""
     out = b""
     for i in range(1, -(-length // 32) + 1):
-        block = hmac.digest(prk, block + info + bytes((i,)), "sha256")
+        block = hmac_sha256(prk, block + info + bytes((i,)))
         out += block
     return out[:length]
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
     """HMAC-SHA256 (RFC 2104), used by the symmetric ratchets (spec §3.3)."""
-    return hmac.digest(key, data, "sha256")
+    return _hmac(hashlib.sha256, 64, key, data)
 
 
 def hmac_sha512(key: bytes, data: bytes) -> bytes:
     """HMAC-SHA512 (RFC 2104), one call per pairwise ratchet step (spec §9.3)."""
-    return hmac.digest(key, data, "sha512")
+    return _hmac(hashlib.sha512, 128, key, data)
 
 
 def labelled_hash(label: bytes, data: bytes) -> bytes:

@@ -10,12 +10,14 @@ so the per-message cost is one IETF AEAD call.
 from __future__ import annotations
 
 import struct
+from functools import partial
 
 import nacl.bindings
-import nacl.exceptions
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from nacl._sodium import ffi as _ffi
+from nacl._sodium import lib as _lib
 
 from e2ee.errors import DecryptionFailed, LocalProtocolError
 
@@ -24,6 +26,7 @@ NONCE_LEN = 24
 TAG_LEN = 16
 _SIGMA = (0x61707865, 0x3320646E, 0x79622D32, 0x6B206574)  # "expand 32-byte k"
 _ZERO_BLOCK = bytes(64)
+_MAX_MESSAGE = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX
 
 
 def hchacha20(key: bytes, nonce16: bytes) -> bytes:
@@ -86,24 +89,42 @@ def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     """One-shot XChaCha20-Poly1305 encrypt (24-byte nonce) via libsodium (spec §3.2).
 
     For a key used once (pairwise message keys) this is cheaper than computing
-    and caching the HChaCha20 subkey.
+    and caching the HChaCha20 subkey.  libsodium is called directly: the
+    binding's wrapper formats its error strings on every call, which costs
+    more than the AEAD of a short message; the checks here are the same.
     """
-    if len(nonce) != NONCE_LEN or len(key) != KEY_LEN:
+    if (
+        len(nonce) != NONCE_LEN
+        or len(key) != KEY_LEN
+        or not _all_bytes(key, nonce, plaintext, aad)
+        or len(plaintext) > _MAX_MESSAGE
+    ):
         raise LocalProtocolError("XChaCha20-Poly1305 takes a 32-byte key and a 24-byte nonce")
-    out: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        plaintext, aad, nonce, key
-    )
-    return out
+    out = _new_buffer(len(plaintext) + TAG_LEN)
+    _seal(out, _NULL, plaintext, len(plaintext), aad, len(aad), _NULL, nonce, key)
+    sealed: bytes = _ffi.buffer(out)[:]
+    return sealed
 
 
 def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     """One-shot XChaCha20-Poly1305 decrypt; every failure is DecryptionFailed (spec §3.2)."""
-    if len(nonce) != NONCE_LEN or len(key) != KEY_LEN or len(ciphertext) < TAG_LEN:
+    n = len(ciphertext) - TAG_LEN
+    if n < 0 or len(nonce) != NONCE_LEN or len(key) != KEY_LEN:
         raise DecryptionFailed()
-    try:
-        out: bytes = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            ciphertext, aad, nonce, key
-        )
-    except (nacl.exceptions.CryptoError, ValueError, TypeError):
-        raise DecryptionFailed() from None
-    return out
+    if not _all_bytes(key, nonce, ciphertext, aad):
+        raise DecryptionFailed()
+    out = _new_buffer(n or 1)
+    if _open(out, _NULL, _NULL, ciphertext, n + TAG_LEN, aad, len(aad), nonce, key) != 0:
+        raise DecryptionFailed()
+    opened: bytes = _ffi.buffer(out, n)[:]
+    return opened
+
+
+_NULL = _ffi.NULL
+_new_buffer = partial(_ffi.new, "unsigned char[]")
+_seal = _lib.crypto_aead_xchacha20poly1305_ietf_encrypt
+_open = _lib.crypto_aead_xchacha20poly1305_ietf_decrypt
+
+
+def _all_bytes(a: object, b: object, c: object, d: object) -> bool:
+    return type(a) is bytes and type(b) is bytes and type(c) is bytes and type(d) is bytes

@@ -124,6 +124,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="verbose logs, including client addresses (off by default)",
     )
+    parser.add_argument(
+        "--udp-port",
+        type=int,
+        default=None,
+        help="UDP port of the datagram media channel (spec §23); off unless given",
+    )
     limits = parser.add_argument_group("limits (spec §17.5)")
     limits.add_argument(
         "--max-envelope",
@@ -237,7 +243,10 @@ def config_from_args(args: argparse.Namespace) -> RelayConfig:
         raise RelaySetupError("limits must be positive")
     if args.idle_timeout <= 0 or args.handshake_timeout <= 0 or args.audience_interval < 0:
         raise RelaySetupError("timeouts must be positive")
+    if args.udp_port is not None and not 0 <= args.udp_port <= 0xFFFF:
+        raise RelaySetupError("--udp-port must be 0-65535")
     return RelayConfig(
+        datagram_port=args.udp_port,
         max_payload=args.max_envelope,
         max_rooms_per_connection=args.max_rooms,
         max_members_per_room=args.max_members,

@@ -55,3 +55,12 @@ class RelayConfig:
     #: shortest spacing between two audience batches (one Opus frame); 0 = purely
     #: adaptive.  Longer passes under load make the interval grow (spec §17.3).
     audience_min_interval: float = 0.02
+    #: UDP port of the datagram channel (spec §23); None: no channel (every
+    #: DATAGRAM_OFFER is answered with an empty DATAGRAM_ACCEPT), 0: any free port
+    datagram_port: int | None = None
+    #: the relay sends a link's audio by datagram only while its latest datagram,
+    #: no older than this, said RECEIVING (spec §23.6)
+    datagram_path_timeout: float = 0.2
+    #: datagrams opened per channel per second, and the burst, before decryption (spec §23.8)
+    datagram_rate: float = 2_000.0
+    datagram_burst: float = 4_000.0

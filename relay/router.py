@@ -26,8 +26,11 @@ from relay.buckets import TokenBucket
 from relay.config import RelayConfig
 from relay.stats import RelayStats
 
-#: envelopes that make the relay notify the stage or list the room (spec §17.5)
-_MEMBERSHIP_CHANGES = frozenset((EnvelopeType.JOIN, EnvelopeType.SET_CLASS))
+#: envelopes that make the relay notify the stage or list the room, or draw a
+#: datagram channel: they take a token of the join bucket (spec §17.5, §23.2)
+_MEMBERSHIP_CHANGES = frozenset(
+    (EnvelopeType.JOIN, EnvelopeType.SET_CLASS, EnvelopeType.DATAGRAM_OFFER)
+)
 
 
 class Link:
@@ -127,6 +130,16 @@ class Outbox(Protocol):
         """Send ERROR(code, reason) as the last envelope and close the link."""
 
 
+class DatagramOffers(Protocol):
+    """The relay's datagram channels, as the router sees them (spec §23.2)."""
+
+    def offer(self, link: Link, now: float) -> bytes:
+        """A DATAGRAM_ACCEPT payload for a new channel of ``link``."""
+
+    def forget(self, link: Link) -> None:
+        """``link`` ended: drop its channel."""
+
+
 class Router:
     """All rooms of one relay process (spec §17)."""
 
@@ -136,6 +149,8 @@ class Router:
         self.stats = stats if stats is not None else RelayStats()
         self.rooms: dict[bytes, Room] = {}
         self._next_id = 0
+        #: set by the server when it has a datagram endpoint (spec §23)
+        self.datagrams: DatagramOffers | None = None
 
     # -- links -----------------------------------------------------------------
 
@@ -149,6 +164,8 @@ class Router:
         link.closing = True
         for membership in list(link.rooms.values()):
             self._leave(membership)
+        if self.datagrams is not None:
+            self.datagrams.forget(link)
 
     def refuse(self, link: Link, code: RelayErrorCode, reason: str, tag: bytes = ZERO_TAG) -> None:
         """Report an error: a refusal (code >= 0x100) or a close (spec §17.6)."""
@@ -216,6 +233,10 @@ class Router:
                 self._leave(membership)
         elif etype == EnvelopeType.SET_CLASS:
             self._set_class(link, env)
+        elif etype == EnvelopeType.DATAGRAM_OFFER:
+            grant = self.datagrams.offer(link, now) if self.datagrams is not None else b""
+            accept = encode_envelope(EnvelopeType.DATAGRAM_ACCEPT, ZERO_TAG, 0, grant)
+            self.outbox.send_reliable(link, accept, ZERO_TAG)
         else:
             self.refuse(link, RelayErrorCode.UNEXPECTED_TYPE, f"{etype.name} is relay-to-client")
 

@@ -39,6 +39,7 @@ from relay.config import RelayConfig
 from relay.router import Link, Room, Router
 from relay.sendqueue import SendQueue
 from relay.stats import RelayStats
+from relay.udp import UdpEndpoint
 from relay.wire.tls_io import drain_ready
 
 log = logging.getLogger("hushroom.relay")
@@ -125,6 +126,8 @@ class RelayServer:
         self._handshakes = trio.CapacityLimiter(config.handshake_concurrency)
         self._shutting_down = False
         self._nursery: trio.Nursery | None = None
+        #: the datagram channel's endpoint while serving, if configured (spec §23)
+        self.udp: UdpEndpoint | None = None
 
     # -- public ------------------------------------------------------------------
 
@@ -144,14 +147,21 @@ class RelayServer:
             lsock.listen(4096)
             lsock.setblocking(False)
             bound = lsock.getsockname()[1]
+            if self.config.datagram_port is not None:
+                self.udp = UdpEndpoint.bind(host, self.router, self.config)
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                if self.udp is not None:
+                    nursery.start_soon(self.udp.run)
                 nursery.start_soon(self._flusher)
                 nursery.start_soon(self._reaper)
                 nursery.start_soon(self._acceptor, lsock)
                 task_status.started(bound)
         finally:
             lsock.close()
+            if self.udp is not None:
+                self.udp.close()
+                self.udp = None
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Graceful stop (spec §17.6): SHUTTING_DOWN to every link, wait for them to close."""
@@ -172,6 +182,8 @@ class RelayServer:
         stats = self.stats
         stats.frames_forwarded += 1
         stats.bytes_forwarded += len(data)
+        if self.udp is not None and self.udp.send_media(link, data):
+            return  # one datagram (spec §23.6)
         queue = conn.queue
         if not queue:
             if self._write_now(conn, data, True, tag, 1):

@@ -408,6 +408,8 @@ LABEL_KINDS: dict[str, tuple[str, int]] = {
     "FRAME_KEY": ("kdf", 32),
     "FRAME_SALT": ("kdf", 24),
     "FRAME_AAD": ("aad", 0),
+    "DATAGRAM_KEY": ("kdf", 32),
+    "DATAGRAM_AAD": ("aad", 0),
     "FINGERPRINT": ("hash", 32),
     "INVITE_CHECKSUM": ("hash", 4),
     "SIG_SESSION_KEY": ("signature", 64),

@@ -39,6 +39,9 @@ def valid() -> list[dict[str, object]]:
         ("media forwarded from slot 2", EnvelopeType.MEDIA, TAG, 2, bytes(range(20))),
         ("unicast forwarded from slot 1", EnvelopeType.UNICAST, TAG, 1, b"\xde\xad\xbe\xef"),
         ("pong", EnvelopeType.PONG, ZERO, 0, b"\x00\x01\x02\x03\x04\x05\x06\x07"),
+        ("datagram offer", EnvelopeType.DATAGRAM_OFFER, ZERO, 0, b""),
+        ("datagram accept", EnvelopeType.DATAGRAM_ACCEPT, ZERO, 0, b"\x11\x51" + bytes(range(40))),
+        ("datagram accept, no channel", EnvelopeType.DATAGRAM_ACCEPT, ZERO, 0, b""),
     ]
     out: list[dict[str, object]] = []
     for name, etype, tag, slot, payload in cases:
@@ -88,6 +91,16 @@ def invalid() -> list[dict[str, object]]:
         ("PING payload of 65 bytes", encode_envelope(EnvelopeType.PING, TAG, 0, bytes(65)), 262144),
         ("LOSS payload of 7 bytes", encode_envelope(EnvelopeType.LOSS, TAG, 0, bytes(7)), 262144),
         ("ERROR payload of 1 byte", encode_envelope(EnvelopeType.ERROR, TAG, 0, b"\x00"), 262144),
+        (
+            "DATAGRAM_OFFER with a payload",
+            encode_envelope(EnvelopeType.DATAGRAM_OFFER, ZERO, 0, b"\x00"),
+            262144,
+        ),
+        (
+            "DATAGRAM_ACCEPT payload of 41 bytes",
+            encode_envelope(EnvelopeType.DATAGRAM_ACCEPT, ZERO, 0, bytes(41)),
+            262144,
+        ),
         (
             "ERROR reason not UTF-8",
             encode_envelope(EnvelopeType.ERROR, TAG, 0, b"\x00\x01\xff"),

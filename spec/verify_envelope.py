@@ -21,11 +21,13 @@ TYPES = {
     0x11: "CONTROL",
     0x12: "UNICAST",
     0x20: "PING",
+    0x21: "DATAGRAM_OFFER",
     0x81: "WELCOME",
     0x82: "PEER_JOINED",
     0x83: "PEER_LEFT",
     0x84: "LOSS",
     0x85: "ERROR",
+    0x86: "DATAGRAM_ACCEPT",
     0xA0: "PONG",
 }
 
@@ -53,8 +55,10 @@ def parse(data: bytes, max_payload: int) -> tuple[int, bytes, int, bytes]:
     ok = True
     if name in ("JOIN", "SET_CLASS"):
         ok = len(payload) == 1 and payload[0] in (0, 1)
-    elif name in ("LEAVE", "WELCOME", "PEER_JOINED", "PEER_LEFT"):
+    elif name in ("LEAVE", "WELCOME", "PEER_JOINED", "PEER_LEFT", "DATAGRAM_OFFER"):
         ok = not payload
+    elif name == "DATAGRAM_ACCEPT":
+        ok = len(payload) in (0, 42)
     elif name in ("PING", "PONG"):
         ok = len(payload) <= 64
     elif name == "LOSS":

@@ -39,6 +39,8 @@ LABELS = {
     "FRAME_KEY": "hushroom v1 frame key",
     "FRAME_SALT": "hushroom v1 frame salt",
     "FRAME_AAD": "hushroom v1 frame aad",
+    "DATAGRAM_KEY": "hushroom v1 datagram key",
+    "DATAGRAM_AAD": "hushroom v1 datagram aad",
     "FINGERPRINT": "hushroom v1 fingerprint",
     "INVITE_CHECKSUM": "hushroom v1 invite checksum",
     "SIG_SESSION_KEY": "hushroom v1 sig session key",
@@ -84,6 +86,8 @@ LABEL_KINDS = {
     "FRAME_SALT": ("kdf", 24),
     "PAIRWISE_AAD": ("aad", 0),
     "FRAME_AAD": ("aad", 0),
+    "DATAGRAM_KEY": ("kdf", 32),
+    "DATAGRAM_AAD": ("aad", 0),
     "INVITE_CHECKSUM": ("hash", 4),
     "FORWARDER": ("hash", 8),
     "PAYLOAD_HINT": ("hash", 8),
@@ -548,6 +552,7 @@ EXTERNAL_CHECKERS: dict[str, str] = {
     "envelope.json": "verify_envelope.py",
     "room_*.json": "verify_room.py",
     "auth*.json": "verify_auth.py",
+    "datagram.json": "verify_datagram.py",
 }
 
 

@@ -95,7 +95,7 @@ def test_fanout_against_a_relay_with_another_key_is_one_error_line(
     ("bench", "args", "first_phase"),
     [
         ("crypto", ["--batches", "3", "--batch", "20"], "timing frame protection"),
-        ("auth", ["--frames", "20", "--rounds", "1"], "stage_optimistic"),
+        ("auth", ["--frames", "100", "--rounds", "1"], "stage"),
         ("room", ["--members", "30", "--samples", "2", "--batch", "10"], "building the room"),
         ("join", ["--runs", "1"], "starting a relay, a moderator and a speaker"),
     ],

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from client.bench import room
+from client.bench import room, room_work
 
 
 def bench(capsys: pytest.CaptureFixture[str], members: int, samples: int) -> dict[str, Any]:
@@ -57,3 +57,18 @@ def test_critical_path_and_admission_goals_at_one_thousand_members(
 def test_kick_rekey_goal_at_one_thousand_members(capsys: pytest.CaptureFixture[str]) -> None:
     r = bench(capsys, members=1000, samples=3)
     assert r["kick_rekey_ms"] <= 600 * 1000 / 5000
+
+
+def test_room_work_counts_one_commit_check_per_member(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m client.bench.room_work``: bytecodes and calls per member re-keyed."""
+    assert room_work.main(["--members", "12", "--kicks", "2"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["members"] == 12 and r["kicks"] == 2
+    assert len(r["bytecodes_per_member"]) == len(r["calls_per_member"]) == 2
+    pairs = zip(r["bytecodes_per_member"], r["calls_per_member"], strict=True)
+    assert all(b > c > 0 for b, c in pairs)
+    calls = {name: per_member for name, _, per_member in r["top"]}
+    # each member re-keyed (10, then 9) checks the kick commit once, and so do
+    # the moderator (its own copy) and the kicked member: 2 more per kick
+    expected = (12 / 10 + 11 / 9) / 2
+    assert calls["room/commit.py:decode_commit"] == pytest.approx(expected, abs=0.01)

@@ -133,3 +133,27 @@ def _nested(levels: int) -> canonical.Value:
     for _ in range(levels - 1):
         value = [value]
     return value
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\xcb" + bytes(8), b"\xca" + bytes(4), b"\xd6\xff" + bytes(4), b"\xd4\x01\x00"],
+    ids=["float64", "float32", "timestamp", "ext"],
+)
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(b"\x91", b""), (b"\x93\x01\xc4\x01a", b"\xc0"), (b"\x92\x91\x92\x02", b"\x03")],
+    ids=["alone", "between", "nested"],
+)
+def test_rejects_a_type_outside_the_subset_inside_arrays(
+    bad: bytes, before: bytes, after: bytes
+) -> None:
+    """The subset check reaches every item of every array, not only the top level."""
+    with pytest.raises(RemoteProtocolError) as exc:
+        canonical.decode(before + bad + after)
+    assert exc.value.code == ErrorCode.MALFORMED
+
+
+def test_decodes_a_bytearray_like_its_bytes() -> None:
+    data = canonical.encode([1, b"x", ["y", None, True]])
+    assert canonical.decode(bytearray(data)) == canonical.decode(data)

@@ -59,3 +59,32 @@ def test_bad_labels_and_lengths_are_caller_errors() -> None:
         kdf.labelled("é".encode())
     with pytest.raises(LocalProtocolError):
         kdf.hkdf(kdf.ROOM_TAG, b"x", 0)
+
+
+@pytest.mark.parametrize("key_len", [0, 1, 31, 32, 63, 64, 65, 127, 128, 129, 300])
+@pytest.mark.parametrize("data_len", [0, 1, 55, 64, 200])
+def test_hmacs_are_rfc2104_for_every_key_length(key_len: int, data_len: int) -> None:
+    """Keys shorter than, equal to and longer than each hash's block (64 / 128 bytes)."""
+    key = bytes((7 * i + 1) % 256 for i in range(key_len))
+    data = bytes((3 * i + 5) % 256 for i in range(data_len))
+    assert kdf.hmac_sha256(key, data) == hmac.new(key, data, hashlib.sha256).digest()
+    assert kdf.hmac_sha512(key, data) == hmac.new(key, data, hashlib.sha512).digest()
+
+
+def test_label_prefix_cache_is_bounded_and_never_changes_a_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each checked label's prefix is kept, at most ``_MAX_PREFIXES`` of them."""
+    cache: dict[bytes, bytes] = {}
+    monkeypatch.setattr(kdf, "_PREFIXES", cache)
+    labels = [b"hushroom v1 test %d" % i for i in range(kdf._MAX_PREFIXES + 40)]
+    for label in labels:
+        assert kdf.labelled(label, b"ctx") == bytes((len(label),)) + label + b"ctx"
+    assert len(cache) == kdf._MAX_PREFIXES
+    for label in labels:  # cached or not, the same bytes
+        assert kdf.labelled(label) == bytes((len(label),)) + label
+    assert len(cache) == kdf._MAX_PREFIXES
+    for bad in (b"", b"\xff label", bytes(256), "hushroom v1 text"):
+        with pytest.raises(LocalProtocolError):
+            kdf.labelled(bad)  # type: ignore[arg-type]
+    assert b"" not in cache and bytes(256) not in cache

@@ -49,6 +49,8 @@ FORBIDDEN_IN_E2EE = {
 }
 # relay/ may use the envelope codec and errors from e2ee, nothing that holds keys.
 ALLOWED_E2EE_IN_RELAY = {"e2ee", "e2ee.envelope", "e2ee.errors"}
+# the client-relay datagram codec (spec §23): a hop key the relay draws itself, no E2EE key
+ALLOWED_E2EE_IN_RELAY.add("e2ee.datagram")
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:
@@ -113,7 +115,7 @@ IN_PROCESS_RELAY = "client.inproc_relay"
 ALLOWED: dict[str, tuple[str, ...]] = {
     "e2ee": ("e2ee",),
     "e2ee.room": ("e2ee",),
-    "relay": ("relay", *ENVELOPE_CODEC),
+    "relay": ("relay", *ENVELOPE_CODEC, "e2ee.datagram"),
     "relay.wire": ("relay.wire", *ENVELOPE_CODEC),
     "client": ("client", "e2ee", *RELAY_PUBLIC),
     IN_PROCESS_RELAY: ("client", "e2ee", "relay"),

@@ -10,15 +10,15 @@ from client import cli
 
 
 def test_bench_auth_json_reports_both_defaults(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["bench", "auth", "--json", "--frames", "60", "--rounds", "1"]) == 0
+    assert cli.main(["bench", "auth", "--json", "--frames", "100", "--rounds", "1"]) == 0
     figures = json.loads(capsys.readouterr().out)
     stage, audience = figures["stage"], figures["audience"]
     optimistic = figures["stage_optimistic"]
-    # a proof is 10 + 2 + 32 r + 64 bytes: 20 stage proofs (n = 3, r = 1) for 60 frames,
-    # 3 optimistic stage proofs (n = 20, r = 2), and 25 + 25 + 10 frames in the audience (r = 3)
-    assert stage["auth_bytes_per_frame"] == pytest.approx(20 * 108 / 60, abs=0.01)
-    assert optimistic["auth_bytes_per_frame"] == pytest.approx(3 * 140 / 60, abs=0.01)
-    assert audience["auth_bytes_per_frame"] == pytest.approx(3 * 172 / 60, abs=0.01)
+    # a proof is 10 + 2 + 32 r + 64 bytes: 34 stage proofs (n = 3 and a last n = 1, r = 1) for
+    # 100 frames, 5 optimistic stage proofs (n = 20, r = 2), and 4 in the audience (n = 25, r = 3)
+    assert stage["auth_bytes_per_frame"] == pytest.approx(34 * 108 / 100, abs=0.01)
+    assert optimistic["auth_bytes_per_frame"] == pytest.approx(5 * 140 / 100, abs=0.01)
+    assert audience["auth_bytes_per_frame"] == pytest.approx(4 * 172 / 100, abs=0.01)
     assert stage["auth_latency_ms_max"] >= 40.0  # the first frame of a batch waits 2 periods
     assert optimistic["auth_latency_ms_max"] == 0.0, "played first once the speaker is verified"
     assert optimistic["auth_latency_ms_first_batch_max"] >= 380.0  # held until then

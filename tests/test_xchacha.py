@@ -80,3 +80,19 @@ def test_wrong_inputs() -> None:
         xchacha.decrypt(bytes(31), bytes(24), bytes(20), b"")
     with pytest.raises(LocalProtocolError):
         xchacha.encrypt(bytes(32), bytes(12), b"", b"")
+    with pytest.raises(LocalProtocolError):
+        xchacha.encrypt(bytearray(32), bytes(24), b"", b"")  # type: ignore[arg-type]
+
+
+def test_one_shot_refuses_what_is_not_bytes_as_a_failed_decryption() -> None:
+    key, nonce = bytes(range(32)), bytes(range(24))
+    sealed = xchacha.encrypt(key, nonce, b"hi", b"ad")
+    assert xchacha.decrypt(key, nonce, sealed, b"ad") == b"hi"
+    for args in (
+        (bytearray(key), nonce, sealed, b"ad"),
+        (key, nonce, memoryview(sealed), b"ad"),
+        (key, nonce, sealed, None),
+    ):
+        with pytest.raises(DecryptionFailed):
+            xchacha.decrypt(*args)  # type: ignore[arg-type]
+    assert xchacha.decrypt(key, nonce, xchacha.encrypt(key, nonce, b"", b""), b"") == b""

@@ -38,6 +38,7 @@ import time
 from collections import Counter
 
 from client.bench.progress import Progress
+from client.commands.common import positive_int
 from e2ee.envelope import EnvelopeType, encode_envelope
 from e2ee.frame import FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey
@@ -59,9 +60,22 @@ EPOCH = 3
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--frames", type=int, default=500, help="frames per round")
-    parser.add_argument("--rounds", type=int, default=9, help="timed rounds per figure")
+    parser.add_argument(
+        "--frames", type=_enough_frames, default=500, help="frames per round (at least 100)"
+    )
+    parser.add_argument("--rounds", type=positive_int, default=9, help="timed rounds per figure")
     parser.add_argument("--size", type=int, default=80, help="Opus frame size in bytes")
+
+
+MIN_FRAMES = 100  # two of the longest batch (the optimistic stage's 20, the audience's 25) and more
+
+
+def _enough_frames(text: str) -> int:
+    """An argparse type: frames per round, enough for steady-state figures after a first batch."""
+    frames = positive_int(text)
+    if frames < MIN_FRAMES:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_FRAMES}, not {text!r}")
+    return frames
 
 
 Context = tuple[bytes, bytes, bytes, SenderKey]  # room id, speaker id, proof key, its key

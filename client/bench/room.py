@@ -51,7 +51,9 @@ import os
 import statistics
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from client.bench.progress import Progress
 from client.errors import CliError
@@ -181,18 +183,31 @@ class _Relay:
         self._source = None
 
     def _collect(self, link: _Link) -> None:
-        c0 = _cpu()
-        data = link.session.data_to_send()
-        c1 = _cpu()
-        link.cpu += c1 - c0
-        self._route_out(link, data, c1)
+        self._route_out(link, self._work(link, link.session.data_to_send, _cpu()))
 
-    def _route_out(self, link: _Link, data: bytes, since: float) -> None:
-        """Route what ``link`` wrote; the relay's CPU from ``since`` goes to ``link.route_cpu``."""
-        if data:
-            self.sent += len(data)
-            self.route(link, list(link.decoder.feed(data)))
-            link.route_cpu += _cpu() - since
+    @staticmethod
+    def _work(link: _Link, step: Callable[[], bytes], since: float) -> tuple[bytes, float]:
+        """Run one step of ``link``'s session; its CPU from ``since`` goes to :attr:`_Link.cpu`."""
+        data = step()
+        now = _cpu()
+        link.cpu += now - since
+        return data, now
+
+    def _route_out(self, link: _Link, written: tuple[bytes, float]) -> float:
+        """Route what ``link`` wrote; the relay's CPU goes to ``link.route_cpu``.
+
+        ``written`` is the bytes and the CPU reading taken when they were
+        written; returns the reading at the end, so one reading separates each
+        party's work from the next (the clock read costs about a microsecond).
+        """
+        data, since = written
+        if not data:
+            return since
+        self.sent += len(data)
+        self.route(link, list(link.decoder.feed(data)))
+        now = _cpu()
+        link.route_cpu += now - since
+        return now
 
     def reset_cpu(self) -> None:
         """Zero every link's CPU accounts (:attr:`_Link.cpu`, :attr:`_Link.route_cpu`)."""
@@ -201,60 +216,73 @@ class _Relay:
 
     def pump(self) -> None:
         """Deliver until quiet: each link drains its FIFO in order."""
+        clock = _cpu()
         while self.pending:
             link = self.pending.popleft()
-            self._collect(link)
             session = link.session
+            clock = self._route_out(link, self._work(link, session.data_to_send, clock))
             while link.inbox:
-                # one CPU reading between the member's work and the relay's
-                c0 = _cpu()
-                n = link.deliver_one(self.now)
-                data = session.data_to_send()
-                while (e := session.next_event()) is not None:
-                    if isinstance(e, ev.KeysRotated):
-                        link.rotated_to = e.epoch
-                    elif isinstance(e, ev.AudioReceived):
-                        link.audio += 1
-                c1 = _cpu()
-                link.cpu += c1 - c0
-                link.bytes_in += n
-                self.delivered += n
-                self._route_out(link, data, c1)
+                step = partial(self._deliver, link)
+                clock = self._route_out(link, self._work(link, step, clock))
+
+    def _deliver(self, link: _Link) -> bytes:
+        """One delivery to ``link``'s session and what it wrote in answer."""
+        n = link.deliver_one(self.now)
+        session = link.session
+        data = session.data_to_send()
+        while (e := session.next_event()) is not None:
+            if isinstance(e, ev.KeysRotated):
+                link.rotated_to = e.epoch
+            elif isinstance(e, ev.AudioReceived):
+                link.audio += 1
+        link.bytes_in += n
+        self.delivered += n
+        return data
 
 
 def _cpu() -> float:
     return time.process_time()
 
 
-def run(args: argparse.Namespace) -> int:
-    n = args.members
-    if n < args.speakers + 3 + args.samples:
-        raise CliError("--members must exceed --speakers + --samples + 3")
+@dataclass(eq=False)
+class BuiltRoom:
+    """A founder (the moderator) and its admitted members on one in-memory relay."""
+
+    relay: _Relay
+    moderator: _Link
+    speakers: list[_Link]
+    invite: Invite
+
+
+def build_room(
+    capacity: int, joiners: int, speakers: int, batch: int, progress: Progress | None = None
+) -> BuiltRoom:
+    """Admit ``joiners`` members in batches of ``batch``; the first ``speakers`` go on stage.
+
+    The relay admits up to ``capacity`` members.  Join requests queued behind
+    an in-flight commit fold into one commit (spec §12.5), so a batch costs a
+    few commits, not one per joiner.
+    """
     rng = os.urandom
-    secret = rng(32)
     founder_id = IdentityKey.generate(rng)
-    invite = Invite("127.0.0.1", 4433, secret, rng(32), founder_id.public)
-    relay = _Relay(n)
-    progress = Progress("room")
-    progress.phase("building the room", f"0 of {n} members")
-    t_build = time.perf_counter()
+    invite = Invite("127.0.0.1", 4433, rng(32), rng(32), founder_id.public)
+    relay = _Relay(capacity)
     mod = relay.attach(RoomSession.create(founder_id, invite, "moderator", "open", rng, 0.0))
     relay.moderators.add(mod)
     relay.pump()
-
-    bulk = n - 1 - args.samples
     made = 0
-    speakers: list[_Link] = []
-    while made < bulk:
-        batch = min(args.batch, bulk - made)
-        for i in range(batch):
+    stage: list[_Link] = []
+    while made < joiners:
+        count = min(batch, joiners - made)
+        for i in range(count):
             name = f"member {made + i}"
             relay.attach(RoomSession.join(IdentityKey.generate(rng), invite, name, rng, 0.0))
-        made += batch
+        made += count
         relay.pump()
-        progress.update(f"{made + 1} of {n} members")
-        if not speakers:  # put the first joiners on stage
-            stage = relay.links[1 : 1 + args.speakers]
+        if progress is not None:
+            progress.update(f"{made + 1} of {joiners + 1} members")
+        if not stage:  # put the first joiners on stage
+            stage = relay.links[1 : 1 + speakers]
             for link in stage:
                 mod.session.invite_to_speak(link.session.me)
             relay.pending.append(mod)
@@ -263,7 +291,19 @@ def run(args: argparse.Namespace) -> int:
                 link.session.accept_invitation()
                 relay.pending.append(link)
             relay.pump()
-            speakers = stage
+    return BuiltRoom(relay, mod, stage, invite)
+
+
+def run(args: argparse.Namespace) -> int:
+    n = args.members
+    if n < args.speakers + 3 + args.samples:
+        raise CliError("--members must exceed --speakers + --samples + 3")
+    rng = os.urandom
+    progress = Progress("room")
+    progress.phase("building the room", f"0 of {n} members")
+    t_build = time.perf_counter()
+    built = build_room(n, n - 1 - args.samples, args.speakers, args.batch, progress)
+    relay, mod, speakers, invite = built.relay, built.moderator, built.speakers, built.invite
     build_s = time.perf_counter() - t_build
     # The process holds 5,000 rosters (one per simulated member, ~25 million
     # objects); a real client holds one.  Freeze them out of the cyclic GC so

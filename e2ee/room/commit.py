@@ -60,19 +60,22 @@ class Commit:
     signature: bytes
     #: the chain head this commit creates (spec §12.4), hashed once here
     head: bytes = field(init=False)
+    #: the wire form ``canonical([body_bytes, signature])``, packed once here
+    wire: bytes = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "head", commit_head(self.body))
+        # Two byte strings: msgpack's encoding is the canonical one by
+        # construction, so this skips :func:`e2ee.canonical.encode`'s subset walk.
+        object.__setattr__(self, "wire", _PACKER.pack([self.body, self.signature]))
 
     def encode(self) -> bytes:
         """Wire form ``canonical([body_bytes, signature])`` (spec §12.3).
 
-        Two byte strings: msgpack's encoding is the canonical one by
-        construction, so this skips :func:`e2ee.canonical.encode`'s subset walk
-        (every member logs each commit it applies).
+        Every member logs each commit it applies and a promotion's proof
+        carries it (spec §13.2): it is packed once, when the commit is built.
         """
-        out: bytes = msgpack.packb([self.body, self.signature], use_bin_type=True)
-        return out
+        return self.wire
 
     @property
     def removes(self) -> bool:
@@ -147,7 +150,7 @@ def decode_commit(data: bytes, room_id: bytes) -> Commit:
     raw_ops = fields[5]
     if not isinstance(raw_ops, list) or len(raw_ops) > MAX_OPS_PER_COMMIT:
         raise RemoteProtocolError("commit ops", ErrorCode.MALFORMED)
-    ops = tuple(parse_op(op) for op in raw_ops)
+    ops = tuple([parse_op(op) for op in raw_ops])
     rekey = fields[6]
     if not isinstance(rekey, bool):
         raise RemoteProtocolError("commit rekey flag", ErrorCode.MALFORMED)

@@ -9,6 +9,8 @@ any op is not allowed, so a commit is applied entirely or not at all.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
@@ -167,6 +169,7 @@ class RosterState:
         "_next_rank",
         "_packed",
         "_rank",
+        "_safety",
         "_stage",
         "banned",
         "ended",
@@ -184,6 +187,8 @@ class RosterState:
         self._next_rank = 0
         self._stage: set[bytes] = set()
         self._packed: dict[bytes, bytes] = {}  # member id -> msgpack of its entry
+        # ``id || role`` per member, sorted (spec §16.1); built on first use, then kept in step
+        self._safety: list[bytes] | None = None
         self.hands: list[bytes] = []
         self.invited: set[bytes] = set()
         self.banned: set[bytes] = set()
@@ -210,6 +215,20 @@ class RosterState:
         """Ids of members on stage (speakers and moderators), in roster order."""
         return sorted(self._stage, key=self._rank.__getitem__)
 
+    def safety_entries(self) -> Sequence[bytes]:
+        """``identity || u8(role)`` of every member, sorted bytewise (spec §16.1).
+
+        Sorted once, on first use; after that every change to the roster moves,
+        replaces or drops one entry (a binary search and one list move), so the
+        safety code after a commit costs one join and one hash, not a sort of
+        the whole room.  One entry per member: bounded by the roster.
+        """
+        entries = self._safety
+        if entries is None:
+            entries = sorted(m.id + bytes((m.role,)) for m in self.members.values())
+            self._safety = entries
+        return entries
+
     def _index(self, member: Member) -> None:
         if member.id not in self._rank:
             self._rank[member.id] = self._next_rank
@@ -218,11 +237,24 @@ class RosterState:
             self._stage.add(member.id)
         else:
             self._stage.discard(member.id)
+        entries = self._safety
+        if entries is not None:
+            entry = member.id + bytes((member.role,))
+            i = bisect_left(entries, member.id)  # an id sorts just before its own entry
+            if i < len(entries) and entries[i][:ID_LEN] == member.id:
+                entries[i] = entry
+            else:
+                entries.insert(i, entry)
 
     def _unindex(self, mid: bytes) -> None:
         self._rank.pop(mid, None)
         self._stage.discard(mid)
         self._packed.pop(mid, None)
+        entries = self._safety
+        if entries is not None:
+            i = bisect_left(entries, mid)
+            if i < len(entries) and entries[i][:ID_LEN] == mid:
+                del entries[i]
 
     def packed_members(self) -> bytes:
         """msgpack of :meth:`encode_members`, from per-entry caches (spec §12.6).
@@ -356,12 +388,7 @@ class RosterState:
         ended = False
         moderator_delta = 0
         readded: set[bytes] = set()
-
-        def lookup(mid: bytes) -> Member | None:
-            if mid in overlay:
-                return overlay[mid]
-            return self.members.get(mid)
-
+        members = self.members
         for op in ops:
             if ended:
                 raise _denied("ops after END")
@@ -373,7 +400,7 @@ class RosterState:
                 policy = Policy(_int(op[1]))
                 continue
             mid = _bytes(op[1])
-            member = lookup(mid)
+            member = overlay[mid] if mid in overlay else members.get(mid)
             if code == OpCode.ADD:
                 if member is not None or mid in banned:
                     raise _denied("add of a member or a banned identity")
@@ -444,6 +471,7 @@ class RosterState:
         other._next_rank = self._next_rank
         other._stage = set(self._stage)
         other._packed = dict(self._packed)
+        other._safety = None if self._safety is None else list(self._safety)
         other.hands = list(self.hands)
         other.invited = set(self.invited)
         other.banned = set(self.banned)

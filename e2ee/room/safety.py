@@ -22,8 +22,7 @@ _GROUPS = 6
 
 def safety_input(room_id: bytes, roster: RosterState) -> bytes:
     """``room_id || (identity || role)*``, members sorted by identity key (spec §16.1)."""
-    entries = sorted(m.id + bytes((int(m.role),)) for m in roster.members.values())
-    return room_id + b"".join(entries)
+    return room_id + b"".join(roster.safety_entries())
 
 
 def room_safety_code(room_id: bytes, roster: RosterState) -> str:
@@ -48,9 +47,11 @@ def change_reason(before: Mapping[bytes, Member | None], roster: RosterState) ->
             left += 1
         elif old is not None and new is not None and old.role is not new.role:
             moved += 1
+    if not (joined or left or moved):
+        return None
     parts = [
         f"{n} member{'s' if n > 1 else ''} {what}"
         for n, what in ((joined, "joined"), (left, "left"), (moved, "changed role"))
         if n
     ]
-    return ", ".join(parts) if parts else None
+    return ", ".join(parts)
