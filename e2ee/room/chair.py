@@ -121,10 +121,6 @@ class Chair:
             return
         self.queue.append(op)
 
-    def ready(self) -> bool:
-        """Ops are queued and no commit of ours is in flight."""
-        return bool(self.queue) and self.inflight is None
-
     def flush(
         self, roster: RosterState, epoch: int, head: bytes, epoch_key: bytes, control_key: bytes
     ) -> Flushed | None:

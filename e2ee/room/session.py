@@ -68,7 +68,7 @@ from e2ee.room.commit import (
     snapshot_body,
     state_digest,
 )
-from e2ee.room.commit_effects import Gone, Joined, MyRole, Promoted, commit_effects
+from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import (
     BEACON_HEADS,
@@ -290,14 +290,19 @@ class RoomSession:
         room and who may moderate and speak; a :class:`SafetyCodeChanged` event
         says when it changes and why."""
         assert self.roster is not None
-        if self._safety is None or self._safety[0] != (self.epoch, self.head):
-            self._safety = ((self.epoch, self.head), room_safety_code(self.room_id, self.roster))
+        if self._safety is None or self._safety[0] != (self._chain.epoch, self._chain.head):
+            self._safety = (
+                (self._chain.epoch, self._chain.head),
+                room_safety_code(self.room_id, self.roster),
+            )
         return self._safety[1]
 
     def roster_digest(self) -> bytes:
         """``state_digest`` of the current roster (spec §16.2), for out-of-band comparison."""
         assert self.roster is not None
-        return state_digest(snapshot_body(self.room_id, self.epoch, self.head, self.roster))
+        return state_digest(
+            snapshot_body(self.room_id, self._chain.epoch, self._chain.head, self.roster)
+        )
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, or None."""
@@ -337,7 +342,7 @@ class RoomSession:
                 self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
         self._send_media(self._media.proofs_due(now))
         self._events.extend(self._media.expire(now))
-        for epoch in self._keys.expire(now, self.epoch):
+        for epoch in self._keys.expire(now, self._chain.epoch):
             self._media.forget_epoch(epoch)
         self.counters["chunk_transfer_expired"] += self._chunks.expire(now)
         for mid, their_epoch in self._chair.syncs_due(now):
@@ -461,8 +466,8 @@ class RoomSession:
         """The keys a payload's hint is tried against, in the order of spec §16.7."""
         control = self._keys.control
         epochs = sorted(control, reverse=True)[: hints.MAX_EPOCH_TRIALS]
-        if epochs and epochs[0] == self.epoch:
-            yield epochs.pop(0), control[self.epoch]
+        if epochs and epochs[0] == self._chain.epoch:
+            yield epochs.pop(0), control[self._chain.epoch]
         yield "admission", self._admission_key
         for epoch in epochs:
             yield epoch, control[epoch]
@@ -556,7 +561,7 @@ class RoomSession:
             self._authorize(commit)
             self._apply_commit(commit)
         elif place is Placement.KNOWN:
-            if live and commit.epoch < self.epoch:
+            if live and commit.epoch < self._chain.epoch:
                 self._alert("rollback", f"replayed commit of epoch {commit.epoch}")
             self.counters["duplicate_commit"] += 1
         elif self._chair.was_lost(commit.head):
@@ -580,7 +585,7 @@ class RoomSession:
         comes (:meth:`_on_fresh`); without our previous key (catching up through
         a sync) there is nothing to check against.
         """
-        prev_key = self._keys.get(self.epoch)
+        prev_key = self._keys.get(self._chain.epoch)
         if prev_key is None:
             return True
         fresh: bytes | None = b""
@@ -605,7 +610,7 @@ class RoomSession:
         hands_before = list(roster.hands)
         roster.apply_ops(list(commit.ops))
         self._authority.observe(commit)  # promotion proofs (spec §13.2)
-        prev_key = self._keys.get(self.epoch)
+        prev_key = self._keys.get(self._chain.epoch)
         fresh = self._chair.applied(commit)
         head = commit.head
         if prev_key is None:  # catching up through a sync: its key comes at the end
@@ -628,7 +633,7 @@ class RoomSession:
         self._emit_commit_events(commit, before, hands_before)
         if self._state is SessionState.MEMBER and self._is_moderator():
             self._after_commit(commit)
-        if self._keys.get(self.epoch) is not None:
+        if self._keys.get(self._chain.epoch) is not None:
             self._drain_buffer()
         return True
 
@@ -649,7 +654,9 @@ class RoomSession:
     ) -> None:
         assert self.roster is not None
         for fx in commit_effects(commit, before, hands_before, self.roster, self.me):
-            if isinstance(fx, SessionState):
+            if isinstance(fx, Event):
+                self._events.append(fx)
+            elif isinstance(fx, SessionState):
                 self._move(fx)
             elif isinstance(fx, Joined):
                 self._admissions.known.add(fx.member)
@@ -659,10 +666,8 @@ class RoomSession:
                 self._forget_member(fx.member)
             elif isinstance(fx, MyRole):
                 self._role_changed(fx.role)
-            elif isinstance(fx, Promoted):
-                self._promoted(fx.member)
             else:
-                self._events.append(fx)
+                self._promoted(fx.member)
 
     def _forget_member(self, mid: bytes) -> None:
         """``mid`` left the roster: every collaborator drops what it kept of it."""
@@ -719,7 +724,15 @@ class RoomSession:
         self._check_head(msg.author, msg.epoch, msg.head)
         at_least = max(msg.epoch, sealed)
         out = self._control_in.outcome(
-            msg, author, src, at_least, roster, self._slots, self.epoch, self.slot, self._recording
+            msg,
+            author,
+            src,
+            at_least,
+            roster,
+            self._slots,
+            self._chain.epoch,
+            self.slot,
+            self._recording,
         )
         for to in out.slots_to:
             self._send_slots(to)
@@ -779,8 +792,8 @@ class RoomSession:
         if self._state is not SessionState.MEMBER or self.slot is None or self.roster is None:
             return None
         heads = self._chain.newest_heads(BEACON_HEADS)
-        pt = encode_beacon(self._identity, self.room_id, self.epoch, heads)
-        key = self._keys.get(self.epoch)
+        pt = encode_beacon(self._identity, self.room_id, self._chain.epoch, heads)
+        key = self._keys.get(self._chain.epoch)
         mac = bytes(seal.BEACON_MAC_LEN) if key is None else seal.beacon_mac(key, self.room_id, pt)
         return seal.seal_admission(
             self._admission_key, self.room_id, pt + mac, self._rng, seal.Kind.BEACON
@@ -803,14 +816,16 @@ class RoomSession:
             if any(mac):  # a member on our head holds another key: ours may be wrong (§16.2)
                 self._alert("key_mismatch", f"a member holds another key for epoch {epoch}")
             raise RemoteProtocolError("beacon without the epoch key", ErrorCode.UNAUTHORIZED)
-        if epoch > self.epoch:
+        if epoch > self._chain.epoch:
             self._check_head(author, epoch, heads[0])  # we are behind the author
         elif (
-            self._chain.heads.get(epoch) == heads[0] and epoch < self.epoch and self._is_moderator()
+            self._chain.heads.get(epoch) == heads[0]
+            and epoch < self._chain.epoch
+            and self._is_moderator()
         ):
             self._catch_up_beacon_author(author, epoch)
         for i, head in enumerate(heads):
-            if epoch - i <= self.epoch:
+            if epoch - i <= self._chain.epoch:
                 # only the author's own newest head can confirm ours (spec §16.2)
                 self._check_head(author, epoch - i, head, confirms=i == 0)
                 return
@@ -865,16 +880,18 @@ class RoomSession:
 
     def _on_snapshot(self, msg: SnapshotOffer) -> None:
         snap = msg.snapshot
-        if snap.epoch < self.epoch:
-            self._alert("rollback", f"offered a snapshot of epoch {snap.epoch} < {self.epoch}")
-        elif snap.epoch == self.epoch and snap.head != self.head:
+        if snap.epoch < self._chain.epoch:
+            self._alert(
+                "rollback", f"offered a snapshot of epoch {snap.epoch} < {self._chain.epoch}"
+            )
+        elif snap.epoch == self._chain.epoch and snap.head != self._chain.head:
             self._alert("split_view", "offered a snapshot with a different head")
         else:
             self._install_snapshot(snap.state, snap.epoch, snap.head, msg.key)
 
     def _on_fresh(self, epoch: int, head: bytes, fresh: bytes) -> None:
         """A re-key commit's fresh secret (spec §15.2)."""
-        outcome, key = self._fresh.received(epoch, head, fresh, self.epoch)
+        outcome, key = self._fresh.received(epoch, head, fresh, self._chain.epoch)
         if outcome is Outcome.MISMATCH:
             self._alert("key_mismatch", f"the re-key secret of epoch {epoch} is not the one")
         elif outcome is Outcome.KEYED:
@@ -890,12 +907,12 @@ class RoomSession:
         for raw in msg.commits:
             commit = decode_commit(canonical.expect_bytes(raw, "commit"), self.room_id)
             last = commit.epoch
-            if commit.epoch <= self.epoch:
+            if commit.epoch <= self._chain.epoch:
                 if self._chain.heads.get(commit.epoch) not in (None, commit.head):
                     self._alert("split_view", f"sync shows another commit at epoch {commit.epoch}")
                     return
                 continue
-            if commit.epoch != self.epoch + 1 or commit.parent != self.head:
+            if commit.epoch != self._chain.epoch + 1 or commit.parent != self._chain.head:
                 self._alert("split_view", "sync commits do not chain onto our head")
                 return
             self._authorize(commit)
@@ -904,18 +921,18 @@ class RoomSession:
             applied = True
             if self._state is not SessionState.MEMBER:
                 return
-        if last is not None and last < self.epoch:
+        if last is not None and last < self._chain.epoch:
             # sent before a commit we have applied since: its key is for an older epoch
             self.counters["stale_sync"] += 1
             return
-        held = self._keys.get(self.epoch)
+        held = self._keys.get(self._chain.epoch)
         if held is not None and held != msg.key:
             # we derived K_e ourselves from confirmed commits: a different one is a lie
-            self._alert("key_mismatch", f"a sync offers another key for epoch {self.epoch}")
+            self._alert("key_mismatch", f"a sync offers another key for epoch {self._chain.epoch}")
             return
         if applied or held is None or self._fresh.awaiting:
             self._fresh.cancel()
-            self._install_epoch(self.epoch, self.head, msg.key)
+            self._install_epoch(self._chain.epoch, self._chain.head, msg.key)
             self._drain_buffer()
 
     def _send_sync(self, mid: bytes, their_epoch: int) -> None:
@@ -923,18 +940,20 @@ class RoomSession:
         slot = self._slots.get(mid)
         if slot is None or self.roster is None or mid not in self.roster.members:
             return
-        key = self._keys.get(self.epoch)
+        key = self._keys.get(self._chain.epoch)
         if key is None:
             return
         pt = self._chair.sync_reply(
-            mid, their_epoch, self._now, self._signed_snapshot, self.epoch, key
+            mid, their_epoch, self._now, self._signed_snapshot, self._chain.epoch, key
         )
         if pt is not None:
             self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
 
     def _signed_snapshot(self) -> bytes:
         assert self.roster is not None
-        return self._chair.signed_snapshot(self.roster, self.epoch, self.head, self._authority)
+        return self._chair.signed_snapshot(
+            self.roster, self._chain.epoch, self._chain.head, self._authority
+        )
 
     # -- admission (spec §13) ----------------------------------------------
     def _send_join_request(self) -> None:
@@ -993,7 +1012,7 @@ class RoomSession:
     def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
         """Moderator -> joiner, after the ADD commit applied (spec §13.5)."""
         assert self.roster is not None
-        key = self._keys.get(self.epoch)
+        key = self._keys.get(self._chain.epoch)
         if key is None or self._authority.proof_of(self.me) is None:
             return
         stage = self._slots.entries(self.roster.stage())
@@ -1070,7 +1089,9 @@ class RoomSession:
             self.counters["unexpected_welcome"] += 1
             return
         assert self.roster is not None
-        self._switch_secret(self._rotations.accept(fields, self.room_id, self.roster, self.epoch))
+        self._switch_secret(
+            self._rotations.accept(fields, self.room_id, self.roster, self._chain.epoch)
+        )
 
     def _switch_secret(self, new: rotation.RoomKeys) -> None:
         """Leave the old room tag and join the new secret's, as on a new link (spec §13.7)."""
@@ -1101,16 +1122,22 @@ class RoomSession:
 
     def _flush_commit(self) -> None:
         """Turn queued ops into one commit if none is in flight (spec §12.5)."""
-        if not self._chair.ready() or self._state is not SessionState.MEMBER:
-            return
+        chair = self._chair
+        if not chair.queue or chair.inflight is not None or self._state is not SessionState.MEMBER:
+            return  # nothing queued, or our commit is still on its way back (spec §12.5)
         if not self._is_moderator():
             self._chair.queue.clear()
             return
-        epoch_key, control_key = self._keys.get(self.epoch), self._keys.control.get(self.epoch)
+        epoch_key, control_key = (
+            self._keys.get(self._chain.epoch),
+            self._keys.control.get(self._chain.epoch),
+        )
         if self.slot is None or epoch_key is None or control_key is None:
             return  # e.g. waiting for a re-key's fresh secret; flushed once it arrives
         assert self.roster is not None
-        out = self._chair.flush(self.roster, self.epoch, self.head, epoch_key, control_key)
+        out = self._chair.flush(
+            self.roster, self._chain.epoch, self._chain.head, epoch_key, control_key
+        )
         if out is None:
             return
         self._send(EnvelopeType.CONTROL, 0, out.payload)
@@ -1242,7 +1269,9 @@ class RoomSession:
         """
         roster = self._require_moderator()
         new = rotation.derive(self._rng(32))
-        pt = rotation.encode_rotation(self._identity, self.room_id, self.epoch, new.room_secret)
+        pt = rotation.encode_rotation(
+            self._identity, self.room_id, self._chain.epoch, new.room_secret
+        )
         for mid, member in roster.members.items():
             slot = self._slots.get(mid)
             if mid == self.me:
@@ -1251,7 +1280,7 @@ class RoomSession:
                 self.counters["rotation_unreachable"] += 1
                 continue
             self._send_unicast(slot, seal.seal_to(member.session_key, self.room_id, pt, self._rng))
-        self._rotations.note_own(self.epoch)
+        self._rotations.note_own(self._chain.epoch)
         self._switch_secret(new)
 
     # -- audio (spec §15.4, §15.6) -----------------------------------------
@@ -1272,7 +1301,7 @@ class RoomSession:
         others_on_stage = len(roster.stage()) > 1
         self._send_media(
             self._media.send(
-                opus, now, self._keys, self.epoch, self._fresh.awaiting, others_on_stage
+                opus, now, self._keys, self._chain.epoch, self._fresh.awaiting, others_on_stage
             )
         )
 
@@ -1294,7 +1323,9 @@ class RoomSession:
             self.counters["audio_rejected_role"] += 1
             return
         on_stage = self.role is not None and self.role.on_stage
-        heard = self._media.heard(member, payload, self._now, self._keys, self.epoch, on_stage)
+        heard = self._media.heard(
+            member, payload, self._now, self._keys, self._chain.epoch, on_stage
+        )
         for item in heard:
             if isinstance(item, StaleSender):
                 self._on_stale_sender(item)
@@ -1303,7 +1334,7 @@ class RoomSession:
 
     def _key_usable(self, epoch: int) -> bool:
         """Current, or superseded less than ``key_grace`` ago (spec §15.4)."""
-        return self._keys.usable(epoch, self.epoch, self._now)
+        return self._keys.usable(epoch, self._chain.epoch, self._now)
 
     def _on_stale_sender(self, stale: StaleSender) -> None:
         """Audio under a superseded epoch after the sender's switch grace (spec §15.4).
@@ -1332,7 +1363,7 @@ class RoomSession:
             return
         if not forwarding.selected(self.room_id, self.me, member, epoch, n):
             return
-        raw = forwarding.missed_commit(self._chair.log, self.epoch, epoch, self.room_id)
+        raw = forwarding.missed_commit(self._chair.log, self._chain.epoch, epoch, self.room_id)
         if raw is not None:
             self.counters["commit_forwarded"] += 1
             payload = seal.seal_epoch(seal.Kind.COMMIT, key, self.room_id, epoch, raw, self._rng)
@@ -1349,7 +1380,7 @@ class RoomSession:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
         if self._state is not SessionState.MEMBER or self.slot is None:
             return
-        newest = self._keys.newest_control(self.epoch)
+        newest = self._keys.newest_control(self._chain.epoch)
         if newest is None:
             return
         epoch, key = newest  # waiting for a fresh secret: the newest key we have
@@ -1362,7 +1393,7 @@ class RoomSession:
             ctype,
             seq,
             epoch,
-            self._chain.heads.get(epoch, self.head),
+            self._chain.heads.get(epoch, self._chain.head),
             args,
         )
         payload = seal.seal_epoch(seal.Kind.CONTROL, key, self.room_id, epoch, signed, self._rng)
