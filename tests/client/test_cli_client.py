@@ -35,6 +35,18 @@ def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[s
         assert "examples:" in out
 
 
+def test_top_level_help_names_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    from client.bench.cli import BENCHES
+
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    words = capsys.readouterr().out.split()
+    summary = words[words.index("bench") + 1 : words.index("options:")]
+    for kind in BENCHES:
+        assert kind in " ".join(summary).replace(",", " ").split()
+
+
 def test_bad_invite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["join", "hushroom://nope", "--home", str(tmp_path)]) == 1
     assert "bad invite link" in one_error_line(capsys)
@@ -58,13 +70,15 @@ def test_no_audio_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         import sounddevice  # noqa: F401
 
         pytest.skip("sounddevice is installed here; the no-device path needs it absent")
-    except (ImportError, OSError):
-        pass
+    except ImportError:
+        missing = "sounddevice"
+    except OSError:  # the [mic] extra is installed, the PortAudio library is not
+        missing = "libportaudio2"
     assert cli.main(argv) == 1
-    assert "sounddevice" in one_error_line(capsys)
+    assert missing in one_error_line(capsys)
     argv = ["join", invite_for(free_port()), "--home", str(tmp_path), "--play", "--plain"]
     assert cli.main(argv) == 1
-    assert "sounddevice" in one_error_line(capsys)
+    assert missing in one_error_line(capsys)
 
 
 def test_room_create_needs_a_valid_pin(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
