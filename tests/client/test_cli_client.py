@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import free_port, invite_for, one_error_line
+from cli_support import free_port, invite_for, missing_audio_part, one_error_line
 
 from client import cli
 
@@ -66,14 +66,7 @@ def test_unreadable_audio_file(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_no_audio_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["join", invite_for(free_port()), "--home", str(tmp_path), "--mic"]
-    try:
-        import sounddevice  # noqa: F401
-
-        pytest.skip("sounddevice is installed here; the no-device path needs it absent")
-    except ImportError:
-        missing = "sounddevice"
-    except OSError:  # the [mic] extra is installed, the PortAudio library is not
-        missing = "libportaudio2"
+    missing = missing_audio_part()
     assert cli.main(argv) == 1
     assert missing in one_error_line(capsys)
     argv = ["join", invite_for(free_port()), "--home", str(tmp_path), "--play", "--plain"]
