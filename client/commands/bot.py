@@ -11,9 +11,9 @@ from client.invite_input import add_invite
 HELP = "room bots (welcome)"
 
 EXAMPLES = """examples:
-  hushroom bot welcome --invite-file invite.txt
+  hushroom bot welcome --invite-file invite.txt --home ~/.hushroom-bot   # its own identity
   hushroom bot welcome --invite-file invite.txt --name Greeter \\
-      --message "Welcome to the stage, {name}!"
+      --message "Welcome to the stage, {name}!" --home ~/.hushroom-greeter
 
 How it gets on stage: the bot joins as a member of the audience and raises its
 hand.  A moderator invites it to speak once (key i in the view, or 'invite

@@ -18,7 +18,7 @@ EXAMPLES = """examples:
   hushroom join --name Dan --speak talk.ogg --record room.wav
   hushroom join --listen-only --record room.wav --duration 30
   hushroom join --name Bob --input-device 2 --output-device USB --push-to-talk
-  echo hand | hushroom join --name Eve --plain                 # raise a hand from a script
+  echo hand | hushroom join --name Eve --plain --home ~/.hushroom-eve   # a hand from a script
   hushroom join --name Bot --json                              # JSON events and commands
 
 The invite carries the room secret.  On the command line ('hushroom join

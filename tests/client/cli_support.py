@@ -40,6 +40,21 @@ def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     return lines[0]
 
 
+def missing_audio_part() -> str:
+    """What the client will name as missing for sound devices; skips when nothing is.
+
+    "sounddevice" without the ``[mic]`` extra, "libportaudio2" when the extra is
+    installed but the PortAudio library is not.
+    """
+    try:
+        import sounddevice  # noqa: F401
+    except ImportError:
+        return "sounddevice"
+    except OSError:
+        return "libportaudio2"
+    pytest.skip("sounddevice is installed here; this path needs it absent")
+
+
 @contextmanager
 def relay_in_thread() -> Iterator[tuple[int, str]]:
     """A real relay (TLS, loopback) in this process, on its own trio thread: (port, pin).

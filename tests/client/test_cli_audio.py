@@ -9,27 +9,23 @@ from pathlib import Path
 import pytest
 
 from client import cli
-from tests.client.cli_support import free_port, invite_for, one_error_line
+from tests.client.cli_support import free_port, invite_for, missing_audio_part, one_error_line
 from tests.client.test_cli_client import relay_process
 
 __all__ = ["relay_process"]  # the fixture, shared with the other command-line tests
 
 
-def _no_sounddevice() -> None:
-    try:
-        import sounddevice  # noqa: F401
-    except (ImportError, OSError):
-        return
-    pytest.skip("sounddevice is installed here; this path needs it absent")
-
-
 def test_devices_without_the_extra_names_the_install_and_the_system_package(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _no_sounddevice()
+    missing = missing_audio_part()
     assert cli.main(["devices"]) == 1
     line = one_error_line(capsys)
-    assert "pip install -e '.[mic]'" in line and "libportaudio2" in line
+    assert "libportaudio2" in line
+    if missing == "sounddevice":
+        assert "pip install -e '.[mic]'" in line
+    else:  # the extra is there: only the system package is named
+        assert "apt-get install libportaudio2" in line
 
 
 def test_input_device_with_a_file_source_is_a_bad_argument(
@@ -43,7 +39,7 @@ def test_input_device_with_a_file_source_is_a_bad_argument(
 def test_input_device_without_sound_devices_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _no_sounddevice()
+    missing_audio_part()
     argv = ["join", invite_for(free_port()), "--home", str(tmp_path), "--input-device", "USB"]
     assert cli.main([*argv, "--plain"]) == 1
     assert "libportaudio2" in one_error_line(capsys)
