@@ -34,6 +34,7 @@ from client.audio.format import SAMPLE_RATE, frames_from_pcm
 from client.audio.quality import find_lag
 from client.audio.sources import espeak_binary, synthesize_speech
 from client.audio.synth import speech_like
+from client.bench.progress import Progress
 from client.commands.common import positive_seconds
 from client.errors import CliError
 
@@ -229,14 +230,22 @@ def measure(
     losses: Sequence[tuple[float, bool]] = (*LOSSES, (BURSTY_LOSS_PCT, True)),
     seeds: int = 5,
     use_espeak: bool = True,
+    progress: Progress | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every (bit rate, expected loss, loss) case as a JSON-able row, as it is measured."""
+    progress = progress or Progress("codec")
     score = load_scorer()
+    progress.phase("speech sample", f"{seconds:g} s")
     pcm, source = speech_sample(seconds, use_espeak)
-    for bitrate in bitrates:
-        for expected in expected_losses:
-            for row in measure_config(pcm, source, bitrate, expected, losses, seeds, score):
-                yield asdict(row)
+    settings = [(b, e) for b in bitrates for e in expected_losses]
+    for done, (bitrate, expected) in enumerate(settings):
+        progress.phase(
+            f"{bitrate / 1000:g} kbit/s, FEC for {expected} %",
+            f"setting {done + 1} of {len(settings)}, {len(losses)} loss cases x {seeds} seeds",
+        )
+        for row in measure_config(pcm, source, bitrate, expected, losses, seeds, score):
+            yield asdict(row)
+    progress.done()
 
 
 def _int_list(low: int, high: int) -> Callable[[str], list[int]]:

@@ -117,7 +117,9 @@ def test_bench_codec_json_rows(capsys):
     argv = ["bench", "codec", "--json", "--seconds", "1", "--seeds", "1"]
     argv += ["--bitrates", "24000", "--expected-loss", "0"]
     assert cli.main(argv) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    out, err = capsys.readouterr()
+    rows = [json.loads(line) for line in out.splitlines()]  # stdout is the rows alone
+    assert "bench codec: 24 kbit/s, FEC for 0 % — setting 1 of 1" in err  # progress on stderr
     assert len(rows) == 5  # 0, 2, 5, 10 % random and 3 % bursty
     for row in rows:
         assert ROW_KEYS <= row.keys()
