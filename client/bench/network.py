@@ -18,7 +18,7 @@ Per case the speakers say the same espeak-ng speech.  Measured per listener:
   speaker's 20 ms tick reads it from the source and encodes it, and *played*
   when the listener's jitter buffer hands its packet to the decoder on a
   playout tick.  Frames are matched by their Opus bytes (which the room
-  protocol delivers unchanged); packets that occur twice are not timed.
+  protocol delivers unchanged); see :func:`match_frames` for repeated bytes.
 * ``late_or_concealed_pct``: the share of the speaker's frames the listener
   did not play from their own packet (lost and concealed, rebuilt from the
   next packet's FEC, or arrived after their playout time).
@@ -92,6 +92,8 @@ SETTLE_SECONDS = 2.0
 """After re-configuring the links: let queues drain and jitter buffers adapt."""
 MAX_LAG_SECONDS = 0.5
 STOI_WINDOW_SECONDS = 2.0
+AMBIGUOUS_SECONDS = 1.0
+"""Longer than any mouth-to-ear delay measured here, shorter than the source's loop."""
 MAX_SECONDS = 30.0
 SETUP_TIMEOUT = 30.0
 
@@ -124,19 +126,20 @@ class Case:
 
 
 class _TimedJitter(JitterBuffer):
-    """A jitter buffer that notes the time each packet is played."""
+    """A jitter buffer that notes the time each packet is played while its probe is armed."""
 
-    def __init__(self, stream: SpeakerStream, played: list[tuple[bytes, float]]) -> None:
+    def __init__(self, stream: SpeakerStream, probe: ListenerProbe) -> None:
         super().__init__(stream.jitter.config)
-        self._played = played
+        self._probe = probe
         self.max_target = self.target_frames
         """The largest playout delay (frames) while armed."""
 
     def pop(self, now: float) -> Playout:
         step = super().pop(now)
-        if step.kind == "packet" and step.payload is not None:
-            self._played.append((step.payload, time.monotonic()))
-        self.max_target = max(self.max_target, self.target_frames)
+        if self._probe.armed:
+            if step.kind == "packet" and step.payload is not None:
+                self._probe.played.append((step.payload, time.monotonic()))
+            self.max_target = max(self.max_target, self.target_frames)
         return step
 
 
@@ -154,7 +157,7 @@ class ListenerProbe(RoomAudioReceiver):
     def _stream(self, speaker_id: MemberId) -> SpeakerStream:
         stream = super()._stream(speaker_id)
         if not isinstance(stream.jitter, _TimedJitter):
-            stream.jitter = _TimedJitter(stream, self.played)
+            stream.jitter = _TimedJitter(stream, self)
             self.buffers.append(stream.jitter)
         return stream
 
@@ -211,36 +214,39 @@ class Heard:
         return 100.0 * (1.0 - self.on_time / (self.last - self.first + 1))
 
 
-def match_frames(sent: dict[bytes, Sent], played: Sequence[tuple[bytes, float]]) -> Heard | None:
+def match_frames(
+    sent: dict[bytes, list[Sent]], played: Sequence[tuple[bytes, float]]
+) -> Heard | None:
     """Match played packets to captured frames by their bytes (None: nothing matched).
 
-    ``sent`` maps each packet the speaker sent exactly once to its frame (the
-    caller leaves out packets that occurred twice).
+    A packet stands for the latest frame with those bytes captured before it
+    was played (the looped source makes the encoder repeat whole packets a
+    loop apart).  When another frame with the same bytes was captured less
+    than :data:`AMBIGUOUS_SECONDS` before that one (digital silence), the
+    frame counts as played but is not timed.
     """
-    latencies, indices = [], []
+    latencies, indices = [], set()
     for packet, at in played:
-        frame = sent.get(packet)
-        if frame is not None:
+        before = [frame for frame in sent.get(packet, ()) if frame.at <= at]
+        if not before:
+            continue
+        frame = before[-1]
+        indices.add(frame.index)
+        if len(before) == 1 or frame.at - before[-2].at >= AMBIGUOUS_SECONDS:
             latencies.append((at - frame.at) * 1000.0)
-            indices.append(frame.index)
     if not indices:
         return None
-    return Heard(latencies, min(indices), max(indices), len(set(indices)))
+    return Heard(latencies, min(indices), max(indices), len(indices))
 
 
 class SpeakerLog:
-    """The speaker's sent packets, by bytes (packets sent twice are dropped)."""
+    """The speaker's sent packets, by bytes, each with every frame that had them."""
 
     def __init__(self) -> None:
-        self.frames: dict[bytes, Sent] = {}
-        self._twice: set[bytes] = set()
+        self.frames: dict[bytes, list[Sent]] = {}
 
     def sent(self, packet: bytes, index: int) -> None:
-        if packet in self.frames or packet in self._twice:
-            self.frames.pop(packet, None)
-            self._twice.add(packet)
-            return
-        self.frames[packet] = Sent(index, time.monotonic())
+        self.frames.setdefault(packet, []).append(Sent(index, time.monotonic()))
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -409,9 +415,30 @@ def _datagrams_up(client: RoomClient) -> bool:
     return media is not None and media.path is not None and media.path.uses_datagrams
 
 
-def _datagram_media_received(client: RoomClient) -> int:
-    media = client.session.datagrams
-    return 0 if media is None else media.counts["received_media"]
+def _datagram_counts(room: BenchRoom) -> tuple[int, int, int]:
+    """(frames the speaker encoded, of them sent by datagram, media datagrams at the stage)."""
+
+    def speaker(client: RoomClient) -> tuple[int, int]:
+        media = client.session.datagrams
+        sent = 0 if media is None else media.counts["sent_media"]
+        return (0 if client.feed is None else client.feed.frames_read), sent
+
+    def stage(client: RoomClient) -> int:
+        media = client.session.datagrams
+        return 0 if media is None else media.counts["received_media"]
+
+    frames, by_datagram = room.speaker.do(speaker)
+    return frames, by_datagram, room.stage.do(stage)
+
+
+def _datagram_fields(
+    before: tuple[int, int, int], after: tuple[int, int, int]
+) -> dict[str, float | int]:
+    frames, by_datagram, received = (b - a for a, b in zip(before, after, strict=True))
+    return {
+        "speaker_datagram_pct": round(100.0 * by_datagram / frames, 1) if frames else 0.0,
+        "stage_datagrams_received": received,
+    }
 
 
 # -- the run ----------------------------------------------------------------------
@@ -490,7 +517,7 @@ def run_case(
             net.configure(listener.leaf, up=bad, down=bad)
         room.log.frames.clear()
     time.sleep(SETTLE_SECONDS)
-    before = {room.transport: room.stage.do(_datagram_media_received) for room in rooms}
+    before = {room.transport: _datagram_counts(room) for room in rooms}
     for room in rooms:
         for listener in (room.stage, room.audience):
             listener.do(lambda c: _probe(c).arm())
@@ -519,8 +546,7 @@ def run_case(
             "stage_frames": stage["frames"],
             "stage_max_buffer_ms": stage["max_buffer_ms"],
             **{f"audience_{key}": value for key, value in audience.items()},
-            "stage_datagrams_received": room.stage.do(_datagram_media_received)
-            - before[room.transport],
+            **_datagram_fields(before[room.transport], _datagram_counts(room)),
         }
 
 
@@ -673,4 +699,3 @@ def _text_row(row: dict[str, Any]) -> str:
         f" late/concealed {row['late_or_concealed_pct']} %"
         f"  audience PESQ {row['audience_pesq']:.2f} p99 {row['audience_p99_ms']} ms"
     )
-
