@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -579,8 +580,6 @@ def _wait_for_relay(net: Network, leaf: str, host: str) -> None:
 
 
 def _can_connect(host: str) -> bool:
-    import socket
-
     try:
         with socket.create_connection((host, RELAY_PORT), timeout=0.5):
             return True
