@@ -241,6 +241,7 @@ def _config(
         auto_accept=bool(getattr(args, "auto_accept", False)),
         raise_hand=bool(getattr(args, "hand", False)),
         admit_wait=getattr(args, "wait", None) or ClientConfig.admit_wait,
+        datagrams=bool(getattr(args, "udp", False)),
     )
 
 

@@ -12,7 +12,7 @@ import importlib
 
 from client.errors import CliError
 
-HELP = "benchmarks: crypto, room, fanout, join, audio, codec, auth"
+HELP = "benchmarks: crypto, room, fanout, join, audio, codec, auth, network"
 
 BENCHES: dict[str, str] = {
     "crypto": "per-frame protect/unprotect cost and bytes added (spec: Frame protection)",
@@ -22,6 +22,7 @@ BENCHES: dict[str, str] = {
     "audio": "Opus bytes per frame, round-trip correlation, encode/decode cost",
     "codec": "speech quality (PESQ, STOI) by bit rate, FEC and packet loss, in process",
     "auth": "speaker authentication: proof bytes, added delay, sign/verify cost",
+    "network": "TLS and datagram media side by side on emulated lossy links: PESQ, latency",
 }
 
 

@@ -95,6 +95,16 @@ def add_audio(parser: argparse.ArgumentParser, *, speak: bool = True) -> None:
     )
 
 
+def add_udp(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--udp",
+        action="store_true",
+        help="on stage, send and receive audio over the relay's datagram channel (UDP, "
+        "spec §23; the relay needs --udp-port); falls back to the TLS link when UDP is "
+        "blocked",
+    )
+
+
 def parse_hostport(text: str) -> tuple[str, int]:
     """``HOST:PORT`` (IPv6 as ``[::1]:PORT``) into a (host, port) pair."""
     host, sep, port_text = text.rpartition(":")

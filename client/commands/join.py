@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from client import exits
-from client.commands.common import add_audio, add_home, add_view
+from client.commands.common import add_audio, add_home, add_udp, add_view
 from client.invite_input import add_invite
 
 HELP = "join a room from an invite link"
@@ -58,6 +58,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="in the interactive view, speak only while talking is on (Space toggles it; "
         "t switches push-to-talk off)",
     )
+    add_udp(parser)
     add_home(parser)
     add_view(parser)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from client import exits
-from client.commands.common import add_audio, add_home, add_view
+from client.commands.common import add_audio, add_home, add_udp, add_view
 from client.errors import CliError
 
 HELP = "create a room and moderate it"
@@ -55,6 +55,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="print the invite and exit; moderate later with 'hushroom join'",
     )
     add_audio(create)
+    add_udp(create)
     add_home(create)
     add_view(create)
 

@@ -1,0 +1,700 @@
+"""``hushroom bench network``: both media transports side by side on emulated links.
+
+Two rooms run at once on one emulated network (:mod:`client.bench.netem`), one
+relay process in the hub namespace serving both: in the ``tls`` room every
+frame rides the TLS link; in the ``udp`` room the clients use the datagram
+channel (spec §23).  Each room has a speaker (its founder and moderator), a
+listener on the stage and a listener in the audience; each of the six
+clients is a real :class:`~client.room_client.RoomClient` in its own leaf
+namespace.  The speaker's link is clean; every listener's link carries the
+case's impairment in both directions (50 ms ± 10 ms one-way delay and the
+case's random or bursty loss), so the path from mouth to ear crosses it once.
+
+Per case the speakers say the same espeak-ng speech.  Measured per listener:
+
+* mouth-to-ear latency of each frame: all clients run in this process (one
+  thread per client, each in its namespace), so one clock
+  (``time.monotonic``) times both ends.  A frame is *captured* when the
+  speaker's 20 ms tick reads it from the source and encodes it, and *played*
+  when the listener's jitter buffer hands its packet to the decoder on a
+  playout tick.  Frames are matched by their Opus bytes (which the room
+  protocol delivers unchanged); see :func:`match_frames` for repeated bytes.
+* ``late_or_concealed_pct``: the share of the speaker's frames the listener
+  did not play from their own packet (lost and concealed, rebuilt from the
+  next packet's FEC, or arrived after their playout time).
+* PESQ (wideband) and STOI of the listener's mixed output against the
+  source, aligned by cross-correlation.
+
+The datagram room's speaker sets its encoder's expected loss per case (the
+rule of docs/network.md: FEC for 5 % above 1.5 % loss, off below), since no
+receiver loss report exists yet; the row says which (``fec_expected_loss_pct``).
+The TLS room sends no FEC.  Nothing measured here is a unit-test goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import trio
+
+from client.actions import Action
+from client.audio.format import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Frame
+from client.audio.jitter import JitterBuffer, Playout
+from client.audio.quality import find_lag
+from client.audio.receiver import MemberId, RoomAudioReceiver
+from client.audio.sources import PcmSource
+from client.audio.speaker import SpeakerStream
+from client.bench.codec import Pcm, _aligned, load_scorer, speech_sample
+from client.bench.netem import GilbertElliott, Impairment, Link, Network, unavailable_reason
+from client.bench.progress import Progress
+from client.commands.common import positive_seconds
+from client.errors import CliError
+from client.relay_connect import new_invite, parse_invite
+from client.room_client import ClientConfig, RoomClient
+from e2ee.identity import IdentityKey
+
+HELP = "both transports (TLS, datagrams) side by side on emulated lossy links"
+
+DELAY_MS = 50.0
+JITTER_MS = 10.0
+CASES: tuple[tuple[float, bool], ...] = (
+    (0.0, False),
+    (2.0, False),
+    (5.0, False),
+    (10.0, False),
+    (3.0, True),
+)
+"""(loss %, bursty) measured by default."""
+MEAN_BURST_PACKETS = 3.0
+"""Bursty cases: Gilbert–Elliott with a mean burst of 3 packets (60 ms of audio)."""
+FEC_ABOVE_LOSS_PCT = 1.5
+FEC_EXPECTED_LOSS_PCT = 5
+"""docs/network.md: FEC for 5 % above about 1.5 % loss, off below."""
+TRANSPORTS = ("tls", "udp")
+RELAY_PORT = 7443
+UDP_PORT = 7444
+LOOP_SECONDS = 10.0
+"""The speakers say the same 10 s of espeak-ng speech over and over."""
+SETTLE_SECONDS = 2.0
+"""After re-configuring the links: let queues drain and jitter buffers adapt."""
+MAX_LAG_SECONDS = 0.5
+STOI_WINDOW_SECONDS = 2.0
+AMBIGUOUS_SECONDS = 1.0
+"""Longer than any mouth-to-ear delay measured here, shorter than the source's loop."""
+MAX_SECONDS = 30.0
+SETUP_TIMEOUT = 30.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Case:
+    loss_pct: float
+    bursty: bool
+
+    def impairment(self) -> Impairment:
+        """The listeners' links, each direction: 50 ± 10 ms and this case's loss."""
+        if not self.bursty:
+            return Impairment(delay_ms=DELAY_MS, jitter_ms=JITTER_MS, loss_pct=self.loss_pct)
+        r = 1.0 / MEAN_BURST_PACKETS
+        loss = self.loss_pct / 100.0
+        p = r * loss / (1.0 - loss)
+        ge = GilbertElliott(p_pct=100.0 * p, r_pct=100.0 * r)
+        return Impairment(delay_ms=DELAY_MS, jitter_ms=JITTER_MS, gilbert=ge)
+
+    def fec_pct(self, transport: str) -> int:
+        """The speaker's expected-loss setting (0 = no FEC); never FEC on TLS."""
+        if transport == "udp" and self.loss_pct > FEC_ABOVE_LOSS_PCT:
+            return FEC_EXPECTED_LOSS_PCT
+        return 0
+
+
+# -- timing frames at both ends ---------------------------------------------------
+
+
+class _TimedJitter(JitterBuffer):
+    """A jitter buffer that notes the time each packet is played while its probe is armed."""
+
+    def __init__(self, stream: SpeakerStream, probe: ListenerProbe) -> None:
+        super().__init__(stream.jitter.config)
+        self._probe = probe
+        self.max_target = self.target_frames
+        """The largest playout delay (frames) while armed."""
+
+    def pop(self, now: float) -> Playout:
+        step = super().pop(now)
+        if self._probe.armed:
+            if step.kind == "packet" and step.payload is not None:
+                self._probe.played.append((step.payload, time.monotonic()))
+            self.max_target = max(self.max_target, self.target_frames)
+        return step
+
+
+class ListenerProbe(RoomAudioReceiver):
+    """The listener's receive side, noting playout times and recording while armed."""
+
+    def __init__(self, original: RoomAudioReceiver) -> None:
+        super().__init__(jitter=original.jitter_config)
+        self.mixer = original.mixer
+        self.played: list[tuple[bytes, float]] = []
+        self.recording: list[Frame] = []
+        self.armed = False
+        self.buffers: list[_TimedJitter] = []
+
+    def _stream(self, speaker_id: MemberId) -> SpeakerStream:
+        stream = super()._stream(speaker_id)
+        if not isinstance(stream.jitter, _TimedJitter):
+            stream.jitter = _TimedJitter(stream, self)
+            self.buffers.append(stream.jitter)
+        return stream
+
+    @property
+    def max_delay_ms(self) -> float:
+        """The largest playout-buffer target any speaker's stream had while armed."""
+        return max((b.max_target for b in self.buffers), default=0) * FRAME_SECONDS * 1000
+
+    def tick(self, now: float) -> Frame:
+        mixed = super().tick(now)
+        if self.armed:
+            self.recording.append(mixed.copy())
+        return mixed
+
+    def arm(self) -> None:
+        """Start a case: forget the last one, record from the next tick."""
+        self.played.clear()
+        self.recording.clear()
+        for buffer in self.buffers:
+            buffer.max_target = buffer.target_frames
+        self.armed = True
+
+    def disarm(self) -> None:
+        self.armed = False
+
+
+def _probe(client: RoomClient) -> ListenerProbe:
+    probe = client.receiver
+    assert isinstance(probe, ListenerProbe)
+    return probe
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One frame the speaker captured: its index in the looped source and the time."""
+
+    index: int
+    at: float
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What one listener played of the speaker's frames while armed."""
+
+    latencies_ms: list[float]
+    first: int
+    """Index of the first and last frame played from its own packet."""
+    last: int
+    on_time: int
+    """Frames in ``first..last`` played from their own packet."""
+
+    @property
+    def late_or_concealed_pct(self) -> float:
+        return 100.0 * (1.0 - self.on_time / (self.last - self.first + 1))
+
+
+def match_frames(
+    sent: dict[bytes, list[Sent]], played: Sequence[tuple[bytes, float]]
+) -> Heard | None:
+    """Match played packets to captured frames by their bytes (None: nothing matched).
+
+    A packet stands for the latest frame with those bytes captured before it
+    was played (the looped source makes the encoder repeat whole packets a
+    loop apart).  When another frame with the same bytes was captured less
+    than :data:`AMBIGUOUS_SECONDS` before that one (digital silence), the
+    frame counts as played but is not timed.
+    """
+    latencies, indices = [], set()
+    for packet, at in played:
+        before = [frame for frame in sent.get(packet, ()) if frame.at <= at]
+        if not before:
+            continue
+        frame = before[-1]
+        indices.add(frame.index)
+        if len(before) == 1 or frame.at - before[-2].at >= AMBIGUOUS_SECONDS:
+            latencies.append((at - frame.at) * 1000.0)
+    if not indices:
+        return None
+    return Heard(latencies, min(indices), max(indices), len(indices))
+
+
+class SpeakerLog:
+    """The speaker's sent packets, by bytes, each with every frame that had them."""
+
+    def __init__(self) -> None:
+        self.frames: dict[bytes, list[Sent]] = {}
+
+    def sent(self, packet: bytes, index: int) -> None:
+        self.frames.setdefault(packet, []).append(Sent(index, time.monotonic()))
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100.0 * (len(ordered) - 1))))
+    return round(ordered[index], 1)
+
+
+# -- one client per thread, each in its namespace ---------------------------------
+
+
+class ClientThread:
+    """A RoomClient on its own trio loop, on a thread inside one leaf namespace."""
+
+    def __init__(self, net: Network, leaf: str, make: Callable[[], RoomClient]) -> None:
+        self.net, self.leaf, self._make = net, leaf, make
+        self.client: RoomClient | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._ready = threading.Event()
+        self._stop: trio.Event | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name=f"bench-{leaf}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(SETUP_TIMEOUT) or self.client is None:
+            raise CliError(f"bench network: client {self.leaf} did not start: {self.error}")
+
+    def _main(self) -> None:
+        try:
+            self.net.call(self.leaf, trio.run, self._run)
+        except BaseException as exc:  # reported by start() and stop()
+            self.error = exc
+            self._ready.set()
+
+    async def _run(self) -> None:
+        self.client = self._make()
+        self._token = trio.lowlevel.current_trio_token()
+        self._stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.client.run)
+            self._ready.set()
+            await self._stop.wait()
+            nursery.cancel_scope.cancel()
+
+    def do(self, fn: Callable[[RoomClient], T]) -> T:
+        """``fn(client)`` on the client's own trio thread."""
+        assert self._token is not None and self.client is not None
+        client = self.client
+        return trio.from_thread.run_sync(fn, client, trio_token=self._token)
+
+    def wait(self, what: str, predicate: Callable[[RoomClient], bool]) -> None:
+        deadline = time.monotonic() + SETUP_TIMEOUT
+        while not self.do(predicate):
+            if self.error is not None or time.monotonic() > deadline:
+                raise CliError(f"bench network: {self.leaf} never {what} ({self.error})")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._token is not None and self._stop is not None:
+            stop = self._stop
+            try:
+                trio.from_thread.run_sync(stop.set, trio_token=self._token)
+            except trio.RunFinishedError:
+                pass
+        self._thread.join(10)
+
+
+@dataclass
+class BenchRoom:
+    """One transport's room: speaker, stage listener, audience listener."""
+
+    transport: str
+    speaker: ClientThread
+    stage: ClientThread
+    audience: ClientThread
+    log: SpeakerLog = field(default_factory=SpeakerLog)
+
+    @property
+    def clients(self) -> tuple[ClientThread, ...]:
+        return self.speaker, self.stage, self.audience
+
+    def probe(self, listener: ClientThread) -> ListenerProbe:
+        assert listener.client is not None
+        return _probe(listener.client)
+
+
+def leaf_names(transport: str) -> dict[str, str]:
+    return {role: f"{transport}_{role}" for role in ("speaker", "stage", "audience")}
+
+
+def _listener(invite: str, *, on_stage: bool, datagrams: bool) -> RoomClient:
+    client = RoomClient(
+        ClientConfig(
+            invite,
+            IdentityKey.generate(secrets.token_bytes),
+            "Stage" if on_stage else "Audience",
+            auto_accept=on_stage,
+            listen_only=not on_stage,
+            datagrams=datagrams,
+        )
+    )
+    # The probe stands in for the client's receive side before it runs.
+    probe = ListenerProbe(client.receiver)
+    client.receiver = client.shown.receiver = probe
+    return client
+
+
+def open_room(net: Network, transport: str, pin: str) -> BenchRoom:
+    """Start a room's three clients and bring the stage listener on stage.
+
+    Each client reaches the relay at the hub's address on its own link: the
+    relay's UDP replies leave from that address, and a client's connected
+    datagram socket takes only those.
+    """
+    leaves = leaf_names(transport)
+    founder = IdentityKey.generate(secrets.token_bytes)
+    room_invite = parse_invite(
+        new_invite(net.hub_address(leaves["speaker"]), RELAY_PORT, pin, founder)
+    )
+
+    def invite_for(role: str) -> str:
+        return replace(room_invite, host=net.hub_address(leaves[role])).to_link()
+
+    udp = transport == "udp"
+    log = SpeakerLog()
+
+    def make_speaker() -> RoomClient:
+        config = ClientConfig(invite_for("speaker"), founder, "Speaker", create=True)
+        config.datagrams = udp
+        client = RoomClient(config)
+
+        def sent(packet: bytes) -> None:
+            assert client.feed is not None
+            log.sent(packet, client.feed.frames_read - 1)
+
+        client.on_packet_sent.append(sent)
+        return client
+
+    speaker = ClientThread(net, leaves["speaker"], make_speaker)
+    speaker.start()
+    stage = ClientThread(
+        net, leaves["stage"], lambda: _listener(invite_for("stage"), on_stage=True, datagrams=udp)
+    )
+    audience = ClientThread(
+        net,
+        leaves["audience"],
+        lambda: _listener(invite_for("audience"), on_stage=False, datagrams=udp),
+    )
+    room = BenchRoom(transport, speaker, stage, audience, log)
+    stage.start()
+    audience.start()
+    speaker.wait("saw both listeners", lambda c: len(c.room.members) == 3)
+    speaker.do(lambda c: c.perform(Action("invite", target="Stage")))
+    stage.wait("came on stage", lambda c: c.may_speak())
+    if udp:
+        for member in (speaker, stage):
+            member.wait("had a datagram path", _datagrams_up)
+    return room
+
+
+def _datagrams_up(client: RoomClient) -> bool:
+    media = client.session.datagrams
+    return media is not None and media.path is not None and media.path.uses_datagrams
+
+
+def _datagram_counts(room: BenchRoom) -> tuple[int, int, int]:
+    """(frames the speaker encoded, of them sent by datagram, media datagrams at the stage)."""
+
+    def speaker(client: RoomClient) -> tuple[int, int]:
+        media = client.session.datagrams
+        sent = 0 if media is None else media.counts["sent_media"]
+        return (0 if client.feed is None else client.feed.frames_read), sent
+
+    def stage(client: RoomClient) -> int:
+        media = client.session.datagrams
+        return 0 if media is None else media.counts["received_media"]
+
+    frames, by_datagram = room.speaker.do(speaker)
+    return frames, by_datagram, room.stage.do(stage)
+
+
+def _datagram_fields(
+    before: tuple[int, int, int], after: tuple[int, int, int]
+) -> dict[str, float | int]:
+    frames, by_datagram, received = (b - a for a, b in zip(before, after, strict=True))
+    return {
+        "speaker_datagram_pct": round(100.0 * by_datagram / frames, 1) if frames else 0.0,
+        "stage_datagrams_received": received,
+    }
+
+
+# -- the run ----------------------------------------------------------------------
+
+
+Scorer = Callable[[Pcm, Pcm], tuple[float, float]]
+
+
+def score_recording(pcm: Pcm, heard: Heard, recording: Pcm, score: Scorer) -> tuple[float, float]:
+    """PESQ and STOI of what was played against the frames it should have been.
+
+    The reference is the looped source from the first frame played to the
+    last (the recording starts with the first).  PESQ takes the whole
+    recording aligned by cross-correlation (it re-aligns each utterance
+    itself).  STOI does not, and an adaptive playout buffer moves the delay
+    by whole frames while it plays: it is the mean over
+    :data:`STOI_WINDOW_SECONDS` windows, each aligned on its own.
+    """
+    frames = pcm.size // FRAME_SAMPLES
+    indices = np.arange(heard.first, heard.last + 1) % frames
+    reference = pcm[: frames * FRAME_SAMPLES].reshape(frames, FRAME_SAMPLES)[indices].reshape(-1)
+    lag = find_lag(reference, recording, max_lag=round(MAX_LAG_SECONDS * SAMPLE_RATE))
+    ref_all, rec_all = _aligned(reference, recording, lag)
+    if ref_all.size < SAMPLE_RATE:
+        raise CliError("bench network: less than 1 s of a listener's recording lines up")
+    pesq, _ = score(ref_all, rec_all)
+    window = round(STOI_WINDOW_SECONDS * SAMPLE_RATE)
+    drift = round(MAX_LAG_SECONDS * SAMPLE_RATE)
+    stois = []
+    for start in range(0, reference.size - window + 1, window):
+        ref = reference[start : start + window]
+        lo = max(0, start + lag - drift)
+        rec = recording[lo : start + lag + window + drift]
+        if rec.size < window:
+            break
+        local = find_lag(ref, rec, max_lag=2 * drift)
+        stois.append(score(*_aligned(ref, rec, local))[1])
+    stoi = float(np.mean(stois)) if stois else 0.0
+    return round(pesq, 3), round(stoi, 3)
+
+
+def listener_fields(
+    probe: ListenerProbe, log: SpeakerLog, pcm: Pcm, score: Scorer
+) -> dict[str, Any]:
+    """One listener's figures for the case that just ended."""
+    heard = match_frames(log.frames, probe.played)
+    if heard is None or not probe.recording:
+        raise CliError("bench network: a listener played none of the speaker's frames")
+    pesq, stoi = score_recording(pcm, heard, np.concatenate(probe.recording), score)
+    return {
+        "pesq": pesq,
+        "stoi": stoi,
+        "p50_ms": percentile(heard.latencies_ms, 50),
+        "p99_ms": percentile(heard.latencies_ms, 99),
+        "late_or_concealed_pct": round(heard.late_or_concealed_pct, 2),
+        "frames": heard.last - heard.first + 1,
+        "max_buffer_ms": probe.max_delay_ms,
+    }
+
+
+def run_case(
+    net: Network,
+    rooms: Sequence[BenchRoom],
+    case: Case,
+    pcm: Pcm,
+    seconds: float,
+    score: Scorer,
+    progress: Progress,
+) -> Iterator[dict[str, Any]]:
+    """The speakers talk on; the listeners' links get ``case``; then a window is measured."""
+    bad = case.impairment()
+    for room in rooms:
+        fec = case.fec_pct(room.transport)
+        room.speaker.do(partial(_set_fec, pct=fec))
+        for listener in (room.stage, room.audience):
+            net.configure(listener.leaf, up=bad, down=bad)
+        room.log.frames.clear()
+    time.sleep(SETTLE_SECONDS)
+    before = {room.transport: _datagram_counts(room) for room in rooms}
+    for room in rooms:
+        for listener in (room.stage, room.audience):
+            listener.do(lambda c: _probe(c).arm())
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        progress.countdown(left, f"{case.loss_pct:g} % {'bursty' if case.bursty else 'random'}")
+        time.sleep(min(1.0, left))
+    for room in rooms:
+        for listener in (room.stage, room.audience):
+            listener.do(lambda c: _probe(c).disarm())
+    for room in rooms:
+        stage = listener_fields(room.probe(room.stage), room.log, pcm, score)
+        audience = listener_fields(room.probe(room.audience), room.log, pcm, score)
+        yield {
+            "transport": room.transport,
+            "loss_pct": case.loss_pct,
+            "bursty": case.bursty,
+            "delay_ms": DELAY_MS,
+            "jitter_ms": JITTER_MS,
+            "fec_expected_loss_pct": case.fec_pct(room.transport),
+            "pesq": stage["pesq"],
+            "stoi": stage["stoi"],
+            "stage_p50_ms": stage["p50_ms"],
+            "stage_p99_ms": stage["p99_ms"],
+            "late_or_concealed_pct": stage["late_or_concealed_pct"],
+            "stage_frames": stage["frames"],
+            "stage_max_buffer_ms": stage["max_buffer_ms"],
+            **{f"audience_{key}": value for key, value in audience.items()},
+            **_datagram_fields(before[room.transport], _datagram_counts(room)),
+        }
+
+
+def _set_fec(client: RoomClient, pct: int) -> None:
+    assert client.feed is not None
+    client.feed.encoder.set_expected_loss(pct)
+
+
+def _relay(net: Network, state: Path) -> subprocess.Popen[bytes]:
+    base = [sys.executable, "-m", "client", "relay", "--state-dir", str(state)]
+    argv = [*base, "--listen", f"0.0.0.0:{RELAY_PORT}", "--udp-port", str(UDP_PORT)]
+    return subprocess.Popen(
+        net.command("hub", argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+def _relay_pin(state: Path) -> str:
+    base = [sys.executable, "-m", "client", "relay", "--state-dir", str(state)]
+    out = subprocess.run([*base, "--print-pin"], capture_output=True, check=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def _wait_for_relay(net: Network, leaf: str, host: str) -> None:
+    deadline = time.monotonic() + SETUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if net.call(leaf, _can_connect, host):
+            return
+        time.sleep(0.1)
+    raise CliError("bench network: the relay did not start")
+
+
+def _can_connect(host: str) -> bool:
+    try:
+        with socket.create_connection((host, RELAY_PORT), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def measure(
+    cases: Sequence[Case], seconds: float, progress: Progress, seed: int = 1
+) -> Iterator[dict[str, Any]]:
+    """Every case, both transports: one JSON-able row per (case, transport)."""
+    reason = unavailable_reason()
+    if reason is not None:
+        raise CliError(f"hushroom bench network needs the network emulator: {reason}")
+    score = load_scorer()
+    pcm, _source = speech_sample(LOOP_SECONDS)
+    clean = Link()
+    links: dict[str, Link] = {}
+    for transport in TRANSPORTS:
+        for leaf in leaf_names(transport).values():
+            links[leaf] = clean  # the listeners' links are set per case
+    progress.phase("starting the emulated network and the relay")
+    with tempfile.TemporaryDirectory() as tmp, Network(links, seed=seed) as net:
+        state = Path(tmp)
+        pin = _relay_pin(state)
+        relay = _relay(net, state)
+        rooms: list[BenchRoom] = []
+        try:
+            first = leaf_names(TRANSPORTS[0])["speaker"]
+            _wait_for_relay(net, first, net.hub_address(first))
+            for transport in TRANSPORTS:
+                progress.phase(f"opening the {transport} room")
+                rooms.append(open_room(net, transport, pin))
+            for room in rooms:  # the speakers talk on through every case
+                room.speaker.do(lambda c: c.speak(PcmSource(pcm, loop=True)))
+            for case in cases:
+                progress.phase(
+                    f"case {case.loss_pct:g} % {'bursty' if case.bursty else 'random'} loss"
+                )
+                yield from run_case(net, rooms, case, pcm, seconds, score, progress)
+        finally:
+            for room in rooms:
+                for member in room.clients:
+                    member.stop()
+            relay.terminate()
+            try:
+                relay.wait(5)
+            except subprocess.TimeoutExpired:
+                relay.kill()
+                relay.wait()
+
+
+def _cases(text: str) -> list[Case]:
+    """``0,2,5,10,3b``: loss percentages, ``b`` for bursty."""
+    cases = []
+    for part in text.split(","):
+        bursty = part.endswith("b")
+        try:
+            loss = float(part.removesuffix("b"))
+        except ValueError:
+            loss = -1.0
+        if not 0.0 <= loss < 50.0:
+            raise argparse.ArgumentTypeError(
+                f"cases are loss percentages from 0 to 50, 'b' for bursty: not {part!r}"
+            )
+        cases.append(Case(loss, bursty))
+    return cases
+
+
+QUICK_CASES = [Case(5.0, False)]
+QUICK_SECONDS = 4.0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON row per line")
+    parser.add_argument(
+        "--cases",
+        type=_cases,
+        default=[Case(loss, bursty) for loss, bursty in CASES],
+        help="loss percentages, comma-separated, 'b' for bursty (default 0,2,5,10,3b)",
+    )
+    parser.add_argument(
+        "--seconds", type=positive_seconds, default=10.0, help="speech per case (default 10)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"one case ({QUICK_CASES[0].loss_pct:g} %% random loss), {QUICK_SECONDS:g} s",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="the emulator's loss seed")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.seconds > MAX_SECONDS:
+        raise CliError(f"--seconds must be at most {MAX_SECONDS:g}", exit_code=2)
+    cases, seconds = (QUICK_CASES, QUICK_SECONDS) if args.quick else (args.cases, args.seconds)
+    progress = Progress("network")
+    try:
+        for row in measure(cases, seconds, progress, args.seed):
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                print(_text_row(row), flush=True)
+    finally:
+        progress.done()
+    return 0
+
+
+def _text_row(row: dict[str, Any]) -> str:
+    kind = "bursty" if row["bursty"] else "random"
+    return (
+        f"{row['transport']:3}  {row['loss_pct']:4g} % {kind:6}"
+        f"  FEC@{row['fec_expected_loss_pct']:<2}"
+        f"  stage PESQ {row['pesq']:.2f} STOI {row['stoi']:.3f}"
+        f" p50/p99 {row['stage_p50_ms']}/{row['stage_p99_ms']} ms"
+        f" late/concealed {row['late_or_concealed_pct']} %"
+        f"  audience PESQ {row['audience_pesq']:.2f} p99 {row['audience_p99_ms']} ms"
+    )
