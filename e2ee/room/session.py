@@ -76,6 +76,7 @@ from e2ee.room.events import (
     InvitedToSpeak,
     JoinRequested,
     KeysRotated,
+    LossReported,
     MemberJoined,
     MemberLeft,
     MuteRequested,
@@ -92,6 +93,7 @@ from e2ee.room.gate import Gate
 from e2ee.room.joiner import Joiner
 from e2ee.room.knocks import PendingKnocks
 from e2ee.room.liveness import QuietWatch
+from e2ee.room.loss_report import loss_about, report_args
 from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import (
     MAX_OPS_PER_COMMIT,
@@ -979,6 +981,11 @@ class RoomSession:
         elif t is ControlType.RECORDING:
             if self._recording.set(author, bool(msg.args[0]), roster.members.values()):
                 self._events.append(RecordingChanged(msg.author, bool(msg.args[0])))
+        elif t is ControlType.LOSS_REPORT:
+            if (permille := loss_about(msg.args, self.me)) is None:
+                self.counters["misdirected_loss_report"] += 1
+            else:
+                self._events.append(LossReported(msg.author, permille))
         elif t is ControlType.SYNC_REQUEST:
             if not self._is_moderator():
                 return
@@ -1706,6 +1713,13 @@ class RoomSession:
         if self._recording.set(roster.members[self.me], on, roster.members.values()):
             self._events.append(RecordingChanged(self.me, on))
         self._send_control(ControlType.RECORDING, [on])
+
+    def report_loss(self, speaker: bytes, loss_permille: int) -> None:
+        """Tell ``speaker`` (unicast to its slot) the share of its frames we lost (§14.4)."""
+        self._require_member()
+        args, slot = report_args(speaker, loss_permille), self._slots.get(speaker)
+        if slot is not None and speaker != self.me:
+            self._send_control(ControlType.LOSS_REPORT, args, to=slot)
 
     def send_chat(self, text: str) -> None:
         """Send a text message to the room (spec §14.4)."""
