@@ -74,6 +74,8 @@ class JitterStats:
     late: int = 0
     played: int = 0
     concealed: int = 0
+    trailing: int = 0
+    """Of ``concealed``: the tail after a spurt's last packet (the speaker stopped, no loss)."""
     stretched: int = 0
     skipped: int = 0
     overflowed: int = 0
@@ -241,6 +243,7 @@ class JitterBuffer:
                 # concealed tail: a new talk spurt may continue right there.
                 self._playing = False
                 self._stretch_pending = 0
+                self.stats.trailing += self._empty_ticks - 1
                 self._next_seq = self._tail_start
                 self._tail_start = None
                 return Playout("idle")
