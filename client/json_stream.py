@@ -151,7 +151,6 @@ class EventStream:
             if a.speaker_id.hex() in members
         ]
 
-
     def playout(self) -> list[JsonObject]:
         """One ``audio_quality`` object per speaker played since the last call (honest LOSS)."""
         members = self.client.view.members
