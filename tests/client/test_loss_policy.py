@@ -1,7 +1,11 @@
-"""Receiver loss measurement (client.loss_report) and the FEC policy (client.fec_policy)."""
+"""Receiver loss measurement (client.loss_report), the FEC policy (client.fec_policy), wiring."""
 
 from __future__ import annotations
 
+import secrets
+
+from client.audio.sources import PcmSource
+from client.audio.synth import tone
 from client.fec_policy import (
     FEC_PERCENT,
     MAX_REPORTERS,
@@ -12,6 +16,10 @@ from client.fec_policy import (
     FecPolicy,
 )
 from client.loss_report import MAX_SPAN, MAX_SPEAKERS, MIN_EXPECTED, LossMeter
+from client.room_client import ClientConfig, RoomClient
+from e2ee.identity import IdentityKey
+from e2ee.room import events as ev
+from tests.client.router_relay import MemoryRelay
 
 A, B = b"a" * 32, b"b" * 32
 
@@ -120,3 +128,24 @@ def test_the_policy_remembers_at_most_max_reporters() -> None:
     for i in range(MAX_REPORTERS):
         policy.report(i.to_bytes(32, "big"), 0, 0.0)
     assert len(policy._reports) == MAX_REPORTERS and A not in policy._reports
+
+
+async def test_a_room_client_follows_reports_only_with_a_datagram_channel() -> None:
+    relay = MemoryRelay()
+    founder = IdentityKey.generate(secrets.token_bytes)
+    for datagrams, expected in ((True, FEC_PERCENT), (False, 0)):
+        client = RoomClient(
+            ClientConfig(
+                relay.invite(founder),
+                founder,
+                "Mod",
+                create=True,
+                source=PcmSource(tone(440.0, 1.0)),
+                datagrams=datagrams,
+            ),
+            connect=relay.connector(),
+        )
+        client.event_received(ev.LossReported(A, 50))  # 5 % of our frames lost at A
+        assert client.feed is not None
+        assert client.feed.encoder.config.expected_loss_percent == expected
+        assert client.feed.encoder.config.fec is bool(expected)
