@@ -982,6 +982,8 @@ class RoomSession:
             if self._recording.set(author, bool(msg.args[0]), roster.members.values()):
                 self._events.append(RecordingChanged(msg.author, bool(msg.args[0])))
         elif t is ControlType.LOSS_REPORT:
+            if not author.role.on_stage:
+                raise RemoteProtocolError("loss report from the audience", ErrorCode.UNAUTHORIZED)
             if (permille := loss_about(msg.args, self.me)) is None:
                 self.counters["misdirected_loss_report"] += 1
             else:
@@ -1716,7 +1718,9 @@ class RoomSession:
 
     def report_loss(self, speaker: bytes, loss_permille: int) -> None:
         """Tell ``speaker`` (unicast to its slot) the share of its frames we lost (§14.4)."""
-        self._require_member()
+        role = self._require_member().role_of(self.me)
+        if role is None or not role.on_stage:
+            raise LocalProtocolError("only stage members report loss")
         args, slot = report_args(speaker, loss_permille), self._slots.get(speaker)
         if slot is not None and speaker != self.me:
             self._send_control(ControlType.LOSS_REPORT, args, to=slot)

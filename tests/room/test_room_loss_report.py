@@ -29,6 +29,7 @@ def reports(link: Link) -> list[tuple[bytes, int]]:
 def test_a_report_reaches_only_the_speaker_it_is_about() -> None:
     r, mod, (a, b) = room(2)
     promote(r, mod, a)
+    promote(r, mod, b)
     start = len(r.log)
     b.session.report_loss(a.session.me, 42)
     r.pump()
@@ -41,6 +42,7 @@ def test_a_report_reaches_only_the_speaker_it_is_about() -> None:
 def test_a_report_the_relay_hands_to_another_member_is_dropped_and_counted() -> None:
     r, mod, (a, b) = room(2)
     promote(r, mod, a)
+    promote(r, mod, b)
     redirected: list[Envelope] = []
     deliver = a.session.envelope_received
 
@@ -60,12 +62,15 @@ def test_a_report_the_relay_hands_to_another_member_is_dropped_and_counted() -> 
 
 
 def test_report_loss_checks_its_arguments_and_sends_nothing_to_a_non_speaker() -> None:
-    r, mod, (a,) = room(1)
+    r, mod, (a, b) = room(2)
+    promote(r, mod, a)
     for bad in (-1, 1001, True):
         with pytest.raises(LocalProtocolError):
             mod.session.report_loss(a.session.me, bad)
     with pytest.raises(LocalProtocolError):
         mod.session.report_loss(b"\x01" * 31, 1)
+    with pytest.raises(LocalProtocolError):
+        b.session.report_loss(a.session.me, 1)  # the audience does not report
     before = len(r.log)
     a.session.report_loss(b"\x02" * 32, 1)  # nobody at a slot: nothing to send
     a.session.report_loss(a.session.me, 1)  # nor to oneself
@@ -205,6 +210,7 @@ def test_the_audience_sends_no_reports() -> None:
 def test_the_relay_sees_the_same_size_whatever_loss_is_reported() -> None:
     r, mod, (a, b) = room(2)
     promote(r, mod, a)
+    promote(r, mod, b)
     sizes = set()
     for permille in (0, 23, 24, 255, 256, 1000):
         start = len(r.log)
@@ -220,3 +226,16 @@ def test_the_loss_report_vector_parses_to_its_arguments() -> None:
     msg = parse_control(bytes.fromhex(vector["message"]))
     assert msg.type is ControlType.LOSS_REPORT
     assert msg.args == (bytes.fromhex(vector["speaker_id"]), vector["loss_permille"])
+
+
+def test_a_report_from_the_audience_is_unauthorized_and_not_applied() -> None:
+    r, mod, (a, b) = room(2)
+    promote(r, mod, a)
+    slot = a.slot
+    assert slot is not None and b.session.role is Role.LISTENER
+    before = a.session.counters["unauthorized"]
+    # a modified client in the audience sends one anyway
+    b.session._send_control(ControlType.LOSS_REPORT, [a.session.me, 500], to=slot)
+    r.pump()
+    assert reports(a) == []
+    assert a.session.counters["unauthorized"] == before + 1
