@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import trio
 
 from client.actions import KINDS, Action
+from client.audio.playout_quality import PlayoutWindow
 from client.console import read_lines
 from client.room_client import RoomClient
 from client.roster_view import ROLE_NAMES
@@ -28,6 +29,8 @@ MAX_COMMAND_BYTES = 4096
 """A longer command line is refused (chat text is at most 2,000 bytes, spec §14.4)."""
 LEVEL_INTERVAL = 1.0
 """Seconds between ``level`` objects for each speaker heard."""
+QUALITY_LEVELS = 5
+"""``audio_quality`` objects come with every fifth round of ``level`` objects (5 s)."""
 
 REASONS = {RemoveReason.LEFT: "left", RemoveReason.KICKED: "kicked", RemoveReason.BANNED: "banned"}
 
@@ -71,6 +74,7 @@ class EventStream:
     def __init__(self, client: RoomClient) -> None:
         self.client = client
         self._names: dict[bytes, str] = {}
+        self._playout = PlayoutWindow()
 
     def _name(self, member: bytes) -> str:
         return self._names.get(member, "a member")
@@ -147,6 +151,24 @@ class EventStream:
             if a.speaker_id.hex() in members
         ]
 
+    def playout(self) -> list[JsonObject]:
+        """One ``audio_quality`` object per speaker played since the last call (honest LOSS)."""
+        members = self.client.view.members
+        return [
+            {
+                "event": "audio_quality",
+                "name": members[q.speaker_id.hex()].name,
+                "frames": q.frames,
+                "concealed_pct": round(q.share(q.concealed), 1),
+                "fec_pct": round(q.share(q.recovered), 1),
+                "late_pct": round(q.share(q.late), 1),
+                "late_or_concealed_pct": round(q.late_or_concealed_pct, 1),
+                "delay_ms": round(q.delay_seconds * 1000),
+            }
+            for q in self._playout.take(self.client.receiver)
+            if q.speaker_id.hex() in members
+        ]
+
 
 class JsonConsole:
     """The ``--json`` console: objects on ``out``, JSON commands from stdin."""
@@ -186,7 +208,10 @@ class JsonConsole:
         self.emit({"event": "error", "text": message})
 
     async def _levels_loop(self) -> None:
+        rounds = 0
         while True:
             await trio.sleep(LEVEL_INTERVAL)
-            for obj in self.stream.levels():
+            rounds += 1
+            quality = self.stream.playout() if rounds % QUALITY_LEVELS == 0 else []
+            for obj in [*self.stream.levels(), *quality]:
                 self.emit(obj)

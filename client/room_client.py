@@ -38,6 +38,7 @@ import trio
 
 from client import exits, roster_view
 from client.actions import KINDS, LINE_HELP, Action, Kind
+from client.audio.encoder import OpusFrameEncoder
 from client.audio.format import Frame
 from client.audio.jitter import JitterConfig
 from client.audio.receiver import SPEAKING_THRESHOLD_DBFS, RoomAudioReceiver
@@ -48,6 +49,7 @@ from client.audio_watch import GapReport, SlotWatch
 from client.backoff import Backoff
 from client.door import Door
 from client.errors import CliError
+from client.loss_exchange import LossExchange
 from client.recording_mark import RecordingAnnouncer
 from client.relay_connect import link_connector, parse_invite
 from client.room_entry import make_room, room_occupied
@@ -186,6 +188,10 @@ class RoomClient:
         self.recording_mark = RecordingAnnouncer(self.room, self.session.act)
         if config.record is not None:
             self.on_room_event.append(self.recording_mark)
+        self.loss = LossExchange(
+            lambda: self.room, self.session.act, self._encoder, follow=config.datagrams
+        )
+        self.on_room_event.append(self.loss)
 
     def _new_room(self, *, create: bool) -> RoomSession:
         return make_room(
@@ -268,6 +274,9 @@ class RoomClient:
             self.feed.close()
         self.feed = EncodedFeed(source, stop_at_end=stop_at_end)
         self.session.feed = self._next_packet
+
+    def _encoder(self) -> OpusFrameEncoder | None:
+        return self.feed.encoder if self.feed is not None else None
 
     def _after_tick(self, _mixed: Frame, now: float) -> None:
         """Speaking indicators: who was heard above the speech threshold this tick."""
@@ -589,6 +598,7 @@ class RoomClient:
                 await nursery.start(self.session.run)
                 nursery.start_soon(playout_loop, self.receiver, self._after_tick)
                 nursery.start_soon(self._audio_health_loop)
+                nursery.start_soon(self.loss.run)
                 nursery.start_soon(self._slot_watchdog)
                 nursery.start_soon(self._watch_for_exit, nursery.cancel_scope)
                 nursery.start_soon(self._action_loop)

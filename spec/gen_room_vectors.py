@@ -166,6 +166,10 @@ def main() -> int:
     rec = sign_control(
         member, m_sess.public, room_id, ControlType.RECORDING, 8, 1, add.head, rec_args
     )
+    loss_args: list[Value] = [founder.public, 37]
+    loss = sign_control(
+        member, m_sess.public, room_id, ControlType.LOSS_REPORT, 9, 1, add.head, loss_args
+    )
     commit_payload_rng = Stream(b"commit payload nonce")
     commit_payload = seal.seal_epoch(
         seal.Kind.COMMIT,
@@ -250,6 +254,15 @@ def main() -> int:
             "head": h(add.head),
             "args": [True],
             "message": h(rec),
+        },
+        "control_loss_report": {
+            "type": int(ControlType.LOSS_REPORT),
+            "seq": 9,
+            "epoch": 1,
+            "head": h(add.head),
+            "speaker_id": h(founder.public),
+            "loss_permille": 37,
+            "message": h(loss),
         },
         "knock": {
             "plaintext": h(knock_pt),

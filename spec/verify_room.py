@@ -198,6 +198,12 @@ def check_payloads(
     c.eq("RECORDING type", rec["type"], 10)
     c.eq("RECORDING args", rec["args"], [True])
     c.eq("RECORDING control message", control_message(rec).hex(), rec["message"])
+    lr = v["control_loss_report"]
+    c.eq("LOSS_REPORT type", lr["type"], 11)
+    c.eq("LOSS_REPORT speaker id length", len(x(lr["speaker_id"])), 32)
+    c.eq("LOSS_REPORT permille in 0..1000", 0 <= lr["loss_permille"] <= 1000, True)
+    lr_args = {**lr, "args": [x(lr["speaker_id"]), lr["loss_permille"]]}
+    c.eq("LOSS_REPORT control message", control_message(lr_args).hex(), lr["message"])
     c1 = hkdf(L["control_key"], k1, ctx=room_id)
     want = keyed(room_id, c1, 3, msg, x(ct["nonce"]), u32(1))
     c.eq("CONTROL payload", want.hex(), ct["payload"])

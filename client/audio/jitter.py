@@ -17,11 +17,18 @@ Rules (``seq`` is a per-speaker, monotonically increasing integer that may jump)
 * With nothing buffered for ``idle_after_frames`` ticks the speaker goes idle;
   the next packet starts a new talk spurt.
 * The buffer holds at most ``max_frames`` packets (oldest dropped first).
-* Adaptive delay (optional): each late arrival raises the target by one frame
-  (up to ``max_target_frames``), stretching playout by one concealed frame;
-  after ``shrink_after_ticks`` ticks without a late arrival the target drops by
-  one again (not below the configured target), by skipping one buffered frame
-  when more than the target is buffered.
+* Adaptive delay (optional) follows the measured jitter
+  (:mod:`client.audio.jitter_estimate`: RFC 3550 interarrival jitter ``J``
+  over every arrival, late ones included; the delay it asks for is
+  ``ceil(3 J / 20 ms)`` frames).  The *floor* is that delay, clamped between
+  the configured target and ``max_target_frames``.  Once a second (every
+  ``ADAPT_TICKS`` ticks) a target below the floor rises by up to
+  ``MAX_GROWTH`` frames; each late arrival also raises it by one frame (up to
+  ``max_target_frames``).  Every frame of growth stretches playout by one
+  concealed frame.  After ``shrink_after_ticks`` ticks without a late arrival
+  the target drops by one again, never below the floor; playout catches up
+  by skipping one buffered frame once a second while more than the target
+  stayed buffered all that second.
 * :meth:`reset` forgets everything: use it when a speaker's stream restarts
   (for example with a new sender key and a counter that starts again).
 """
@@ -34,6 +41,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from client.audio.format import FRAME_SECONDS
+from client.audio.jitter_estimate import JitterEstimate
+
+ADAPT_TICKS = 50
+"""Ticks (one second) between two looks at the buffer level and the jitter estimate."""
+MAX_GROWTH = 2
+"""Frames the target may rise by at one look for the jitter estimate."""
 
 
 class PushResult(enum.Enum):
@@ -61,6 +74,8 @@ class JitterStats:
     late: int = 0
     played: int = 0
     concealed: int = 0
+    trailing: int = 0
+    """Of ``concealed``: the tail after a spurt's last packet (the speaker stopped, no loss)."""
     stretched: int = 0
     skipped: int = 0
     overflowed: int = 0
@@ -110,6 +125,7 @@ class JitterBuffer:
         self._ticks_since_late = 0
         self._ticks_since_trim = 0
         self._min_level = self.config.max_frames
+        self.estimate = JitterEstimate()
 
     # -- state -------------------------------------------------------------
     @property
@@ -120,6 +136,12 @@ class JitterBuffer:
     def buffered(self) -> int:
         """Packets waiting to be played."""
         return len(self._packets)
+
+    @property
+    def floor_frames(self) -> int:
+        """The delay the measured jitter calls for, within the configured bounds."""
+        needed = self.estimate.frames_needed()
+        return max(self.config.target_frames, min(self.config.max_target_frames, needed))
 
     @property
     def delay_seconds(self) -> float:
@@ -143,6 +165,7 @@ class JitterBuffer:
         if seq in self._packets or seq in self._recent_set:
             self.stats.duplicates += 1
             return PushResult.DUPLICATE
+        self.estimate.arrival(seq, now)
         if self._next_seq is not None and seq < self._next_seq:
             self.stats.late += 1
             self._remember(seq)
@@ -220,6 +243,7 @@ class JitterBuffer:
                 # concealed tail: a new talk spurt may continue right there.
                 self._playing = False
                 self._stretch_pending = 0
+                self.stats.trailing += self._empty_ticks - 1
                 self._next_seq = self._tail_start
                 self._tail_start = None
                 return Playout("idle")
@@ -238,12 +262,16 @@ class JitterBuffer:
         self._min_level = min(self._min_level, len(self._packets))
         if (
             self._ticks_since_late >= self.config.shrink_after_ticks
-            and self.target_frames > self.config.target_frames
+            and self.target_frames > self.floor_frames
         ):
             self.target_frames -= 1
             self._ticks_since_late = 0
-        if self._ticks_since_trim < 50:
+        if self._ticks_since_trim < ADAPT_TICKS:
             return
+        rise = min(MAX_GROWTH, self.floor_frames - self.target_frames)
+        if rise > 0:
+            self.target_frames += rise
+            self._stretch_pending += rise
         # Over the last second more than the target was always buffered:
         # skip the oldest frame to cut the delay by 20 ms.
         assert self._next_seq is not None

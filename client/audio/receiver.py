@@ -126,6 +126,10 @@ class RoomAudioReceiver:
     def decode_stats(self, speaker_id: MemberId) -> DecodeStats:
         return self._speakers[speaker_id].stats
 
+    def delay_seconds(self, speaker_id: MemberId) -> float:
+        """``speaker_id``'s current playout delay (its jitter buffer's target)."""
+        return self._speakers[speaker_id].jitter.delay_seconds
+
     def close(self) -> None:
         """Close the recorder and the output."""
         if self.recorder is not None:

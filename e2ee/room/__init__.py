@@ -34,6 +34,7 @@ Denied, MemberJoined(member, display_name, role), MemberLeft(member, reason),
 RoleChanged(member, old, new), HandQueueChanged(queue), InvitedToSpeak,
 AudioReceived(member, seq, opus), ChatReceived(member, text), MuteRequested(by),
 RecordingChanged(member, on) (``MemberView.recording`` holds the current mark),
+LossReported(member, loss_permille) (a stage member lost that share of our frames),
 Removed(reason), RoomEnded, KeysRotated(epoch), RoomSecretRotated(room_secret) (build the
 rotated link with ``Invite.rotated``), SecurityAlert(kind, detail) with kind
 "split_view" | "rollback" | "forged" | "stale_sender" | "isolated" | "key_mismatch",

@@ -25,6 +25,7 @@ from e2ee.canonical import Value
 from e2ee.errors import ErrorCode, RemoteProtocolError
 from e2ee.room import labels
 from e2ee.room.commit import HEAD_LEN, MAX_EPOCH
+from e2ee.room.loss_report import check_report_args
 from e2ee.room.roster import ID_LEN
 
 CONTROL_VERSION = 1
@@ -44,6 +45,7 @@ class ControlType(IntEnum):
     SYNC_REQUEST = 8  # []
     SLOTS = 9  # [[[member_id, slot u32], ...]]  (moderators only)
     RECORDING = 10  # [on bool]  (advisory: "I record the room", or no longer)
+    LOSS_REPORT = 11  # [speaker_id, loss_permille u16 <= 1000]  (unicast to that speaker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ def _check_args(ctype: ControlType, args: list[Value]) -> None:
         canonical.expect_str(args[0], "chat text", MAX_CHAT_BYTES)
     elif ctype is ControlType.MUTE_REQUEST and n == 1:
         canonical.expect_bytes(args[0], "target", ID_LEN)
+    elif ctype is ControlType.LOSS_REPORT:
+        check_report_args(args)
     elif ctype is ControlType.SLOTS and n == 1:
         entries = args[0]
         if not isinstance(entries, list) or len(entries) > 1024:

@@ -16,7 +16,8 @@ from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.room import actions
 from e2ee.room.chair import is_chair
 from e2ee.room.control import Control, ControlType, verify_control
-from e2ee.room.events import ChatReceived, Event, MuteRequested, RecordingChanged
+from e2ee.room.events import ChatReceived, Event, LossReported, MuteRequested, RecordingChanged
+from e2ee.room.loss_report import loss_about
 from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import Member, Op, Role, RosterState
 from e2ee.room.slots import Slots
@@ -133,6 +134,13 @@ class ControlIn:
             on = bool(msg.args[0])
             if recording.set(author, on, roster.members.values()):
                 out.event = RecordingChanged(msg.author, on)
+        elif t is ControlType.LOSS_REPORT:
+            if not author.role.on_stage:
+                raise RemoteProtocolError("loss report from the audience", ErrorCode.UNAUTHORIZED)
+            if (permille := loss_about(msg.args, me)) is None:
+                self._counters["misdirected_loss_report"] += 1
+            else:
+                out.event = LossReported(msg.author, permille)
         elif t is ControlType.SYNC_REQUEST and moderator:
             if at_least >= epoch:
                 self._counters["sync_not_behind"] += 1  # nothing it can be missing

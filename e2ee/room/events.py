@@ -92,6 +92,14 @@ class RecordingChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LossReported(Event):
+    """``member`` lost ``loss_permille`` of our frames over its last window (§14.4 LOSS_REPORT)."""
+
+    member: bytes
+    loss_permille: int
+
+
+@dataclass(frozen=True, slots=True)
 class Removed(Event):
     """This session was removed (kicked, banned) or its leave was committed."""
 

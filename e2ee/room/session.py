@@ -94,6 +94,7 @@ from e2ee.room.events import (
 from e2ee.room.fresh import FreshSecrets, Outcome
 from e2ee.room.joiner import Joiner
 from e2ee.room.liveness import QuietWatch
+from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media, StaleSender
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
 from e2ee.room.recording import RecordingMarks
@@ -1236,6 +1237,15 @@ class RoomSession:
         if self._recording.set(roster.members[self.me], on, roster.members.values()):
             self._events.append(RecordingChanged(self.me, on))
         self._send_control(ControlType.RECORDING, [on])
+
+    def report_loss(self, speaker: bytes, loss_permille: int) -> None:
+        """Tell ``speaker`` (unicast to its slot) the share of its frames we lost (§14.4)."""
+        role = self._require_member().role_of(self.me)
+        if role is None or not role.on_stage:
+            raise LocalProtocolError("only stage members report loss")
+        args, slot = report_args(speaker, loss_permille), self._slots.get(speaker)
+        if slot is not None and speaker != self.me:
+            self._send_control(ControlType.LOSS_REPORT, args, to=slot)
 
     def send_chat(self, text: str) -> None:
         """Send a text message to the room (spec §14.4)."""
