@@ -32,7 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bot": ("client.commands.bot", "room bots (welcome)"),
     "id": ("client.commands.identity", "show or rotate this device's identity"),
     "devices": ("client.commands.devices", "list this machine's microphones and speakers"),
-    "bench": ("client.bench.cli", "benchmarks: crypto, auth, room, fanout, join, audio, codec, network"),
+    "bench": (
+        "client.bench.cli",
+        "benchmarks: crypto, auth, room, fanout, join, audio, codec, network",
+    ),
 }
 
 EPILOG = """examples:
