@@ -38,7 +38,6 @@ module              owns                                                  spec
 
 from __future__ import annotations
 
-import hmac
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 
@@ -54,7 +53,18 @@ from e2ee.errors import (
 )
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import actions, admission, chair, forwarding, hints, keys, pending, rotation, seal
+from e2ee.room import (
+    actions,
+    admission,
+    beacons,
+    chair,
+    forwarding,
+    hints,
+    keys,
+    pending,
+    rotation,
+    seal,
+)
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions, Admit, Deny, Readmit, Rewelcome
 from e2ee.room.authority import Authority
@@ -70,15 +80,7 @@ from e2ee.room.commit import (
 )
 from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
-from e2ee.room.control import (
-    BEACON_HEADS,
-    Control,
-    ControlType,
-    decode_beacon,
-    encode_beacon,
-    parse_control,
-    sign_control,
-)
+from e2ee.room.control import Control, ControlType, parse_control, sign_control
 from e2ee.room.control_in import ControlIn
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import (
@@ -768,14 +770,7 @@ class RoomSession:
             self._quiet.heard(self._now)  # a member confirms our current head
 
     def _send_beacon(self) -> None:
-        """Head beacon (spec §16.2): stage broadcasts it, listeners send it to moderators.
-
-        It is sealed under the admission key, not an epoch key: two members on
-        different branches of a split hold different epoch keys, so only a key
-        that does not follow the chain lets them compare heads at all.  A MAC
-        under the named epoch's key proves the author holds that key to every
-        member that holds it too (spec §16.2).
-        """
+        """Head beacon (spec §16.2): stage broadcasts it, listeners send it to moderators."""
         payload = self._beacon_payload()
         if payload is None or self.roster is None:
             return
@@ -788,47 +783,27 @@ class RoomSession:
                     self._send_unicast(slot, payload)
 
     def _beacon_payload(self) -> bytes | None:
-        """Our head beacon (spec §16.2): the newest BEACON_HEADS heads, signed and sealed."""
         if self._state is not SessionState.MEMBER or self.slot is None or self.roster is None:
             return None
-        heads = self._chain.newest_heads(BEACON_HEADS)
-        pt = encode_beacon(self._identity, self.room_id, self._chain.epoch, heads)
-        key = self._keys.get(self._chain.epoch)
-        mac = bytes(seal.BEACON_MAC_LEN) if key is None else seal.beacon_mac(key, self.room_id, pt)
-        return seal.seal_admission(
-            self._admission_key, self.room_id, pt + mac, self._rng, seal.Kind.BEACON
+        return beacons.seal_beacon(
+            self._identity, self.room_id, self._admission_key, self._chain, self._keys, self._rng
         )
 
     def _on_beacon(self, body: bytes) -> None:
-        """A head beacon: signed by a member, MAC'd under the key of the epoch it names."""
+        """A member's head beacon, checked against our chain (spec §16.2, §16.4)."""
         if self._state is not SessionState.MEMBER or self.roster is None:
             return
-        pt, mac = body[: -seal.BEACON_MAC_LEN], body[-seal.BEACON_MAC_LEN :]
-        author, epoch, heads = decode_beacon(pt, self.room_id)
-        if author not in self.roster.members:
-            raise RemoteProtocolError("beacon from a non-member", ErrorCode.UNAUTHORIZED)
-        key = self._keys.get(epoch)
-        if (
-            key is not None
-            and self._chain.heads.get(epoch) == heads[0]
-            and not hmac.compare_digest(mac, seal.beacon_mac(key, self.room_id, pt))
-        ):  # it names our head, so it must prove our key; another head is a split (§16.2)
-            if any(mac):  # a member on our head holds another key: ours may be wrong (§16.2)
-                self._alert("key_mismatch", f"a member holds another key for epoch {epoch}")
+        claims = beacons.read_beacon(
+            body, self.room_id, self.roster.members, self._keys, self._chain
+        )
+        if isinstance(claims, beacons.ForeignKey):
+            # a member on our head holds another key: ours may be wrong (§16.2)
+            self._alert("key_mismatch", f"a member holds another key for epoch {claims.epoch}")
             raise RemoteProtocolError("beacon without the epoch key", ErrorCode.UNAUTHORIZED)
-        if epoch > self._chain.epoch:
-            self._check_head(author, epoch, heads[0])  # we are behind the author
-        elif (
-            self._chain.heads.get(epoch) == heads[0]
-            and epoch < self._chain.epoch
-            and self._is_moderator()
-        ):
-            self._catch_up_beacon_author(author, epoch)
-        for i, head in enumerate(heads):
-            if epoch - i <= self._chain.epoch:
-                # only the author's own newest head can confirm ours (spec §16.2)
-                self._check_head(author, epoch - i, head, confirms=i == 0)
-                return
+        if claims.lagging is not None and self._is_moderator():
+            self._catch_up_beacon_author(claims.author, claims.lagging)
+        for epoch, head, confirms in claims.checks:
+            self._check_head(claims.author, epoch, head, confirms)
 
     def _catch_up_beacon_author(self, author: bytes, epoch: int) -> None:
         """Moderator: a beacon shows ``author`` behind on our chain (spec §16.4).
