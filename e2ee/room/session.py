@@ -80,8 +80,9 @@ from e2ee.room.commit import (
 )
 from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
-from e2ee.room.control import Control, ControlType, parse_control, sign_control
+from e2ee.room.control import Control, ControlType, parse_control
 from e2ee.room.control_in import ControlIn
+from e2ee.room.control_out import ControlOut
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import (
     Admitted,
@@ -159,7 +160,7 @@ class RoomSession:
         self._buffer = pending.PendingPayloads(cfg.buffer_limit, cfg.buffer_bytes)
         self._draining = False
         self._slots = Slots()
-        self._seq = 0
+        self._control_out = ControlOut(identity, self._session_key.public, self.room_id)
         self._control_in = ControlIn(self.me, self.room_id, self.counters)
         self._pairs = Pairs(self._session_key, self.me, self.room_id)
         self._chunks = ChunkAssembler()
@@ -1355,23 +1356,9 @@ class RoomSession:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
         if self._state is not SessionState.MEMBER or self.slot is None:
             return
-        newest = self._keys.newest_control(self._chain.epoch)
-        if newest is None:
+        payload = self._control_out.seal(ctype, args, self._keys, self._chain, self._rng)
+        if payload is None:
             return
-        epoch, key = newest  # waiting for a fresh secret: the newest key we have
-        seq = self._seq
-        self._seq += 1
-        signed = sign_control(
-            self._identity,
-            self._session_key.public,
-            self.room_id,
-            ctype,
-            seq,
-            epoch,
-            self._chain.heads.get(epoch, self._chain.head),
-            args,
-        )
-        payload = seal.seal_epoch(seal.Kind.CONTROL, key, self.room_id, epoch, signed, self._rng)
         if to is None:
             self._send(EnvelopeType.CONTROL, 0, payload)
         else:
