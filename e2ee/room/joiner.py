@@ -9,7 +9,7 @@ room, a forged denial does not end it at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from e2ee import canonical
@@ -33,6 +33,14 @@ class Welcome:
     authority: tuple[tuple[bytes, Proof], ...]
     epoch_key: bytes
     stage: list[Value]
+
+    def stage_slots(self, me: bytes) -> Iterator[tuple[bytes, int]]:
+        """The well-formed ``[member_id, slot]`` stage entries of other members (§13.5)."""
+        for entry in self.stage:
+            if isinstance(entry, list) and len(entry) == 2:
+                mid, slot = entry
+                if isinstance(mid, bytes) and isinstance(slot, int) and mid != me:
+                    yield mid, slot
 
 
 class Joiner:

@@ -78,7 +78,7 @@ from e2ee.room.commit import (
     snapshot_body,
     state_digest,
 )
-from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
+from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects, members_before
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import Control, ControlType, parse_control
 from e2ee.room.control_in import ControlIn
@@ -606,10 +606,7 @@ class RoomSession:
             return False
         roster = self.roster
         assert roster is not None
-        before: dict[bytes, Member | None] = {}
-        for op in commit.ops:
-            if len(op) > 1 and isinstance(op[1], bytes):
-                before[op[1]] = roster.members.get(op[1])
+        before = members_before(commit, roster)
         hands_before = list(roster.hands)
         roster.apply_ops(list(commit.ops))
         self._authority.observe(commit)  # promotion proofs (spec §13.2)
@@ -1042,11 +1039,8 @@ class RoomSession:
             self.counters["rejected_verdict"] += 1
             raise
         self._install_snapshot(snap.state, snap.epoch, snap.head, welcome.epoch_key)
-        for entry in welcome.stage:
-            if isinstance(entry, list) and len(entry) == 2:
-                mid, slot = entry
-                if isinstance(mid, bytes) and isinstance(slot, int) and mid != self.me:
-                    self._slots.set(mid, slot)
+        for mid, slot in welcome.stage_slots(self.me):
+            self._slots.set(mid, slot)
         self._join_retry_at = None
         self._move(SessionState.MEMBER)
         for mid in snap.state.moderators():
@@ -1339,10 +1333,11 @@ class RoomSession:
             return
         if not forwarding.selected(self.room_id, self.me, member, epoch, n):
             return
-        raw = forwarding.missed_commit(self._chair.log, self._chain.epoch, epoch, self.room_id)
-        if raw is not None:
+        payload = forwarding.forward(
+            self._chair.log, self._chain.epoch, epoch, self.room_id, key, self._rng
+        )
+        if payload is not None:
             self.counters["commit_forwarded"] += 1
-            payload = seal.seal_epoch(seal.Kind.COMMIT, key, self.room_id, epoch, raw, self._rng)
             self._send_unicast(slot, payload)
 
     # -- output helpers ----------------------------------------------------
