@@ -466,19 +466,18 @@ class RoomSession:
                 self.counters["malformed"] += 1
 
     def _hint_candidates(self) -> Iterator[tuple[int | str | seal.PairChannel, bytes]]:
-        """The keys a payload's hint is tried against, in the order of spec §16.7."""
-        control = self._keys.control
-        epochs = sorted(control, reverse=True)[: hints.MAX_EPOCH_TRIALS]
-        if epochs and epochs[0] == self._chain.epoch:
-            yield epochs.pop(0), control[self._chain.epoch]
-        yield "admission", self._admission_key
-        for epoch in epochs:
-            yield epoch, control[epoch]
+        """The keys a payload's hint is tried against (:func:`e2ee.room.hints.candidates`)."""
+        channels = self._moderator_channels()
+        return hints.candidates(
+            self._keys.control, self._chain.epoch, self._admission_key, channels
+        )
+
+    def _moderator_channels(self) -> Iterator[seal.PairChannel]:
+        """Our pair channels with the other moderators, made as they are reached."""
         if self.roster is not None:
-            mods = [m for m in self.roster.moderators() if m != self.me]
-            for mid in mods[: hints.MAX_CHANNEL_TRIALS]:
-                ch = self._pair(mid)
-                yield ch, ch.key
+            for mid in self.roster.moderators():
+                if mid != self.me:
+                    yield self._pair(mid)
 
     def _dispatch(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         """Find a payload's key by its hint and hand it on by kind (spec §13.1)."""
@@ -1025,14 +1024,12 @@ class RoomSession:
             self.counters["unexpected_welcome"] += 1
             return
         try:
-            kind, moderator, body = self._joiner.open_verdict(payload)
-            if kind is admission.SealedType.DENIAL:
-                self._joiner.check_denial(moderator, body)
+            welcome = self._joiner.verdict(payload)
+            if isinstance(welcome, Denied):
                 self._move(SessionState.DENIED)
                 self._join_retry_at = None
-                self._events.append(Denied())
+                self._events.append(welcome)
                 return
-            welcome = self._joiner.check_welcome(moderator, body)
             snap = welcome.snapshot
             self._authority.install(welcome.authority, set(snap.state.moderators()))
         except HushroomError:
