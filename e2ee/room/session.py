@@ -915,8 +915,9 @@ class RoomSession:
         key = self._keys.get(self._chain.epoch)
         if key is None:
             return
+        chain = self._chain
         pt = self._chair.sync_reply(
-            mid, their_epoch, self._now, self._signed_snapshot, self._chain.epoch, key
+            mid, their_epoch, self._now, self.roster, chain.epoch, chain.head, self._authority, key
         )
         if pt is not None:
             self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
