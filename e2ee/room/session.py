@@ -57,6 +57,7 @@ from e2ee.room import (
     actions,
     admission,
     beacons,
+    catch_up,
     chair,
     forwarding,
     hints,
@@ -68,6 +69,7 @@ from e2ee.room import (
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions, Admit, Deny, Readmit, Rewelcome
 from e2ee.room.authority import Authority
+from e2ee.room.catch_up import SyncKey, SyncStep
 from e2ee.room.chain import Chain, HeadCheck, Placement
 from e2ee.room.chair import Chair, fresh_message, fresh_recipients, is_chair
 from e2ee.room.chunks import ChunkAssembler
@@ -852,12 +854,9 @@ class RoomSession:
 
     def _on_snapshot(self, msg: SnapshotOffer) -> None:
         snap = msg.snapshot
-        if snap.epoch < self._chain.epoch:
-            self._alert(
-                "rollback", f"offered a snapshot of epoch {snap.epoch} < {self._chain.epoch}"
-            )
-        elif snap.epoch == self._chain.epoch and snap.head != self._chain.head:
-            self._alert("split_view", "offered a snapshot with a different head")
+        refusal = catch_up.snapshot_refusal(snap, self._chain)
+        if refusal is not None:
+            self._alert(*refusal)
         else:
             self._install_snapshot(snap.state, snap.epoch, snap.head, msg.key)
 
@@ -879,13 +878,11 @@ class RoomSession:
         for raw in msg.commits:
             commit = decode_commit(canonical.expect_bytes(raw, "commit"), self.room_id)
             last = commit.epoch
-            if commit.epoch <= self._chain.epoch:
-                if self._chain.heads.get(commit.epoch) not in (None, commit.head):
-                    self._alert("split_view", f"sync shows another commit at epoch {commit.epoch}")
-                    return
+            step = catch_up.sync_step(commit, self._chain)
+            if step is SyncStep.HELD:
                 continue
-            if commit.epoch != self._chain.epoch + 1 or commit.parent != self._chain.head:
-                self._alert("split_view", "sync commits do not chain onto our head")
+            if step is not SyncStep.NEXT:
+                self._alert("split_view", step.value.format(commit.epoch))
                 return
             self._authorize(commit)
             if not self._apply_commit(commit):
@@ -893,16 +890,16 @@ class RoomSession:
             applied = True
             if self._state is not SessionState.MEMBER:
                 return
-        if last is not None and last < self._chain.epoch:
-            # sent before a commit we have applied since: its key is for an older epoch
-            self.counters["stale_sync"] += 1
-            return
         held = self._keys.get(self._chain.epoch)
-        if held is not None and held != msg.key:
+        verdict = catch_up.sync_key(
+            last, self._chain, held, msg.key, applied, self._fresh.awaiting is not None
+        )
+        if verdict is SyncKey.STALE:
+            self.counters["stale_sync"] += 1
+        elif verdict is SyncKey.FOREIGN:
             # we derived K_e ourselves from confirmed commits: a different one is a lie
             self._alert("key_mismatch", f"a sync offers another key for epoch {self._chain.epoch}")
-            return
-        if applied or held is None or self._fresh.awaiting:
+        elif verdict is SyncKey.INSTALL:
             self._fresh.cancel()
             self._install_epoch(self._chain.epoch, self._chain.head, msg.key)
             self._drain_buffer()
@@ -1240,14 +1237,13 @@ class RoomSession:
         pt = rotation.encode_rotation(
             self._identity, self.room_id, self._chain.epoch, new.room_secret
         )
-        for mid, member in roster.members.items():
-            slot = self._slots.get(mid)
-            if mid == self.me:
-                continue
-            if slot is None:
-                self.counters["rotation_unreachable"] += 1
-                continue
-            self._send_unicast(slot, seal.seal_to(member.session_key, self.room_id, pt, self._rng))
+        sealed, unreachable = rotation.seal_to_members(
+            pt, roster, self.me, self._slots, self.room_id, self._rng
+        )
+        if unreachable:
+            self.counters["rotation_unreachable"] += unreachable
+        for slot, payload in sealed:
+            self._send_unicast(slot, payload)
         self._rotations.note_own(self._chain.epoch)
         self._switch_secret(new)
 
