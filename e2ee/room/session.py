@@ -21,12 +21,16 @@ module              owns                                                  spec
 ==================  ====================================================  ============
 ``state``           the session's life: enum and transition table         §13.3, §13.5
 ``chain``           epoch, head, recent heads; split views; behind        §16.2–§16.4
+``beacons``         sealing our head beacon, reading a member's           §16.2
+``catch_up``        what a sync or snapshot does to our chain and key     §16.4
 ``epochs``          epoch and control keys, their expiry                  §15.1, §15.4
 ``fresh``           the awaited re-key secret, early secrets              §15.2
 ``chair``           op queue, commit in flight, welcomes, leaves, log     §12.5, §16.4
 ``admitting``       challenges, pending knocks, known members             §13.3–§13.5
 ``joiner``          the joining side of admission                         §13.3, §13.5
 ``control_in``      last control ``seq`` per member; what each type does  §14.3, §14.4
+``control_out``     our control ``seq``; signing, sealing our messages    §14.2
+``hints``           which key a payload's hint names, tried in order      §13.1, §16.7
 ``recording``       which member sessions say they record (advisory)      §14.4
 ``commit_effects``  what a commit means to this member                    §12.2
 ``media``           frame sender, speaker proofs, frame receivers         §15.4, §15.6
