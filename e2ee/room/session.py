@@ -1282,13 +1282,8 @@ class RoomSession:
         speaker authentication is the media module's (spec §15.6)."""
         if self._state is not SessionState.MEMBER or self.roster is None:
             return
-        member = self._slots.owner(src)
+        member = self._media.sender_of(src, self._slots, self.roster)
         if member is None:
-            self.counters["audio_rejected_unknown_slot"] += 1
-            return
-        role = self.roster.role_of(member)
-        if role is None or not role.on_stage:
-            self.counters["audio_rejected_role"] += 1
             return
         on_stage = self.role is not None and self.role.on_stage
         heard = self._media.heard(
