@@ -245,11 +245,17 @@ class Chair:
         member: bytes,
         their_epoch: int,
         now: float,
-        snapshot: Callable[[], bytes],
+        roster: RosterState,
         current: int,
+        head: bytes,
+        authority: Authority,
         key: bytes,
     ) -> bytes | None:
-        """The pair message that catches ``member`` up, within the pacing (spec §16.4, §16.7)."""
+        """The pair message that catches ``member`` up, within the pacing (spec §16.4, §16.7).
+
+        The commits since ``their_epoch`` from the log, or our signed snapshot of
+        ``(current, head)`` when the log does not reach back or a snapshot was asked.
+        """
         if not self._pacer.request(member, their_epoch, now):
             self._counters["sync_deferred"] += 1
             return None
@@ -257,7 +263,8 @@ class Chair:
         if commits is not None:
             pt = canonical.encode([int(PairType.SYNC), list[Value](commits), key])
         else:
-            pt = canonical.encode([int(PairType.SNAPSHOT), snapshot(), key])
+            snapshot = self.signed_snapshot(roster, current, head, authority)
+            pt = canonical.encode([int(PairType.SNAPSHOT), snapshot, key])
         self._pacer.sent(member, now, snapshot=commits is None)
         return pt
 

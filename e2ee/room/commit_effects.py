@@ -60,6 +60,15 @@ class Promoted:
 Effect = Event | Joined | Gone | MyRole | Promoted | SessionState
 
 
+def members_before(commit: Commit, roster: RosterState) -> dict[bytes, Member | None]:
+    """The roster entries of the members ``commit``'s ops name, before it applies."""
+    before: dict[bytes, Member | None] = {}
+    for op in commit.ops:
+        if len(op) > 1 and isinstance(op[1], bytes):
+            before[op[1]] = roster.members.get(op[1])
+    return before
+
+
 def commit_effects(
     commit: Commit,
     before: dict[bytes, Member | None],

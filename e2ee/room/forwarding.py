@@ -15,10 +15,10 @@ slots, not member ids) cannot predict.  In a room of at most
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from e2ee import kdf
-from e2ee.room import labels
+from e2ee.room import labels, seal
 from e2ee.room.commit import decode_commit
 
 FORWARDERS = 8
@@ -50,3 +50,18 @@ def missed_commit(log: Sequence[bytes], current: int, stale: int, room_id: bytes
         return None
     raw = log[len(log) - 1 - back]
     return raw if decode_commit(raw, room_id).epoch == stale + 1 else None
+
+
+def forward(
+    log: Sequence[bytes],
+    current: int,
+    stale: int,
+    room_id: bytes,
+    stale_key: bytes,
+    rng: Callable[[int], bytes],
+) -> bytes | None:
+    """The missed commit sealed under the stale epoch's control key, which the sender holds."""
+    raw = missed_commit(log, current, stale, room_id)
+    if raw is None:
+        return None
+    return seal.seal_epoch(seal.Kind.COMMIT, stale_key, room_id, stale, raw, rng)

@@ -9,11 +9,12 @@ decryption, and at most one decryption after a match.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Final, TypeVar
 
-from e2ee.room.seal import hint_matches
+from e2ee.room.keys import ControlKeys
+from e2ee.room.seal import PairChannel, hint_matches
 
 MAX_EPOCH_TRIALS: Final = 128  # held epoch keys tried, newest first (spec §16.7)
 MAX_CHANNEL_TRIALS: Final = 31  # pairwise channels with moderators tried (spec §16.7)
@@ -28,6 +29,26 @@ class NoMatch:
 
 NO_MATCH: Final = NoMatch()
 T = TypeVar("T")
+
+
+def candidates(
+    control: ControlKeys, current: int, admission_key: bytes, channels: Iterable[PairChannel]
+) -> Iterator[tuple[int | str | PairChannel, bytes]]:
+    """The keys a payload's hint is tried against, in the order of spec §16.7.
+
+    The current epoch's control key, the admission key, the other held epochs'
+    control keys newest first (MAX_EPOCH_TRIALS in all), then the pair
+    channels with moderators (MAX_CHANNEL_TRIALS), which ``channels`` yields
+    lazily: most payloads match before the first of them.
+    """
+    epochs = sorted(control, reverse=True)[:MAX_EPOCH_TRIALS]
+    if epochs and epochs[0] == current:
+        yield epochs.pop(0), control[current]
+    yield "admission", admission_key
+    for epoch in epochs:
+        yield epoch, control[epoch]
+    for ch in islice(channels, MAX_CHANNEL_TRIALS):
+        yield ch, ch.key
 
 
 def find_key(payload: bytes, candidates: Iterable[tuple[T, bytes]]) -> T | NoMatch:

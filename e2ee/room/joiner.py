@@ -9,7 +9,7 @@ room, a forged denial does not end it at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from e2ee import canonical
@@ -19,6 +19,7 @@ from e2ee.identity import IdentityKey, SessionCertificate, SessionKey
 from e2ee.room import admission, seal
 from e2ee.room.authority import Proof, parse_entries, parse_proof, verify_proof
 from e2ee.room.commit import Snapshot, decode_snapshot
+from e2ee.room.events import Denied
 
 MAX_ANSWERS_PER_KNOCK = 8
 MAX_TRUSTED = 16
@@ -33,6 +34,14 @@ class Welcome:
     authority: tuple[tuple[bytes, Proof], ...]
     epoch_key: bytes
     stage: list[Value]
+
+    def stage_slots(self, me: bytes) -> Iterator[tuple[bytes, int]]:
+        """The well-formed ``[member_id, slot]`` stage entries of other members (§13.5)."""
+        for entry in self.stage:
+            if isinstance(entry, list) and len(entry) == 2:
+                mid, slot = entry
+                if isinstance(mid, bytes) and isinstance(slot, int) and mid != me:
+                    yield mid, slot
 
 
 class Joiner:
@@ -111,6 +120,14 @@ class Joiner:
         if body[0] != self._session.public:
             raise RemoteProtocolError("verdict for another session", ErrorCode.MALFORMED)
         return kind, moderator, body
+
+    def verdict(self, pt: bytes) -> Welcome | Denied:
+        """An opened SEALED payload to this session, verified back to the founder (§13.5)."""
+        kind, moderator, body = self.open_verdict(pt)
+        if kind is admission.SealedType.DENIAL:
+            self.check_denial(moderator, body)
+            return Denied()
+        return self.check_welcome(moderator, body)
 
     def check_denial(self, moderator: bytes, body: list[Value]) -> None:
         """A denial counts only from a moderator whose proof chains to the founder (§13.5)."""

@@ -26,6 +26,8 @@ from e2ee.room.audio_in import AudioIn
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import AudioReceived, ForgedAudio
 from e2ee.room.fresh import AwaitingFresh
+from e2ee.room.roster import RosterState
+from e2ee.room.slots import Slots
 from e2ee.room.speaker_auth import AuthConfig, ProofBatcher, ProofGate
 
 
@@ -108,6 +110,19 @@ class Media:
         return self._proofs_out.flush() if due is not None and now >= due else []
 
     # -- hearing -----------------------------------------------------------------
+    def sender_of(self, src: int, slots: Slots, roster: RosterState) -> bytes | None:
+        """Anti-ghosting (spec §15.4): the stage member whose slot ``src`` is, else None
+        (counted): only a current stage member's slot may send audio."""
+        member = slots.owner(src)
+        if member is None:
+            self._counters["audio_rejected_unknown_slot"] += 1
+            return None
+        role = roster.role_of(member)
+        if role is None or not role.on_stage:
+            self._counters["audio_rejected_role"] += 1
+            return None
+        return member
+
     def heard(
         self,
         member: bytes,

@@ -20,15 +20,17 @@ secret the removed member knows) is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from e2ee import canonical, identity, kdf
 from e2ee.canonical import Value
 from e2ee.errors import ErrorCode, RemoteProtocolError
 from e2ee.invite import ADMISSION_KEY_LEN, ROOM_SECRET_LEN, ROOM_TAG_LEN
-from e2ee.room import admission
+from e2ee.room import admission, seal
 from e2ee.room.commit import MAX_EPOCH
 from e2ee.room.roster import RosterState
+from e2ee.room.slots import Slots
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,29 @@ def encode_rotation(
     """``[2, 4, moderator_id, body, signature]`` (spec §13.7)."""
     body: list[Value] = [epoch, room_secret]
     return admission.encode_verdict(moderator, room_id, admission.SealedType.ROTATE, body)
+
+
+def seal_to_members(
+    pt: bytes,
+    roster: RosterState,
+    me: bytes,
+    slots: Slots,
+    room_id: bytes,
+    rng: Callable[[int], bytes],
+) -> tuple[list[tuple[int, bytes]], int]:
+    """A ROTATE sealed to each other member whose slot is known: ``(slot, payload)``
+    pairs, and how many members could not be reached (they need the new invite)."""
+    out: list[tuple[int, bytes]] = []
+    unreachable = 0
+    for mid, member in roster.members.items():
+        if mid == me:
+            continue
+        slot = slots.get(mid)
+        if slot is None:
+            unreachable += 1
+        else:
+            out.append((slot, seal.seal_to(member.session_key, room_id, pt, rng)))
+    return out, unreachable
 
 
 class Rotations:

@@ -21,12 +21,16 @@ module              owns                                                  spec
 ==================  ====================================================  ============
 ``state``           the session's life: enum and transition table         §13.3, §13.5
 ``chain``           epoch, head, recent heads; split views; behind        §16.2–§16.4
+``beacons``         sealing our head beacon, reading a member's           §16.2
+``catch_up``        what a sync or snapshot does to our chain and key     §16.4
 ``epochs``          epoch and control keys, their expiry                  §15.1, §15.4
 ``fresh``           the awaited re-key secret, early secrets              §15.2
 ``chair``           op queue, commit in flight, welcomes, leaves, log     §12.5, §16.4
 ``admitting``       challenges, pending knocks, known members             §13.3–§13.5
 ``joiner``          the joining side of admission                         §13.3, §13.5
 ``control_in``      last control ``seq`` per member; what each type does  §14.3, §14.4
+``control_out``     our control ``seq``; signing, sealing our messages    §14.2
+``hints``           which key a payload's hint names, tried in order      §13.1, §16.7
 ``recording``       which member sessions say they record (advisory)      §14.4
 ``commit_effects``  what a commit means to this member                    §12.2
 ``media``           frame sender, speaker proofs, frame receivers         §15.4, §15.6
@@ -38,7 +42,6 @@ module              owns                                                  spec
 
 from __future__ import annotations
 
-import hmac
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 
@@ -54,10 +57,23 @@ from e2ee.errors import (
 )
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.invite import Invite
-from e2ee.room import actions, admission, chair, forwarding, hints, keys, pending, rotation, seal
+from e2ee.room import (
+    actions,
+    admission,
+    beacons,
+    catch_up,
+    chair,
+    forwarding,
+    hints,
+    keys,
+    pending,
+    rotation,
+    seal,
+)
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions, Admit, Deny, Readmit, Rewelcome
 from e2ee.room.authority import Authority
+from e2ee.room.catch_up import SyncKey, SyncStep
 from e2ee.room.chain import Chain, HeadCheck, Placement
 from e2ee.room.chair import Chair, fresh_message, fresh_recipients, is_chair
 from e2ee.room.chunks import ChunkAssembler
@@ -68,18 +84,11 @@ from e2ee.room.commit import (
     snapshot_body,
     state_digest,
 )
-from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
+from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects, members_before
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
-from e2ee.room.control import (
-    BEACON_HEADS,
-    Control,
-    ControlType,
-    decode_beacon,
-    encode_beacon,
-    parse_control,
-    sign_control,
-)
+from e2ee.room.control import Control, ControlType, parse_control
 from e2ee.room.control_in import ControlIn
+from e2ee.room.control_out import ControlOut
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import (
     Admitted,
@@ -158,7 +167,7 @@ class RoomSession:
         self._buffer = pending.PendingPayloads(cfg.buffer_limit, cfg.buffer_bytes)
         self._draining = False
         self._slots = Slots()
-        self._seq = 0
+        self._control_out = ControlOut(identity, self._session_key.public, self.room_id)
         self._control_in = ControlIn(self.me, self.room_id, self.counters)
         self._pairs = Pairs(self._session_key, self.me, self.room_id)
         self._chunks = ChunkAssembler()
@@ -464,19 +473,18 @@ class RoomSession:
                 self.counters["malformed"] += 1
 
     def _hint_candidates(self) -> Iterator[tuple[int | str | seal.PairChannel, bytes]]:
-        """The keys a payload's hint is tried against, in the order of spec §16.7."""
-        control = self._keys.control
-        epochs = sorted(control, reverse=True)[: hints.MAX_EPOCH_TRIALS]
-        if epochs and epochs[0] == self._chain.epoch:
-            yield epochs.pop(0), control[self._chain.epoch]
-        yield "admission", self._admission_key
-        for epoch in epochs:
-            yield epoch, control[epoch]
+        """The keys a payload's hint is tried against (:func:`e2ee.room.hints.candidates`)."""
+        channels = self._moderator_channels()
+        return hints.candidates(
+            self._keys.control, self._chain.epoch, self._admission_key, channels
+        )
+
+    def _moderator_channels(self) -> Iterator[seal.PairChannel]:
+        """Our pair channels with the other moderators, made as they are reached."""
         if self.roster is not None:
-            mods = [m for m in self.roster.moderators() if m != self.me]
-            for mid in mods[: hints.MAX_CHANNEL_TRIALS]:
-                ch = self._pair(mid)
-                yield ch, ch.key
+            for mid in self.roster.moderators():
+                if mid != self.me:
+                    yield self._pair(mid)
 
     def _dispatch(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         """Find a payload's key by its hint and hand it on by kind (spec §13.1)."""
@@ -604,10 +612,7 @@ class RoomSession:
             return False
         roster = self.roster
         assert roster is not None
-        before: dict[bytes, Member | None] = {}
-        for op in commit.ops:
-            if len(op) > 1 and isinstance(op[1], bytes):
-                before[op[1]] = roster.members.get(op[1])
+        before = members_before(commit, roster)
         hands_before = list(roster.hands)
         roster.apply_ops(list(commit.ops))
         self._authority.observe(commit)  # promotion proofs (spec §13.2)
@@ -769,14 +774,7 @@ class RoomSession:
             self._quiet.heard(self._now)  # a member confirms our current head
 
     def _send_beacon(self) -> None:
-        """Head beacon (spec §16.2): stage broadcasts it, listeners send it to moderators.
-
-        It is sealed under the admission key, not an epoch key: two members on
-        different branches of a split hold different epoch keys, so only a key
-        that does not follow the chain lets them compare heads at all.  A MAC
-        under the named epoch's key proves the author holds that key to every
-        member that holds it too (spec §16.2).
-        """
+        """Head beacon (spec §16.2): stage broadcasts it, listeners send it to moderators."""
         payload = self._beacon_payload()
         if payload is None or self.roster is None:
             return
@@ -789,47 +787,27 @@ class RoomSession:
                     self._send_unicast(slot, payload)
 
     def _beacon_payload(self) -> bytes | None:
-        """Our head beacon (spec §16.2): the newest BEACON_HEADS heads, signed and sealed."""
         if self._state is not SessionState.MEMBER or self.slot is None or self.roster is None:
             return None
-        heads = self._chain.newest_heads(BEACON_HEADS)
-        pt = encode_beacon(self._identity, self.room_id, self._chain.epoch, heads)
-        key = self._keys.get(self._chain.epoch)
-        mac = bytes(seal.BEACON_MAC_LEN) if key is None else seal.beacon_mac(key, self.room_id, pt)
-        return seal.seal_admission(
-            self._admission_key, self.room_id, pt + mac, self._rng, seal.Kind.BEACON
+        return beacons.seal_beacon(
+            self._identity, self.room_id, self._admission_key, self._chain, self._keys, self._rng
         )
 
     def _on_beacon(self, body: bytes) -> None:
-        """A head beacon: signed by a member, MAC'd under the key of the epoch it names."""
+        """A member's head beacon, checked against our chain (spec §16.2, §16.4)."""
         if self._state is not SessionState.MEMBER or self.roster is None:
             return
-        pt, mac = body[: -seal.BEACON_MAC_LEN], body[-seal.BEACON_MAC_LEN :]
-        author, epoch, heads = decode_beacon(pt, self.room_id)
-        if author not in self.roster.members:
-            raise RemoteProtocolError("beacon from a non-member", ErrorCode.UNAUTHORIZED)
-        key = self._keys.get(epoch)
-        if (
-            key is not None
-            and self._chain.heads.get(epoch) == heads[0]
-            and not hmac.compare_digest(mac, seal.beacon_mac(key, self.room_id, pt))
-        ):  # it names our head, so it must prove our key; another head is a split (§16.2)
-            if any(mac):  # a member on our head holds another key: ours may be wrong (§16.2)
-                self._alert("key_mismatch", f"a member holds another key for epoch {epoch}")
+        claims = beacons.read_beacon(
+            body, self.room_id, self.roster.members, self._keys, self._chain
+        )
+        if isinstance(claims, beacons.ForeignKey):
+            # a member on our head holds another key: ours may be wrong (§16.2)
+            self._alert("key_mismatch", f"a member holds another key for epoch {claims.epoch}")
             raise RemoteProtocolError("beacon without the epoch key", ErrorCode.UNAUTHORIZED)
-        if epoch > self._chain.epoch:
-            self._check_head(author, epoch, heads[0])  # we are behind the author
-        elif (
-            self._chain.heads.get(epoch) == heads[0]
-            and epoch < self._chain.epoch
-            and self._is_moderator()
-        ):
-            self._catch_up_beacon_author(author, epoch)
-        for i, head in enumerate(heads):
-            if epoch - i <= self._chain.epoch:
-                # only the author's own newest head can confirm ours (spec §16.2)
-                self._check_head(author, epoch - i, head, confirms=i == 0)
-                return
+        if claims.lagging is not None and self._is_moderator():
+            self._catch_up_beacon_author(claims.author, claims.lagging)
+        for epoch, head, confirms in claims.checks:
+            self._check_head(claims.author, epoch, head, confirms)
 
     def _catch_up_beacon_author(self, author: bytes, epoch: int) -> None:
         """Moderator: a beacon shows ``author`` behind on our chain (spec §16.4).
@@ -881,12 +859,9 @@ class RoomSession:
 
     def _on_snapshot(self, msg: SnapshotOffer) -> None:
         snap = msg.snapshot
-        if snap.epoch < self._chain.epoch:
-            self._alert(
-                "rollback", f"offered a snapshot of epoch {snap.epoch} < {self._chain.epoch}"
-            )
-        elif snap.epoch == self._chain.epoch and snap.head != self._chain.head:
-            self._alert("split_view", "offered a snapshot with a different head")
+        refusal = catch_up.snapshot_refusal(snap, self._chain)
+        if refusal is not None:
+            self._alert(*refusal)
         else:
             self._install_snapshot(snap.state, snap.epoch, snap.head, msg.key)
 
@@ -908,13 +883,11 @@ class RoomSession:
         for raw in msg.commits:
             commit = decode_commit(canonical.expect_bytes(raw, "commit"), self.room_id)
             last = commit.epoch
-            if commit.epoch <= self._chain.epoch:
-                if self._chain.heads.get(commit.epoch) not in (None, commit.head):
-                    self._alert("split_view", f"sync shows another commit at epoch {commit.epoch}")
-                    return
+            step = catch_up.sync_step(commit, self._chain)
+            if step is SyncStep.HELD:
                 continue
-            if commit.epoch != self._chain.epoch + 1 or commit.parent != self._chain.head:
-                self._alert("split_view", "sync commits do not chain onto our head")
+            if step is not SyncStep.NEXT:
+                self._alert("split_view", step.value.format(commit.epoch))
                 return
             self._authorize(commit)
             if not self._apply_commit(commit):
@@ -922,16 +895,16 @@ class RoomSession:
             applied = True
             if self._state is not SessionState.MEMBER:
                 return
-        if last is not None and last < self._chain.epoch:
-            # sent before a commit we have applied since: its key is for an older epoch
-            self.counters["stale_sync"] += 1
-            return
         held = self._keys.get(self._chain.epoch)
-        if held is not None and held != msg.key:
+        verdict = catch_up.sync_key(
+            last, self._chain, held, msg.key, applied, self._fresh.awaiting is not None
+        )
+        if verdict is SyncKey.STALE:
+            self.counters["stale_sync"] += 1
+        elif verdict is SyncKey.FOREIGN:
             # we derived K_e ourselves from confirmed commits: a different one is a lie
             self._alert("key_mismatch", f"a sync offers another key for epoch {self._chain.epoch}")
-            return
-        if applied or held is None or self._fresh.awaiting:
+        elif verdict is SyncKey.INSTALL:
             self._fresh.cancel()
             self._install_epoch(self._chain.epoch, self._chain.head, msg.key)
             self._drain_buffer()
@@ -944,8 +917,9 @@ class RoomSession:
         key = self._keys.get(self._chain.epoch)
         if key is None:
             return
+        chain = self._chain
         pt = self._chair.sync_reply(
-            mid, their_epoch, self._now, self._signed_snapshot, self._chain.epoch, key
+            mid, their_epoch, self._now, self.roster, chain.epoch, chain.head, self._authority, key
         )
         if pt is not None:
             self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
@@ -1053,25 +1027,20 @@ class RoomSession:
             self.counters["unexpected_welcome"] += 1
             return
         try:
-            kind, moderator, body = self._joiner.open_verdict(payload)
-            if kind is admission.SealedType.DENIAL:
-                self._joiner.check_denial(moderator, body)
+            welcome = self._joiner.verdict(payload)
+            if isinstance(welcome, Denied):
                 self._move(SessionState.DENIED)
                 self._join_retry_at = None
-                self._events.append(Denied())
+                self._events.append(welcome)
                 return
-            welcome = self._joiner.check_welcome(moderator, body)
             snap = welcome.snapshot
             self._authority.install(welcome.authority, set(snap.state.moderators()))
         except HushroomError:
             self.counters["rejected_verdict"] += 1
             raise
         self._install_snapshot(snap.state, snap.epoch, snap.head, welcome.epoch_key)
-        for entry in welcome.stage:
-            if isinstance(entry, list) and len(entry) == 2:
-                mid, slot = entry
-                if isinstance(mid, bytes) and isinstance(slot, int) and mid != self.me:
-                    self._slots.set(mid, slot)
+        for mid, slot in welcome.stage_slots(self.me):
+            self._slots.set(mid, slot)
         self._join_retry_at = None
         self._move(SessionState.MEMBER)
         for mid in snap.state.moderators():
@@ -1282,14 +1251,13 @@ class RoomSession:
         pt = rotation.encode_rotation(
             self._identity, self.room_id, self._chain.epoch, new.room_secret
         )
-        for mid, member in roster.members.items():
-            slot = self._slots.get(mid)
-            if mid == self.me:
-                continue
-            if slot is None:
-                self.counters["rotation_unreachable"] += 1
-                continue
-            self._send_unicast(slot, seal.seal_to(member.session_key, self.room_id, pt, self._rng))
+        sealed, unreachable = rotation.seal_to_members(
+            pt, roster, self.me, self._slots, self.room_id, self._rng
+        )
+        if unreachable:
+            self.counters["rotation_unreachable"] += unreachable
+        for slot, payload in sealed:
+            self._send_unicast(slot, payload)
         self._rotations.note_own(self._chain.epoch)
         self._switch_secret(new)
 
@@ -1324,13 +1292,8 @@ class RoomSession:
         speaker authentication is the media module's (spec §15.6)."""
         if self._state is not SessionState.MEMBER or self.roster is None:
             return
-        member = self._slots.owner(src)
+        member = self._media.sender_of(src, self._slots, self.roster)
         if member is None:
-            self.counters["audio_rejected_unknown_slot"] += 1
-            return
-        role = self.roster.role_of(member)
-        if role is None or not role.on_stage:
-            self.counters["audio_rejected_role"] += 1
             return
         on_stage = self.role is not None and self.role.on_stage
         heard = self._media.heard(
@@ -1373,10 +1336,11 @@ class RoomSession:
             return
         if not forwarding.selected(self.room_id, self.me, member, epoch, n):
             return
-        raw = forwarding.missed_commit(self._chair.log, self._chain.epoch, epoch, self.room_id)
-        if raw is not None:
+        payload = forwarding.forward(
+            self._chair.log, self._chain.epoch, epoch, self.room_id, key, self._rng
+        )
+        if payload is not None:
             self.counters["commit_forwarded"] += 1
-            payload = seal.seal_epoch(seal.Kind.COMMIT, key, self.room_id, epoch, raw, self._rng)
             self._send_unicast(slot, payload)
 
     # -- output helpers ----------------------------------------------------
@@ -1390,23 +1354,9 @@ class RoomSession:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
         if self._state is not SessionState.MEMBER or self.slot is None:
             return
-        newest = self._keys.newest_control(self._chain.epoch)
-        if newest is None:
+        payload = self._control_out.seal(ctype, args, self._keys, self._chain, self._rng)
+        if payload is None:
             return
-        epoch, key = newest  # waiting for a fresh secret: the newest key we have
-        seq = self._seq
-        self._seq += 1
-        signed = sign_control(
-            self._identity,
-            self._session_key.public,
-            self.room_id,
-            ctype,
-            seq,
-            epoch,
-            self._chain.heads.get(epoch, self._chain.head),
-            args,
-        )
-        payload = seal.seal_epoch(seal.Kind.CONTROL, key, self.room_id, epoch, signed, self._rng)
         if to is None:
             self._send(EnvelopeType.CONTROL, 0, payload)
         else:

@@ -31,10 +31,10 @@ def churn(room: Scene, times: int) -> None:
 def request_sealed_under(room: Scene, epoch: int, key: bytes) -> bytes:
     """A SYNC_REQUEST from the first listener that claims epoch 0, sealed under ``epoch``."""
     s, mod = room.listener.session, room.moderator.session
-    s._seq += 1
+    s._control_out.seq += 1
     signed = sign_control(
         s._identity, s._session_key.public, s.room_id, ControlType.SYNC_REQUEST,
-        s._seq - 1, 0, mod._chain.heads[0], [],
+        s._control_out.seq - 1, 0, mod._chain.heads[0], [],
     )  # fmt: skip
     return seal.seal_epoch(seal.Kind.CONTROL, key, s.room_id, epoch, signed, s._rng)
 

@@ -33,8 +33,8 @@ def room_with_history(commits: int) -> tuple[Router, Link, Link]:
 def sync_request(s: RoomSession, claimed_epoch: int, head: bytes, key: bytes) -> bytes:
     """A validly signed SYNC_REQUEST from member ``s`` at ``claimed_epoch``, sealed under
     that epoch's control ``key`` (spec §16.4: a request is believed as far as its seal)."""
-    seq = s._seq
-    s._seq += 1
+    seq = s._control_out.seq
+    s._control_out.seq += 1
     signed = sign_control(
         s._identity,
         s._session_key.public,
