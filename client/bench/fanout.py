@@ -49,7 +49,6 @@ _STAMP = struct.Struct(">dII")  # send time (monotonic s), speaker index, sequen
 _TAG_HEX = "6868686868686868686868686868f00d"  # the room of a relay started here
 _PING_EVERY = 10.0
 _UP_EVERY = 25  # links between two "UP k" progress lines of a load generator
-_PROOF_MARKER = 0xFF  # a proof's first byte (spec §15.6); a stamp's is a positive double's
 AUTH_MODES = ("off", "hold", "optimistic")
 
 
@@ -297,6 +296,7 @@ def _wait_go() -> tuple[float, float]:
 def _listener_worker(argv: list[str]) -> None:
     """Hold N audience links in one epoll loop; decode ``sample`` of them (spec §17.3)."""
     from e2ee.envelope import RELAY_TYPES, EnvelopeDecoder, EnvelopeType, parse_loss
+    from e2ee.room.speaker_proof import MARKER  # a stamp's first byte is a positive double's
 
     host, port, pin_hex, n, sample = argv[0], int(argv[1]), argv[2], int(argv[3]), int(argv[4])
     tag = bytes.fromhex(argv[5])
@@ -373,7 +373,7 @@ def _listener_worker(argv: list[str]) -> None:
                 now = monotonic()
                 for env in dec.feed(b"".join(chunks)):
                     if env.type == media:
-                        if env.payload[0] == _PROOF_MARKER:
+                        if env.payload[0] == MARKER:
                             proofs += 1
                             continue
                         sent = unpack(env.payload)[0]
@@ -402,6 +402,7 @@ def _speaker_worker(argv: list[str]) -> None:
     import trio
 
     from e2ee.envelope import EnvelopeType, encode_envelope
+    from e2ee.room.speaker_proof import MARKER
 
     host, port, pin_hex, n = argv[0], int(argv[1]), argv[2], int(argv[3])
     payload_len, fps, tag = int(argv[4]), float(argv[5]), bytes.fromhex(argv[6])
@@ -449,7 +450,7 @@ def _speaker_worker(argv: list[str]) -> None:
         with trio.move_on_after(t1 + 2.0 - time.monotonic()):
             while True:
                 for env in await links[i].receive():
-                    if env.type == EnvelopeType.MEDIA and env.payload[0] == _PROOF_MARKER:
+                    if env.type == EnvelopeType.MEDIA and env.payload[0] == MARKER:
                         heard_proofs += 1
                     elif env.type == EnvelopeType.MEDIA:
                         sent = _STAMP.unpack_from(env.payload)[0]
