@@ -1,4 +1,4 @@
-"""``hushroom relay --print-pin`` and a tiny ``hushroom bench fanout`` smoke run."""
+"""``hushroom relay --print-pin`` and a tiny ``hushroom bench fanout`` smoke run (proofs on)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_decode_pin_rejects_wrong_lengths() -> None:
 
 
 def test_fanout_bench_smoke() -> None:
-    """A real relay process and load processes: 1 speaker, 20 listeners, 1 s."""
+    """A real relay process and load processes: 2 speakers, 20 listeners, 1 s, proofs on."""
     from client.bench import fanout
     from client.bench.progress import Progress
 
@@ -58,6 +58,58 @@ def test_fanout_bench_smoke() -> None:
     assert result["audience_samples"] > 0 and result["delivered_ratio"] > 0
     assert result["forwarded_fps"] > 0
     assert result["audience_p99_ms"] >= result["audience_p50_ms"]
+    # A room's defaults: a real frame's payload, hold mode, a proof per stage batch.
+    assert result["payload_bytes"] == fanout.media_payload_len()
+    assert (result["auth"], result["auth_batch"], result["proof_payload_bytes"]) == ("hold", 3, 108)
+    frames, proofs, batch = result["frames_sent"], result["proofs_sent"], result["auth_batch"]
+    assert (proofs - 2) * batch < frames <= proofs * batch  # one per batch, each partial one too
+    # Proofs reach the other speaker and the sampled listeners; the byte count
+    # the delivered ratio compares with includes them (without: about 1.3).
+    assert 0 < result["proofs_heard_on_stage"] <= proofs
+    assert 0 < result["proofs_heard_sampled"] <= proofs * result["sampled_links"]
+    assert result["delivered_ratio"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("mode", "speakers", "expected"),
+    [
+        ("off", 4, (0, 0, 0)),
+        ("hold", 4, (3, 1, 108)),  # the stage batch while others are on stage
+        ("optimistic", 4, (20, 2, 140)),
+        ("hold", 1, (25, 3, 172)),  # alone on stage: the audience batch
+        ("optimistic", 1, (25, 3, 172)),
+    ],
+)
+def test_fanout_auth_plan_is_the_rooms_batch_and_proof_size(
+    mode: str, speakers: int, expected: tuple[int, int, int]
+) -> None:
+    """Spec §15.6: a proof is a 10-byte header, n and r, r 32-byte parities, a signature."""
+    from client.bench.fanout import auth_plan
+    from e2ee.room.speaker_proof import is_proof, open_proof
+
+    plan = auth_plan(mode, speakers)
+    assert (plan.batch, plan.parity, len(plan.proof)) == expected
+    if plan.batch:  # a real proof of a whole batch, under the plan's zero proof key
+        opened = open_proof(bytes(32), 0, plan.proof)
+        assert is_proof(plan.proof) and (opened.n, len(opened.parity)) == expected[:2]
+
+
+def test_fanout_default_payload_is_a_protected_38_kbit_frame() -> None:
+    """95-byte CBR packet -> 96-byte bucket, + 16-byte tag, + 3-byte SFrame header (spec §11)."""
+    from client.bench.fanout import media_payload_len
+
+    assert media_payload_len() == 96 + 16 + 3
+
+
+def test_fanout_auth_flag_defaults_to_hold_and_refuses_other_modes() -> None:
+    from client.bench import fanout
+
+    parser = argparse.ArgumentParser()
+    fanout.register(parser)
+    assert parser.parse_args([]).auth == "hold" and parser.parse_args([]).payload is None
+    assert parser.parse_args(["--auth", "off"]).auth == "off"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--auth", "sometimes"])
 
 
 async def test_relay_process_stops_gracefully_on_sigterm(tmp_path: Path) -> None:

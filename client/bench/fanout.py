@@ -5,8 +5,11 @@ By default the relay is a process started here on 127.0.0.1; with
 running (as ``lk load-test --url`` does), in a room tag of its own, and the
 relay-side figures (CPU, memory, metrics) are ``null``.  Links are the real
 link (TLS 1.3, pinned key) with real envelopes.  ``--speakers`` stage members
-each send one Opus-sized MEDIA envelope every 20 ms carrying a CLOCK_MONOTONIC
-timestamp; ``--listeners`` audience members (held by one or a few cheap
+each send one MEDIA envelope every 20 ms carrying a CLOCK_MONOTONIC timestamp,
+by default of the size of a real protected frame (:func:`media_payload_len`),
+and with ``--auth hold`` (the default) or ``optimistic`` also a speaker proof
+of its real size after every batch of frames (:func:`auth_plan`, spec §15.6);
+``--listeners`` audience members (held by one or a few cheap
 processes: one epoll loop over thousands of TLS sockets, decoding only a
 sample of them) drain their links.  Latency is receive time minus the
 timestamp in the payload (the monotonic clock is shared by all processes on
@@ -36,7 +39,7 @@ import urllib.request
 from array import array
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from client.bench.progress import Progress
 
@@ -46,13 +49,72 @@ _STAMP = struct.Struct(">dII")  # send time (monotonic s), speaker index, sequen
 _TAG_HEX = "6868686868686868686868686868f00d"  # the room of a relay started here
 _PING_EVERY = 10.0
 _UP_EVERY = 25  # links between two "UP k" progress lines of a load generator
+AUTH_MODES = ("off", "hold", "optimistic")
+
+
+class AuthPlan(NamedTuple):
+    """What each speaker sends for speaker authentication (spec §15.6); batch 0: nothing."""
+
+    mode: str
+    batch: int
+    parity: int
+    proof: bytes
+
+
+def auth_plan(mode: str, speakers: int) -> AuthPlan:
+    """The batch, parity and a proof payload of the real size a room's speaker sends.
+
+    ``hold`` is a room's default configuration, ``optimistic`` its play-first
+    stage mode; a speaker uses the stage batch while others are on stage and the
+    audience batch alone (spec §15.6).  The proof is a real one (made with a
+    fixed throw-away key), so its size is the protocol's, not a copy of it.
+    """
+    if mode == "off":
+        return AuthPlan(mode, 0, 0, b"")
+    from e2ee.identity import IdentityKey
+    from e2ee.room.speaker_auth import STAGE_OPTIMISTIC, AuthConfig
+    from e2ee.room.speaker_proof import DIGEST_LEN, make_proof
+
+    config = STAGE_OPTIMISTIC if mode == "optimistic" else AuthConfig()
+    batch, parity = config.params(others_on_stage=speakers > 1)
+    zero = bytes(DIGEST_LEN)
+    proof = make_proof(IdentityKey(zero), zero, zero, 0, 0, [zero] * batch, parity)
+    return AuthPlan(mode, batch, parity, proof)
+
+
+def media_payload_len() -> int:
+    """Bytes of a MEDIA payload carrying one default Opus frame (spec §11).
+
+    The CBR packet (bit rate x 20 ms) padded to its bucket (§11.4), the AEAD tag,
+    and the SFrame header of a counter that takes two bytes (frames 256 to
+    65,535: a speaker between 5 s and 22 min into the room, §11.2).
+    """
+    from client.audio.encoder import DEFAULT_BITRATE
+    from client.audio.format import FRAME_MS
+    from e2ee.padding import bucket_for
+    from e2ee.sframe_header import encode_header
+    from e2ee.xchacha import TAG_LEN
+
+    opus = DEFAULT_BITRATE * FRAME_MS // 8000
+    return len(encode_header(0, 1 << 8)) + bucket_for(opus) + TAG_LEN
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speakers", type=int, default=4, help="stage members sending audio")
     parser.add_argument("--listeners", type=int, default=500, help="audience members")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured duration")
-    parser.add_argument("--payload", type=int, default=100, help="MEDIA payload bytes")
+    parser.add_argument(
+        "--payload",
+        type=int,
+        default=None,
+        help="MEDIA payload bytes of a frame (default: a real protected Opus frame's)",
+    )
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default="hold",
+        help="speaker authentication proofs sent with the frames (default: a room's, hold)",
+    )
     parser.add_argument("--fps", type=float, default=50.0, help="frames per second per speaker")
     parser.add_argument(
         "--listener-procs",
@@ -234,6 +296,7 @@ def _wait_go() -> tuple[float, float]:
 def _listener_worker(argv: list[str]) -> None:
     """Hold N audience links in one epoll loop; decode ``sample`` of them (spec §17.3)."""
     from e2ee.envelope import RELAY_TYPES, EnvelopeDecoder, EnvelopeType, parse_loss
+    from e2ee.room.speaker_proof import MARKER  # a stamp's first byte is a positive double's
 
     host, port, pin_hex, n, sample = argv[0], int(argv[1]), argv[2], int(argv[3]), int(argv[4])
     tag = bytes.fromhex(argv[5])
@@ -258,6 +321,7 @@ def _listener_worker(argv: list[str]) -> None:
     latency: array[float] = array("d")
     total_bytes = 0
     loss_frames = 0
+    proofs = 0
     closed = 0
     deadline = t1 + 2.0
     unpack = _STAMP.unpack_from
@@ -309,6 +373,9 @@ def _listener_worker(argv: list[str]) -> None:
                 now = monotonic()
                 for env in dec.feed(b"".join(chunks)):
                     if env.type == media:
+                        if env.payload[0] == MARKER:
+                            proofs += 1
+                            continue
                         sent = unpack(env.payload)[0]
                         if t0 <= sent <= t1:
                             sent_at.append(sent)
@@ -319,19 +386,27 @@ def _listener_worker(argv: list[str]) -> None:
         "summary": _summary(sent_at, latency, t0, t1),
         "bytes": total_bytes,
         "loss_frames_sampled": loss_frames,
+        "proofs_sampled": proofs,
+        "sampled_links": len(decoders),
         "closed": closed,
     }
     print(json.dumps(out), flush=True)
 
 
 def _speaker_worker(argv: list[str]) -> None:
-    """Stage members: send timestamped MEDIA every 1/fps s, time each other's frames."""
+    """Stage members: send timestamped MEDIA every 1/fps s, time each other's frames.
+
+    With a proof (``batch`` > 0) each also sends it after every ``batch`` frames,
+    in the same write as the frame it follows, and after the last partial batch.
+    """
     import trio
 
     from e2ee.envelope import EnvelopeType, encode_envelope
+    from e2ee.room.speaker_proof import MARKER
 
     host, port, pin_hex, n = argv[0], int(argv[1]), argv[2], int(argv[3])
     payload_len, fps, tag = int(argv[4]), float(argv[5]), bytes.fromhex(argv[6])
+    batch, proof = int(argv[7]), bytes.fromhex(argv[8])
     _raise_nofile()
     links = _connect_many(host, port, bytes.fromhex(pin_hex), n, 0, tag)
     gc.collect()
@@ -340,31 +415,44 @@ def _speaker_worker(argv: list[str]) -> None:
     sent_at: array[float] = array("d")
     latency: array[float] = array("d")
     sent_frames = 0
+    sent_proofs = 0
+    heard_proofs = 0
     pad = bytes(max(0, payload_len - _STAMP.size))
+    proof_env = encode_envelope(EnvelopeType.MEDIA, tag, 0, proof) if batch else b""
 
     async def speak(i: int) -> None:
-        nonlocal sent_frames
+        nonlocal sent_frames, sent_proofs
         link = links[i]
         seq = 0
         start = t0 + i / (fps * n)  # spread speakers over the frame interval
         while True:
             t = start + seq / fps
             if t > t1:
+                if batch and seq % batch:
+                    await link.send(proof_env)
+                    sent_proofs += 1
                 return
             # trio's clock has its own offset: convert from CLOCK_MONOTONIC
             await trio.sleep(max(0.0, t - time.monotonic()))
             stamp = _STAMP.pack(time.monotonic(), i, seq)
-            await link.send(encode_envelope(EnvelopeType.MEDIA, tag, 0, stamp + pad))
+            data = encode_envelope(EnvelopeType.MEDIA, tag, 0, stamp + pad)
             sent_frames += 1
             seq += 1
+            if batch and seq % batch == 0:
+                data += proof_env
+                sent_proofs += 1
+            await link.send(data)
             if seq % int(fps * _PING_EVERY) == 0:
                 await link.send(encode_envelope(EnvelopeType.PING, tag, 0))
 
     async def hear(i: int) -> None:
+        nonlocal heard_proofs
         with trio.move_on_after(t1 + 2.0 - time.monotonic()):
             while True:
                 for env in await links[i].receive():
-                    if env.type == EnvelopeType.MEDIA:
+                    if env.type == EnvelopeType.MEDIA and env.payload[0] == MARKER:
+                        heard_proofs += 1
+                    elif env.type == EnvelopeType.MEDIA:
                         sent = _STAMP.unpack_from(env.payload)[0]
                         if t0 <= sent <= t1:
                             sent_at.append(sent)
@@ -378,7 +466,8 @@ def _speaker_worker(argv: list[str]) -> None:
 
     trio.run(main)
     summary = _summary(sent_at, latency, t0, t1)
-    print(json.dumps({"summary": summary, "sent": sent_frames}), flush=True)
+    out = {"summary": summary, "sent": sent_frames, "proofs": sent_proofs, "heard": heard_proofs}
+    print(json.dumps(out), flush=True)
 
 
 # -- orchestration -----------------------------------------------------------------
@@ -505,8 +594,11 @@ def _target(args: argparse.Namespace) -> tuple[str, int, bytes]:
 def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[str, Any]:
     """Run one fan-out measurement and return the result object."""
     from client.errors import CliError
+    from e2ee.envelope import HEADER_LEN
 
     progress = progress or Progress("fanout")
+    payload = args.payload if args.payload is not None else media_payload_len()
+    plan = auth_plan(args.auth, args.speakers)
     _raise_nofile()
     relay: subprocess.Popen[str] | None = None
     mport: int | None = None
@@ -556,9 +648,11 @@ def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[
                 str(port),
                 pin_hex,
                 str(args.speakers),
-                str(args.payload),
+                str(payload),
                 str(args.fps),
                 tag_hex,
+                str(plan.batch),
+                plan.proof.hex(),
             ],
             0,
             load_cpus,
@@ -606,6 +700,7 @@ def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[
             except subprocess.TimeoutExpired:
                 relay.kill()
     stage = results[-1]["summary"]
+    sent = results[-1]
     # merge the listener summaries, weighting by their sample counts
     aud = [r["summary"] for r in results[:-1]]
     count = sum(a["count"] for a in aud) or 1
@@ -626,14 +721,25 @@ def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[
         return None if d is None else round(d / seconds, digits)
 
     dropped = m1.get("hushroom_relay_frames_dropped_total")
-    env_size = 26 + args.payload
-    expected = args.speakers * args.fps * seconds * args.listeners
-    received = sum(r["bytes"] for r in results[:-1]) / env_size
+    per_listener = sent["sent"] * (HEADER_LEN + payload)
+    per_listener += sent["proofs"] * (HEADER_LEN + len(plan.proof))
+    expected = per_listener * args.listeners
+    received = sum(r["bytes"] for r in results[:-1])
+    sampled = sum(r["sampled_links"] for r in results[:-1])
     return {
         "listeners": args.listeners,
         "speakers": args.speakers,
         "seconds": round(seconds, 2),
-        "payload_bytes": args.payload,
+        "payload_bytes": payload,
+        "auth": plan.mode,
+        "auth_batch": plan.batch or None,
+        "auth_parity": plan.parity or None,
+        "proof_payload_bytes": len(plan.proof) or None,
+        "frames_sent": sent["sent"],
+        "proofs_sent": sent["proofs"],
+        "proofs_heard_on_stage": sent["heard"],
+        "proofs_heard_sampled": sum(r["proofs_sampled"] for r in results[:-1]),
+        "sampled_links": sampled,
         "stage_p50_ms": round(stage["p50"], 2),
         "stage_p99_ms": round(stage["p99"], 2),
         "audience_p50_ms": mean("p50"),
@@ -664,7 +770,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.speakers < 1 or args.listeners < 0 or args.seconds <= 0:
         raise CliError("need at least one speaker, listeners >= 0 and seconds > 0")
-    if args.payload < _STAMP.size:
+    if args.payload is not None and args.payload < _STAMP.size:
         raise CliError(f"--payload must be at least {_STAMP.size} bytes")
     progress = Progress("fanout")
     try:
