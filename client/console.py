@@ -95,6 +95,8 @@ CONFIRM = {
     "end": "end the room for everyone",
 }
 """Actions the terminal view carries out only after a "y" (what the question says)."""
+SELF_REMOVAL = {"r": "remove", "b": "ban"}
+"""Member keys that, on one's own row, are answered with how to leave instead."""
 
 
 class ScreenConsole:
@@ -190,7 +192,13 @@ class ScreenConsole:
                 self._asking = True  # the last moderator: ask what should become of the room
             elif (action := action_for_key(key, self.view)) is not None:
                 self._emit(action, out)
+            elif key in SELF_REMOVAL and self._selected_is_me():
+                self.log(f"you cannot {SELF_REMOVAL[key]} yourself: press q to leave the room")
         return out
+
+    def _selected_is_me(self) -> bool:
+        selected = self.view.selected_member()
+        return selected is not None and selected.is_me and self.view.is_moderator()
 
     def _emit(self, action: Action, out: list[Action]) -> None:
         """Send ``action``, or first ask "y/n" when it removes someone or ends the room."""

@@ -222,6 +222,15 @@ def test_remove_ban_and_end_ask_and_anything_but_y_cancels() -> None:
     assert console.keys("i") == [Action("invite", target="l2")]  # harmless: at once
 
 
+def test_removing_or_banning_yourself_is_refused_with_a_line() -> None:
+    view = room()
+    console = ScreenConsole(view)
+    view.selected = "m1"  # the moderator's own row
+    for key, kind in (("r", "remove"), ("b", "ban")):
+        assert console.keys(key) == [] and console.prompt() is None  # no question, no action
+        assert list(view.status)[-1] == f"you cannot {kind} yourself: press q to leave the room"
+
+
 # -- push-to-talk, local volume and local mute (issue 11 item 12) -----------------------
 
 
