@@ -21,6 +21,7 @@ from collections.abc import Callable
 import trio
 
 from e2ee import datagram as dg
+from e2ee import is_speaker_proof
 from e2ee.datagram import DatagramChannel, DatagramGrant, Direction, Kind
 from e2ee.datagram_path import DatagramPath, PathState, PathTimers
 from e2ee.envelope import (
@@ -103,7 +104,11 @@ class DatagramMedia:
         keep: list[bytes] = []
         for env in EnvelopeDecoder().feed(data):
             encoded = encode_envelope(env.type, env.room_tag, env.slot, env.payload)
-            if env.type is not EnvelopeType.MEDIA or not dg.fits(len(encoded)):
+            if (
+                env.type is not EnvelopeType.MEDIA
+                or is_speaker_proof(env.payload)  # proofs must arrive: the link (§23.6)
+                or not dg.fits(len(encoded))
+            ):
                 keep.append(encoded)
             elif self._send(Kind.MEDIA, encoded):
                 self._floor = dg.padded_size(len(encoded) + 2)

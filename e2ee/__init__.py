@@ -48,7 +48,8 @@ room        RoomSession.create(identity, invite, name, policy, rng, now) / .join
             driver (envelope_received, next_event, data_to_send, get_timer / handle_timer,
             link_reset, send_audio, actions); RoomConfig, RoomInvite, MemberView, Role,
             RemoveReason, Policy; SessionState (joining | member | removed | ended | left | denied,
-            transitions in e2ee.room.state); events (Admitted, AudioReceived, SecurityAlert, ...)
+            transitions in e2ee.room.state); events (Admitted, AudioReceived, SecurityAlert, ...);
+            is_speaker_proof(media_payload) (a proof, not a frame: it must arrive, §15.6, §23.6)
             (§12–§16; see e2ee.room)
 envelope    Envelope(type, room_tag, slot, payload), EnvelopeType, DeliveryClass, RelayErrorCode,
             EnvelopeDecoder(max_payload, allowed).feed(bytes) -> [Envelope], encode_envelope,
@@ -103,6 +104,7 @@ if TYPE_CHECKING:
         RoomSession,
         SessionState,
         events,
+        is_speaker_proof,
     )
 
 # public name -> the module that defines it, imported on first use
@@ -120,6 +122,7 @@ _ON_FIRST_USE = {
             "RoomSession",
             "SessionState",
             "events",
+            "is_speaker_proof",
         ),
         "e2ee.room",
     ),
@@ -165,6 +168,7 @@ __all__ = [
     "encode_envelope",
     "events",
     "fingerprint",
+    "is_speaker_proof",
     "parse_error",
     "parse_loss",
     "safety_code",

@@ -117,8 +117,9 @@ class Room:
 class Outbox(Protocol):
     """Where the router's decisions go (implemented by the server and by tests)."""
 
-    def send_media(self, link: Link, data: bytes, tag: bytes) -> None:
-        """One droppable audio envelope to one stage link, written at once."""
+    def send_media(self, link: Link, data: bytes, tag: bytes, by_datagram: bool) -> None:
+        """One droppable audio envelope to one stage link, written at once; ``by_datagram``:
+        it arrived by datagram and may leave by one (spec §23.6)."""
 
     def send_reliable(self, link: Link, data: bytes, tag: bytes) -> None:
         """Reliable bytes to one link; the outbox closes it with SLOW_CONSUMER if it cannot."""
@@ -178,8 +179,12 @@ class Router:
 
     # -- envelopes ---------------------------------------------------------------
 
-    def receive(self, link: Link, envelopes: Iterable[Envelope], now: float) -> None:
-        """Process envelopes from ``link`` in order (spec §17); stops once it closes."""
+    def receive(
+        self, link: Link, envelopes: Iterable[Envelope], now: float, by_datagram: bool = False
+    ) -> None:
+        """Process envelopes from ``link`` in order (spec §17); stops once it closes.
+
+        ``by_datagram``: they came over the link's datagram channel (spec §23.6)."""
         for env in envelopes:
             if link.closing:
                 return
@@ -194,7 +199,7 @@ class Router:
             if env.type in _MEMBERSHIP_CHANGES and not link.join_bucket.take(1.0, now):
                 self.refuse(link, RelayErrorCode.RATE_LIMITED, "join rate limit exceeded")
                 return
-            self.handle(link, env, now)
+            self.handle(link, env, now, by_datagram)
 
     @staticmethod
     def _delivery_bytes(link: Link, env: Envelope) -> int:
@@ -210,11 +215,11 @@ class Router:
                 return size * max(1, len(membership.room.members) - 1)
         return size
 
-    def handle(self, link: Link, env: Envelope, now: float) -> None:
-        """Dispatch one client envelope (spec §17.1–17.4)."""
+    def handle(self, link: Link, env: Envelope, now: float, by_datagram: bool = False) -> None:
+        """Dispatch one client envelope (spec §17.1–17.4; ``by_datagram``: §23.6)."""
         etype = env.type
         if etype == EnvelopeType.MEDIA:
-            self._media(link, env, now)
+            self._media(link, env, now, by_datagram)
         elif etype == EnvelopeType.CONTROL:
             self._control(link, env)
         elif etype == EnvelopeType.UNICAST:
@@ -253,7 +258,7 @@ class Router:
             return None
         return self._membership(link, env)
 
-    def _media(self, link: Link, env: Envelope, now: float) -> None:
+    def _media(self, link: Link, env: Envelope, now: float, by_datagram: bool) -> None:
         """Broadcast audio: stage first, frame by frame; audience batched (spec §17.3).
 
         MEDIA beyond the source's allowance (``media_rate``/``media_byte_rate``)
@@ -273,12 +278,12 @@ class Router:
         tag = room.tag
         for member in room.stage.values():
             if member is not me:
-                outbox.send_media(member.link, data, tag)
+                outbox.send_media(member.link, data, tag, by_datagram)
         if me.cls == DeliveryClass.AUDIENCE:
             # A sender in the audience must not hear itself: no shared batch.
             for member in room.audience.values():
                 if member is not me:
-                    outbox.send_media(member.link, data, tag)
+                    outbox.send_media(member.link, data, tag, by_datagram)
         elif room.audience:
             outbox.audience_batch(room, data)
 

@@ -174,7 +174,7 @@ class RelayServer:
 
     # -- Outbox (called by the router) ----------------------------------------------
 
-    def send_media(self, link: Link, data: bytes, tag: bytes) -> None:
+    def send_media(self, link: Link, data: bytes, tag: bytes, by_datagram: bool) -> None:
         """Stage delivery: one envelope, written now if the socket takes it (spec §17.3)."""
         conn: Conn = link.transport  # type: ignore[assignment]
         if conn.closed:
@@ -182,8 +182,8 @@ class RelayServer:
         stats = self.stats
         stats.frames_forwarded += 1
         stats.bytes_forwarded += len(data)
-        if self.udp is not None and self.udp.send_media(link, data):
-            return  # one datagram (spec §23.6)
+        if by_datagram and self.udp is not None and self.udp.send_media(link, data):
+            return  # one datagram (spec §23.6): what came over a link stays on links
         queue = conn.queue
         if not queue:
             if self._write_now(conn, data, True, tag, 1):

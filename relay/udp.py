@@ -89,7 +89,7 @@ class UdpEndpoint:
                 if got.reply is not None:
                     self._send(got.reply, got.address)
                 if got.envelope is not None and not got.link.closing:
-                    router.receive(got.link, (got.envelope,), now)
+                    router.receive(got.link, (got.envelope,), now, by_datagram=True)
             await trio.lowlevel.checkpoint()
 
     def send_media(self, link: Link, data: bytes) -> bool:

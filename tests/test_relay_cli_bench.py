@@ -85,13 +85,13 @@ def test_fanout_auth_plan_is_the_rooms_batch_and_proof_size(
 ) -> None:
     """Spec §15.6: a proof is a 10-byte header, n and r, r 32-byte parities, a signature."""
     from client.bench.fanout import auth_plan
-    from e2ee.room.speaker_proof import is_proof, open_proof
+    from e2ee.room.speaker_proof import is_speaker_proof, open_proof
 
     plan = auth_plan(mode, speakers)
     assert (plan.batch, plan.parity, len(plan.proof)) == expected
     if plan.batch:  # a real proof of a whole batch, under the plan's zero proof key
         opened = open_proof(bytes(32), 0, plan.proof)
-        assert is_proof(plan.proof) and (opened.n, len(opened.parity)) == expected[:2]
+        assert is_speaker_proof(plan.proof) and (opened.n, len(opened.parity)) == expected[:2]
 
 
 def test_fanout_default_payload_is_a_protected_38_kbit_frame() -> None:

@@ -98,6 +98,20 @@ async def test_stage_members_exchange_frames_one_per_datagram(ident: RelayIdenti
         }
 
 
+async def test_media_that_came_over_the_link_leaves_over_links_only(ident: RelayIdentity) -> None:
+    """spec §23.6: the sender chooses per frame what must arrive (a speaker proof goes over
+    its link); the relay keeps that choice even for a receiver whose datagram path is up."""
+    async with running_relay(ident, UDP) as relay, member(relay) as a, member(relay) as b:
+        await a.probe()
+        await b.probe()
+        await a.link.send_envelope(T.MEDIA, TAG, 0, b"a proof, over the link")
+        with trio.fail_after(2):
+            got = await receive_until(b.link, T.MEDIA)
+        assert [e.payload for e in got if e.type is T.MEDIA] == [b"a proof, over the link"]
+        await a.send(Kind.MEDIA, media(b"a frame, by datagram"))
+        assert decode_envelope((await b.datagram()).body).payload == b"a frame, by datagram"
+
+
 async def test_audience_gets_datagram_media_over_the_link(ident: RelayIdentity) -> None:
     async with running_relay(ident, UDP) as relay, member(relay) as a:
         listener, _ = await relay.member(1)
@@ -216,7 +230,7 @@ class CountingOutbox(RecordingOutbox):
         super().__init__()
         self.stats: RelayStats | None = None
 
-    def send_media(self, link: Link, data: bytes, tag: bytes) -> None:
+    def send_media(self, link: Link, data: bytes, tag: bytes, by_datagram: bool) -> None:
         assert self.stats is not None
         self.stats.frames_forwarded += 1
 

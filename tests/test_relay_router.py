@@ -32,7 +32,7 @@ class RecordingOutbox:
     def _add(self, link: Link, kind: str, data: bytes) -> None:
         self.sent.setdefault(link.id, []).append((kind, decode_envelope(data)))
 
-    def send_media(self, link: Link, data: bytes, tag: bytes) -> None:
+    def send_media(self, link: Link, data: bytes, tag: bytes, by_datagram: bool) -> None:
         self._add(link, "media", data)
 
     def send_reliable(self, link: Link, data: bytes, tag: bytes) -> None:

@@ -50,7 +50,7 @@ from e2ee.room.speaker_auth import (
     ProofBatcher,
     ProofGate,
 )
-from e2ee.room.speaker_proof import is_proof
+from e2ee.room.speaker_proof import is_speaker_proof
 from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
@@ -117,7 +117,7 @@ def _receive(
     candidates = [(EPOCH, proof_key)]
     start = time.perf_counter_ns()
     for payload in payloads:
-        if is_proof(payload):  # it arrives with the frame it follows
+        if is_speaker_proof(payload):  # it arrives with the frame it follows
             now = (len(arrived) - 1) * FRAME_SECONDS
             released = gate.proof(member, payload, now, candidates)
         else:
@@ -147,7 +147,7 @@ def measure_class(
         verify_us, waits = _receive(payloads, config, on_stage, ctx)
         signs.append(sign_us)
         verifies.append(verify_us)
-        proofs = [p for p in payloads if is_proof(p)]
+        proofs = [p for p in payloads if is_speaker_proof(p)]
         proof_bytes = sum(len(p) for p in proofs)
         wire_bytes = sum(len(encode_envelope(EnvelopeType.MEDIA, bytes(16), 1, p)) for p in proofs)
     sign_us, verify_us = statistics.median(signs), statistics.median(verifies)

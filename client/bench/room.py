@@ -162,7 +162,7 @@ class _Relay:
         if len(link.inbox) == 1:
             self.pending.append(link)
 
-    def send_media(self, link: Link, data: bytes, tag: bytes) -> None:
+    def send_media(self, link: Link, data: bytes, tag: bytes, by_datagram: bool) -> None:
         self._put(link, data)
 
     def send_reliable(self, link: Link, data: bytes, tag: bytes) -> None:

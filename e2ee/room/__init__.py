@@ -52,6 +52,7 @@ from e2ee.room import events
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite
 from e2ee.room.roster import Policy, RemoveReason, Role
 from e2ee.room.session import RoomSession
+from e2ee.room.speaker_proof import is_speaker_proof
 from e2ee.room.state import SessionState
 
 __all__ = [
@@ -64,4 +65,5 @@ __all__ = [
     "RoomSession",
     "SessionState",
     "events",
+    "is_speaker_proof",
 ]

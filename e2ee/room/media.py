@@ -140,7 +140,7 @@ class Media:
         """
         out: list[Heard] = []
         try:
-            if speaker_proof.is_proof(payload):
+            if speaker_proof.is_speaker_proof(payload):
                 phase = speaker_proof.proof_phase(payload)
                 candidates = [
                     (e, keys.proof_key(e, member))

@@ -53,7 +53,7 @@ class Proof(NamedTuple):
     signature: bytes
 
 
-def is_proof(payload: bytes) -> bool:
+def is_speaker_proof(payload: bytes) -> bool:
     """True if a MEDIA payload is a speaker proof rather than a frame (spec §15.6)."""
     return bool(payload) and payload[0] == MARKER
 

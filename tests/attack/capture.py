@@ -265,7 +265,7 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
             echoes += 1
     media = [(x, e) for x, e in cap.relay.up if e.type is EnvelopeType.MEDIA]
     # a speaker proof starts with 0xFF, which no frame header can (spec §15.6)
-    sent_media = [(x, e) for x, e in media if not speaker_proof.is_proof(e.payload)]
+    sent_media = [(x, e) for x, e in media if not speaker_proof.is_speaker_proof(e.payload)]
     headers = [decode_header(e.payload) for _, e in sent_media]
     counters: dict[int, list[int]] = {}
     for (link, _), (_, ctr, _) in zip(sent_media, headers, strict=True):

@@ -94,7 +94,7 @@ class Rule:
 
 def _classify(env: Envelope, commits: set[bytes]) -> str:
     if env.type is EnvelopeType.MEDIA:
-        return "proof" if speaker_proof.is_proof(env.payload) else "media"
+        return "proof" if speaker_proof.is_speaker_proof(env.payload) else "media"
     if env.type not in _PAYLOAD_TYPES:
         return "notice"
     return "commit" if env.payload in commits else "payload"

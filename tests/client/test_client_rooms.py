@@ -331,7 +331,7 @@ async def test_kicked_member_decrypts_no_audio_afterwards(room: Room) -> None:
     def open_with_stolen_keys(payloads: list[bytes]) -> list[int]:
         opened = []
         for payload in payloads:
-            if speaker_proof.is_proof(payload):
+            if speaker_proof.is_speaker_proof(payload):
                 continue
             phase = decode_header(payload)[0]
             for epoch, key in stolen.items():

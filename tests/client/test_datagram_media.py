@@ -18,8 +18,10 @@ import trio.testing
 from client.datagram_path import DatagramMedia
 from client.inproc_relay import RunningRelay, start_relay
 from client.link import RelayLink, connect_relay
+from e2ee import is_speaker_proof
 from e2ee.datagram_path import PathState, PathTimers
 from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelope
+from e2ee.room import speaker_proof
 from relay.config import RelayConfig
 from relay.datagram_table import DatagramTable
 
@@ -116,6 +118,23 @@ async def test_stage_audio_goes_by_datagram_when_the_path_is_up(
         await a.send_media(b"by datagram")
         await wait_for(lambda: bool(b.heard))
         assert [e.payload for e in b.heard] == [b"by datagram"] and not b.over_link
+        assert a.media.counts["sent_media"] == 1
+
+
+async def test_a_speaker_proof_goes_over_the_link_while_frames_go_by_datagram(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """spec §23.6: a lost proof would cost every frame it covers, so proofs take the link."""
+    proof = bytes([speaker_proof.MARKER]) + bytes(40)
+    assert is_speaker_proof(proof)
+    async with relay_with_udp() as (relay, _), client(relay) as a, client(relay) as b:
+        await a.until(PathState.UP)
+        await b.until_receiving()
+        await a.send_media(proof)
+        await a.send_media(b"a frame")
+        await wait_for(lambda: bool(b.heard) and bool(b.over_link))
+        assert [e.payload for e in b.over_link] == [proof]
+        assert [e.payload for e in b.heard] == [b"a frame"]
         assert a.media.counts["sent_media"] == 1
 
 

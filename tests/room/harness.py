@@ -92,7 +92,9 @@ class _Outbox:
         if isinstance(link, Link):  # a parked stranger (``first_slot``) has no client
             self.relay._deliver(link, decode_envelope(data, self.relay.config.max_payload))
 
-    def send_media(self, link: relay_router.Link, data: bytes, tag: bytes) -> None:
+    def send_media(
+        self, link: relay_router.Link, data: bytes, tag: bytes, by_datagram: bool
+    ) -> None:
         self._to(link, data)
 
     def send_reliable(self, link: relay_router.Link, data: bytes, tag: bytes) -> None:

@@ -111,7 +111,7 @@ def test_a_kick_commit_withheld_from_a_speaker_leaves_the_kicked_member_deaf_aft
         r.pump()
     r.advance(0.1)  # the proof of the last batch (spec §15.6)
     me = spk.session.me
-    frames = [(t, f) for t, f in frames if not speaker_proof.is_proof(f)]
+    frames = [(t, f) for t, f in frames if not speaker_proof.is_speaker_proof(f)]
     heard = [t for t, f in frames if t > t0 and opens_with(kept, spk.session.room_id, me, f)]
     assert heard, "the speaker did send on the old key at first (the test can see it)"
     assert max(heard) <= t0 + config.key_grace

@@ -300,7 +300,7 @@ def test_hostile_bytes_never_raise_anything_but_protocol_errors(
             k = data.draw(st.integers(0, len(p) - 1))
             p = p[:k] + bytes((p[k] ^ 0xFF,)) + p[k + 1 :]
         try:
-            if speaker_proof.is_proof(p):
+            if speaker_proof.is_speaker_proof(p):
                 gate.proof(ident.public, p, i * 0.02, [(EPOCH, proof_key(ident.public))])
             else:
                 gate.frame(ident.public, p, i * 0.02, on_stage=data.draw(st.booleans()))

@@ -123,9 +123,10 @@ def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_det
     # the speaker (with a relay) gives b another frame for counter 4 than everybody else
     other_audio = FrameSender(key, room_id=speaker.room_id, sender_id=speaker.me, next_counter=4)
     swapped = other_audio.protect(b"something else")
-    rewrite_media(
-        b, lambda p: swapped if not speaker_proof.is_proof(p) and decode_header(p)[1] == 4 else p
-    )
+    def swap_frame_4(p: bytes) -> bytes:
+        return swapped if not speaker_proof.is_speaker_proof(p) and decode_header(p)[1] == 4 else p
+
+    rewrite_media(b, swap_frame_4)
     t0 = r.now
     for step in range(9):
         r.advance(t0 + step * FRAME - r.now)
