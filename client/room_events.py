@@ -126,7 +126,10 @@ class RoomEvents:
     # -- the TABLE's entries ------------------------------------------------------------
     def _audio(self, event: ev.AudioReceived) -> Outcome:
         self.last_packet = event.opus
-        self.receiver.push(event.member, event.seq, event.opus, self._now)
+        roster, batch = self.room.roster, 0
+        if event.held and roster is not None:  # it waited for its proof (spec §15.6)
+            batch = self.room.config.speaker_auth.proof_batch(len(roster.stage()))
+        self.receiver.push(event.member, event.seq, event.opus, self._now, batch)
         name = self.names.get(event.member)
         if name is not None:
             self.frames_by_name[name] += 1

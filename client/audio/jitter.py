@@ -31,6 +31,28 @@ Rules (``seq`` is a per-speaker, monotonically increasing integer that may jump)
   stayed buffered all that second.
 * :meth:`reset` forgets everything: use it when a speaker's stream restarts
   (for example with a new sender key and a counter that starts again).
+
+Frames held until their speaker's proof (spec §15.6) arrive in *releases*: all
+the frames one proof covers, at once, the newest of them sent just before the
+proof.  :meth:`push` says so with ``proof_batch``, the most frames one proof
+may cover (0: the frame came on its own); held frames pushed less than
+``RELEASE_SPREAD`` apart are one release.  For such a speaker
+
+* playout of a spurt starts at lowest buffered ``seq`` ``s0`` once
+  ``target_frames + proof_batch - 1 - (s_new - s0)`` frame periods have passed
+  since ``s_new``, the newest frame, arrived: every frame then plays
+  ``proof_batch - 1 + target`` frame periods after it was sent, the first
+  frame of each later release on time too (a spurt that starts with a short
+  release, a paused speaker's, waits for the rest of the batch);
+* only the newest frame of a release is an arrival for the jitter estimate
+  (the others were held, not delayed), compared with the newest of the last;
+* the buffer holds ``max_frames + proof_batch`` packets;
+* the playout delay (:attr:`JitterBuffer.delay_seconds`) is
+  ``target_frames + proof_batch - 1`` frame periods;
+* the trim rule looks at the level as each release arrives (what is left of
+  the earlier ones, about ``target_frames - 1`` on time), not at every tick, so
+  the frames a release puts in the buffer never count as excess delay; a
+  second without a release trims nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +69,8 @@ ADAPT_TICKS = 50
 """Ticks (one second) between two looks at the buffer level and the jitter estimate."""
 MAX_GROWTH = 2
 """Frames the target may rise by at one look for the jitter estimate."""
+RELEASE_SPREAD = FRAME_SECONDS / 4
+"""Held frames pushed closer together than this came in one release (spec §15.6)."""
 
 
 class PushResult(enum.Enum):
@@ -126,6 +150,11 @@ class JitterBuffer:
         self._ticks_since_trim = 0
         self._min_level = self.config.max_frames
         self.estimate = JitterEstimate()
+        self.proof_batch = 0
+        """Most frames one speaker proof releases at once for this speaker (0: none held)."""
+        self._newest: tuple[int, float] | None = None  # highest seq accepted, its arrival
+        self._release: tuple[int, float] | None = None  # the current release's newest arrival
+        self._releases = 0  # releases since the last trim look
 
     # -- state -------------------------------------------------------------
     @property
@@ -145,8 +174,13 @@ class JitterBuffer:
 
     @property
     def delay_seconds(self) -> float:
-        """Current target playout delay."""
-        return self.target_frames * FRAME_SECONDS
+        """Current playout delay: the target, plus a proof batch for frames held for it."""
+        return (self.target_frames + self.hold_frames) * FRAME_SECONDS
+
+    @property
+    def hold_frames(self) -> int:
+        """Frame periods the first frame of a release waited for its proof (spec §15.6)."""
+        return max(0, self.proof_batch - 1)
 
     def reset(self) -> None:
         """Forget all packets and history; the next packet starts a new stream."""
@@ -159,13 +193,18 @@ class JitterBuffer:
         self._recent.append(seq)
         self._recent_set.add(seq)
 
-    def push(self, seq: int, payload: bytes, now: float) -> PushResult:
-        """Add a received packet; ``now`` is the arrival time in seconds."""
+    def push(self, seq: int, payload: bytes, now: float, proof_batch: int = 0) -> PushResult:
+        """Add a received packet; ``now`` is the arrival time in seconds.
+
+        ``proof_batch``: the packet was held until a speaker proof of up to
+        that many frames covered it (0: it came on its own); see the module
+        docstring.
+        """
         self.stats.received += 1
         if seq in self._packets or seq in self._recent_set:
             self.stats.duplicates += 1
             return PushResult.DUPLICATE
-        self.estimate.arrival(seq, now)
+        self._arrival(seq, now, proof_batch)
         if self._next_seq is not None and seq < self._next_seq:
             self.stats.late += 1
             self._remember(seq)
@@ -179,7 +218,9 @@ class JitterBuffer:
         self._packets[seq] = payload
         if not self._playing and self._spurt_started_at is None:
             self._spurt_started_at = now
-        while len(self._packets) > self.config.max_frames:
+        if self._newest is None or seq > self._newest[0]:
+            self._newest = (seq, now)
+        while len(self._packets) > self.config.max_frames + self.proof_batch:
             oldest = min(self._packets)
             del self._packets[oldest]
             self._remember(oldest)
@@ -187,6 +228,34 @@ class JitterBuffer:
             if self._next_seq is not None and oldest >= self._next_seq:
                 self._next_seq = oldest + 1
         return PushResult.ACCEPTED
+
+    def _ready(self, now: float) -> bool:
+        """A spurt's playout may start (module docstring)."""
+        if self.proof_batch > 0 and self._newest is not None:
+            newest, at = self._newest
+            lead = self.hold_frames + self.target_frames - (newest - min(self._packets))
+            return now + 1e-9 >= at + lead * FRAME_SECONDS
+        assert self._spurt_started_at is not None
+        waited = now - self._spurt_started_at + 1e-9
+        return len(self._packets) >= max(1, self.target_frames) or waited >= self.delay_seconds
+
+    def _arrival(self, seq: int, now: float, proof_batch: int) -> None:
+        """Feed the jitter estimate: each packet, or the newest of each release (§15.6)."""
+        self.proof_batch = proof_batch
+        if not proof_batch:
+            self._release = None
+            self.estimate.arrival(seq, now)
+            return
+        last = self._release
+        if last is not None and now - last[1] < RELEASE_SPREAD:  # more of the same release
+            self._release = (max(seq, last[0]), now)
+            return
+        if last is not None:  # a new release: the last one is complete
+            self.estimate.arrival(*last)
+        self._release = (seq, now)
+        if self._playing:  # what is left when a release comes is the delay to spare
+            self._releases += 1
+            self._min_level = min(self._min_level, len(self._packets))
 
     def _grow(self) -> None:
         self._ticks_since_late = 0
@@ -200,8 +269,7 @@ class JitterBuffer:
         if not self._playing:
             if not self._packets or self._spurt_started_at is None:
                 return Playout("idle")
-            waited = now - self._spurt_started_at + 1e-9
-            if len(self._packets) < max(1, self.target_frames) and waited < self.delay_seconds:
+            if not self._ready(now):
                 return Playout("idle")
             self._playing = True
             self._spurt_started_at = None
@@ -259,7 +327,8 @@ class JitterBuffer:
             return
         self._ticks_since_late += 1
         self._ticks_since_trim += 1
-        self._min_level = min(self._min_level, len(self._packets))
+        if not self.proof_batch:  # held frames: the level is taken as each release arrives
+            self._min_level = min(self._min_level, len(self._packets))
         if (
             self._ticks_since_late >= self.config.shrink_after_ticks
             and self.target_frames > self.floor_frames
@@ -278,6 +347,7 @@ class JitterBuffer:
         if (
             self._min_level > self.target_frames
             and self._stretch_pending == 0
+            and (self._releases > 0 or not self.proof_batch)
             and self._next_seq in self._packets
         ):
             del self._packets[self._next_seq]
@@ -286,3 +356,4 @@ class JitterBuffer:
             self.stats.skipped += 1
         self._ticks_since_trim = 0
         self._min_level = self.config.max_frames
+        self._releases = 0

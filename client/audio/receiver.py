@@ -78,9 +78,17 @@ class RoomAudioReceiver:
             self._speakers[speaker_id] = stream
         return stream
 
-    def push(self, speaker_id: MemberId, seq: int, opus: bytes, now: float) -> PushResult:
-        """Queue one received Opus frame from ``speaker_id``."""
-        return self._stream(speaker_id).push(seq, opus, now)
+    def push(
+        self, speaker_id: MemberId, seq: int, opus: bytes, now: float, proof_batch: int = 0
+    ) -> PushResult:
+        """Queue one received Opus frame from ``speaker_id``.
+
+        ``proof_batch``: the frame was held until a speaker proof covered it,
+        and one proof of this speaker covers up to that many frames (spec
+        §15.6; 0: played on arrival).  The speaker's playout then spans the
+        batch (:mod:`client.audio.jitter`).
+        """
+        return self._stream(speaker_id).push(seq, opus, now, proof_batch)
 
     def tick(self, now: float) -> Frame:
         """Produce the room's next 20 ms frame (silence when nobody speaks)."""
@@ -127,7 +135,7 @@ class RoomAudioReceiver:
         return self._speakers[speaker_id].stats
 
     def delay_seconds(self, speaker_id: MemberId) -> float:
-        """``speaker_id``'s current playout delay (its jitter buffer's target)."""
+        """``speaker_id``'s current playout delay (its jitter target, plus a proof batch)."""
         return self._speakers[speaker_id].jitter.delay_seconds
 
     def close(self) -> None:

@@ -31,8 +31,8 @@ class SpeakerStream:
         self.last_active: float | None = None
         """Time of the last tick that played audio (not idle)."""
 
-    def push(self, seq: int, payload: bytes, now: float) -> PushResult:
-        return self.jitter.push(seq, payload, now)
+    def push(self, seq: int, payload: bytes, now: float, proof_batch: int = 0) -> PushResult:
+        return self.jitter.push(seq, payload, now, proof_batch)
 
     def reset(self) -> None:
         """The speaker's stream restarted: clear the buffer and start a fresh decoder."""

@@ -70,6 +70,7 @@ class AudioReceived(Event):
     member: bytes
     seq: int  # the speaker's monotonic frame counter
     opus: bytes
+    held: bool = False  # held until a proof covered it, not played on arrival (spec §15.6)
 
 
 @dataclass(frozen=True, slots=True)

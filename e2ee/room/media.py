@@ -226,7 +226,7 @@ class Media:
             self._stale_sender(member, epoch, now, keys, out)
         if play:
             self._counters["audio_received"] += 1
-            out.append(AudioReceived(member, frame.counter, frame.payload))
+            out.append(AudioReceived(member, frame.counter, frame.payload, held=commit))
 
     def _check_stale_arrival(
         self,

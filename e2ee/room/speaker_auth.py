@@ -73,6 +73,10 @@ class AuthConfig:
             return self.stage_batch, self.stage_parity
         return self.audience_batch, self.audience_parity
 
+    def proof_batch(self, stage_size: int) -> int:
+        """Most frames one proof covers, for a speaker on a stage of ``stage_size`` (§15.6)."""
+        return self.params(stage_size > 1)[0]
+
     @property
     def tentative_wait(self) -> float:
         """Seconds after its arrival by which a tentative frame must be proven (spec §15.6)."""
