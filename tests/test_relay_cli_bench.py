@@ -58,9 +58,10 @@ def test_fanout_bench_smoke() -> None:
     assert result["audience_samples"] > 0 and result["delivered_ratio"] > 0
     assert result["forwarded_fps"] > 0
     assert result["audience_p99_ms"] >= result["audience_p50_ms"]
-    # A room's defaults: a real frame's payload, hold mode, a proof per stage batch.
+    # A room's defaults: a real frame's payload, optimistic mode, a proof per stage batch.
     assert result["payload_bytes"] == fanout.media_payload_len()
-    assert (result["auth"], result["auth_batch"], result["proof_payload_bytes"]) == ("hold", 3, 108)
+    auth = (result["auth"], result["auth_batch"], result["proof_payload_bytes"])
+    assert auth == ("optimistic", 20, 140)
     frames, proofs, batch = result["frames_sent"], result["proofs_sent"], result["auth_batch"]
     assert (proofs - 2) * batch < frames <= proofs * batch  # one per batch, each partial one too
     # Proofs reach the other speaker and the sampled listeners; the byte count
@@ -101,12 +102,12 @@ def test_fanout_default_payload_is_a_protected_38_kbit_frame() -> None:
     assert media_payload_len() == 96 + 16 + 3
 
 
-def test_fanout_auth_flag_defaults_to_hold_and_refuses_other_modes() -> None:
+def test_fanout_auth_flag_defaults_to_optimistic_and_refuses_other_modes() -> None:
     from client.bench import fanout
 
     parser = argparse.ArgumentParser()
     fanout.register(parser)
-    assert parser.parse_args([]).auth == "hold" and parser.parse_args([]).payload is None
+    assert parser.parse_args([]).auth == "optimistic" and parser.parse_args([]).payload is None
     assert parser.parse_args(["--auth", "off"]).auth == "off"
     with pytest.raises(SystemExit):
         parser.parse_args(["--auth", "sometimes"])

@@ -51,8 +51,9 @@ may cover (0: the frame came on its own); held frames pushed less than
   ``target_frames + proof_batch - 1`` frame periods;
 * the trim rule looks at the level as each release arrives (what is left of
   the earlier ones, about ``target_frames - 1`` on time), not at every tick, so
-  the frames a release puts in the buffer never count as excess delay; a
-  second without a release trims nothing.
+  the frames a release puts in the buffer never count as excess delay; its
+  window spans at least a second and ``TRIM_RELEASES`` releases (a few
+  releases a second would not show the link's jitter).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ MAX_GROWTH = 2
 """Frames the target may rise by at one look for the jitter estimate."""
 RELEASE_SPREAD = FRAME_SECONDS / 4
 """Held frames pushed closer together than this came in one release (spec §15.6)."""
+TRIM_RELEASES = 8
+"""Releases the trim rule looks at, at least, before it skips a held speaker's frame."""
 
 
 class PushResult(enum.Enum):
@@ -341,19 +344,20 @@ class JitterBuffer:
         if rise > 0:
             self.target_frames += rise
             self._stretch_pending += rise
+        self._ticks_since_trim = 0
+        if self.proof_batch and self._releases < TRIM_RELEASES:
+            return  # held frames: the window stays open until enough releases came
         # Over the last second more than the target was always buffered:
         # skip the oldest frame to cut the delay by 20 ms.
         assert self._next_seq is not None
         if (
             self._min_level > self.target_frames
             and self._stretch_pending == 0
-            and (self._releases > 0 or not self.proof_batch)
             and self._next_seq in self._packets
         ):
             del self._packets[self._next_seq]
             self._remember(self._next_seq)
             self._next_seq += 1
             self.stats.skipped += 1
-        self._ticks_since_trim = 0
         self._min_level = self.config.max_frames
         self._releases = 0

@@ -1,11 +1,15 @@
 """``hushroom bench auth``: what speaker authentication costs (spec §15.6).
 
-Figures for four rows, side by side: ``stage`` (the default hold stage
-mode: a stage member holds each 3-frame batch until proven),
-``stage_optimistic`` (the play-first stage mode with its 20-frame batch),
-``audience`` (a speaker alone on stage, its audience batch) and
-``audience_of_optimistic_stage`` (the audience, which always holds, of a
-speaker that shares an optimistic stage):
+Figures for five rows, side by side, the defaults first: ``stage`` (the
+default optimistic stage mode: a stage member plays a verified speaker's
+frames first and its 20-frame proof confirms them), ``audience`` (a speaker
+alone on stage, its 25-frame audience batch), ``audience_of_stage`` (the
+audience, which always holds, of a speaker that shares the stage: the
+20-frame stage batch), then the room parameter ``stage_mode = hold``:
+``stage_hold`` (a stage member holds each 3-frame batch until proven) and
+``audience_of_hold_stage``.  A receiver that holds plays each batch from a
+playout buffer that spans it (spec §15.6), so for the audience the hold is
+that buffer, not a delay added to it:
 
 * ``auth_bytes_per_frame`` — proof bytes per 20 ms frame (the MEDIA payload;
   ``auth_wire_bytes_per_frame`` adds the relay envelope of each proof).
@@ -45,7 +49,7 @@ from e2ee.identity import IdentityKey
 from e2ee.room import keys
 from e2ee.room.speaker_auth import (
     FRAME_SECONDS,
-    STAGE_OPTIMISTIC,
+    STAGE_HOLD,
     AuthConfig,
     ProofBatcher,
     ProofGate,
@@ -67,7 +71,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=80, help="Opus frame size in bytes")
 
 
-MIN_FRAMES = 100  # two of the longest batch (the optimistic stage's 20, the audience's 25) and more
+MIN_FRAMES = 100  # two of the longest batch (the stage's 20, the audience's 25) and more
 
 
 def _enough_frames(text: str) -> int:
@@ -180,15 +184,16 @@ def measure_class(
 def measure(
     size: int = 80, frames: int = 500, rounds: int = 9, progress: Progress | None = None
 ) -> dict[str, object]:
-    """Both stage modes and the audience (see module docstring)."""
+    """The defaults, then the hold stage mode (see module docstring)."""
     progress = progress or Progress("auth")
     config = AuthConfig()
     rows: dict[str, object] = {}
     for name, cfg, alone, on_stage in (
         ("stage", config, False, True),
-        ("stage_optimistic", STAGE_OPTIMISTIC, False, True),
         ("audience", config, True, False),
-        ("audience_of_optimistic_stage", STAGE_OPTIMISTIC, False, False),
+        ("audience_of_stage", config, False, False),
+        ("stage_hold", STAGE_HOLD, False, True),
+        ("audience_of_hold_stage", STAGE_HOLD, False, False),
     ):
         progress.phase(name, f"{rounds} rounds x {frames} frames")
         rows[name] = measure_class(cfg, alone, on_stage, size, frames, rounds)

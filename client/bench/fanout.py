@@ -7,7 +7,7 @@ relay-side figures (CPU, memory, metrics) are ``null``.  Links are the real
 link (TLS 1.3, pinned key) with real envelopes.  ``--speakers`` stage members
 each send one MEDIA envelope every 20 ms carrying a CLOCK_MONOTONIC timestamp,
 by default of the size of a real protected frame (:func:`media_payload_len`),
-and with ``--auth hold`` (the default) or ``optimistic`` also a speaker proof
+and with ``--auth optimistic`` (the default) or ``hold`` also a speaker proof
 of its real size after every batch of frames (:func:`auth_plan`, spec §15.6);
 ``--listeners`` audience members (held by one or a few cheap
 processes: one epoll loop over thousands of TLS sockets, decoding only a
@@ -64,18 +64,19 @@ class AuthPlan(NamedTuple):
 def auth_plan(mode: str, speakers: int) -> AuthPlan:
     """The batch, parity and a proof payload of the real size a room's speaker sends.
 
-    ``hold`` is a room's default configuration, ``optimistic`` its play-first
-    stage mode; a speaker uses the stage batch while others are on stage and the
-    audience batch alone (spec §15.6).  The proof is a real one (made with a
-    fixed throw-away key), so its size is the protocol's, not a copy of it.
+    ``optimistic`` is a room's default configuration (the play-first stage
+    mode), ``hold`` its hold-until-proven stage mode; a speaker uses the stage
+    batch while others are on stage and the audience batch alone (spec §15.6).
+    The proof is a real one (made with a fixed throw-away key), so its size is
+    the protocol's, not a copy of it.
     """
     if mode == "off":
         return AuthPlan(mode, 0, 0, b"")
     from e2ee.identity import IdentityKey
-    from e2ee.room.speaker_auth import STAGE_OPTIMISTIC, AuthConfig
+    from e2ee.room.speaker_auth import STAGE_HOLD, AuthConfig
     from e2ee.room.speaker_proof import DIGEST_LEN, make_proof
 
-    config = STAGE_OPTIMISTIC if mode == "optimistic" else AuthConfig()
+    config = STAGE_HOLD if mode == "hold" else AuthConfig()
     batch, parity = config.params(others_on_stage=speakers > 1)
     zero = bytes(DIGEST_LEN)
     proof = make_proof(IdentityKey(zero), zero, zero, 0, 0, [zero] * batch, parity)
@@ -112,8 +113,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--auth",
         choices=AUTH_MODES,
-        default="hold",
-        help="speaker authentication proofs sent with the frames (default: a room's, hold)",
+        default="optimistic",
+        help="speaker authentication proofs sent with the frames (default: a room's, optimistic)",
     )
     parser.add_argument("--fps", type=float, default=50.0, help="frames per second per speaker")
     parser.add_argument(

@@ -48,9 +48,9 @@ StageMode = Literal["hold", "optimistic"]
 class AuthConfig:
     """Room parameters of speaker authentication (spec §15.6); defaults are the spec's."""
 
-    stage_mode: StageMode = "hold"  # or "optimistic": stage members play first, then verify
-    stage_batch: int = 3  # frames per proof while another member is on stage
-    stage_parity: int = 1
+    stage_mode: StageMode = "optimistic"  # stage members play first, then verify; or "hold"
+    stage_batch: int = 20  # frames per proof while another member is on stage
+    stage_parity: int = 2
     audience_batch: int = 25  # frames per proof when only the audience listens
     audience_parity: int = 3
     hold: float = 1.5  # seconds an unproven frame or a waiting proof is kept
@@ -83,8 +83,8 @@ class AuthConfig:
         return self.stage_batch * FRAME_SECONDS + self.proof_margin
 
 
-STAGE_OPTIMISTIC = AuthConfig(stage_mode="optimistic", stage_batch=20, stage_parity=2)
-"""The play-first stage mode with its own batch and parity (spec §15.6: 0 ms, 7 bytes)."""
+STAGE_HOLD = AuthConfig(stage_mode="hold", stage_batch=3, stage_parity=1)
+"""The hold-until-proven stage mode with its own batch and parity (spec §15.6: 40 ms, 36 bytes)."""
 
 
 # -- the speaker's side -----------------------------------------------------------------

@@ -4,12 +4,12 @@ The insider is a listener holding every room key (it can make frames under
 any member's sender key, tests/room/test_speaker_auth_hostile.py); the
 hostile relay stamps the speaker's slot on what the insider gives it,
 delivers it before the speaker's own frames, and can hand different bytes to
-different members.  Promise (the hold stage mode, the default): no forged
-frame is played, a ForgedAudio event names the member in whose name the
-forgery came, and the real speaker is still heard.  In the optimistic stage
-mode the audience still plays none; a stage member plays at most one batch
-of them, all within the stated wait of the first, then none, and is told
-by the end of that wait.
+different members.  Promise (the optimistic stage mode, the default): the
+audience plays no forged frame; a stage member plays at most one batch of
+them per speaker, all within the stated wait of the first, then holds that
+speaker until proven and is told, by a ForgedAudio event naming the member
+in whose name the forgery came, by the end of that wait; the real speaker is
+still heard.  In the hold stage mode no member plays any forged frame.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from room.test_speaker_auth_hostile import forged_proof, forger
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.room import events
 from e2ee.room.session import RoomConfig
-from e2ee.room.speaker_auth import STAGE_OPTIMISTIC
+from e2ee.room.speaker_auth import STAGE_HOLD, AuthConfig
 from e2ee.sframe_header import decode_header
 
 from .scene import FRAME_S, Scene, build, opus
 
-AUTH = STAGE_OPTIMISTIC
-OPTIMISTIC = RoomConfig(speaker_auth=AUTH)
+AUTH = AuthConfig()  # the default: the optimistic stage mode
+HOLD = RoomConfig(speaker_auth=STAGE_HOLD)
 
 
 def played(room: Scene, link_: object, member: bytes) -> list[tuple[float, bytes]]:
@@ -72,7 +72,7 @@ def forged_reasons(room: Scene, link_: object, member: bytes) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("config", [None, OPTIMISTIC], ids=["hold", "optimistic"])
+@pytest.mark.parametrize("config", [None, HOLD], ids=["optimistic", "hold"])
 def test_an_insider_with_the_relay_injects_for_ten_seconds_and_nothing_forged_is_played(
     config: RoomConfig | None,
 ) -> None:
@@ -98,8 +98,8 @@ def test_an_insider_with_the_relay_injects_for_ten_seconds_and_nothing_forged_is
         assert to.session.counters["audio_rejected_unproven"] == 500  # every forged frame
 
 
-def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_detected() -> None:
-    room = build(listeners=2)
+def test_hold_a_speaker_sending_two_audios_under_one_proof_is_detected() -> None:
+    room = build(listeners=2, config=HOLD)
     a, b = room.listeners
     me = room.speaker.session.me
     give_other_audio(room, 4, b)
@@ -114,7 +114,7 @@ def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_det
 
 
 def test_optimistic_forgeries_at_the_speakers_own_counters_cost_the_stage_one_batch_once() -> None:
-    room = build(listeners=2, config=OPTIMISTIC)
+    room = build(listeners=2)
     insider, ear = room.listeners
     victim = room.speaker.session.me
     room.talk(1.0)  # the stage member has verified the speaker: it plays it first
@@ -142,7 +142,7 @@ def test_optimistic_forgeries_at_the_speakers_own_counters_cost_the_stage_one_ba
 
 
 def test_optimistic_a_flood_of_forgeries_is_played_for_one_batch_at_most() -> None:
-    room = build(listeners=2, config=OPTIMISTIC)
+    room = build(listeners=2)
     insider, ear = room.listeners
     victim = room.speaker.session.me
     room.talk(1.0)
@@ -164,7 +164,7 @@ def test_optimistic_a_flood_of_forgeries_is_played_for_one_batch_at_most() -> No
     assert start <= stage[0] and stage[-1] < start + 1.0, "all of it in the first flood"
 
 
-@pytest.mark.parametrize("config", [None, OPTIMISTIC], ids=["hold", "optimistic"])
+@pytest.mark.parametrize("config", [None, HOLD], ids=["optimistic", "hold"])
 def test_a_forged_counter_jump_leaves_no_gap_longer_than_one_batch(
     config: RoomConfig | None,
 ) -> None:
@@ -193,7 +193,7 @@ def test_a_forged_counter_jump_leaves_no_gap_longer_than_one_batch(
 
 
 def test_optimistic_a_speaker_sending_two_audios_under_one_proof_is_detected() -> None:
-    room = build(listeners=2, config=OPTIMISTIC)
+    room = build(listeners=2)
     a, b = room.listeners
     me = room.speaker.session.me
     give_other_audio(room, 24, b, room.moderator)  # in its second batch: played first on stage
@@ -220,7 +220,7 @@ def test_optimistic_a_kicked_member_the_relay_keeps_listening_hears_no_longer() 
     # spec §15.5: with the kick commit withheld from the speaker, an honest member that hears
     # the speaker on the old epoch hands it the commit; the audience holds each stage batch
     # for up to 20 frames, so it tells a stale sender by a held frame's epoch on arrival
-    room = build(listeners=2, config=OPTIMISTIC)
+    room = build(listeners=2)
     eve, honest = room.listeners
     room.talk(1.0)
     assert not honest.session.counters["commit_forwarded"]

@@ -12,6 +12,8 @@ from room.harness import rng_for
 
 from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.room import events, seal
+from e2ee.room.session import RoomConfig
+from e2ee.room.speaker_auth import STAGE_HOLD
 
 from .scene import Scene, build, opus
 
@@ -130,13 +132,13 @@ def test_audio_the_relay_reverses_is_all_played_once_when_its_proofs_come_first(
 
 
 def test_dropped_audio_is_a_gap_and_nothing_else() -> None:
-    room = build(listeners=1)
+    room = build(listeners=1, config=RoomConfig(speaker_auth=STAGE_HOLD))
     rng = random.Random(4)
     room.relay.drop(what=["media", "proof"], when=lambda d: rng.random() < 0.3)
     room.talk(2.0)
     room.pause()
     heard = room.heard(room.listener, room.speaker)
-    # Expected from spec §15.6 (stage: batches of 3 frames, 1 parity class): a batch is
+    # Expected from spec §15.6 (hold stage mode: batches of 3 frames, 1 parity class): a batch is
     # heard only if its proof arrives (0.7) and at most one of its frames is lost, and then
     # as the frames that arrived: 0.7 * (3 * 0.7**3 + 2 * 3 * 0.3 * 0.7**2) = 1.338 frames
     # per batch, 33 batches and a last lone frame (0.7**2): 44.6 of 100, standard deviation

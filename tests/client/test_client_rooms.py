@@ -49,6 +49,7 @@ from e2ee.frame import KID_PHASES, FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey
 from e2ee.room import events as ev
 from e2ee.room import keys, speaker_proof
+from e2ee.room.speaker_auth import AuthConfig
 from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
@@ -192,7 +193,8 @@ async def record_two_speakers(room: Room, tmp_path: Path) -> Recording:
         for listener in [recorder, *others]:
             for name in sources:
                 await listener.wait_until(lambda n=name, c=listener: c.frames_from(n) >= frames)
-        await playout_ticks(recorder, 15)  # the 10-frame playout buffer drains into the files
+        # the playout buffer (10 frames, and the audience's proof batch) drains into the files
+        await playout_ticks(recorder, 10 + AuthConfig().audience_batch + 5)
     recorder.stop_recording()
     tracks = {}
     for name in sources:

@@ -18,7 +18,7 @@ from e2ee.room.speaker_auth import (
     MAX_HELD_FRAMES,
     MAX_HELD_PROOFS,
     PAUSE,
-    STAGE_OPTIMISTIC,
+    STAGE_HOLD,
     AuthConfig,
     ProofBatcher,
     ProofGate,
@@ -29,7 +29,7 @@ from e2ee.sender_key import SenderKey
 ROOM = bytes(range(32))
 EPOCH_KEY = b"\x07" * 32
 EPOCH = 5
-CONFIG = AuthConfig()
+CONFIG = AuthConfig()  # the optimistic stage mode: the gate holds unless told it is on stage
 HOLD = CONFIG.hold
 
 
@@ -262,9 +262,10 @@ def test_proof_parameters_are_checked() -> None:
     for n, r in ((0, 1), (MAX_BATCH + 1, 1), (2, 0), (2, 3), (MAX_PARITY + 1, MAX_PARITY + 1)):
         with pytest.raises(LocalProtocolError):
             speaker_proof.make_proof(ident, b"k" * 32, ROOM, 0, 0, d * n, r)
-    assert AuthConfig().params(True) == (3, 1) and AuthConfig().params(False) == (25, 3)
-    assert AuthConfig().stage_mode == "hold"
-    assert STAGE_OPTIMISTIC.params(True) == (20, 2) and STAGE_OPTIMISTIC.stage_mode == "optimistic"
+    assert AuthConfig().params(True) == (20, 2) and AuthConfig().params(False) == (25, 3)
+    assert AuthConfig().stage_mode == "optimistic" and AuthConfig().tentative_wait == 0.5
+    assert STAGE_HOLD.params(True) == (3, 1) and STAGE_HOLD.stage_mode == "hold"
+    assert AuthConfig().proof_batch(2) == 20 and AuthConfig().proof_batch(1) == 25
     for bad in ({"stage_batch": 0}, {"stage_batch": MAX_BATCH + 1}, {"audience_parity": 26}):
         with pytest.raises(LocalProtocolError):
             AuthConfig(**bad)  # type: ignore[arg-type]
@@ -292,7 +293,7 @@ def test_hostile_bytes_never_raise_anything_but_protocol_errors(
 ) -> None:
     ident = speaker()
     frames, proofs = stream(ident, 3, batch=3, parity=1)
-    gate = ProofGate(ROOM, STAGE_OPTIMISTIC, Counter())  # both the held and the played-first path
+    gate = ProofGate(ROOM, CONFIG, Counter())  # both the held and the played-first path
     pool = payloads + frames + proofs
     for i in range(len(pool)):
         p = data.draw(st.sampled_from(pool))
@@ -306,4 +307,4 @@ def test_hostile_bytes_never_raise_anything_but_protocol_errors(
                 gate.frame(ident.public, p, i * 0.02, on_stage=data.draw(st.booleans()))
         except RemoteProtocolError:
             pass
-        assert len(gate) <= MAX_HELD_FRAMES + MAX_HELD_PROOFS + STAGE_OPTIMISTIC.stage_batch
+        assert len(gate) <= MAX_HELD_FRAMES + MAX_HELD_PROOFS + CONFIG.stage_batch

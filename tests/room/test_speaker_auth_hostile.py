@@ -13,6 +13,7 @@ from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.frame import FrameSender
 from e2ee.room import RoomConfig, events, keys, speaker_proof
 from e2ee.room.events import ForgedAudio
+from e2ee.room.speaker_auth import STAGE_HOLD
 from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
@@ -20,6 +21,7 @@ from .harness import Link, Router, new_identity
 from .test_room_robust_rekey import stage_room
 
 FRAME = 0.02
+HOLD = RoomConfig(speaker_auth=STAGE_HOLD)
 
 
 def forger(insider: Link, victim: bytes, counter: int) -> FrameSender:
@@ -116,7 +118,7 @@ def test_a_forged_counter_jump_does_not_silence_the_speaker() -> None:
 
 
 def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_detected() -> None:
-    r, _, spk, (a, b) = stage_room(RoomConfig())
+    r, _, spk, (a, b) = stage_room(HOLD)  # batches of 3 on stage
     speaker = spk.session
     epoch = speaker.epoch
     key = SenderKey(epoch, epoch, keys.sender_base(speaker._keys.epoch_keys[epoch], speaker.me))
@@ -142,7 +144,7 @@ def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_det
 
 
 def test_frames_injected_at_the_speakers_own_counters_cost_only_those_batches() -> None:
-    r, mod, spk, (insider, other) = stage_room(RoomConfig())
+    r, mod, spk, (insider, other) = stage_room(HOLD)  # a stage member that plays nothing first
     victim = spk.session.me
     assert spk.slot is not None
     t0 = r.now

@@ -9,12 +9,12 @@ from e2ee.identity import IdentityKey
 from e2ee.room import keys
 from e2ee.room.audio_in import AudioIn
 from e2ee.room.events import ForgedAudio
-from e2ee.room.speaker_auth import STAGE_OPTIMISTIC, AuthConfig, ProofBatcher, ProofGate, Released
+from e2ee.room.speaker_auth import STAGE_HOLD, AuthConfig, ProofBatcher, ProofGate, Released
 from e2ee.sender_key import SenderKey
 
 from .test_speaker_auth import EPOCH, EPOCH_KEY, ROOM, frame_sender, proof_key, speaker
 
-CONFIG = STAGE_OPTIMISTIC
+CONFIG = AuthConfig()  # the default stage mode is the optimistic one
 N = CONFIG.stage_batch
 WAIT = CONFIG.tentative_wait
 
@@ -80,7 +80,7 @@ def test_a_speaker_in_good_standing_is_played_at_once_and_confirmed_by_its_proof
 
 
 def test_the_audience_and_the_hold_mode_never_play_first() -> None:
-    for config, on_stage in ((CONFIG, False), (AuthConfig(), True)):
+    for config, on_stage in ((CONFIG, False), (STAGE_HOLD, True)):
         gate, talk, _ = standing(config)
         f, _ = talk.next()
         rel = gate.frame(talk.ident.public, f, 0.5, on_stage=on_stage)
