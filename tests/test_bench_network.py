@@ -48,6 +48,8 @@ ROW_KEYS = {
     "audience_max_buffer_ms",
     "stage_datagrams_received",
     "speaker_datagram_pct",
+    "stage_recovered",
+    "auth",
 }
 
 

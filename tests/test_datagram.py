@@ -173,7 +173,7 @@ def test_each_end_sends_only_its_kinds_and_flags() -> None:
     with pytest.raises(LocalProtocolError):
         relay.seal(Kind.MEDIA, _media(), flags=dg.FLAG_RECEIVING)
     with pytest.raises(LocalProtocolError):
-        client.seal(Kind.MEDIA, _media(), flags=0x02)
+        client.seal(Kind.MEDIA, _media(), flags=0x04)
 
 
 def test_a_probe_with_a_wrong_body_length_is_malformed() -> None:
