@@ -5,8 +5,8 @@ Each end of a channel measures the loss of the datagrams it receives
 above ``ON_LOST`` per ``WINDOW`` counters, sets REDUNDANT on what it sends.
 The other end, while the latest datagram it accepted had REDUNDANT set, sends
 each MEDIA as MEDIA_RED with a copy of the MEDIA it sent ``DISTANCE`` media
-datagrams before (:class:`CopyRing`).  A single loss (a burst no longer than
-``DISTANCE`` frames) then costs nothing: the copy arrives in a later datagram
+datagrams before (:class:`CopyRing`).  A single loss, or a burst no longer than
+``DISTANCE`` frames, then costs nothing: the copy arrives in a later datagram
 and the receiver's replay window lets exactly one of copy and original through.
 
 Both classes are bounded: the ring holds ``DISTANCE`` envelopes, the watch
@@ -21,11 +21,11 @@ from e2ee import datagram as dg
 from e2ee.datagram import Kind
 from e2ee.errors import LocalProtocolError
 
-DISTANCE = 1
-"""Media datagrams between a frame and its copy: the next one.  Measured against 2 and
-3 (docs/network.md): a copy further back arrives after its frame's playout time
-unless the playout buffer is deeper, and the adaptive buffer's growth costs more
-than the bursts of 2-3 frames the longer distance would recover."""
+DISTANCE = 2
+"""Media datagrams between a frame and its copy (40 ms at one speaker).  Measured
+against 1 and 3 (docs/network.md): 2 also survives bursts of two and its copy
+still arrives within the default 60 ms playout buffer on a path with ±10 ms of
+jitter; 3 arrives too late for that buffer and makes it grow."""
 WINDOW = 100
 """Counters per loss measurement (2 s of one speaker's audio)."""
 ON_LOST = 1

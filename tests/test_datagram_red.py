@@ -11,7 +11,7 @@ from e2ee import datagram as dg
 from e2ee import datagram_red as red
 from e2ee.datagram import DatagramChannel, Direction, Kind
 from e2ee.datagram_red import CopyRing, LossWatch
-from e2ee.envelope import EnvelopeType, encode_envelope
+from e2ee.envelope import EnvelopeType, decode_envelope, encode_envelope
 from e2ee.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 
 KEY = hashlib.sha256(b"datagram red test key").digest()
@@ -45,12 +45,13 @@ def _delivered(receiver: DatagramChannel, datagrams: list[bytes]) -> list[bytes]
     return got
 
 
-def test_a_lost_frame_comes_back_once_from_the_next_datagrams_copy() -> None:
+def test_a_burst_of_two_comes_back_from_the_copies_two_datagrams_later() -> None:
     client, relay = _pair()
-    assert red.DISTANCE == 1
-    sent = _send(client, CopyRing(), range(4))
-    assert relay.open(sent[0]).kind is Kind.MEDIA  # nothing to copy yet
-    assert _delivered(relay, sent[2:]) == [_frame(1), _frame(2), _frame(3)]  # 1 was lost
+    assert red.DISTANCE == 2
+    sent = _send(client, CopyRing(), range(6))
+    assert [relay.open(d).kind for d in sent[:2]] == [Kind.MEDIA] * 2  # nothing to copy yet
+    got = _delivered(relay, sent[4:])  # 2 and 3 were lost
+    assert got == [_frame(2), _frame(4), _frame(3), _frame(5)]
 
 
 def test_a_lost_frame_comes_back_once_from_the_copy_three_datagrams_later() -> None:
@@ -174,3 +175,30 @@ def test_loss_watch_counts_a_jump_as_loss_in_bounded_time() -> None:
     assert watch.wanted
     watch.heard(3)  # from a closed window: ignored
     assert watch.wanted
+
+
+def _residual_permille(loss: float, redundant: bool, frames: int = 1000) -> int:
+    """A listener's loss report (client.loss_report) after one lossy hop, copies or not."""
+    from client.loss_report import LossMeter
+
+    client, relay = _pair()
+    ring, meter, rnd = CopyRing(), LossMeter(), random.Random(3)
+    for i in range(frames):
+        kind, body = ring.wrap(client.next_counter, _frame(i), redundant)
+        data = client.seal(kind, body)
+        if rnd.random() < loss:
+            continue
+        for envelope in relay.open(data).media:
+            meter.frame(b"speaker", int.from_bytes(decode_envelope(envelope).payload[:2], "big"))
+    [(_, permille)] = meter.take()
+    return permille
+
+
+def test_fec_follows_the_loss_left_after_the_copies() -> None:
+    from client.fec_policy import FecPolicy
+
+    plain, copied = _residual_permille(0.05, False), _residual_permille(0.05, True)
+    assert plain >= 40 and copied <= 5  # 5 % on the hop; about 0.25 % once copied
+    with_copies, without = FecPolicy(), FecPolicy()
+    assert without.report(b"listener", plain, 0.0) > 0  # FEC on
+    assert with_copies.report(b"listener", copied, 0.0) == 0  # the residual needs none
