@@ -10,6 +10,11 @@ datagram; everything else, and all audio in any other state, stays on the
 link.  MEDIA that arrives by datagram is handed to ``deliver`` exactly as an
 envelope from the link would be.  A network that drops all UDP leaves the
 path DEAD and the link carries everything, as without a channel.
+
+Redundancy (spec §23.6): the client measures the loss of the relay's
+datagrams and sets REDUNDANT on its own while they are lossy; while the
+relay's latest datagram had REDUNDANT set, each frame goes as MEDIA_RED with
+a copy of an earlier one (:mod:`e2ee.datagram_red`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from e2ee import datagram as dg
 from e2ee import is_speaker_proof
 from e2ee.datagram import DatagramChannel, DatagramGrant, Direction, Kind
 from e2ee.datagram_path import DatagramPath, PathState, PathTimers
+from e2ee.datagram_red import CopyRing, LossWatch
 from e2ee.envelope import (
     ZERO_TAG,
     Envelope,
@@ -63,6 +69,11 @@ class DatagramMedia:
         self._sock: socket.socket | None = None
         self._kick = trio.Event()
         self._floor = dg.DEFAULT_PROBE_FLOOR
+        self._copies = CopyRing()
+        #: the loss of the relay's datagrams: ask it for MEDIA_RED while lossy
+        self.loss = LossWatch()
+        #: the relay's latest datagram asked for MEDIA_RED
+        self.redundant = False
         self.path: DatagramPath | None = None
         #: datagrams sent and received by kind, and drops by reason (aggregates only)
         self.counts: Counter[str] = Counter()
@@ -110,19 +121,28 @@ class DatagramMedia:
                 or not dg.fits(len(encoded))
             ):
                 keep.append(encoded)
-            elif self._send(Kind.MEDIA, encoded):
+            elif self._send_media(encoded):
                 self._floor = dg.padded_size(len(encoded) + 2)
             else:
                 keep.append(encoded)
         return b"".join(keep)
+
+    def _send_media(self, envelope: bytes) -> bool:
+        """One frame as MEDIA, or as MEDIA_RED while the relay asks for it (spec §23.6)."""
+        channel = self._channel
+        if channel is None:
+            return False
+        kind, body = self._copies.wrap(channel.next_counter, envelope, self.redundant)
+        return self._send(kind, body)
 
     def _send(self, kind: Kind, body: bytes, floor: int = 0) -> bool:
         """Seal and send one datagram; False if it could not be sealed (go by the link)."""
         channel, sock, path = self._channel, self._sock, self.path
         if channel is None or sock is None or path is None:
             return False
+        flags = path.flags | (dg.FLAG_REDUNDANT if self.loss.wanted else 0)
         try:
-            datagram = channel.seal(kind, body, path.flags, floor)
+            datagram = channel.seal(kind, body, flags, floor)
         except LocalProtocolError:  # counter spent: this channel is over (spec §23.3)
             self.counts["spent"] += 1
             return False
@@ -204,14 +224,17 @@ class DatagramMedia:
         path.heard(trio.current_time())
         if path.state is not was:
             self._kick.set()  # the timers changed
+        self.loss.heard(opened.counter)
+        self.redundant = bool(opened.flags & dg.FLAG_REDUNDANT)
         self.counts[f"received_{opened.kind.name.lower()}"] += 1
-        if opened.kind is not Kind.MEDIA:
-            return
-        try:
-            envelope = decode_envelope(opened.body)
-        except HushroomError:
-            envelope = None
-        if envelope is None or envelope.type is not EnvelopeType.MEDIA:
-            self.counts["refused"] += 1
-            return
-        self._deliver(envelope)
+        if opened.copy is not None:
+            self.counts["recovered"] += 1
+        for body in opened.media:
+            try:
+                envelope = decode_envelope(body)
+            except HushroomError:
+                envelope = None
+            if envelope is None or envelope.type is not EnvelopeType.MEDIA:
+                self.counts["refused"] += 1
+                return
+            self._deliver(envelope)

@@ -10,6 +10,11 @@ Wire layout (spec §23.3), integers big-endian::
     token 8 bytes | counter u64 | XChaCha20-Poly1305(K_dir, 0^16 || counter, aad, plaintext)
     plaintext = pad(u8(kind) || u8(flags) || body)
     aad       = labelled("hushroom v1 datagram aad", token || u64(counter))
+
+A MEDIA_RED body also carries a copy of the MEDIA of an earlier datagram of
+the same direction (spec §23.3): the receiver hands it out only if that
+earlier counter never arrived, and then records it in the replay window, so a
+copy and its original are never both delivered.
 """
 
 from __future__ import annotations
@@ -43,11 +48,16 @@ MAX_JUMP = 1 << 20
 DEFAULT_PROBE_FLOOR = 128
 #: flags bit 0, client to relay only: "I receive your datagrams; send me media by them"
 FLAG_RECEIVING = 0x01
+#: flags bit 1, both directions: "your datagrams reach me with loss: send MEDIA_RED" (§23.3)
+FLAG_REDUNDANT = 0x02
 PROBE_BODY_LEN = 8
+#: the most counters a MEDIA_RED copy may lie behind its datagram (a u8, spec §23.3)
+MAX_BACK = 255
 
 _ZERO_PREFIX = bytes(16)
 _HEADER = struct.Struct(">8sQ")
 _U64 = struct.Struct(">Q")
+_RED_HEAD = struct.Struct(">BH")  # back, length of the primary MEDIA envelope
 
 
 class Direction(IntEnum):
@@ -63,23 +73,62 @@ class Kind(IntEnum):
     PROBE = 1
     PROBE_ACK = 2
     MEDIA = 3
+    MEDIA_RED = 4
 
 
 #: which kinds each direction may carry, and the flags it may set (spec §23.3)
 _ALLOWED: dict[Direction, tuple[frozenset[Kind], int]] = {
-    Direction.CLIENT_TO_RELAY: (frozenset({Kind.PROBE, Kind.MEDIA}), FLAG_RECEIVING),
-    Direction.RELAY_TO_CLIENT: (frozenset({Kind.PROBE_ACK, Kind.MEDIA}), 0),
+    Direction.CLIENT_TO_RELAY: (
+        frozenset({Kind.PROBE, Kind.MEDIA, Kind.MEDIA_RED}),
+        FLAG_RECEIVING | FLAG_REDUNDANT,
+    ),
+    Direction.RELAY_TO_CLIENT: (
+        frozenset({Kind.PROBE_ACK, Kind.MEDIA, Kind.MEDIA_RED}),
+        FLAG_REDUNDANT,
+    ),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Datagram:
-    """One opened datagram (spec §23.3)."""
+    """One opened datagram (spec §23.3).
+
+    ``body`` is the MEDIA envelope for both media kinds; ``copy`` is a
+    MEDIA_RED's copy of datagram ``counter - back``'s envelope when that
+    datagram never arrived (it is now recorded as accepted), else None.
+    """
 
     counter: int
     kind: Kind
     flags: int
     body: bytes
+    copy: bytes | None = None
+
+    @property
+    def media(self) -> tuple[bytes, ...]:
+        """The MEDIA envelopes to hand on, oldest first (none for a probe)."""
+        if self.kind is Kind.PROBE or self.kind is Kind.PROBE_ACK:
+            return ()
+        return (self.body,) if self.copy is None else (self.copy, self.body)
+
+
+def red_body(back: int, primary: bytes, copy: bytes) -> bytes:
+    """A MEDIA_RED body: ``u8(back) || u16(len(primary)) || primary || copy`` (spec §23.3)."""
+    if not 1 <= back <= MAX_BACK or not primary or not copy or len(primary) > 0xFFFF:
+        raise LocalProtocolError("bad MEDIA_RED parts")
+    return _RED_HEAD.pack(back, len(primary)) + primary + copy
+
+
+def split_red(body: bytes) -> tuple[int, bytes, bytes]:
+    """``(back, primary, copy)`` of a MEDIA_RED body (spec §23.3); MALFORMED otherwise."""
+    if len(body) < _RED_HEAD.size:
+        raise RemoteProtocolError("MEDIA_RED body too short")
+    back, length = _RED_HEAD.unpack_from(body)
+    primary = body[_RED_HEAD.size : _RED_HEAD.size + length]
+    copy = body[_RED_HEAD.size + length :]
+    if back == 0 or length == 0 or len(primary) != length or not copy:
+        raise RemoteProtocolError("bad MEDIA_RED body")
+    return back, primary, copy
 
 
 def direction_key(link_key: bytes, direction: Direction) -> bytes:
@@ -188,9 +237,24 @@ class DatagramChannel:
             raise RemoteProtocolError("datagram kind or flags not allowed", ErrorCode.UNKNOWN_TYPE)
         kind = Kind(kind_byte)
         body = inner[2:]
+        if kind is Kind.MEDIA_RED:
+            return self._open_red(counter, flags, body)
         if kind != Kind.MEDIA and len(body) != PROBE_BODY_LEN:
             raise RemoteProtocolError("probe body must be 8 bytes")
         return Datagram(counter, kind, flags, body)
+
+    def _open_red(self, counter: int, flags: int, body: bytes) -> Datagram:
+        """Step 7 for MEDIA_RED (spec §23.4): the copy counts only if its original is missing."""
+        back, primary, copy = split_red(body)
+        if back > counter:
+            raise RemoteProtocolError("MEDIA_RED copy before the first counter")
+        original = counter - back
+        try:
+            self._window.check(original)
+        except RemoteProtocolError:  # the original arrived, or is too old: drop the copy
+            return Datagram(counter, Kind.MEDIA_RED, flags, primary)
+        self._window.accept(original)
+        return Datagram(counter, Kind.MEDIA_RED, flags, primary, copy)
 
 
 def probe_body(probe_id: int) -> bytes:

@@ -4,9 +4,12 @@ One channel per link: DATAGRAM_OFFER draws a fresh token and key and
 replaces the link's previous channel; the link's end forgets it.  Received
 datagrams are looked up by token, rationed by a per-channel bucket before
 any decryption, opened with :class:`e2ee.datagram.DatagramChannel`, and
-turned into what the I/O layer must do: a PROBE_ACK to send, a MEDIA
-envelope to route as if it came over the link.  Nothing here touches a
-socket or a clock: the caller passes ``now`` and the source address.
+turned into what the I/O layer must do: a PROBE_ACK to send, MEDIA
+envelopes to route as if they came over the link (a MEDIA_RED's copy as
+well when its original never arrived).  Each channel measures the loss of
+what it hears and asks the client for MEDIA_RED while it is lossy; it sends
+MEDIA_RED itself while the client asks for it (spec §23.6).  Nothing here
+touches a socket or a clock: the caller passes ``now`` and the source address.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from dataclasses import dataclass
 
 from e2ee import datagram as dg
 from e2ee.datagram import DatagramChannel, DatagramGrant, Direction, Kind
+from e2ee.datagram_red import CopyRing, LossWatch
 from e2ee.envelope import Envelope, EnvelopeType, decode_envelope
-from e2ee.errors import HushroomError
+from e2ee.errors import DecryptionFailed, ErrorCode, HushroomError, RemoteProtocolError
 from relay.buckets import TokenBucket
 from relay.config import RelayConfig
 from relay.router import Link
@@ -27,9 +31,19 @@ Address = tuple[object, ...]
 
 
 class _Channel:
-    """Relay-side state of one link's channel (spec §23.8: well under 1 KiB)."""
+    """Relay-side state of one link's channel (spec §23.8: a few KiB at most)."""
 
-    __slots__ = ("address", "bucket", "crypto", "highest", "link", "receiving_at")
+    __slots__ = (
+        "address",
+        "bucket",
+        "copies",
+        "crypto",
+        "highest",
+        "link",
+        "loss",
+        "receiving_at",
+        "redundant",
+    )
 
     def __init__(self, link: Link, crypto: DatagramChannel, bucket: TokenBucket) -> None:
         self.link = link
@@ -40,6 +54,15 @@ class _Channel:
         self.highest = -1
         #: when the latest accepted client datagram carried RECEIVING; None if it did not
         self.receiving_at: float | None = None
+        #: the latest accepted client datagram carried REDUNDANT: send it MEDIA_RED
+        self.redundant = False
+        self.loss = LossWatch()
+        self.copies = CopyRing()
+
+    @property
+    def flags(self) -> int:
+        """Flags of the relay's datagrams: REDUNDANT while the client's are lossy (§23.6)."""
+        return dg.FLAG_REDUNDANT if self.loss.wanted else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +73,8 @@ class Received:
     #: a sealed PROBE_ACK to send back to ``address``
     reply: bytes | None
     address: Address
-    #: a MEDIA envelope to route exactly as if it had come over ``link``
-    envelope: Envelope | None
+    #: MEDIA envelopes to route exactly as if they had come over ``link``, oldest first
+    envelopes: tuple[Envelope, ...]
 
 
 class DatagramTable:
@@ -63,7 +86,8 @@ class DatagramTable:
         self._rng = rng
         self._by_token: dict[bytes, _Channel] = {}
         self._by_link: dict[int, _Channel] = {}
-        #: why datagrams were dropped, and how many were sent (aggregates only, spec §23.7)
+        #: datagrams and bytes in and out, and why datagrams were dropped (aggregates
+        #: only, spec §23.7); the relay's metrics render them (relay.metrics)
         self.counts: Counter[str] = Counter()
 
     def __len__(self) -> int:
@@ -98,6 +122,8 @@ class DatagramTable:
 
     def receive(self, data: bytes, address: Address, now: float) -> Received | None:
         """Process one datagram from ``address``; None when it is dropped (and counted)."""
+        self.counts["received"] += 1
+        self.counts["received_bytes"] += len(data)
         if not dg.MIN_DATAGRAM <= len(data) <= dg.MAX_DATAGRAM:
             self.counts["malformed"] += 1
             return None
@@ -110,30 +136,42 @@ class DatagramTable:
             return None
         try:
             opened = channel.crypto.open(data)
-        except HushroomError:
-            self.counts["refused"] += 1
+        except DecryptionFailed:
+            self.counts["authentication"] += 1
             return None
+        except RemoteProtocolError as exc:
+            replay = exc.code in (ErrorCode.REPLAY, ErrorCode.TOO_FAR)
+            self.counts["replay" if replay else "malformed"] += 1
+            return None
+        self.counts["accepted"] += 1
         if opened.counter > channel.highest:
             channel.highest = opened.counter
             channel.address = address
         channel.receiving_at = now if opened.flags & dg.FLAG_RECEIVING else None
+        channel.redundant = bool(opened.flags & dg.FLAG_REDUNDANT)
+        channel.loss.heard(opened.counter)
         if opened.kind is Kind.PROBE:
-            return Received(channel.link, self._ack(channel, opened.body, len(data)), address, None)
-        try:
-            envelope = decode_envelope(opened.body, self.config.max_payload)
-        except HushroomError:
-            envelope = None
-        if envelope is None or envelope.type is not EnvelopeType.MEDIA:
-            self.counts["malformed"] += 1
-            return None
-        return Received(channel.link, None, address, envelope)
+            return Received(channel.link, self._ack(channel, opened.body, len(data)), address, ())
+        envelopes = []
+        for body in opened.media:
+            try:
+                envelope = decode_envelope(body, self.config.max_payload)
+            except HushroomError:
+                envelope = None
+            if envelope is None or envelope.type is not EnvelopeType.MEDIA:
+                self.counts["malformed"] += 1
+                return None
+            envelopes.append(envelope)
+        if opened.copy is not None:
+            self.counts["recovered"] += 1
+        return Received(channel.link, None, address, tuple(envelopes))
 
     def _ack(self, channel: _Channel, body: bytes, probe_len: int) -> bytes | None:
         """PROBE_ACK as large as the PROBE (spec §23.3); None once the counter is spent."""
         if channel.crypto.next_counter > dg.MAX_COUNTER:
             return None
         floor = probe_len - dg.OVERHEAD
-        return channel.crypto.seal(Kind.PROBE_ACK, body, floor=floor)
+        return channel.crypto.seal(Kind.PROBE_ACK, body, channel.flags, floor)
 
     def seal_media(self, link: Link, data: bytes, now: float) -> tuple[bytes, Address] | None:
         """One MEDIA envelope as one datagram, if §23.6 allows it now; else None (use the link)."""
@@ -142,6 +180,8 @@ class DatagramTable:
             return None
         if now - channel.receiving_at > self.config.datagram_path_timeout:
             return None
-        if not dg.fits(len(data)) or channel.crypto.next_counter > dg.MAX_COUNTER:
+        counter = channel.crypto.next_counter
+        if not dg.fits(len(data)) or counter > dg.MAX_COUNTER:
             return None
-        return channel.crypto.seal(Kind.MEDIA, data), channel.address
+        kind, body = channel.copies.wrap(counter, data, channel.redundant)
+        return channel.crypto.seal(kind, body, channel.flags), channel.address

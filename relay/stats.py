@@ -27,6 +27,8 @@ class RelayStats:
     #: MEDIA envelopes dropped because their source exceeded its allowance (spec §17.3)
     media_over_rate: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    #: the datagram channel's counts, by name (relay.datagram_table; rendered by relay.metrics)
+    datagrams: Counter[str] = field(default_factory=Counter)
     #: per-bucket counts (last = +Inf) of audience batch delays: from the oldest
     #: envelope's arrival to the end of the pass that wrote it to every member
     batch_delay_counts: list[int] = field(default_factory=lambda: [0] * (len(DELAY_BUCKETS) + 1))

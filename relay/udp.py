@@ -35,6 +35,7 @@ class UdpEndpoint:
         self.sock = sock
         self.router = router
         self.table = DatagramTable(config, os.urandom, sock.getsockname()[1])
+        self.table.counts = router.stats.datagrams  # rendered by --metrics (relay.metrics)
         router.datagrams = self.table
 
     @classmethod
@@ -88,8 +89,8 @@ class UdpEndpoint:
                     continue
                 if got.reply is not None:
                     self._send(got.reply, got.address)
-                if got.envelope is not None and not got.link.closing:
-                    router.receive(got.link, (got.envelope,), now, by_datagram=True)
+                if got.envelopes and not got.link.closing:
+                    router.receive(got.link, got.envelopes, now, by_datagram=True)
             await trio.lowlevel.checkpoint()
 
     def send_media(self, link: Link, data: bytes) -> bool:
@@ -107,3 +108,4 @@ class UdpEndpoint:
             self.table.counts["send_dropped"] += 1
             return
         self.table.counts["sent"] += 1
+        self.table.counts["sent_bytes"] += len(datagram)

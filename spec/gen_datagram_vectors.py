@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     media_up = encode_envelope(EnvelopeType.MEDIA, ROOM_TAG, 0, fixed("frame up", 96))
     media_down = encode_envelope(EnvelopeType.MEDIA, ROOM_TAG, 3, fixed("frame down", 96))
+    media_up2 = encode_envelope(EnvelopeType.MEDIA, ROOM_TAG, 0, fixed("frame up 2", 96))
     cases = [
         case(
             "client probe, receiving",
@@ -115,6 +116,30 @@ def main(argv: list[str] | None = None) -> None:
             media_down,
         ),
         case(
+            "client media with a copy of datagram 0, asking for copies",
+            Direction.CLIENT_TO_RELAY,
+            1,
+            Kind.MEDIA_RED,
+            dg.red_body(1, media_up, media_up2),
+            dg.FLAG_RECEIVING | dg.FLAG_REDUNDANT,
+        ),
+        case(
+            "relay probe ack asking for copies",
+            Direction.RELAY_TO_CLIENT,
+            2,
+            Kind.PROBE_ACK,
+            dg.probe_body(1),
+            dg.FLAG_REDUNDANT,
+            128,
+        ),
+        case(
+            "relay media with a copy of datagram 1",
+            Direction.RELAY_TO_CLIENT,
+            3,
+            Kind.MEDIA_RED,
+            dg.red_body(2, media_down, media_down),
+        ),
+        case(
             "largest datagram",
             Direction.CLIENT_TO_RELAY,
             7,
@@ -127,7 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     flipped = bytearray(sent[0])
     flipped[-1] ^= 1
     other_token = bytes(8) + sent[0][8:]
+    early = DatagramChannel(LINK_KEY, TOKEN, Direction.CLIENT_TO_RELAY, 2)
+    too_far_back = early.seal(Kind.MEDIA_RED, dg.red_body(3, media_up, media_up2))
+    no_copy = early.seal(Kind.MEDIA_RED, dg.red_body(1, media_up, media_up2)[: -len(media_up2)])
     invalid = [
+        ("a copy from before counter 0", [], too_far_back),
+        ("MEDIA_RED without a copy", [], no_copy),
         ("replayed", [sent[0]], sent[0]),
         ("too old: REPLAY_WINDOW below the highest", [sent[-1]], sent[0]),
         ("flipped tag bit", [], bytes(flipped)),
@@ -136,11 +166,33 @@ def main(argv: list[str] | None = None) -> None:
         ("one byte longer than the largest", [], sent[0][:16] + bytes(dg.MAX_DATAGRAM - 15)),
     ]
     grant = DatagramGrant(PORT, TOKEN, LINK_KEY).encode()
+    frames = [
+        encode_envelope(EnvelopeType.MEDIA, ROOM_TAG, 0, fixed(f"red {i}", 96)) for i in range(5)
+    ]
+    red_sender = DatagramChannel(LINK_KEY, TOKEN, Direction.CLIENT_TO_RELAY)
+    red_sent = [red_sender.seal(Kind.MEDIA, frames[0])] + [
+        red_sender.seal(Kind.MEDIA_RED, dg.red_body(1, frames[i], frames[i - 1]))
+        for i in range(1, 5)
+    ]
+    # datagram 1 is lost; 3 arrives before 2; 2 arrives late; 4 comes twice
+    arrival = [0, 3, 2, 4, 4]
+    red_receiver = DatagramChannel(LINK_KEY, TOKEN, Direction.RELAY_TO_CLIENT)
+    red_sequence = []
+    for index in arrival:
+        try:
+            handed = [m.hex() for m in red_receiver.open(red_sent[index]).media]
+            outcome = "ok"
+        except RemoteProtocolError as exc:
+            handed, outcome = [], exc.code.name
+        red_sequence.append(
+            {"datagram": red_sent[index].hex(), "result": outcome, "handed_on": handed}
+        )
     doc = {
         "description": "The datagram channel of spec §23: the link key and token a "
         "DATAGRAM_ACCEPT carries, the two direction keys, datagrams of every kind in both "
-        "directions with plaintext, nonce, AAD and wire bytes, and invalid datagrams with the "
-        "error the relay's end raises after opening the listed earlier datagrams in order.",
+        "directions with plaintext, nonce, AAD and wire bytes, invalid datagrams with the "
+        "error the relay's end raises after opening the listed earlier datagrams in order, "
+        "and a sequence of MEDIA_RED datagrams with what each hands on.",
         "link_key": LINK_KEY.hex(),
         "token": TOKEN.hex(),
         "port": PORT,
@@ -150,6 +202,12 @@ def main(argv: list[str] | None = None) -> None:
         "direction_keys": {d.name: dg.direction_key(LINK_KEY, d).hex() for d in Direction},
         "replay_window": dg.REPLAY_WINDOW,
         "cases": cases,
+        "red_sequence": {
+            "description": "Client datagrams 0-4, each MEDIA_RED copying the one before, opened "
+            "by a fresh relay end in this order (1 lost, 3 before 2, 4 twice): what each hands "
+            "on, oldest first, or the error it raises (spec §23.4 step 7).",
+            "steps": red_sequence,
+        },
         "invalid": [
             {
                 "name": name,

@@ -21,6 +21,7 @@ from client.bench import network
 from client.bench.netem import unavailable_reason
 from client.cli import build_parser
 from client.errors import CliError
+from client.fec_policy import FEC_PERCENT
 from client.relay_connect import new_invite
 from e2ee.identity import IdentityKey
 from relay.wire.pin import encode_pin
@@ -48,6 +49,8 @@ ROW_KEYS = {
     "audience_max_buffer_ms",
     "stage_datagrams_received",
     "speaker_datagram_pct",
+    "stage_recovered",
+    "auth",
 }
 
 
@@ -98,7 +101,9 @@ def test_quick_bench_prints_one_row_per_transport_and_the_udp_room_used_datagram
     tls, udp = rows
     assert tls["stage_datagrams_received"] == 0 and tls["fec_expected_loss_pct"] == 0
     assert tls["speaker_datagram_pct"] == 0
-    assert udp["fec_expected_loss_pct"] == network.FEC_EXPECTED_LOSS_PCT
+    # FEC follows the stage listener's reports (client.fec_policy): off or tuned for 5 %
+    assert udp["fec_expected_loss_pct"] in (0, FEC_PERCENT)
+    assert tls["auth"] == udp["auth"] == "default"
     # The speaker sent its frames by datagram, and the stage listener received
     # about as many media datagrams as it played frames (the probes are not counted).
     assert number(udp, "speaker_datagram_pct") >= 90
@@ -150,10 +155,18 @@ def test_a_packet_repeated_a_loop_later_is_the_later_frame() -> None:
     assert network.match_frames(frames, [(b"p", 9.0)]) is None  # played before it was sent
 
 
-def test_fec_follows_the_loss_rule_on_datagrams_only() -> None:
-    assert network.Case(2.0, False).fec_pct("udp") == network.FEC_EXPECTED_LOSS_PCT
-    assert network.Case(1.0, False).fec_pct("udp") == 0
-    assert network.Case(10.0, False).fec_pct("tls") == 0
+async def test_auth_chooses_the_stage_mode_of_every_bench_client() -> None:
+    parser = build_parser("bench")
+    assert parser.parse_args(["bench", "network"]).auth == "default"
+    args = parser.parse_args(["bench", "network", "--auth", "optimistic"])
+    founder = IdentityKey.generate(secrets.token_bytes)
+    invite = new_invite("127.0.0.1", 7443, encode_pin(bytes(32)), founder)
+    for name, mode in (("optimistic", args.auth), ("hold", "hold")):
+        config = network.ClientConfig(invite, founder, "Speaker", create=True)
+        client = network.BenchClient(config, network.AUTH_MODES[mode])
+        assert client.room.config.speaker_auth.stage_mode == name
+    default = network.BenchClient(network.ClientConfig(invite, founder, "S", create=True), None)
+    assert default.room.config.speaker_auth == network.RoomConfig().speaker_auth  # the default
 
 
 def test_bursty_case_has_the_stated_mean_loss_and_burst() -> None:

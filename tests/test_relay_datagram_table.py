@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from test_relay_router import TAG, RecordingOutbox, join, send, setup
 
 from e2ee import datagram as dg
+from e2ee import datagram_red as red
 from e2ee.datagram import DatagramChannel, DatagramGrant, Direction, Kind
 from e2ee.envelope import EnvelopeType, decode_envelope, encode_envelope
 from relay.config import RelayConfig
@@ -96,7 +97,7 @@ def test_probe_is_acked_with_a_datagram_of_the_same_size() -> None:
     client = _client(router, outbox, link)
     probe = client.seal(Kind.PROBE, dg.probe_body(42), dg.FLAG_RECEIVING, floor=192)
     got = table.receive(probe, ADDR, 0.0)
-    assert got is not None and got.reply is not None and got.envelope is None
+    assert got is not None and got.reply is not None and got.envelopes == ()
     assert len(got.reply) == len(probe) and got.address == ADDR
     ack = client.open(got.reply)
     assert ack.kind is Kind.PROBE_ACK and dg.probe_id(ack.body) == 42
@@ -110,8 +111,8 @@ def test_media_by_datagram_is_routed_as_if_it_came_over_the_link() -> None:
     outbox.take(b)  # the PEER_JOINED notices
     env = encode_envelope(T.MEDIA, TAG, 0, b"frame")
     got = table.receive(client.seal(Kind.MEDIA, env), ADDR, 1.0)
-    assert got is not None and got.link is a and got.envelope is not None
-    router.receive(got.link, (got.envelope,), 1.0)
+    assert got is not None and got.link is a and len(got.envelopes) == 1
+    router.receive(got.link, got.envelopes, 1.0)
     [(kind, forwarded)] = outbox.take(b)
     assert (kind, forwarded.type, forwarded.payload) == ("media", T.MEDIA, b"frame")
 
@@ -174,10 +175,13 @@ def test_replays_forgeries_and_junk_are_dropped_and_counted() -> None:
     probe = client.seal(Kind.PROBE, dg.probe_body(0))
     assert table.receive(probe, ADDR, 0.0) is not None
     assert table.receive(probe, ADDR, 0.0) is None  # replay
-    assert table.receive(probe[:-1] + bytes([probe[-1] ^ 1]), ADDR, 0.0) is None
+    fresh = client.seal(Kind.PROBE, dg.probe_body(1))
+    assert table.receive(fresh[:-1] + bytes([fresh[-1] ^ 1]), ADDR, 0.0) is None  # forged
     assert table.receive(b"\x00" * (dg.MIN_DATAGRAM - 1), ADDR, 0.0) is None
     assert table.receive(b"\x00" * dg.MIN_DATAGRAM, ADDR, 0.0) is None
-    assert table.counts == {"refused": 2, "malformed": 1, "unknown_token": 1}
+    assert table.counts["replay"] == table.counts["authentication"] == 1
+    assert (table.counts["malformed"], table.counts["unknown_token"]) == (1, 1)
+    assert table.counts["received"] == 5 and table.counts["accepted"] == 1
 
 
 def test_datagrams_beyond_the_channel_bucket_are_dropped_unopened() -> None:
@@ -204,4 +208,53 @@ def test_hostile_datagrams_never_raise(data: bytes, known_token: bool) -> None:
     client = _client(router, outbox, link)
     datagram = (client.token + data) if known_token else data
     assert table.receive(datagram, ADDR, 0.0) is None
-    assert sum(table.counts.values()) == 1
+    drops = ("malformed", "unknown_token", "over_rate", "replay", "authentication")
+    assert sum(table.counts[reason] for reason in drops) == 1
+
+
+def test_relay_sends_copies_while_the_client_asks_and_asks_for_them_on_a_lossy_uplink() -> None:
+    router, outbox, table = _wire()
+    link, _ = join(router, outbox, 0)
+    client = _client(router, outbox, link)
+    flags = dg.FLAG_RECEIVING | dg.FLAG_REDUNDANT
+    probe = client.seal(Kind.PROBE, dg.probe_body(0), flags)
+    got = table.receive(probe, ADDR, 0.0)
+    assert got is not None and got.reply is not None
+    assert client.open(got.reply).flags == 0  # the uplink lost nothing yet
+    kinds = []
+    for i in range(red.DISTANCE + 1):
+        sealed = table.seal_media(link, encode_envelope(T.MEDIA, TAG, 1, bytes([i]) * 90), 0.0)
+        assert sealed is not None
+        kinds.append(client.open(sealed[0]).kind)
+    assert kinds == [Kind.MEDIA] * red.DISTANCE + [Kind.MEDIA_RED]
+    # the client's datagrams lose one of WINDOW: the relay asks it for copies
+    client.next_counter += 1
+    for i in range(red.WINDOW):
+        table.receive(client.seal(Kind.PROBE, dg.probe_body(i), dg.FLAG_RECEIVING), ADDR, 0.0)
+    got = table.receive(client.seal(Kind.PROBE, dg.probe_body(0), dg.FLAG_RECEIVING), ADDR, 0.0)
+    assert got is not None and got.reply is not None
+    assert client.open(got.reply).flags == dg.FLAG_REDUNDANT
+    sealed = table.seal_media(link, encode_envelope(T.MEDIA, TAG, 1, b"x" * 90), 0.0)
+    assert sealed is not None and client.open(sealed[0]).kind is Kind.MEDIA  # no longer asked
+
+
+def test_a_copy_of_a_lost_frame_is_routed_before_its_carrier_and_counted() -> None:
+    router, outbox, table = _wire()
+    a, _ = join(router, outbox, 0)
+    b, _ = join(router, outbox, 0)
+    client = _client(router, outbox, a)
+    outbox.take(b)
+    frames = [encode_envelope(T.MEDIA, TAG, 0, bytes([i]) * 90) for i in range(5)]
+    first = client.seal(Kind.MEDIA, frames[0])
+    client.seal(Kind.MEDIA, frames[1])  # lost on the way
+    assert table.receive(first, ADDR, 1.0) is not None
+    carrier = client.seal(Kind.MEDIA_RED, dg.red_body(1, frames[2], frames[1]))
+    got = table.receive(carrier, ADDR, 1.0)
+    assert got is not None
+    assert [e.payload for e in got.envelopes] == [bytes([1]) * 90, bytes([2]) * 90]
+    assert table.counts["recovered"] == 1
+    router.receive(got.link, got.envelopes, 1.0)
+    assert [e.payload[0] for _, e in outbox.take(b)] == [1, 2]
+    again = client.seal(Kind.MEDIA_RED, dg.red_body(2, frames[3], frames[1]))
+    got = table.receive(again, ADDR, 1.0)  # frame 1 is in already: only the carrier
+    assert got is not None and [e.payload[0] for e in got.envelopes] == [3]

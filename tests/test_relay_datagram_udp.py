@@ -169,7 +169,7 @@ async def test_junk_and_replays_cost_nothing_and_the_link_survives(
         assert decode_envelope((await b.datagram()).body).payload == b"next"  # no duplicate
         assert relay.server.udp is not None
         counts = relay.server.udp.table.counts
-        assert counts["refused"] == 2 and counts["malformed"] == 1
+        assert counts["replay"] == 2 and counts["malformed"] == 1
         assert counts["unknown_token"] == 1
         await a.link.send_envelope(T.PING, bytes(16), 0, b"ok")
         with trio.fail_after(2):
@@ -262,3 +262,72 @@ async def test_the_reader_yields_after_about_4096_deliveries() -> None:
     assert 4096 < first_turn <= 4096 + 19  # the datagram that crossed the budget, then a yield
     endpoint.close()
     sock.close()
+
+
+async def _scrape(port: int) -> str:
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    body = b""
+    while chunk := await stream.receive_some(65536):
+        body += chunk
+    return body.decode()
+
+
+async def test_datagram_counters_appear_in_the_metrics_without_identifiers(
+    ident: RelayIdentity,
+) -> None:
+    from relay.metrics import DATAGRAM_COUNTERS, serve_metrics
+
+    async with (
+        running_relay(ident, UDP) as relay,
+        member(relay) as a,
+        member(relay) as b,
+        trio.open_nursery() as nursery,
+    ):
+        await a.probe()
+        await b.probe()
+        sealed = a.channel.seal(Kind.MEDIA, media(b"once"), dg.FLAG_RECEIVING)
+        forged = a.channel.seal(Kind.MEDIA, media(b"forged"), dg.FLAG_RECEIVING)
+        forged = forged[:-1] + bytes([forged[-1] ^ 1])
+        for data in (sealed, sealed, forged, b"\x00" * 100, b"\x01" * 10):
+            await a.sock.send(data)
+        assert decode_envelope((await b.datagram()).body).payload == b"once"
+        port = await nursery.start(serve_metrics, relay.server.stats, "127.0.0.1", 0)
+        text = await _scrape(port)
+        values = {
+            line.split()[0].removeprefix("hushroom_relay_datagrams_").removesuffix("_total"): int(
+                line.split()[1]
+            )
+            for line in text.splitlines()
+            if line.startswith("hushroom_relay_datagrams_")
+        }
+        assert set(values) == set(DATAGRAM_COUNTERS)
+        # in: two probes, the frame twice, the forgery, junk with no channel, a runt
+        assert (values["received"], values["accepted"]) == (7, 3)
+        assert (values["replay"], values["authentication"]) == (1, 1)
+        assert (values["unknown_token"], values["malformed"]) == (1, 1)
+        # out: two PROBE_ACKs and the frame to b
+        assert values["sent"] == 3 and values["sent_bytes"] >= 3 * dg.MIN_DATAGRAM
+        assert values["received_bytes"] == 2 * 64 + 2 * len(sealed) + len(forged) + 110
+        for secret in (a.channel.token, b.channel.token, TAG):
+            assert secret.hex() not in text
+        assert "127.0.0.1" not in text
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_member_moved_to_the_audience_gets_media_in_batches_over_its_link(
+    ident: RelayIdentity,
+) -> None:
+    """spec §23.6 rule 1: the audience gets batches on the link, whatever its channel says."""
+    async with running_relay(ident, UDP) as relay, member(relay) as a, member(relay) as b:
+        await a.probe()
+        await b.probe()
+        await a.send(Kind.MEDIA, media(b"on stage"))
+        assert decode_envelope((await b.datagram()).body).payload == b"on stage"
+        await b.link.send_envelope(T.SET_CLASS, TAG, 0, b"\x01")  # moved to the audience
+        await b.probe()  # its channel lives on and still says RECEIVING
+        await a.send(Kind.MEDIA, media(b"in the audience"))
+        with trio.fail_after(2):
+            got = await receive_until(b.link, T.MEDIA)
+        assert [e.payload for e in got if e.type is T.MEDIA] == [b"in the audience"]
+        await b.probe()  # the next datagram b gets is an answer, not the frame

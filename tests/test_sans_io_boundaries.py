@@ -51,6 +51,8 @@ FORBIDDEN_IN_E2EE = {
 ALLOWED_E2EE_IN_RELAY = {"e2ee", "e2ee.envelope", "e2ee.errors"}
 # the client-relay datagram codec (spec §23): a hop key the relay draws itself, no E2EE key
 ALLOWED_E2EE_IN_RELAY.add("e2ee.datagram")
+# its per-hop redundancy (spec §23.6): counters and copies of envelopes, no key at all
+ALLOWED_E2EE_IN_RELAY.add("e2ee.datagram_red")
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:
@@ -115,7 +117,7 @@ IN_PROCESS_RELAY = "client.inproc_relay"
 ALLOWED: dict[str, tuple[str, ...]] = {
     "e2ee": ("e2ee",),
     "e2ee.room": ("e2ee",),
-    "relay": ("relay", *ENVELOPE_CODEC, "e2ee.datagram"),
+    "relay": ("relay", *ENVELOPE_CODEC, "e2ee.datagram", "e2ee.datagram_red"),
     "relay.wire": ("relay.wire", *ENVELOPE_CODEC),
     "client": ("client", "e2ee", *RELAY_PUBLIC),
     IN_PROCESS_RELAY: ("client", "e2ee", "relay"),

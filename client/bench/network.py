@@ -25,10 +25,11 @@ Per case the speakers say the same espeak-ng speech.  Measured per listener:
 * PESQ (wideband) and STOI of the listener's mixed output against the
   source, aligned by cross-correlation.
 
-The datagram room's speaker sets its encoder's expected loss per case (the
-rule of docs/network.md: FEC for 5 % above 1.5 % loss, off below), since no
-receiver loss report exists yet; the row says which (``fec_expected_loss_pct``).
-The TLS room sends no FEC.  Nothing measured here is a unit-test goal.
+The datagram room's speaker follows its stage listener's loss reports (spec
+§14.4, :mod:`client.fec_policy`); the row says what its encoder used at the
+end of the window (``fec_expected_loss_pct``).  The TLS room sends no FEC.
+``--auth`` chooses the stage's speaker-authentication mode (spec §15.6).
+Nothing measured here is a unit-test goal.
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -65,7 +66,11 @@ from client.commands.common import positive_seconds
 from client.errors import CliError
 from client.relay_connect import new_invite, parse_invite
 from client.room_client import ClientConfig, RoomClient
+from client.room_entry import RoomKeys
 from e2ee.identity import IdentityKey
+from e2ee.room.config import RoomConfig
+from e2ee.room.session import RoomSession
+from e2ee.room.speaker_auth import STAGE_OPTIMISTIC, AuthConfig
 
 HELP = "both transports (TLS, datagrams) side by side on emulated lossy links"
 
@@ -81,9 +86,6 @@ CASES: tuple[tuple[float, bool], ...] = (
 """(loss %, bursty) measured by default."""
 MEAN_BURST_PACKETS = 3.0
 """Bursty cases: Gilbert–Elliott with a mean burst of 3 packets (60 ms of audio)."""
-FEC_ABOVE_LOSS_PCT = 1.5
-FEC_EXPECTED_LOSS_PCT = 5
-"""docs/network.md: FEC for 5 % above about 1.5 % loss, off below."""
 TRANSPORTS = ("tls", "udp")
 RELAY_PORT = 7443
 UDP_PORT = 7444
@@ -97,6 +99,9 @@ AMBIGUOUS_SECONDS = 1.0
 """Longer than any mouth-to-ear delay measured here, shorter than the source's loop."""
 MAX_SECONDS = 30.0
 SETUP_TIMEOUT = 30.0
+
+AUTH_MODES: dict[str, AuthConfig] = {"hold": AuthConfig(), "optimistic": STAGE_OPTIMISTIC}
+"""``--auth``: the stage's speaker-authentication mode (spec §15.6); "default" is the room's."""
 
 T = TypeVar("T")
 
@@ -115,12 +120,6 @@ class Case:
         p = r * loss / (1.0 - loss)
         ge = GilbertElliott(p_pct=100.0 * p, r_pct=100.0 * r)
         return Impairment(delay_ms=DELAY_MS, jitter_ms=JITTER_MS, gilbert=ge)
-
-    def fec_pct(self, transport: str) -> int:
-        """The speaker's expected-loss setting (0 = no FEC); never FEC on TLS."""
-        if transport == "udp" and self.loss_pct > FEC_ABOVE_LOSS_PCT:
-            return FEC_EXPECTED_LOSS_PCT
-        return 0
 
 
 # -- timing frames at both ends ---------------------------------------------------
@@ -341,8 +340,30 @@ def leaf_names(transport: str) -> dict[str, str]:
     return {role: f"{transport}_{role}" for role in ("speaker", "stage", "audience")}
 
 
-def _listener(invite: str, *, on_stage: bool, datagrams: bool) -> RoomClient:
-    client = RoomClient(
+class BenchClient(RoomClient):
+    """A RoomClient whose room session uses the bench's speaker-authentication mode."""
+
+    def __init__(self, config: ClientConfig, auth: AuthConfig | None) -> None:
+        self._auth = auth
+        super().__init__(config)
+
+    def _new_room(self, *, create: bool) -> RoomSession:
+        if self._auth is None:  # the room's default
+            return super()._new_room(create=create)
+        keys = RoomKeys.of(self.invite)
+        config = RoomConfig(speaker_auth=self._auth)
+        identity, name, now = self.config.identity, self.config.name, trio.current_time()
+        if create:
+            return RoomSession.create(
+                identity, keys, name, self.config.policy, secrets.token_bytes, now, config
+            )
+        return RoomSession.join(identity, keys, name, secrets.token_bytes, now, config)
+
+
+def _listener(
+    invite: str, *, on_stage: bool, datagrams: bool, auth: AuthConfig | None
+) -> RoomClient:
+    client = BenchClient(
         ClientConfig(
             invite,
             IdentityKey.generate(secrets.token_bytes),
@@ -350,7 +371,8 @@ def _listener(invite: str, *, on_stage: bool, datagrams: bool) -> RoomClient:
             auto_accept=on_stage,
             listen_only=not on_stage,
             datagrams=datagrams,
-        )
+        ),
+        auth,
     )
     # The probe stands in for the client's receive side before it runs.
     probe = ListenerProbe(client.receiver)
@@ -358,7 +380,7 @@ def _listener(invite: str, *, on_stage: bool, datagrams: bool) -> RoomClient:
     return client
 
 
-def open_room(net: Network, transport: str, pin: str) -> BenchRoom:
+def open_room(net: Network, transport: str, pin: str, auth: AuthConfig | None) -> BenchRoom:
     """Start a room's three clients and bring the stage listener on stage.
 
     Each client reaches the relay at the hub's address on its own link: the
@@ -380,7 +402,7 @@ def open_room(net: Network, transport: str, pin: str) -> BenchRoom:
     def make_speaker() -> RoomClient:
         config = ClientConfig(invite_for("speaker"), founder, "Speaker", create=True)
         config.datagrams = udp
-        client = RoomClient(config)
+        client = BenchClient(config, auth)
 
         def sent(packet: bytes) -> None:
             assert client.feed is not None
@@ -392,12 +414,14 @@ def open_room(net: Network, transport: str, pin: str) -> BenchRoom:
     speaker = ClientThread(net, leaves["speaker"], make_speaker)
     speaker.start()
     stage = ClientThread(
-        net, leaves["stage"], lambda: _listener(invite_for("stage"), on_stage=True, datagrams=udp)
+        net,
+        leaves["stage"],
+        lambda: _listener(invite_for("stage"), on_stage=True, datagrams=udp, auth=auth),
     )
     audience = ClientThread(
         net,
         leaves["audience"],
-        lambda: _listener(invite_for("audience"), on_stage=False, datagrams=udp),
+        lambda: _listener(invite_for("audience"), on_stage=False, datagrams=udp, auth=auth),
     )
     room = BenchRoom(transport, speaker, stage, audience, log)
     stage.start()
@@ -416,29 +440,38 @@ def _datagrams_up(client: RoomClient) -> bool:
     return media is not None and media.path is not None and media.path.uses_datagrams
 
 
-def _datagram_counts(room: BenchRoom) -> tuple[int, int, int]:
-    """(frames the speaker encoded, of them sent by datagram, media datagrams at the stage)."""
+def _datagram_counts(room: BenchRoom) -> tuple[int, int, int, int]:
+    """Frames the speaker encoded, of them sent by datagram; at the stage, media datagrams
+    received and frames recovered from a MEDIA_RED copy (spec §23.3)."""
 
     def speaker(client: RoomClient) -> tuple[int, int]:
         media = client.session.datagrams
-        sent = 0 if media is None else media.counts["sent_media"]
+        sent = 0 if media is None else _media_count(media.counts, "sent")
         return (0 if client.feed is None else client.feed.frames_read), sent
 
-    def stage(client: RoomClient) -> int:
+    def stage(client: RoomClient) -> tuple[int, int]:
         media = client.session.datagrams
-        return 0 if media is None else media.counts["received_media"]
+        if media is None:
+            return 0, 0
+        return _media_count(media.counts, "received"), media.counts["recovered"]
 
     frames, by_datagram = room.speaker.do(speaker)
-    return frames, by_datagram, room.stage.do(stage)
+    return frames, by_datagram, *room.stage.do(stage)
+
+
+def _media_count(counts: Counter[str], way: str) -> int:
+    """MEDIA datagrams sent or received, plain or with a copy (MEDIA_RED)."""
+    return counts[f"{way}_media"] + counts[f"{way}_media_red"]
 
 
 def _datagram_fields(
-    before: tuple[int, int, int], after: tuple[int, int, int]
+    before: tuple[int, int, int, int], after: tuple[int, int, int, int]
 ) -> dict[str, float | int]:
-    frames, by_datagram, received = (b - a for a, b in zip(before, after, strict=True))
+    frames, by_datagram, received, recovered = (b - a for a, b in zip(before, after, strict=True))
     return {
         "speaker_datagram_pct": round(100.0 * by_datagram / frames, 1) if frames else 0.0,
         "stage_datagrams_received": received,
+        "stage_recovered": recovered,
     }
 
 
@@ -508,12 +541,11 @@ def run_case(
     seconds: float,
     score: Scorer,
     progress: Progress,
+    auth: str,
 ) -> Iterator[dict[str, Any]]:
     """The speakers talk on; the listeners' links get ``case``; then a window is measured."""
     bad = case.impairment()
     for room in rooms:
-        fec = case.fec_pct(room.transport)
-        room.speaker.do(partial(_set_fec, pct=fec))
         for listener in (room.stage, room.audience):
             net.configure(listener.leaf, up=bad, down=bad)
         room.log.frames.clear()
@@ -534,11 +566,12 @@ def run_case(
         audience = listener_fields(room.probe(room.audience), room.log, pcm, score)
         yield {
             "transport": room.transport,
+            "auth": auth,
             "loss_pct": case.loss_pct,
             "bursty": case.bursty,
             "delay_ms": DELAY_MS,
             "jitter_ms": JITTER_MS,
-            "fec_expected_loss_pct": case.fec_pct(room.transport),
+            "fec_expected_loss_pct": room.speaker.do(_expected_loss),
             "pesq": stage["pesq"],
             "stoi": stage["stoi"],
             "stage_p50_ms": stage["p50_ms"],
@@ -551,9 +584,10 @@ def run_case(
         }
 
 
-def _set_fec(client: RoomClient, pct: int) -> None:
+def _expected_loss(client: RoomClient) -> int:
+    """The FEC setting the speaker's encoder has at the end of the window (0: off)."""
     assert client.feed is not None
-    client.feed.encoder.set_expected_loss(pct)
+    return client.feed.encoder.config.expected_loss_percent
 
 
 def _relay(net: Network, state: Path) -> subprocess.Popen[bytes]:
@@ -588,9 +622,17 @@ def _can_connect(host: str) -> bool:
 
 
 def measure(
-    cases: Sequence[Case], seconds: float, progress: Progress, seed: int = 1
+    cases: Sequence[Case],
+    seconds: float,
+    progress: Progress,
+    seed: int = 1,
+    auth_name: str = "default",
 ) -> Iterator[dict[str, Any]]:
-    """Every case, both transports: one JSON-able row per (case, transport)."""
+    """Every case, both transports: one JSON-able row per (case, transport).
+
+    ``auth_name`` is a key of :data:`AUTH_MODES`, or "default" (the room's own).
+    """
+    auth = AUTH_MODES.get(auth_name)
     reason = unavailable_reason()
     if reason is not None:
         raise CliError(f"hushroom bench network needs the network emulator: {reason}")
@@ -612,14 +654,14 @@ def measure(
             _wait_for_relay(net, first, net.hub_address(first))
             for transport in TRANSPORTS:
                 progress.phase(f"opening the {transport} room")
-                rooms.append(open_room(net, transport, pin))
+                rooms.append(open_room(net, transport, pin, auth))
             for room in rooms:  # the speakers talk on through every case
                 room.speaker.do(lambda c: c.speak(PcmSource(pcm, loop=True)))
             for case in cases:
                 progress.phase(
                     f"case {case.loss_pct:g} % {'bursty' if case.bursty else 'random'} loss"
                 )
-                yield from run_case(net, rooms, case, pcm, seconds, score, progress)
+                yield from run_case(net, rooms, case, pcm, seconds, score, progress, auth_name)
         finally:
             for room in rooms:
                 for member in room.clients:
@@ -670,6 +712,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         help=f"one case ({QUICK_CASES[0].loss_pct:g} %% random loss), {QUICK_SECONDS:g} s",
     )
     parser.add_argument("--seed", type=int, default=1, help="the emulator's loss seed")
+    parser.add_argument(
+        "--model",
+        action="store_true",
+        help="no emulator: the datagram path's redundancy in process on a virtual clock,"
+        " both hops lossy (client/bench/datagram_model.py)",
+    )
+    parser.add_argument(
+        "--auth",
+        choices=("default", *AUTH_MODES),
+        default="default",
+        help="the stage's speaker-authentication mode (default: the room's default)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -677,8 +731,13 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--seconds must be at most {MAX_SECONDS:g}", exit_code=2)
     cases, seconds = (QUICK_CASES, QUICK_SECONDS) if args.quick else (args.cases, args.seconds)
     progress = Progress("network")
+    rows = (
+        _model_rows(cases, seconds)
+        if args.model
+        else measure(cases, seconds, progress, args.seed, args.auth)
+    )
     try:
-        for row in measure(cases, seconds, progress, args.seed):
+        for row in rows:
             if args.json:
                 print(json.dumps(row), flush=True)
             else:
@@ -688,7 +747,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_rows(cases: Sequence[Case], seconds: float) -> Iterator[dict[str, Any]]:
+    from client.bench.datagram_model import measure_model
+
+    pcm, _ = speech_sample(seconds)
+    impaired = [(case.impairment(), case.loss_pct, case.bursty) for case in cases]
+    return measure_model(pcm, impaired, load_scorer())
+
+
 def _text_row(row: dict[str, Any]) -> str:
+    if row.get("model"):
+        return json.dumps(row)
     kind = "bursty" if row["bursty"] else "random"
     return (
         f"{row['transport']:3}  {row['loss_pct']:4g} % {kind:6}"

@@ -236,3 +236,39 @@ async def test_hostile_datagrams_at_the_client_are_counted_not_raised(
         for junk in (b"", bytes(100), channel.token + bytes(100)):
             a.media._received(channel, path, junk)
         assert a.media.counts["refused"] == 3 and not a.heard
+
+
+class EveryNth:
+    """Drops every ``n``-th call of ``inner`` (a lossy network, deterministic)."""
+
+    def __init__(self, inner: Callable[..., object], n: int) -> None:
+        self.inner, self.n, self.calls = inner, n, 0
+
+    def __call__(self, *args: object) -> object:
+        self.calls += 1
+        return None if self.calls % self.n == 0 else self.inner(*args)
+
+
+async def test_lossy_hops_ask_for_copies_and_the_copies_bring_the_frames_back(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    """spec §23.6: each end measures its hop; the other sends MEDIA_RED; the frames come back."""
+    async with relay_with_udp() as (relay, _), client(relay) as a, client(relay) as b:
+        await a.until(PathState.UP)
+        await b.until_receiving()
+        assert relay.server is not None and relay.server.udp is not None
+        table = relay.server.udp.table
+        table.receive = EveryNth(table.receive, 10)  # type: ignore[method-assign]
+        b.media._received = EveryNth(b.media._received, 10)  # type: ignore[method-assign]
+        for i in range(400):
+            await a.send_media(b"frame %d" % i)
+            await trio.sleep(0.02)
+        await trio.sleep(0.2)
+        assert a.media.redundant and b.media.loss.wanted  # both hops asked for copies
+        assert a.media.counts["sent_media_red"] > 200 and table.counts["recovered"] > 10
+        assert b.media.counts["recovered"] > 10
+        heard = [e.payload for e in b.heard]
+        assert len(heard) == len(set(heard))  # never a frame twice
+        late = {b"frame %d" % i for i in range(200, 400)}
+        assert late - set(heard) == set()  # once copies flow, nothing is lost
+        assert not b.over_link
