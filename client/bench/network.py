@@ -70,7 +70,7 @@ from client.room_entry import RoomKeys
 from e2ee.identity import IdentityKey
 from e2ee.room.config import RoomConfig
 from e2ee.room.session import RoomSession
-from e2ee.room.speaker_auth import STAGE_OPTIMISTIC, AuthConfig
+from e2ee.room.speaker_auth import STAGE_HOLD, AuthConfig
 
 HELP = "both transports (TLS, datagrams) side by side on emulated lossy links"
 
@@ -100,7 +100,7 @@ AMBIGUOUS_SECONDS = 1.0
 MAX_SECONDS = 30.0
 SETUP_TIMEOUT = 30.0
 
-AUTH_MODES: dict[str, AuthConfig] = {"hold": AuthConfig(), "optimistic": STAGE_OPTIMISTIC}
+AUTH_MODES: dict[str, AuthConfig] = {"hold": STAGE_HOLD, "optimistic": AuthConfig()}
 """``--auth``: the stage's speaker-authentication mode (spec §15.6); "default" is the room's."""
 
 T = TypeVar("T")
