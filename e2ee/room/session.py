@@ -42,7 +42,7 @@ module              owns                                                  spec
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 from e2ee import canonical
@@ -98,13 +98,13 @@ from e2ee.room.events import (
     KeysRotated,
     RecordingChanged,
     RoomSecretRotated,
-    SecurityAlert,
 )
 from e2ee.room.fresh import FreshSecrets, Outcome
 from e2ee.room.joiner import Joiner
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media, StaleSender
+from e2ee.room.outbox import Outbox
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
 from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import (
@@ -148,16 +148,16 @@ class RoomSession:
         self._rng = rng
         self._session_key = SessionKey.generate(rng)
         self._cert = self._session_key.certify(identity)
-        self.room_tag, self._admission_key, self.room_id, self._founder = secrets_of(invite)
+        room_tag, self._admission_key, self.room_id, self._founder = secrets_of(invite)
         self._authority = Authority(self._founder, self.room_id)
         self._rotations = rotation.Rotations()
         self._joiner = Joiner(
             identity, self._session_key, self._cert, display_name, self.room_id, self._founder, rng
         )
         self._now = now
-        self._out: list[bytes] = []
-        self._events: deque[Event] = deque()
         self.counters: Counter[str] = Counter()
+        self._outbox = Outbox(room_tag, self.counters)
+        self._events = self._outbox.events
         self._state = SessionState.JOINING
         self.slot: int | None = None
         self.roster: RosterState | None = None
@@ -215,7 +215,7 @@ class RoomSession:
         self._admissions.known.add(self.me)
         self._move(SessionState.MEMBER)
         self._delivery = DeliveryClass.STAGE
-        self._out.clear()
+        self._outbox.envelopes.clear()
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.STAGE,)))
         self._events.append(Admitted(0))
         return self
@@ -236,13 +236,16 @@ class RoomSession:
     # -- the driver's interface -------------------------------------------
     def data_to_send(self) -> bytes:
         """Encoded envelopes for the relay link, in order; empties the buffer."""
-        out = b"".join(self._out)
-        self._out.clear()
-        return out
+        return self._outbox.drain()
 
     def next_event(self) -> Event | None:
         """The next pending event, or None."""
-        return self._events.popleft() if self._events else None
+        return self._outbox.next_event()
+
+    @property
+    def room_tag(self) -> bytes:
+        """The relay room tag this session sends under (spec §6.1; changes on rotation, §13.7)."""
+        return self._outbox.room_tag
 
     @property
     def state(self) -> SessionState:
@@ -388,7 +391,7 @@ class RoomSession:
         """
         self._now = now
         self.slot = None
-        self._out.clear()
+        self._outbox.envelopes.clear()
         self._chunks.clear()
         self._chair.requeue()  # its echo will not come back on the new link
         if self._state.active:
@@ -1065,12 +1068,12 @@ class RoomSession:
 
     def _switch_secret(self, new: rotation.RoomKeys) -> None:
         """Leave the old room tag and join the new secret's, as on a new link (spec §13.7)."""
-        queued = self._out[:]  # still for the old tag, e.g. our own rotation copies
+        queued = self._outbox.envelopes[:]  # still for the old tag, e.g. our rotation copies
         old_tag = self.room_tag
-        self.room_tag, self._admission_key = new.room_tag, new.admission_key
+        self._outbox.room_tag, self._admission_key = new.room_tag, new.admission_key
         self._admissions.new_room_secret()
         self.link_reset(self._now)  # an in-flight commit is queued again; JOIN on the new tag
-        self._out[:0] = [*queued, encode_envelope(EnvelopeType.LEAVE, old_tag, 0, b"")]
+        self._outbox.envelopes[:0] = [*queued, encode_envelope(EnvelopeType.LEAVE, old_tag, 0, b"")]
         self._events.append(RoomSecretRotated(new.room_secret))
 
     def _install_snapshot(self, state: RosterState, epoch: int, head: bytes, key: bytes) -> None:
@@ -1345,10 +1348,10 @@ class RoomSession:
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
-        self._out.append(encode_envelope(etype, self.room_tag, slot, payload))
+        self._outbox.send(etype, slot, payload)
 
     def _send_unicast(self, slot: int, payload: bytes) -> None:
-        self._send(EnvelopeType.UNICAST, slot, payload)
+        self._outbox.unicast(slot, payload)
 
     def _send_control(self, ctype: ControlType, args: list[Value], to: int | None = None) -> None:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
@@ -1363,8 +1366,7 @@ class RoomSession:
             self._send_unicast(to, payload)
 
     def _alert(self, kind: str, detail: str) -> None:
-        self.counters[f"alert_{kind}"] += 1
-        self._events.append(SecurityAlert(kind, detail))
+        self._outbox.alert(kind, detail)
 
 
 __all__ = ["HushroomError", "MemberView", "RoomConfig", "RoomInvite", "RoomSession"]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+from e2ee.envelope import EnvelopeType, encode_envelope
 from e2ee.identity import IdentityKey
 from e2ee.room import keys
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
 from e2ee.room.epochs import EpochKeys
+from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
+from e2ee.room.outbox import Outbox
 from e2ee.room.roster import Policy, op_policy
 from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
@@ -130,3 +135,18 @@ def test_a_removed_member_leaves_nothing_behind_in_the_per_member_tables() -> No
     assert gone not in m.members
     assert gone not in m._slots and m._slots.owner(eve.slot) is None
     assert gone not in m._control_in._last_seq
+
+
+def test_the_outbox_hands_out_envelopes_in_order_under_the_current_tag_and_counts_alerts() -> None:
+    counters: Counter[str] = Counter()
+    box = Outbox(b"\x01" * 16, counters)
+    box.send(EnvelopeType.CONTROL, 0, b"a")
+    box.room_tag = b"\x02" * 16
+    box.unicast(7, b"b")
+    box.alert("split_view", "detail")
+    wire = box.drain()
+    first = encode_envelope(EnvelopeType.CONTROL, b"\x01" * 16, 0, b"a")
+    assert wire == first + encode_envelope(EnvelopeType.UNICAST, b"\x02" * 16, 7, b"b")
+    assert box.drain() == b"" and counters["alert_split_view"] == 1
+    assert box.next_event() == SecurityAlert("split_view", "detail")
+    assert box.next_event() is None
