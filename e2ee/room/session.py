@@ -63,9 +63,9 @@ from e2ee.room import (
     beacons,
     catch_up,
     chair,
+    commit_apply,
     forwarding,
     hints,
-    keys,
     pending,
     rotation,
     seal,
@@ -74,17 +74,16 @@ from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions, Admit, Deny, Readmit, Rewelcome
 from e2ee.room.authority import Authority
 from e2ee.room.catch_up import SyncKey, SyncStep
-from e2ee.room.chain import Chain, HeadCheck, Placement
+from e2ee.room.chain import Chain, HeadCheck
 from e2ee.room.chair import Chair, fresh_message, fresh_recipients, is_chair
 from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
     Commit,
     decode_commit,
-    key_confirmation,
     snapshot_body,
     state_digest,
 )
-from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects, members_before
+from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import Control, ControlType, parse_control
 from e2ee.room.control_in import ControlIn
@@ -569,77 +568,34 @@ class RoomSession:
         if self._state is not SessionState.MEMBER:
             return
         place = self._chain.place(commit)
-        if place is Placement.NEXT:
-            self._authorize(commit)
+        refused = commit_apply.refusal(place, commit, live, self._chain.epoch, self._chair)
+        if refused is None:
+            commit_apply.authorize(self.roster, commit)
             self._apply_commit(commit)
-        elif place is Placement.KNOWN:
-            if live and commit.epoch < self._chain.epoch:
-                self._alert("rollback", f"replayed commit of epoch {commit.epoch}")
-            self.counters["duplicate_commit"] += 1
-        elif self._chair.was_lost(commit.head):
-            self.counters["own_commit_lost"] += 1
-        elif place is Placement.RACE:
-            self.counters["stale_commit"] += 1  # lost a race in relay order (spec §12.5)
-        elif place is Placement.FORK:
-            self._alert("split_view", f"commit of epoch {commit.epoch} is not on our chain")
-        else:
-            self.counters["future_commit"] += 1
-
-    def _authorize(self, commit: Commit) -> None:
-        assert self.roster is not None
-        if not self.roster.is_moderator(commit.signer):
-            raise RemoteProtocolError("commit signer is not a moderator", ErrorCode.UNAUTHORIZED)
-
-    def _key_confirmed(self, commit: Commit) -> bool:
-        """Check a commit's ``key_confirm`` against our key (spec §12.3); alert on a mismatch.
-
-        A re-key commit whose fresh secret has not come yet is checked when it
-        comes (:meth:`_on_fresh`); without our previous key (catching up through
-        a sync) there is nothing to check against.
-        """
-        prev_key = self._keys.get(self._chain.epoch)
-        if prev_key is None:
-            return True
-        fresh: bytes | None = b""
-        if commit.rekey:
-            fresh = self._chair.own_fresh(commit)
-            fresh = fresh or self._fresh.peek_early(commit.epoch, commit.head)
-        if fresh is None or key_confirmation(prev_key, fresh) == commit.key_confirm:
-            return True
-        self._alert("key_mismatch", f"the commit of epoch {commit.epoch} confirms another key")
-        return False
+            return
+        if refused.alert is not None:
+            self._alert(*refused.alert)
+        if refused.counter is not None:
+            self.counters[refused.counter] += 1
 
     def _apply_commit(self, commit: Commit) -> bool:
-        """Apply a chained, authorized commit; False if its key confirmation fails."""
-        if not self._key_confirmed(commit):
-            return False
-        roster = self.roster
-        assert roster is not None
-        before = members_before(commit, roster)
-        hands_before = list(roster.hands)
-        roster.apply_ops(list(commit.ops))
-        self._authority.observe(commit)  # promotion proofs (spec §13.2)
+        """Apply a chained, authorized commit; False if its key confirmation fails (§12.3)."""
         prev_key = self._keys.get(self._chain.epoch)
-        fresh = self._chair.applied(commit)
-        head = commit.head
-        if prev_key is None:  # catching up through a sync: its key comes at the end
-            self._fresh.cancel()
-            self._advance(commit.epoch, head, None)
-        elif commit.rekey:
-            if fresh is None:
-                fresh = self._fresh.take_early(commit.epoch, head)
-            if fresh is None:
-                self._advance(commit.epoch, head, None)
-                self._fresh.wait(
-                    commit.epoch, head, prev_key, commit.key_confirm, commit.signer, self._now
-                )
-            else:
-                self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head, fresh))
-                self._events.append(KeysRotated(commit.epoch))
-        else:
-            self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head))
+        if not commit_apply.key_confirmed(commit, prev_key, self._chair, self._fresh):
+            self._alert("key_mismatch", f"the commit of epoch {commit.epoch} confirms another key")
+            return False
+        assert self.roster is not None
+        before = commit_apply.apply_ops(self.roster, commit)
+        self._authority.observe(commit)  # promotion proofs (spec §13.2)
+        own_fresh = self._chair.applied(commit)
+        key, rekeyed = commit_apply.epoch_key_after(
+            commit, prev_key, own_fresh, self._fresh, self._now
+        )
+        self._advance(commit.epoch, commit.head, key)
+        if rekeyed:
+            self._events.append(KeysRotated(commit.epoch))
         self._quiet.heard(self._now)
-        self._emit_commit_events(commit, before, hands_before)
+        self._emit_commit_events(commit, before.members, before.hands)
         if self._state is SessionState.MEMBER and self._is_moderator():
             self._after_commit(commit)
         if self._keys.get(self._chain.epoch) is not None:
@@ -892,7 +848,8 @@ class RoomSession:
             if step is not SyncStep.NEXT:
                 self._alert("split_view", step.value.format(commit.epoch))
                 return
-            self._authorize(commit)
+            assert self.roster is not None
+            commit_apply.authorize(self.roster, commit)
             if not self._apply_commit(commit):
                 return
             applied = True

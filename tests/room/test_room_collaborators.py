@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from e2ee.envelope import EnvelopeType, encode_envelope
+from e2ee.errors import ErrorCode, RemoteProtocolError
 from e2ee.identity import IdentityKey
-from e2ee.room import keys
+from e2ee.room import commit_apply, keys
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
+from e2ee.room.chair import Chair
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
+from e2ee.room.commit_apply import Refusal
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
 from e2ee.room.outbox import Outbox
-from e2ee.room.roster import Policy, op_policy
+from e2ee.room.roster import (
+    Policy,
+    RemoveReason,
+    Role,
+    RosterState,
+    op_add,
+    op_policy,
+    op_remove,
+    op_role,
+)
 from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
 
@@ -150,3 +164,72 @@ def test_the_outbox_hands_out_envelopes_in_order_under_the_current_tag_and_count
     assert box.drain() == b"" and counters["alert_split_view"] == 1
     assert box.next_event() == SecurityAlert("split_view", "detail")
     assert box.next_event() is None
+
+
+def a_chair(rng_seed: int = 1) -> Chair:
+    return Chair(SIGNER, ROOM, rng_for(rng_seed), Counter(), commit_log=8, leave_debounce=2.0)
+
+
+def test_a_commit_off_the_next_place_is_counted_and_only_replays_and_forks_alert() -> None:
+    chair, c3 = a_chair(), commit_on(3, b"\x03" * 32)
+    assert commit_apply.refusal(Placement.NEXT, c3, True, 2, chair) is None
+    replay = commit_apply.refusal(Placement.KNOWN, c3, True, 4, chair)
+    assert replay == Refusal("duplicate_commit", ("rollback", "replayed commit of epoch 3"))
+    assert commit_apply.refusal(Placement.KNOWN, c3, False, 4, chair) == Refusal("duplicate_commit")
+    assert commit_apply.refusal(Placement.KNOWN, c3, True, 3, chair) == Refusal("duplicate_commit")
+    assert commit_apply.refusal(Placement.RACE, c3, True, 3, chair) == Refusal("stale_commit")
+    fork = commit_apply.refusal(Placement.FORK, c3, True, 3, chair)
+    assert fork == Refusal(None, ("split_view", "commit of epoch 3 is not on our chain"))
+    assert commit_apply.refusal(Placement.FUTURE, c3, True, 0, chair) == Refusal("future_commit")
+
+
+def test_only_a_moderators_commit_is_authorized() -> None:
+    roster = RosterState(Policy.OPEN)
+    roster.apply_ops([op_add(SIGNER.public, b"\x05" * 32, "Mod", Role.SPEAKER)])
+    c = commit_on(1, b"\x01" * 32)
+    with pytest.raises(RemoteProtocolError) as exc:
+        commit_apply.authorize(roster, c)
+    assert exc.value.code is ErrorCode.UNAUTHORIZED
+    roster.apply_ops([op_role(SIGNER.public, Role.MODERATOR)])
+    commit_apply.authorize(roster, c)
+    before = commit_apply.apply_ops(roster, c)
+    assert before.members == {} and before.hands == [] and roster.policy is Policy.OPEN
+
+
+def rekey_on(epoch: int, prev_key: bytes, fresh: bytes) -> Commit:
+    ops = [op_remove(b"\x0c" * 32, RemoveReason.KICKED)]
+    confirm = key_confirmation(prev_key, fresh)
+    return sign_commit(SIGNER, ROOM, epoch, b"\x01" * 32, ops, True, key_confirm=confirm)
+
+
+def test_a_rekey_commit_keys_from_an_early_secret_or_waits_for_it() -> None:
+    prev, fresh = b"\x0a" * 32, b"\x0b" * 32
+    c = rekey_on(4, prev, fresh)
+    secrets = FreshSecrets(first_ask=0.5, retry=2.0)
+    assert commit_apply.key_confirmed(c, prev, a_chair(), secrets)  # not come yet: checked later
+    assert commit_apply.epoch_key_after(c, prev, None, secrets, now=1.0) == (None, False)
+    assert secrets.awaiting is not None and secrets.awaiting.confirm == c.key_confirm
+    secrets = FreshSecrets(first_ask=0.5, retry=2.0)
+    secrets.received(4, c.head, b"\x0e" * 32, current=3)  # an early secret, but not this one
+    assert not commit_apply.key_confirmed(c, prev, a_chair(), secrets)
+    secrets = FreshSecrets(first_ask=0.5, retry=2.0)
+    secrets.received(4, c.head, fresh, current=3)
+    assert commit_apply.key_confirmed(c, prev, a_chair(), secrets)
+    key = keys.next_epoch_key(prev, c.head, fresh)
+    assert commit_apply.epoch_key_after(c, prev, None, secrets, now=1.0) == (key, True)
+    assert secrets.awaiting is None and secrets.peek_early(4, c.head) is None
+    assert commit_apply.epoch_key_after(c, prev, fresh, secrets, now=1.0) == (key, True)
+
+
+def test_a_plain_commit_keys_from_the_previous_key_and_none_without_one() -> None:
+    c, prev = commit_on(2, b"\x01" * 32), b"\x0a" * 32
+    secrets = FreshSecrets(first_ask=0.5, retry=2.0)
+    assert not commit_apply.key_confirmed(c, prev, a_chair(), secrets)  # confirms b"\0" * 32
+    assert commit_apply.key_confirmed(c, None, a_chair(), secrets)  # nothing to check against
+    assert commit_apply.epoch_key_after(c, prev, None, secrets, 0.0) == (
+        keys.next_epoch_key(prev, c.head),
+        False,
+    )
+    secrets.wait(9, b"\x09" * 32, prev, b"\x00" * 32, SIGNER.public, now=0.0)
+    assert commit_apply.epoch_key_after(c, None, None, secrets, 0.0) == (None, False)
+    assert secrets.awaiting is None  # a sync's key comes at its end: no wait left
