@@ -65,7 +65,7 @@ from e2ee.room import (
     chair,
     commit_apply,
     forwarding,
-    hints,
+    inbound,
     pending,
     rotation,
     seal,
@@ -466,63 +466,48 @@ class RoomSession:
     def _on_payload(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         try:
             self._dispatch(etype, src, payload, live)
-        except DecryptionFailed:
-            self.counters["decryption_failed"] += 1
-        except RemoteProtocolError as exc:
-            if exc.code is ErrorCode.UNAUTHORIZED:
-                self.counters["unauthorized"] += 1
-            else:
-                self.counters["malformed"] += 1
+        except (DecryptionFailed, RemoteProtocolError) as exc:
+            self.counters[inbound.error_counter(exc)] += 1
 
     def _hint_candidates(self) -> Iterator[tuple[int | str | seal.PairChannel, bytes]]:
-        """The keys a payload's hint is tried against (:func:`e2ee.room.hints.candidates`)."""
-        channels = self._moderator_channels()
-        return hints.candidates(
-            self._keys.control, self._chain.epoch, self._admission_key, channels
+        """The keys a payload's hint is tried against (:func:`e2ee.room.inbound.candidates`)."""
+        return inbound.candidates(
+            self._keys.control,
+            self._chain.epoch,
+            self._admission_key,
+            self._pairs,
+            self._buffer,
+            self.roster,
+            self.me,
         )
 
-    def _moderator_channels(self) -> Iterator[seal.PairChannel]:
-        """Our pair channels with the other moderators, made as they are reached."""
-        if self.roster is not None:
-            for mid in self.roster.moderators():
-                if mid != self.me:
-                    yield self._pair(mid)
-
     def _dispatch(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
-        """Find a payload's key by its hint and hand it on by kind (spec §13.1)."""
-        if not seal.is_payload_len(len(payload)):
-            raise RemoteProtocolError("room payload size", ErrorCode.MALFORMED)
-        found = hints.find_key(payload, self._hint_candidates())
-        if isinstance(found, seal.PairChannel):
-            self._on_pairwise(found, payload)
-        elif isinstance(found, int):
-            self._on_epoch_payload(etype, src, payload, found, live)
-        elif isinstance(found, hints.NoMatch):
+        """Hand a payload on by the key its hint names, and then by kind (spec §13.1)."""
+        to = inbound.route(payload, self._hint_candidates(), self._admission_key, self.room_id)
+        if isinstance(to, inbound.ToPair):
+            self._on_pairwise(to.channel, payload)
+        elif isinstance(to, inbound.ToEpoch):
+            self._on_epoch_payload(etype, src, payload, to.epoch, live)
+        elif isinstance(to, inbound.Unmatched):
             self._on_unmatched(etype, src, payload, live)
+        elif to.kind is seal.Kind.JOIN_REQUEST:
+            self._on_join_request(src, to.body)
+        elif to.kind is seal.Kind.SEALED_CHUNK:
+            self._on_chunk(to.body)
+        elif to.kind is seal.Kind.BEACON:
+            self._on_beacon(to.body)
         else:
-            kind, body = seal.open_keyed(self._admission_key, self.room_id, payload)
-            if kind is seal.Kind.JOIN_REQUEST:
-                self._on_join_request(src, body)
-            elif kind is seal.Kind.SEALED_CHUNK:
-                self._on_chunk(body)
-            elif kind is seal.Kind.BEACON:
-                self._on_beacon(body)
-            else:
-                raise RemoteProtocolError("admission payload kind", ErrorCode.MALFORMED)
+            raise RemoteProtocolError("admission payload kind", ErrorCode.MALFORMED)
 
     def _on_unmatched(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         """No hint matched: a SEALED payload to us, or one whose key has not arrived (§14.3)."""
         if not self._state.active:
             return
-        if live:
-            try:
-                pt = seal.open_sealed(self._session_key, self.room_id, payload)
-            except DecryptionFailed:
-                pass
-            else:
-                self._on_sealed(pt)
-                return
-        self._buffer_payload(etype, src, payload)
+        sealed = inbound.open_unmatched(self._session_key, self.room_id, payload) if live else None
+        if sealed is not None:
+            self._on_sealed(sealed)
+        else:
+            self._buffer_payload(etype, src, payload)
 
     # -- epoch-keyed payloads: commits and control (spec §12.3, §14.3) ------
     def _on_epoch_payload(
@@ -795,10 +780,7 @@ class RoomSession:
     def _pair(self, mid: bytes) -> seal.PairChannel:
         """The one channel with ``mid``'s current session (spec §15.3)."""
         assert self.roster is not None
-        ch, new = self._pairs.channel(mid, self.roster.members[mid].session_key)
-        if new and self._buffer:
-            self._buffer.key_arrived(ch.key)
-        return ch
+        return inbound.pair_channel(self._pairs, self._buffer, self.roster, mid)
 
     def _on_pairwise(self, ch: seal.PairChannel, payload: bytes) -> None:
         assert self.roster is not None

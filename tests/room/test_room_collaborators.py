@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 
 from e2ee.envelope import EnvelopeType, encode_envelope
-from e2ee.errors import ErrorCode, RemoteProtocolError
-from e2ee.identity import IdentityKey
-from e2ee.room import commit_apply, keys
+from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
+from e2ee.identity import IdentityKey, SessionKey
+from e2ee.room import commit_apply, inbound, keys, seal
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
 from e2ee.room.chair import Chair
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
@@ -17,7 +17,10 @@ from e2ee.room.commit_apply import Refusal
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
+from e2ee.room.keys import ControlKeys
 from e2ee.room.outbox import Outbox
+from e2ee.room.pairs import Pairs
+from e2ee.room.pending import MAX_ENTRIES, MAX_PAYLOAD, PendingPayloads
 from e2ee.room.roster import (
     Policy,
     RemoveReason,
@@ -233,3 +236,72 @@ def test_a_plain_commit_keys_from_the_previous_key_and_none_without_one() -> Non
     secrets.wait(9, b"\x09" * 32, prev, b"\x00" * 32, SIGNER.public, now=0.0)
     assert commit_apply.epoch_key_after(c, None, None, secrets, 0.0) == (None, False)
     assert secrets.awaiting is None  # a sync's key comes at its end: no wait left
+
+
+ADMISSION = b"\x0d" * 32
+
+
+def a_roster_with(*members: tuple[IdentityKey, SessionKey, Role]) -> RosterState:
+    roster = RosterState(Policy.OPEN)
+    for ident, sk, role in members:
+        roster.apply_ops([op_add(ident.public, sk.public, "m", role)])
+    return roster
+
+
+def test_a_payload_goes_to_the_handler_of_the_key_its_hint_names() -> None:
+    rng, me, mod = rng_for(7), IdentityKey(b"\x11" * 32), IdentityKey(b"\x12" * 32)
+    my_key, mod_key = SessionKey(b"\x21" * 32), SessionKey(b"\x22" * 32)
+    roster = a_roster_with((me, my_key, Role.LISTENER), (mod, mod_key, Role.MODERATOR))
+    control = ControlKeys(ROOM)
+    control.install(3, b"\x03" * 32)
+    pairs, held = Pairs(my_key, me.public, ROOM), PendingPayloads()
+
+    def to(payload: bytes) -> inbound.Route:
+        tried = inbound.candidates(control, 3, ADMISSION, pairs, held, roster, me.public)
+        return inbound.route(payload, tried, ADMISSION, ROOM)
+
+    epoch_payload = seal.seal_epoch(seal.Kind.CONTROL, control[3], ROOM, 3, b"x", rng)
+    assert to(epoch_payload) == inbound.ToEpoch(3)
+    beacon = seal.seal_admission(ADMISSION, ROOM, b"hi", rng, seal.Kind.BEACON)
+    assert to(beacon) == inbound.Keyed(seal.Kind.BEACON, b"hi")
+    theirs = Pairs(mod_key, mod.public, ROOM).channel(me.public, my_key.public)[0]
+    routed = to(theirs.seal(b"pair", rng))
+    assert isinstance(routed, inbound.ToPair) and routed.channel.peer_id == mod.public
+    sealed = seal.seal_to(my_key.public, ROOM, b"welcome", rng)
+    assert to(sealed) is inbound.UNMATCHED
+    assert inbound.open_unmatched(my_key, ROOM, sealed) == b"welcome"
+    assert inbound.open_unmatched(mod_key, ROOM, sealed) is None
+    with pytest.raises(RemoteProtocolError) as exc:
+        to(epoch_payload[:-1])
+    assert inbound.error_counter(exc.value) == "malformed"
+    assert inbound.error_counter(DecryptionFailed()) == "decryption_failed"
+    unauthorized = RemoteProtocolError("x", ErrorCode.UNAUTHORIZED)
+    assert inbound.error_counter(unauthorized) == "unauthorized"
+
+
+def test_a_new_pair_channel_releases_the_payloads_held_under_it() -> None:
+    rng, me, mod = rng_for(8), IdentityKey(b"\x11" * 32), IdentityKey(b"\x12" * 32)
+    my_key, mod_key = SessionKey(b"\x21" * 32), SessionKey(b"\x22" * 32)
+    roster = a_roster_with((me, my_key, Role.LISTENER), (mod, mod_key, Role.MODERATOR))
+    theirs = Pairs(mod_key, mod.public, ROOM).channel(me.public, my_key.public)[0]
+    early = theirs.seal(b"early", rng)
+    pairs, held = Pairs(my_key, me.public, ROOM), PendingPayloads()
+    held.add(EnvelopeType.UNICAST, 4, early)
+    ch = inbound.pair_channel(pairs, held, roster, mod.public)
+    assert inbound.pair_channel(pairs, held, roster, mod.public) is ch  # one per session
+    assert held.next_released() == [(EnvelopeType.UNICAST, 4, early)]
+    assert held.next_released() is None and len(held) == 0
+
+
+def test_the_held_payloads_stop_at_their_bound_and_evict_the_oldest_first() -> None:
+    held = PendingPayloads()
+    for i in range(MAX_ENTRIES):
+        assert held.add(EnvelopeType.CONTROL, i, bytes(304)) == 0
+    assert len(held) == MAX_ENTRIES
+    assert held.add(EnvelopeType.CONTROL, MAX_ENTRIES, bytes(304)) == 1  # the oldest goes
+    assert len(held) == MAX_ENTRIES and held.buffered_bytes == MAX_ENTRIES * 304
+    assert held.add(EnvelopeType.CONTROL, 0, bytes(MAX_PAYLOAD + 1)) == 1  # never kept
+    big = PendingPayloads(max_entries=MAX_ENTRIES, max_bytes=3 * 304)
+    for i in range(4):
+        big.add(EnvelopeType.CONTROL, i, bytes(304))
+    assert len(big) == 3 and big.buffered_bytes == 3 * 304
