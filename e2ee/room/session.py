@@ -71,7 +71,7 @@ from e2ee.room import (
     seal,
 )
 from e2ee.room.absence import AbsenceTimers
-from e2ee.room.admitting import Admissions, Admit, Deny, Readmit, Rewelcome
+from e2ee.room.admitting import Admissions
 from e2ee.room.authority import Authority
 from e2ee.room.catch_up import SyncKey, SyncStep
 from e2ee.room.chain import Chain, HeadCheck
@@ -93,12 +93,12 @@ from e2ee.room.events import (
     Admitted,
     Denied,
     Event,
-    JoinRequested,
     KeysRotated,
     RecordingChanged,
     RoomSecretRotated,
 )
 from e2ee.room.fresh import FreshSecrets, Outcome
+from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
@@ -113,7 +113,6 @@ from e2ee.room.roster import (
     RemoveReason,
     Role,
     RosterState,
-    op_add,
     op_remove,
 )
 from e2ee.room.safety import room_safety_code
@@ -175,6 +174,20 @@ class RoomSession:
         )
         self._admissions = Admissions(
             identity, self._session_key, self._cert, self.room_id, rng, self.counters, now
+        )
+        self._join_requests = JoinRequests(
+            self.me,
+            self.room_id,
+            rng,
+            self._outbox,
+            self._admissions,
+            self._chair,
+            self._authority,
+            self._chain,
+            self._keys,
+            self._slots,
+            self._pairs,
+            self._buffer,
         )
         self._absence = AbsenceTimers(cfg.absent_timeout)
         self._recording = RecordingMarks()
@@ -866,86 +879,25 @@ class RoomSession:
         if pt is not None:
             self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
 
-    def _signed_snapshot(self) -> bytes:
-        assert self.roster is not None
-        return self._chair.signed_snapshot(
-            self.roster, self._chain.epoch, self._chain.head, self._authority
-        )
-
     # -- admission (spec §13) ----------------------------------------------
     def _send_join_request(self) -> None:
         """Broadcast a KNOCK; moderators answer with offers (spec §13.3)."""
-        self._send(EnvelopeType.CONTROL, 0, self._seal_admission(self._joiner.knock()))
+        knock = seal.seal_admission(
+            self._admission_key, self.room_id, self._joiner.knock(), self._rng
+        )
+        self._send(EnvelopeType.CONTROL, 0, knock)
         self._join_retry_at = self._now + self.config.join_retry
 
-    def _seal_admission(self, pt: bytes) -> bytes:
-        return seal.seal_admission(self._admission_key, self.room_id, pt, self._rng)
-
     def _on_join_request(self, src: int, pt: bytes) -> None:
-        """An admission payload (kind 0x01): KNOCK, OFFER or REQUEST (spec §13.3, §13.4)."""
-        moderating = self._state is SessionState.MEMBER and self._is_moderator()
-        if moderating and self._admissions.limited(src, self._now):
-            return  # dropped, unopened (spec §16.7)
-        if not self._state.active:
-            return
-        kind, fields = admission.decode_admission(pt)
-        if kind is admission.AdmissionType.OFFER:
-            if self._state is SessionState.JOINING:
-                answer = self._joiner.answer(fields)
-                if answer is not None:
-                    self._send_unicast(src, self._seal_admission(answer))
-            return
-        if not moderating:
-            return
-        if kind is admission.AdmissionType.KNOCK:
-            offer = self._admissions.offer(src, self._now, self._authority.proof_of(self.me))
-            if offer is not None:
-                self._send_unicast(src, self._seal_admission(offer))
-        else:
-            self._on_fresh_request(src, admission.request_sealed(fields))
-
-    def _on_fresh_request(self, src: int, sealed: bytes) -> None:
-        """Moderator: a JOIN_REQUEST answering our challenge to ``src`` (spec §13.4)."""
-        assert self.roster is not None
-        d = self._admissions.request(src, sealed, self._now, self.roster, self.me)
-        if isinstance(d, Deny):
-            self._send_denial(d.slot, d.session_key)
-        elif isinstance(d, Rewelcome):
-            self._send_welcome(d.slot, d.member, d.session_key)
-        elif isinstance(d, Readmit) and self._is_chair():
-            req = d.request
-            self._chair.expect_welcome(req.member_id, d.slot, req.session_key)
-            self._chair.queue_op(op_remove(req.member_id, RemoveReason.LEFT))
-            self._chair.queue_op(op_add(req.member_id, req.session_key, req.name, Role.LISTENER))
-        elif isinstance(d, Admit) and self._is_chair():
-            self._admit(d.slot, d.request)
-        elif isinstance(d, JoinRequested):
-            self._events.append(d)
-
-    def _admit(self, src: int, req: admission.JoinRequest) -> None:
-        self._chair.expect_welcome(req.member_id, src, req.session_key)
-        self._chair.queue_op(op_add(req.member_id, req.session_key, req.name, Role.LISTENER))
+        """An admission payload (kind 0x01): see :meth:`JoinRequests.received` (spec §13.3)."""
+        self._join_requests.received(
+            src, pt, self._now, self._state, self.roster, self._joiner, self._admission_key
+        )
 
     def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
         """Moderator -> joiner, after the ADD commit applied (spec §13.5)."""
         assert self.roster is not None
-        key = self._keys.get(self._chain.epoch)
-        if key is None or self._authority.proof_of(self.me) is None:
-            return
-        stage = self._slots.entries(self.roster.stage())
-        snapshot = self._signed_snapshot()
-        for piece in self._admissions.welcome(
-            session_key, snapshot, key, stage, self._admission_key
-        ):
-            self._send_unicast(slot, piece)
-        self._slots.set(mid, slot)
-        self._pair(mid)  # the pair channel is set up at admission, not at re-key time
-
-    def _send_denial(self, slot: int, session_key: bytes) -> None:
-        """Moderator -> joiner: a denial that carries our proof (spec §13.5)."""
-        proof = self._authority.proof_of(self.me)
-        if proof is not None:
-            self._send_unicast(slot, self._admissions.denial(session_key, proof))
+        self._join_requests.welcome(slot, mid, session_key, self.roster, self._admission_key)
 
     def _on_chunk(self, payload: bytes) -> None:
         """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
@@ -1166,13 +1118,13 @@ class RoomSession:
     def approve(self, request: bytes) -> None:
         """Moderator, knock policy: admit a pending join request (spec §13.4)."""
         src, req = self._take_request(request)
-        self._admit(src, req)
+        self._join_requests.admit(src, req)
         self._flush_commit()
 
     def deny(self, request: bytes) -> None:
         """Moderator, knock policy: refuse a pending join request (spec §13.4)."""
         src, req = self._take_request(request)
-        self._send_denial(src, req.session_key)
+        self._join_requests.deny(src, req.session_key)
 
     def _take_request(self, request: bytes) -> tuple[int, admission.JoinRequest]:
         self._require_moderator()

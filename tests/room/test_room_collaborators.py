@@ -6,17 +6,23 @@ from collections import Counter
 
 import pytest
 
-from e2ee.envelope import EnvelopeType, encode_envelope
+from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelope
 from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.identity import IdentityKey, SessionKey
-from e2ee.room import commit_apply, inbound, keys, seal
+from e2ee.room import admission, commit_apply, inbound, keys, seal
+from e2ee.room.admission_rate import PER_SLOT_BURST
+from e2ee.room.admitting import Admissions
+from e2ee.room.authority import Authority
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
 from e2ee.room.chair import Chair
+from e2ee.room.chair import genesis as genesis_of
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
 from e2ee.room.commit_apply import Refusal
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
+from e2ee.room.join_requests import JoinRequests
+from e2ee.room.joiner import Joiner, Welcome
 from e2ee.room.keys import ControlKeys
 from e2ee.room.outbox import Outbox
 from e2ee.room.pairs import Pairs
@@ -33,6 +39,7 @@ from e2ee.room.roster import (
 )
 from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
+from e2ee.room.state import SessionState
 
 from .harness import Router, make_invite, new_identity, rng_for
 
@@ -305,3 +312,94 @@ def test_the_held_payloads_stop_at_their_bound_and_evict_the_oldest_first() -> N
     for i in range(4):
         big.add(EnvelopeType.CONTROL, i, bytes(304))
     assert len(big) == 3 and big.buffered_bytes == 3 * 304
+
+
+TAG = b"\x0f" * 16
+
+
+def sent(box: Outbox) -> list[Envelope]:
+    out = [decode_envelope(e) for e in box.envelopes]
+    box.envelopes.clear()
+    return out
+
+
+def a_moderator_side(box: Outbox) -> tuple[JoinRequests, Chair, Slots, RosterState, Pairs]:
+    """The founder's join-request handling over real collaborators, at epoch 0."""
+    rng, counters = rng_for(30), Counter[str]()
+    founder_key = SessionKey(b"\x31" * 32)
+    chair = Chair(SIGNER, ROOM, rng, counters, commit_log=8, leave_debounce=2.0)
+    genesis, roster, k0 = genesis_of(SIGNER, ROOM, Policy.OPEN, founder_key.public, "F", rng)
+    chain, ek = Chain(sync_after=2.0), EpochKeys(ROOM, grace=1.0)
+    chain.advance(0, genesis.head)
+    ek.install(0, k0)
+    cert = founder_key.certify(SIGNER)
+    admissions = Admissions(SIGNER, founder_key, cert, ROOM, rng, counters, 0.0)
+    slots, pairs = Slots(), Pairs(founder_key, SIGNER.public, ROOM)
+    slots.set(SIGNER.public, 1)
+    authority = Authority(SIGNER.public, ROOM)
+    jr = JoinRequests(
+        SIGNER.public,
+        ROOM,
+        rng,
+        box,
+        admissions,
+        chair,
+        authority,
+        chain,
+        ek,
+        slots,
+        pairs,
+        PendingPayloads(),
+    )
+    return jr, chair, slots, roster, pairs
+
+
+def test_a_knock_gets_an_offer_and_the_request_that_answers_it_queues_the_add() -> None:
+    box = Outbox(TAG, Counter())
+    jr, chair, slots, roster, pairs = a_moderator_side(box)
+    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
+    joiner = Joiner(
+        joiner_id, joiner_key, joiner_key.certify(joiner_id), "J", ROOM, SIGNER.public, rng_for(40)
+    )
+    member = SessionState.MEMBER
+    jr.received(5, joiner.knock(), 0.0, SessionState.JOINING, roster, joiner, ADMISSION)
+    assert sent(box) == []  # not a member yet: a knock is not ours to answer
+    jr.received(5, joiner.knock(), 0.0, member, roster, joiner, ADMISSION)
+    (offer,) = sent(box)
+    assert offer.type is EnvelopeType.UNICAST and offer.slot == 5
+    kind, pt = seal.open_keyed(ADMISSION, ROOM, offer.payload)
+    _, fields = admission.decode_admission(pt)
+    # the joiner's side answers the offer with its sealed request
+    joiner_side = a_moderator_side(box)[0]  # a JOINING session: only the offer path runs
+    joiner_side.received(1, pt, 0.0, SessionState.JOINING, None, joiner, ADMISSION)
+    (request,) = sent(box)
+    assert request.slot == 1 and kind is seal.Kind.JOIN_REQUEST
+    _, request_pt = seal.open_keyed(ADMISSION, ROOM, request.payload)
+    jr.received(5, request_pt, 0.0, member, roster, joiner, ADMISSION)
+    assert chair.queue == [op_add(joiner_id.public, joiner_key.public, "J", Role.LISTENER)]
+    assert sent(box) == [] and fields  # an admission is a commit first, then a welcome
+    roster.apply_ops(list(chair.queue))
+    jr.welcome(5, joiner_id.public, joiner_key.public, roster, ADMISSION)
+    (welcome,) = sent(box)
+    verdict = joiner.verdict(seal.open_sealed(joiner_key, ROOM, welcome.payload))
+    assert isinstance(verdict, Welcome) and verdict.snapshot.epoch == 0
+    assert (
+        slots.get(joiner_id.public) == 5
+        and pairs.channel(joiner_id.public, joiner_key.public)[1] is False
+    )
+
+
+def test_admission_payloads_from_one_slot_are_dropped_unopened_past_the_burst() -> None:
+    box = Outbox(TAG, Counter())
+    jr, _, _, roster, _ = a_moderator_side(box)
+    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
+    joiner = Joiner(
+        joiner_id, joiner_key, joiner_key.certify(joiner_id), "J", ROOM, SIGNER.public, rng_for(40)
+    )
+    for _ in range(int(PER_SLOT_BURST)):
+        jr.received(5, joiner.knock(), 0.0, SessionState.MEMBER, roster, joiner, ADMISSION)
+    assert len(sent(box)) == PER_SLOT_BURST
+    jr.received(
+        5, b"not even an admission message", 0.0, SessionState.MEMBER, roster, joiner, ADMISSION
+    )
+    assert sent(box) == []  # dropped before decoding: no MALFORMED raised
