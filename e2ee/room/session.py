@@ -75,7 +75,7 @@ from e2ee.room.admitting import Admissions
 from e2ee.room.authority import Authority
 from e2ee.room.catch_up import SyncKey, SyncStep
 from e2ee.room.chain import Chain, HeadCheck
-from e2ee.room.chair import Chair, fresh_message, fresh_recipients, is_chair
+from e2ee.room.chair import Chair, is_chair
 from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
     Commit,
@@ -84,6 +84,7 @@ from e2ee.room.commit import (
     state_digest,
 )
 from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
+from e2ee.room.commit_flush import CommitFlush
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import Control, ControlType, parse_control
 from e2ee.room.control_in import ControlIn
@@ -183,6 +184,17 @@ class RoomSession:
             self._admissions,
             self._chair,
             self._authority,
+            self._chain,
+            self._keys,
+            self._slots,
+            self._pairs,
+            self._buffer,
+        )
+        self._commit_flush = CommitFlush(
+            self.me,
+            rng,
+            self._outbox,
+            self._chair,
             self._chain,
             self._keys,
             self._slots,
@@ -986,33 +998,7 @@ class RoomSession:
 
     def _flush_commit(self) -> None:
         """Turn queued ops into one commit if none is in flight (spec §12.5)."""
-        chair = self._chair
-        if not chair.queue or chair.inflight is not None or self._state is not SessionState.MEMBER:
-            return  # nothing queued, or our commit is still on its way back (spec §12.5)
-        if not self._is_moderator():
-            self._chair.queue.clear()
-            return
-        epoch_key, control_key = (
-            self._keys.get(self._chain.epoch),
-            self._keys.control.get(self._chain.epoch),
-        )
-        if self.slot is None or epoch_key is None or control_key is None:
-            return  # e.g. waiting for a re-key's fresh secret; flushed once it arrives
-        assert self.roster is not None
-        out = self._chair.flush(
-            self.roster, self._chain.epoch, self._chain.head, epoch_key, control_key
-        )
-        if out is None:
-            return
-        self._send(EnvelopeType.CONTROL, 0, out.payload)
-        self._send_unicast(self.slot, out.payload)  # our own copy, in relay order (spec §12.5)
-        if out.fresh is not None:
-            # the fresh secret goes to every remaining member we can reach (spec §15.2)
-            pt = fresh_message(out.commit, out.fresh)
-            for mid in fresh_recipients(out.commit, self.roster.members, self.me):
-                slot = self._slots.get(mid)
-                if slot is not None:  # absent: catches up through a sync when it announces
-                    self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
+        self._commit_flush.flush(self._state, self.roster, self.slot)
 
     def _after_commit(self, commit: Commit) -> None:
         """Moderator duties once a commit is applied: welcomes (spec §13.4)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 
@@ -14,10 +15,11 @@ from e2ee.room.admission_rate import PER_SLOT_BURST
 from e2ee.room.admitting import Admissions
 from e2ee.room.authority import Authority
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
-from e2ee.room.chair import Chair
+from e2ee.room.chair import Chair, fresh_message
 from e2ee.room.chair import genesis as genesis_of
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
 from e2ee.room.commit_apply import Refusal
+from e2ee.room.commit_flush import CommitFlush
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
@@ -323,8 +325,21 @@ def sent(box: Outbox) -> list[Envelope]:
     return out
 
 
-def a_moderator_side(box: Outbox) -> tuple[JoinRequests, Chair, Slots, RosterState, Pairs]:
-    """The founder's join-request handling over real collaborators, at epoch 0."""
+@dataclass
+class Founded:
+    """The founder's collaborators at epoch 0, with its slot 1 known."""
+
+    chair: Chair
+    roster: RosterState
+    chain: Chain
+    keys: EpochKeys
+    slots: Slots
+    pairs: Pairs
+    admissions: Admissions
+    authority: Authority
+
+
+def founded() -> Founded:
     rng, counters = rng_for(30), Counter[str]()
     founder_key = SessionKey(b"\x31" * 32)
     chair = Chair(SIGNER, ROOM, rng, counters, commit_log=8, leave_debounce=2.0)
@@ -337,21 +352,27 @@ def a_moderator_side(box: Outbox) -> tuple[JoinRequests, Chair, Slots, RosterSta
     slots, pairs = Slots(), Pairs(founder_key, SIGNER.public, ROOM)
     slots.set(SIGNER.public, 1)
     authority = Authority(SIGNER.public, ROOM)
+    return Founded(chair, roster, chain, ek, slots, pairs, admissions, authority)
+
+
+def a_moderator_side(box: Outbox) -> tuple[JoinRequests, Chair, Slots, RosterState, Pairs]:
+    """The founder's join-request handling over real collaborators, at epoch 0."""
+    f = founded()
     jr = JoinRequests(
         SIGNER.public,
         ROOM,
-        rng,
+        rng_for(31),
         box,
-        admissions,
-        chair,
-        authority,
-        chain,
-        ek,
-        slots,
-        pairs,
+        f.admissions,
+        f.chair,
+        f.authority,
+        f.chain,
+        f.keys,
+        f.slots,
+        f.pairs,
         PendingPayloads(),
     )
-    return jr, chair, slots, roster, pairs
+    return jr, f.chair, f.slots, f.roster, f.pairs
 
 
 def test_a_knock_gets_an_offer_and_the_request_that_answers_it_queues_the_add() -> None:
@@ -403,3 +424,65 @@ def test_admission_payloads_from_one_slot_are_dropped_unopened_past_the_burst() 
         5, b"not even an admission message", 0.0, SessionState.MEMBER, roster, joiner, ADMISSION
     )
     assert sent(box) == []  # dropped before decoding: no MALFORMED raised
+
+
+def a_flush(box: Outbox, f: Founded) -> CommitFlush:
+    return CommitFlush(
+        SIGNER.public,
+        rng_for(32),
+        box,
+        f.chair,
+        f.chain,
+        f.keys,
+        f.slots,
+        f.pairs,
+        PendingPayloads(),
+    )
+
+
+def test_queued_ops_go_out_as_one_commit_broadcast_and_to_our_own_slot() -> None:
+    box, f = Outbox(TAG, Counter()), founded()
+    flush = a_flush(box, f)
+    f.chair.queue_op(op_policy(Policy.KNOCK))
+    flush.flush(SessionState.JOINING, f.roster, 1)
+    assert sent(box) == [] and f.chair.queue  # only a member commits
+    flush.flush(SessionState.MEMBER, f.roster, None)
+    assert sent(box) == [] and f.chair.queue  # no slot yet: our copy could not come back
+    flush.flush(SessionState.MEMBER, f.roster, 1)
+    broadcast, own = sent(box)
+    assert (broadcast.type, broadcast.slot) == (EnvelopeType.CONTROL, 0)
+    assert (own.type, own.slot, own.payload) == (EnvelopeType.UNICAST, 1, broadcast.payload)
+    assert f.chair.inflight is not None and f.chair.inflight.commit.epoch == 1
+    f.chair.queue_op(op_policy(Policy.OPEN))
+    flush.flush(SessionState.MEMBER, f.roster, 1)
+    assert sent(box) == [] and f.chair.queue  # one commit in flight at a time (spec §12.5)
+
+
+def test_a_rekey_commits_fresh_secret_goes_to_each_kept_member_with_a_known_slot() -> None:
+    box, f = Outbox(TAG, Counter()), founded()
+    kept, absent, kicked = (IdentityKey(bytes([0x50 + i]) * 32) for i in range(3))
+    kept_key = SessionKey(b"\x60" * 32)
+    for n, ident in enumerate((kept, absent, kicked)):
+        sk = SessionKey(bytes([0x60 + n]) * 32)
+        f.roster.apply_ops([op_add(ident.public, sk.public, "m", Role.LISTENER)])
+    f.slots.set(kept.public, 7)
+    f.slots.set(kicked.public, 9)
+    f.chair.queue_op(op_remove(kicked.public, RemoveReason.KICKED))
+    a_flush(box, f).flush(SessionState.MEMBER, f.roster, 1)
+    _, _, fresh = sent(box)
+    assert (fresh.type, fresh.slot) == (EnvelopeType.UNICAST, 7)  # not the kicked, not the absent
+    inflight = f.chair.inflight
+    assert inflight is not None and inflight.fresh is not None
+    founder_key = f.roster.members[SIGNER.public].session_key
+    theirs = Pairs(kept_key, kept.public, ROOM).channel(SIGNER.public, founder_key)[0]
+    assert theirs.open(fresh.payload) == fresh_message(inflight.commit, inflight.fresh)
+
+
+def test_a_member_no_longer_moderating_drops_its_queued_ops() -> None:
+    box, f = Outbox(TAG, Counter()), founded()
+    f.chair.queue_op(op_policy(Policy.KNOCK))
+    other = IdentityKey(b"\x70" * 32)
+    f.roster.apply_ops([op_add(other.public, b"\x71" * 32, "M2", Role.MODERATOR)])
+    f.roster.apply_ops([op_role(SIGNER.public, Role.SPEAKER)])
+    a_flush(box, f).flush(SessionState.MEMBER, f.roster, 1)
+    assert sent(box) == [] and f.chair.queue == [] and f.chair.inflight is None
