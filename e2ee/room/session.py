@@ -120,7 +120,7 @@ from e2ee.room.safety import room_safety_code
 from e2ee.room.slots import Slots
 from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
-from e2ee.room.sync_pacer import SNAPSHOT_ASKED
+from e2ee.room.sync_replies import SyncReplies
 
 Rng = Callable[[int], bytes]
 
@@ -195,6 +195,17 @@ class RoomSession:
             rng,
             self._outbox,
             self._chair,
+            self._chain,
+            self._keys,
+            self._slots,
+            self._pairs,
+            self._buffer,
+        )
+        self._sync_replies = SyncReplies(
+            rng,
+            self._outbox,
+            self._chair,
+            self._authority,
             self._chain,
             self._keys,
             self._slots,
@@ -774,19 +785,9 @@ class RoomSession:
             self._alert("key_mismatch", f"a member holds another key for epoch {claims.epoch}")
             raise RemoteProtocolError("beacon without the epoch key", ErrorCode.UNAUTHORIZED)
         if claims.lagging is not None and self._is_moderator():
-            self._catch_up_beacon_author(claims.author, claims.lagging)
+            self._sync_replies.behind(claims.author, claims.lagging, self._now, self.roster)
         for epoch, head, confirms in claims.checks:
             self._check_head(claims.author, epoch, head, confirms)
-
-    def _catch_up_beacon_author(self, author: bytes, epoch: int) -> None:
-        """Moderator: a beacon shows ``author`` behind on our chain (spec §16.4).
-
-        A beacon proves no epoch key, so its claim is believed only as far as
-        the commits made since an epoch whose key is still within its grace;
-        a member further behind is sent a snapshot (one per SNAPSHOT_INTERVAL).
-        """
-        usable = epoch in self._keys.control and self._key_usable(epoch)
-        self._send_sync(author, epoch if usable else SNAPSHOT_ASKED)
 
     def _moderator_slot(self, preferred: bytes) -> int | None:
         """The slot of ``preferred`` if known, else of any other moderator we can reach."""
@@ -878,18 +879,7 @@ class RoomSession:
 
     def _send_sync(self, mid: bytes, their_epoch: int) -> None:
         """Moderator: catch a lagging member up, within the reply bounds (spec §16.4, §16.7)."""
-        slot = self._slots.get(mid)
-        if slot is None or self.roster is None or mid not in self.roster.members:
-            return
-        key = self._keys.get(self._chain.epoch)
-        if key is None:
-            return
-        chain = self._chain
-        pt = self._chair.sync_reply(
-            mid, their_epoch, self._now, self.roster, chain.epoch, chain.head, self._authority, key
-        )
-        if pt is not None:
-            self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
+        self._sync_replies.send(mid, their_epoch, self._now, self.roster)
 
     # -- admission (spec §13) ----------------------------------------------
     def _send_join_request(self) -> None:

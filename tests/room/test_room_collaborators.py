@@ -27,7 +27,7 @@ from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner, Welcome
 from e2ee.room.keys import ControlKeys
 from e2ee.room.outbox import Outbox
-from e2ee.room.pairs import Pairs
+from e2ee.room.pairs import Pairs, SnapshotOffer, Sync, parse_pair_message
 from e2ee.room.pending import MAX_ENTRIES, MAX_PAYLOAD, PendingPayloads
 from e2ee.room.roster import (
     Policy,
@@ -42,6 +42,7 @@ from e2ee.room.roster import (
 from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
 from e2ee.room.state import SessionState
+from e2ee.room.sync_replies import SyncReplies
 
 from .harness import Router, make_invite, new_identity, rng_for
 
@@ -337,6 +338,7 @@ class Founded:
     pairs: Pairs
     admissions: Admissions
     authority: Authority
+    counters: Counter[str]
 
 
 def founded() -> Founded:
@@ -352,7 +354,7 @@ def founded() -> Founded:
     slots, pairs = Slots(), Pairs(founder_key, SIGNER.public, ROOM)
     slots.set(SIGNER.public, 1)
     authority = Authority(SIGNER.public, ROOM)
-    return Founded(chair, roster, chain, ek, slots, pairs, admissions, authority)
+    return Founded(chair, roster, chain, ek, slots, pairs, admissions, authority, counters)
 
 
 def a_moderator_side(box: Outbox) -> tuple[JoinRequests, Chair, Slots, RosterState, Pairs]:
@@ -486,3 +488,40 @@ def test_a_member_no_longer_moderating_drops_its_queued_ops() -> None:
     f.roster.apply_ops([op_role(SIGNER.public, Role.SPEAKER)])
     a_flush(box, f).flush(SessionState.MEMBER, f.roster, 1)
     assert sent(box) == [] and f.chair.queue == [] and f.chair.inflight is None
+
+
+def a_member_of(f: Founded, n: int, slot: int | None) -> tuple[bytes, Pairs]:
+    """A listener added to ``f``'s roster; its own pair channels, to read what it is sent."""
+    ident, sk = IdentityKey(bytes([0x80 + n]) * 32), SessionKey(bytes([0x90 + n]) * 32)
+    f.roster.apply_ops([op_add(ident.public, sk.public, "m", Role.LISTENER)])
+    if slot is not None:
+        f.slots.set(ident.public, slot)
+    return ident.public, Pairs(sk, ident.public, ROOM)
+
+
+def test_a_lagging_member_is_sent_the_log_once_per_interval_and_a_snapshot_past_the_grace() -> None:
+    box, f = Outbox(TAG, Counter()), founded()
+    replies = SyncReplies(
+        rng_for(33), box, f.chair, f.authority, f.chain, f.keys, f.slots, f.pairs, PendingPayloads()
+    )
+    mid, theirs = a_member_of(f, 1, slot=6)
+    stranger, _ = a_member_of(f, 2, slot=None)
+    founder_key = f.roster.members[SIGNER.public].session_key
+    channel = theirs.channel(SIGNER.public, founder_key)[0]
+    replies.send(stranger, 0, 0.0, f.roster)
+    replies.send(b"\x99" * 32, 0, 0.0, f.roster)
+    assert sent(box) == []  # no slot known, or not in the roster
+    replies.send(mid, 0, 0.0, f.roster)
+    (reply,) = sent(box)
+    msg = parse_pair_message(channel.open(reply.payload), ROOM)
+    assert reply.slot == 6 and isinstance(msg, Sync) and msg.commits == []
+    assert msg.key == f.keys.get(0)
+    replies.send(mid, 0, 0.5, f.roster)
+    assert sent(box) == [] and f.counters["sync_deferred"] == 1  # paced (spec §16.7)
+    f.chain.advance(1, b"\x01" * 32)
+    f.keys.install(1, b"\x11" * 32)
+    f.keys.supersede(0, now=1.0)
+    replies.behind(mid, 0, now=20.0, roster=f.roster)  # epoch 0's key is past its grace
+    (snap,) = sent(box)
+    offer = parse_pair_message(channel.open(snap.payload), ROOM)
+    assert isinstance(offer, SnapshotOffer) and offer.snapshot.epoch == 1
