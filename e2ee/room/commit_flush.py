@@ -16,49 +16,36 @@ are the :class:`~e2ee.room.chair.Chair`'s.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from e2ee.envelope import EnvelopeType
 from e2ee.room.chain import Chain
 from e2ee.room.chair import Chair, fresh_message, fresh_recipients
 from e2ee.room.epochs import EpochKeys
-from e2ee.room.inbound import pair_channel
 from e2ee.room.outbox import Outbox
-from e2ee.room.pairs import Pairs
-from e2ee.room.pending import PendingPayloads
+from e2ee.room.pair_out import PairOut
 from e2ee.room.roster import RosterState
-from e2ee.room.slots import Slots
 from e2ee.room.state import SessionState
-
-Rng = Callable[[int], bytes]
 
 
 class CommitFlush:
     """Turns the chair's queued ops into one commit on the wire (spec §12.5)."""
 
-    __slots__ = ("_chain", "_chair", "_held", "_keys", "_me", "_outbox", "_pairs", "_rng", "_slots")
+    __slots__ = ("_chain", "_chair", "_keys", "_me", "_outbox", "_pair_out")
 
     def __init__(
         self,
         me: bytes,
-        rng: Rng,
         outbox: Outbox,
         chair: Chair,
         chain: Chain,
         keys: EpochKeys,
-        slots: Slots,
-        pairs: Pairs,
-        held: PendingPayloads,
+        pair_out: PairOut,
     ) -> None:
         self._me = me
-        self._rng = rng
         self._outbox = outbox
         self._chair = chair
         self._chain = chain
         self._keys = keys
-        self._slots = slots
-        self._pairs = pairs
-        self._held = held
+        self._pair_out = pair_out
 
     def flush(self, state: SessionState, roster: RosterState | None, slot: int | None) -> None:
         """Send one commit of the queued ops if none is in flight (spec §12.5)."""
@@ -81,7 +68,4 @@ class CommitFlush:
             # the fresh secret goes to every remaining member we can reach (spec §15.2)
             pt = fresh_message(out.commit, out.fresh)
             for mid in fresh_recipients(out.commit, roster.members, self._me):
-                to = self._slots.get(mid)
-                if to is not None:  # absent: catches up through a sync when it announces
-                    ch = pair_channel(self._pairs, self._held, roster, mid)
-                    self._outbox.unicast(to, ch.seal(pt, self._rng))
+                self._pair_out.send(roster, mid, pt)  # absent: catches up through a sync

@@ -8,7 +8,7 @@ channel's, an epoch's (a commit or a control message), the admission key's
 (:data:`UNMATCHED`).  An unmatched payload is either SEALED to our session
 key (:func:`open_unmatched`) or under a key still on its way; the latter is
 held, bounded, in :class:`e2ee.room.pending.PendingPayloads` until a key
-arrives, and a new pair channel is such a key (:func:`pair_channel`).
+arrives (a new pair channel is such a key: :class:`e2ee.room.pair_out.PairOut`).
 
 A payload that fails here raises one of the project's errors, which
 :func:`error_counter` names for the session's counters: nothing from the
@@ -25,8 +25,7 @@ from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.identity import SessionKey
 from e2ee.room import hints, seal
 from e2ee.room.keys import ControlKeys
-from e2ee.room.pairs import Pairs
-from e2ee.room.pending import PendingPayloads
+from e2ee.room.pair_out import PairOut
 from e2ee.room.roster import RosterState
 
 
@@ -62,25 +61,11 @@ UNMATCHED: Final = Unmatched()
 Route = ToPair | ToEpoch | Keyed | Unmatched
 
 
-def pair_channel(
-    pairs: Pairs, held: PendingPayloads, roster: RosterState, member: bytes
-) -> seal.PairChannel:
-    """The one channel with ``member``'s current session (spec §15.3).
-
-    A channel made now is a key the held payloads may be under (spec §14.3).
-    """
-    ch, new = pairs.channel(member, roster.members[member].session_key)
-    if new and held:
-        held.key_arrived(ch.key)
-    return ch
-
-
 def candidates(
     control: ControlKeys,
     current: int,
     admission_key: bytes,
-    pairs: Pairs,
-    held: PendingPayloads,
+    pair_out: PairOut,
     roster: RosterState | None,
     me: bytes,
 ) -> Iterator[tuple[int | str | seal.PairChannel, bytes]]:
@@ -89,17 +74,17 @@ def candidates(
     The pair channels last: those with the other moderators, made as they are reached.
     """
     return hints.candidates(
-        control, current, admission_key, _moderator_channels(pairs, held, roster, me)
+        control, current, admission_key, _moderator_channels(pair_out, roster, me)
     )
 
 
 def _moderator_channels(
-    pairs: Pairs, held: PendingPayloads, roster: RosterState | None, me: bytes
+    pair_out: PairOut, roster: RosterState | None, me: bytes
 ) -> Iterator[seal.PairChannel]:
     if roster is not None:
         for mid in roster.moderators():
             if mid != me:
-                yield pair_channel(pairs, held, roster, mid)
+                yield pair_out.channel(roster, mid)
 
 
 def route(

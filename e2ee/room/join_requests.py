@@ -25,11 +25,9 @@ from e2ee.room.chain import Chain
 from e2ee.room.chair import Chair, is_chair
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import JoinRequested
-from e2ee.room.inbound import pair_channel
 from e2ee.room.joiner import Joiner
 from e2ee.room.outbox import Outbox
-from e2ee.room.pairs import Pairs
-from e2ee.room.pending import PendingPayloads
+from e2ee.room.pair_out import PairOut
 from e2ee.room.roster import RemoveReason, Role, RosterState, op_add, op_remove
 from e2ee.room.slots import Slots
 from e2ee.room.state import SessionState
@@ -45,11 +43,10 @@ class JoinRequests:
         "_authority",
         "_chain",
         "_chair",
-        "_held",
         "_keys",
         "_me",
         "_outbox",
-        "_pairs",
+        "_pair_out",
         "_rng",
         "_room_id",
         "_slots",
@@ -67,8 +64,7 @@ class JoinRequests:
         chain: Chain,
         keys: EpochKeys,
         slots: Slots,
-        pairs: Pairs,
-        held: PendingPayloads,
+        pair_out: PairOut,
     ) -> None:
         self._me = me
         self._room_id = room_id
@@ -80,8 +76,7 @@ class JoinRequests:
         self._chain = chain
         self._keys = keys
         self._slots = slots
-        self._pairs = pairs
-        self._held = held
+        self._pair_out = pair_out
 
     def received(
         self,
@@ -164,7 +159,7 @@ class JoinRequests:
         for piece in self._admissions.welcome(session_key, snapshot, key, stage, admission_key):
             self._outbox.unicast(slot, piece)
         self._slots.set(mid, slot)
-        pair_channel(self._pairs, self._held, roster, mid)
+        self._pair_out.channel(roster, mid)
 
     def deny(self, slot: int, session_key: bytes) -> None:
         """Moderator -> joiner: a denial that carries our proof (spec §13.5)."""

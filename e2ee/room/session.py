@@ -105,6 +105,7 @@ from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media, StaleSender
 from e2ee.room.outbox import Outbox
+from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
 from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import (
@@ -176,42 +177,14 @@ class RoomSession:
         self._admissions = Admissions(
             identity, self._session_key, self._cert, self.room_id, rng, self.counters, now
         )
+        out, chain, keys, slots = self._outbox, self._chain, self._keys, self._slots
+        self._pair_out = post = PairOut(rng, out, slots, self._pairs, self._buffer)
+        admissions, chair, authority = self._admissions, self._chair, self._authority
         self._join_requests = JoinRequests(
-            self.me,
-            self.room_id,
-            rng,
-            self._outbox,
-            self._admissions,
-            self._chair,
-            self._authority,
-            self._chain,
-            self._keys,
-            self._slots,
-            self._pairs,
-            self._buffer,
+            self.me, self.room_id, rng, out, admissions, chair, authority, chain, keys, slots, post
         )
-        self._commit_flush = CommitFlush(
-            self.me,
-            rng,
-            self._outbox,
-            self._chair,
-            self._chain,
-            self._keys,
-            self._slots,
-            self._pairs,
-            self._buffer,
-        )
-        self._sync_replies = SyncReplies(
-            rng,
-            self._outbox,
-            self._chair,
-            self._authority,
-            self._chain,
-            self._keys,
-            self._slots,
-            self._pairs,
-            self._buffer,
-        )
+        self._commit_flush = CommitFlush(self.me, out, chair, chain, keys, post)
+        self._sync_replies = SyncReplies(chair, authority, chain, keys, slots, post)
         self._absence = AbsenceTimers(cfg.absent_timeout)
         self._recording = RecordingMarks()
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
@@ -507,15 +480,8 @@ class RoomSession:
 
     def _hint_candidates(self) -> Iterator[tuple[int | str | seal.PairChannel, bytes]]:
         """The keys a payload's hint is tried against (:func:`e2ee.room.inbound.candidates`)."""
-        return inbound.candidates(
-            self._keys.control,
-            self._chain.epoch,
-            self._admission_key,
-            self._pairs,
-            self._buffer,
-            self.roster,
-            self.me,
-        )
+        control, epoch, post = self._keys.control, self._chain.epoch, self._pair_out
+        return inbound.candidates(control, epoch, self._admission_key, post, self.roster, self.me)
 
     def _dispatch(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         """Hand a payload on by the key its hint names, and then by kind (spec §13.1)."""
@@ -806,7 +772,7 @@ class RoomSession:
     def _pair(self, mid: bytes) -> seal.PairChannel:
         """The one channel with ``mid``'s current session (spec §15.3)."""
         assert self.roster is not None
-        return inbound.pair_channel(self._pairs, self._buffer, self.roster, mid)
+        return self._pair_out.channel(self.roster, mid)
 
     def _on_pairwise(self, ch: seal.PairChannel, payload: bytes) -> None:
         assert self.roster is not None

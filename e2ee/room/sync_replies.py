@@ -18,59 +18,36 @@ pacing are the chair's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from e2ee.room.authority import Authority
 from e2ee.room.chain import Chain
 from e2ee.room.chair import Chair
 from e2ee.room.epochs import EpochKeys
-from e2ee.room.inbound import pair_channel
-from e2ee.room.outbox import Outbox
-from e2ee.room.pairs import Pairs
-from e2ee.room.pending import PendingPayloads
+from e2ee.room.pair_out import PairOut
 from e2ee.room.roster import RosterState
 from e2ee.room.slots import Slots
 from e2ee.room.sync_pacer import SNAPSHOT_ASKED
-
-Rng = Callable[[int], bytes]
 
 
 class SyncReplies:
     """Sync and snapshot replies to lagging members (spec §16.4)."""
 
-    __slots__ = (
-        "_authority",
-        "_chain",
-        "_chair",
-        "_held",
-        "_keys",
-        "_outbox",
-        "_pairs",
-        "_rng",
-        "_slots",
-    )
+    __slots__ = ("_authority", "_chain", "_chair", "_keys", "_pair_out", "_slots")
 
     def __init__(
         self,
-        rng: Rng,
-        outbox: Outbox,
         chair: Chair,
         authority: Authority,
         chain: Chain,
         keys: EpochKeys,
         slots: Slots,
-        pairs: Pairs,
-        held: PendingPayloads,
+        pair_out: PairOut,
     ) -> None:
-        self._rng = rng
-        self._outbox = outbox
         self._chair = chair
         self._authority = authority
         self._chain = chain
         self._keys = keys
         self._slots = slots
-        self._pairs = pairs
-        self._held = held
+        self._pair_out = pair_out
 
     def send(self, mid: bytes, their_epoch: int, now: float, roster: RosterState | None) -> None:
         """Catch ``mid`` up from ``their_epoch``, within the reply bounds (spec §16.4, §16.7)."""
@@ -85,8 +62,7 @@ class SyncReplies:
             mid, their_epoch, now, roster, chain.epoch, chain.head, self._authority, key
         )
         if pt is not None:
-            ch = pair_channel(self._pairs, self._held, roster, mid)
-            self._outbox.unicast(slot, ch.seal(pt, self._rng))
+            self._pair_out.send(roster, mid, pt)
 
     def behind(self, author: bytes, epoch: int, now: float, roster: RosterState | None) -> None:
         """A beacon shows ``author`` at ``epoch`` on our chain, behind us (spec §16.4)."""

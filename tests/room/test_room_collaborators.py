@@ -27,6 +27,7 @@ from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner, Welcome
 from e2ee.room.keys import ControlKeys
 from e2ee.room.outbox import Outbox
+from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, SnapshotOffer, Sync, parse_pair_message
 from e2ee.room.pending import MAX_ENTRIES, MAX_PAYLOAD, PendingPayloads
 from e2ee.room.roster import (
@@ -264,10 +265,12 @@ def test_a_payload_goes_to_the_handler_of_the_key_its_hint_names() -> None:
     roster = a_roster_with((me, my_key, Role.LISTENER), (mod, mod_key, Role.MODERATOR))
     control = ControlKeys(ROOM)
     control.install(3, b"\x03" * 32)
-    pairs, held = Pairs(my_key, me.public, ROOM), PendingPayloads()
+    post = PairOut(
+        rng, Outbox(TAG, Counter()), Slots(), Pairs(my_key, me.public, ROOM), PendingPayloads()
+    )
 
     def to(payload: bytes) -> inbound.Route:
-        tried = inbound.candidates(control, 3, ADMISSION, pairs, held, roster, me.public)
+        tried = inbound.candidates(control, 3, ADMISSION, post, roster, me.public)
         return inbound.route(payload, tried, ADMISSION, ROOM)
 
     epoch_payload = seal.seal_epoch(seal.Kind.CONTROL, control[3], ROOM, 3, b"x", rng)
@@ -297,8 +300,9 @@ def test_a_new_pair_channel_releases_the_payloads_held_under_it() -> None:
     early = theirs.seal(b"early", rng)
     pairs, held = Pairs(my_key, me.public, ROOM), PendingPayloads()
     held.add(EnvelopeType.UNICAST, 4, early)
-    ch = inbound.pair_channel(pairs, held, roster, mod.public)
-    assert inbound.pair_channel(pairs, held, roster, mod.public) is ch  # one per session
+    post = PairOut(rng, Outbox(TAG, Counter()), Slots(), pairs, held)
+    ch = post.channel(roster, mod.public)
+    assert post.channel(roster, mod.public) is ch  # one per session
     assert held.next_released() == [(EnvelopeType.UNICAST, 4, early)]
     assert held.next_released() is None and len(held) == 0
 
@@ -339,9 +343,10 @@ class Founded:
     admissions: Admissions
     authority: Authority
     counters: Counter[str]
+    post: PairOut
 
 
-def founded() -> Founded:
+def founded(box: Outbox) -> Founded:
     rng, counters = rng_for(30), Counter[str]()
     founder_key = SessionKey(b"\x31" * 32)
     chair = Chair(SIGNER, ROOM, rng, counters, commit_log=8, leave_debounce=2.0)
@@ -354,26 +359,17 @@ def founded() -> Founded:
     slots, pairs = Slots(), Pairs(founder_key, SIGNER.public, ROOM)
     slots.set(SIGNER.public, 1)
     authority = Authority(SIGNER.public, ROOM)
-    return Founded(chair, roster, chain, ek, slots, pairs, admissions, authority, counters)
+    post = PairOut(rng_for(34), box, slots, pairs, PendingPayloads())
+    return Founded(chair, roster, chain, ek, slots, pairs, admissions, authority, counters, post)
 
 
 def a_moderator_side(box: Outbox) -> tuple[JoinRequests, Chair, Slots, RosterState, Pairs]:
     """The founder's join-request handling over real collaborators, at epoch 0."""
-    f = founded()
+    f = founded(box)
     jr = JoinRequests(
-        SIGNER.public,
-        ROOM,
-        rng_for(31),
-        box,
-        f.admissions,
-        f.chair,
-        f.authority,
-        f.chain,
-        f.keys,
-        f.slots,
-        f.pairs,
-        PendingPayloads(),
-    )
+        SIGNER.public, ROOM, rng_for(31), box, f.admissions, f.chair, f.authority, f.chain, f.keys,
+        f.slots, f.post,
+    )  # fmt: skip
     return jr, f.chair, f.slots, f.roster, f.pairs
 
 
@@ -429,21 +425,12 @@ def test_admission_payloads_from_one_slot_are_dropped_unopened_past_the_burst() 
 
 
 def a_flush(box: Outbox, f: Founded) -> CommitFlush:
-    return CommitFlush(
-        SIGNER.public,
-        rng_for(32),
-        box,
-        f.chair,
-        f.chain,
-        f.keys,
-        f.slots,
-        f.pairs,
-        PendingPayloads(),
-    )
+    return CommitFlush(SIGNER.public, box, f.chair, f.chain, f.keys, f.post)
 
 
 def test_queued_ops_go_out_as_one_commit_broadcast_and_to_our_own_slot() -> None:
-    box, f = Outbox(TAG, Counter()), founded()
+    box = Outbox(TAG, Counter())
+    f = founded(box)
     flush = a_flush(box, f)
     f.chair.queue_op(op_policy(Policy.KNOCK))
     flush.flush(SessionState.JOINING, f.roster, 1)
@@ -461,7 +448,8 @@ def test_queued_ops_go_out_as_one_commit_broadcast_and_to_our_own_slot() -> None
 
 
 def test_a_rekey_commits_fresh_secret_goes_to_each_kept_member_with_a_known_slot() -> None:
-    box, f = Outbox(TAG, Counter()), founded()
+    box = Outbox(TAG, Counter())
+    f = founded(box)
     kept, absent, kicked = (IdentityKey(bytes([0x50 + i]) * 32) for i in range(3))
     kept_key = SessionKey(b"\x60" * 32)
     for n, ident in enumerate((kept, absent, kicked)):
@@ -481,7 +469,8 @@ def test_a_rekey_commits_fresh_secret_goes_to_each_kept_member_with_a_known_slot
 
 
 def test_a_member_no_longer_moderating_drops_its_queued_ops() -> None:
-    box, f = Outbox(TAG, Counter()), founded()
+    box = Outbox(TAG, Counter())
+    f = founded(box)
     f.chair.queue_op(op_policy(Policy.KNOCK))
     other = IdentityKey(b"\x70" * 32)
     f.roster.apply_ops([op_add(other.public, b"\x71" * 32, "M2", Role.MODERATOR)])
@@ -500,10 +489,9 @@ def a_member_of(f: Founded, n: int, slot: int | None) -> tuple[bytes, Pairs]:
 
 
 def test_a_lagging_member_is_sent_the_log_once_per_interval_and_a_snapshot_past_the_grace() -> None:
-    box, f = Outbox(TAG, Counter()), founded()
-    replies = SyncReplies(
-        rng_for(33), box, f.chair, f.authority, f.chain, f.keys, f.slots, f.pairs, PendingPayloads()
-    )
+    box = Outbox(TAG, Counter())
+    f = founded(box)
+    replies = SyncReplies(f.chair, f.authority, f.chain, f.keys, f.slots, f.post)
     mid, theirs = a_member_of(f, 1, slot=6)
     stranger, _ = a_member_of(f, 2, slot=None)
     founder_key = f.roster.members[SIGNER.public].session_key
