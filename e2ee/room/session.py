@@ -60,7 +60,6 @@ from e2ee.invite import Invite
 from e2ee.room import (
     actions,
     admission,
-    beacons,
     catch_up,
     chair,
     commit_apply,
@@ -74,7 +73,7 @@ from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
 from e2ee.room.authority import Authority
 from e2ee.room.catch_up import SyncKey, SyncStep
-from e2ee.room.chain import Chain, HeadCheck
+from e2ee.room.chain import Chain
 from e2ee.room.chair import Chair, is_chair
 from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
@@ -99,6 +98,7 @@ from e2ee.room.events import (
     RoomSecretRotated,
 )
 from e2ee.room.fresh import FreshSecrets, Outcome
+from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner
 from e2ee.room.liveness import QuietWatch
@@ -185,12 +185,15 @@ class RoomSession:
         )
         self._commit_flush = CommitFlush(self.me, out, chair, chain, keys, post)
         self._sync_replies = SyncReplies(chair, authority, chain, keys, slots, post)
+        self._quiet = QuietWatch(now, cfg.quiet_alert)
+        self._heads = Heads(
+            identity, self.room_id, rng, out, chain, keys, slots, self._quiet, self._sync_replies
+        )
         self._absence = AbsenceTimers(cfg.absent_timeout)
         self._recording = RecordingMarks()
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
         self._join_retry_at: float | None = None
         self._beacon_at: float | None = None
-        self._quiet = QuietWatch(now, cfg.quiet_alert)
         self._media = Media(
             identity, self.room_id, cfg.speaker_auth, cfg.rekey_send_grace, self.counters
         )
@@ -380,7 +383,7 @@ class RoomSession:
             # then earns us a snapshot (spec §16.4)
             slot = self._slots[behind_of]
             self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
-            beacon = self._beacon_payload()
+            beacon = self._heads.beacon(self._state, self.slot, self.roster, self._admission_key)
             if beacon is not None:
                 self._send_unicast(slot, beacon)
         member = self._state is SessionState.MEMBER
@@ -388,7 +391,7 @@ class RoomSession:
             self._alert("isolated", "no commit or confirmed head heard for a while")
         if self._beacon_at is not None and now >= self._beacon_at:
             self._beacon_at = now + self.config.head_beacon
-            self._send_beacon()
+            self._heads.send_beacon(self._state, self.slot, self.roster, self._admission_key)
         self._flush_commit()
 
     def link_reset(self, now: float) -> None:
@@ -497,7 +500,7 @@ class RoomSession:
         elif to.kind is seal.Kind.SEALED_CHUNK:
             self._on_chunk(to.body)
         elif to.kind is seal.Kind.BEACON:
-            self._on_beacon(to.body)
+            self._heads.received(to.body, self._state, self.roster, self._now)
         else:
             raise RemoteProtocolError("admission payload kind", ErrorCode.MALFORMED)
 
@@ -673,7 +676,7 @@ class RoomSession:
         if author is None:
             return
         self._absence.cancel(msg.author)  # signed and fresh: the author is alive (§16.4)
-        self._check_head(msg.author, msg.epoch, msg.head)
+        self._heads.check(msg.author, msg.epoch, msg.head, roster, self._now)
         at_least = max(msg.epoch, sealed)
         out = self._control_in.outcome(
             msg,
@@ -699,61 +702,9 @@ class RoomSession:
         if out.leave is not None:
             self._chair.leave_noted(out.leave, self._now)
 
-    # -- heads and beacons (spec §16.2, §16.3) -----------------------------
     def _expects_news(self) -> bool:
-        """Whether some member would send us beacons: another stage member, or any
-        member when we moderate (listeners beacon to moderators, spec §16.2)."""
         assert self.roster is not None
-        others = [m for m in self.roster.members if m != self.me]
-        return bool(others) and (
-            self._is_moderator()
-            or any(self.roster.role_of(m) in (Role.SPEAKER, Role.MODERATOR) for m in others)
-        )
-
-    def _check_head(self, author: bytes, epoch: int, head: bytes, confirms: bool = True) -> None:
-        """A member's (epoch, head) against our chain (spec §16.2, §16.3)."""
-        moderator = self.roster is not None and self.roster.is_moderator(author)
-        check = self._chain.check(author, epoch, head, moderator, self._now)
-        if check is HeadCheck.SPLIT:
-            self._alert("split_view", f"a member holds a different head at epoch {epoch}")
-        elif check is HeadCheck.CONFIRMS and confirms:
-            self._quiet.heard(self._now)  # a member confirms our current head
-
-    def _send_beacon(self) -> None:
-        """Head beacon (spec §16.2): stage broadcasts it, listeners send it to moderators."""
-        payload = self._beacon_payload()
-        if payload is None or self.roster is None:
-            return
-        if self.role is not None and self.role.on_stage:
-            self._send(EnvelopeType.CONTROL, 0, payload)
-        else:
-            for mid in self.roster.moderators():
-                slot = self._slots.get(mid)
-                if slot is not None:
-                    self._send_unicast(slot, payload)
-
-    def _beacon_payload(self) -> bytes | None:
-        if self._state is not SessionState.MEMBER or self.slot is None or self.roster is None:
-            return None
-        return beacons.seal_beacon(
-            self._identity, self.room_id, self._admission_key, self._chain, self._keys, self._rng
-        )
-
-    def _on_beacon(self, body: bytes) -> None:
-        """A member's head beacon, checked against our chain (spec §16.2, §16.4)."""
-        if self._state is not SessionState.MEMBER or self.roster is None:
-            return
-        claims = beacons.read_beacon(
-            body, self.room_id, self.roster.members, self._keys, self._chain
-        )
-        if isinstance(claims, beacons.ForeignKey):
-            # a member on our head holds another key: ours may be wrong (§16.2)
-            self._alert("key_mismatch", f"a member holds another key for epoch {claims.epoch}")
-            raise RemoteProtocolError("beacon without the epoch key", ErrorCode.UNAUTHORIZED)
-        if claims.lagging is not None and self._is_moderator():
-            self._sync_replies.behind(claims.author, claims.lagging, self._now, self.roster)
-        for epoch, head, confirms in claims.checks:
-            self._check_head(claims.author, epoch, head, confirms)
+        return expects_news(self.roster, self.me)
 
     def _moderator_slot(self, preferred: bytes) -> int | None:
         """The slot of ``preferred`` if known, else of any other moderator we can reach."""

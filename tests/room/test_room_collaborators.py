@@ -10,7 +10,7 @@ import pytest
 from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelope
 from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.identity import IdentityKey, SessionKey
-from e2ee.room import admission, commit_apply, inbound, keys, seal
+from e2ee.room import admission, beacons, commit_apply, inbound, keys, seal
 from e2ee.room.admission_rate import PER_SLOT_BURST
 from e2ee.room.admitting import Admissions
 from e2ee.room.authority import Authority
@@ -23,9 +23,11 @@ from e2ee.room.commit_flush import CommitFlush
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
+from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner, Welcome
 from e2ee.room.keys import ControlKeys
+from e2ee.room.liveness import QuietWatch
 from e2ee.room.outbox import Outbox
 from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, SnapshotOffer, Sync, parse_pair_message
@@ -513,3 +515,59 @@ def test_a_lagging_member_is_sent_the_log_once_per_interval_and_a_snapshot_past_
     (snap,) = sent(box)
     offer = parse_pair_message(channel.open(snap.payload), ROOM)
     assert isinstance(offer, SnapshotOffer) and offer.snapshot.epoch == 1
+
+
+def test_only_a_listener_among_listeners_or_alone_expects_no_beacons() -> None:
+    f = founded(Outbox(TAG, Counter()))
+    assert not expects_news(f.roster, SIGNER.public)  # alone
+    listener, _ = a_member_of(f, 1, slot=None)
+    assert expects_news(f.roster, SIGNER.public)  # a moderator hears every member's beacon
+    assert expects_news(f.roster, listener)  # the moderator is on stage and beacons
+    a, b = IdentityKey(b"\x83" * 32), IdentityKey(b"\x84" * 32)
+    ka, kb = SessionKey(b"\x93" * 32), SessionKey(b"\x94" * 32)
+    listeners = a_roster_with((a, ka, Role.LISTENER), (b, kb, Role.LISTENER))
+    assert not expects_news(listeners, a.public)  # listeners beacon to moderators only
+
+
+def heads_of(box: Outbox, f: Founded, quiet: QuietWatch) -> Heads:
+    replies = SyncReplies(f.chair, f.authority, f.chain, f.keys, f.slots, f.post)
+    return Heads(SIGNER, ROOM, rng_for(35), box, f.chain, f.keys, f.slots, quiet, replies)
+
+
+def test_stage_members_broadcast_their_beacon_and_listeners_send_it_to_moderators() -> None:
+    box = Outbox(TAG, Counter())
+    f = founded(box)
+    heads, member = heads_of(box, f, QuietWatch(0.0, 10.0)), SessionState.MEMBER
+    heads.send_beacon(SessionState.JOINING, 1, f.roster, ADMISSION)
+    heads.send_beacon(member, None, f.roster, ADMISSION)
+    assert sent(box) == []  # a member with a slot beacons
+    heads.send_beacon(member, 1, f.roster, ADMISSION)
+    (broadcast,) = sent(box)
+    assert (broadcast.type, broadcast.slot) == (EnvelopeType.CONTROL, 0)
+    assert seal.open_keyed(ADMISSION, ROOM, broadcast.payload)[0] is seal.Kind.BEACON
+    mod2, _ = a_member_of(f, 3, slot=8)
+    mod3, _ = a_member_of(f, 4, slot=None)
+    f.roster.apply_ops([op_role(mod2, Role.MODERATOR), op_role(mod3, Role.MODERATOR)])
+    f.roster.apply_ops([op_role(SIGNER.public, Role.LISTENER)])
+    heads.send_beacon(member, 1, f.roster, ADMISSION)
+    (to_moderator,) = sent(box)  # the one moderator whose slot we know
+    assert (to_moderator.type, to_moderator.slot) == (EnvelopeType.UNICAST, 8)
+
+
+def test_a_claimed_head_splits_confirms_or_is_a_beacon_of_a_member_on_our_head() -> None:
+    counters: Counter[str] = Counter()
+    box = Outbox(TAG, counters)
+    f, quiet = founded(box), QuietWatch(0.0, 10.0)
+    heads = heads_of(box, f, quiet)
+    listener, _ = a_member_of(f, 1, slot=5)
+    heads.check(listener, 0, b"\x01" * 32, f.roster, now=1.0)
+    assert counters["alert_split_view"] == 1
+    heads.check(SIGNER.public, 0, f.chain.head, f.roster, now=4.0)  # a moderator confirms
+    assert quiet.deadline() == 14.0
+    other = IdentityKey(b"\x81" * 32)  # the listener of a_member_of(f, 1, ...)
+    beacon = beacons.seal_beacon(other, ROOM, ADMISSION, f.chain, f.keys, rng_for(36))
+    _, body = seal.open_keyed(ADMISSION, ROOM, beacon)
+    heads.received(body, SessionState.MEMBER, f.roster, now=5.0)
+    assert counters["alert_split_view"] == 1 and sent(box) == []  # on our head: nothing to do
+    with pytest.raises(RemoteProtocolError):
+        heads.received(body, SessionState.MEMBER, a_roster_with(), now=5.0)  # not a member's
