@@ -63,7 +63,6 @@ from e2ee.room import (
     catch_up,
     chair,
     commit_apply,
-    forwarding,
     inbound,
     pending,
     rotation,
@@ -119,6 +118,7 @@ from e2ee.room.roster import (
 )
 from e2ee.room.safety import room_safety_code
 from e2ee.room.slots import Slots
+from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
 from e2ee.room.sync_replies import SyncReplies
@@ -186,8 +186,12 @@ class RoomSession:
         self._commit_flush = CommitFlush(self.me, out, chair, chain, keys, post)
         self._sync_replies = SyncReplies(chair, authority, chain, keys, slots, post)
         self._quiet = QuietWatch(now, cfg.quiet_alert)
+        replies = self._sync_replies
         self._heads = Heads(
-            identity, self.room_id, rng, out, chain, keys, slots, self._quiet, self._sync_replies
+            identity, self.room_id, rng, out, chain, keys, slots, self._quiet, replies
+        )
+        self._stale_senders = StaleSenders(
+            self.me, self.room_id, rng, out, self.counters, chair, chain, keys, slots, replies
         )
         self._absence = AbsenceTimers(cfg.absent_timeout)
         self._recording = RecordingMarks()
@@ -1088,47 +1092,13 @@ class RoomSession:
         )
         for item in heard:
             if isinstance(item, StaleSender):
-                self._on_stale_sender(item)
+                self._stale_senders.heard(item, self.roster, self._now)
             else:
                 self._events.append(item)
 
     def _key_usable(self, epoch: int) -> bool:
         """Current, or superseded less than ``key_grace`` ago (spec §15.4)."""
         return self._keys.usable(epoch, self._chain.epoch, self._now)
-
-    def _on_stale_sender(self, stale: StaleSender) -> None:
-        """Audio under a superseded epoch after the sender's switch grace (spec §15.4).
-
-        The sender missed a commit (a relay may be withholding it): alert once
-        per sender and epoch and, as a moderator, send it a sync.
-        """
-        if stale.first:
-            self._alert("stale_sender", f"a speaker still sends under epoch {stale.epoch}")
-            if not self._is_moderator():
-                self._forward_commit(stale.member, stale.epoch)
-        if self._is_moderator():
-            self._send_sync(stale.member, stale.epoch)
-
-    def _forward_commit(self, member: bytes, epoch: int) -> None:
-        """Hand a stale sender the commit that moves it off ``epoch`` (spec §15.4).
-
-        Sealed under ``epoch``'s control key, which the sender holds (its audio
-        proved it); once per sender and epoch, from about FORWARDERS members
-        (:mod:`e2ee.room.forwarding`).
-        """
-        assert self.roster is not None
-        n = len(self.roster.members)
-        slot, key = self._slots.get(member), self._keys.control.get(epoch)
-        if slot is None or key is None:
-            return
-        if not forwarding.selected(self.room_id, self.me, member, epoch, n):
-            return
-        payload = forwarding.forward(
-            self._chair.log, self._chain.epoch, epoch, self.room_id, key, self._rng
-        )
-        if payload is not None:
-            self.counters["commit_forwarded"] += 1
-            self._send_unicast(slot, payload)
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:

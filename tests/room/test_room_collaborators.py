@@ -28,6 +28,7 @@ from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner, Welcome
 from e2ee.room.keys import ControlKeys
 from e2ee.room.liveness import QuietWatch
+from e2ee.room.media import StaleSender
 from e2ee.room.outbox import Outbox
 from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, SnapshotOffer, Sync, parse_pair_message
@@ -44,6 +45,7 @@ from e2ee.room.roster import (
 )
 from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
+from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState
 from e2ee.room.sync_replies import SyncReplies
 
@@ -571,3 +573,33 @@ def test_a_claimed_head_splits_confirms_or_is_a_beacon_of_a_member_on_our_head()
     assert counters["alert_split_view"] == 1 and sent(box) == []  # on our head: nothing to do
     with pytest.raises(RemoteProtocolError):
         heads.received(body, SessionState.MEMBER, a_roster_with(), now=5.0)  # not a member's
+
+
+def test_a_stale_sender_gets_one_alert_a_forwarded_commit_from_a_member_a_sync_from_a_mod() -> None:
+    counters: Counter[str] = Counter()
+    box = Outbox(TAG, counters)
+    f = founded(box)
+    c1 = sign_commit(SIGNER, ROOM, 1, f.chain.head, [op_policy(Policy.KNOCK)], False,
+                     key_confirm=b"\x00" * 32)  # fmt: skip
+    f.chair.log.append(c1.encode())
+    f.chain.advance(1, c1.head)
+    f.keys.install(1, b"\x11" * 32)
+    speaker, _ = a_member_of(f, 1, slot=6)
+    listener, _ = a_member_of(f, 2, slot=7)
+    replies = SyncReplies(f.chair, f.authority, f.chain, f.keys, f.slots, f.post)
+
+    def stale_senders(me: bytes) -> StaleSenders:
+        return StaleSenders(
+            me, ROOM, rng_for(37), box, counters, f.chair, f.chain, f.keys, f.slots, replies
+        )
+
+    stale_senders(listener).heard(StaleSender(speaker, 0, first=True), f.roster, now=1.0)
+    (forwarded,) = sent(box)
+    assert forwarded.slot == 6 and counters["commit_forwarded"] == 1
+    kind, raw = seal.open_epoch(f.keys.control[0], ROOM, 0, forwarded.payload)
+    assert kind is seal.Kind.COMMIT and raw == c1.encode()
+    stale_senders(listener).heard(StaleSender(speaker, 0, first=False), f.roster, now=1.0)
+    assert sent(box) == [] and counters["alert_stale_sender"] == 1  # once per sender and epoch
+    stale_senders(SIGNER.public).heard(StaleSender(speaker, 0, first=False), f.roster, now=1.0)
+    (sync,) = sent(box)  # a moderator syncs it instead
+    assert sync.slot == 6 and counters["commit_forwarded"] == 1
