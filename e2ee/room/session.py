@@ -37,6 +37,25 @@ module              owns                                                  spec
 ``slots``           member <-> relay slot                                 §16.4
 ``pairs``           pair channels and their messages                      §15.3
 ``actions``         what the roster lets this member do                   §14.4
+``outbox``          envelopes and events for the driver, in order         §8, §16.3
+==================  ====================================================  ============
+
+and it runs pipelines that keep no state of their own: they are built with
+the collaborators they read and update, are handed the roster and our state
+on each call, and send through the session's ``outbox`` (§8): never a call
+back into the session.
+
+==================  ====================================================  ============
+module              does                                                  spec
+==================  ====================================================  ============
+``inbound``         which handler a payload goes to, by its hint          §13.1, §14.3
+``commit_apply``    placing, authorizing, confirming, applying a commit   §12.3, §15.2
+``commit_flush``    sending the chair's next commit and fresh secrets     §12.5, §15.2
+``join_requests``   knocks, offers, requests, welcomes, denials           §13.3–§13.5
+``sync_replies``    syncs and snapshots for lagging members               §16.4, §16.7
+``heads``           our head beacons out, others' head claims in          §16.2–§16.4
+``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
+``pair_out``        pair messages to a member's current channel and slot  §15.3
 ==================  ====================================================  ============
 """
 
