@@ -5,7 +5,8 @@ finds the first candidate key whose hint it carries (:mod:`e2ee.room.hints`,
 in the order of :func:`candidates`) and says which handler takes it: a pair
 channel's, an epoch's (a commit or a control message), the admission key's
 (opened here: a join request, a welcome chunk or a beacon), or none
-(:data:`UNMATCHED`).  An unmatched payload is either SEALED to our session
+(:data:`UNMATCHED`); an epoch's payload is opened only while its key is
+usable (:func:`open_epoch_payload`).  An unmatched payload is either SEALED to our session
 key (:func:`open_unmatched`) or under a key still on its way; the latter is
 held, bounded, in :class:`e2ee.room.pending.PendingPayloads` until a key
 arrives (a new pair channel is such a key: :class:`e2ee.room.pair_out.PairOut`).
@@ -24,6 +25,9 @@ from typing import Final
 from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.identity import SessionKey
 from e2ee.room import hints, seal
+from e2ee.room.commit import Commit, decode_commit
+from e2ee.room.control import Control, parse_control
+from e2ee.room.epochs import EpochKeys
 from e2ee.room.keys import ControlKeys
 from e2ee.room.pair_out import PairOut
 from e2ee.room.roster import RosterState
@@ -104,6 +108,22 @@ def route(
     if isinstance(found, hints.NoMatch):
         return UNMATCHED
     return Keyed(*seal.open_keyed(admission_key, room_id, payload))
+
+
+def open_epoch_payload(
+    keys: EpochKeys, epoch: int, current: int, now: float, room_id: bytes, payload: bytes
+) -> Commit | Control | None:
+    """A payload under ``epoch``'s control key, opened and decoded (spec §12.3, §14.3).
+
+    None when that key was superseded longer than its grace ago (spec §15.5):
+    the payload is not opened.
+    """
+    if not keys.usable(epoch, current, now):
+        return None
+    kind, plaintext = seal.open_epoch(keys.control[epoch], room_id, epoch, payload)
+    if kind is seal.Kind.COMMIT:
+        return decode_commit(plaintext, room_id)
+    return parse_control(plaintext)
 
 
 def open_unmatched(mine: SessionKey, room_id: bytes, payload: bytes) -> bytes | None:

@@ -103,7 +103,7 @@ from e2ee.room.commit import (
 from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
 from e2ee.room.commit_flush import CommitFlush
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
-from e2ee.room.control import Control, ControlType, parse_control
+from e2ee.room.control import Control, ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
 from e2ee.room.epochs import EpochKeys
@@ -543,14 +543,14 @@ class RoomSession:
     ) -> None:
         if not self._state.active:
             return
-        if not self._key_usable(epoch):
+        now, current = self._now, self._chain.epoch
+        opened = inbound.open_epoch_payload(self._keys, epoch, current, now, self.room_id, payload)
+        if opened is None:
             self.counters["stale_key"] += 1  # superseded longer than the grace ago (§15.5)
-            return
-        kind, plaintext = seal.open_epoch(self._keys.control[epoch], self.room_id, epoch, payload)
-        if kind is seal.Kind.COMMIT:
-            self._on_commit(decode_commit(plaintext, self.room_id), live)
+        elif isinstance(opened, Commit):
+            self._on_commit(opened, live)
         else:
-            self._on_control(parse_control(plaintext), src, epoch)
+            self._on_control(opened, src, epoch)
 
     def _buffer_payload(self, etype: EnvelopeType, src: int, payload: bytes) -> None:
         self.counters["buffer_overflow"] += self._buffer.add(etype, src, payload)
@@ -1114,10 +1114,6 @@ class RoomSession:
                 self._stale_senders.heard(item, self.roster, self._now)
             else:
                 self._events.append(item)
-
-    def _key_usable(self, epoch: int) -> bool:
-        """Current, or superseded less than ``key_grace`` ago (spec §15.4)."""
-        return self._keys.usable(epoch, self._chain.epoch, self._now)
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:

@@ -603,3 +603,16 @@ def test_a_stale_sender_gets_one_alert_a_forwarded_commit_from_a_member_a_sync_f
     stale_senders(SIGNER.public).heard(StaleSender(speaker, 0, first=False), f.roster, now=1.0)
     (sync,) = sent(box)  # a moderator syncs it instead
     assert sync.slot == 6 and counters["commit_forwarded"] == 1
+
+
+def test_an_epoch_payload_is_opened_only_while_its_key_is_within_the_grace() -> None:
+    ek, rng = EpochKeys(ROOM, grace=1.0), rng_for(38)
+    ek.install(0, b"\x00" * 32)
+    ek.install(1, b"\x01" * 32)
+    ek.supersede(0, now=5.0)
+    c1 = commit_on(1, b"\x01" * 32)
+    payload = seal.seal_epoch(seal.Kind.COMMIT, ek.control[0], ROOM, 0, c1.encode(), rng)
+    assert inbound.open_epoch_payload(ek, 0, 1, 5.9, ROOM, payload) == c1
+    assert inbound.open_epoch_payload(ek, 0, 1, 6.0, ROOM, payload) is None  # past the grace
+    with pytest.raises(DecryptionFailed):
+        inbound.open_epoch_payload(ek, 1, 1, 6.0, ROOM, payload)  # not under epoch 1's key
