@@ -56,6 +56,7 @@ module              does                                                  spec
 ``heads``           our head beacons out, others' head claims in          §16.2–§16.4
 ``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
 ``pair_out``        pair messages to a member's current channel and slot  §15.3
+``member_tables``   every per-member table told of a join or a leave      §16.7
 ==================  ====================================================  ============
 """
 
@@ -122,6 +123,7 @@ from e2ee.room.joiner import Joiner
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media, StaleSender
+from e2ee.room.member_tables import MemberTables
 from e2ee.room.outbox import Outbox
 from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
@@ -219,6 +221,9 @@ class RoomSession:
         self._beacon_at: float | None = None
         self._media = Media(
             identity, self.room_id, cfg.speaker_auth, cfg.rekey_send_grace, self.counters
+        )
+        self._member_tables = MemberTables(
+            admissions, self._control_in, slots, chair, self._media, self._absence
         )
         self._delivery = DeliveryClass.AUDIENCE
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
@@ -637,23 +642,13 @@ class RoomSession:
             elif isinstance(fx, SessionState):
                 self._move(fx)
             elif isinstance(fx, Joined):
-                self._admissions.known.add(fx.member)
-                self._admissions.requests.pop(fx.member, None)
-                self._control_in.forget(fx.member)
+                self._member_tables.joined(fx.member)
             elif isinstance(fx, Gone):
-                self._forget_member(fx.member)
+                self._member_tables.gone(fx.member)
             elif isinstance(fx, MyRole):
                 self._role_changed(fx.role)
             else:
                 self._promoted(fx.member)
-
-    def _forget_member(self, mid: bytes) -> None:
-        """``mid`` left the roster: every collaborator drops what it kept of it."""
-        self._slots.forget(mid)
-        self._chair.forget(mid)
-        self._media.forget_member(mid)
-        self._control_in.forget(mid)
-        self._absence.cancel(mid)
 
     def _promoted(self, mid: bytes) -> None:
         """Pair channels with a new moderator (spec §15.3): one X25519 per pair, now."""

@@ -11,6 +11,7 @@ from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelo
 from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, beacons, commit_apply, inbound, keys, seal
+from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admission_rate import PER_SLOT_BURST
 from e2ee.room.admitting import Admissions
 from e2ee.room.authority import Authority
@@ -20,6 +21,7 @@ from e2ee.room.chair import genesis as genesis_of
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
 from e2ee.room.commit_apply import Refusal
 from e2ee.room.commit_flush import CommitFlush
+from e2ee.room.control_in import ControlIn
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
@@ -28,7 +30,8 @@ from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner, Welcome
 from e2ee.room.keys import ControlKeys
 from e2ee.room.liveness import QuietWatch
-from e2ee.room.media import StaleSender
+from e2ee.room.media import Media, StaleSender
+from e2ee.room.member_tables import MemberTables
 from e2ee.room.outbox import Outbox
 from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, SnapshotOffer, Sync, parse_pair_message
@@ -45,6 +48,7 @@ from e2ee.room.roster import (
 )
 from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
+from e2ee.room.speaker_auth import AuthConfig
 from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState
 from e2ee.room.sync_replies import SyncReplies
@@ -616,3 +620,22 @@ def test_an_epoch_payload_is_opened_only_while_its_key_is_within_the_grace() -> 
     assert inbound.open_epoch_payload(ek, 0, 1, 6.0, ROOM, payload) is None  # past the grace
     with pytest.raises(DecryptionFailed):
         inbound.open_epoch_payload(ek, 1, 1, 6.0, ROOM, payload)  # not under epoch 1's key
+
+
+def test_a_member_leaving_the_roster_leaves_no_entry_in_any_per_member_table() -> None:
+    f, counters = founded(Outbox(TAG, Counter())), Counter[str]()
+    control_in, absence = ControlIn(SIGNER.public, ROOM, counters), AbsenceTimers(5.0)
+    media = Media(SIGNER, ROOM, AuthConfig(), 0.5, counters)
+    tables = MemberTables(f.admissions, control_in, f.slots, f.chair, media, absence)
+    mid, _ = a_member_of(f, 1, slot=6)
+    f.admissions.requests[mid] = (6, admission.JoinRequest(mid, b"\x05" * 32, "m"))  # a knock
+    control_in._last_seq[mid] = 9
+    tables.joined(mid)
+    assert mid in f.admissions.known and mid not in f.admissions.requests
+    assert mid not in control_in._last_seq  # its new session counts from scratch
+    control_in._last_seq[mid] = 3
+    absence.start(mid, now=0.0)
+    f.chair.leave_noted(mid, now=0.0)
+    tables.gone(mid)
+    assert mid not in f.slots and mid not in control_in._last_seq
+    assert absence.next_due() is None and f.chair.leaves_due(now=10.0) == []
