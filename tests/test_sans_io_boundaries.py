@@ -331,3 +331,46 @@ def test_the_graph_sees_every_kind_of_import(tmp_path: Path) -> None:
 )
 def test_each_forbidden_direction_is_caught(importer: str, target: str) -> None:
     assert direction_violations({importer: {target}}) == [f"{importer} -> {target}"]
+
+
+# The room's driver (RoomSession) sits on top of its collaborators: they never
+# call back into it, so none of them imports it; only the public API does.
+ROOM_DRIVER = "e2ee.room.session"
+ROOM_DRIVER_IMPORTERS = frozenset({PUBLIC_FACADE, "e2ee.room"})
+
+
+def room_driver_importers(graph: dict[str, set[str]]) -> list[str]:
+    """The modules of ``e2ee`` other than the public API that import the room's driver."""
+    return sorted(
+        importer
+        for importer, targets in graph.items()
+        if _within(importer, ("e2ee",))
+        and importer not in ROOM_DRIVER_IMPORTERS
+        and ROOM_DRIVER in targets
+    )
+
+
+def room_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The import graph between the room's own modules (the package facade left out)."""
+    room = {m for m in graph if m.startswith("e2ee.room.")}
+    return {m: graph[m] & room for m in room}
+
+
+def test_no_room_collaborator_imports_the_session_and_they_form_no_cycle() -> None:
+    graph = import_graph(first_party_modules())
+    assert room_driver_importers(graph) == []
+    room = room_graph(graph)
+    assert len(room) > 20 and ROOM_DRIVER in room
+    assert import_cycles(room) == []
+    assert not any(ROOM_DRIVER in targets for targets in room.values())
+
+
+def test_the_room_checks_catch_a_collaborator_importing_the_driver_or_a_cycle() -> None:
+    graph = {
+        "e2ee.room": {ROOM_DRIVER},
+        ROOM_DRIVER: {"e2ee.room.chair", "e2ee.room.heads"},
+        "e2ee.room.chair": {"e2ee.room.heads"},
+        "e2ee.room.heads": {"e2ee.room.chair", ROOM_DRIVER},
+    }
+    assert room_driver_importers(graph) == ["e2ee.room.heads"]
+    assert import_cycles(room_graph(graph)) == [["e2ee.room.chair", "e2ee.room.heads", ROOM_DRIVER]]

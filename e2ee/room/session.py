@@ -37,12 +37,32 @@ module              owns                                                  spec
 ``slots``           member <-> relay slot                                 §16.4
 ``pairs``           pair channels and their messages                      §15.3
 ``actions``         what the roster lets this member do                   §14.4
+``outbox``          envelopes and events for the driver, in order         §8, §16.3
+==================  ====================================================  ============
+
+and it runs pipelines that keep no state of their own: they are built with
+the collaborators they read and update, are handed the roster and our state
+on each call, and send through the session's ``outbox`` (§8): never a call
+back into the session.
+
+==================  ====================================================  ============
+module              does                                                  spec
+==================  ====================================================  ============
+``inbound``         which handler a payload goes to, by its hint          §13.1, §14.3
+``commit_apply``    placing, authorizing, confirming, applying a commit   §12.3, §15.2
+``commit_flush``    sending the chair's next commit and fresh secrets     §12.5, §15.2
+``join_requests``   knocks, offers, requests, welcomes, denials           §13.3–§13.5
+``sync_replies``    syncs and snapshots for lagging members               §16.4, §16.7
+``heads``           our head beacons out, others' head claims in          §16.2–§16.4
+``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
+``pair_out``        pair messages to a member's current channel and slot  §15.3
+``member_tables``   every per-member table told of a join or a leave      §16.7
 ==================  ====================================================  ============
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
 
 from e2ee import canonical
@@ -60,33 +80,31 @@ from e2ee.invite import Invite
 from e2ee.room import (
     actions,
     admission,
-    beacons,
     catch_up,
     chair,
-    forwarding,
-    hints,
-    keys,
+    commit_apply,
+    inbound,
     pending,
     rotation,
     seal,
 )
 from e2ee.room.absence import AbsenceTimers
-from e2ee.room.admitting import Admissions, Admit, Deny, Readmit, Rewelcome
+from e2ee.room.admitting import Admissions
 from e2ee.room.authority import Authority
 from e2ee.room.catch_up import SyncKey, SyncStep
-from e2ee.room.chain import Chain, HeadCheck, Placement
-from e2ee.room.chair import Chair, fresh_message, fresh_recipients, is_chair
+from e2ee.room.chain import Chain
+from e2ee.room.chair import Chair, is_chair
 from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import (
     Commit,
     decode_commit,
-    key_confirmation,
     snapshot_body,
     state_digest,
 )
-from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects, members_before
+from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
+from e2ee.room.commit_flush import CommitFlush
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
-from e2ee.room.control import Control, ControlType, parse_control
+from e2ee.room.control import Control, ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
 from e2ee.room.epochs import EpochKeys
@@ -94,17 +112,20 @@ from e2ee.room.events import (
     Admitted,
     Denied,
     Event,
-    JoinRequested,
     KeysRotated,
     RecordingChanged,
     RoomSecretRotated,
-    SecurityAlert,
 )
 from e2ee.room.fresh import FreshSecrets, Outcome
+from e2ee.room.heads import Heads, expects_news
+from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media, StaleSender
+from e2ee.room.member_tables import MemberTables
+from e2ee.room.outbox import Outbox
+from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
 from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import (
@@ -114,14 +135,14 @@ from e2ee.room.roster import (
     RemoveReason,
     Role,
     RosterState,
-    op_add,
     op_remove,
 )
 from e2ee.room.safety import room_safety_code
 from e2ee.room.slots import Slots
+from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
-from e2ee.room.sync_pacer import SNAPSHOT_ASKED
+from e2ee.room.sync_replies import SyncReplies
 
 Rng = Callable[[int], bytes]
 
@@ -148,16 +169,16 @@ class RoomSession:
         self._rng = rng
         self._session_key = SessionKey.generate(rng)
         self._cert = self._session_key.certify(identity)
-        self.room_tag, self._admission_key, self.room_id, self._founder = secrets_of(invite)
+        room_tag, self._admission_key, self.room_id, self._founder = secrets_of(invite)
         self._authority = Authority(self._founder, self.room_id)
         self._rotations = rotation.Rotations()
         self._joiner = Joiner(
             identity, self._session_key, self._cert, display_name, self.room_id, self._founder, rng
         )
         self._now = now
-        self._out: list[bytes] = []
-        self._events: deque[Event] = deque()
         self.counters: Counter[str] = Counter()
+        self._outbox = Outbox(room_tag, self.counters)
+        self._events = self._outbox.events
         self._state = SessionState.JOINING
         self.slot: int | None = None
         self.roster: RosterState | None = None
@@ -177,14 +198,32 @@ class RoomSession:
         self._admissions = Admissions(
             identity, self._session_key, self._cert, self.room_id, rng, self.counters, now
         )
+        out, chain, keys, slots = self._outbox, self._chain, self._keys, self._slots
+        self._pair_out = post = PairOut(rng, out, slots, self._pairs, self._buffer)
+        admissions, chair, authority = self._admissions, self._chair, self._authority
+        self._join_requests = JoinRequests(
+            self.me, self.room_id, rng, out, admissions, chair, authority, chain, keys, slots, post
+        )
+        self._commit_flush = CommitFlush(self.me, out, chair, chain, keys, post)
+        self._sync_replies = SyncReplies(chair, authority, chain, keys, slots, post)
+        self._quiet = QuietWatch(now, cfg.quiet_alert)
+        replies = self._sync_replies
+        self._heads = Heads(
+            identity, self.room_id, rng, out, chain, keys, slots, self._quiet, replies
+        )
+        self._stale_senders = StaleSenders(
+            self.me, self.room_id, rng, out, self.counters, chair, chain, keys, slots, replies
+        )
         self._absence = AbsenceTimers(cfg.absent_timeout)
         self._recording = RecordingMarks()
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
         self._join_retry_at: float | None = None
         self._beacon_at: float | None = None
-        self._quiet = QuietWatch(now, cfg.quiet_alert)
         self._media = Media(
             identity, self.room_id, cfg.speaker_auth, cfg.rekey_send_grace, self.counters
+        )
+        self._member_tables = MemberTables(
+            admissions, self._control_in, slots, chair, self._media, self._absence
         )
         self._delivery = DeliveryClass.AUDIENCE
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
@@ -215,7 +254,7 @@ class RoomSession:
         self._admissions.known.add(self.me)
         self._move(SessionState.MEMBER)
         self._delivery = DeliveryClass.STAGE
-        self._out.clear()
+        self._outbox.envelopes.clear()
         self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.STAGE,)))
         self._events.append(Admitted(0))
         return self
@@ -236,13 +275,16 @@ class RoomSession:
     # -- the driver's interface -------------------------------------------
     def data_to_send(self) -> bytes:
         """Encoded envelopes for the relay link, in order; empties the buffer."""
-        out = b"".join(self._out)
-        self._out.clear()
-        return out
+        return self._outbox.drain()
 
     def next_event(self) -> Event | None:
         """The next pending event, or None."""
-        return self._events.popleft() if self._events else None
+        return self._outbox.next_event()
+
+    @property
+    def room_tag(self) -> bytes:
+        """The relay room tag this session sends under (spec §6.1; changes on rotation, §13.7)."""
+        return self._outbox.room_tag
 
     @property
     def state(self) -> SessionState:
@@ -369,7 +411,7 @@ class RoomSession:
             # then earns us a snapshot (spec §16.4)
             slot = self._slots[behind_of]
             self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
-            beacon = self._beacon_payload()
+            beacon = self._heads.beacon(self._state, self.slot, self.roster, self._admission_key)
             if beacon is not None:
                 self._send_unicast(slot, beacon)
         member = self._state is SessionState.MEMBER
@@ -377,7 +419,7 @@ class RoomSession:
             self._alert("isolated", "no commit or confirmed head heard for a while")
         if self._beacon_at is not None and now >= self._beacon_at:
             self._beacon_at = now + self.config.head_beacon
-            self._send_beacon()
+            self._heads.send_beacon(self._state, self.slot, self.roster, self._admission_key)
         self._flush_commit()
 
     def link_reset(self, now: float) -> None:
@@ -388,7 +430,7 @@ class RoomSession:
         """
         self._now = now
         self.slot = None
-        self._out.clear()
+        self._outbox.envelopes.clear()
         self._chunks.clear()
         self._chair.requeue()  # its echo will not come back on the new link
         if self._state.active:
@@ -464,63 +506,41 @@ class RoomSession:
     def _on_payload(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         try:
             self._dispatch(etype, src, payload, live)
-        except DecryptionFailed:
-            self.counters["decryption_failed"] += 1
-        except RemoteProtocolError as exc:
-            if exc.code is ErrorCode.UNAUTHORIZED:
-                self.counters["unauthorized"] += 1
-            else:
-                self.counters["malformed"] += 1
+        except (DecryptionFailed, RemoteProtocolError) as exc:
+            self.counters[inbound.error_counter(exc)] += 1
 
     def _hint_candidates(self) -> Iterator[tuple[int | str | seal.PairChannel, bytes]]:
-        """The keys a payload's hint is tried against (:func:`e2ee.room.hints.candidates`)."""
-        channels = self._moderator_channels()
-        return hints.candidates(
-            self._keys.control, self._chain.epoch, self._admission_key, channels
-        )
-
-    def _moderator_channels(self) -> Iterator[seal.PairChannel]:
-        """Our pair channels with the other moderators, made as they are reached."""
-        if self.roster is not None:
-            for mid in self.roster.moderators():
-                if mid != self.me:
-                    yield self._pair(mid)
+        """The keys a payload's hint is tried against (:func:`e2ee.room.inbound.candidates`)."""
+        control, epoch, post = self._keys.control, self._chain.epoch, self._pair_out
+        return inbound.candidates(control, epoch, self._admission_key, post, self.roster, self.me)
 
     def _dispatch(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
-        """Find a payload's key by its hint and hand it on by kind (spec §13.1)."""
-        if not seal.is_payload_len(len(payload)):
-            raise RemoteProtocolError("room payload size", ErrorCode.MALFORMED)
-        found = hints.find_key(payload, self._hint_candidates())
-        if isinstance(found, seal.PairChannel):
-            self._on_pairwise(found, payload)
-        elif isinstance(found, int):
-            self._on_epoch_payload(etype, src, payload, found, live)
-        elif isinstance(found, hints.NoMatch):
+        """Hand a payload on by the key its hint names, and then by kind (spec §13.1)."""
+        to = inbound.route(payload, self._hint_candidates(), self._admission_key, self.room_id)
+        if isinstance(to, inbound.ToPair):
+            self._on_pairwise(to.channel, payload)
+        elif isinstance(to, inbound.ToEpoch):
+            self._on_epoch_payload(etype, src, payload, to.epoch, live)
+        elif isinstance(to, inbound.Unmatched):
             self._on_unmatched(etype, src, payload, live)
+        elif to.kind is seal.Kind.JOIN_REQUEST:
+            self._on_join_request(src, to.body)
+        elif to.kind is seal.Kind.SEALED_CHUNK:
+            self._on_chunk(to.body)
+        elif to.kind is seal.Kind.BEACON:
+            self._heads.received(to.body, self._state, self.roster, self._now)
         else:
-            kind, body = seal.open_keyed(self._admission_key, self.room_id, payload)
-            if kind is seal.Kind.JOIN_REQUEST:
-                self._on_join_request(src, body)
-            elif kind is seal.Kind.SEALED_CHUNK:
-                self._on_chunk(body)
-            elif kind is seal.Kind.BEACON:
-                self._on_beacon(body)
-            else:
-                raise RemoteProtocolError("admission payload kind", ErrorCode.MALFORMED)
+            raise RemoteProtocolError("admission payload kind", ErrorCode.MALFORMED)
 
     def _on_unmatched(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         """No hint matched: a SEALED payload to us, or one whose key has not arrived (§14.3)."""
         if not self._state.active:
             return
-        if live:
-            try:
-                pt = seal.open_sealed(self._session_key, self.room_id, payload)
-            except DecryptionFailed:
-                pass
-            else:
-                self._on_sealed(pt)
-                return
-        self._buffer_payload(etype, src, payload)
+        sealed = inbound.open_unmatched(self._session_key, self.room_id, payload) if live else None
+        if sealed is not None:
+            self._on_sealed(sealed)
+        else:
+            self._buffer_payload(etype, src, payload)
 
     # -- epoch-keyed payloads: commits and control (spec §12.3, §14.3) ------
     def _on_epoch_payload(
@@ -528,14 +548,14 @@ class RoomSession:
     ) -> None:
         if not self._state.active:
             return
-        if not self._key_usable(epoch):
+        now, current = self._now, self._chain.epoch
+        opened = inbound.open_epoch_payload(self._keys, epoch, current, now, self.room_id, payload)
+        if opened is None:
             self.counters["stale_key"] += 1  # superseded longer than the grace ago (§15.5)
-            return
-        kind, plaintext = seal.open_epoch(self._keys.control[epoch], self.room_id, epoch, payload)
-        if kind is seal.Kind.COMMIT:
-            self._on_commit(decode_commit(plaintext, self.room_id), live)
+        elif isinstance(opened, Commit):
+            self._on_commit(opened, live)
         else:
-            self._on_control(parse_control(plaintext), src, epoch)
+            self._on_control(opened, src, epoch)
 
     def _buffer_payload(self, etype: EnvelopeType, src: int, payload: bytes) -> None:
         self.counters["buffer_overflow"] += self._buffer.add(etype, src, payload)
@@ -566,77 +586,34 @@ class RoomSession:
         if self._state is not SessionState.MEMBER:
             return
         place = self._chain.place(commit)
-        if place is Placement.NEXT:
-            self._authorize(commit)
+        refused = commit_apply.refusal(place, commit, live, self._chain.epoch, self._chair)
+        if refused is None:
+            commit_apply.authorize(self.roster, commit)
             self._apply_commit(commit)
-        elif place is Placement.KNOWN:
-            if live and commit.epoch < self._chain.epoch:
-                self._alert("rollback", f"replayed commit of epoch {commit.epoch}")
-            self.counters["duplicate_commit"] += 1
-        elif self._chair.was_lost(commit.head):
-            self.counters["own_commit_lost"] += 1
-        elif place is Placement.RACE:
-            self.counters["stale_commit"] += 1  # lost a race in relay order (spec §12.5)
-        elif place is Placement.FORK:
-            self._alert("split_view", f"commit of epoch {commit.epoch} is not on our chain")
-        else:
-            self.counters["future_commit"] += 1
-
-    def _authorize(self, commit: Commit) -> None:
-        assert self.roster is not None
-        if not self.roster.is_moderator(commit.signer):
-            raise RemoteProtocolError("commit signer is not a moderator", ErrorCode.UNAUTHORIZED)
-
-    def _key_confirmed(self, commit: Commit) -> bool:
-        """Check a commit's ``key_confirm`` against our key (spec §12.3); alert on a mismatch.
-
-        A re-key commit whose fresh secret has not come yet is checked when it
-        comes (:meth:`_on_fresh`); without our previous key (catching up through
-        a sync) there is nothing to check against.
-        """
-        prev_key = self._keys.get(self._chain.epoch)
-        if prev_key is None:
-            return True
-        fresh: bytes | None = b""
-        if commit.rekey:
-            fresh = self._chair.own_fresh(commit)
-            fresh = fresh or self._fresh.peek_early(commit.epoch, commit.head)
-        if fresh is None or key_confirmation(prev_key, fresh) == commit.key_confirm:
-            return True
-        self._alert("key_mismatch", f"the commit of epoch {commit.epoch} confirms another key")
-        return False
+            return
+        if refused.alert is not None:
+            self._alert(*refused.alert)
+        if refused.counter is not None:
+            self.counters[refused.counter] += 1
 
     def _apply_commit(self, commit: Commit) -> bool:
-        """Apply a chained, authorized commit; False if its key confirmation fails."""
-        if not self._key_confirmed(commit):
-            return False
-        roster = self.roster
-        assert roster is not None
-        before = members_before(commit, roster)
-        hands_before = list(roster.hands)
-        roster.apply_ops(list(commit.ops))
-        self._authority.observe(commit)  # promotion proofs (spec §13.2)
+        """Apply a chained, authorized commit; False if its key confirmation fails (§12.3)."""
         prev_key = self._keys.get(self._chain.epoch)
-        fresh = self._chair.applied(commit)
-        head = commit.head
-        if prev_key is None:  # catching up through a sync: its key comes at the end
-            self._fresh.cancel()
-            self._advance(commit.epoch, head, None)
-        elif commit.rekey:
-            if fresh is None:
-                fresh = self._fresh.take_early(commit.epoch, head)
-            if fresh is None:
-                self._advance(commit.epoch, head, None)
-                self._fresh.wait(
-                    commit.epoch, head, prev_key, commit.key_confirm, commit.signer, self._now
-                )
-            else:
-                self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head, fresh))
-                self._events.append(KeysRotated(commit.epoch))
-        else:
-            self._advance(commit.epoch, head, keys.next_epoch_key(prev_key, head))
+        if not commit_apply.key_confirmed(commit, prev_key, self._chair, self._fresh):
+            self._alert("key_mismatch", f"the commit of epoch {commit.epoch} confirms another key")
+            return False
+        assert self.roster is not None
+        before = commit_apply.apply_ops(self.roster, commit)
+        self._authority.observe(commit)  # promotion proofs (spec §13.2)
+        own_fresh = self._chair.applied(commit)
+        key, rekeyed = commit_apply.epoch_key_after(
+            commit, prev_key, own_fresh, self._fresh, self._now
+        )
+        self._advance(commit.epoch, commit.head, key)
+        if rekeyed:
+            self._events.append(KeysRotated(commit.epoch))
         self._quiet.heard(self._now)
-        self._emit_commit_events(commit, before, hands_before)
+        self._emit_commit_events(commit, before.members, before.hands)
         if self._state is SessionState.MEMBER and self._is_moderator():
             self._after_commit(commit)
         if self._keys.get(self._chain.epoch) is not None:
@@ -665,23 +642,13 @@ class RoomSession:
             elif isinstance(fx, SessionState):
                 self._move(fx)
             elif isinstance(fx, Joined):
-                self._admissions.known.add(fx.member)
-                self._admissions.requests.pop(fx.member, None)
-                self._control_in.forget(fx.member)
+                self._member_tables.joined(fx.member)
             elif isinstance(fx, Gone):
-                self._forget_member(fx.member)
+                self._member_tables.gone(fx.member)
             elif isinstance(fx, MyRole):
                 self._role_changed(fx.role)
             else:
                 self._promoted(fx.member)
-
-    def _forget_member(self, mid: bytes) -> None:
-        """``mid`` left the roster: every collaborator drops what it kept of it."""
-        self._slots.forget(mid)
-        self._chair.forget(mid)
-        self._media.forget_member(mid)
-        self._control_in.forget(mid)
-        self._absence.cancel(mid)
 
     def _promoted(self, mid: bytes) -> None:
         """Pair channels with a new moderator (spec §15.3): one X25519 per pair, now."""
@@ -727,7 +694,7 @@ class RoomSession:
         if author is None:
             return
         self._absence.cancel(msg.author)  # signed and fresh: the author is alive (§16.4)
-        self._check_head(msg.author, msg.epoch, msg.head)
+        self._heads.check(msg.author, msg.epoch, msg.head, roster, self._now)
         at_least = max(msg.epoch, sealed)
         out = self._control_in.outcome(
             msg,
@@ -753,71 +720,9 @@ class RoomSession:
         if out.leave is not None:
             self._chair.leave_noted(out.leave, self._now)
 
-    # -- heads and beacons (spec §16.2, §16.3) -----------------------------
     def _expects_news(self) -> bool:
-        """Whether some member would send us beacons: another stage member, or any
-        member when we moderate (listeners beacon to moderators, spec §16.2)."""
         assert self.roster is not None
-        others = [m for m in self.roster.members if m != self.me]
-        return bool(others) and (
-            self._is_moderator()
-            or any(self.roster.role_of(m) in (Role.SPEAKER, Role.MODERATOR) for m in others)
-        )
-
-    def _check_head(self, author: bytes, epoch: int, head: bytes, confirms: bool = True) -> None:
-        """A member's (epoch, head) against our chain (spec §16.2, §16.3)."""
-        moderator = self.roster is not None and self.roster.is_moderator(author)
-        check = self._chain.check(author, epoch, head, moderator, self._now)
-        if check is HeadCheck.SPLIT:
-            self._alert("split_view", f"a member holds a different head at epoch {epoch}")
-        elif check is HeadCheck.CONFIRMS and confirms:
-            self._quiet.heard(self._now)  # a member confirms our current head
-
-    def _send_beacon(self) -> None:
-        """Head beacon (spec §16.2): stage broadcasts it, listeners send it to moderators."""
-        payload = self._beacon_payload()
-        if payload is None or self.roster is None:
-            return
-        if self.role is not None and self.role.on_stage:
-            self._send(EnvelopeType.CONTROL, 0, payload)
-        else:
-            for mid in self.roster.moderators():
-                slot = self._slots.get(mid)
-                if slot is not None:
-                    self._send_unicast(slot, payload)
-
-    def _beacon_payload(self) -> bytes | None:
-        if self._state is not SessionState.MEMBER or self.slot is None or self.roster is None:
-            return None
-        return beacons.seal_beacon(
-            self._identity, self.room_id, self._admission_key, self._chain, self._keys, self._rng
-        )
-
-    def _on_beacon(self, body: bytes) -> None:
-        """A member's head beacon, checked against our chain (spec §16.2, §16.4)."""
-        if self._state is not SessionState.MEMBER or self.roster is None:
-            return
-        claims = beacons.read_beacon(
-            body, self.room_id, self.roster.members, self._keys, self._chain
-        )
-        if isinstance(claims, beacons.ForeignKey):
-            # a member on our head holds another key: ours may be wrong (§16.2)
-            self._alert("key_mismatch", f"a member holds another key for epoch {claims.epoch}")
-            raise RemoteProtocolError("beacon without the epoch key", ErrorCode.UNAUTHORIZED)
-        if claims.lagging is not None and self._is_moderator():
-            self._catch_up_beacon_author(claims.author, claims.lagging)
-        for epoch, head, confirms in claims.checks:
-            self._check_head(claims.author, epoch, head, confirms)
-
-    def _catch_up_beacon_author(self, author: bytes, epoch: int) -> None:
-        """Moderator: a beacon shows ``author`` behind on our chain (spec §16.4).
-
-        A beacon proves no epoch key, so its claim is believed only as far as
-        the commits made since an epoch whose key is still within its grace;
-        a member further behind is sent a snapshot (one per SNAPSHOT_INTERVAL).
-        """
-        usable = epoch in self._keys.control and self._key_usable(epoch)
-        self._send_sync(author, epoch if usable else SNAPSHOT_ASKED)
+        return expects_news(self.roster, self.me)
 
     def _moderator_slot(self, preferred: bytes) -> int | None:
         """The slot of ``preferred`` if known, else of any other moderator we can reach."""
@@ -836,10 +741,7 @@ class RoomSession:
     def _pair(self, mid: bytes) -> seal.PairChannel:
         """The one channel with ``mid``'s current session (spec §15.3)."""
         assert self.roster is not None
-        ch, new = self._pairs.channel(mid, self.roster.members[mid].session_key)
-        if new and self._buffer:
-            self._buffer.key_arrived(ch.key)
-        return ch
+        return self._pair_out.channel(self.roster, mid)
 
     def _on_pairwise(self, ch: seal.PairChannel, payload: bytes) -> None:
         assert self.roster is not None
@@ -889,7 +791,8 @@ class RoomSession:
             if step is not SyncStep.NEXT:
                 self._alert("split_view", step.value.format(commit.epoch))
                 return
-            self._authorize(commit)
+            assert self.roster is not None
+            commit_apply.authorize(self.roster, commit)
             if not self._apply_commit(commit):
                 return
             applied = True
@@ -911,99 +814,27 @@ class RoomSession:
 
     def _send_sync(self, mid: bytes, their_epoch: int) -> None:
         """Moderator: catch a lagging member up, within the reply bounds (spec §16.4, §16.7)."""
-        slot = self._slots.get(mid)
-        if slot is None or self.roster is None or mid not in self.roster.members:
-            return
-        key = self._keys.get(self._chain.epoch)
-        if key is None:
-            return
-        chain = self._chain
-        pt = self._chair.sync_reply(
-            mid, their_epoch, self._now, self.roster, chain.epoch, chain.head, self._authority, key
-        )
-        if pt is not None:
-            self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
-
-    def _signed_snapshot(self) -> bytes:
-        assert self.roster is not None
-        return self._chair.signed_snapshot(
-            self.roster, self._chain.epoch, self._chain.head, self._authority
-        )
+        self._sync_replies.send(mid, their_epoch, self._now, self.roster)
 
     # -- admission (spec §13) ----------------------------------------------
     def _send_join_request(self) -> None:
         """Broadcast a KNOCK; moderators answer with offers (spec §13.3)."""
-        self._send(EnvelopeType.CONTROL, 0, self._seal_admission(self._joiner.knock()))
+        knock = seal.seal_admission(
+            self._admission_key, self.room_id, self._joiner.knock(), self._rng
+        )
+        self._send(EnvelopeType.CONTROL, 0, knock)
         self._join_retry_at = self._now + self.config.join_retry
 
-    def _seal_admission(self, pt: bytes) -> bytes:
-        return seal.seal_admission(self._admission_key, self.room_id, pt, self._rng)
-
     def _on_join_request(self, src: int, pt: bytes) -> None:
-        """An admission payload (kind 0x01): KNOCK, OFFER or REQUEST (spec §13.3, §13.4)."""
-        moderating = self._state is SessionState.MEMBER and self._is_moderator()
-        if moderating and self._admissions.limited(src, self._now):
-            return  # dropped, unopened (spec §16.7)
-        if not self._state.active:
-            return
-        kind, fields = admission.decode_admission(pt)
-        if kind is admission.AdmissionType.OFFER:
-            if self._state is SessionState.JOINING:
-                answer = self._joiner.answer(fields)
-                if answer is not None:
-                    self._send_unicast(src, self._seal_admission(answer))
-            return
-        if not moderating:
-            return
-        if kind is admission.AdmissionType.KNOCK:
-            offer = self._admissions.offer(src, self._now, self._authority.proof_of(self.me))
-            if offer is not None:
-                self._send_unicast(src, self._seal_admission(offer))
-        else:
-            self._on_fresh_request(src, admission.request_sealed(fields))
-
-    def _on_fresh_request(self, src: int, sealed: bytes) -> None:
-        """Moderator: a JOIN_REQUEST answering our challenge to ``src`` (spec §13.4)."""
-        assert self.roster is not None
-        d = self._admissions.request(src, sealed, self._now, self.roster, self.me)
-        if isinstance(d, Deny):
-            self._send_denial(d.slot, d.session_key)
-        elif isinstance(d, Rewelcome):
-            self._send_welcome(d.slot, d.member, d.session_key)
-        elif isinstance(d, Readmit) and self._is_chair():
-            req = d.request
-            self._chair.expect_welcome(req.member_id, d.slot, req.session_key)
-            self._chair.queue_op(op_remove(req.member_id, RemoveReason.LEFT))
-            self._chair.queue_op(op_add(req.member_id, req.session_key, req.name, Role.LISTENER))
-        elif isinstance(d, Admit) and self._is_chair():
-            self._admit(d.slot, d.request)
-        elif isinstance(d, JoinRequested):
-            self._events.append(d)
-
-    def _admit(self, src: int, req: admission.JoinRequest) -> None:
-        self._chair.expect_welcome(req.member_id, src, req.session_key)
-        self._chair.queue_op(op_add(req.member_id, req.session_key, req.name, Role.LISTENER))
+        """An admission payload (kind 0x01): see :meth:`JoinRequests.received` (spec §13.3)."""
+        self._join_requests.received(
+            src, pt, self._now, self._state, self.roster, self._joiner, self._admission_key
+        )
 
     def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
         """Moderator -> joiner, after the ADD commit applied (spec §13.5)."""
         assert self.roster is not None
-        key = self._keys.get(self._chain.epoch)
-        if key is None or self._authority.proof_of(self.me) is None:
-            return
-        stage = self._slots.entries(self.roster.stage())
-        snapshot = self._signed_snapshot()
-        for piece in self._admissions.welcome(
-            session_key, snapshot, key, stage, self._admission_key
-        ):
-            self._send_unicast(slot, piece)
-        self._slots.set(mid, slot)
-        self._pair(mid)  # the pair channel is set up at admission, not at re-key time
-
-    def _send_denial(self, slot: int, session_key: bytes) -> None:
-        """Moderator -> joiner: a denial that carries our proof (spec §13.5)."""
-        proof = self._authority.proof_of(self.me)
-        if proof is not None:
-            self._send_unicast(slot, self._admissions.denial(session_key, proof))
+        self._join_requests.welcome(slot, mid, session_key, self.roster, self._admission_key)
 
     def _on_chunk(self, payload: bytes) -> None:
         """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
@@ -1065,12 +896,12 @@ class RoomSession:
 
     def _switch_secret(self, new: rotation.RoomKeys) -> None:
         """Leave the old room tag and join the new secret's, as on a new link (spec §13.7)."""
-        queued = self._out[:]  # still for the old tag, e.g. our own rotation copies
+        queued = self._outbox.envelopes[:]  # still for the old tag, e.g. our rotation copies
         old_tag = self.room_tag
-        self.room_tag, self._admission_key = new.room_tag, new.admission_key
+        self._outbox.room_tag, self._admission_key = new.room_tag, new.admission_key
         self._admissions.new_room_secret()
         self.link_reset(self._now)  # an in-flight commit is queued again; JOIN on the new tag
-        self._out[:0] = [*queued, encode_envelope(EnvelopeType.LEAVE, old_tag, 0, b"")]
+        self._outbox.envelopes[:0] = [*queued, encode_envelope(EnvelopeType.LEAVE, old_tag, 0, b"")]
         self._events.append(RoomSecretRotated(new.room_secret))
 
     def _install_snapshot(self, state: RosterState, epoch: int, head: bytes, key: bytes) -> None:
@@ -1092,33 +923,7 @@ class RoomSession:
 
     def _flush_commit(self) -> None:
         """Turn queued ops into one commit if none is in flight (spec §12.5)."""
-        chair = self._chair
-        if not chair.queue or chair.inflight is not None or self._state is not SessionState.MEMBER:
-            return  # nothing queued, or our commit is still on its way back (spec §12.5)
-        if not self._is_moderator():
-            self._chair.queue.clear()
-            return
-        epoch_key, control_key = (
-            self._keys.get(self._chain.epoch),
-            self._keys.control.get(self._chain.epoch),
-        )
-        if self.slot is None or epoch_key is None or control_key is None:
-            return  # e.g. waiting for a re-key's fresh secret; flushed once it arrives
-        assert self.roster is not None
-        out = self._chair.flush(
-            self.roster, self._chain.epoch, self._chain.head, epoch_key, control_key
-        )
-        if out is None:
-            return
-        self._send(EnvelopeType.CONTROL, 0, out.payload)
-        self._send_unicast(self.slot, out.payload)  # our own copy, in relay order (spec §12.5)
-        if out.fresh is not None:
-            # the fresh secret goes to every remaining member we can reach (spec §15.2)
-            pt = fresh_message(out.commit, out.fresh)
-            for mid in fresh_recipients(out.commit, self.roster.members, self.me):
-                slot = self._slots.get(mid)
-                if slot is not None:  # absent: catches up through a sync when it announces
-                    self._send_unicast(slot, self._pair(mid).seal(pt, self._rng))
+        self._commit_flush.flush(self._state, self.roster, self.slot)
 
     def _after_commit(self, commit: Commit) -> None:
         """Moderator duties once a commit is applied: welcomes (spec §13.4)."""
@@ -1224,13 +1029,13 @@ class RoomSession:
     def approve(self, request: bytes) -> None:
         """Moderator, knock policy: admit a pending join request (spec §13.4)."""
         src, req = self._take_request(request)
-        self._admit(src, req)
+        self._join_requests.admit(src, req)
         self._flush_commit()
 
     def deny(self, request: bytes) -> None:
         """Moderator, knock policy: refuse a pending join request (spec §13.4)."""
         src, req = self._take_request(request)
-        self._send_denial(src, req.session_key)
+        self._join_requests.deny(src, req.session_key)
 
     def _take_request(self, request: bytes) -> tuple[int, admission.JoinRequest]:
         self._require_moderator()
@@ -1301,54 +1106,16 @@ class RoomSession:
         )
         for item in heard:
             if isinstance(item, StaleSender):
-                self._on_stale_sender(item)
+                self._stale_senders.heard(item, self.roster, self._now)
             else:
                 self._events.append(item)
 
-    def _key_usable(self, epoch: int) -> bool:
-        """Current, or superseded less than ``key_grace`` ago (spec §15.4)."""
-        return self._keys.usable(epoch, self._chain.epoch, self._now)
-
-    def _on_stale_sender(self, stale: StaleSender) -> None:
-        """Audio under a superseded epoch after the sender's switch grace (spec §15.4).
-
-        The sender missed a commit (a relay may be withholding it): alert once
-        per sender and epoch and, as a moderator, send it a sync.
-        """
-        if stale.first:
-            self._alert("stale_sender", f"a speaker still sends under epoch {stale.epoch}")
-            if not self._is_moderator():
-                self._forward_commit(stale.member, stale.epoch)
-        if self._is_moderator():
-            self._send_sync(stale.member, stale.epoch)
-
-    def _forward_commit(self, member: bytes, epoch: int) -> None:
-        """Hand a stale sender the commit that moves it off ``epoch`` (spec §15.4).
-
-        Sealed under ``epoch``'s control key, which the sender holds (its audio
-        proved it); once per sender and epoch, from about FORWARDERS members
-        (:mod:`e2ee.room.forwarding`).
-        """
-        assert self.roster is not None
-        n = len(self.roster.members)
-        slot, key = self._slots.get(member), self._keys.control.get(epoch)
-        if slot is None or key is None:
-            return
-        if not forwarding.selected(self.room_id, self.me, member, epoch, n):
-            return
-        payload = forwarding.forward(
-            self._chair.log, self._chain.epoch, epoch, self.room_id, key, self._rng
-        )
-        if payload is not None:
-            self.counters["commit_forwarded"] += 1
-            self._send_unicast(slot, payload)
-
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
-        self._out.append(encode_envelope(etype, self.room_tag, slot, payload))
+        self._outbox.send(etype, slot, payload)
 
     def _send_unicast(self, slot: int, payload: bytes) -> None:
-        self._send(EnvelopeType.UNICAST, slot, payload)
+        self._outbox.unicast(slot, payload)
 
     def _send_control(self, ctype: ControlType, args: list[Value], to: int | None = None) -> None:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
@@ -1363,8 +1130,7 @@ class RoomSession:
             self._send_unicast(to, payload)
 
     def _alert(self, kind: str, detail: str) -> None:
-        self.counters[f"alert_{kind}"] += 1
-        self._events.append(SecurityAlert(kind, detail))
+        self._outbox.alert(kind, detail)
 
 
 __all__ = ["HushroomError", "MemberView", "RoomConfig", "RoomInvite", "RoomSession"]

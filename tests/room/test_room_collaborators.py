@@ -2,15 +2,56 @@
 
 from __future__ import annotations
 
-from e2ee.identity import IdentityKey
-from e2ee.room import keys
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+
+from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelope
+from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
+from e2ee.identity import IdentityKey, SessionKey
+from e2ee.room import admission, beacons, commit_apply, inbound, keys, seal
+from e2ee.room.absence import AbsenceTimers
+from e2ee.room.admission_rate import PER_SLOT_BURST
+from e2ee.room.admitting import Admissions
+from e2ee.room.authority import Authority
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
+from e2ee.room.chair import Chair, fresh_message
+from e2ee.room.chair import genesis as genesis_of
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
+from e2ee.room.commit_apply import Refusal
+from e2ee.room.commit_flush import CommitFlush
+from e2ee.room.control_in import ControlIn
 from e2ee.room.epochs import EpochKeys
+from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
-from e2ee.room.roster import Policy, op_policy
+from e2ee.room.heads import Heads, expects_news
+from e2ee.room.join_requests import JoinRequests
+from e2ee.room.joiner import Joiner, Welcome
+from e2ee.room.keys import ControlKeys
+from e2ee.room.liveness import QuietWatch
+from e2ee.room.media import Media, StaleSender
+from e2ee.room.member_tables import MemberTables
+from e2ee.room.outbox import Outbox
+from e2ee.room.pair_out import PairOut
+from e2ee.room.pairs import Pairs, SnapshotOffer, Sync, parse_pair_message
+from e2ee.room.pending import MAX_ENTRIES, MAX_PAYLOAD, PendingPayloads
+from e2ee.room.roster import (
+    Policy,
+    RemoveReason,
+    Role,
+    RosterState,
+    op_add,
+    op_policy,
+    op_remove,
+    op_role,
+)
 from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
+from e2ee.room.speaker_auth import AuthConfig
+from e2ee.room.stale_senders import StaleSenders
+from e2ee.room.state import SessionState
+from e2ee.room.sync_replies import SyncReplies
 
 from .harness import Router, make_invite, new_identity, rng_for
 
@@ -130,3 +171,471 @@ def test_a_removed_member_leaves_nothing_behind_in_the_per_member_tables() -> No
     assert gone not in m.members
     assert gone not in m._slots and m._slots.owner(eve.slot) is None
     assert gone not in m._control_in._last_seq
+
+
+def test_the_outbox_hands_out_envelopes_in_order_under_the_current_tag_and_counts_alerts() -> None:
+    counters: Counter[str] = Counter()
+    box = Outbox(b"\x01" * 16, counters)
+    box.send(EnvelopeType.CONTROL, 0, b"a")
+    box.room_tag = b"\x02" * 16
+    box.unicast(7, b"b")
+    box.alert("split_view", "detail")
+    wire = box.drain()
+    first = encode_envelope(EnvelopeType.CONTROL, b"\x01" * 16, 0, b"a")
+    assert wire == first + encode_envelope(EnvelopeType.UNICAST, b"\x02" * 16, 7, b"b")
+    assert box.drain() == b"" and counters["alert_split_view"] == 1
+    assert box.next_event() == SecurityAlert("split_view", "detail")
+    assert box.next_event() is None
+
+
+def a_chair(rng_seed: int = 1) -> Chair:
+    return Chair(SIGNER, ROOM, rng_for(rng_seed), Counter(), commit_log=8, leave_debounce=2.0)
+
+
+def test_a_commit_off_the_next_place_is_counted_and_only_replays_and_forks_alert() -> None:
+    chair, c3 = a_chair(), commit_on(3, b"\x03" * 32)
+    assert commit_apply.refusal(Placement.NEXT, c3, True, 2, chair) is None
+    replay = commit_apply.refusal(Placement.KNOWN, c3, True, 4, chair)
+    assert replay == Refusal("duplicate_commit", ("rollback", "replayed commit of epoch 3"))
+    assert commit_apply.refusal(Placement.KNOWN, c3, False, 4, chair) == Refusal("duplicate_commit")
+    assert commit_apply.refusal(Placement.KNOWN, c3, True, 3, chair) == Refusal("duplicate_commit")
+    assert commit_apply.refusal(Placement.RACE, c3, True, 3, chair) == Refusal("stale_commit")
+    fork = commit_apply.refusal(Placement.FORK, c3, True, 3, chair)
+    assert fork == Refusal(None, ("split_view", "commit of epoch 3 is not on our chain"))
+    assert commit_apply.refusal(Placement.FUTURE, c3, True, 0, chair) == Refusal("future_commit")
+
+
+def test_only_a_moderators_commit_is_authorized() -> None:
+    roster = RosterState(Policy.OPEN)
+    roster.apply_ops([op_add(SIGNER.public, b"\x05" * 32, "Mod", Role.SPEAKER)])
+    c = commit_on(1, b"\x01" * 32)
+    with pytest.raises(RemoteProtocolError) as exc:
+        commit_apply.authorize(roster, c)
+    assert exc.value.code is ErrorCode.UNAUTHORIZED
+    roster.apply_ops([op_role(SIGNER.public, Role.MODERATOR)])
+    commit_apply.authorize(roster, c)
+    before = commit_apply.apply_ops(roster, c)
+    assert before.members == {} and before.hands == [] and roster.policy is Policy.OPEN
+
+
+def rekey_on(epoch: int, prev_key: bytes, fresh: bytes) -> Commit:
+    ops = [op_remove(b"\x0c" * 32, RemoveReason.KICKED)]
+    confirm = key_confirmation(prev_key, fresh)
+    return sign_commit(SIGNER, ROOM, epoch, b"\x01" * 32, ops, True, key_confirm=confirm)
+
+
+def test_a_rekey_commit_keys_from_an_early_secret_or_waits_for_it() -> None:
+    prev, fresh = b"\x0a" * 32, b"\x0b" * 32
+    c = rekey_on(4, prev, fresh)
+    secrets = FreshSecrets(first_ask=0.5, retry=2.0)
+    assert commit_apply.key_confirmed(c, prev, a_chair(), secrets)  # not come yet: checked later
+    assert commit_apply.epoch_key_after(c, prev, None, secrets, now=1.0) == (None, False)
+    assert secrets.awaiting is not None and secrets.awaiting.confirm == c.key_confirm
+    secrets = FreshSecrets(first_ask=0.5, retry=2.0)
+    secrets.received(4, c.head, b"\x0e" * 32, current=3)  # an early secret, but not this one
+    assert not commit_apply.key_confirmed(c, prev, a_chair(), secrets)
+    secrets = FreshSecrets(first_ask=0.5, retry=2.0)
+    secrets.received(4, c.head, fresh, current=3)
+    assert commit_apply.key_confirmed(c, prev, a_chair(), secrets)
+    key = keys.next_epoch_key(prev, c.head, fresh)
+    assert commit_apply.epoch_key_after(c, prev, None, secrets, now=1.0) == (key, True)
+    assert secrets.awaiting is None and secrets.peek_early(4, c.head) is None
+    assert commit_apply.epoch_key_after(c, prev, fresh, secrets, now=1.0) == (key, True)
+
+
+def test_a_plain_commit_keys_from_the_previous_key_and_none_without_one() -> None:
+    c, prev = commit_on(2, b"\x01" * 32), b"\x0a" * 32
+    secrets = FreshSecrets(first_ask=0.5, retry=2.0)
+    assert not commit_apply.key_confirmed(c, prev, a_chair(), secrets)  # confirms b"\0" * 32
+    assert commit_apply.key_confirmed(c, None, a_chair(), secrets)  # nothing to check against
+    assert commit_apply.epoch_key_after(c, prev, None, secrets, 0.0) == (
+        keys.next_epoch_key(prev, c.head),
+        False,
+    )
+    secrets.wait(9, b"\x09" * 32, prev, b"\x00" * 32, SIGNER.public, now=0.0)
+    assert commit_apply.epoch_key_after(c, None, None, secrets, 0.0) == (None, False)
+    assert secrets.awaiting is None  # a sync's key comes at its end: no wait left
+
+
+ADMISSION = b"\x0d" * 32
+
+
+def a_roster_with(*members: tuple[IdentityKey, SessionKey, Role]) -> RosterState:
+    roster = RosterState(Policy.OPEN)
+    for ident, sk, role in members:
+        roster.apply_ops([op_add(ident.public, sk.public, "m", role)])
+    return roster
+
+
+def test_a_payload_goes_to_the_handler_of_the_key_its_hint_names() -> None:
+    rng, me, mod = rng_for(7), IdentityKey(b"\x11" * 32), IdentityKey(b"\x12" * 32)
+    my_key, mod_key = SessionKey(b"\x21" * 32), SessionKey(b"\x22" * 32)
+    roster = a_roster_with((me, my_key, Role.LISTENER), (mod, mod_key, Role.MODERATOR))
+    control = ControlKeys(ROOM)
+    control.install(3, b"\x03" * 32)
+    post = PairOut(
+        rng, Outbox(TAG, Counter()), Slots(), Pairs(my_key, me.public, ROOM), PendingPayloads()
+    )
+
+    def to(payload: bytes) -> inbound.Route:
+        tried = inbound.candidates(control, 3, ADMISSION, post, roster, me.public)
+        return inbound.route(payload, tried, ADMISSION, ROOM)
+
+    epoch_payload = seal.seal_epoch(seal.Kind.CONTROL, control[3], ROOM, 3, b"x", rng)
+    assert to(epoch_payload) == inbound.ToEpoch(3)
+    beacon = seal.seal_admission(ADMISSION, ROOM, b"hi", rng, seal.Kind.BEACON)
+    assert to(beacon) == inbound.Keyed(seal.Kind.BEACON, b"hi")
+    theirs = Pairs(mod_key, mod.public, ROOM).channel(me.public, my_key.public)[0]
+    routed = to(theirs.seal(b"pair", rng))
+    assert isinstance(routed, inbound.ToPair) and routed.channel.peer_id == mod.public
+    sealed = seal.seal_to(my_key.public, ROOM, b"welcome", rng)
+    assert to(sealed) is inbound.UNMATCHED
+    assert inbound.open_unmatched(my_key, ROOM, sealed) == b"welcome"
+    assert inbound.open_unmatched(mod_key, ROOM, sealed) is None
+    with pytest.raises(RemoteProtocolError) as exc:
+        to(epoch_payload[:-1])
+    assert inbound.error_counter(exc.value) == "malformed"
+    assert inbound.error_counter(DecryptionFailed()) == "decryption_failed"
+    unauthorized = RemoteProtocolError("x", ErrorCode.UNAUTHORIZED)
+    assert inbound.error_counter(unauthorized) == "unauthorized"
+
+
+def test_a_new_pair_channel_releases_the_payloads_held_under_it() -> None:
+    rng, me, mod = rng_for(8), IdentityKey(b"\x11" * 32), IdentityKey(b"\x12" * 32)
+    my_key, mod_key = SessionKey(b"\x21" * 32), SessionKey(b"\x22" * 32)
+    roster = a_roster_with((me, my_key, Role.LISTENER), (mod, mod_key, Role.MODERATOR))
+    theirs = Pairs(mod_key, mod.public, ROOM).channel(me.public, my_key.public)[0]
+    early = theirs.seal(b"early", rng)
+    pairs, held = Pairs(my_key, me.public, ROOM), PendingPayloads()
+    held.add(EnvelopeType.UNICAST, 4, early)
+    post = PairOut(rng, Outbox(TAG, Counter()), Slots(), pairs, held)
+    ch = post.channel(roster, mod.public)
+    assert post.channel(roster, mod.public) is ch  # one per session
+    assert held.next_released() == [(EnvelopeType.UNICAST, 4, early)]
+    assert held.next_released() is None and len(held) == 0
+
+
+def test_the_held_payloads_stop_at_their_bound_and_evict_the_oldest_first() -> None:
+    held = PendingPayloads()
+    for i in range(MAX_ENTRIES):
+        assert held.add(EnvelopeType.CONTROL, i, bytes(304)) == 0
+    assert len(held) == MAX_ENTRIES
+    assert held.add(EnvelopeType.CONTROL, MAX_ENTRIES, bytes(304)) == 1  # the oldest goes
+    assert len(held) == MAX_ENTRIES and held.buffered_bytes == MAX_ENTRIES * 304
+    assert held.add(EnvelopeType.CONTROL, 0, bytes(MAX_PAYLOAD + 1)) == 1  # never kept
+    big = PendingPayloads(max_entries=MAX_ENTRIES, max_bytes=3 * 304)
+    for i in range(4):
+        big.add(EnvelopeType.CONTROL, i, bytes(304))
+    assert len(big) == 3 and big.buffered_bytes == 3 * 304
+
+
+TAG = b"\x0f" * 16
+
+
+def sent(box: Outbox) -> list[Envelope]:
+    out = [decode_envelope(e) for e in box.envelopes]
+    box.envelopes.clear()
+    return out
+
+
+@dataclass
+class Founded:
+    """The founder's collaborators at epoch 0, with its slot 1 known."""
+
+    chair: Chair
+    roster: RosterState
+    chain: Chain
+    keys: EpochKeys
+    slots: Slots
+    pairs: Pairs
+    admissions: Admissions
+    authority: Authority
+    counters: Counter[str]
+    post: PairOut
+
+
+def founded(box: Outbox) -> Founded:
+    rng, counters = rng_for(30), Counter[str]()
+    founder_key = SessionKey(b"\x31" * 32)
+    chair = Chair(SIGNER, ROOM, rng, counters, commit_log=8, leave_debounce=2.0)
+    genesis, roster, k0 = genesis_of(SIGNER, ROOM, Policy.OPEN, founder_key.public, "F", rng)
+    chain, ek = Chain(sync_after=2.0), EpochKeys(ROOM, grace=1.0)
+    chain.advance(0, genesis.head)
+    ek.install(0, k0)
+    cert = founder_key.certify(SIGNER)
+    admissions = Admissions(SIGNER, founder_key, cert, ROOM, rng, counters, 0.0)
+    slots, pairs = Slots(), Pairs(founder_key, SIGNER.public, ROOM)
+    slots.set(SIGNER.public, 1)
+    authority = Authority(SIGNER.public, ROOM)
+    post = PairOut(rng_for(34), box, slots, pairs, PendingPayloads())
+    return Founded(chair, roster, chain, ek, slots, pairs, admissions, authority, counters, post)
+
+
+def a_moderator_side(box: Outbox) -> tuple[JoinRequests, Chair, Slots, RosterState, Pairs]:
+    """The founder's join-request handling over real collaborators, at epoch 0."""
+    f = founded(box)
+    jr = JoinRequests(
+        SIGNER.public, ROOM, rng_for(31), box, f.admissions, f.chair, f.authority, f.chain, f.keys,
+        f.slots, f.post,
+    )  # fmt: skip
+    return jr, f.chair, f.slots, f.roster, f.pairs
+
+
+def test_a_knock_gets_an_offer_and_the_request_that_answers_it_queues_the_add() -> None:
+    box = Outbox(TAG, Counter())
+    jr, chair, slots, roster, pairs = a_moderator_side(box)
+    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
+    joiner = Joiner(
+        joiner_id, joiner_key, joiner_key.certify(joiner_id), "J", ROOM, SIGNER.public, rng_for(40)
+    )
+    member = SessionState.MEMBER
+    jr.received(5, joiner.knock(), 0.0, SessionState.JOINING, roster, joiner, ADMISSION)
+    assert sent(box) == []  # not a member yet: a knock is not ours to answer
+    jr.received(5, joiner.knock(), 0.0, member, roster, joiner, ADMISSION)
+    (offer,) = sent(box)
+    assert offer.type is EnvelopeType.UNICAST and offer.slot == 5
+    kind, pt = seal.open_keyed(ADMISSION, ROOM, offer.payload)
+    _, fields = admission.decode_admission(pt)
+    # the joiner's side answers the offer with its sealed request
+    joiner_side = a_moderator_side(box)[0]  # a JOINING session: only the offer path runs
+    joiner_side.received(1, pt, 0.0, SessionState.JOINING, None, joiner, ADMISSION)
+    (request,) = sent(box)
+    assert request.slot == 1 and kind is seal.Kind.JOIN_REQUEST
+    _, request_pt = seal.open_keyed(ADMISSION, ROOM, request.payload)
+    jr.received(5, request_pt, 0.0, member, roster, joiner, ADMISSION)
+    assert chair.queue == [op_add(joiner_id.public, joiner_key.public, "J", Role.LISTENER)]
+    assert sent(box) == [] and fields  # an admission is a commit first, then a welcome
+    roster.apply_ops(list(chair.queue))
+    jr.welcome(5, joiner_id.public, joiner_key.public, roster, ADMISSION)
+    (welcome,) = sent(box)
+    verdict = joiner.verdict(seal.open_sealed(joiner_key, ROOM, welcome.payload))
+    assert isinstance(verdict, Welcome) and verdict.snapshot.epoch == 0
+    assert (
+        slots.get(joiner_id.public) == 5
+        and pairs.channel(joiner_id.public, joiner_key.public)[1] is False
+    )
+
+
+def test_admission_payloads_from_one_slot_are_dropped_unopened_past_the_burst() -> None:
+    box = Outbox(TAG, Counter())
+    jr, _, _, roster, _ = a_moderator_side(box)
+    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
+    joiner = Joiner(
+        joiner_id, joiner_key, joiner_key.certify(joiner_id), "J", ROOM, SIGNER.public, rng_for(40)
+    )
+    for _ in range(int(PER_SLOT_BURST)):
+        jr.received(5, joiner.knock(), 0.0, SessionState.MEMBER, roster, joiner, ADMISSION)
+    assert len(sent(box)) == PER_SLOT_BURST
+    jr.received(
+        5, b"not even an admission message", 0.0, SessionState.MEMBER, roster, joiner, ADMISSION
+    )
+    assert sent(box) == []  # dropped before decoding: no MALFORMED raised
+
+
+def a_flush(box: Outbox, f: Founded) -> CommitFlush:
+    return CommitFlush(SIGNER.public, box, f.chair, f.chain, f.keys, f.post)
+
+
+def test_queued_ops_go_out_as_one_commit_broadcast_and_to_our_own_slot() -> None:
+    box = Outbox(TAG, Counter())
+    f = founded(box)
+    flush = a_flush(box, f)
+    f.chair.queue_op(op_policy(Policy.KNOCK))
+    flush.flush(SessionState.JOINING, f.roster, 1)
+    assert sent(box) == [] and f.chair.queue  # only a member commits
+    flush.flush(SessionState.MEMBER, f.roster, None)
+    assert sent(box) == [] and f.chair.queue  # no slot yet: our copy could not come back
+    flush.flush(SessionState.MEMBER, f.roster, 1)
+    broadcast, own = sent(box)
+    assert (broadcast.type, broadcast.slot) == (EnvelopeType.CONTROL, 0)
+    assert (own.type, own.slot, own.payload) == (EnvelopeType.UNICAST, 1, broadcast.payload)
+    assert f.chair.inflight is not None and f.chair.inflight.commit.epoch == 1
+    f.chair.queue_op(op_policy(Policy.OPEN))
+    flush.flush(SessionState.MEMBER, f.roster, 1)
+    assert sent(box) == [] and f.chair.queue  # one commit in flight at a time (spec §12.5)
+
+
+def test_a_rekey_commits_fresh_secret_goes_to_each_kept_member_with_a_known_slot() -> None:
+    box = Outbox(TAG, Counter())
+    f = founded(box)
+    kept, absent, kicked = (IdentityKey(bytes([0x50 + i]) * 32) for i in range(3))
+    kept_key = SessionKey(b"\x60" * 32)
+    for n, ident in enumerate((kept, absent, kicked)):
+        sk = SessionKey(bytes([0x60 + n]) * 32)
+        f.roster.apply_ops([op_add(ident.public, sk.public, "m", Role.LISTENER)])
+    f.slots.set(kept.public, 7)
+    f.slots.set(kicked.public, 9)
+    f.chair.queue_op(op_remove(kicked.public, RemoveReason.KICKED))
+    a_flush(box, f).flush(SessionState.MEMBER, f.roster, 1)
+    _, _, fresh = sent(box)
+    assert (fresh.type, fresh.slot) == (EnvelopeType.UNICAST, 7)  # not the kicked, not the absent
+    inflight = f.chair.inflight
+    assert inflight is not None and inflight.fresh is not None
+    founder_key = f.roster.members[SIGNER.public].session_key
+    theirs = Pairs(kept_key, kept.public, ROOM).channel(SIGNER.public, founder_key)[0]
+    assert theirs.open(fresh.payload) == fresh_message(inflight.commit, inflight.fresh)
+
+
+def test_a_member_no_longer_moderating_drops_its_queued_ops() -> None:
+    box = Outbox(TAG, Counter())
+    f = founded(box)
+    f.chair.queue_op(op_policy(Policy.KNOCK))
+    other = IdentityKey(b"\x70" * 32)
+    f.roster.apply_ops([op_add(other.public, b"\x71" * 32, "M2", Role.MODERATOR)])
+    f.roster.apply_ops([op_role(SIGNER.public, Role.SPEAKER)])
+    a_flush(box, f).flush(SessionState.MEMBER, f.roster, 1)
+    assert sent(box) == [] and f.chair.queue == [] and f.chair.inflight is None
+
+
+def a_member_of(f: Founded, n: int, slot: int | None) -> tuple[bytes, Pairs]:
+    """A listener added to ``f``'s roster; its own pair channels, to read what it is sent."""
+    ident, sk = IdentityKey(bytes([0x80 + n]) * 32), SessionKey(bytes([0x90 + n]) * 32)
+    f.roster.apply_ops([op_add(ident.public, sk.public, "m", Role.LISTENER)])
+    if slot is not None:
+        f.slots.set(ident.public, slot)
+    return ident.public, Pairs(sk, ident.public, ROOM)
+
+
+def test_a_lagging_member_is_sent_the_log_once_per_interval_and_a_snapshot_past_the_grace() -> None:
+    box = Outbox(TAG, Counter())
+    f = founded(box)
+    replies = SyncReplies(f.chair, f.authority, f.chain, f.keys, f.slots, f.post)
+    mid, theirs = a_member_of(f, 1, slot=6)
+    stranger, _ = a_member_of(f, 2, slot=None)
+    founder_key = f.roster.members[SIGNER.public].session_key
+    channel = theirs.channel(SIGNER.public, founder_key)[0]
+    replies.send(stranger, 0, 0.0, f.roster)
+    replies.send(b"\x99" * 32, 0, 0.0, f.roster)
+    assert sent(box) == []  # no slot known, or not in the roster
+    replies.send(mid, 0, 0.0, f.roster)
+    (reply,) = sent(box)
+    msg = parse_pair_message(channel.open(reply.payload), ROOM)
+    assert reply.slot == 6 and isinstance(msg, Sync) and msg.commits == []
+    assert msg.key == f.keys.get(0)
+    replies.send(mid, 0, 0.5, f.roster)
+    assert sent(box) == [] and f.counters["sync_deferred"] == 1  # paced (spec §16.7)
+    f.chain.advance(1, b"\x01" * 32)
+    f.keys.install(1, b"\x11" * 32)
+    f.keys.supersede(0, now=1.0)
+    replies.behind(mid, 0, now=20.0, roster=f.roster)  # epoch 0's key is past its grace
+    (snap,) = sent(box)
+    offer = parse_pair_message(channel.open(snap.payload), ROOM)
+    assert isinstance(offer, SnapshotOffer) and offer.snapshot.epoch == 1
+
+
+def test_only_a_listener_among_listeners_or_alone_expects_no_beacons() -> None:
+    f = founded(Outbox(TAG, Counter()))
+    assert not expects_news(f.roster, SIGNER.public)  # alone
+    listener, _ = a_member_of(f, 1, slot=None)
+    assert expects_news(f.roster, SIGNER.public)  # a moderator hears every member's beacon
+    assert expects_news(f.roster, listener)  # the moderator is on stage and beacons
+    a, b = IdentityKey(b"\x83" * 32), IdentityKey(b"\x84" * 32)
+    ka, kb = SessionKey(b"\x93" * 32), SessionKey(b"\x94" * 32)
+    listeners = a_roster_with((a, ka, Role.LISTENER), (b, kb, Role.LISTENER))
+    assert not expects_news(listeners, a.public)  # listeners beacon to moderators only
+
+
+def heads_of(box: Outbox, f: Founded, quiet: QuietWatch) -> Heads:
+    replies = SyncReplies(f.chair, f.authority, f.chain, f.keys, f.slots, f.post)
+    return Heads(SIGNER, ROOM, rng_for(35), box, f.chain, f.keys, f.slots, quiet, replies)
+
+
+def test_stage_members_broadcast_their_beacon_and_listeners_send_it_to_moderators() -> None:
+    box = Outbox(TAG, Counter())
+    f = founded(box)
+    heads, member = heads_of(box, f, QuietWatch(0.0, 10.0)), SessionState.MEMBER
+    heads.send_beacon(SessionState.JOINING, 1, f.roster, ADMISSION)
+    heads.send_beacon(member, None, f.roster, ADMISSION)
+    assert sent(box) == []  # a member with a slot beacons
+    heads.send_beacon(member, 1, f.roster, ADMISSION)
+    (broadcast,) = sent(box)
+    assert (broadcast.type, broadcast.slot) == (EnvelopeType.CONTROL, 0)
+    assert seal.open_keyed(ADMISSION, ROOM, broadcast.payload)[0] is seal.Kind.BEACON
+    mod2, _ = a_member_of(f, 3, slot=8)
+    mod3, _ = a_member_of(f, 4, slot=None)
+    f.roster.apply_ops([op_role(mod2, Role.MODERATOR), op_role(mod3, Role.MODERATOR)])
+    f.roster.apply_ops([op_role(SIGNER.public, Role.LISTENER)])
+    heads.send_beacon(member, 1, f.roster, ADMISSION)
+    (to_moderator,) = sent(box)  # the one moderator whose slot we know
+    assert (to_moderator.type, to_moderator.slot) == (EnvelopeType.UNICAST, 8)
+
+
+def test_a_claimed_head_splits_confirms_or_is_a_beacon_of_a_member_on_our_head() -> None:
+    counters: Counter[str] = Counter()
+    box = Outbox(TAG, counters)
+    f, quiet = founded(box), QuietWatch(0.0, 10.0)
+    heads = heads_of(box, f, quiet)
+    listener, _ = a_member_of(f, 1, slot=5)
+    heads.check(listener, 0, b"\x01" * 32, f.roster, now=1.0)
+    assert counters["alert_split_view"] == 1
+    heads.check(SIGNER.public, 0, f.chain.head, f.roster, now=4.0)  # a moderator confirms
+    assert quiet.deadline() == 14.0
+    other = IdentityKey(b"\x81" * 32)  # the listener of a_member_of(f, 1, ...)
+    beacon = beacons.seal_beacon(other, ROOM, ADMISSION, f.chain, f.keys, rng_for(36))
+    _, body = seal.open_keyed(ADMISSION, ROOM, beacon)
+    heads.received(body, SessionState.MEMBER, f.roster, now=5.0)
+    assert counters["alert_split_view"] == 1 and sent(box) == []  # on our head: nothing to do
+    with pytest.raises(RemoteProtocolError):
+        heads.received(body, SessionState.MEMBER, a_roster_with(), now=5.0)  # not a member's
+
+
+def test_a_stale_sender_gets_one_alert_a_forwarded_commit_from_a_member_a_sync_from_a_mod() -> None:
+    counters: Counter[str] = Counter()
+    box = Outbox(TAG, counters)
+    f = founded(box)
+    c1 = sign_commit(SIGNER, ROOM, 1, f.chain.head, [op_policy(Policy.KNOCK)], False,
+                     key_confirm=b"\x00" * 32)  # fmt: skip
+    f.chair.log.append(c1.encode())
+    f.chain.advance(1, c1.head)
+    f.keys.install(1, b"\x11" * 32)
+    speaker, _ = a_member_of(f, 1, slot=6)
+    listener, _ = a_member_of(f, 2, slot=7)
+    replies = SyncReplies(f.chair, f.authority, f.chain, f.keys, f.slots, f.post)
+
+    def stale_senders(me: bytes) -> StaleSenders:
+        return StaleSenders(
+            me, ROOM, rng_for(37), box, counters, f.chair, f.chain, f.keys, f.slots, replies
+        )
+
+    stale_senders(listener).heard(StaleSender(speaker, 0, first=True), f.roster, now=1.0)
+    (forwarded,) = sent(box)
+    assert forwarded.slot == 6 and counters["commit_forwarded"] == 1
+    kind, raw = seal.open_epoch(f.keys.control[0], ROOM, 0, forwarded.payload)
+    assert kind is seal.Kind.COMMIT and raw == c1.encode()
+    stale_senders(listener).heard(StaleSender(speaker, 0, first=False), f.roster, now=1.0)
+    assert sent(box) == [] and counters["alert_stale_sender"] == 1  # once per sender and epoch
+    stale_senders(SIGNER.public).heard(StaleSender(speaker, 0, first=False), f.roster, now=1.0)
+    (sync,) = sent(box)  # a moderator syncs it instead
+    assert sync.slot == 6 and counters["commit_forwarded"] == 1
+
+
+def test_an_epoch_payload_is_opened_only_while_its_key_is_within_the_grace() -> None:
+    ek, rng = EpochKeys(ROOM, grace=1.0), rng_for(38)
+    ek.install(0, b"\x00" * 32)
+    ek.install(1, b"\x01" * 32)
+    ek.supersede(0, now=5.0)
+    c1 = commit_on(1, b"\x01" * 32)
+    payload = seal.seal_epoch(seal.Kind.COMMIT, ek.control[0], ROOM, 0, c1.encode(), rng)
+    assert inbound.open_epoch_payload(ek, 0, 1, 5.9, ROOM, payload) == c1
+    assert inbound.open_epoch_payload(ek, 0, 1, 6.0, ROOM, payload) is None  # past the grace
+    with pytest.raises(DecryptionFailed):
+        inbound.open_epoch_payload(ek, 1, 1, 6.0, ROOM, payload)  # not under epoch 1's key
+
+
+def test_a_member_leaving_the_roster_leaves_no_entry_in_any_per_member_table() -> None:
+    f, counters = founded(Outbox(TAG, Counter())), Counter[str]()
+    control_in, absence = ControlIn(SIGNER.public, ROOM, counters), AbsenceTimers(5.0)
+    media = Media(SIGNER, ROOM, AuthConfig(), 0.5, counters)
+    tables = MemberTables(f.admissions, control_in, f.slots, f.chair, media, absence)
+    mid, _ = a_member_of(f, 1, slot=6)
+    f.admissions.requests[mid] = (6, admission.JoinRequest(mid, b"\x05" * 32, "m"))  # a knock
+    control_in._last_seq[mid] = 9
+    tables.joined(mid)
+    assert mid in f.admissions.known and mid not in f.admissions.requests
+    assert mid not in control_in._last_seq  # its new session counts from scratch
+    control_in._last_seq[mid] = 3
+    absence.start(mid, now=0.0)
+    f.chair.leave_noted(mid, now=0.0)
+    tables.gone(mid)
+    assert mid not in f.slots and mid not in control_in._last_seq
+    assert absence.next_due() is None and f.chair.leaves_due(now=10.0) == []
