@@ -8,9 +8,10 @@ the relay link) and :meth:`RoomSession.next_event`.  Time is passed in as
 :meth:`handle_timer` wants to run next.  Randomness comes from ``rng``.
 
 Commits are applied only in the order the relay delivers them, by everyone,
-including their author: a moderator sends each commit as a CONTROL broadcast
-and as a UNICAST to its own slot (the relay does not echo broadcasts), and
-applies it when that copy comes back (spec §12.5).  This is what makes "first
+including their author: the relay echoes every CONTROL broadcast to its
+sender in its place in the room's order (spec §17.3), and a moderator applies
+its commit when that copy comes back (spec §12.5); the echoes of its other
+broadcasts it drops unopened.  This is what makes "first
 valid commit in relay order wins" decidable by the loser.
 
 The session is the driver: the state lives in collaborators that never call
@@ -412,7 +413,10 @@ class RoomSession:
         elif t is EnvelopeType.MEDIA:
             self._on_media(env.slot, env.payload)
         elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
-            self._on_payload(t, env.slot, env.payload, live=True)
+            if env.slot != self.slot or self._chair.is_own_commit(env.payload):
+                self._on_payload(t, env.slot, env.payload, live=True)
+            else:
+                self.counters["own_echo"] += 1  # we sent it (spec §17.3)
         elif t is EnvelopeType.ERROR:
             self.counters["relay_error"] += 1
         self._flush_commit()
@@ -1110,8 +1114,7 @@ class RoomSession:
         )
         if out is None:
             return
-        self._send(EnvelopeType.CONTROL, 0, out.payload)
-        self._send_unicast(self.slot, out.payload)  # our own copy, in relay order (spec §12.5)
+        self._send(EnvelopeType.CONTROL, 0, out.payload)  # echoed to us in order (§17.3)
         if out.fresh is not None:
             # the fresh secret goes to every remaining member we can reach (spec §15.2)
             pt = fresh_message(out.commit, out.fresh)
