@@ -36,6 +36,7 @@ from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
 REORDER = 256  # a new epoch's window starts this far below the speaker's last counter
+MAX_CANDIDATES = 64  # epochs tried for one MEDIA payload (spec §15.4.1)
 
 
 class AudioIn:
@@ -48,10 +49,11 @@ class AudioIn:
         self._next_counter: dict[bytes, int] = {}
         self._header_keys: dict[tuple[bytes, int], bytes] = {}
 
-    def _order(self, member: bytes, epochs: Iterable[int]) -> list[int]:
-        """The epoch that last opened ``member``'s frame first, then newest first (§15.4)."""
+    def order(self, member: bytes, epochs: Iterable[int]) -> list[int]:
+        """The candidates for ``member``'s payload (§15.4, §15.4.1): the epoch that last
+        opened its frame first, then newest first, at most MAX_CANDIDATES of them."""
         last = self._last_epoch.get(member)
-        return sorted(epochs, key=lambda e: (e != last, -e))
+        return sorted(epochs, key=lambda e: (e != last, -e))[:MAX_CANDIDATES]
 
     def header_key(
         self, member: bytes, epoch: int, key_for: Callable[[int], SenderKey | None]
@@ -79,7 +81,7 @@ class AudioIn:
         any usable epoch, else the first candidate's error, DecryptionFailed
         when no key reveals a well-formed header.
         """
-        candidates = self._order(member, epochs)
+        candidates = self.order(member, epochs)
         if not candidates:
             raise RemoteProtocolError("no held epoch key", ErrorCode.UNKNOWN_KEY)
         first_error: RemoteProtocolError | None = None
@@ -114,7 +116,7 @@ class AudioIn:
         phase) or the first candidate's error (DecryptionFailed, REPLAY, ...).
         """
         phase, counter, _ = decode_header(payload)
-        candidates = self._order(member, (e for e in epochs if e % KID_PHASES == phase))
+        candidates = self.order(member, (e for e in epochs if e % KID_PHASES == phase))
         if not candidates:
             raise RemoteProtocolError("no held epoch key has this KID", ErrorCode.UNKNOWN_KEY)
         first_error: RemoteProtocolError | None = None

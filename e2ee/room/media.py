@@ -196,8 +196,8 @@ class Media:
         usable: list[int],
         key_for: Callable[[int], SenderKey | None],
     ) -> tuple[int, bytes]:
-        """``(epoch, §15.6 proof)``: the first usable epoch whose key reveals it (§15.4.1)."""
-        for epoch in sorted(usable, reverse=True):
+        """``(epoch, §15.6 proof)``: the first candidate epoch whose key reveals it (§15.4.1)."""
+        for epoch in self._audio_in.order(member, usable):
             hp = self._audio_in.header_key(member, epoch, key_for)
             if hp is None:
                 continue

@@ -12,7 +12,7 @@ from e2ee.frame import FrameReceiver, FrameSender
 from e2ee.identity import IdentityKey
 from e2ee.room import header_protection as hp
 from e2ee.room import speaker_proof
-from e2ee.room.audio_in import AudioIn
+from e2ee.room.audio_in import MAX_CANDIDATES, AudioIn
 from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
@@ -168,3 +168,23 @@ def test_the_room_audio_vectors_open_with_the_implementation() -> None:
     clear = bytes.fromhex(v["proof"]["clear"])
     assert hp.hide_proof(clear, k).hex() == v["proof"]["wire"]
     assert hp.reveal_proof(bytes.fromhex(v["proof"]["wire"]), k, epoch % 8) == clear
+
+
+def test_at_most_sixty_four_epochs_are_tried_for_one_payload() -> None:
+    audio = AudioIn(ROOM)
+    tried: list[int] = []
+
+    def counting(epoch: int) -> SenderKey:
+        tried.append(epoch)
+        return key(epoch)
+
+    held = list(range(100, 100 + MAX_CANDIDATES + 1))  # one more than the bound
+    _, newest_wire = wire(held[-1], 10)
+    assert audio.reveal(MEMBER, newest_wire, 0.0, held, counting)[0] == held[-1]
+    _, oldest_wire = wire(held[0], 11)
+    tried.clear()
+    with pytest.raises(DecryptionFailed):  # beyond the bound: never tried
+        audio.reveal(MEMBER, oldest_wire, 0.0, held, counting)
+    assert held[0] not in tried and len(set(tried)) <= MAX_CANDIDATES
+    _, at_bound = wire(held[1], 12)  # the oldest still within the bound opens
+    assert audio.reveal(MEMBER, at_bound, 0.0, held, counting)[0] == held[1]
