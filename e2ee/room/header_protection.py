@@ -50,7 +50,8 @@ def header_mask(hp_key: bytes, sample: bytes, n: int) -> bytes:
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
-    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+    """``a XOR b`` for two fields of the same length."""
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
 def hide_frame(frame: bytes, hp_key: bytes) -> bytes:
