@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from e2ee.errors import ErrorCode, RemoteProtocolError
+from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.frame import KID_PHASES, DecryptedFrame, FrameReceiver
 from e2ee.room import header_protection
 from e2ee.sender_key import SenderKey
@@ -78,8 +78,9 @@ class AudioIn:
         """``(epoch, §11 frame)`` of a wire frame: the first usable epoch that opens it (§15.4.1).
 
         Nothing changes (no replay window moves).  Raises UNKNOWN_KEY without
-        any usable epoch, else the first candidate's error, DecryptionFailed
-        when no key reveals a well-formed header.
+        any usable epoch, MALFORMED for a payload too short to be a frame,
+        else the error of the first candidate whose key revealed the header
+        (REPLAY, DecryptionFailed, ...), DecryptionFailed when none did.
         """
         candidates = self.order(member, epochs)
         if not candidates:
@@ -91,12 +92,15 @@ class AudioIn:
                 continue
             try:
                 frame = header_protection.reveal_frame(wire, hp, epoch % KID_PHASES)
+            except DecryptionFailed:
+                continue  # not this epoch's header key
+            try:
                 self.open(member, frame, now, (epoch,), key_for, commit=False)
             except RemoteProtocolError as exc:  # includes DecryptionFailed
                 first_error = first_error or exc
                 continue
             return epoch, frame
-        raise first_error or RemoteProtocolError("no key for this frame", ErrorCode.UNKNOWN_KEY)
+        raise first_error or DecryptionFailed()
 
     def open(
         self,

@@ -188,3 +188,14 @@ def test_at_most_sixty_four_epochs_are_tried_for_one_payload() -> None:
     assert held[0] not in tried and len(set(tried)) <= MAX_CANDIDATES
     _, at_bound = wire(held[1], 12)  # the oldest still within the bound opens
     assert audio.reveal(MEMBER, at_bound, 0.0, held, counting)[0] == held[1]
+
+
+def test_a_replayed_frame_is_refused_as_a_replay_not_as_a_wrong_key() -> None:
+    audio = AudioIn(ROOM)
+    epochs = [2, 10, 18]  # one phase, three keys: the first two tried are wrong
+    frame, on_wire = wire(2, 700)
+    assert audio.open(MEMBER, frame, 0.0, epochs, key)[0] == 2
+    assert audio.open(MEMBER, wire(18, 701)[0], 0.0, epochs, key)[0] == 18  # tried first now
+    with pytest.raises(RemoteProtocolError) as err:
+        audio.reveal(MEMBER, on_wire, 0.0, epochs, key)
+    assert err.value.code is ErrorCode.REPLAY
