@@ -27,6 +27,7 @@ module              owns                                                  spec
 ``epochs``          epoch and control keys, their expiry                  §15.1, §15.4
 ``fresh``           the awaited re-key secret, early secrets              §15.2
 ``chair``           op queue, commit in flight, welcomes, leaves, log     §12.5, §16.4
+``echoes``          our broadcasts whose echo has not come back           §12.5, §17.3
 ``admitting``       challenges, pending knocks, known members             §13.3–§13.5
 ``joiner``          the joining side of admission                         §13.3, §13.5
 ``control_in``      last control ``seq`` per member; what each type does  §14.3, §14.4
@@ -90,6 +91,7 @@ from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import Control, ControlType, parse_control
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
+from e2ee.room.echoes import Echoes
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import (
     Admitted,
@@ -172,6 +174,7 @@ class RoomSession:
         self._control_in = ControlIn(self.me, self.room_id, self.counters)
         self._pairs = Pairs(self._session_key, self.me, self.room_id)
         self._chunks = ChunkAssembler()
+        self._echoes = Echoes()
         self._chair = Chair(
             identity, self.room_id, rng, self.counters, cfg.commit_log, cfg.leave_debounce
         )
@@ -392,6 +395,7 @@ class RoomSession:
         self._out.clear()
         self._chunks.clear()
         self._chair.requeue()  # its echo will not come back on the new link
+        self._echoes.clear()
         if self._state.active:
             self._send(EnvelopeType.JOIN, 0, bytes((self._delivery,)))
 
@@ -413,10 +417,11 @@ class RoomSession:
         elif t is EnvelopeType.MEDIA:
             self._on_media(env.slot, env.payload)
         elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
-            if env.slot != self.slot or self._chair.is_own_commit(env.payload):
-                self._on_payload(t, env.slot, env.payload, live=True)
+            own = env.slot == self.slot and self._echoes.returned(env.payload)
+            if own and not self._chair.is_own_commit(env.payload):
+                self.counters["own_echo"] += 1  # we sent it (spec §12.5, §17.3)
             else:
-                self.counters["own_echo"] += 1  # we sent it (spec §17.3)
+                self._on_payload(t, env.slot, env.payload, live=True)
         elif t is EnvelopeType.ERROR:
             self.counters["relay_error"] += 1
         self._flush_commit()
@@ -1348,6 +1353,8 @@ class RoomSession:
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
+        if etype is EnvelopeType.CONTROL:
+            self._echoes.sent(payload)  # the relay echoes it to us (spec §17.3)
         self._out.append(encode_envelope(etype, self.room_tag, slot, payload))
 
     def _send_unicast(self, slot: int, payload: bytes) -> None:

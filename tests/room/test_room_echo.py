@@ -7,8 +7,9 @@ of any other broadcast of its own it drops unopened.
 
 from __future__ import annotations
 
-from e2ee.envelope import EnvelopeType
+from e2ee.envelope import Envelope, EnvelopeType
 from e2ee.room import events
+from e2ee.room.echoes import MAX_PENDING, Echoes
 from e2ee.room.roster import Role, op_role
 
 from .harness import Link, Router
@@ -68,3 +69,33 @@ def test_a_commit_the_link_lost_before_the_relay_took_it_is_committed_again() ->
     assert a.session.me not in mod.session.members and a.session.me not in b.session.members
     assert mod.session.head == b.session.head
     assert mod.session._chair.inflight is None and not mod.session._chair.queue
+
+
+def test_pending_echoes_are_bounded_and_come_back_in_order() -> None:
+    echoes = Echoes()
+    for i in range(MAX_PENDING + 1):  # one more than the bound: the oldest is forgotten
+        echoes.sent(b"%d" % i)
+    assert len(echoes) == MAX_PENDING
+    assert not echoes.returned(b"0"), "forgotten: processed like any payload"
+    assert echoes.returned(b"1") and echoes.returned(b"5")  # 2..4 cannot come any more
+    assert not echoes.returned(b"3") and not echoes.returned(b"not ours")
+    assert len(echoes) == MAX_PENDING - 5
+    echoes.clear()
+    assert not echoes.returned(b"6")
+
+
+def test_a_payload_stamped_with_a_members_own_slot_that_it_did_not_send_is_processed() -> None:
+    r, mod, (a, b) = room(2)
+    promote(r, mod, a)
+    a.session.send_chat("from a")
+    chat = next(
+        e.payload
+        for e in a.decoder.feed(a.session.data_to_send())
+        if e.type is EnvelopeType.CONTROL
+    )
+    assert b.slot is not None
+    stamped = Envelope(EnvelopeType.CONTROL, b.session.room_tag, b.slot, chat)
+    b.session.envelope_received(stamped, r.now)
+    got = iter(b.session.next_event, None)
+    chats = [(e.member, e.text) for e in got if isinstance(e, events.ChatReceived)]
+    assert chats == [(a.session.me, "from a")]
