@@ -206,13 +206,13 @@ class Router:
         """What one envelope costs in the byte bucket (spec §17.5).
 
         Its size on the wire, times the number of recipients for a CONTROL
-        broadcast (at least once, so that nothing is free).
+        broadcast (every member, its sender included).
         """
         size = HEADER_LEN + len(env.payload)
         if env.type == EnvelopeType.CONTROL:
             membership = link.rooms.get(env.room_tag)
             if membership is not None:
-                return size * max(1, len(membership.room.members) - 1)
+                return size * len(membership.room.members)
         return size
 
     def handle(self, link: Link, env: Envelope, now: float, by_datagram: bool = False) -> None:
@@ -288,17 +288,22 @@ class Router:
             outbox.audience_batch(room, data)
 
     def _control(self, link: Link, env: Envelope) -> None:
-        """Reliable broadcast to every other member, never dropped (spec §17.4)."""
+        """Reliable broadcast to every member, its sender included, never dropped (§17.3).
+
+        The sender's own copy takes its place in the room's one reliable order,
+        so every author learns where its broadcast fell, and no broadcast
+        looks different from another (spec §17.3, §20).
+        """
         me = self._broadcast_source(link, env)
         if me is None:
             return
         room = me.room
         data = encode_envelope(EnvelopeType.CONTROL, room.tag, me.slot, env.payload)
         for member in list(room.members.values()):
-            if member is not me and not member.link.closing:
+            if not member.link.closing:
                 self.outbox.send_reliable(member.link, data, room.tag)
-        self.stats.frames_forwarded += len(room.members) - 1
-        self.stats.bytes_forwarded += (len(room.members) - 1) * len(data)
+        self.stats.frames_forwarded += len(room.members)
+        self.stats.bytes_forwarded += len(room.members) * len(data)
 
     def _unicast(self, link: Link, env: Envelope) -> None:
         """Reliable delivery to one slot, stamped with the source slot (spec §17.4)."""

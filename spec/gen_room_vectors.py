@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from e2ee.canonical import Value
+from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey, SessionKey
-from e2ee.room import admission, keys, seal
+from e2ee.room import admission, header_protection, keys, seal, speaker_proof
 from e2ee.room.commit import (
     key_confirmation,
     sign_commit,
@@ -38,6 +39,7 @@ from e2ee.room.roster import (
     op_role,
 )
 from e2ee.room.safety import room_safety_code
+from e2ee.sender_key import SenderKey
 
 
 class Stream:
@@ -316,6 +318,7 @@ def main() -> int:
         },
     }
     safety = safety_vectors(room_id, genesis_ops, add_ops, member.public)
+    audio = audio_vectors(room_id, k1, member)
     out.mkdir(parents=True, exist_ok=True)
     for name, data in (
         ("room_commits", commits),
@@ -323,6 +326,7 @@ def main() -> int:
         ("room_keys", key_vectors),
         ("room_payloads", payloads),
         ("room_safety_code", safety),
+        ("room_audio", audio),
     ):
         (out / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     return 0
@@ -352,6 +356,65 @@ def safety_vectors(
             }
         )
     return {"description": "Room safety codes (spec §16.1)", "room_id": h(room_id), "cases": cases}
+
+
+def audio_vectors(room_id: bytes, k1: bytes, member: IdentityKey) -> dict[str, Any]:
+    """Room frames and a speaker proof on the wire (spec §15.4.1) at epoch 1, with intermediates."""
+    epoch, me = 1, member.public
+    secret = keys.sender_base(k1, me)
+    hp_key = header_protection.header_key(secret)
+    cases = []
+    for counter, payload in (
+        (5, b"\xfc" + bytes(40)),
+        (300, b"\xfc" + bytes(90)),
+        (2**32 - 1, b""),
+    ):
+        tx = FrameSender(
+            SenderKey(epoch, epoch, secret), room_id=room_id, sender_id=me, next_counter=counter
+        )
+        frame = tx.protect(payload)
+        wire = header_protection.hide_frame(frame, hp_key)
+        hlen = len(frame) - len(wire) + header_protection.ROOM_HEADER_LEN
+        sample = frame[hlen : hlen + header_protection.SAMPLE_LEN]
+        mask = header_protection.header_mask(hp_key, sample, header_protection.ROOM_HEADER_LEN)
+        cases.append(
+            {
+                "counter": counter,
+                "payload": h(payload),
+                "frame": h(frame),
+                "room_header": h(bytes((epoch % 8,)) + counter.to_bytes(4, "big")),
+                "sample": h(sample),
+                "mask": h(mask),
+                "masked_header": h(wire[: header_protection.ROOM_HEADER_LEN]),
+                "wire": h(wire),
+                "digest": h(speaker_proof.frame_digest(frame)),
+            }
+        )
+    proof = speaker_proof.make_proof(
+        member, keys.proof_key(secret), room_id, epoch, 5, [bytes(32)], 1
+    )
+    wire_proof = header_protection.hide_proof(proof, hp_key)
+    end = 1 + header_protection.PROOF_FIELDS
+    proof_sample = proof[end : end + header_protection.SAMPLE_LEN]
+    return {
+        "description": (
+            "Room audio on the wire (spec §15.4.1): the header key of a speaker at epoch 1, "
+            "frames at three counters (their §11 form, sample, mask, masked header, wire "
+            "form and the digest a speaker proof signs), and a speaker proof masked"
+        ),
+        "room_id": h(room_id),
+        "epoch": epoch,
+        "member_id": h(me),
+        "S_1_member": h(secret),
+        "hp_key": h(hp_key),
+        "frames": cases,
+        "proof": {
+            "clear": h(proof),
+            "sample": h(proof_sample),
+            "mask": h(header_protection.header_mask(hp_key, proof_sample, end - 1)),
+            "wire": h(wire_proof),
+        },
+    }
 
 
 if __name__ == "__main__":

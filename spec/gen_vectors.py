@@ -434,6 +434,7 @@ LABEL_KINDS: dict[str, tuple[str, int]] = {
     "BEACON_KEY": ("kdf", 32),
     "FRAME_DIGEST": ("hash", 32),
     "PROOF_KEY": ("kdf", 32),
+    "FRAME_HEADER_KEY": ("kdf", 32),
     "SIG_SPEAKER_PROOF": ("signature", 64),
 }
 

@@ -2,7 +2,7 @@
 
 Uses only hashlib, ``cryptography``, ``PyNaCl`` and ``msgpack``; imports nothing
 from this repository.  Every value is recomputed from the vector's inputs
-following spec/protocol.md sections 12–16.
+following spec/protocol.md sections 12–16 (and §11 for room frames).
 
     python spec/verify_room.py [--vectors DIR]      # exit status 1 on any mismatch
 """
@@ -21,6 +21,7 @@ import msgpack
 import nacl.bindings
 import nacl.signing
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 L = {
@@ -44,7 +45,13 @@ L = {
     "pair_wrap": b"hushroom v1 room pair wrap key",
     "beacon_key": b"hushroom v1 room beacon key",
     "pairwise_root": b"hushroom v1 pairwise root",
+    "frame_key": b"hushroom v1 frame key",
+    "frame_salt": b"hushroom v1 frame salt",
+    "frame_aad": b"hushroom v1 frame aad",
+    "frame_header_key": b"hushroom v1 room frame header key",
+    "frame_digest": b"hushroom v1 room frame digest",
 }
+BUCKETS = (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 4096)  # §11.4
 
 
 def labelled(label: bytes, data: bytes = b"") -> bytes:
@@ -336,6 +343,64 @@ def check_confirm_inputs(c: Checker, commits: dict[str, Any], keys: dict[str, An
         c.eq(f"commit {case['name']} confirmation inputs", got, want[case["epoch"]])
 
 
+def sframe_header(kid: int, ctr: int) -> bytes:
+    """The RFC 9605 header of §11.2: a value below 8 in the nibble, else its minimal bytes."""
+
+    def field(v: int) -> tuple[int, bytes]:
+        n = (v.bit_length() + 7) // 8
+        return (v, b"") if v < 8 else (0x8 | (n - 1), v.to_bytes(n, "big"))
+
+    (k, kb), (c, cb) = field(kid), field(ctr)
+    return bytes(((k << 4) | c,)) + kb + cb
+
+
+def xor(a: bytes, b: bytes) -> bytes:
+    return bytes(p ^ q for p, q in zip(a, b, strict=True))
+
+
+def hp_mask(hp_key: bytes, sample: bytes, n: int) -> bytes:
+    """ChaCha20(hp_key, counter = sample[0:4] LE, nonce = sample[4:16]) over n zeros (§15.4.1)."""
+    return Cipher(algorithms.ChaCha20(hp_key, sample), mode=None).encryptor().update(bytes(n))
+
+
+def check_audio(c: Checker, v: dict[str, Any]) -> None:
+    """Room frames and a proof on the wire (spec §15.4.1), from S_e,m and the payloads."""
+    room_id, member, epoch = x(v["room_id"]), x(v["member_id"]), v["epoch"]
+    secret = x(v["S_1_member"])
+    hp = hkdf(L["frame_header_key"], secret)
+    c.eq("audio hp_key", hp.hex(), v["hp_key"])
+    fk = hkdf(L["frame_key"], secret, ctx=epoch.to_bytes(8, "big"))
+    salt = hkdf(L["frame_salt"], secret, ctx=epoch.to_bytes(8, "big"), n=24)
+    prefix = labelled(L["frame_aad"], room_id + epoch.to_bytes(8, "big") + member + b"\x01")
+    for case in v["frames"]:
+        ctr, payload = case["counter"], x(case["payload"])
+        where = f"audio frame ctr={ctr}"
+        header = sframe_header(epoch % 8, ctr)
+        nonce = salt[:16] + xor(salt[16:], ctr.to_bytes(8, "big"))
+        size = min(b for b in BUCKETS if b >= len(payload) + 1)
+        pt = payload + b"\x80" + bytes(size - len(payload) - 1)
+        body = xchacha(fk, nonce, pt, prefix + header)
+        c.eq(f"{where} §11 frame", (header + body).hex(), case["frame"])
+        room_header = bytes((epoch % 8,)) + ctr.to_bytes(4, "big")
+        c.eq(f"{where} room header", room_header.hex(), case["room_header"])
+        c.eq(f"{where} sample", body[:16].hex(), case["sample"])
+        mask = hp_mask(hp, body[:16], 5)
+        c.eq(f"{where} mask", mask.hex(), case["mask"])
+        masked = bytes((room_header[0] ^ (mask[0] & 0x7F),)) + xor(room_header[1:], mask[1:])
+        c.eq(f"{where} masked header", masked.hex(), case["masked_header"])
+        c.eq(f"{where} wire", (masked + body).hex(), case["wire"])
+        c.eq(f"{where} below 0x80", masked[0] < 0x80, True)
+        digest = lhash(L["frame_digest"], header + body)
+        c.eq(f"{where} digest of the §11 frame", digest.hex(), case["digest"])
+    proof = x(v["proof"]["clear"])
+    sample = proof[10:26]
+    c.eq("audio proof sample", sample.hex(), v["proof"]["sample"])
+    mask = hp_mask(hp, sample, 9)
+    c.eq("audio proof mask", mask.hex(), v["proof"]["mask"])
+    wire = proof[:1] + xor(proof[1:10], mask) + proof[10:]
+    c.eq("audio proof wire", wire.hex(), v["proof"]["wire"])
+
+
 def _run(vectors_dir: str | Path) -> Checker:
     d = Path(vectors_dir)
     load = lambda name: json.loads((d / f"{name}.json").read_text())  # noqa: E731
@@ -347,6 +412,7 @@ def _run(vectors_dir: str | Path) -> Checker:
     check_confirm_inputs(c, load("room_commits"), load("room_keys"))
     check_payloads(c, load("room_payloads"), heads, snap)
     check_safety(c, load("room_safety_code"))
+    check_audio(c, load("room_audio"))
     return c
 
 

@@ -69,6 +69,7 @@ ROOM_LABELS = {
     "FRAME_DIGEST": "hushroom v1 room frame digest",
     "PROOF_KEY": "hushroom v1 room speaker proof key",
     "SIG_SPEAKER_PROOF": "hushroom v1 sig room speaker proof",
+    "FRAME_HEADER_KEY": "hushroom v1 room frame header key",
 }
 # Kind and output length of each label, from the "kind" and "output" columns of spec §3.4.
 LABEL_KINDS = {
@@ -81,6 +82,7 @@ LABEL_KINDS = {
         ("kdf", 32),
     ),
     "BEACON_KEY": ("kdf", 32),
+    "FRAME_HEADER_KEY": ("kdf", 32),
     "SEAL_KEY": ("kdf", 56),
     "ROOM_TAG": ("kdf", 16),
     "FRAME_SALT": ("kdf", 24),

@@ -126,8 +126,13 @@ async def test_flooding_link_is_read_in_capped_turns_and_other_rooms_keep_going(
             for _ in range(20):
                 await flooder.send(envelope)
 
+        async def read_echoes() -> None:  # the relay echoes every broadcast (spec §17.3)
+            while True:
+                await flooder.receive()
+
         async with trio.open_nursery() as nursery:
             nursery.start_soon(flood)
+            nursery.start_soon(read_echoes)
             await wait_until_relay(relay.server, lambda: spy.total > 4 * cap)
             for i in range(20):
                 before = spy.total
@@ -136,6 +141,7 @@ async def test_flooding_link_is_read_in_capped_turns_and_other_rooms_keep_going(
                 assert pong.type == T.PONG
                 read_during_pings.append(spy.total - before)
             await wait_until_relay(relay.server, lambda: spy.total >= flood_total)
+            nursery.cancel_scope.cancel()
         record = 16 * 1024 + 256  # one TLS record's plaintext plus slack
         assert max(spy.sizes) <= cap + record
         # the ping waits for at most a few of the flooder's turns, never for the flood
@@ -168,9 +174,8 @@ async def test_one_reads_fan_out_is_split_into_turns(ident: RelayIdentity) -> No
         await pinger.send_envelope(T.PING, bytes(16), 0, b"now")
         [pong] = await pinger.receive()
         assert pong.type == T.PONG
-        assert stats.frames_forwarded - start < members * count
-        await wait_until_relay(
-            relay.server, lambda: stats.frames_forwarded - start == members * count
-        )
+        deliveries = (members + 1) * count  # the others and the flooder's echo (spec §17.3)
+        assert stats.frames_forwarded - start < deliveries
+        await wait_until_relay(relay.server, lambda: stats.frames_forwarded - start == deliveries)
         for link in room:
             await link.aclose()

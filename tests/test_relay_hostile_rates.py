@@ -82,8 +82,9 @@ COMMIT, FRESH = 320, 127 - HEADER_LEN
 
 
 def rekey_charge(members: int) -> int:
-    """Byte-bucket cost of one re-key: the commit once per recipient, each UNICAST once."""
-    return (HEADER_LEN + COMMIT) * (members - 1) + (HEADER_LEN + FRESH) * (members - 1)
+    """Byte-bucket cost of one re-key: the commit once per member (its echo to the
+    moderator included, spec §17.3), each UNICAST once."""
+    return (HEADER_LEN + COMMIT) * members + (HEADER_LEN + FRESH) * (members - 1)
 
 
 def test_moderator_rekeying_5000_members_passes_the_byte_bucket() -> None:

@@ -141,18 +141,31 @@ def test_no_batch_for_a_room_without_audience() -> None:
     assert outbox.batches == []
 
 
-def test_control_is_reliable_to_every_other_member() -> None:
+def test_control_is_reliable_to_every_member_its_sender_included() -> None:
     router, outbox = setup()
     s1, _slot1 = join(router, outbox, 0)
-    a1, _ = join(router, outbox, 1)
+    a1, slot_a1 = join(router, outbox, 1)
     a2, _ = join(router, outbox, 1)
     outbox.take(s1)
     send(router, a1, T.CONTROL, payload=b"hand")
-    assert outbox.take(a1) == []
-    for link in (s1, a2):
-        assert [(k, e.type, e.payload) for k, e in outbox.take(link)] == [
-            ("reliable", T.CONTROL, b"hand")
+    for link in (s1, a1, a2):  # the sender's echo, stamped with its own slot (spec §17.3)
+        assert [(k, e.type, e.slot, e.payload) for k, e in outbox.take(link)] == [
+            ("reliable", T.CONTROL, slot_a1, b"hand")
         ]
+
+
+def test_a_broadcasts_echo_takes_its_place_in_the_one_reliable_order() -> None:
+    router, outbox = setup()
+    links = [join(router, outbox, 0)[0] for _ in range(3)]
+    for link in links:
+        outbox.take(link)
+    send(router, links[0], T.CONTROL, payload=b"first")
+    send(router, links[1], T.CONTROL, payload=b"second")
+    send(router, links[0], T.UNICAST, slot=2, payload=b"third")
+    send(router, links[2], T.CONTROL, payload=b"fourth")
+    orders = [[e.payload for _, e in outbox.take(link)] for link in links]
+    assert orders[0] == orders[1] == [b"first", b"second", b"fourth"]
+    assert orders[2] == [b"first", b"second", b"third", b"fourth"]
 
 
 def test_unicast_is_stamped_with_the_source_slot() -> None:

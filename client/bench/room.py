@@ -339,14 +339,10 @@ def run(args: argparse.Namespace) -> int:
                 cpu += _cpu() - c0
                 relay.sent += len(data)
                 outs = list(mod.decoder.feed(data))
-                # a commit's author also sends it to its own slot (spec §12.5)
-                own = {
-                    o.payload
-                    for o in outs
-                    if o.type is EnvelopeType.UNICAST and o.slot == mod.session.slot
-                }
+                # the commit is the broadcast the chair waits to see echoed (spec §12.5)
+                chair = mod.session._chair
                 for out in outs:
-                    if out.type is EnvelopeType.CONTROL and out.payload in own:
+                    if out.type is EnvelopeType.CONTROL and chair.is_own_commit(out.payload):
                         commit_payload = len(out.payload)
                 relay.route(mod, outs)
                 while mod.session.next_event() is not None:

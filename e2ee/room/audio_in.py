@@ -17,18 +17,26 @@ so this only sets the jump bound); for a speaker not heard before it starts
 at the frame's own counter and is kept only once a frame opened under it.
 Receivers of epochs whose keys are dropped are dropped with them, so audio
 under an expired epoch key is refused.
+
+On the wire the phase and counter are masked (§15.4.1): :meth:`AudioIn.reveal`
+tries every usable epoch, in the same order, unmasks under its header key and
+opens the frame without moving any state; the first that opens names the
+frame's epoch and gives back the §11 frame that the proof gate holds and
+:meth:`AudioIn.open` plays.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from e2ee.errors import ErrorCode, RemoteProtocolError
+from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.frame import KID_PHASES, DecryptedFrame, FrameReceiver
+from e2ee.room import header_protection
 from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
 REORDER = 256  # a new epoch's window starts this far below the speaker's last counter
+MAX_CANDIDATES = 64  # epochs tried for one MEDIA payload (spec §15.4.1)
 
 
 class AudioIn:
@@ -39,6 +47,60 @@ class AudioIn:
         self._receivers: dict[tuple[bytes, int], FrameReceiver] = {}
         self._last_epoch: dict[bytes, int] = {}
         self._next_counter: dict[bytes, int] = {}
+        self._header_keys: dict[tuple[bytes, int], bytes] = {}
+
+    def order(self, member: bytes, epochs: Iterable[int]) -> list[int]:
+        """The candidates for ``member``'s payload (§15.4, §15.4.1): the epoch that last
+        opened its frame first, then newest first, at most MAX_CANDIDATES of them."""
+        last = self._last_epoch.get(member)
+        return sorted(epochs, key=lambda e: (e != last, -e))[:MAX_CANDIDATES]
+
+    def header_key(
+        self, member: bytes, epoch: int, key_for: Callable[[int], SenderKey | None]
+    ) -> bytes | None:
+        """``member``'s header protection key at ``epoch`` (§15.4.1), derived once."""
+        hp = self._header_keys.get((member, epoch))
+        if hp is None:
+            key = key_for(epoch)
+            if key is None:
+                return None
+            hp = self._header_keys[(member, epoch)] = header_protection.header_key(key.secret)
+        return hp
+
+    def reveal(
+        self,
+        member: bytes,
+        wire: bytes,
+        now: float,
+        epochs: Iterable[int],
+        key_for: Callable[[int], SenderKey | None],
+    ) -> tuple[int, bytes]:
+        """``(epoch, §11 frame)`` of a wire frame: the first usable epoch that opens it (§15.4.1).
+
+        Nothing changes (no replay window moves).  Raises UNKNOWN_KEY without
+        any usable epoch, MALFORMED for a payload too short to be a frame,
+        else the error of the first candidate whose key revealed the header
+        (REPLAY, DecryptionFailed, ...), DecryptionFailed when none did.
+        """
+        candidates = self.order(member, epochs)
+        if not candidates:
+            raise RemoteProtocolError("no held epoch key", ErrorCode.UNKNOWN_KEY)
+        first_error: RemoteProtocolError | None = None
+        for epoch in candidates:
+            hp = self.header_key(member, epoch, key_for)
+            if hp is None:
+                continue
+            try:
+                frame = header_protection.reveal_frame(wire, hp, epoch % KID_PHASES)
+            except DecryptionFailed:
+                continue  # not this epoch's header key
+            try:
+                self.open(member, frame, now, (epoch,), key_for, commit=False)
+            except RemoteProtocolError as exc:  # includes DecryptionFailed
+                first_error = first_error or exc
+                continue
+            return epoch, frame
+        raise first_error or DecryptionFailed()
 
     def open(
         self,
@@ -58,10 +120,7 @@ class AudioIn:
         phase) or the first candidate's error (DecryptionFailed, REPLAY, ...).
         """
         phase, counter, _ = decode_header(payload)
-        last = self._last_epoch.get(member)
-        candidates = sorted(
-            (e for e in epochs if e % KID_PHASES == phase), key=lambda e: (e != last, -e)
-        )
+        candidates = self.order(member, (e for e in epochs if e % KID_PHASES == phase))
         if not candidates:
             raise RemoteProtocolError("no held epoch key has this KID", ErrorCode.UNKNOWN_KEY)
         first_error: RemoteProtocolError | None = None
@@ -95,11 +154,15 @@ class AudioIn:
         """The epoch's key was dropped: its receivers go with it."""
         for k in [k for k in self._receivers if k[1] == epoch]:
             del self._receivers[k]
+        for k in [k for k in self._header_keys if k[1] == epoch]:
+            del self._header_keys[k]
 
     def forget_member(self, member: bytes) -> None:
         """``member`` left the roster."""
         for k in [k for k in self._receivers if k[0] == member]:
             del self._receivers[k]
+        for k in [k for k in self._header_keys if k[0] == member]:
+            del self._header_keys[k]
         self._last_epoch.pop(member, None)
         self._next_counter.pop(member, None)
 

@@ -3,7 +3,7 @@
 The first moderator in roster order that can be reached is the chair
 (:func:`is_chair`).  It queues ops (at most :data:`MAX_QUEUED_OPS`, spec
 §16.7), turns them into one signed commit at a time (:meth:`Chair.flush`;
-the next waits until the relay delivers this one back, spec §12.5), rebases
+the next waits until the relay echoes this one back, spec §12.5, §17.3), rebases
 queued ops onto whatever commit won instead, batches voluntary leaves for
 ``leave_debounce`` seconds, and welcomes a joiner once its ADD applied.
 
@@ -70,16 +70,17 @@ def is_chair(
 
 @dataclass
 class Inflight:
-    """Our commit sent and not yet delivered back in relay order (spec §12.5)."""
+    """Our commit sent and not yet delivered back in relay order (spec §12.5, §17.3)."""
 
     commit: Commit
     ops: list[Op]
     fresh: bytes | None
+    payload: bytes  # the sealed broadcast, which the relay echoes to us in its place
 
 
 @dataclass(frozen=True, slots=True)
 class Flushed:
-    """A commit to send: ``payload`` broadcast and to our own slot; ``fresh`` to the rest."""
+    """A commit to send: ``payload`` broadcast (echoed to us too); ``fresh`` to the rest."""
 
     commit: Commit
     payload: bytes
@@ -106,6 +107,7 @@ class Chair:
         self.queue: list[Op] = []
         self.inflight: Inflight | None = None
         self._lost_heads: set[bytes] = set()
+        self._lost_payloads: set[bytes] = set()
         self._welcome_to: dict[bytes, tuple[int, bytes]] = {}
         self._leaves: set[bytes] = set()
         self._leave_at: float | None = None
@@ -144,11 +146,25 @@ class Chair:
         commit = sign_commit(
             self._identity, self._room_id, epoch + 1, head, ops, rekey, key_confirm=confirm
         )
-        self.inflight = Inflight(commit, ops, fresh)
         payload = seal.seal_epoch(
             seal.Kind.COMMIT, control_key, self._room_id, epoch, commit.encode(), self._rng
         )
+        self.inflight = Inflight(commit, ops, fresh, payload)
         return Flushed(commit, payload, fresh)
+
+    def is_own_commit(self, payload: bytes) -> bool:
+        """Whether ``payload``, echoed from our own slot, is a commit of ours (§12.5, §17.3).
+
+        Our commit in flight, or one that lost its race or its link (counted
+        when it comes back).  Every other echo of our own broadcasts (chat,
+        hands, beacons) is dropped unopened: we sent it.
+        """
+        if self.inflight is not None and self.inflight.payload == payload:
+            return True
+        if payload in self._lost_payloads:
+            self._lost_payloads.discard(payload)
+            return True
+        return False
 
     def own_fresh(self, commit: Commit) -> bytes | None:
         """The fresh secret of ``commit`` if it is our commit in flight."""
@@ -160,6 +176,7 @@ class Chair:
         if self.inflight is not None:
             self.queue[:0] = self.inflight.ops
             self._lost_heads.add(self.inflight.commit.head)
+            self._lost_payloads.add(self.inflight.payload)
             self.inflight = None
 
     def applied(self, commit: Commit) -> bytes | None:

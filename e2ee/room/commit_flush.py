@@ -62,8 +62,7 @@ class CommitFlush:
         out = chair.flush(roster, epoch, self._chain.head, epoch_key, control_key)
         if out is None:
             return
-        self._outbox.send(EnvelopeType.CONTROL, 0, out.payload)
-        self._outbox.unicast(slot, out.payload)  # our own copy, in relay order (spec §12.5)
+        self._outbox.send(EnvelopeType.CONTROL, 0, out.payload)  # echoed to us in order (§17.3)
         if out.fresh is not None:
             # the fresh secret goes to every remaining member we can reach (spec §15.2)
             pt = fresh_message(out.commit, out.fresh)

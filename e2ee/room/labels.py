@@ -35,6 +35,8 @@ BEACON_KEY = b"hushroom v1 room beacon key"
 FRAME_DIGEST = b"hushroom v1 room frame digest"
 SIG_SPEAKER_PROOF = b"hushroom v1 sig room speaker proof"
 PROOF_KEY = b"hushroom v1 room speaker proof key"
+# Header protection of room audio (spec §15.4.1).
+FRAME_HEADER_KEY = b"hushroom v1 room frame header key"
 
 ALL: dict[str, bytes] = {
     name: value for name, value in globals().items() if isinstance(value, bytes) and name.isupper()

@@ -8,6 +8,9 @@ followed by a speaker proof signed with the identity key (§15.6).
 Hearing: a frame from a stage member is held by the :class:`ProofGate` until a
 proof signed by that member covers it (or, in the optimistic stage mode, played
 first and verified after); it is opened under the held epoch key that fits.
+On the wire both frames and proofs have their key phase and counter masked
+(:mod:`e2ee.room.header_protection`, §15.4.1): a frame is revealed, and its
+epoch found, on arrival.
 Audio under a superseded epoch after the sender's switch grace means the
 sender missed a commit (a relay may be withholding it): it is reported once
 per sender and epoch (spec §15.4).
@@ -15,13 +18,14 @@ per sender and epoch (spec §15.4).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey
-from e2ee.room import speaker_proof
+from e2ee.room import header_protection, speaker_proof
 from e2ee.room.audio_in import AudioIn
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import AudioReceived, ForgedAudio
@@ -29,6 +33,7 @@ from e2ee.room.fresh import AwaitingFresh
 from e2ee.room.roster import RosterState
 from e2ee.room.slots import Slots
 from e2ee.room.speaker_auth import AuthConfig, ProofBatcher, ProofGate
+from e2ee.sender_key import SenderKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,9 @@ class Media:
         self._proofs_out = ProofBatcher(identity, room_id)
         self._proof_gate = ProofGate(room_id, auth, counters)
         self._stale_alerted: dict[bytes, int] = {}
+        # (first counter, epoch, hp_key) of our last two runs of frames under one epoch:
+        # a proof is masked under the key of the epoch its batch was sent in (§15.4.1)
+        self._runs: deque[tuple[int, int, bytes]] = deque(maxlen=2)
 
     # -- sending -----------------------------------------------------------------
     def send(
@@ -97,17 +105,32 @@ class Media:
                 room_id=self._room_id,
                 sender_id=self._me,
                 next_counter=sender.next_counter if sender is not None else 0,
+                counter_limit=header_protection.MAX_COUNTER,
             )
             self.frame_sender = sender
+            self._runs.append(
+                (sender.next_counter, epoch, header_protection.header_key(key.secret))
+            )
         frame = sender.protect(opus)
         params = self._auth.params(others_on_stage)
         proof_key = lambda: keys.proof_key(epoch, self._me)  # noqa: E731
-        return [frame, *self._proofs_out.add(frame, epoch, now, params, proof_key)]
+        proofs = self._proofs_out.add(frame, epoch, now, params, proof_key)
+        hidden = header_protection.hide_frame(frame, self._runs[-1][2])
+        return [hidden, *self._hide_proofs(proofs)]
 
     def proofs_due(self, now: float) -> list[bytes]:
         """The proof of a paused speaker's partial batch, once due (spec §15.6)."""
         due = self._proofs_out.due()
-        return self._proofs_out.flush() if due is not None and now >= due else []
+        return self._hide_proofs(self._proofs_out.flush()) if due is not None and now >= due else []
+
+    def _hide_proofs(self, proofs: list[bytes]) -> list[bytes]:
+        """Mask each proof under the header key of the run its first frame was sent in."""
+        out = []
+        for proof in proofs:
+            first = speaker_proof.proof_first(proof)
+            hp = next(hp for start, _, hp in reversed(self._runs) if start <= first)
+            out.append(header_protection.hide_proof(proof, hp))
+        return out
 
     # -- hearing -----------------------------------------------------------------
     def sender_of(self, src: int, slots: Slots, roster: RosterState) -> bytes | None:
@@ -139,19 +162,21 @@ class Media:
         whether this member is on stage itself.
         """
         out: list[Heard] = []
+        usable = keys.usable_epochs(current, now)
+        key_for = lambda e: keys.sender_key(e, member)  # noqa: E731
         try:
             if speaker_proof.is_speaker_proof(payload):
-                phase = speaker_proof.proof_phase(payload)
-                candidates = [
-                    (e, keys.proof_key(e, member))
-                    for e in keys.epoch_keys
-                    if e % 8 == phase and keys.usable(e, current, now)
-                ]
-                released = self._proof_gate.proof(member, payload, now, candidates)
+                epoch, proof = self._reveal_proof(member, payload, usable, key_for)
+                candidates = [(epoch, keys.proof_key(epoch, member))]
+                released = self._proof_gate.proof(member, proof, now, candidates)
             else:
-                released = self._proof_gate.frame(member, payload, now, on_stage)
-                if not released.tentative:  # held: its epoch may show a stale sender now
-                    self._check_stale_arrival(member, payload, now, keys, current, out)
+                epoch, frame = self._audio_in.reveal(member, payload, now, usable, key_for)
+                if epoch < current:  # its epoch may show a stale sender now (§15.4)
+                    self._stale_sender(member, epoch, now, keys, out)
+                released = self._proof_gate.frame(member, frame, now, on_stage)
+        except DecryptionFailed:
+            self._counters["audio_rejected_auth"] += 1
+            return out
         except RemoteProtocolError as exc:
             self._counters[f"audio_rejected_{exc.code.name.lower()}"] += 1
             return out
@@ -163,6 +188,24 @@ class Media:
         for frame in released.frames:
             self._play(member, frame, now, keys, current, out)
         return out
+
+    def _reveal_proof(
+        self,
+        member: bytes,
+        wire: bytes,
+        usable: list[int],
+        key_for: Callable[[int], SenderKey | None],
+    ) -> tuple[int, bytes]:
+        """``(epoch, §15.6 proof)``: the first candidate epoch whose key reveals it (§15.4.1)."""
+        for epoch in self._audio_in.order(member, usable):
+            hp = self._audio_in.header_key(member, epoch, key_for)
+            if hp is None:
+                continue
+            try:
+                return epoch, header_protection.reveal_proof(wire, hp, epoch % 8)
+            except DecryptionFailed:
+                continue
+        raise DecryptionFailed()
 
     def expire(self, now: float) -> list[ForgedAudio]:
         """Frames no proof covered in time: reported, never played (spec §15.6)."""
@@ -207,7 +250,7 @@ class Media:
         moved yet; ``play`` False: a frame already played, now confirmed.
         """
         try:
-            epoch, frame = self._audio_in.open(
+            _, frame = self._audio_in.open(
                 member,
                 payload,
                 now,
@@ -222,29 +265,9 @@ class Media:
             name = "key" if exc.code is ErrorCode.UNKNOWN_KEY else exc.code.name.lower()
             self._counters[f"audio_rejected_{name}"] += 1
             return
-        if epoch < current and not commit:  # held frames: checked on arrival
-            self._stale_sender(member, epoch, now, keys, out)
         if play:
             self._counters["audio_received"] += 1
             out.append(AudioReceived(member, frame.counter, frame.payload, held=commit))
-
-    def _check_stale_arrival(
-        self,
-        member: bytes,
-        payload: bytes,
-        now: float,
-        keys: EpochKeys,
-        current: int,
-        out: list[Heard],
-    ) -> None:
-        """A held frame that opens under a superseded key shows a stale sender (§15.4, §15.6)."""
-        old = [e for e in keys.usable_epochs(current, now) if e < current]
-        try:
-            key_for = lambda e: keys.sender_key(e, member)  # noqa: E731
-            epoch, _ = self._audio_in.open(member, payload, now, old, key_for, False)
-        except RemoteProtocolError:
-            return
-        self._stale_sender(member, epoch, now, keys, out)
 
     def _stale_sender(
         self, member: bytes, epoch: int, now: float, keys: EpochKeys, out: list[Heard]

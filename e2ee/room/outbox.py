@@ -15,22 +15,26 @@ from __future__ import annotations
 from collections import Counter, deque
 
 from e2ee.envelope import EnvelopeType, encode_envelope
+from e2ee.room.echoes import Echoes
 from e2ee.room.events import Event, SecurityAlert
 
 
 class Outbox:
     """Encoded envelopes for the relay link under ``room_tag``, and events (spec §8)."""
 
-    __slots__ = ("_counters", "envelopes", "events", "room_tag")
+    __slots__ = ("_counters", "echoes", "envelopes", "events", "room_tag")
 
     def __init__(self, room_tag: bytes, counters: Counter[str]) -> None:
         self.room_tag = room_tag
         self._counters = counters
         self.envelopes: list[bytes] = []
         self.events: deque[Event] = deque()
+        self.echoes = Echoes()  # our CONTROL broadcasts, until the relay echoes them (§17.3)
 
     def send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
-        """Queue one envelope under the current room tag (spec §8)."""
+        """Queue one envelope under the current room tag (spec §8); a CONTROL is echoed to us."""
+        if etype is EnvelopeType.CONTROL:
+            self.echoes.sent(payload)  # the relay echoes it to us in its place (spec §17.3)
         self.envelopes.append(encode_envelope(etype, self.room_tag, slot, payload))
 
     def unicast(self, slot: int, payload: bytes) -> None:

@@ -8,9 +8,10 @@ the relay link) and :meth:`RoomSession.next_event`.  Time is passed in as
 :meth:`handle_timer` wants to run next.  Randomness comes from ``rng``.
 
 Commits are applied only in the order the relay delivers them, by everyone,
-including their author: a moderator sends each commit as a CONTROL broadcast
-and as a UNICAST to its own slot (the relay does not echo broadcasts), and
-applies it when that copy comes back (spec §12.5).  This is what makes "first
+including their author: the relay echoes every CONTROL broadcast to its
+sender in its place in the room's order (spec §17.3), and a moderator applies
+its commit when that copy comes back (spec §12.5); the echoes of its other
+broadcasts it drops unopened.  This is what makes "first
 valid commit in relay order wins" decidable by the loser.
 
 The session is the driver: the state lives in collaborators that never call
@@ -26,6 +27,7 @@ module              owns                                                  spec
 ``epochs``          epoch and control keys, their expiry                  §15.1, §15.4
 ``fresh``           the awaited re-key secret, early secrets              §15.2
 ``chair``           op queue, commit in flight, welcomes, leaves, log     §12.5, §16.4
+``echoes``          our broadcasts whose echo has not come back           §12.5, §17.3
 ``admitting``       challenges, pending knocks, known members             §13.3–§13.5
 ``joiner``          the joining side of admission                         §13.3, §13.5
 ``control_in``      last control ``seq`` per member; what each type does  §14.3, §14.4
@@ -433,6 +435,7 @@ class RoomSession:
         self._outbox.envelopes.clear()
         self._chunks.clear()
         self._chair.requeue()  # its echo will not come back on the new link
+        self._outbox.echoes.clear()
         if self._state.active:
             self._send(EnvelopeType.JOIN, 0, bytes((self._delivery,)))
 
@@ -454,7 +457,11 @@ class RoomSession:
         elif t is EnvelopeType.MEDIA:
             self._on_media(env.slot, env.payload)
         elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
-            self._on_payload(t, env.slot, env.payload, live=True)
+            own = env.slot == self.slot and self._outbox.echoes.returned(env.payload)
+            if own and not self._chair.is_own_commit(env.payload):
+                self.counters["own_echo"] += 1  # we sent it (spec §12.5, §17.3)
+            else:
+                self._on_payload(t, env.slot, env.payload, live=True)
         elif t is EnvelopeType.ERROR:
             self.counters["relay_error"] += 1
         self._flush_commit()

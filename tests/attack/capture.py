@@ -2,7 +2,7 @@
 
 :func:`record_session` plays a full session — a moderator, two speakers with
 real Opus audio from real PCM, listeners, promotions, a raised hand, a chat
-message, a kick — through the real relay router, and keeps every envelope
+message, a kick, a speaker's reconnect — through the real relay router, and keeps every envelope
 every client sends and receives, every value reachable from the relay's
 state, its stats and every log record.  :func:`visible_metadata` measures
 what of that an observer of the envelopes can still tell apart.
@@ -17,7 +17,9 @@ import base64
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from room.harness import Link, Router, new_identity, rng_for
 from room.insider import kind_of
@@ -27,7 +29,6 @@ from e2ee.identity import fingerprint, safety_code
 from e2ee.invite import Invite
 from e2ee.room import RoomSession, seal, speaker_proof
 from e2ee.room.events import AudioReceived, ChatReceived, Removed
-from e2ee.sframe_header import decode_header
 
 NAMES = (
     "Ottoline Vance-Moderator",
@@ -156,6 +157,9 @@ def record_session() -> Capture:
     mod.session.kick(eve.session.me)
     relay.pump()
     talk(1)
+    relay.reconnect(speakers[0])  # a new link: the relay must not link it to the old one
+    relay.pump()
+    talk(2)
     relay.advance(31.0)  # beacons
     codes.update(x.session.safety_code() for x in (mod, *others))
     assert any(isinstance(e, ChatReceived) and e.text == CHAT for e in listeners[1].events)
@@ -250,26 +254,10 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
     kinds_by_size: dict[int, set[str]] = {}
     for env, kind in cap.relay.kinds:
         kinds_by_size.setdefault(len(env.payload), set()).add(kind)
-    # A commit's author sends the same payload to everyone and to its own slot (spec §12.5).
-    echoes = 0
-    by_link: dict[int, set[bytes]] = {}
-    for link, e in cap.relay.up:
-        if e.type is EnvelopeType.CONTROL:
-            by_link.setdefault(id(link), set()).add(e.payload)
-    for link, e in cap.relay.up:
-        if (
-            e.type is EnvelopeType.UNICAST
-            and e.slot == link.slot
-            and e.payload in by_link.get(id(link), set())
-        ):
-            echoes += 1
     media = [(x, e) for x, e in cap.relay.up if e.type is EnvelopeType.MEDIA]
-    # a speaker proof starts with 0xFF, which no frame header can (spec §15.6)
+    # a speaker proof starts with 0xFF, which no wire frame can (spec §15.4.1)
     sent_media = [(x, e) for x, e in media if not speaker_proof.is_speaker_proof(e.payload)]
-    headers = [decode_header(e.payload) for _, e in sent_media]
-    counters: dict[int, list[int]] = {}
-    for (link, _), (_, ctr, _) in zip(sent_media, headers, strict=True):
-        counters.setdefault(id(link), []).append(ctr)
+    proofs = [(x, e) for x, e in media if speaker_proof.is_speaker_proof(e.payload)]
     return {
         "envelopes": len(envs),
         "types": dict(types),
@@ -281,11 +269,61 @@ def visible_metadata(cap: Capture) -> dict[str, object]:
         "reliable_sizes_all_padded": all(seal.is_payload_len(len(p)) for p in distinct),
         "repeated_hints": sum(n - 1 for n in prefixes.values()),
         "kinds_by_size": {n: sorted(k) for n, k in sorted(kinds_by_size.items())},
-        "commits_identified_by_self_echo": echoes,
+        "broadcasts_without_echo": _broadcasts_without_echo(cap),
+        "unicasts_to_own_slot": sum(
+            1 for x, e in cap.relay.up if e.type is EnvelopeType.UNICAST and e.slot == x.slot
+        ),
         "audio_frames": len(sent_media),
-        "speaker_proofs": len(media) - len(sent_media),
-        "audio_key_ids_seen": sorted({kid for kid, _, _ in headers}),
-        "audio_counters_in_clear_and_rising": all(c == sorted(c) for c in counters.values()),
+        "speaker_proofs": len(proofs),
+        "audio_first_bytes_below_0x80": all(e.payload[0] < 0x80 for _, e in sent_media),
+        "audio_first_byte_values_min": _fewest_values(sent_media, lambda p: p[0]),
+        "audio_counter_fields": _field_pattern(sent_media, 1, 5),
+        "proof_phase_byte_values_min": _fewest_values(proofs, lambda p: p[1]),
+        "proof_first_fields": _field_pattern(proofs, 2, 10),
+    }
+
+
+def _broadcasts_without_echo(cap: Capture) -> int:
+    """CONTROL broadcasts whose sender did not get its own copy back (spec §17.3)."""
+    echoed = Counter(
+        (id(to), e.payload) for to, e in cap.relay.down if e.type is EnvelopeType.CONTROL
+    )
+    sent = Counter((id(x), e.payload) for x, e in cap.relay.up if e.type is EnvelopeType.CONTROL)
+    return sum(max(0, n - echoed[k]) for k, n in sent.items())
+
+
+def _by_speaker(media: list[tuple[Link, Envelope]]) -> list[list[bytes]]:
+    """Each sending client's MEDIA payloads in order (across its reconnects)."""
+    out: dict[int, list[bytes]] = {}
+    for link, e in media:
+        out.setdefault(id(link), []).append(e.payload)
+    return list(out.values())
+
+
+def _fewest_values(media: list[tuple[Link, Envelope]], byte: Callable[[bytes], int]) -> int:
+    """The fewest distinct values one byte position takes over one speaker's payloads."""
+    return min(len({byte(p) for p in seq}) for seq in _by_speaker(media))
+
+
+def _field_pattern(media: list[tuple[Link, Envelope]], start: int, end: int) -> dict[str, float]:
+    """How a field read as a clear counter behaves over each speaker's payloads, in order.
+
+    A counter in clear repeats nothing, rises at every step and mostly by one;
+    a masked one repeats nothing, rises about half the time and never by one.
+    """
+    steps = rises = plus_one = repeats = 0
+    for seq in _by_speaker(media):
+        values = [int.from_bytes(p[start:end], "big") for p in seq]
+        repeats += len(values) - len(set(values))
+        for a, b in pairwise(values):
+            steps += 1
+            rises += b > a
+            plus_one += b == a + 1
+    return {
+        "steps": steps,
+        "rising_fraction": rises / steps,
+        "plus_one_steps": plus_one,
+        "repeats": repeats,
     }
 
 

@@ -18,19 +18,20 @@ they were added:
 
 A rule matches on what a relay knows about a delivery (:class:`Delivery`):
 recipient, sending client, envelope type, size, and ``what``, the relay's
-classification from what it can see (spec §20): ``"commit"`` (its author
-sends the same payload as a broadcast and as a UNICAST to its own slot, spec
-§12.5), ``"payload"`` (any other CONTROL or UNICAST payload: since payload
-version 2 nothing else tells them apart but their padded size), ``"notice"``
-(a relay notice), and for MEDIA ``"proof"`` (a speaker proof: its first
-byte, 0xFF, is one no frame header can start with, spec §15.6) or ``"media"``.
-An unknown ``what`` is an error, so a test cannot match on a class the relay
-cannot see.
+classification from what it can see (spec §20): ``"payload"`` (any CONTROL
+or UNICAST payload: nothing tells them apart but their padded size, and the
+relay echoes every broadcast to its sender, so not even a commit stands out,
+spec §17.3), ``"notice"`` (a relay notice), and for MEDIA ``"proof"`` (a
+speaker proof: its first byte, 0xFF, is one no wire frame can start with,
+spec §15.4.1) or ``"media"``.  An unknown ``what`` is an error, so a test
+cannot match on a class the relay cannot see.
 
 ``insider`` matches on the payload's kind as the *recipient* would open it
 (:func:`room.insider.kind_of`): what a relay would need the recipient's keys
-for.  ``tag`` is a sender-side label the test sets with :meth:`tagged`
-("everything the moderator sent while kicking"), which needs no guess at all.
+for.  ``authored`` matches on its kind as its *author* opened it when it
+sent it (``"commit"``: the relay would need the author's keys).  ``tag`` is
+a sender-side label the test sets with :meth:`tagged` ("everything the
+moderator sent while kicking"), which needs no guess at all.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from e2ee.room import speaker_proof
 from e2ee.room.events import Event
 
 _PAYLOAD_TYPES = (EnvelopeType.CONTROL, EnvelopeType.UNICAST)
-WHAT = frozenset({"commit", "payload", "notice", "media", "proof"})
+WHAT = frozenset({"payload", "notice", "media", "proof"})
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Delivery:
     tag: str | None  # the sender-side label, see HostileRelay.tagged
     what: str  # one of WHAT
     at: float  # relay clock when it was routed
+    authored: str | None = None  # the payload's kind as its author opened it (an insider's view)
 
 
 Match = Callable[[Delivery], bool]
@@ -92,12 +94,10 @@ class Rule:
             self.relay.rules.remove(self)
 
 
-def _classify(env: Envelope, commits: set[bytes]) -> str:
+def _classify(env: Envelope) -> str:
     if env.type is EnvelopeType.MEDIA:
         return "proof" if speaker_proof.is_speaker_proof(env.payload) else "media"
-    if env.type not in _PAYLOAD_TYPES:
-        return "notice"
-    return "commit" if env.payload in commits else "payload"
+    return "payload" if env.type in _PAYLOAD_TYPES else "notice"
 
 
 def insider_kind(d: Delivery) -> str | None:
@@ -118,7 +118,7 @@ class HostileRelay(Router):
         self.undecodable = 0  # rewritten envelopes a client's decoder would refuse
         self._source: Link | None = None
         self._tag: str | None = None
-        self._commits: set[bytes] = set()
+        self._authored: dict[bytes, str] = {}
         self._delayed: list[tuple[float, Delivery]] = []
         super().__init__(now, first_slot)
 
@@ -131,6 +131,7 @@ class HostileRelay(Router):
         types: Iterable[EnvelopeType] | None = None,
         what: Iterable[str] | None = None,
         insider: Iterable[str] | None = None,
+        authored: Iterable[str] | None = None,
         tag: str | None = None,
         when: Match | None = None,
     ) -> Match:
@@ -142,6 +143,7 @@ class HostileRelay(Router):
         if what_set is not None and not what_set <= WHAT:
             raise ValueError(f"a relay cannot see {sorted(what_set - WHAT)}; use insider=")
         kinds = None if insider is None else set(insider)
+        by_author = None if authored is None else set(authored)
 
         def pred(d: Delivery) -> bool:
             return (
@@ -150,6 +152,7 @@ class HostileRelay(Router):
                 and (type_set is None or d.env.type in type_set)
                 and (what_set is None or d.what in what_set)
                 and (kinds is None or insider_kind(d) in kinds)
+                and (by_author is None or d.authored in by_author)
                 and (tag is None or d.tag == tag)
                 and (when is None or when(d))
             )
@@ -262,19 +265,20 @@ class HostileRelay(Router):
             self._source = None
 
     def _route_envelopes(self, link: Link, envelopes: list[Envelope]) -> None:
-        self._note_commits(link, envelopes)
+        self._note_authored(link, envelopes)
         super()._route_envelopes(link, envelopes)
 
-    def _note_commits(self, link: Link, envelopes: list[Envelope]) -> None:
-        """A payload broadcast and also sent to the sender's own slot is a commit (§12.5)."""
-        own = link.slot
-        broadcast = {e.payload for e in envelopes if e.type is EnvelopeType.CONTROL}
+    def _note_authored(self, link: Link, envelopes: list[Envelope]) -> None:
+        """Each payload's kind as its author opens it now, before it is routed (insider)."""
         for e in envelopes:
-            if e.type is EnvelopeType.UNICAST and e.slot == own and e.payload in broadcast:
-                self._commits.add(e.payload)
+            if e.type in _PAYLOAD_TYPES and e.payload not in self._authored:
+                kind = kind_of(link.session, e.payload)
+                if kind is not None:
+                    self._authored[e.payload] = kind.name.lower()
 
     def _deliver(self, to: Link, env: Envelope) -> None:
-        d = Delivery(to, env, self._source, self._tag, _classify(env, self._commits), self.now)
+        authored = self._authored.get(env.payload)
+        d = Delivery(to, env, self._source, self._tag, _classify(env), self.now, authored)
         self.seen.append(d)
         for rule in list(self.rules):
             if not rule.match(d):

@@ -67,7 +67,7 @@ def test_chunks_with_mismatched_counts_are_counted_not_raised() -> None:
 def test_two_hundred_fifty_commits_released_in_reverse_order_are_applied() -> None:
     room = build(listeners=2)
     late, hand = room.listeners
-    hold = room.relay.withhold(to=late, what=["commit"])
+    hold = room.relay.withhold(to=late, authored=["commit"])
     for _ in range(125):
         hand.session.raise_hand()
         room.relay.pump()

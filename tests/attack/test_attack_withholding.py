@@ -75,8 +75,8 @@ def two_moderators() -> tuple:  # type: ignore[type-arg]
 
 def show_two_views(room, mod, m2, a, b):  # type: ignore[no-untyped-def]
     """Both moderators commit on one parent; ``a`` is shown one commit, ``b`` the other."""
-    room.relay.drop(src=mod, to={b, m2}, what=["commit"])
-    room.relay.drop(src=m2, to={a, mod}, what=["commit"])
+    room.relay.drop(src=mod, to={b, m2}, authored=["commit"])
+    room.relay.drop(src=m2, to={a, mod}, authored=["commit"])
     mod.session.invite_to_speak(a.session.me)
     m2.session.invite_to_speak(b.session.me)
     room.relay.pump()
@@ -95,15 +95,16 @@ def test_dropping_only_beacons_does_not_hide_a_split_view() -> None:
     """A relay that sees no kind byte can only drop everything a beacon might be.
 
     Beacons are 304 or 560 bytes on the wire (spec §14.1), as are most control
-    messages: the relay drops every payload of those sizes that is not a
-    commit.  That takes a raised hand with it, and nobody on either side of
-    the split is left unwarned.
+    messages and short commits, which the relay cannot tell apart either
+    (§20): once the split is made, it drops every payload of those sizes.
+    That takes a raised hand with it, and nobody on either side of the split
+    is left unwarned.
     """
     room, mod, m2, a, b = two_moderators()
     sizes = (304, 560)
+    show_two_views(room, mod, m2, a, b)
     beacon_sized = room.relay.drop(what=["payload"], when=lambda d: len(d.env.payload) in sizes)
     mark = len(room.relay.seen)
-    show_two_views(room, mod, m2, a, b)
     b.session.raise_hand()
     room.relay.pump()
     room.run(3 * mod.session.config.head_beacon + 1)
@@ -176,8 +177,9 @@ def test_a_kick_commit_withheld_from_one_listener_is_caught_up_by_sync() -> None
     with room.relay.tagged(room.moderator, "kick"):
         room.moderator.session.kick(victim.session.me)
     room.relay.pump()
-    assert {d.what for d in kick.held} == {"commit", "payload"}
-    inside = {kind_of(late.session, d.env.payload) for d in kick.held if d.what == "payload"}
+    assert {d.what for d in kick.held} == {"payload"}, "the relay sees no commit (§20)"
+    assert sorted(str(d.authored) for d in kick.held) == ["None", "commit"]
+    inside = {kind_of(late.session, d.env.payload) for d in kick.held if d.authored is None}
     assert inside == {seal.Kind.PAIRWISE}
     assert victim.session.me in late.session.members
     room.run(room.moderator.session.config.head_beacon + 3)  # a beacon shows it is behind

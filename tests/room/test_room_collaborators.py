@@ -436,7 +436,7 @@ def a_flush(box: Outbox, f: Founded) -> CommitFlush:
     return CommitFlush(SIGNER.public, box, f.chair, f.chain, f.keys, f.post)
 
 
-def test_queued_ops_go_out_as_one_commit_broadcast_and_to_our_own_slot() -> None:
+def test_queued_ops_go_out_as_one_commit_broadcast_echoed_to_us() -> None:
     box = Outbox(TAG, Counter())
     f = founded(box)
     flush = a_flush(box, f)
@@ -446,9 +446,9 @@ def test_queued_ops_go_out_as_one_commit_broadcast_and_to_our_own_slot() -> None
     flush.flush(SessionState.MEMBER, f.roster, None)
     assert sent(box) == [] and f.chair.queue  # no slot yet: our copy could not come back
     flush.flush(SessionState.MEMBER, f.roster, 1)
-    broadcast, own = sent(box)
+    (broadcast,) = sent(box)  # no copy to our own slot: the relay echoes it (spec §17.3)
     assert (broadcast.type, broadcast.slot) == (EnvelopeType.CONTROL, 0)
-    assert (own.type, own.slot, own.payload) == (EnvelopeType.UNICAST, 1, broadcast.payload)
+    assert box.echoes.returned(broadcast.payload)
     assert f.chair.inflight is not None and f.chair.inflight.commit.epoch == 1
     f.chair.queue_op(op_policy(Policy.OPEN))
     flush.flush(SessionState.MEMBER, f.roster, 1)
@@ -467,7 +467,7 @@ def test_a_rekey_commits_fresh_secret_goes_to_each_kept_member_with_a_known_slot
     f.slots.set(kicked.public, 9)
     f.chair.queue_op(op_remove(kicked.public, RemoveReason.KICKED))
     a_flush(box, f).flush(SessionState.MEMBER, f.roster, 1)
-    _, _, fresh = sent(box)
+    _, fresh = sent(box)
     assert (fresh.type, fresh.slot) == (EnvelopeType.UNICAST, 7)  # not the kicked, not the absent
     inflight = f.chair.inflight
     assert inflight is not None and inflight.fresh is not None

@@ -14,6 +14,7 @@ from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
 from .harness import Link
+from .insider import revealed
 from .test_room_robust_buffer import intercept
 from .test_room_robust_rekey import stage_room
 
@@ -79,13 +80,14 @@ def record_media(link: Link, now: Callable[[], float]) -> list[tuple[float, byte
     return seen
 
 
-def opens_with(keys: dict[int, bytes], room_id: bytes, speaker: bytes, frame: bytes) -> bool:
-    """Whether any of these epoch keys (all a removed member holds) opens the frame."""
-    counter = decode_header(frame)[1]
+def opens_with(keys: dict[int, bytes], room_id: bytes, speaker: bytes, wire: bytes) -> bool:
+    """Whether any of these epoch keys (all a removed member holds) opens the wire frame."""
     for epoch, k in keys.items():
+        key = SenderKey(epoch, epoch, room_keys.sender_base(k, speaker))
         rx = FrameReceiver(room_id=room_id, sender_id=speaker)
-        rx.add_key(SenderKey(epoch, epoch, room_keys.sender_base(k, speaker)), counter)
         try:
+            frame = revealed(key, wire)
+            rx.add_key(key, decode_header(frame)[1])
             rx.unprotect(frame, 0.0)
         except RemoteProtocolError:
             continue

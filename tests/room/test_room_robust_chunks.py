@@ -47,11 +47,14 @@ def test_two_pieces_of_one_transfer_with_different_counts_do_not_kill_a_joiner()
     assert s.state == "joining"
     tid = b"T" * 8
     # pieces 2/3 then 1/2: the old code saw len(parts) == 2 == count and read parts[0]
+    mod_slot = 0  # from the moderator's slot, not the joiner's own
     s.envelope_received(
-        Envelope(EnvelopeType.UNICAST, s.room_tag, 1, wire(invite, piece(tid, 2, 3, b"x"))), 0
+        Envelope(EnvelopeType.UNICAST, s.room_tag, mod_slot, wire(invite, piece(tid, 2, 3, b"x"))),
+        0,
     )
     s.envelope_received(
-        Envelope(EnvelopeType.UNICAST, s.room_tag, 1, wire(invite, piece(tid, 1, 2, b"y"))), 0
+        Envelope(EnvelopeType.UNICAST, s.room_tag, mod_slot, wire(invite, piece(tid, 1, 2, b"y"))),
+        0,
     )
     assert s.counters["malformed"] == 1
     assert s.state == "joining"

@@ -17,7 +17,7 @@ from e2ee.room.roster import RemoveReason, op_role
 from e2ee.sender_key import SenderKey
 
 from .harness import Link, Router, make_invite, new_identity, rng_for
-from .insider import kind_of
+from .insider import hidden, kind_of
 
 
 def room(n_listeners: int, policy: str = "open", seed: int = 0) -> tuple[Router, Link, list[Link]]:
@@ -164,11 +164,12 @@ def test_demoted_speaker_and_listener_audio_is_dropped_and_counted() -> None:
     # a forged sender: a's frame stamped with the speaker's slot fails authentication
     promote(r, mod, b)
     s = a.session
-    frame = sender_for(s, s.me).protect(b"forged")
+    tx = sender_for(s, s.me)
+    frame = hidden(tx.key, tx.protect(b"forged"))
     assert b.slot is not None
     mod.session.envelope_received(Envelope(EnvelopeType.MEDIA, s.room_tag, b.slot, frame), r.now)
     mod.session.handle_timer(r.now + mod.session.config.speaker_auth.hold)
-    assert mod.session.counters["audio_forged_unproven"] == 1  # no proof of b covers it
+    assert mod.session.counters["audio_rejected_auth"] == 1  # not under b's keys (§15.4.1)
     assert not of(mod, events.AudioReceived)
 
 

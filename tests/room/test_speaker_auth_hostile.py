@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from e2ee.envelope import Envelope, EnvelopeType
-from e2ee.frame import FrameSender
 from e2ee.room import RoomConfig, events, keys, speaker_proof
 from e2ee.room.events import ForgedAudio
 from e2ee.room.speaker_auth import STAGE_HOLD
@@ -18,30 +17,37 @@ from e2ee.sender_key import SenderKey
 from e2ee.sframe_header import decode_header
 
 from .harness import Link, Router, new_identity
+from .insider import Forger, counter_of, hidden_proof, revealed
 from .test_room_robust_rekey import stage_room
 
 FRAME = 0.02
 HOLD = RoomConfig(speaker_auth=STAGE_HOLD)
 
 
-def forger(insider: Link, victim: bytes, counter: int) -> FrameSender:
-    """A frame sender in ``victim``'s name under keys the insider holds (spec §15.4)."""
+def victim_key(insider: Link, victim: bytes) -> SenderKey:
+    """``victim``'s sender key at the insider's epoch (spec §15.4)."""
     s = insider.session
     epoch = s.epoch
-    key = SenderKey(epoch, epoch, keys.sender_base(s._keys.epoch_keys[epoch], victim))
-    return FrameSender(key, room_id=s.room_id, sender_id=victim, next_counter=counter)
+    return SenderKey(epoch, epoch, keys.sender_base(s._keys.epoch_keys[epoch], victim))
+
+
+def forger(insider: Link, victim: bytes, counter: int) -> Forger:
+    """Wire frames in ``victim``'s name under keys the insider holds (spec §15.4)."""
+    return Forger(victim_key(insider, victim), insider.session.room_id, victim, counter)
 
 
 def forged_proof(insider: Link, seed: int, victim: bytes, frames: list[bytes]) -> bytes:
-    """A proof the insider signs itself, encrypted under the victim's proof key."""
+    """A proof the insider signs itself over wire ``frames``, under the victim's keys."""
     s = insider.session
-    base = keys.sender_base(s._keys.epoch_keys[s.epoch], victim)
-    first = decode_header(frames[0])[1]
-    digests = [speaker_proof.frame_digest(f) for f in frames]
+    key = victim_key(insider, victim)
+    clear = [revealed(key, f) for f in frames]
+    first = decode_header(clear[0])[1]
+    digests = [speaker_proof.frame_digest(f) for f in clear]
     ident = new_identity(seed)
-    return speaker_proof.make_proof(
-        ident, keys.proof_key(base), s.room_id, s.epoch, first, digests, 1
+    proof = speaker_proof.make_proof(
+        ident, keys.proof_key(key.secret), s.room_id, s.epoch, first, digests, 1
     )
+    return hidden_proof(key, proof)
 
 
 def stamp(r: Router, to: Link, slot: int, payload: bytes) -> None:
@@ -123,10 +129,10 @@ def test_a_speaker_sending_different_audio_to_two_members_under_one_proof_is_det
     epoch = speaker.epoch
     key = SenderKey(epoch, epoch, keys.sender_base(speaker._keys.epoch_keys[epoch], speaker.me))
     # the speaker (with a relay) gives b another frame for counter 4 than everybody else
-    other_audio = FrameSender(key, room_id=speaker.room_id, sender_id=speaker.me, next_counter=4)
-    swapped = other_audio.protect(b"something else")
+    swapped = Forger(key, speaker.room_id, speaker.me, 4).protect(b"something else")
+
     def swap_frame_4(p: bytes) -> bytes:
-        return swapped if not speaker_proof.is_speaker_proof(p) and decode_header(p)[1] == 4 else p
+        return swapped if counter_of(key, p) == 4 else p
 
     rewrite_media(b, swap_frame_4)
     t0 = r.now
