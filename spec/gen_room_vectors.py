@@ -18,7 +18,9 @@ from typing import Any
 from e2ee.canonical import Value
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, keys, seal
+from e2ee.room.authority import verify_proof
 from e2ee.room.commit import (
+    Commit,
     key_confirmation,
     sign_commit,
     sign_snapshot,
@@ -32,12 +34,14 @@ from e2ee.room.roster import (
     Role,
     RosterState,
     op_add,
+    op_deputy,
     op_hand,
     op_policy,
     op_remove,
     op_role,
 )
 from e2ee.room.safety import room_safety_code
+from e2ee.room.succession import take_over_ops
 
 
 class Stream:
@@ -57,6 +61,81 @@ class Stream:
 
 def h(b: bytes) -> str:
     return b.hex()
+
+
+def commit_case(name: str, c: Commit, previous_key: bytes, fresh: bytes = b"") -> dict[str, Any]:
+    """A commit as a vector case: every input and output in hex (spec §12.3)."""
+    return {
+        "name": name,
+        "epoch": c.epoch,
+        "parent": h(c.parent),
+        "signer": h(c.signer),
+        "ops": [[h(x) if isinstance(x, bytes) else x for x in op] for op in c.ops],
+        "rekey": c.rekey,
+        "previous_key": h(previous_key),
+        "fresh": h(fresh),
+        "key_confirm": h(c.key_confirm),
+        "body": h(c.body),
+        "signature": h(c.signature),
+        "head": h(c.head),
+        "commit": h(c.encode()),
+    }
+
+
+def deputy_vectors(
+    seeds: tuple[bytes, bytes], m_sess: bytes, room_id: bytes, genesis: Commit, k0: bytes
+) -> dict[str, Any]:
+    """The founder admits Bob and names him deputy; Bob takes the chair (§12.2, §12.8, §13.2)."""
+    founder, member = IdentityKey(seeds[0]), IdentityKey(seeds[1])
+    add = op_add(member.public, m_sess, "Bob", Role.LISTENER)
+    named = sign_commit(
+        founder,
+        room_id,
+        1,
+        genesis.head,
+        [add, op_deputy(member.public)],
+        False,
+        key_confirm=key_confirmation(k0, b""),
+    )
+
+    def take_over_after(parent: Commit) -> Commit:
+        previous = keys.next_epoch_key(k0, parent.head)
+        ops = take_over_ops(member.public)
+        confirm = key_confirmation(previous, b"")
+        return sign_commit(member, room_id, 2, parent.head, ops, False, key_confirm=confirm)
+
+    take = take_over_after(named)
+    # the same take-over on a commit that named nobody: no proof can reach Bob
+    plain = sign_commit(
+        founder, room_id, 1, genesis.head, [add], False, key_confirm=key_confirmation(k0, b"")
+    )
+    forged = take_over_after(plain)
+    state = RosterState(Policy.KNOCK)
+    state.apply_ops(list(genesis.ops))
+    state.apply_ops(list(named.ops))
+    body = snapshot_body(room_id, 1, named.head, state)
+    deputy_proof = (named.encode(),)
+    promotion_proof = (named.encode(), take.encode())
+    verify_proof(founder.public, room_id, member.public, deputy_proof, deputy=True)
+    verify_proof(founder.public, room_id, member.public, promotion_proof)
+    return {
+        "description": (
+            "Deputy and take-over (spec §12.2, §12.8, §13.2): the founder's commit of epoch 1 "
+            "admits Bob and names him deputy; Bob's commit of epoch 2 promotes himself"
+        ),
+        "founder_seed": h(seeds[0]),
+        "member_seed": h(seeds[1]),
+        "room_id": h(room_id),
+        "genesis_head": h(genesis.head),
+        "cases": [
+            commit_case("named", named, k0),
+            commit_case("take_over", take, keys.next_epoch_key(k0, named.head)),
+        ],
+        "snapshot_body": h(body),
+        "deputy_proof": [h(c) for c in deputy_proof],
+        "promotion_proof": [h(c) for c in promotion_proof],
+        "invalid_promotion_proof": [h(plain.encode()), h(forged.encode())],
+    }
 
 
 def main() -> int:
@@ -99,21 +178,7 @@ def main() -> int:
         "founder_seed": h(founder_seed),
         "room_id": h(room_id),
         "cases": [
-            {
-                "name": name,
-                "epoch": c.epoch,
-                "parent": h(c.parent),
-                "signer": h(c.signer),
-                "ops": [[h(x) if isinstance(x, bytes) else x for x in op] for op in c.ops],
-                "rekey": c.rekey,
-                "previous_key": h(confirm_inputs[c.epoch][0]),
-                "fresh": h(confirm_inputs[c.epoch][1]),
-                "key_confirm": h(c.key_confirm),
-                "body": h(c.body),
-                "signature": h(c.signature),
-                "head": h(c.head),
-                "commit": h(c.encode()),
-            }
+            commit_case(name, c, *confirm_inputs[c.epoch])
             for name, c in (("genesis", genesis), ("add_and_hand", add), ("kick", kick))
         ],
     }
@@ -316,6 +381,7 @@ def main() -> int:
         },
     }
     safety = safety_vectors(room_id, genesis_ops, add_ops, member.public)
+    deputy = deputy_vectors((founder_seed, member_seed), m_sess.public, room_id, genesis, k0)
     out.mkdir(parents=True, exist_ok=True)
     for name, data in (
         ("room_commits", commits),
@@ -323,6 +389,7 @@ def main() -> int:
         ("room_keys", key_vectors),
         ("room_payloads", payloads),
         ("room_safety_code", safety),
+        ("room_deputy", deputy),
     ):
         (out / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     return 0

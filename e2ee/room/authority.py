@@ -5,9 +5,16 @@ form, spec §12.3), ``0 <= n <= MAX_PROOF_COMMITS``:
 
 * ``n = 0``: ``M`` is the founder (the invite's ``founder_identity``);
 * otherwise ``c_1`` is signed by the founder, each ``c_{i+1}`` is signed by an
-  identity that ``c_i`` promotes, ``c_n`` promotes ``M``, and the commits'
-  epochs strictly increase.  A commit *promotes* ``x`` if one of its ops is
-  ``ROLE(x, 2)`` or ``ADD(x, _, _, 2)``.
+  identity that ``c_i`` promotes or names deputy, ``c_n`` promotes ``M``, and
+  the commits' epochs strictly increase.  A commit *promotes* ``x`` if one of
+  its ops is ``ROLE(x, 2)`` or ``ADD(x, _, _, 2)``; it *names* ``x`` deputy if
+  its last ``DEPUTY`` op is ``DEPUTY(x)`` (spec §12.8).  A deputy's take-over
+  commit ``ROLE(x, 2)`` signed by ``x`` promotes its signer like any other.
+
+A *deputy proof* for the roster's deputy ``D`` is the same chain except that
+``c_n`` names ``D`` deputy: a snapshot carries it so that a member admitted
+after the naming can verify ``D``'s take-over, and ``D`` can prove its
+authority to joiners afterwards.
 
 The commits are the room's own signed history, so a proof needs no new
 signature and costs ``n`` Ed25519 verifications, whatever the room's size.  A
@@ -50,13 +57,32 @@ def promoted_by(commit: Commit) -> set[bytes]:
     return out
 
 
+def named_deputy(commit: Commit) -> bytes | None:
+    """The identity a commit's last ``DEPUTY`` op names (spec §12.8), or None."""
+    named = None
+    for op in commit.ops:
+        if op[0] == OpCode.DEPUTY:
+            named = _id(op[1])
+    return named
+
+
 def _id(value: Value) -> bytes:
     assert isinstance(value, bytes)
     return value
 
 
-def verify_proof(founder: bytes, room_id: bytes, moderator: bytes, proof: Sequence[bytes]) -> None:
+def verify_proof(
+    founder: bytes,
+    room_id: bytes,
+    moderator: bytes,
+    proof: Sequence[bytes],
+    *,
+    deputy: bool = False,
+) -> None:
     """Raise unless ``proof`` chains from ``founder`` to ``moderator`` (spec §13.2).
+
+    With ``deputy`` the last commit must name ``moderator`` deputy instead of
+    promoting it (a deputy proof, spec §12.8).
 
     UNAUTHORIZED for a broken chain, DecryptionFailed for a bad commit
     signature, MALFORMED / TOO_LARGE for a bad encoding.
@@ -68,10 +94,16 @@ def verify_proof(founder: bytes, room_id: bytes, moderator: bytes, proof: Sequen
         raise _unauthorized("empty proof for someone other than the founder")
     holder, last_epoch = founder, -1
     for i, commit in enumerate(commits):
-        target = commits[i + 1].signer if i + 1 < len(commits) else moderator
+        last = i + 1 == len(commits)
+        target = moderator if last else commits[i + 1].signer
         if commit.signer != holder or commit.epoch <= last_epoch:
             raise _unauthorized("proof does not chain")
-        if target not in promoted_by(commit):
+        named = named_deputy(commit) == target
+        if last and deputy:
+            linked = named
+        else:
+            linked = target in promoted_by(commit) or (named and not last)
+        if not linked:
             raise _unauthorized("proof link does not promote the next signer")
         holder, last_epoch = target, commit.epoch
 
@@ -106,15 +138,17 @@ class Authority:
     """The promotion proofs of the current moderators (spec §13.2).
 
     Fed every applied commit (:meth:`observe`) and the proofs a welcome's
-    snapshot carries (:meth:`install`); owns no other state.
+    snapshot carries (:meth:`install`); besides, it keeps the deputy proof of
+    the member last named deputy (spec §12.8).
     """
 
-    __slots__ = ("_founder", "_proofs", "_room_id")
+    __slots__ = ("_deputy", "_founder", "_proofs", "_room_id")
 
     def __init__(self, founder: bytes, room_id: bytes) -> None:
         self._founder = founder
         self._room_id = room_id
         self._proofs: dict[bytes, Proof] = {}
+        self._deputy: tuple[bytes, Proof] | None = None
 
     def proof_of(self, member: bytes) -> Proof | None:
         """``member``'s proof: empty for the founder, None if unknown."""
@@ -125,6 +159,8 @@ class Authority:
     def observe(self, commit: Commit) -> None:
         """Update proofs for an applied commit: promotions extend the signer's (§13.2)."""
         base = self.proof_of(commit.signer)
+        if base is None and self._deputy is not None and self._deputy[0] == commit.signer:
+            base = self._deputy[1]  # a deputy's take-over (spec §12.8)
         promoted = promoted_by(commit)
         for op in commit.ops:
             code = op[0]
@@ -136,26 +172,44 @@ class Authority:
         for mid in promoted:
             if mid != self._founder:
                 self._proofs[mid] = (*base, raw)
+        named = named_deputy(commit)
+        if named is not None:
+            self._deputy = (named, (*base, raw))
 
-    def install(self, entries: Iterable[tuple[bytes, Proof]], moderators: set[bytes]) -> None:
-        """Replace the proofs with verified ``entries`` of current ``moderators`` (spec §13.5).
+    def install(
+        self,
+        entries: Iterable[tuple[bytes, Proof]],
+        moderators: set[bytes],
+        deputy: bytes | None = None,
+    ) -> None:
+        """Replace the proofs with verified ``entries`` of current ``moderators`` and
+        the ``deputy`` (spec §12.8, §13.5).
 
         Raises (and keeps the old proofs) if any entry does not verify.
         """
         proofs: dict[bytes, Proof] = {}
+        named: tuple[bytes, Proof] | None = None
         for mid, proof in entries:
-            if mid not in moderators:
+            is_deputy = mid == deputy and mid not in moderators
+            if mid not in moderators and not is_deputy:
                 raise _unauthorized("proof for a non-moderator")
-            verify_proof(self._founder, self._room_id, mid, proof)
-            if mid != self._founder:
+            verify_proof(self._founder, self._room_id, mid, proof, deputy=is_deputy)
+            if is_deputy:
+                named = (mid, proof)
+            elif mid != self._founder:
                 proofs[mid] = proof
-        self._proofs = proofs  # all or nothing
+        self._proofs, self._deputy = proofs, named  # all or nothing
 
-    def entries(self, moderators: Iterable[bytes]) -> list[Value]:
-        """``[[moderator_id, proof], ...]`` for the given moderators with a known proof."""
+    def entries(self, moderators: Iterable[bytes], deputy: bytes | None = None) -> list[Value]:
+        """``[[id, proof], ...]`` for the given moderators with a known proof, then the
+        ``deputy``'s deputy proof if known (spec §12.6, §12.8)."""
         out: list[Value] = []
         for mid in moderators:
             proof = self.proof_of(mid)
             if proof is not None and len(out) < MAX_AUTHORITY_ENTRIES:
                 out.append([mid, encode_proof(proof)])
+        held = self._deputy
+        if deputy is not None and held is not None and held[0] == deputy:
+            if len(out) < MAX_AUTHORITY_ENTRIES:
+                out.append([deputy, encode_proof(held[1])])
         return out

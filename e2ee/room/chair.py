@@ -45,6 +45,7 @@ from e2ee.room.roster import (
     op_add,
     op_policy,
 )
+from e2ee.room.succession import deputy_op
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_ASKED, SyncPacer
 
 Rng = Callable[[int], bytes]
@@ -138,6 +139,9 @@ class Chair:
         del self.queue[:MAX_OPS_PER_COMMIT]
         if not ops:
             return None
+        deputy = deputy_op(roster, ops)  # named in the commit that changes it (spec §12.8)
+        if deputy is not None and len(ops) < MAX_OPS_PER_COMMIT:
+            ops.append(deputy)
         rekey = any(op[0] == OpCode.REMOVE for op in ops)
         fresh = self._rng(32) if rekey else None
         confirm = key_confirmation(epoch_key, fresh or b"")
@@ -235,7 +239,7 @@ class Chair:
         """Our snapshot of ``epoch`` with the moderators' proofs (spec §12.6, §13.2), cached."""
         if self._snapshot is None or self._snapshot[0] != epoch:
             body = snapshot_body(self._room_id, epoch, head, roster)
-            proofs = authority.entries(roster.moderators())
+            proofs = authority.entries(roster.moderators(), roster.deputy)
             signed = sign_snapshot(self._identity, self._room_id, body, proofs)
             self._snapshot = (epoch, signed)
         return self._snapshot[1]

@@ -56,6 +56,13 @@ class RoleChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ChairTaken(Event):
+    """The deputy promoted itself: every moderator was gone (spec §12.8)."""
+
+    member: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class HandQueueChanged(Event):
     queue: tuple[bytes, ...]
 

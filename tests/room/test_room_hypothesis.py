@@ -58,7 +58,8 @@ def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
             actor._send_control(ControlType.MUTE_REQUEST, [target])
         elif name == "forge_hand":
             actor._send_control(ControlType.HAND, [True])
-        elif name == "forge_commit":  # any member signs a commit promoting itself
+        elif name == "forge_commit":  # any member signs a commit promoting itself:
+            # the roster's deputy may (a take-over, spec §12.8), nobody else
             forged = sign_commit(
                 actor._identity,
                 actor.room_id,
@@ -74,6 +75,8 @@ def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
                     seal.Kind.COMMIT, key, actor.room_id, actor.epoch, forged.encode(), actor._rng
                 )
                 actor._send(EnvelopeType.CONTROL, 0, payload)
+                if actor.slot is not None:  # its own copy, in relay order, as a chair sends
+                    actor._send(EnvelopeType.UNICAST, actor.slot, payload)
         elif name == "promote_moderator":
             roster = actor._require_moderator()
             if roster.role_of(target) not in (None, Role.MODERATOR):
