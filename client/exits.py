@@ -21,6 +21,10 @@ NOT_ADMITTED = 5
 ``--duration`` ran out while waiting at the door."""
 
 IDENTITY_IN_USE_LINE = "this identity joined from another client; you were disconnected"
+IDENTITY_IN_ROOM_LINE = (
+    "this identity is already in the room from another client, as its moderator: "
+    "this client stops (give each person their own --home or HUSHROOM_HOME)"
+)
 
 TABLE = (
     (OK, "left the room, or the room ended"),

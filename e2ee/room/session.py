@@ -95,6 +95,7 @@ from e2ee.room.events import (
     Admitted,
     Denied,
     Event,
+    IdentityInRoom,
     JoinRequested,
     KeysRotated,
     RecordingChanged,
@@ -285,6 +286,11 @@ class RoomSession:
         if self.roster is None or self._state is not SessionState.MEMBER:
             return None
         return suggested_successor(self.roster, self.me)
+
+    @property
+    def deputy(self) -> bytes | None:
+        """Who takes the chair if every moderator is gone (spec §12.8)."""
+        return self.roster.deputy if self.roster is not None else None
 
     @property
     def hand_queue(self) -> tuple[bytes, ...]:
@@ -977,7 +983,9 @@ class RoomSession:
             return
         kind, fields = admission.decode_admission(pt)
         if kind is admission.AdmissionType.OFFER:
-            if self._state is SessionState.JOINING:
+            if self._state is SessionState.JOINING and self._joiner.offered_by_self(fields):
+                self._events.append(IdentityInRoom())  # not answered: it would replace nobody
+            elif self._state is SessionState.JOINING:
                 answer = self._joiner.answer(fields)
                 if answer is not None:
                     self._send_unicast(src, self._seal_admission(answer))
@@ -1228,9 +1236,12 @@ class RoomSession:
         """Moderator: end the room for everyone (spec §14.4)."""
         self._moderator_action(actions.end_room(self._require_moderator()))
 
-    def leave(self) -> None:
-        """Leave the room: tell the moderators, then leave the relay room (spec §14.4)."""
-        actions.check_leave(self._require_member(), self.me)
+    def leave(self, *, to_deputy: bool = False) -> None:
+        """Leave the room: tell the moderators, then leave the relay room (spec §14.4).
+
+        The last moderator may leave only ``to_deputy``: the deputy takes the chair
+        when it hears the LEAVE (spec §12.8)."""
+        actions.check_leave(self._require_member(), self.me, to_deputy)
         self._send_control(ControlType.LEAVE, [])
         self._send(EnvelopeType.LEAVE, 0, b"")
         self._move(SessionState.LEFT)

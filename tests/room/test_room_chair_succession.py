@@ -9,11 +9,13 @@ and the new chair admits, re-keys and proves its authority back to the founder.
 
 from __future__ import annotations
 
+import pytest
+
 from e2ee.envelope import Envelope, EnvelopeType
+from e2ee.errors import LocalProtocolError
 from e2ee.room import Role, RoomConfig, RoomSession, seal
 from e2ee.room.authority import verify_proof
 from e2ee.room.commit import key_confirmation, sign_commit
-from e2ee.room.control import ControlType
 from e2ee.room.events import ChairTaken, KeysRotated, MemberLeft, SecurityAlert
 from e2ee.room.roster import RemoveReason, op_role
 
@@ -187,8 +189,9 @@ def test_the_moderator_returning_after_the_take_over_finds_one_chain() -> None:
 def test_the_last_moderator_leaving_without_a_moderator_hands_the_chair_to_the_deputy() -> None:
     r, mod, members = room(2)
     deputy = deputy_of(mod, members)
-    mod.session._send_control(ControlType.LEAVE, [])  # what "leave without a moderator" sends
-    mod.session._send(EnvelopeType.LEAVE, 0, b"")
+    with pytest.raises(LocalProtocolError):
+        mod.session.leave()  # the last moderator: not by accident
+    mod.session.leave(to_deputy=True)
     r.pump()
     assert deputy.session.role is Role.MODERATOR, "a signed LEAVE needs no absence timeout"
     r.advance(CONFIG.leave_debounce + 0.1)
