@@ -15,7 +15,8 @@ USAGE = 2
 REMOVED = 3
 """Removed, banned, or entry denied by a moderator."""
 IDENTITY_IN_USE = 4
-"""This identity joined the room from another client; this one was disconnected."""
+"""This identity joined the room from another client; this one was disconnected
+(or: it moderates the room from another client, so this one stops)."""
 NOT_ADMITTED = 5
 """Never admitted: no moderator answered (the room has ended or is not open), or
 ``--duration`` ran out while waiting at the door."""

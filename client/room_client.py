@@ -488,7 +488,7 @@ class RoomClient:
         self.ended = True
 
     def _leave_to_deputy(self) -> None:
-        """The last moderator leaves on purpose: the deputy takes the chair (spec §12.8)."""
+        """The last moderator leaves on purpose: the deputy takes the chair (spec §12.2)."""
         room, deputy = self.room, self.room.deputy
         if deputy is None:  # nobody named yet: the room waits for a moderator to rejoin
             self.log("leaving without a moderator: nobody can admit or re-key until one rejoins")
@@ -628,5 +628,5 @@ class RoomClient:
 
     def leave(self, anyway: bool = False) -> None:
         """Leave the room (say goodbye, then stop); ``anyway``: as the last moderator
-        too, leaving the chair to the deputy (``leave anyway``, spec §12.8)."""
+        too, leaving the chair to the deputy (``leave anyway``, spec §12.2)."""
         self.perform(Action(Kind.LEAVE, "anyway" if anyway else None))

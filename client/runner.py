@@ -87,7 +87,7 @@ async def run_client(
 
     ``done`` receives the client (for the exit status).  After ``duration``
     seconds the client leaves as ``leave anyway`` does: the last moderator of
-    an occupied room leaves the chair to the room's deputy (spec §12.8).
+    an occupied room leaves the chair to the room's deputy (spec §12.2).
     """
     client = make_client()
     done.append(client)

@@ -85,7 +85,7 @@ def commit_case(name: str, c: Commit, previous_key: bytes, fresh: bytes = b"") -
 def deputy_vectors(
     seeds: tuple[bytes, bytes], m_sess: bytes, room_id: bytes, genesis: Commit, k0: bytes
 ) -> dict[str, Any]:
-    """The founder admits Bob and names him deputy; Bob takes the chair (§12.2, §12.8, §13.2)."""
+    """The founder admits Bob and names him deputy; Bob takes the chair (§12.2, §13.2)."""
     founder, member = IdentityKey(seeds[0]), IdentityKey(seeds[1])
     add = op_add(member.public, m_sess, "Bob", Role.LISTENER)
     named = sign_commit(
@@ -120,7 +120,7 @@ def deputy_vectors(
     verify_proof(founder.public, room_id, member.public, promotion_proof)
     return {
         "description": (
-            "Deputy and take-over (spec §12.2, §12.8, §13.2): the founder's commit of epoch 1 "
+            "Deputy and take-over (spec §12.2, §13.2): the founder's commit of epoch 1 "
             "admits Bob and names him deputy; Bob's commit of epoch 2 promotes himself"
         ),
         "founder_seed": h(seeds[0]),

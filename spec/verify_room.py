@@ -173,7 +173,7 @@ def _commit_fields(raw: bytes) -> tuple[list[Any], bool]:
 def proof_holds(
     founder: bytes, room_id: bytes, target: bytes, proof: list[bytes], deputy: bool
 ) -> bool:
-    """Spec §13.2 with §12.8: c_1 by the founder; each c_{i+1} signed by an identity c_i
+    """Spec §13.2 with §12.2: c_1 by the founder; each c_{i+1} signed by an identity c_i
     promotes or names deputy; c_n promotes ``target`` (names it deputy for a deputy proof)."""
     holder, last_epoch = founder, -1
     for i, raw in enumerate(proof):
@@ -197,7 +197,7 @@ def proof_holds(
 
 
 def check_deputy(c: Checker, v: dict[str, Any]) -> None:
-    """DEPUTY op, the deputy's take-over and the proofs through it (spec §12.2, §12.8, §13.2)."""
+    """DEPUTY op, the deputy's take-over and the proofs through it (spec §12.2, §13.2)."""
     f_seed, m_seed, room_id = x(v["founder_seed"]), x(v["member_seed"]), x(v["room_id"])
     parent = x(v["genesis_head"])
     signers = {"named": f_seed, "take_over": m_seed}

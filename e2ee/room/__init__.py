@@ -34,7 +34,7 @@ Denied, IdentityInRoom (a moderator with our own identity offered us admission: 
 client of ours moderates the room), MemberJoined(member, display_name, role),
 MemberLeft(member, reason),
 RoleChanged(member, old, new), ChairTaken(member) (the deputy took the chair: every
-moderator was gone, spec §12.8), HandQueueChanged(queue), InvitedToSpeak,
+moderator was gone, spec §12.2), HandQueueChanged(queue), InvitedToSpeak,
 AudioReceived(member, seq, opus), ChatReceived(member, text), MuteRequested(by),
 RecordingChanged(member, on) (``MemberView.recording`` holds the current mark),
 LossReported(member, loss_permille) (a stage member lost that share of our frames),

@@ -8,7 +8,7 @@ form, spec §12.3), ``0 <= n <= MAX_PROOF_COMMITS``:
   identity that ``c_i`` promotes or names deputy, ``c_n`` promotes ``M``, and
   the commits' epochs strictly increase.  A commit *promotes* ``x`` if one of
   its ops is ``ROLE(x, 2)`` or ``ADD(x, _, _, 2)``; it *names* ``x`` deputy if
-  its last ``DEPUTY`` op is ``DEPUTY(x)`` (spec §12.8).  A deputy's take-over
+  its last ``DEPUTY`` op is ``DEPUTY(x)`` (spec §12.2).  A deputy's take-over
   commit ``ROLE(x, 2)`` signed by ``x`` promotes its signer like any other.
 
 A *deputy proof* for the roster's deputy ``D`` is the same chain except that
@@ -58,7 +58,7 @@ def promoted_by(commit: Commit) -> set[bytes]:
 
 
 def named_deputy(commit: Commit) -> bytes | None:
-    """The identity a commit's last ``DEPUTY`` op names (spec §12.8), or None."""
+    """The identity a commit's last ``DEPUTY`` op names (spec §12.2), or None."""
     named = None
     for op in commit.ops:
         if op[0] == OpCode.DEPUTY:
@@ -82,7 +82,7 @@ def verify_proof(
     """Raise unless ``proof`` chains from ``founder`` to ``moderator`` (spec §13.2).
 
     With ``deputy`` the last commit must name ``moderator`` deputy instead of
-    promoting it (a deputy proof, spec §12.8).
+    promoting it (a deputy proof, spec §12.2).
 
     UNAUTHORIZED for a broken chain, DecryptionFailed for a bad commit
     signature, MALFORMED / TOO_LARGE for a bad encoding.
@@ -139,7 +139,7 @@ class Authority:
 
     Fed every applied commit (:meth:`observe`) and the proofs a welcome's
     snapshot carries (:meth:`install`); besides, it keeps the deputy proof of
-    the member last named deputy (spec §12.8).
+    the member last named deputy (spec §12.2).
     """
 
     __slots__ = ("_deputy", "_founder", "_proofs", "_room_id")
@@ -160,7 +160,7 @@ class Authority:
         """Update proofs for an applied commit: promotions extend the signer's (§13.2)."""
         base = self.proof_of(commit.signer)
         if base is None and self._deputy is not None and self._deputy[0] == commit.signer:
-            base = self._deputy[1]  # a deputy's take-over (spec §12.8)
+            base = self._deputy[1]  # a deputy's take-over (spec §12.2)
         promoted = promoted_by(commit)
         for op in commit.ops:
             code = op[0]
@@ -183,7 +183,7 @@ class Authority:
         deputy: bytes | None = None,
     ) -> None:
         """Replace the proofs with verified ``entries`` of current ``moderators`` and
-        the ``deputy`` (spec §12.8, §13.5).
+        the ``deputy`` (spec §12.2, §13.5).
 
         Raises (and keeps the old proofs) if any entry does not verify.
         """
@@ -202,7 +202,7 @@ class Authority:
 
     def entries(self, moderators: Iterable[bytes], deputy: bytes | None = None) -> list[Value]:
         """``[[id, proof], ...]`` for the given moderators with a known proof, then the
-        ``deputy``'s deputy proof if known (spec §12.6, §12.8)."""
+        ``deputy``'s deputy proof if known (spec §12.6, §12.2)."""
         out: list[Value] = []
         for mid in moderators:
             proof = self.proof_of(mid)

@@ -139,7 +139,7 @@ class Chair:
         del self.queue[:MAX_OPS_PER_COMMIT]
         if not ops:
             return None
-        deputy = deputy_op(roster, ops)  # named in the commit that changes it (spec §12.8)
+        deputy = deputy_op(roster, ops)  # named in the commit that changes it (spec §12.2)
         if deputy is not None and len(ops) < MAX_OPS_PER_COMMIT:
             ops.append(deputy)
         rekey = any(op[0] == OpCode.REMOVE for op in ops)

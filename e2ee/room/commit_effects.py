@@ -112,7 +112,7 @@ def commit_effects(
                     out.append(MyRole(new.role))
                 if new.role is Role.MODERATOR and old.role is not Role.MODERATOR:
                     out.append(Promoted(mid))
-                    if commit.signer == mid:  # only a deputy's take-over (spec §12.8)
+                    if commit.signer == mid:  # only a deputy's take-over (spec §12.2)
                         out.append(ChairTaken(mid))
         elif code == OpCode.INVITE and mid == me and op[2]:
             out.append(InvitedToSpeak())

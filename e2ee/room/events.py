@@ -63,7 +63,7 @@ class IdentityInRoom(Event):
 
 @dataclass(frozen=True, slots=True)
 class ChairTaken(Event):
-    """The deputy promoted itself: every moderator was gone (spec §12.8)."""
+    """The deputy promoted itself: every moderator was gone (spec §12.2)."""
 
     member: bytes
 

@@ -117,7 +117,7 @@ def op_policy(policy: Policy) -> Op:
 
 
 def op_deputy(member_id: bytes) -> Op:
-    """``[8, id]``: ``id`` takes the chair if every moderator is gone (spec §12.2, §12.8)."""
+    """``[8, id]``: ``id`` takes the chair if every moderator is gone (spec §12.2)."""
     return (OpCode.DEPUTY.value, member_id)
 
 
@@ -204,7 +204,7 @@ class RosterState:
         self.kicked: set[bytes] = set()
         self.policy = policy
         self.ended = False
-        #: the member named by DEPUTY that may take the chair (spec §12.8), or None
+        #: the member named by DEPUTY that may take the chair (spec §12.2), or None
         self.deputy: bytes | None = None
 
     # -- queries -----------------------------------------------------------

@@ -289,7 +289,7 @@ class RoomSession:
 
     @property
     def deputy(self) -> bytes | None:
-        """Who takes the chair if every moderator is gone (spec §12.8)."""
+        """Who takes the chair if every moderator is gone (spec §12.2)."""
         return self.roster.deputy if self.roster is not None else None
 
     @property
@@ -449,13 +449,13 @@ class RoomSession:
         owner = self._slots.release(slot)
         if owner is None or owner == self.me or self.slot is None or self.roster is None:
             return
-        deputy = self.roster.deputy == self.me and self.roster.is_moderator(owner)  # §12.8
+        deputy = self.roster.deputy == self.me and self.roster.is_moderator(owner)  # §12.2
         if owner in self.roster.members and (deputy or self._is_chair()):
             self._absence.start(owner, self._now)
             self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=slot)
 
     def _take_over_if_gone(self, leaving: bytes | None = None) -> bool:
-        """Deputy: no moderator is left (``leaving`` said it leaves), so take the chair (§12.8)."""
+        """Deputy: no moderator is left (``leaving`` said it leaves), so take the chair (§12.2)."""
         assert self.roster is not None
         if not succession.may_take_over(self.roster, self.me, self._may_be_here, leaving):
             return False
@@ -733,7 +733,7 @@ class RoomSession:
 
     def _refresh_delivery(self) -> None:
         """Stage members take the stage class, and so does the deputy: the relay tells
-        only the stage that a link is gone (spec §12.8, §17.2)."""
+        only the stage that a link is gone (spec §12.2, §17.2)."""
         assert self.roster is not None
         role = self.roster.role_of(self.me)
         stage = (role is not None and role.on_stage) or self.roster.deputy == self.me
@@ -1134,7 +1134,7 @@ class RoomSession:
         chair = self._chair
         if not chair.queue or chair.inflight is not None or self._state is not SessionState.MEMBER:
             return  # nothing queued, or our commit is still on its way back (spec §12.5)
-        taking_over = chair.queue == succession.take_over_ops(self.me)  # spec §12.8
+        taking_over = chair.queue == succession.take_over_ops(self.me)  # spec §12.2
         if not self._is_moderator() and not taking_over:
             self._chair.queue.clear()
             return
@@ -1167,7 +1167,7 @@ class RoomSession:
             self._send_welcome(slot, mid, session_key)
         if commit.signer == self.me and succession.is_take_over(commit):
             for mid in succession.gone_moderators(self.roster, self.me, self._slots.__contains__):
-                self._absence.start(mid, self._now)  # removed unless it answers (spec §12.8)
+                self._absence.start(mid, self._now)  # removed unless it answers (spec §12.2)
         self._flush_commit()
 
     # -- actions (spec §13.4, §13.7, §14.4) --------------------------------
@@ -1240,7 +1240,7 @@ class RoomSession:
         """Leave the room: tell the moderators, then leave the relay room (spec §14.4).
 
         The last moderator may leave only ``to_deputy``: the deputy takes the chair
-        when it hears the LEAVE (spec §12.8)."""
+        when it hears the LEAVE (spec §12.2)."""
         actions.check_leave(self._require_member(), self.me, to_deputy)
         self._send_control(ControlType.LEAVE, [])
         self._send(EnvelopeType.LEAVE, 0, b"")

@@ -1,4 +1,4 @@
-"""Who holds the chair when the last moderator leaves or is gone (spec §12.8, §14.4).
+"""Who holds the chair when the last moderator leaves or is gone (spec §12.2, §14.4).
 
 Leaving on purpose: a room whose last moderator is gone has nobody who can
 admit, re-key or commit, so :meth:`RoomSession.leave` refuses to let the last
@@ -38,7 +38,7 @@ def suggested_successor(roster: RosterState, me: bytes) -> bytes | None:
     """Whom ``me`` should hand over to before leaving, or ``None`` if it may just leave.
 
     The suggestion is the first other member on stage in rank order, else the
-    first other member in roster order (spec §12.8).
+    first other member in roster order (spec §12.2).
     """
     if not must_hand_over(roster, me):
         return None
@@ -49,7 +49,7 @@ def suggested_successor(roster: RosterState, me: bytes) -> bytes | None:
 
 
 def wanted_deputy(roster: RosterState) -> bytes | None:
-    """The deputy a room with exactly one moderator and other members has (spec §12.8)."""
+    """The deputy a room with exactly one moderator and other members has (spec §12.2)."""
     moderators = roster.moderators()
     return suggested_successor(roster, moderators[0]) if len(moderators) == 1 else None
 
@@ -70,7 +70,7 @@ def deputy_op(roster: RosterState, ops: Sequence[Op]) -> Op | None:
 
 
 def take_over_ops(me: bytes) -> list[Op]:
-    """The deputy's take-over commit: ``ROLE(me, 2)`` and nothing else (spec §12.8)."""
+    """The deputy's take-over commit: ``ROLE(me, 2)`` and nothing else (spec §12.2)."""
     return [op_role(me, Role.MODERATOR)]
 
 
@@ -81,7 +81,7 @@ def is_take_over(commit: Commit) -> bool:
 
 def authorize_commit(roster: RosterState, commit: Commit) -> None:
     """Spec §12.3 step 4: the signer is a moderator at the parent epoch, or the
-    parent roster's deputy and the commit is its take-over (spec §12.8)."""
+    parent roster's deputy and the commit is its take-over (spec §12.2)."""
     if roster.is_moderator(commit.signer):
         return
     if roster.deputy == commit.signer and is_take_over(commit):
@@ -95,7 +95,7 @@ def may_take_over(
     present: Callable[[bytes], bool],
     leaving: bytes | None = None,
 ) -> bool:
-    """Whether ``me``, the deputy, takes the chair now (spec §12.8).
+    """Whether ``me``, the deputy, takes the chair now (spec §12.2).
 
     ``present(m)`` is whether moderator ``m`` may still be there: its slot is
     known or its absence timer is still running.  ``leaving`` is a moderator
@@ -109,5 +109,5 @@ def may_take_over(
 def gone_moderators(
     roster: RosterState, me: bytes, reachable: Callable[[bytes], bool]
 ) -> list[bytes]:
-    """The other moderators a new chair cannot reach after its take-over (spec §12.8)."""
+    """The other moderators a new chair cannot reach after its take-over (spec §12.2)."""
     return [m for m in roster.moderators() if m != me and not reachable(m)]

@@ -1,4 +1,4 @@
-"""The last moderator's client goes; the room does not (spec §12.8), and one identity
+"""The last moderator's client goes; the room does not (spec §12.2), and one identity
 cannot sit in a room twice unnoticed (spec §13.4): whole clients on the real relay
 router (tests/client/router_relay.py), on trio's MockClock.
 """

@@ -1,4 +1,4 @@
-"""A room outlives its last moderator's client: the deputy takes the chair (spec §12.8).
+"""A room outlives its last moderator's client: the deputy takes the chair (spec §12.2).
 
 Everything goes through the real relay router (tests/room/harness.py): the
 moderator names a deputy in the commits it makes anyway; when the moderator's

@@ -1,4 +1,4 @@
-"""The DEPUTY op and the roster's deputy field (spec §12.2, §12.6, §12.8), unit by unit."""
+"""The DEPUTY op and the roster's deputy field (spec §12.2, §12.6), unit by unit."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
         elif name == "forge_hand":
             actor._send_control(ControlType.HAND, [True])
         elif name == "forge_commit":  # any member signs a commit promoting itself:
-            # the roster's deputy may (a take-over, spec §12.8), nobody else
+            # the roster's deputy may (a take-over, spec §12.2), nobody else
             forged = sign_commit(
                 actor._identity,
                 actor.room_id,

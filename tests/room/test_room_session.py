@@ -175,7 +175,7 @@ def test_demoted_speaker_and_listener_audio_is_dropped_and_counted() -> None:
 
 def test_chat_mute_and_unauthorized_control_is_counted_not_applied() -> None:
     r, mod, listeners = room(3)
-    # two listeners that are not the deputy, who may take the chair (spec §12.8)
+    # two listeners that are not the deputy, who may take the chair (spec §12.2)
     a, b = [x for x in listeners if x.session.me != mod.session.roster.deputy]
     a.session.send_chat("hello room")
     r.pump()
