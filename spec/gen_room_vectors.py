@@ -29,6 +29,7 @@ from e2ee.room.commit import (
 )
 from e2ee.room.control import ControlType, encode_beacon, sign_control
 from e2ee.room.roster import (
+    Op,
     Policy,
     RemoveReason,
     Role,
@@ -85,56 +86,45 @@ def commit_case(name: str, c: Commit, previous_key: bytes, fresh: bytes = b"") -
 def deputy_vectors(
     seeds: tuple[bytes, bytes], m_sess: bytes, room_id: bytes, genesis: Commit, k0: bytes
 ) -> dict[str, Any]:
-    """The founder admits Bob and names him deputy; Bob takes the chair (§12.2, §13.2)."""
+    """The founder admits Bob, then names him deputy; Bob takes the chair (§12.2, §13.2)."""
     founder, member = IdentityKey(seeds[0]), IdentityKey(seeds[1])
-    add = op_add(member.public, m_sess, "Bob", Role.LISTENER)
-    named = sign_commit(
-        founder,
-        room_id,
-        1,
-        genesis.head,
-        [add, op_deputy(member.public)],
-        False,
-        key_confirm=key_confirmation(k0, b""),
-    )
 
-    def take_over_after(parent: Commit) -> Commit:
-        previous = keys.next_epoch_key(k0, parent.head)
-        ops = take_over_ops(member.public)
-        confirm = key_confirmation(previous, b"")
-        return sign_commit(member, room_id, 2, parent.head, ops, False, key_confirm=confirm)
+    def after(signer: IdentityKey, parent: Commit, previous: bytes, ops: list[Op]) -> Commit:
+        confirm = key_confirmation(previous, b"")  # K_{e-1}, no fresh secret (§12.3)
+        epoch = parent.epoch + 1
+        return sign_commit(signer, room_id, epoch, parent.head, ops, False, key_confirm=confirm)
 
-    take = take_over_after(named)
-    # the same take-over on a commit that named nobody: no proof can reach Bob
-    plain = sign_commit(
-        founder, room_id, 1, genesis.head, [add], False, key_confirm=key_confirmation(k0, b"")
-    )
-    forged = take_over_after(plain)
+    add = after(founder, genesis, k0, [op_add(member.public, m_sess, "Bob", Role.LISTENER)])
+    k1 = keys.next_epoch_key(k0, add.head)
+    named = after(founder, add, k1, [op_deputy(member.public)])
+    k2 = keys.next_epoch_key(k1, named.head)
+    take = after(member, named, k2, take_over_ops(member.public))
+    # a take-over right after the admission, which named nobody: no proof reaches Bob
+    forged = after(member, add, k1, take_over_ops(member.public))
     state = RosterState(Policy.KNOCK)
-    state.apply_ops(list(genesis.ops))
-    state.apply_ops(list(named.ops))
-    body = snapshot_body(room_id, 1, named.head, state)
-    deputy_proof = (named.encode(),)
+    for c in (genesis, add, named):
+        state.apply_ops(list(c.ops))
+    body = snapshot_body(room_id, 2, named.head, state)
     promotion_proof = (named.encode(), take.encode())
-    verify_proof(founder.public, room_id, member.public, deputy_proof, deputy=True)
     verify_proof(founder.public, room_id, member.public, promotion_proof)
     return {
         "description": (
-            "Deputy and take-over (spec §12.2, §13.2): the founder's commit of epoch 1 "
-            "admits Bob and names him deputy; Bob's commit of epoch 2 promotes himself"
+            "Deputy and take-over (spec §12.2, §13.2): the founder admits Bob at epoch 1 "
+            "and names him deputy at epoch 2; Bob's commit of epoch 3 promotes himself"
         ),
         "founder_seed": h(seeds[0]),
         "member_seed": h(seeds[1]),
         "room_id": h(room_id),
         "genesis_head": h(genesis.head),
         "cases": [
-            commit_case("named", named, k0),
-            commit_case("take_over", take, keys.next_epoch_key(k0, named.head)),
+            commit_case("add", add, k0),
+            commit_case("named", named, k1),
+            commit_case("take_over", take, k2),
         ],
         "snapshot_body": h(body),
-        "deputy_proof": [h(c) for c in deputy_proof],
+        "deputy_proof": [h(named.encode())],
         "promotion_proof": [h(c) for c in promotion_proof],
-        "invalid_promotion_proof": [h(plain.encode()), h(forged.encode())],
+        "invalid_promotion_proof": [h(add.encode()), h(forged.encode())],
     }
 
 

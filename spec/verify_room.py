@@ -200,7 +200,7 @@ def check_deputy(c: Checker, v: dict[str, Any]) -> None:
     """DEPUTY op, the deputy's take-over and the proofs through it (spec §12.2, §13.2)."""
     f_seed, m_seed, room_id = x(v["founder_seed"]), x(v["member_seed"]), x(v["room_id"])
     parent = x(v["genesis_head"])
-    signers = {"named": f_seed, "take_over": m_seed}
+    signers = {"add": f_seed, "named": f_seed, "take_over": m_seed}
     for case in v["cases"]:
         n, seed = case["name"], signers[case["name"]]
         ops = [_op(o) for o in case["ops"]]
@@ -211,7 +211,7 @@ def check_deputy(c: Checker, v: dict[str, Any]) -> None:
         c.eq(f"deputy commit {n} wire", pack([body, sig]).hex(), case["commit"])
         parent = lhash(L["head"], body)
         c.eq(f"deputy commit {n} head", parent.hex(), case["head"])
-    named, take = v["cases"]
+    _, named, take = v["cases"]
     c.eq("deputy named", [8, pub(m_seed).hex()], named["ops"][-1])
     c.eq("take-over is ROLE(signer, 2) alone", take["ops"], [[3, pub(m_seed).hex(), 2]])
     c.eq("take-over does not re-key", take["rekey"], False)

@@ -11,10 +11,10 @@ form, spec §12.3), ``0 <= n <= MAX_PROOF_COMMITS``:
   its last ``DEPUTY`` op is ``DEPUTY(x)`` (spec §12.2).  A deputy's take-over
   commit ``ROLE(x, 2)`` signed by ``x`` promotes its signer like any other.
 
-A *deputy proof* for the roster's deputy ``D`` is the same chain except that
-``c_n`` names ``D`` deputy: a snapshot carries it so that a member admitted
-after the naming can verify ``D``'s take-over, and ``D`` can prove its
-authority to joiners afterwards.
+The deputy ``D`` keeps a *deputy proof*, the same chain except that ``c_n``
+names ``D`` deputy (it applied that commit: a moderator names no member in
+the commit that adds it, spec §12.2); its take-over extends it into ``D``'s
+promotion proof, so ``D`` can prove its authority to joiners afterwards.
 
 The commits are the room's own signed history, so a proof needs no new
 signature and costs ``n`` Ed25519 verifications, whatever the room's size.  A
@@ -71,18 +71,8 @@ def _id(value: Value) -> bytes:
     return value
 
 
-def verify_proof(
-    founder: bytes,
-    room_id: bytes,
-    moderator: bytes,
-    proof: Sequence[bytes],
-    *,
-    deputy: bool = False,
-) -> None:
+def verify_proof(founder: bytes, room_id: bytes, moderator: bytes, proof: Sequence[bytes]) -> None:
     """Raise unless ``proof`` chains from ``founder`` to ``moderator`` (spec §13.2).
-
-    With ``deputy`` the last commit must name ``moderator`` deputy instead of
-    promoting it (a deputy proof, spec §12.2).
 
     UNAUTHORIZED for a broken chain, DecryptionFailed for a bad commit
     signature, MALFORMED / TOO_LARGE for a bad encoding.
@@ -98,12 +88,8 @@ def verify_proof(
         target = moderator if last else commits[i + 1].signer
         if commit.signer != holder or commit.epoch <= last_epoch:
             raise _unauthorized("proof does not chain")
-        named = named_deputy(commit) == target
-        if last and deputy:
-            linked = named
-        else:
-            linked = target in promoted_by(commit) or (named and not last)
-        if not linked:
+        named = not last and named_deputy(commit) == target
+        if target not in promoted_by(commit) and not named:
             raise _unauthorized("proof link does not promote the next signer")
         holder, last_epoch = target, commit.epoch
 
@@ -139,7 +125,7 @@ class Authority:
 
     Fed every applied commit (:meth:`observe`) and the proofs a welcome's
     snapshot carries (:meth:`install`); besides, it keeps the deputy proof of
-    the member last named deputy (spec §12.2).
+    the member last named deputy (spec §12.2, §13.2).
     """
 
     __slots__ = ("_deputy", "_founder", "_proofs", "_room_id")
@@ -176,40 +162,25 @@ class Authority:
         if named is not None:
             self._deputy = (named, (*base, raw))
 
-    def install(
-        self,
-        entries: Iterable[tuple[bytes, Proof]],
-        moderators: set[bytes],
-        deputy: bytes | None = None,
-    ) -> None:
-        """Replace the proofs with verified ``entries`` of current ``moderators`` and
-        the ``deputy`` (spec §12.2, §13.5).
+    def install(self, entries: Iterable[tuple[bytes, Proof]], moderators: set[bytes]) -> None:
+        """Replace the proofs with verified ``entries`` of current ``moderators`` (spec §13.5).
 
         Raises (and keeps the old proofs) if any entry does not verify.
         """
         proofs: dict[bytes, Proof] = {}
-        named: tuple[bytes, Proof] | None = None
         for mid, proof in entries:
-            is_deputy = mid == deputy and mid not in moderators
-            if mid not in moderators and not is_deputy:
+            if mid not in moderators:
                 raise _unauthorized("proof for a non-moderator")
-            verify_proof(self._founder, self._room_id, mid, proof, deputy=is_deputy)
-            if is_deputy:
-                named = (mid, proof)
-            elif mid != self._founder:
+            verify_proof(self._founder, self._room_id, mid, proof)
+            if mid != self._founder:
                 proofs[mid] = proof
-        self._proofs, self._deputy = proofs, named  # all or nothing
+        self._proofs = proofs  # all or nothing
 
-    def entries(self, moderators: Iterable[bytes], deputy: bytes | None = None) -> list[Value]:
-        """``[[id, proof], ...]`` for the given moderators with a known proof, then the
-        ``deputy``'s deputy proof if known (spec §12.6, §12.2)."""
+    def entries(self, moderators: Iterable[bytes]) -> list[Value]:
+        """``[[moderator_id, proof], ...]`` for the given moderators with a known proof."""
         out: list[Value] = []
         for mid in moderators:
             proof = self.proof_of(mid)
             if proof is not None and len(out) < MAX_AUTHORITY_ENTRIES:
                 out.append([mid, encode_proof(proof)])
-        held = self._deputy
-        if deputy is not None and held is not None and held[0] == deputy:
-            if len(out) < MAX_AUTHORITY_ENTRIES:
-                out.append([deputy, encode_proof(held[1])])
         return out

@@ -139,8 +139,10 @@ class Chair:
         del self.queue[:MAX_OPS_PER_COMMIT]
         if not ops:
             return None
-        deputy = deputy_op(roster, ops)  # named in the commit that changes it (spec §12.2)
-        if deputy is not None and len(ops) < MAX_OPS_PER_COMMIT:
+        deputy = deputy_op(roster, ops)  # named with the change that calls for it (spec §12.2)
+        if deputy is not None and any(op[0] == OpCode.ADD and op[1] == deputy[1] for op in ops):
+            self.queue.insert(0, deputy)  # it must apply the commit that names it: the next one
+        elif deputy is not None and len(ops) < MAX_OPS_PER_COMMIT:
             ops.append(deputy)
         rekey = any(op[0] == OpCode.REMOVE for op in ops)
         fresh = self._rng(32) if rekey else None
@@ -239,7 +241,7 @@ class Chair:
         """Our snapshot of ``epoch`` with the moderators' proofs (spec §12.6, §13.2), cached."""
         if self._snapshot is None or self._snapshot[0] != epoch:
             body = snapshot_body(self._room_id, epoch, head, roster)
-            proofs = authority.entries(roster.moderators(), roster.deputy)
+            proofs = authority.entries(roster.moderators())
             signed = sign_snapshot(self._identity, self._room_id, body, proofs)
             self._snapshot = (epoch, signed)
         return self._snapshot[1]

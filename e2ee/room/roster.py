@@ -421,8 +421,9 @@ class RosterState:
             mid = _bytes(op[1])
             member = overlay[mid] if mid in overlay else members.get(mid)
             if code == OpCode.DEPUTY:
-                if member is None or member.role is Role.MODERATOR or mid == deputy:
-                    raise _denied("deputy must be a new, non-moderator member")
+                new = mid not in members or mid in readded  # added by this very commit
+                if member is None or new or member.role is Role.MODERATOR or mid == deputy:
+                    raise _denied("deputy must be an earlier member, not a moderator, and new")
                 deputy = mid
                 continue
             if code == OpCode.ADD:

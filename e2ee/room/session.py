@@ -1071,9 +1071,7 @@ class RoomSession:
                 self._events.append(welcome)
                 return
             snap = welcome.snapshot
-            self._authority.install(
-                welcome.authority, set(snap.state.moderators()), snap.state.deputy
-            )
+            self._authority.install(welcome.authority, set(snap.state.moderators()))
         except HushroomError:
             self.counters["rejected_verdict"] += 1
             raise
@@ -1134,7 +1132,7 @@ class RoomSession:
         chair = self._chair
         if not chair.queue or chair.inflight is not None or self._state is not SessionState.MEMBER:
             return  # nothing queued, or our commit is still on its way back (spec §12.5)
-        taking_over = chair.queue == succession.take_over_ops(self.me)  # spec §12.2
+        taking_over = succession.taking_over(self.roster, self.me, chair.queue)  # spec §12.2
         if not self._is_moderator() and not taking_over:
             self._chair.queue.clear()
             return

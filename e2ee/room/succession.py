@@ -74,6 +74,12 @@ def take_over_ops(me: bytes) -> list[Op]:
     return [op_role(me, Role.MODERATOR)]
 
 
+def taking_over(roster: RosterState | None, me: bytes, queued: Sequence[Op]) -> bool:
+    """Whether ``queued`` is ``me``'s take-over and ``me`` is still the deputy: one that
+    lost a race to a commit that named another deputy is not sent (spec §12.2)."""
+    return roster is not None and roster.deputy == me and list(queued) == take_over_ops(me)
+
+
 def is_take_over(commit: Commit) -> bool:
     """Whether ``commit`` is a take-over: its only op promotes its signer, no re-key."""
     return not commit.rekey and list(commit.ops) == take_over_ops(commit.signer)

@@ -18,6 +18,7 @@ from e2ee.room.authority import verify_proof
 from e2ee.room.commit import key_confirmation, sign_commit
 from e2ee.room.events import ChairTaken, KeysRotated, MemberLeft, SecurityAlert
 from e2ee.room.roster import RemoveReason, op_role
+from e2ee.room.succession import take_over_ops
 
 from .harness import Link, Router, make_invite, new_identity, rng_for
 
@@ -70,12 +71,14 @@ def self_promotion(link: Link) -> bytes:
     return seal.seal_epoch(seal.Kind.COMMIT, key, s.room_id, s.epoch, commit.encode(), s._rng)
 
 
-def test_every_member_holds_the_deputy_the_first_admission_named_without_an_extra_commit() -> None:
+def test_the_first_member_is_named_deputy_in_the_next_commit_later_joins_cost_none() -> None:
     _, mod, members = room(2)
     first = members[0]
-    assert mod.session.epoch == 2, "one commit per admission: the deputy rides along"
+    # ADD(first); DEPUTY(first), which it applies itself; ADD(second), no naming
+    assert mod.session.epoch == 3
     for x in [mod, *members]:
         assert x.session.roster.deputy == first.session.me  # type: ignore[union-attr]
+    assert first.session._authority._deputy is not None, "it keeps the naming commit"
     assert first.session.delivery_class == "stage", "the deputy must hear PEER_LEFT"
     assert members[1].session.delivery_class == "audience"
 
@@ -200,3 +203,21 @@ def test_the_last_moderator_leaving_without_a_moderator_hands_the_chair_to_the_d
         left = [(e.member, e.reason) for e in x.events if isinstance(e, MemberLeft)]
         assert left == [(mod.session.me, RemoveReason.LEFT)]
     assert len(heads(members)) == 1
+
+
+def test_a_take_over_that_loses_a_race_to_a_new_deputy_is_not_sent_again() -> None:
+    r, mod, members = room(2)
+    deputy = deputy_of(mod, members)
+    other = next(x for x in members if x is not deputy)
+    # the moderator puts the other listener on stage (naming it deputy) while the
+    # deputy, told by a lying relay that the moderator is gone, takes the chair
+    mod.session._moderator_action([op_role(other.session.me, Role.SPEAKER)])
+    deputy.session._chair.queue[:] = take_over_ops(deputy.session.me)
+    deputy.session._flush_commit()
+    r.pump()
+    assert mod.session.roster.deputy == other.session.me  # type: ignore[union-attr]
+    assert deputy.session._chair.inflight is None and not deputy.session._chair.queue
+    for x in (mod, *members):
+        assert x.session.members[deputy.session.me].role is Role.LISTENER
+        assert x.session.counters["unauthorized"] == 0
+    assert len(heads([mod, *members])) == 1

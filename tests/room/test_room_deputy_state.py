@@ -69,6 +69,16 @@ def test_the_deputy_is_cleared_when_promoted_or_removed_and_kept_otherwise() -> 
     denied(state, [op_remove(A, RemoveReason.LEFT), op_deputy(A)])  # no longer a member
 
 
+def test_no_commit_names_a_member_it_adds() -> None:
+    """The deputy must apply the commit that names it, to keep its proof (spec §12.2, §13.2)."""
+    state = roster()
+    c = b"c" * 32
+    denied(state, [op_add(c, KEY, "C", Role.LISTENER), op_deputy(c)])
+    denied(
+        state, [op_remove(A, RemoveReason.LEFT), op_add(A, KEY, "A", Role.LISTENER), op_deputy(A)]
+    )
+
+
 def test_the_deputy_is_part_of_the_canonical_state_and_checked_on_decode() -> None:
     state = roster()
     state.apply_ops([op_deputy(A)])
