@@ -15,12 +15,17 @@ USAGE = 2
 REMOVED = 3
 """Removed, banned, or entry denied by a moderator."""
 IDENTITY_IN_USE = 4
-"""This identity joined the room from another client; this one was disconnected."""
+"""This identity joined the room from another client; this one was disconnected
+(or: it moderates the room from another client, so this one stops)."""
 NOT_ADMITTED = 5
 """Never admitted: no moderator answered (the room has ended or is not open), or
 ``--duration`` ran out while waiting at the door."""
 
 IDENTITY_IN_USE_LINE = "this identity joined from another client; you were disconnected"
+IDENTITY_IN_ROOM_LINE = (
+    "this identity is already in the room from another client, as its moderator: "
+    "this client stops (give each person their own --home or HUSHROOM_HOME)"
+)
 
 TABLE = (
     (OK, "left the room, or the room ended"),

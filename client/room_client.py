@@ -471,10 +471,10 @@ class RoomClient:
 
     def _do_leave(self, action: Action) -> None:
         room = self.room
-        if action.target == "anyway":
-            self.log("leaving without a moderator: nobody can admit or re-key until one rejoins")
-        elif room.state != "member":
+        if room.state != "member":
             self.log("stopped waiting at the door")
+        elif room.successor is not None and action.target == "anyway":
+            self._leave_to_deputy()
         elif room.successor is not None:
             view, name = self.view, self.name_of(room.successor)
             raise CliError(
@@ -486,6 +486,15 @@ class RoomClient:
         else:
             self._act(room.leave)
         self.ended = True
+
+    def _leave_to_deputy(self) -> None:
+        """The last moderator leaves on purpose: the deputy takes the chair (spec §12.2)."""
+        room, deputy = self.room, self.room.deputy
+        if deputy is None:  # nobody named yet: the room waits for a moderator to rejoin
+            self.log("leaving without a moderator: nobody can admit or re-key until one rejoins")
+            return
+        self.log(f"leaving without a moderator: {self.name_of(deputy)} takes the chair")
+        self._act(lambda: room.leave(to_deputy=True))
 
     def _do_end(self, _action: Action) -> None:
         self._act(self.room.end_room)
@@ -617,6 +626,7 @@ class RoomClient:
         self.session.close()
         scope.cancel()
 
-    def leave(self) -> None:
-        """Leave the room (say goodbye, then stop)."""
-        self.perform(Action(Kind.LEAVE))
+    def leave(self, anyway: bool = False) -> None:
+        """Leave the room (say goodbye, then stop); ``anyway``: as the last moderator
+        too, leaving the chair to the deputy (``leave anyway``, spec §12.2)."""
+        self.perform(Action(Kind.LEAVE, "anyway" if anyway else None))

@@ -224,6 +224,15 @@ class RoomEvents:
         code = exits.IDENTITY_IN_USE if kind == "identity_in_use" else exits.REMOVED
         return Outcome(exit_code=code)
 
+    def _identity_in_room(self, _event: ev.IdentityInRoom) -> Outcome:
+        self.log(exits.IDENTITY_IN_ROOM_LINE)
+        return Outcome(exit_code=exits.IDENTITY_IN_USE)
+
+    def _chair_taken(self, event: ev.ChairTaken) -> Outcome:
+        who = "you" if event.member == self.room.me else self.name_of(event.member)
+        self.log(f"{who} took the chair (the moderator was gone)")
+        return self._refresh()
+
     def _ended(self, _event: ev.RoomEnded) -> Outcome:
         self.view.ended = True
         self.log("the room has ended")
@@ -269,6 +278,8 @@ class RoomEvents:
         ev.MuteRequested: _mute_requested,
         ev.Removed: _removed,
         ev.RoomEnded: _ended,
+        ev.IdentityInRoom: _identity_in_room,
+        ev.ChairTaken: _chair_taken,
         ev.KeysRotated: _keys_rotated,
         ev.SafetyCodeChanged: _safety_code,
         ev.RoomSecretRotated: _secret_rotated,

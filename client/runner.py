@@ -86,8 +86,8 @@ async def run_client(
     """Build a client (inside trio) and run it with a console until it is done.
 
     ``done`` receives the client (for the exit status).  After ``duration``
-    seconds the client leaves (or, if the room does not let it leave — the
-    last moderator of an occupied room — simply disconnects).
+    seconds the client leaves as ``leave anyway`` does: the last moderator of
+    an occupied room leaves the chair to the room's deputy (spec §12.2).
     """
     client = make_client()
     done.append(client)
@@ -115,7 +115,7 @@ async def run_client(
                     client.log(f"--duration {duration:g} s is up before a moderator admitted you")
                 else:
                     client.log(f"--duration {duration:g} s is up: leaving")
-                    client.leave()
+                    client.leave(anyway=True)  # as `leave anyway`: the deputy takes the chair
                 client.ended = True
                 client._notify()
 
@@ -139,7 +139,7 @@ async def run_client(
                         client.log("press Ctrl-C again to leave it without a moderator")
                         continue
                     client.log("leaving (press Ctrl-C again to quit at once)")
-                    client.leave()
+                    client.leave(anyway=True)
                     client.ended = True
                     client._notify()
 

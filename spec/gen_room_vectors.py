@@ -19,7 +19,9 @@ from e2ee.canonical import Value
 from e2ee.frame import FrameSender
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, header_protection, keys, seal, speaker_proof
+from e2ee.room.authority import verify_proof
 from e2ee.room.commit import (
+    Commit,
     key_confirmation,
     sign_commit,
     sign_snapshot,
@@ -28,17 +30,20 @@ from e2ee.room.commit import (
 )
 from e2ee.room.control import ControlType, encode_beacon, sign_control
 from e2ee.room.roster import (
+    Op,
     Policy,
     RemoveReason,
     Role,
     RosterState,
     op_add,
+    op_deputy,
     op_hand,
     op_policy,
     op_remove,
     op_role,
 )
 from e2ee.room.safety import room_safety_code
+from e2ee.room.succession import take_over_ops
 from e2ee.sender_key import SenderKey
 
 
@@ -59,6 +64,70 @@ class Stream:
 
 def h(b: bytes) -> str:
     return b.hex()
+
+
+def commit_case(name: str, c: Commit, previous_key: bytes, fresh: bytes = b"") -> dict[str, Any]:
+    """A commit as a vector case: every input and output in hex (spec §12.3)."""
+    return {
+        "name": name,
+        "epoch": c.epoch,
+        "parent": h(c.parent),
+        "signer": h(c.signer),
+        "ops": [[h(x) if isinstance(x, bytes) else x for x in op] for op in c.ops],
+        "rekey": c.rekey,
+        "previous_key": h(previous_key),
+        "fresh": h(fresh),
+        "key_confirm": h(c.key_confirm),
+        "body": h(c.body),
+        "signature": h(c.signature),
+        "head": h(c.head),
+        "commit": h(c.encode()),
+    }
+
+
+def deputy_vectors(
+    seeds: tuple[bytes, bytes], m_sess: bytes, room_id: bytes, genesis: Commit, k0: bytes
+) -> dict[str, Any]:
+    """The founder admits Bob, then names him deputy; Bob takes the chair (§12.2, §13.2)."""
+    founder, member = IdentityKey(seeds[0]), IdentityKey(seeds[1])
+
+    def after(signer: IdentityKey, parent: Commit, previous: bytes, ops: list[Op]) -> Commit:
+        confirm = key_confirmation(previous, b"")  # K_{e-1}, no fresh secret (§12.3)
+        epoch = parent.epoch + 1
+        return sign_commit(signer, room_id, epoch, parent.head, ops, False, key_confirm=confirm)
+
+    add = after(founder, genesis, k0, [op_add(member.public, m_sess, "Bob", Role.LISTENER)])
+    k1 = keys.next_epoch_key(k0, add.head)
+    named = after(founder, add, k1, [op_deputy(member.public)])
+    k2 = keys.next_epoch_key(k1, named.head)
+    take = after(member, named, k2, take_over_ops(member.public))
+    # a take-over right after the admission, which named nobody: no proof reaches Bob
+    forged = after(member, add, k1, take_over_ops(member.public))
+    state = RosterState(Policy.KNOCK)
+    for c in (genesis, add, named):
+        state.apply_ops(list(c.ops))
+    body = snapshot_body(room_id, 2, named.head, state)
+    promotion_proof = (named.encode(), take.encode())
+    verify_proof(founder.public, room_id, member.public, promotion_proof)
+    return {
+        "description": (
+            "Deputy and take-over (spec §12.2, §13.2): the founder admits Bob at epoch 1 "
+            "and names him deputy at epoch 2; Bob's commit of epoch 3 promotes himself"
+        ),
+        "founder_seed": h(seeds[0]),
+        "member_seed": h(seeds[1]),
+        "room_id": h(room_id),
+        "genesis_head": h(genesis.head),
+        "cases": [
+            commit_case("add", add, k0),
+            commit_case("named", named, k1),
+            commit_case("take_over", take, k2),
+        ],
+        "snapshot_body": h(body),
+        "deputy_proof": [h(named.encode())],
+        "promotion_proof": [h(c) for c in promotion_proof],
+        "invalid_promotion_proof": [h(add.encode()), h(forged.encode())],
+    }
 
 
 def main() -> int:
@@ -101,21 +170,7 @@ def main() -> int:
         "founder_seed": h(founder_seed),
         "room_id": h(room_id),
         "cases": [
-            {
-                "name": name,
-                "epoch": c.epoch,
-                "parent": h(c.parent),
-                "signer": h(c.signer),
-                "ops": [[h(x) if isinstance(x, bytes) else x for x in op] for op in c.ops],
-                "rekey": c.rekey,
-                "previous_key": h(confirm_inputs[c.epoch][0]),
-                "fresh": h(confirm_inputs[c.epoch][1]),
-                "key_confirm": h(c.key_confirm),
-                "body": h(c.body),
-                "signature": h(c.signature),
-                "head": h(c.head),
-                "commit": h(c.encode()),
-            }
+            commit_case(name, c, *confirm_inputs[c.epoch])
             for name, c in (("genesis", genesis), ("add_and_hand", add), ("kick", kick))
         ],
     }
@@ -319,6 +374,7 @@ def main() -> int:
     }
     safety = safety_vectors(room_id, genesis_ops, add_ops, member.public)
     audio = audio_vectors(room_id, k1, member)
+    deputy = deputy_vectors((founder_seed, member_seed), m_sess.public, room_id, genesis, k0)
     out.mkdir(parents=True, exist_ok=True)
     for name, data in (
         ("room_commits", commits),
@@ -327,6 +383,7 @@ def main() -> int:
         ("room_payloads", payloads),
         ("room_safety_code", safety),
         ("room_audio", audio),
+        ("room_deputy", deputy),
     ):
         (out / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     return 0

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgpack
 import nacl.bindings
+import nacl.exceptions
 import nacl.signing
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
@@ -121,7 +122,7 @@ class Checker:
 def _op(raw: list[Any]) -> list[Any]:
     """Hex fields of an op back to bytes: the id, and ADD's session key (spec §12.2)."""
     op = list(raw)
-    if op[0] in (1, 2, 3, 4, 5):
+    if op[0] in (1, 2, 3, 4, 5, 8):
         op[1] = x(op[1])
     if op[0] == 1:
         op[2] = x(op[2])
@@ -155,7 +156,7 @@ def check_snapshot(c: Checker, v: dict[str, Any]) -> None:
     seed, room_id = x(v["founder_seed"]), x(v["room_id"])
     members = [[x(m[0]), x(m[1]), m[2], m[3]] for m in v["members"]]
     hands = [x(h) for h in v["hands"]]
-    state = [v["policy"], members, hands, [], [], [], False]
+    state = [v["policy"], members, hands, [], [], [], False, None]  # no deputy
     body = pack([1, room_id, v["epoch"], x(v["head"]), state])
     c.eq("snapshot body", body.hex(), v["snapshot_body"])
     digest = lhash(L["state"], body)
@@ -163,6 +164,89 @@ def check_snapshot(c: Checker, v: dict[str, Any]) -> None:
     sig = sign(seed, L["sig_snapshot"], room_id + digest)
     authority = [[pub(seed), []]]  # the founder's promotion proof is empty (§13.2)
     c.eq("snapshot wire", pack([body, pub(seed), sig, authority]).hex(), v["snapshot"])
+
+
+def _commit_fields(raw: bytes) -> tuple[list[Any], bool]:
+    """The body fields of a commit's wire form, and whether its signature holds (§12.3)."""
+    body, sig = msgpack.unpackb(raw, raw=False)
+    fields = msgpack.unpackb(body, raw=False)
+    try:
+        nacl.signing.VerifyKey(fields[4]).verify(labelled(L["sig_commit"], body), sig)
+    except nacl.exceptions.BadSignatureError:
+        return fields, False
+    return fields, True
+
+
+def proof_holds(
+    founder: bytes, room_id: bytes, target: bytes, proof: list[bytes], deputy: bool
+) -> bool:
+    """Spec §13.2 with §12.2: c_1 by the founder; each c_{i+1} signed by an identity c_i
+    promotes or names deputy; c_n promotes ``target`` (names it deputy for a deputy proof)."""
+    holder, last_epoch = founder, -1
+    for i, raw in enumerate(proof):
+        fields, signed = _commit_fields(raw)
+        _, rid, epoch, _, signer, ops, _, _ = fields
+        if not signed or rid != room_id or signer != holder or epoch <= last_epoch:
+            return False
+        last = i + 1 == len(proof)
+        nxt = target if last else _commit_fields(proof[i + 1])[0][4]
+        promotes = any(
+            (op[0] == 3 and op[1] == nxt and op[2] == 2)
+            or (op[0] == 1 and op[1] == nxt and op[4] == 2)
+            for op in ops
+        )
+        named = [op[1] for op in ops if op[0] == 8]
+        names = bool(named) and named[-1] == nxt
+        if not (names if last and deputy else promotes or (names and not last)):
+            return False
+        holder, last_epoch = nxt, epoch
+    return bool(proof) or target == founder
+
+
+def check_deputy(c: Checker, v: dict[str, Any]) -> None:
+    """DEPUTY op, the deputy's take-over and the proofs through it (spec §12.2, §13.2)."""
+    f_seed, m_seed, room_id = x(v["founder_seed"]), x(v["member_seed"]), x(v["room_id"])
+    parent = x(v["genesis_head"])
+    signers = {"add": f_seed, "named": f_seed, "take_over": m_seed}
+    for case in v["cases"]:
+        n, seed = case["name"], signers[case["name"]]
+        ops = [_op(o) for o in case["ops"]]
+        confirm = lhash(L["key_confirm"], x(case["previous_key"]))
+        body = pack([2, room_id, case["epoch"], parent, pub(seed), ops, case["rekey"], confirm])
+        c.eq(f"deputy commit {n} body", body.hex(), case["body"])
+        sig = sign(seed, L["sig_commit"], body)
+        c.eq(f"deputy commit {n} wire", pack([body, sig]).hex(), case["commit"])
+        parent = lhash(L["head"], body)
+        c.eq(f"deputy commit {n} head", parent.hex(), case["head"])
+    _, named, take = v["cases"]
+    c.eq("deputy named", [8, pub(m_seed).hex()], named["ops"][-1])
+    c.eq("take-over is ROLE(signer, 2) alone", take["ops"], [[3, pub(m_seed).hex(), 2]])
+    c.eq("take-over does not re-key", take["rekey"], False)
+    state = msgpack.unpackb(x(v["snapshot_body"]), raw=False)[4]
+    c.eq("snapshot state has 8 fields, deputy last", (len(state), state[7]), (8, pub(m_seed)))
+    founder = pub(f_seed)
+    proofs = {k: [x(r) for r in v[k]] for k in ("deputy_proof", "promotion_proof")}
+    c.eq(
+        "deputy proof holds",
+        proof_holds(founder, room_id, pub(m_seed), proofs["deputy_proof"], True),
+        True,
+    )
+    c.eq(
+        "promotion proof through the deputy holds",
+        proof_holds(founder, room_id, pub(m_seed), proofs["promotion_proof"], False),
+        True,
+    )
+    invalid = [x(r) for r in v["invalid_promotion_proof"]]
+    c.eq(
+        "a take-over nobody named does not hold",
+        proof_holds(founder, room_id, pub(m_seed), invalid, False),
+        False,
+    )
+    c.eq(
+        "a deputy proof is no promotion proof",
+        proof_holds(founder, room_id, pub(m_seed), proofs["deputy_proof"], False),
+        False,
+    )
 
 
 def check_keys(c: Checker, v: dict[str, Any]) -> None:
@@ -413,6 +497,7 @@ def _run(vectors_dir: str | Path) -> Checker:
     check_payloads(c, load("room_payloads"), heads, snap)
     check_safety(c, load("room_safety_code"))
     check_audio(c, load("room_audio"))
+    check_deputy(c, load("room_deputy"))
     return c
 
 

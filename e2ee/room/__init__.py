@@ -30,8 +30,11 @@ Member ids are 32-byte Ed25519 identity public keys.
 ``room_id`` and ``founder`` attributes (:class:`e2ee.room.config.RoomInvite`).
 
 Events (``e2ee.room.events``): JoinRequested(request, display_name), Admitted(epoch),
-Denied, MemberJoined(member, display_name, role), MemberLeft(member, reason),
-RoleChanged(member, old, new), HandQueueChanged(queue), InvitedToSpeak,
+Denied, IdentityInRoom (a moderator with our own identity offered us admission: another
+client of ours moderates the room), MemberJoined(member, display_name, role),
+MemberLeft(member, reason),
+RoleChanged(member, old, new), ChairTaken(member) (the deputy took the chair: every
+moderator was gone, spec §12.2), HandQueueChanged(queue), InvitedToSpeak,
 AudioReceived(member, seq, opus), ChatReceived(member, text), MuteRequested(by),
 RecordingChanged(member, on) (``MemberView.recording`` holds the current mark),
 LossReported(member, loss_permille) (a stage member lost that share of our frames),

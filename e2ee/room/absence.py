@@ -38,3 +38,7 @@ class AbsenceTimers:
         for m in fired:
             del self._due[m]
         return fired
+
+    def __contains__(self, member: object) -> bool:
+        """Whether ``member``'s timer is running."""
+        return member in self._due

@@ -110,9 +110,10 @@ def end_room(roster: RosterState) -> list[Op]:
     return [op_end()]
 
 
-def check_leave(roster: RosterState, me: bytes) -> None:
-    """The last moderator of a room with others in it must hand over or end it first."""
-    if must_hand_over(roster, me):
+def check_leave(roster: RosterState, me: bytes, to_deputy: bool = False) -> None:
+    """The last moderator of a room with others in it must hand over or end it first,
+    or leave the chair to the roster's deputy on purpose (spec §12.2)."""
+    if must_hand_over(roster, me) and not (to_deputy and roster.deputy is not None):
         raise LocalProtocolError("the last moderator must transfer_moderator() or end_room() first")
 
 

@@ -5,9 +5,16 @@ form, spec §12.3), ``0 <= n <= MAX_PROOF_COMMITS``:
 
 * ``n = 0``: ``M`` is the founder (the invite's ``founder_identity``);
 * otherwise ``c_1`` is signed by the founder, each ``c_{i+1}`` is signed by an
-  identity that ``c_i`` promotes, ``c_n`` promotes ``M``, and the commits'
-  epochs strictly increase.  A commit *promotes* ``x`` if one of its ops is
-  ``ROLE(x, 2)`` or ``ADD(x, _, _, 2)``.
+  identity that ``c_i`` promotes or names deputy, ``c_n`` promotes ``M``, and
+  the commits' epochs strictly increase.  A commit *promotes* ``x`` if one of
+  its ops is ``ROLE(x, 2)`` or ``ADD(x, _, _, 2)``; it *names* ``x`` deputy if
+  its last ``DEPUTY`` op is ``DEPUTY(x)`` (spec §12.2).  A deputy's take-over
+  commit ``ROLE(x, 2)`` signed by ``x`` promotes its signer like any other.
+
+The deputy ``D`` keeps a *deputy proof*, the same chain except that ``c_n``
+names ``D`` deputy (it applied that commit: a moderator names no member in
+the commit that adds it, spec §12.2); its take-over extends it into ``D``'s
+promotion proof, so ``D`` can prove its authority to joiners afterwards.
 
 The commits are the room's own signed history, so a proof needs no new
 signature and costs ``n`` Ed25519 verifications, whatever the room's size.  A
@@ -50,6 +57,15 @@ def promoted_by(commit: Commit) -> set[bytes]:
     return out
 
 
+def named_deputy(commit: Commit) -> bytes | None:
+    """The identity a commit's last ``DEPUTY`` op names (spec §12.2), or None."""
+    named = None
+    for op in commit.ops:
+        if op[0] == OpCode.DEPUTY:
+            named = _id(op[1])
+    return named
+
+
 def _id(value: Value) -> bytes:
     assert isinstance(value, bytes)
     return value
@@ -68,10 +84,12 @@ def verify_proof(founder: bytes, room_id: bytes, moderator: bytes, proof: Sequen
         raise _unauthorized("empty proof for someone other than the founder")
     holder, last_epoch = founder, -1
     for i, commit in enumerate(commits):
-        target = commits[i + 1].signer if i + 1 < len(commits) else moderator
+        last = i + 1 == len(commits)
+        target = moderator if last else commits[i + 1].signer
         if commit.signer != holder or commit.epoch <= last_epoch:
             raise _unauthorized("proof does not chain")
-        if target not in promoted_by(commit):
+        named = not last and named_deputy(commit) == target
+        if target not in promoted_by(commit) and not named:
             raise _unauthorized("proof link does not promote the next signer")
         holder, last_epoch = target, commit.epoch
 
@@ -106,15 +124,17 @@ class Authority:
     """The promotion proofs of the current moderators (spec §13.2).
 
     Fed every applied commit (:meth:`observe`) and the proofs a welcome's
-    snapshot carries (:meth:`install`); owns no other state.
+    snapshot carries (:meth:`install`); besides, it keeps the deputy proof of
+    the member last named deputy (spec §12.2, §13.2).
     """
 
-    __slots__ = ("_founder", "_proofs", "_room_id")
+    __slots__ = ("_deputy", "_founder", "_proofs", "_room_id")
 
     def __init__(self, founder: bytes, room_id: bytes) -> None:
         self._founder = founder
         self._room_id = room_id
         self._proofs: dict[bytes, Proof] = {}
+        self._deputy: tuple[bytes, Proof] | None = None
 
     def proof_of(self, member: bytes) -> Proof | None:
         """``member``'s proof: empty for the founder, None if unknown."""
@@ -125,6 +145,8 @@ class Authority:
     def observe(self, commit: Commit) -> None:
         """Update proofs for an applied commit: promotions extend the signer's (§13.2)."""
         base = self.proof_of(commit.signer)
+        if base is None and self._deputy is not None and self._deputy[0] == commit.signer:
+            base = self._deputy[1]  # a deputy's take-over (spec §12.2)
         promoted = promoted_by(commit)
         for op in commit.ops:
             code = op[0]
@@ -136,6 +158,9 @@ class Authority:
         for mid in promoted:
             if mid != self._founder:
                 self._proofs[mid] = (*base, raw)
+        named = named_deputy(commit)
+        if named is not None:
+            self._deputy = (named, (*base, raw))
 
     def install(self, entries: Iterable[tuple[bytes, Proof]], moderators: set[bytes]) -> None:
         """Replace the proofs with verified ``entries`` of current ``moderators`` (spec §13.5).

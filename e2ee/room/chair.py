@@ -45,6 +45,7 @@ from e2ee.room.roster import (
     op_add,
     op_policy,
 )
+from e2ee.room.succession import deputy_op
 from e2ee.room.sync_pacer import MAX_SYNC_BYTES, MAX_SYNC_COMMITS, SNAPSHOT_ASKED, SyncPacer
 
 Rng = Callable[[int], bytes]
@@ -140,6 +141,11 @@ class Chair:
         del self.queue[:MAX_OPS_PER_COMMIT]
         if not ops:
             return None
+        deputy = deputy_op(roster, ops)  # named with the change that calls for it (spec §12.2)
+        if deputy is not None and any(op[0] == OpCode.ADD and op[1] == deputy[1] for op in ops):
+            self.queue.insert(0, deputy)  # it must apply the commit that names it: the next one
+        elif deputy is not None and len(ops) < MAX_OPS_PER_COMMIT:
+            ops.append(deputy)
         rekey = any(op[0] == OpCode.REMOVE for op in ops)
         fresh = self._rng(32) if rekey else None
         confirm = key_confirmation(epoch_key, fresh or b"")

@@ -182,7 +182,7 @@ def snapshot_body(room_id: bytes, epoch: int, head: bytes, state: RosterState) -
     """``canonical([1, room_id, epoch, head, state_fields])`` (spec §12.6).
 
     Every value in a :class:`RosterState` was checked when it entered the
-    roster (ints, bytes, str and arrays only), so the canonical subset holds by
+    roster (nil, ints, bytes, str and arrays only), so the canonical subset holds by
     construction and this packs with msgpack directly: the subset check of
     :func:`e2ee.canonical.encode` walks all 5 x N fields and would dominate
     a moderator's admission cost at 5,000 members.  tests/room asserts the two
@@ -197,7 +197,7 @@ def snapshot_body(room_id: bytes, epoch: int, head: bytes, state: RosterState) -
             pack(room_id),
             pack(epoch),
             pack(head),
-            _PACKER.pack_array_header(7),
+            _PACKER.pack_array_header(8),
             pack(fields[0]),
             state.packed_members(),
             *(pack(f) for f in fields[1:]),

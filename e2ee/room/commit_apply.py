@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from e2ee.errors import ErrorCode, RemoteProtocolError
-from e2ee.room import keys
+from e2ee.room import keys, succession
 from e2ee.room.chain import Placement
 from e2ee.room.chair import Chair
 from e2ee.room.commit import Commit, key_confirmation
@@ -68,9 +67,9 @@ def refusal(
 
 
 def authorize(roster: RosterState, commit: Commit) -> None:
-    """Raise UNAUTHORIZED unless ``commit``'s signer moderates ``roster`` (spec §12.3 step 4)."""
-    if not roster.is_moderator(commit.signer):
-        raise RemoteProtocolError("commit signer is not a moderator", ErrorCode.UNAUTHORIZED)
+    """Raise UNAUTHORIZED unless ``commit``'s signer moderates ``roster``, or is its
+    deputy taking the chair (spec §12.3 step 4, §12.2)."""
+    succession.authorize_commit(roster, commit)
 
 
 def key_confirmed(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from e2ee.room.commit import Commit
 from e2ee.room.events import (
+    ChairTaken,
     Event,
     HandQueueChanged,
     InvitedToSpeak,
@@ -111,6 +112,8 @@ def commit_effects(
                     out.append(MyRole(new.role))
                 if new.role is Role.MODERATOR and old.role is not Role.MODERATOR:
                     out.append(Promoted(mid))
+                    if commit.signer == mid:  # only a deputy's take-over (spec §12.2)
+                        out.append(ChairTaken(mid))
         elif code == OpCode.INVITE and mid == me and op[2]:
             out.append(InvitedToSpeak())
     if roster.hands != hands_before:

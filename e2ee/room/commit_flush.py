@@ -17,6 +17,7 @@ are the :class:`~e2ee.room.chair.Chair`'s.
 from __future__ import annotations
 
 from e2ee.envelope import EnvelopeType
+from e2ee.room import succession
 from e2ee.room.chain import Chain
 from e2ee.room.chair import Chair, fresh_message, fresh_recipients
 from e2ee.room.epochs import EpochKeys
@@ -52,7 +53,8 @@ class CommitFlush:
         chair = self._chair
         if not chair.queue or chair.inflight is not None or state is not SessionState.MEMBER:
             return  # nothing queued, or our commit is still on its way back (spec §12.5)
-        if roster is None or not roster.is_moderator(self._me):
+        taking_over = succession.taking_over(roster, self._me, chair.queue)  # spec §12.2
+        if roster is None or not (roster.is_moderator(self._me) or taking_over):
             chair.queue.clear()
             return
         epoch = self._chain.epoch

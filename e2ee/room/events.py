@@ -56,6 +56,19 @@ class RoleChanged(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityInRoom(Event):
+    """A moderator with our own identity offered us admission: another client of
+    ours moderates the room, and one identity is one member (spec §13.4)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChairTaken(Event):
+    """The deputy promoted itself: every moderator was gone (spec §12.2)."""
+
+    member: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class HandQueueChanged(Event):
     queue: tuple[bytes, ...]
 

@@ -24,7 +24,7 @@ from e2ee.room.authority import Authority
 from e2ee.room.chain import Chain
 from e2ee.room.chair import Chair, is_chair
 from e2ee.room.epochs import EpochKeys
-from e2ee.room.events import JoinRequested
+from e2ee.room.events import IdentityInRoom, JoinRequested
 from e2ee.room.joiner import Joiner
 from e2ee.room.outbox import Outbox
 from e2ee.room.pair_out import PairOut
@@ -96,7 +96,9 @@ class JoinRequests:
             return
         kind, fields = admission.decode_admission(pt)
         if kind is admission.AdmissionType.OFFER:
-            if state is SessionState.JOINING:
+            if state is SessionState.JOINING and joiner.offered_by_self(fields):
+                self._outbox.events.append(IdentityInRoom())  # unanswered: it would replace nobody
+            elif state is SessionState.JOINING:
                 answer = joiner.answer(fields)
                 if answer is not None:
                     self._send_admission(src, answer, admission_key)

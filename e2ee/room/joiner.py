@@ -92,6 +92,15 @@ class Joiner:
             self._trusted.clear()
         self._trusted.add((moderator, proof))
 
+    def offered_by_self(self, fields: list[Value]) -> bool:
+        """Whether an OFFER comes from a moderator with our own identity, proven back
+        to the founder (another client of ours moderates the room, spec §13.4)."""
+        offer = admission.parse_offer(fields)
+        if offer.moderator != self._identity.public:
+            return False
+        self._check_authority(offer.moderator, offer.proof)
+        return True
+
     def answer(self, fields: list[Value]) -> bytes | None:
         """REQUEST plaintext answering an OFFER, or None for an offer already answered.
 

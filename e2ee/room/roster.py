@@ -56,6 +56,7 @@ class OpCode(IntEnum):
     INVITE = 5
     END = 6
     POLICY = 7
+    DEPUTY = 8
 
 
 class RemoveReason(IntEnum):
@@ -115,6 +116,11 @@ def op_policy(policy: Policy) -> Op:
     return (OpCode.POLICY.value, int(policy))
 
 
+def op_deputy(member_id: bytes) -> Op:
+    """``[8, id]``: ``id`` takes the chair if every moderator is gone (spec §12.2)."""
+    return (OpCode.DEPUTY.value, member_id)
+
+
 def _bad(what: str) -> RemoteProtocolError:
     return RemoteProtocolError(f"roster op: {what}", ErrorCode.MALFORMED)
 
@@ -149,6 +155,8 @@ def parse_op(raw: Value) -> Op:
         pass
     elif code == OpCode.POLICY and n == 2:
         canonical.expect_int(raw[1], "policy", 0, 1)
+    elif code == OpCode.DEPUTY and n == 2:
+        canonical.expect_bytes(raw[1], "member id", ID_LEN)
     else:
         raise _bad(f"unknown op {code} or wrong field count {n}")
     return tuple(raw)
@@ -172,6 +180,7 @@ class RosterState:
         "_safety",
         "_stage",
         "banned",
+        "deputy",
         "ended",
         "hands",
         "invited",
@@ -195,6 +204,8 @@ class RosterState:
         self.kicked: set[bytes] = set()
         self.policy = policy
         self.ended = False
+        #: the member named by DEPUTY that may take the chair (spec §12.2), or None
+        self.deputy: bytes | None = None
 
     # -- queries -----------------------------------------------------------
     def role_of(self, member_id: bytes) -> Role | None:
@@ -278,7 +289,7 @@ class RosterState:
         return [[m.id, m.session_key, m.name, int(m.role)] for m in self.members.values()]
 
     def state_fields(self) -> list[Value]:
-        """``[policy, members, hands, invited, banned, kicked, ended]`` (spec §12.6).
+        """``[policy, members, hands, invited, banned, kicked, ended, deputy]`` (spec §12.6).
 
         Sets are encoded sorted bytewise so every member encodes them alike.
         """
@@ -290,6 +301,7 @@ class RosterState:
             _values(sorted(self.banned)),
             _values(sorted(self.kicked)),
             self.ended,
+            self.deputy,
         ]
 
     def state_fields_without_members(self) -> list[Value]:
@@ -301,13 +313,14 @@ class RosterState:
             _values(sorted(self.banned)),
             _values(sorted(self.kicked)),
             self.ended,
+            self.deputy,
         ]
 
     @classmethod
     def from_state_fields(cls, fields: list[Value]) -> RosterState:
         """Inverse of :meth:`state_fields`; raises RemoteProtocolError (spec §12.6)."""
-        if len(fields) != 7:
-            raise _bad("state: expected 7 fields")
+        if len(fields) != 8:
+            raise _bad("state: expected 8 fields")
         policy = Policy(canonical.expect_int(fields[0], "policy", 0, 1))
         state = cls(policy)
         raw_members = fields[1]
@@ -337,6 +350,10 @@ class RosterState:
         if not isinstance(ended, bool):
             raise _bad("state: ended flag")
         state.ended = ended
+        if fields[7] is not None:
+            state.deputy = _member_ref(fields[7], state)
+            if state.is_moderator(state.deputy):
+                raise _bad("state: a moderator as deputy")
         if state.state_fields() != fields:
             raise RemoteProtocolError("state is not in canonical order", ErrorCode.NON_CANONICAL)
         return state
@@ -356,7 +373,7 @@ class RosterState:
         the number of ops, not to the room's size.
         """
         staged = self._stage_ops(ops)
-        overlay, readded, hands, invited, banned, kicked, policy, ended = staged
+        overlay, readded, hands, invited, banned, kicked, policy, ended, deputy = staged
         members = self.members
         for mid, value in overlay.items():
             if value is None:
@@ -375,6 +392,7 @@ class RosterState:
         self.kicked = kicked
         self.policy = policy
         self.ended = ended
+        self.deputy = deputy
 
     def _stage_ops(self, ops: list[Op]) -> _Staged:
         if self.ended:
@@ -386,6 +404,7 @@ class RosterState:
         kicked = set(self.kicked)
         policy = self.policy
         ended = False
+        deputy = self.deputy
         moderator_delta = 0
         readded: set[bytes] = set()
         members = self.members
@@ -401,6 +420,12 @@ class RosterState:
                 continue
             mid = _bytes(op[1])
             member = overlay[mid] if mid in overlay else members.get(mid)
+            if code == OpCode.DEPUTY:
+                new = mid not in members or mid in readded  # added by this very commit
+                if member is None or new or member.role is Role.MODERATOR or mid == deputy:
+                    raise _denied("deputy must be an earlier member, not a moderator, and new")
+                deputy = mid
+                continue
             if code == OpCode.ADD:
                 if member is not None or mid in banned:
                     raise _denied("add of a member or a banned identity")
@@ -417,6 +442,8 @@ class RosterState:
                 reason = RemoveReason(_int(op[2]))
                 overlay[mid] = None
                 moderator_delta -= member.role is Role.MODERATOR
+                if mid == deputy:
+                    deputy = None
                 if mid in hands:
                     hands.remove(mid)
                 invited.discard(mid)
@@ -429,6 +456,8 @@ class RosterState:
                 if role is member.role:
                     raise _denied("role unchanged")
                 overlay[mid] = replace(member, role=role)
+                if role is Role.MODERATOR and mid == deputy:
+                    deputy = None
                 moderator_delta += (role is Role.MODERATOR) - (member.role is Role.MODERATOR)
                 if role.on_stage:
                     if mid in hands:
@@ -457,7 +486,7 @@ class RosterState:
         if not ended and moderator_delta < 0:
             if self.moderator_count() + moderator_delta <= 0:
                 raise _denied("the last moderator cannot be removed or demoted")
-        return overlay, readded, hands, invited, banned, kicked, policy, ended
+        return overlay, readded, hands, invited, banned, kicked, policy, ended, deputy
 
     def moderator_count(self) -> int:
         """Number of moderators."""
@@ -477,6 +506,7 @@ class RosterState:
         other.banned = set(self.banned)
         other.kicked = set(self.kicked)
         other.ended = self.ended
+        other.deputy = self.deputy
         return other
 
 
@@ -489,6 +519,7 @@ _Staged = tuple[
     set[bytes],
     Policy,
     bool,
+    "bytes | None",
 ]
 
 

@@ -89,6 +89,7 @@ from e2ee.room import (
     pending,
     rotation,
     seal,
+    succession,
 )
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
@@ -330,6 +331,11 @@ class RoomSession:
         return suggested_successor(self.roster, self.me)
 
     @property
+    def deputy(self) -> bytes | None:
+        """Who takes the chair if every moderator is gone (spec §12.2)."""
+        return self.roster.deputy if self.roster is not None else None
+
+    @property
     def hand_queue(self) -> tuple[bytes, ...]:
         """Raised hands in the order all members agree on (spec §12.2)."""
         return tuple(self.roster.hands) if self.roster else ()
@@ -405,8 +411,11 @@ class RoomSession:
         if self._is_moderator():
             for mid in leaves:
                 self._chair.queue_op(op_remove(mid, RemoveReason.LEFT))
-        for mid in self._absence.due(now):
+        gone = self._absence.due(now)
+        for mid in gone:
             self._remove_absent(mid)
+        if self.roster is not None and any(map(self.roster.is_moderator, gone)):
+            self._take_over_if_gone()
         behind_of = self._chain.behind_due(now)
         if behind_of is not None and behind_of in self._slots:
             # the request is refused if our key expired there; the beacon
@@ -486,12 +495,25 @@ class RoomSession:
         control message cancels the timer.
         """
         owner = self._slots.release(slot)
-        if owner is None or owner == self.me or self.slot is None or not self._is_chair():
+        if owner is None or owner == self.me or self.slot is None or self.roster is None:
             return
-        assert self.roster is not None
-        if owner in self.roster.members:
+        deputy = self.roster.deputy == self.me and self.roster.is_moderator(owner)  # §12.2
+        if owner in self.roster.members and (deputy or self._is_chair()):
             self._absence.start(owner, self._now)
             self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=slot)
+
+    def _take_over_if_gone(self, leaving: bytes | None = None) -> bool:
+        """Deputy: no moderator is left (``leaving`` said it leaves), so take the chair (§12.2)."""
+        assert self.roster is not None
+        if not succession.may_take_over(self.roster, self.me, self._may_be_here, leaving):
+            return False
+        self._chair.queue[:] = succession.take_over_ops(self.me)
+        self._flush_commit()
+        return True
+
+    def _may_be_here(self, member: bytes) -> bool:
+        """Its slot is known, or its absence timer still runs (spec §16.4)."""
+        return member in self._slots or member in self._absence
 
     def _remove_absent(self, mid: bytes) -> None:
         """The absence timer of ``mid`` fired: the chair removes it, reason LEFT (§16.4)."""
@@ -621,6 +643,8 @@ class RoomSession:
             self._events.append(KeysRotated(commit.epoch))
         self._quiet.heard(self._now)
         self._emit_commit_events(commit, before.members, before.hands)
+        if self._state is SessionState.MEMBER:
+            self._refresh_delivery()
         if self._state is SessionState.MEMBER and self._is_moderator():
             self._after_commit(commit)
         if self._keys.get(self._chain.epoch) is not None:
@@ -674,15 +698,23 @@ class RoomSession:
 
     def _role_changed(self, role: Role) -> None:
         self._quiet.heard(self._now)  # on admission, too
-        wanted = DeliveryClass.STAGE if role.on_stage else DeliveryClass.AUDIENCE
-        if wanted is not self._delivery:
-            self._delivery = wanted
-            self._send(EnvelopeType.SET_CLASS, 0, bytes((wanted,)))
+        self._refresh_delivery()
         if role.on_stage and self.slot is not None:
             # A new moderator asks everyone for their slots: listeners only knew
             # its slot from this very broadcast, so they could not announce to it
             # before, and it needs every slot to hand out re-key secrets (§16.4).
             self._send_control(ControlType.ANNOUNCE, [self.slot, role is Role.MODERATOR])
+
+    def _refresh_delivery(self) -> None:
+        """Stage members take the stage class, and so does the deputy: the relay tells
+        only the stage that a link is gone (spec §12.2, §17.2)."""
+        assert self.roster is not None
+        role = self.roster.role_of(self.me)
+        stage = (role is not None and role.on_stage) or self.roster.deputy == self.me
+        wanted = DeliveryClass.STAGE if stage else DeliveryClass.AUDIENCE
+        if wanted is not self._delivery:
+            self._delivery = wanted
+            self._send(EnvelopeType.SET_CLASS, 0, bytes((wanted,)))
 
     # -- control messages (spec §14.3, §14.4) ------------------------------
     def _on_control(self, msg: Control, src: int, sealed: int) -> None:
@@ -726,6 +758,9 @@ class RoomSession:
             self._chair.queue_op(out.op)
         if out.leave is not None:
             self._chair.leave_noted(out.leave, self._now)
+        elif msg.type is ControlType.LEAVE and author.role is Role.MODERATOR:
+            if self._take_over_if_gone(leaving=msg.author):  # the leaver goes once we chair
+                self._chair.leave_noted(msg.author, self._now)
 
     def _expects_news(self) -> bool:
         assert self.roster is not None
@@ -937,6 +972,9 @@ class RoomSession:
         assert self.roster is not None
         for slot, mid, session_key in self._chair.welcomes(commit, self.roster):
             self._send_welcome(slot, mid, session_key)
+        if commit.signer == self.me and succession.is_take_over(commit):
+            for mid in succession.gone_moderators(self.roster, self.me, self._slots.__contains__):
+                self._absence.start(mid, self._now)  # removed unless it answers (spec §12.2)
         self._flush_commit()
 
     # -- actions (spec §13.4, §13.7, §14.4) --------------------------------
@@ -1005,9 +1043,12 @@ class RoomSession:
         """Moderator: end the room for everyone (spec §14.4)."""
         self._moderator_action(actions.end_room(self._require_moderator()))
 
-    def leave(self) -> None:
-        """Leave the room: tell the moderators, then leave the relay room (spec §14.4)."""
-        actions.check_leave(self._require_member(), self.me)
+    def leave(self, *, to_deputy: bool = False) -> None:
+        """Leave the room: tell the moderators, then leave the relay room (spec §14.4).
+
+        The last moderator may leave only ``to_deputy``: the deputy takes the chair
+        when it hears the LEAVE (spec §12.2)."""
+        actions.check_leave(self._require_member(), self.me, to_deputy)
         self._send_control(ControlType.LEAVE, [])
         self._send(EnvelopeType.LEAVE, 0, b"")
         self._move(SessionState.LEFT)

@@ -43,10 +43,11 @@ def test_peer_joined_reaches_the_stage_only() -> None:
         env.slot for slot, env in r.log if slot == mod.slot and env.type is EnvelopeType.PEER_JOINED
     ]
     assert joined_to_mod == [a.slot, b.slot]
+    # the deputy takes the stage class (spec §12.2), the other listener does not
+    audience = [x.slot for x in (a, b) if x.session.delivery_class == "audience"]
+    assert len(audience) == 1
     assert not [
-        env
-        for slot, env in r.log
-        if slot in (a.slot, b.slot) and env.type is EnvelopeType.PEER_JOINED
+        env for slot, env in r.log if slot in audience and env.type is EnvelopeType.PEER_JOINED
     ]
 
 

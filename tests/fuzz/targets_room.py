@@ -49,7 +49,7 @@ def _apply(ops: list[tuple[object, ...]]) -> None:
     except RemoteProtocolError:
         return
     fields = state.state_fields()
-    again = RosterState.from_state_fields(canonical.decode_array(canonical.encode(fields), 7, "s"))
+    again = RosterState.from_state_fields(canonical.decode_array(canonical.encode(fields), 8, "s"))
     require(again.state_fields() == fields, "applied roster does not round-trip")
 
 

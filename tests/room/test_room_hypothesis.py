@@ -19,6 +19,7 @@ from e2ee.room import Role, RoomSession, seal
 from e2ee.room.commit import key_confirmation, sign_commit
 from e2ee.room.control import ControlType
 from e2ee.room.roster import op_role
+from e2ee.room.succession import take_over_ops
 
 from .harness import Router, make_invite, new_identity, rng_for
 
@@ -39,6 +40,7 @@ ACTIONS = [
     "forge_hand",
     "forge_commit",
     "promote_moderator",
+    "take_chair",
 ]
 
 action = st.tuples(st.integers(0, 4), st.sampled_from(ACTIONS), st.integers(0, 4))
@@ -58,7 +60,8 @@ def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
             actor._send_control(ControlType.MUTE_REQUEST, [target])
         elif name == "forge_hand":
             actor._send_control(ControlType.HAND, [True])
-        elif name == "forge_commit":  # any member signs a commit promoting itself
+        elif name == "forge_commit":  # any member signs a commit promoting itself:
+            # the roster's deputy may (a take-over, spec §12.2), nobody else
             forged = sign_commit(
                 actor._identity,
                 actor.room_id,
@@ -74,6 +77,11 @@ def _do(r: Router, actor: RoomSession, name: str, target: bytes) -> None:
                     seal.Kind.COMMIT, key, actor.room_id, actor.epoch, forged.encode(), actor._rng
                 )
                 actor._send(EnvelopeType.CONTROL, 0, payload)
+                if actor.slot is not None:  # its own copy, in relay order, as a chair sends
+                    actor._send(EnvelopeType.UNICAST, actor.slot, payload)
+        elif name == "take_chair":  # as if every moderator were gone: only the deputy may
+            actor._chair.queue[:] = take_over_ops(actor.me)
+            actor._flush_commit()
         elif name == "promote_moderator":
             roster = actor._require_moderator()
             if roster.role_of(target) not in (None, Role.MODERATOR):

@@ -21,6 +21,10 @@ def room_with_history(commits: int) -> tuple[Router, Link, Link]:
     config = RoomConfig(key_grace=2 * SNAPSHOT_INTERVAL)
     mod = r.attach(RoomSession.create(founder, invite, "M", "open", rng_for(80), 0.0, config))
     r.pump()
+    # the first member is named deputy by a commit of its own right after its admission,
+    # which earns it a sync (spec §12.2); the member under test is the second
+    r.attach(RoomSession.join(new_identity(82), invite, "D", rng_for(82), 0.0))
+    r.pump()
     member = r.attach(RoomSession.join(new_identity(81), invite, "A", rng_for(81), 0.0))
     r.pump()
     for i in range(commits):

@@ -11,13 +11,14 @@ from e2ee.frame import FrameReceiver, FrameSender
 from e2ee.invite import Invite as CoreInvite
 from e2ee.room import Role, RoomSession, events, seal
 from e2ee.room import keys as room_keys
-from e2ee.room.commit import key_confirmation, sign_commit, snapshot_body
+from e2ee.room.commit import snapshot_body
 from e2ee.room.control import ControlType
 from e2ee.room.roster import RemoveReason, op_role
 from e2ee.sender_key import SenderKey
 
 from .harness import Link, Router, make_invite, new_identity, rng_for
 from .insider import hidden, kind_of
+from .test_room_chair_succession import self_promotion
 
 
 def room(n_listeners: int, policy: str = "open", seed: int = 0) -> tuple[Router, Link, list[Link]]:
@@ -174,7 +175,9 @@ def test_demoted_speaker_and_listener_audio_is_dropped_and_counted() -> None:
 
 
 def test_chat_mute_and_unauthorized_control_is_counted_not_applied() -> None:
-    r, mod, (a, b) = room(2)
+    r, mod, listeners = room(3)
+    # two listeners that are not the deputy, who may take the chair (spec §12.2)
+    a, b = [x for x in listeners if x.session.me != mod.session.roster.deputy]
     a.session.send_chat("hello room")
     r.pump()
     assert [(e.member, e.text) for e in of(b, events.ChatReceived)] == [
@@ -189,23 +192,7 @@ def test_chat_mute_and_unauthorized_control_is_counted_not_applied() -> None:
         a.session.kick(b.session.me)
     # a listener bypasses its own checks: a mute request and a self-signed commit
     a.session._send_control(ControlType.MUTE_REQUEST, [b.session.me])
-    s = a.session
-    forged = sign_commit(
-        s._identity,
-        s.room_id,
-        s.epoch + 1,
-        s.head,
-        [op_role(s.me, Role.MODERATOR)],
-        False,
-        key_confirm=key_confirmation(s._keys.epoch_keys[s.epoch], b""),
-    )
-    s._send(
-        EnvelopeType.CONTROL,
-        0,
-        seal.seal_epoch(
-            seal.Kind.COMMIT, s._keys.control[s.epoch], s.room_id, s.epoch, forged.encode(), s._rng
-        ),
-    )
+    a.session._send(EnvelopeType.CONTROL, 0, self_promotion(a))
     before = heads([mod, b])
     r.pump()
     assert len(of(b, events.MuteRequested)) == 1
