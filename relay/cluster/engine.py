@@ -44,6 +44,9 @@ class ClusterSink(Protocol):
     def join_refused(self, tag: bytes, key: int) -> None:
         """The room was full when link ``key``'s JOIN reached the engine."""
 
+    def engine_lost(self) -> None:
+        """The engine can no longer give this node the rooms' order (spec §24.6)."""
+
 
 class Engine(Protocol):
     """The engine's operations (spec §24.1); none blocks."""

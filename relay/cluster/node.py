@@ -160,6 +160,20 @@ class ClusterRouter(Router):
             self.refuse(entry[0], RelayErrorCode.ROOM_FULL, "room is full", tag)
         self._unfollow_if_idle(tag)
 
+    def engine_lost(self) -> None:
+        """Every link in a room is closed (it reconnects and rejoins); the rooms are forgotten."""
+        links = {m.link for room in self.rooms.values() for m in room.members.values()}
+        links |= {link for link, _ in self._pending.values()}
+        for link in links:
+            for me in list(link.rooms.values()):
+                self._drop_local(me)
+            if not link.closing:
+                self.refuse(link, RelayErrorCode.SHUTTING_DOWN, "the cluster engine was lost")
+        self._seats.clear()
+        self._pending.clear()
+        self._pending_per_link.clear()
+        self._pending_per_room.clear()
+
     def media(self, tag: bytes, record: Media) -> None:
         room = self.rooms.get(tag)
         if room is not None:

@@ -124,7 +124,8 @@ def record_fields(rec: Ordered) -> dict[str, bytes]:
     return {"t": b"U", "s": b"%d" % rec.src, "d": b"%d" % rec.dst, "p": rec.payload}
 
 
-def _int(fields: dict[bytes, bytes], name: bytes, bound: int) -> int:
+def field_int(fields: dict[bytes, bytes], name: bytes, bound: int) -> int:
+    """The decimal field ``name``, at most ``bound``."""
     raw = fields.get(name, b"")
     if not 0 < len(raw) <= 20 or not raw.isdigit():
         raise _fail("integer field")
@@ -151,15 +152,15 @@ def record_from_fields(fields: dict[bytes, bytes], max_payload: int) -> Ordered:
         node = fields.get(b"n", b"")
         if len(node) != NODE_ID_LEN:
             raise _fail("node id")
-        return Joined(_int(fields, b"s", _U32), _cls(_int(fields, b"c", 255)), node,
-                      _int(fields, b"k", 2**63))
+        return Joined(field_int(fields, b"s", _U32), _cls(field_int(fields, b"c", 255)), node,
+                      field_int(fields, b"k", 2**63))
     if kind == b"L":
-        return Left(_int(fields, b"s", _U32))
+        return Left(field_int(fields, b"s", _U32))
     if kind == b"S":
-        return ClassSet(_int(fields, b"s", _U32), _cls(_int(fields, b"c", 255)))
+        return ClassSet(field_int(fields, b"s", _U32), _cls(field_int(fields, b"c", 255)))
     if kind == b"C":
-        return Control(_int(fields, b"s", _U32), _payload(fields, max_payload))
+        return Control(field_int(fields, b"s", _U32), _payload(fields, max_payload))
     if kind == b"U":
-        return Unicast(_int(fields, b"s", _U32), _int(fields, b"d", _U32),
+        return Unicast(field_int(fields, b"s", _U32), field_int(fields, b"d", _U32),
                        _payload(fields, max_payload))
     raise _fail("kind")
