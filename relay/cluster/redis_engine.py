@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -149,7 +151,10 @@ class RedisEngine:
         self._ops_ready = trio.Event()
         self._media_ready = trio.Event()
         self._follow_changed = trio.Event()
+        self._channels_changed = trio.Event()
         self._overflow = False
+        #: the engine's epoch this node's state belongs to (spec §24.6)
+        self._epoch: bytes | None = None
 
     # -- the Engine operations (queue only) ------------------------------------------
     def _queue(self, op: _Op) -> None:
@@ -161,13 +166,18 @@ class RedisEngine:
 
     def subscribe(self, sink: ClusterSink, tag: bytes) -> None:
         prefix = room_prefix(tag)
+        # MEDIA first, so that the channel is open by the time the first WELCOME goes out
+        self._channels[(prefix + ":m").encode()] = prefix
+        self._subscriptions.append((True, prefix))
+        self._channels_changed.set()
         self._queue(_Op("snapshot", prefix, [], lambda r: self._followed(tag, prefix, r)))
 
     def unsubscribe(self, sink: ClusterSink, tag: bytes) -> None:
         prefix = room_prefix(tag)
-        if self._follow.pop(prefix, None) is not None:
-            self._subscriptions.append((False, prefix))
-            self._follow_changed.set()
+        self._follow.pop(prefix, None)
+        self._channels.pop((prefix + ":m").encode(), None)
+        self._subscriptions.append((False, prefix))
+        self._channels_changed.set()
 
     def join(
         self, sink: ClusterSink, tag: bytes, key: int, cls: DeliveryClass, max_members: int
@@ -217,14 +227,17 @@ class RedisEngine:
             try:
                 await self._session(sink)
             except* ENGINE_LOSSES as group:
-                # (on cancellation, coredis may also fail to unsubscribe on a closed connection)
-                self.stats.lost += 1
-                why = type(group.exceptions[0]).__name__
-                log.warning("cluster engine lost (%s): closing links in rooms", why)
-                self._reset()
-                sink.engine_lost()
+                # cancelled: coredis may fail to unsubscribe on a closed connection; nothing lost
+                if trio.current_effective_deadline() != -math.inf:
+                    backoff = 0.1 if self.connected.is_set() else min(backoff * 2, 2.0)
+                    self._lost(sink, type(group.exceptions[0]).__name__)
             await trio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
+
+    def _lost(self, sink: ClusterSink, why: str) -> None:
+        self.stats.lost += 1
+        log.warning("cluster engine lost (%s): closing links in rooms", why)
+        self._reset()
+        sink.engine_lost()
 
     def _reset(self) -> None:
         self._ops.clear()
@@ -233,6 +246,7 @@ class RedisEngine:
         self._channels.clear()
         self._subscriptions.clear()
         self._overflow = False
+        self._epoch = None
         self.connected = trio.Event()
 
     async def _session(self, sink: ClusterSink) -> None:
@@ -260,7 +274,11 @@ class RedisEngine:
 
     async def _heartbeat_once(self, scripts: dict[str, Any]) -> None:
         ttl = int(self.settings.node_ttl * 1000)
-        await scripts["alive"](args=[self.node_id, ttl])
+        epoch = bytes(await scripts["alive"](args=[self.node_id, ttl, secrets.token_hex(8)]))
+        if self._epoch is None:
+            self._epoch = epoch
+        elif epoch != self._epoch:
+            raise EngineLost("the engine restarted empty")
         await scripts["reap"](args=[self._maxlen, self._linger_ms])
 
     async def _heartbeat(self, scripts: dict[str, Any]) -> None:
@@ -296,8 +314,6 @@ class RedisEngine:
             value = bytes(flat[i + 1])
             seats[int(flat[i])] = Seat(value[:NODE_ID_LEN], DeliveryClass(int(value[NODE_ID_LEN:])))
         self._follow[prefix] = _Follow(tag, bytes(last_id), int(last_seq))
-        self._channels[(prefix + ":m").encode()] = prefix
-        self._subscriptions.append((True, prefix))
         self._follow_changed.set()
         if self._sink is not None:
             self._sink.snapshot(tag, seats)
@@ -345,28 +361,35 @@ class RedisEngine:
                 self.stats.media_out += n
 
     async def _receive_media(self, pubsub: Any, sink: ClusterSink) -> None:
+        subscribed: set[str] = set()
         while True:
             while self._subscriptions:
                 on, prefix = self._subscriptions.popleft()
                 channel = prefix + ":m"
-                if on:
+                if on and channel not in subscribed:
+                    subscribed.add(channel)
                     await pubsub.subscribe(channel)
-                else:
-                    self._channels.pop(channel.encode(), None)
+                elif not on and channel in subscribed and channel.encode() not in self._channels:
+                    subscribed.discard(channel)
                     await pubsub.unsubscribe(channel)
+            if not subscribed:
+                await self._channels_changed.wait()
+                self._channels_changed = trio.Event()
+                continue
             message = await pubsub.get_message(
                 ignore_subscribe_messages=True, timeout=self.settings.read_block
             )
-            if message is None or message.get("type") != "message":
-                continue
-            room = self._channels.get(bytes(message["channel"]))
-            follow = self._follow.get(room) if room is not None else None
-            data = bytes(message["data"])
-            if follow is None or data[:NODE_ID_LEN] == self.node_id:
-                continue
-            try:
-                record = decode_media(data[NODE_ID_LEN:], self._max_payload)
-            except HushroomError:
-                continue  # not what a node publishes: dropped like any bad MEDIA
-            self.stats.media_in += 1
-            sink.media(follow.tag, record)
+            if message is not None and message.get("type") == "message":
+                self._media_received(sink, bytes(message["channel"]), bytes(message["data"]))
+
+    def _media_received(self, sink: ClusterSink, channel: bytes, data: bytes) -> None:
+        room = self._channels.get(channel)
+        follow = self._follow.get(room) if room is not None else None
+        if follow is None or data[:NODE_ID_LEN] == self.node_id:
+            return
+        try:
+            record = decode_media(data[NODE_ID_LEN:], self._max_payload)
+        except HushroomError:
+            return  # not what a node publishes: dropped like any bad MEDIA
+        self.stats.media_in += 1
+        sink.media(follow.tag, record)

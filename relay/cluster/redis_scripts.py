@@ -6,7 +6,8 @@ freed slots), ``P:next`` (the next never-used slot), ``P:seq`` (the number of th
 last record), ``P:log`` (the stream: the room's one order, trimmed to about
 ``maxlen`` records).  Per node: ``hr:node:N`` (its liveness, with a TTL),
 ``hr:node:N:rooms`` (the rooms where it holds seats); ``hr:nodes`` lists the
-nodes.  Each script is one atomic step: a slot is taken, freed or moved in the
+nodes; ``hr:epoch`` is random, set once by the first node after the engine
+started empty.  Each script is one atomic step: a slot is taken, freed or moved in the
 same step as its record is appended, so seats and order always agree.
 """
 
@@ -82,11 +83,13 @@ local q = tonumber(redis.call('GET', p .. ':seq') or '0')
 return {redis.call('HGETALL', p .. ':seats'), id, q}
 """
 
-#: ARGV node, ttl ms: the node is alive for ``ttl`` more
+#: ARGV node, ttl ms, a fresh epoch: the node is alive for ``ttl`` more -> the engine's epoch
+#: (set by the first node after the engine started empty: a change means a restart)
 ALIVE = """
 redis.call('SET', 'hr:node:' .. ARGV[1], '1', 'PX', ARGV[2])
 redis.call('SADD', 'hr:nodes', ARGV[1])
-return 1
+redis.call('SET', 'hr:epoch', ARGV[3], 'NX')
+return redis.call('GET', 'hr:epoch')
 """
 
 #: ARGV maxlen, linger ms: free every seat of every node whose liveness expired

@@ -7,6 +7,7 @@ The server keeps its I/O; only its router changes, to a
 
 from __future__ import annotations
 
+import logging
 import secrets
 from urllib.parse import urlsplit
 
@@ -37,6 +38,8 @@ def new_node_id() -> bytes:
 def make_node(server: RelayServer, url: str, settings: RedisSettings | None = None) -> RedisEngine:
     """Give ``server`` a cluster router over the engine at ``url``; run the engine's tasks."""
     engine_address(url)
+    # coredis logs commands and their arguments when verbose: never any of ours (spec §24.5)
+    logging.getLogger("coredis").setLevel(logging.WARNING)
     node_id = new_node_id()
     engine = RedisEngine(url, node_id, server.config.max_payload, settings)
     server.router = ClusterRouter(server.config, server, engine, node_id, server.stats)

@@ -176,7 +176,8 @@ async def test_the_engine_restarted_nodes_close_their_links_and_connect_again() 
             proc.wait()
             await until(lambda: nodes[0].outbox.closed.get(a) == RelayErrorCode.SHUTTING_DOWN)
             with redis_server(port):
+                for node in nodes:  # both noticed, and are back
+                    await until(lambda n=node: n.engine.stats.lost and n.engine.connected.is_set())
                 # the rooms start again: a new link joins at slot 0
                 again = await join(nodes[1])
                 assert again.rooms[TAG].slot == 0
-                await until(lambda: nodes[0].engine.connected.is_set())
