@@ -29,7 +29,7 @@ import coredis.exceptions
 import trio
 
 from e2ee.envelope import DeliveryClass
-from e2ee.errors import HushroomError
+from e2ee.errors import HushroomError, RemoteProtocolError
 from relay.cluster import redis_scripts
 from relay.cluster.engine import ClusterSink
 from relay.cluster.records import (
@@ -308,12 +308,17 @@ class RedisEngine:
 
     def _followed(self, tag: bytes, prefix: str, reply: Any) -> None:
         """A SNAPSHOT came back: the seats, and where the room's order continues."""
-        flat, last_id, last_seq = reply
-        seats: dict[int, Seat] = {}
-        for i in range(0, len(flat), 2):
-            value = bytes(flat[i + 1])
-            seats[int(flat[i])] = Seat(value[:NODE_ID_LEN], DeliveryClass(int(value[NODE_ID_LEN:])))
-        self._follow[prefix] = _Follow(tag, bytes(last_id), int(last_seq))
+        try:
+            flat, last_id, last_seq = reply
+            seats: dict[int, Seat] = {}
+            for i in range(0, len(flat), 2):
+                value = bytes(flat[i + 1])
+                cls = DeliveryClass(int(value[NODE_ID_LEN:]))
+                seats[int(flat[i])] = Seat(value[:NODE_ID_LEN], cls)
+            follow = _Follow(tag, bytes(last_id), int(last_seq))
+        except (TypeError, ValueError):
+            raise EngineLost("a snapshot the nodes do not write") from None
+        self._follow[prefix] = follow
         self._follow_changed.set()
         if self._sink is not None:
             self._sink.snapshot(tag, seats)
@@ -339,14 +344,18 @@ class RedisEngine:
     def _apply(self, sink: ClusterSink, follow: _Follow, entry: Any) -> None:
         follow.last_id = bytes(entry.identifier)
         fields = {bytes(k): bytes(v) for k, v in entry.field_values.items()}
-        seq = field_int(fields, b"q", 2**63)
+        try:
+            seq = field_int(fields, b"q", 2**63)
+            record = record_from_fields(fields, self._max_payload)
+        except RemoteProtocolError:
+            raise EngineLost("a record the nodes do not write") from None
         if seq != follow.last_seq + 1:
             # records were trimmed before this node read them: it cannot deliver the order
             self.stats.gaps += 1
             raise EngineLost("a room's order has a gap")
         follow.last_seq = seq
         self.stats.records += 1
-        sink.ordered(follow.tag, record_from_fields(fields, self._max_payload))
+        sink.ordered(follow.tag, record)
 
     async def _publish_media(self, client: Any) -> None:
         while True:

@@ -181,3 +181,22 @@ async def test_the_engine_restarted_nodes_close_their_links_and_connect_again() 
                 # the rooms start again: a new link joins at slot 0
                 again = await join(nodes[1])
                 assert again.rooms[TAG].slot == 0
+
+
+async def test_a_record_no_node_writes_makes_the_nodes_start_again_not_crash(
+    redis_url: str,
+) -> None:
+    import coredis
+
+    from relay.cluster.redis_engine import room_prefix
+
+    async with cluster(redis_url, n=2) as nodes:
+        a = await join(nodes[0])
+        b = await join(nodes[1])
+        async with coredis.Redis.from_url(redis_url) as r:
+            await r.xadd(room_prefix(TAG) + ":log", {"q": b"3", "t": b"C", "s": b"x" * 30})
+        await until(lambda: nodes[0].outbox.closed.get(a) == RelayErrorCode.SHUTTING_DOWN)
+        await until(lambda: nodes[1].outbox.closed.get(b) == RelayErrorCode.SHUTTING_DOWN)
+        for node in nodes:  # and they are back
+            await until(lambda n=node: n.engine.connected.is_set())
+        assert TAG in (await join(nodes[1])).rooms
