@@ -200,3 +200,13 @@ async def test_a_record_no_node_writes_makes_the_nodes_start_again_not_crash(
         for node in nodes:  # and they are back
             await until(lambda n=node: n.engine.connected.is_set())
         assert TAG in (await join(nodes[1])).rooms
+
+
+async def test_nodes_reach_an_engine_over_tls_with_a_password() -> None:
+    with redis_server(tls_and_password="s3cret-for-this-test") as (url, _):
+        assert url.startswith("rediss://")
+        async with cluster(url, n=2) as nodes:
+            a = await join(nodes[0])
+            b = await join(nodes[1])
+            nodes[1].send(b, T.CONTROL, 0, b"over tls")
+            await until(lambda: (T.CONTROL, 1) in kinds(nodes[0].got(a)))
