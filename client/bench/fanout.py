@@ -786,7 +786,7 @@ def run(args: argparse.Namespace) -> int:
         if args.nodes > 1:
             from client.bench.fanout_cluster import measure as measure_nodes
 
-            result = measure_nodes(args, progress)
+            result = measure_nodes(args, progress, sys.modules[__name__])
         else:
             result = measure(args, progress)
     finally:

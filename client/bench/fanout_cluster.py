@@ -21,9 +21,9 @@ import subprocess
 import tempfile
 import time
 from contextlib import ExitStack
+from types import ModuleType
 from typing import Any
 
-from client.bench import fanout
 from client.bench.progress import Progress
 
 
@@ -102,7 +102,9 @@ def _latency(summaries: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def measure_cluster(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
+def measure_cluster(
+    args: argparse.Namespace, progress: Progress, fanout: ModuleType
+) -> dict[str, Any]:
     """The cluster run: ``args.nodes`` relays over one Redis, load spread over them."""
     from e2ee.envelope import HEADER_LEN
 
@@ -187,11 +189,14 @@ def measure_cluster(args: argparse.Namespace, progress: Progress) -> dict[str, A
     }
 
 
-def measure(args: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    """One-node run, then the cluster run, in one invocation; the hop is their difference."""
+def measure(args: argparse.Namespace, progress: Progress, fanout: ModuleType) -> dict[str, Any]:
+    """One-node run, then the cluster run, in one invocation; the hop is their difference.
+
+    ``fanout`` is :mod:`client.bench.fanout`, whose workers and helpers this drives; it is
+    passed in because that module dispatches here (no import cycle)."""
     progress.phase("one relay")
     single = fanout.measure(args, progress)
-    cluster = measure_cluster(args, progress)
+    cluster = measure_cluster(args, progress, fanout)
     return {
         "listeners": args.listeners,
         "speakers": args.speakers,
