@@ -130,6 +130,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="UDP port of the datagram media channel (spec §23); off unless given",
     )
+    parser.add_argument(
+        "--cluster",
+        metavar="URL",
+        default=None,
+        help="join a cluster of relays sharing rooms through this engine "
+        "(redis://HOST:PORT or rediss://[:PASSWORD@]HOST:PORT, spec §24); "
+        "without it the relay is on its own",
+    )
     limits = parser.add_argument_group("limits (spec §17.5)")
     limits.add_argument(
         "--max-envelope",
@@ -316,6 +324,7 @@ def run(args: argparse.Namespace) -> int:
             port,
             metrics,
             args.debug,
+            args.cluster,
         )
     except BaseExceptionGroup as group:
         setup = group.subgroup(RelaySetupError)
@@ -356,11 +365,18 @@ async def _main(
     port: int,
     metrics: tuple[str, int] | None,
     debug: bool,
+    cluster: str | None = None,
 ) -> None:
     stats = RelayStats()
     server = RelayServer(config, server_ssl_context(str(cert_path), str(key_path)), stats, debug)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
+            if cluster is not None:
+                from relay.cluster.service import engine_address, make_node, run_node
+
+                engine = make_node(server, cluster)
+                await nursery.start(run_node, engine, server.router)
+                log.info("node of the cluster at %s", engine_address(cluster))
             bound = await _start_listening(nursery, "listen", server.serve, host, port)
             if metrics is not None:
                 mhost, mport = metrics

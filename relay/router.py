@@ -272,17 +272,22 @@ class Router:
         if not me.media_frames.take(1.0, now) or not me.media_bytes.take(size, now):
             self.stats.media_over_rate += 1
             return
-        room = me.room
-        data = encode_envelope(EnvelopeType.MEDIA, room.tag, me.slot, env.payload)
+        data = encode_envelope(EnvelopeType.MEDIA, me.room.tag, me.slot, env.payload)
+        self._fan_out_media(me.room, me.slot, me.cls, data, by_datagram)
+
+    def _fan_out_media(
+        self, room: Room, src: int, cls: DeliveryClass, data: bytes, by_datagram: bool
+    ) -> None:
+        """MEDIA ``data`` from slot ``src`` (of class ``cls``) to this relay's members."""
         outbox = self.outbox
         tag = room.tag
         for member in room.stage.values():
-            if member is not me:
+            if member.slot != src:
                 outbox.send_media(member.link, data, tag, by_datagram)
-        if me.cls == DeliveryClass.AUDIENCE:
+        if cls == DeliveryClass.AUDIENCE:
             # A sender in the audience must not hear itself: no shared batch.
             for member in room.audience.values():
-                if member is not me:
+                if member.slot != src:
                     outbox.send_media(member.link, data, tag, by_datagram)
         elif room.audience:
             outbox.audience_batch(room, data)
@@ -383,8 +388,11 @@ class Router:
         if me is None:
             return
         cls = DeliveryClass(env.payload[0])
-        if cls == me.cls:
-            return
+        if cls != me.cls:
+            self._move_class(me, cls)
+
+    def _move_class(self, me: Membership, cls: DeliveryClass) -> None:
+        """Move ``me`` to delivery class ``cls``; on the stage it learns the roster (§17.2)."""
         room = me.room
         me.cls = cls
         if cls == DeliveryClass.STAGE:

@@ -99,6 +99,24 @@ def test_relay_touches_no_e2ee_keys() -> None:
     assert not bad, "relay/ may import only the envelope codec from e2ee:\n" + "\n".join(bad)
 
 
+# the cluster's I/O lives in its engine adapters; the node, its records and the
+# in-memory engine are sans-IO like the router
+CLUSTER_IO = {"redis_engine.py", "redis_scripts.py", "service.py"}
+
+
+def test_the_cluster_node_is_sans_io() -> None:
+    cluster = ROOT / "relay" / "cluster"
+    files = [p for p in sorted(cluster.glob("*.py")) if p.name not in CLUSTER_IO]
+    assert len(files) >= 4
+    bad = [
+        f"{path.relative_to(ROOT)}:{line}: {name}"
+        for path in files
+        for name, line in _imports(path)
+        if name.split(".")[0] in FORBIDDEN_IN_E2EE | {"coredis", "os"}
+    ]
+    assert not bad, "relay/cluster (but its engine adapters) must stay sans-IO:\n" + "\n".join(bad)
+
+
 def test_the_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "m.py"
     sample.write_text("import os\nfrom trio import sleep\nx = os.urandom(3)\n")
@@ -119,6 +137,8 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "e2ee.room": ("e2ee",),
     "relay": ("relay", *ENVELOPE_CODEC, "e2ee.datagram", "e2ee.datagram_red"),
     "relay.wire": ("relay.wire", *ENVELOPE_CODEC),
+    # the cluster (spec §24): the router and the envelope codec, no datagram hop key
+    "relay.cluster": ("relay", *ENVELOPE_CODEC),
     "client": ("client", "e2ee", *RELAY_PUBLIC),
     IN_PROCESS_RELAY: ("client", "e2ee", "relay"),
     # the room bench drives the real, sans-IO router with an in-memory outbox

@@ -155,6 +155,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="extra argument for the relay process (repeatable)",
     )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="also run the room over this many relay processes sharing it through a "
+        "redis-server started here, load spread over them (spec §24); default 1: one relay",
+    )
 
 
 def _raise_nofile() -> None:
@@ -773,9 +780,16 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("need at least one speaker, listeners >= 0 and seconds > 0")
     if args.payload is not None and args.payload < _STAMP.size:
         raise CliError(f"--payload must be at least {_STAMP.size} bytes")
+    if args.nodes < 1 or (args.nodes > 1 and args.relay is not None):
+        raise CliError("--nodes is at least 1, and starts its own relays (no --relay)")
     progress = Progress("fanout")
     try:
-        result = measure(args, progress)
+        if args.nodes > 1:
+            from client.bench.fanout_cluster import measure as measure_nodes
+
+            result = measure_nodes(args, progress, sys.modules[__name__])
+        else:
+            result = measure(args, progress)
     finally:
         progress.done()
     if args.json:

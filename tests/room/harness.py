@@ -9,6 +9,11 @@ therefore what the real relay does.  The only thing the harness adds is the
 clock (``now``, moved by :meth:`Router.advance`) and the links' lifetime
 (:meth:`Router.drop_link`, :meth:`Router.reconnect`, :meth:`Router.restart`).
 
+With ``Router.nodes`` > 1 (the ``topology`` fixture of tests/room and
+tests/attack) the relay is a cluster of that many real routers sharing rooms
+through the in-memory engine (relay/cluster, spec §24): clients are spread
+over the nodes in turn, a reconnecting client comes back on the next node.
+
 :meth:`Router._deliver` is the single point every delivery passes through;
 tests (and the hostile relay in tests/attack/) override or wrap it to drop,
 hold back, duplicate or rewrite envelopes.
@@ -36,6 +41,8 @@ from e2ee.invite import RoomSecrets
 from e2ee.room import RoomSession
 from e2ee.room.events import Event
 from relay import router as relay_router
+from relay.cluster.memory import MemoryEngine
+from relay.cluster.node import ClusterRouter
 from relay.config import RelayConfig
 from relay.stats import RelayStats
 
@@ -118,6 +125,9 @@ class Router:
     at 0).  ``config`` is the relay's (its defaults by default).
     """
 
+    #: relay processes: 1 is the single relay, more a cluster over the in-memory engine
+    nodes = 1
+
     def __init__(
         self, now: float = 0.0, first_slot: int = 0, config: RelayConfig | None = None
     ) -> None:
@@ -132,14 +142,41 @@ class Router:
 
     def _start(self, first_slot: int) -> None:
         self.stats = RelayStats()
-        self.relay = relay_router.Router(self.config, _Outbox(self), self.stats)
+        outbox = _Outbox(self)
+        self.engine: MemoryEngine | None = None
+        if self.nodes == 1:
+            self.routers = [relay_router.Router(self.config, outbox, self.stats)]
+        else:
+            self.engine = MemoryEngine()
+            self.routers = [
+                ClusterRouter(self.config, outbox, self.engine, bytes([i + 1]) * 16, self.stats)
+                for i in range(self.nodes)
+            ]
+        self.relay = self.routers[0]
+        self._node_of: dict[relay_router.Link, relay_router.Router] = {}
+        self._turn = 0
         self._first_slot = first_slot
         self._parked: set[bytes] = set()
 
+    def _open(self, link: Link | None) -> relay_router.Link:
+        """A new connection on the next node in turn (the only node of a single relay)."""
+        node = self.routers[self._turn % len(self.routers)]
+        self._turn += 1
+        conn = node.open_link(self.now)
+        conn.transport = link
+        self._node_of[conn] = node
+        return conn
+
+    def _close(self, conn: relay_router.Link) -> None:
+        node = self._node_of.pop(conn, None)
+        if node is not None:
+            node.close_link(conn)
+            self._settle_engine()
+
     # -- clients ---------------------------------------------------------------
     def attach(self, session: RoomSession) -> Link:
-        link = Link(session, conn=self.relay.open_link(self.now))
-        link.conn.transport = link  # type: ignore[union-attr]
+        link = Link(session)
+        link.conn = self._open(link)
         self.links.append(link)
         return link
 
@@ -148,7 +185,8 @@ class Router:
         """Slot -> client, over every room of this relay."""
         return {
             slot: m.link.transport
-            for room in self.relay.rooms.values()
+            for node in self.routers
+            for room in node.rooms.values()
             for slot, m in room.members.items()
             if isinstance(m.link.transport, Link)
         }
@@ -158,9 +196,10 @@ class Router:
             tag = env.room_tag
             if env.type is EnvelopeType.JOIN and tag not in self._parked:
                 self._parked.add(tag)
-                if tag not in self.relay.rooms:
+                if not any(tag in node.rooms for node in self.routers):
                     for _ in range(self._first_slot):
                         stranger = self.relay.open_link(self.now)
+                        self._node_of[stranger] = self.relay
                         join = Envelope(EnvelopeType.JOIN, tag, 0, bytes((DeliveryClass.AUDIENCE,)))
                         self.relay.receive(stranger, [join], self.now)
 
@@ -175,13 +214,20 @@ class Router:
         """What ``link``'s client wrote goes to the real router."""
         assert link.conn is not None
         self._park_strangers(envelopes)
-        self.relay.receive(link.conn, envelopes, self.now)
+        self._node_of[link.conn].receive(link.conn, envelopes, self.now)
+        self._settle_engine()
         self._close_refused()
+
+    def _settle_engine(self) -> None:
+        """A cluster applies what a client's output caused before anything else moves, so
+        that each delivery is still caused by the output being routed (tests/attack)."""
+        if self.engine is not None:
+            self.engine.pump()
 
     def _close_refused(self) -> None:
         while self._closing:
             conn = self._closing.pop()
-            self.relay.close_link(conn)
+            self._close(conn)
             link = conn.transport
             if isinstance(link, Link) and link.conn is conn:
                 link.up = False
@@ -240,7 +286,7 @@ class Router:
     def drop_link(self, link: Link) -> None:
         """The link of ``link`` dies (no LEAVE from the client): the stage sees PEER_LEFT."""
         if link.conn is not None:
-            self.relay.close_link(link.conn)
+            self._close(link.conn)
         link.conn = None
         link.up = False
         link.inbox.clear()
@@ -251,8 +297,7 @@ class Router:
         if link.conn is not None:
             self.drop_link(link)
         link.session.link_reset(self.now)
-        link.conn = self.relay.open_link(self.now)
-        link.conn.transport = link
+        link.conn = self._open(link)
         link.up = True
         self._drain_events(link)
 

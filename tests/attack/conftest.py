@@ -1,0 +1,5 @@
+"""Attack scenarios run on one relay and on a cluster."""
+
+from room.topology import topology
+
+__all__ = ["topology"]
