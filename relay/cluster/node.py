@@ -265,7 +265,7 @@ class ClusterRouter(Router):
         data = enc(EnvelopeType.CONTROL, tag, record.src, record.payload)
         sent = 0
         for member in list(room.members.values()):
-            if member.slot != record.src and not member.link.closing:
+            if not member.link.closing:  # its sender included: the echo (spec §17.3)
                 self.outbox.send_reliable(member.link, data, tag)
                 sent += 1
         self.stats.frames_forwarded += sent
