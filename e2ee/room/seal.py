@@ -117,8 +117,13 @@ def seal_keyed(
 def open_keyed(
     key: bytes, room_id: bytes, payload: bytes, extra: bytes = b""
 ) -> tuple[Kind, bytes]:
-    """Inverse of :func:`seal_keyed`; DecryptionFailed unless the hint and tag verify."""
-    if not hint_matches(key, payload):
+    """Inverse of :func:`seal_keyed`; DecryptionFailed unless the tag verifies.
+
+    The caller found ``key`` by the payload's hint (:func:`hint_matches`); the
+    hint is not computed again here: it is in the associated data, so a
+    payload whose hint is not ``key``'s fails the tag.
+    """
+    if len(payload) < HEAD_LEN + MIN_PADDED + TAG_LEN:
         raise DecryptionFailed()
     hint, nonce = payload[:HINT_LEN], payload[HINT_LEN:HEAD_LEN]
     pt = xchacha.decrypt(key, nonce, payload[HEAD_LEN:], _VERSION + room_id + hint + extra)
