@@ -405,9 +405,10 @@ def run(args: argparse.Namespace) -> int:
     kick_walls: list[float] = []
     critical: list[tuple[float, float, float]] = []  # (moderator, relay, slowest member)
     victims: list[_Link] = []
+    listeners = [x for x in relay.links if x is not mod and x not in speakers]
     for kick_no in range(2 * KICKS):
         accounted = kick_no % 2 == 1
-        victim = relay.links[len(relay.links) * (kick_no + 1) // (2 * KICKS + 2)]
+        victim = listeners[len(listeners) * (kick_no + 1) // (2 * KICKS + 2)]
         victims.append(victim)
         sent0, delivered0 = relay.sent, relay.delivered
         relay.reset_cpu()

@@ -18,7 +18,7 @@ import pytest
 from e2ee import canonical, identity, kdf
 from e2ee.pairwise import PairwiseChannel
 from e2ee.room import RoomConfig, RoomSession, keys, labels
-from e2ee.room.commit import sign_commit
+from e2ee.room.commit import decode_commit, sign_commit
 from e2ee.room.roster import Policy, op_policy
 
 from .harness import Link, Router, rng_for
@@ -160,6 +160,8 @@ def test_the_fast_wire_encodings_are_the_canonical_ones() -> None:
     founder = identity.IdentityKey(b"f" * 32)
     commit = sign_commit(founder, b"i" * 32, 3, b"p" * 32, [], False, key_confirm=b"c" * 32)
     assert commit.encode() == canonical.encode([commit.body, commit.signature])
+    decoded = decode_commit(commit.encode(), b"i" * 32)  # keeps the bytes it came in
+    assert decoded.encode() == commit.encode() and decoded.head == commit.head
     a, b = (identity.SessionKey.generate(rng_for(i)) for i in (1, 2))
     channel = PairwiseChannel(
         room_id=b"i" * 32,
