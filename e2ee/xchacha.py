@@ -96,7 +96,7 @@ def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     if (
         len(nonce) != NONCE_LEN
         or len(key) != KEY_LEN
-        or not _all_bytes(key, nonce, plaintext, aad)
+        or not (type(key) is type(nonce) is type(plaintext) is type(aad) is bytes)
         or len(plaintext) > _MAX_MESSAGE
     ):
         raise LocalProtocolError("XChaCha20-Poly1305 takes a 32-byte key and a 24-byte nonce")
@@ -109,9 +109,12 @@ def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
 def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
     """One-shot XChaCha20-Poly1305 decrypt; every failure is DecryptionFailed (spec §3.2)."""
     n = len(ciphertext) - TAG_LEN
-    if n < 0 or len(nonce) != NONCE_LEN or len(key) != KEY_LEN:
-        raise DecryptionFailed()
-    if not _all_bytes(key, nonce, ciphertext, aad):
+    if (
+        n < 0
+        or len(nonce) != NONCE_LEN
+        or len(key) != KEY_LEN
+        or not (type(key) is type(nonce) is type(ciphertext) is type(aad) is bytes)
+    ):
         raise DecryptionFailed()
     out = _new_buffer(n or 1)
     if _open(out, _NULL, _NULL, ciphertext, n + TAG_LEN, aad, len(aad), nonce, key) != 0:
@@ -124,7 +127,3 @@ _NULL = _ffi.NULL
 _new_buffer = partial(_ffi.new, "unsigned char[]")
 _seal = _lib.crypto_aead_xchacha20poly1305_ietf_encrypt
 _open = _lib.crypto_aead_xchacha20poly1305_ietf_decrypt
-
-
-def _all_bytes(a: object, b: object, c: object, d: object) -> bool:
-    return type(a) is bytes and type(b) is bytes and type(c) is bytes and type(d) is bytes

@@ -104,6 +104,25 @@ def test_field_helpers() -> None:
     assert msgpack.packb(True) == canonical.encode(True)
 
 
+@pytest.mark.parametrize(
+    ("value", "length", "max_len", "code"),
+    [
+        (b"ab", 0, 1 << 20, ErrorCode.MALFORMED),  # a length of 0 is a length
+        (b"", 2, 1 << 20, ErrorCode.MALFORMED),
+        (b"abc", None, 2, ErrorCode.TOO_LARGE),
+        (b"abc", 3, 2, ErrorCode.TOO_LARGE),  # both bounds hold, not only the length
+        (bytearray(b"ab"), 2, 1 << 20, ErrorCode.MALFORMED),  # only a decoded bin is bytes
+        ("ab", None, 1 << 20, ErrorCode.MALFORMED),
+    ],
+)
+def test_expect_bytes_checks_type_length_and_bound(
+    value: object, length: int | None, max_len: int, code: ErrorCode
+) -> None:
+    with pytest.raises(RemoteProtocolError) as exc:
+        canonical.expect_bytes(value, "b", length, max_len)  # type: ignore[arg-type]
+    assert exc.value.code is code
+
+
 def test_sixteen_levels_allowed_seventeen_rejected() -> None:
     ok = b"\x91" * 15 + b"\x90"  # 16 arrays
     assert canonical.encode(canonical.decode(ok)) == ok

@@ -60,14 +60,16 @@ class Commit:
     signature: bytes
     #: the chain head this commit creates (spec §12.4), hashed once here
     head: bytes = field(init=False)
-    #: the wire form ``canonical([body_bytes, signature])``, packed once here
-    wire: bytes = field(init=False)
+    #: the wire form ``canonical([body_bytes, signature])``: the bytes a
+    #: decoded commit came in, else packed once here
+    wire: bytes = b""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "head", commit_head(self.body))
-        # Two byte strings: msgpack's encoding is the canonical one by
-        # construction, so this skips :func:`e2ee.canonical.encode`'s subset walk.
-        object.__setattr__(self, "wire", _PACKER.pack([self.body, self.signature]))
+        if not self.wire:
+            # Two byte strings: msgpack's encoding is the canonical one by
+            # construction, so this skips :func:`e2ee.canonical.encode`'s subset walk.
+            object.__setattr__(self, "wire", _PACKER.pack([self.body, self.signature]))
 
     def encode(self) -> bytes:
         """Wire form ``canonical([body_bytes, signature])`` (spec §12.3).
@@ -155,7 +157,8 @@ def decode_commit(data: bytes, room_id: bytes) -> Commit:
     if not isinstance(rekey, bool):
         raise RemoteProtocolError("commit rekey flag", ErrorCode.MALFORMED)
     key_confirm = canonical.expect_bytes(fields[7], "key confirmation", CONFIRM_LEN)
-    commit = Commit(rid, epoch, parent, signer, ops, rekey, key_confirm, body, signature)
+    wire = bytes(data)  # it decoded as the canonical [body, signature]: the wire form
+    commit = Commit(rid, epoch, parent, signer, ops, rekey, key_confirm, body, signature, wire)
     if commit.removes and not rekey:
         raise RemoteProtocolError("a removal must re-key", ErrorCode.MALFORMED)
     identity.verify_signature(signer, labels.SIG_COMMIT, body, signature)

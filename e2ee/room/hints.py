@@ -36,19 +36,22 @@ def candidates(
 ) -> Iterator[tuple[int | str | PairChannel, bytes]]:
     """The keys a payload's hint is tried against, in the order of spec §16.7.
 
-    The current epoch's control key, the admission key, the other held epochs'
-    control keys newest first (MAX_EPOCH_TRIALS in all), then the pair
-    channels with moderators (MAX_CHANNEL_TRIALS), which ``channels`` yields
-    lazily: most payloads match before the first of them.
+    The current epoch's control key, the admission key, the pair channels
+    with moderators (MAX_CHANNEL_TRIALS), which ``channels`` yields lazily,
+    then the other held epochs' control keys newest first (MAX_EPOCH_TRIALS
+    in all).  Most payloads match one of the first three: a commit or control
+    message of the current epoch, an admission message, a re-key secret
+    (which comes while its epoch's key is not yet held).  Superseded epochs
+    are tried last: they are only ever used within ``key_grace`` of a commit.
     """
     epochs = sorted(control, reverse=True)[:MAX_EPOCH_TRIALS]
     if epochs and epochs[0] == current:
         yield epochs.pop(0), control[current]
     yield "admission", admission_key
-    for epoch in epochs:
-        yield epoch, control[epoch]
     for ch in islice(channels, MAX_CHANNEL_TRIALS):
         yield ch, ch.key
+    for epoch in epochs:
+        yield epoch, control[epoch]
 
 
 def find_key(payload: bytes, candidates: Iterable[tuple[T, bytes]]) -> T | NoMatch:

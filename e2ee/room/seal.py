@@ -80,14 +80,17 @@ def _pad(kind: Kind, body: bytes) -> bytes:
     return data + b"\x80" + bytes(padded_len(len(data)) - len(data) - 1)
 
 
+_KINDS = {int(kind): kind for kind in Kind}
+
+
 def _unpad(padded: bytes) -> tuple[Kind, bytes]:
     stripped = padded.rstrip(b"\x00")
     if len(stripped) < 2 or stripped[-1] != 0x80 or len(padded) != padded_len(len(stripped) - 1):
         raise RemoteProtocolError("bad room payload padding", ErrorCode.MALFORMED)
-    try:
-        return Kind(stripped[0]), stripped[1:-1]
-    except ValueError:
-        raise RemoteProtocolError("unknown room payload kind", ErrorCode.UNKNOWN_TYPE) from None
+    kind = _KINDS.get(stripped[0])
+    if kind is None:
+        raise RemoteProtocolError("unknown room payload kind", ErrorCode.UNKNOWN_TYPE)
+    return kind, stripped[1:-1]
 
 
 # -- keyed payloads (spec §13.1) --------------------------------------------
@@ -117,8 +120,13 @@ def seal_keyed(
 def open_keyed(
     key: bytes, room_id: bytes, payload: bytes, extra: bytes = b""
 ) -> tuple[Kind, bytes]:
-    """Inverse of :func:`seal_keyed`; DecryptionFailed unless the hint and tag verify."""
-    if not hint_matches(key, payload):
+    """Inverse of :func:`seal_keyed`; DecryptionFailed unless the tag verifies.
+
+    The caller found ``key`` by the payload's hint (:func:`hint_matches`); the
+    hint is not computed again here: it is in the associated data, so a
+    payload whose hint is not ``key``'s fails the tag.
+    """
+    if len(payload) < HEAD_LEN + MIN_PADDED + TAG_LEN:
         raise DecryptionFailed()
     hint, nonce = payload[:HINT_LEN], payload[HINT_LEN:HEAD_LEN]
     pt = xchacha.decrypt(key, nonce, payload[HEAD_LEN:], _VERSION + room_id + hint + extra)

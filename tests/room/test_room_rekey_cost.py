@@ -17,8 +17,9 @@ import pytest
 
 from e2ee import canonical, identity, kdf
 from e2ee.pairwise import PairwiseChannel
-from e2ee.room import RoomConfig, RoomSession, keys
-from e2ee.room.commit import sign_commit
+from e2ee.room import RoomConfig, RoomSession, keys, labels
+from e2ee.room.commit import decode_commit, sign_commit
+from e2ee.room.roster import Policy, op_policy
 
 from .harness import Link, Router, rng_for
 from .test_room_robust_rekey import stage_room
@@ -44,11 +45,8 @@ def room() -> tuple[Router, Link, Link, list[Link]]:
     return stage_room(RoomConfig())
 
 
-def per_member_work(
-    monkeypatch: pytest.MonkeyPatch, act: Callable[[], None], r: Router
-) -> Counter[str]:
-    """Signature checks, HKDFs and X25519s each session ran while ``act`` settled."""
-    tally: Counter[str] = Counter()
+def track_receiver(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """A stack whose top is the member whose ``envelope_received`` is running."""
     who: list[bytes] = []
     real_receive = RoomSession.envelope_received
 
@@ -60,6 +58,15 @@ def per_member_work(
             who.pop()
 
     monkeypatch.setattr(RoomSession, "envelope_received", receive)
+    return who
+
+
+def per_member_work(
+    monkeypatch: pytest.MonkeyPatch, act: Callable[[], None], r: Router
+) -> Counter[str]:
+    """Signature checks, HKDFs and X25519s each session ran while ``act`` settled."""
+    tally: Counter[str] = Counter()
+    who = track_receiver(monkeypatch)
     counting(monkeypatch, identity, "verify_signature", tally, who)
     counting(monkeypatch, kdf, "hkdf", tally, who)
     counting(monkeypatch, identity.SessionKey, "exchange", tally, who)
@@ -81,6 +88,40 @@ def test_a_member_checks_one_signature_and_runs_one_hkdf_per_kick(
         assert epoch in link.session._keys.epoch_keys
         work = {k.split(" ")[1]: v for k, v in tally.items() if k.startswith(me)}
         assert work == {"verify_signature": 1, "hkdf": 1}, link.session.role
+
+
+def test_a_member_holding_old_epoch_keys_finds_each_re_key_payload_in_three_hints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Spec §16.7's order: the pair channels with moderators come before superseded epochs.
+
+    A re-key secret arrives while its epoch's key is not held, so under the old
+    order a member tried every superseded epoch held within ``key_grace``
+    first; and a matched hint is not computed again when the payload opens.
+    """
+    r, mod, speaker, listeners = stage_room(RoomConfig(key_grace=1000.0))
+    for i in range(12):  # commits within the grace: 12 superseded epoch keys stay held
+        mod.session._moderator_action([op_policy(Policy.KNOCK if i % 2 == 0 else Policy.OPEN)])
+        r.pump()
+    assert len(list(speaker.session._keys.control)) > 12
+    hints: Counter[str] = Counter()
+    who = track_receiver(monkeypatch)
+    real_hash = kdf.labelled_hash
+
+    def labelled_hash(label: bytes, data: bytes) -> bytes:
+        if who and label == labels.PAYLOAD_HINT:
+            hints[who[-1].hex()] += 1
+        return real_hash(label, data)
+
+    monkeypatch.setattr(kdf, "labelled_hash", labelled_hash)
+    victim, kept = listeners
+    mod.session.kick(victim.session.me)
+    r.pump()
+    for link in (speaker, kept):
+        assert mod.session.epoch in link.session._keys.epoch_keys
+        # the commit: C_e of the current epoch (1); the re-key secret: the admission
+        # key, then the channel with the moderator (2)
+        assert hints[link.session.me.hex()] == 3, link.session.role
 
 
 def test_the_control_key_is_derived_once_when_first_used(
@@ -119,6 +160,8 @@ def test_the_fast_wire_encodings_are_the_canonical_ones() -> None:
     founder = identity.IdentityKey(b"f" * 32)
     commit = sign_commit(founder, b"i" * 32, 3, b"p" * 32, [], False, key_confirm=b"c" * 32)
     assert commit.encode() == canonical.encode([commit.body, commit.signature])
+    decoded = decode_commit(commit.encode(), b"i" * 32)  # keeps the bytes it came in
+    assert decoded.encode() == commit.encode() and decoded.head == commit.head
     a, b = (identity.SessionKey.generate(rng_for(i)) for i in (1, 2))
     channel = PairwiseChannel(
         room_id=b"i" * 32,
