@@ -89,7 +89,6 @@ RELAY_TYPES = frozenset(
         EnvelopeType.DATAGRAM_ACCEPT,
     }
 )
-_KNOWN_TYPES = frozenset(int(t) for t in EnvelopeType)
 
 
 class DeliveryClass(IntEnum):
@@ -181,11 +180,6 @@ def parse_loss(envelope: Envelope) -> tuple[int, int]:
     """Split a LOSS payload into (frames dropped, bytes dropped) (spec §8.2)."""
     frames, nbytes = _U32_PAIR.unpack(envelope.payload)
     return frames, nbytes
-
-
-def parse_delivery_class(envelope: Envelope) -> DeliveryClass:
-    """The delivery class carried by JOIN or SET_CLASS (spec §8.2)."""
-    return DeliveryClass(envelope.payload[0])
 
 
 def _check_payload(etype: EnvelopeType, payload: bytes) -> None:

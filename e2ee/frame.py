@@ -177,11 +177,6 @@ class FrameReceiver:
         self._next_expiry = float("inf")
         frame_aad_prefix(room_id, 0, sender_id, padded)  # validates lengths
 
-    @property
-    def newest_key(self) -> SenderKey | None:
-        """The newest key installed (the base for :meth:`ratchet_to`)."""
-        return self._newest
-
     def known_kids(self) -> list[int]:
         """The kids of all keys currently held, oldest first."""
         return sorted(ctx.kid for ctx in self._keys.values())

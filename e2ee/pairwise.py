@@ -103,11 +103,6 @@ class PairwiseChannel:
         self._max_skip = max_skip
         self._max_stored = max_stored_skipped
 
-    @property
-    def messages_sent(self) -> int:
-        """Number of messages sealed so far (the next counter)."""
-        return self._send_n
-
     def seal(self, plaintext: bytes) -> bytes:
         """Encrypt one message: canonical([1, n, ciphertext||tag]) (spec §9.4)."""
         n = self._send_n

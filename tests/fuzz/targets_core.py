@@ -55,7 +55,7 @@ def _parse_fields(env: envelope.Envelope) -> None:
     elif env.type is EnvelopeType.LOSS:
         envelope.parse_loss(env)
     elif env.type in (EnvelopeType.JOIN, EnvelopeType.SET_CLASS):
-        envelope.parse_delivery_class(env)
+        envelope.DeliveryClass(env.payload[0])  # the decoder admits only 0 and 1 (spec §8.2)
 
 
 def envelope_stream(data: bytes) -> None:
