@@ -8,10 +8,12 @@ frames, when its epoch changes, or when it pauses (:meth:`ProofBatcher.due`).
 speaker's slot is *held*; it is released (to be opened and played) once a
 proof whose signature by that speaker covers its digest has been verified.
 In the ``optimistic`` stage mode a receiver on stage instead plays at once
-the frames of a speaker in good standing that lie within one stage batch
-above the speaker's proven floor (*tentative* frames), and keeps their
-digests; their proof must verify them within ``tentative_wait`` or the
-speaker is reported and held until proven for ``demotion`` seconds.
+the frames of a speaker in good standing that lie within
+``play_first_frames`` counters above the speaker's proven floor (the batch
+being proven and those of the next that come before its proof: *tentative*
+frames), and keeps their digests; their proof must verify them within
+``tentative_wait`` or the speaker is reported and held until proven for
+``demotion`` seconds.
 Replay windows see only proven frames: a tentative frame is opened without
 moving one and is handed back as *confirmed* once proven, so a forged frame —
 whatever its counter — cannot silence anyone.  Held and tentative frames and
@@ -23,6 +25,7 @@ counted, once, in the ``counters`` it is given (spec §15.6).
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +57,7 @@ class AuthConfig:
     audience_batch: int = 25  # frames per proof when only the audience listens
     audience_parity: int = 3
     hold: float = 1.5  # seconds an unproven frame or a waiting proof is kept
-    proof_margin: float = 0.1  # seconds a tentative frame's proof may come after its batch
+    proof_margin: float = 0.4  # seconds a proof may come after its batch's last frame
     demotion: float = 60.0  # seconds a reported speaker is held until proven
 
     def __post_init__(self) -> None:
@@ -76,6 +79,17 @@ class AuthConfig:
     def proof_batch(self, stage_size: int) -> int:
         """Most frames one proof covers, for a speaker on a stage of ``stage_size`` (§15.6)."""
         return self.params(stage_size > 1)[0]
+
+    @property
+    def play_first_frames(self) -> int:
+        """Counters above a speaker's floor that a stage member plays first (spec §15.6).
+
+        The batch being proven and the frames of the next one that arrive
+        within ``proof_margin`` after it, before its proof: ``stage_batch +
+        ceil(proof_margin / 20 ms)``.  It also bounds the tentative frames
+        kept per speaker, and the forged frames played before a report.
+        """
+        return self.stage_batch + math.ceil(round(self.proof_margin / FRAME_SECONDS, 6))
 
     @property
     def tentative_wait(self) -> float:
@@ -280,14 +294,16 @@ class ProofGate:
     # -- internals ----------------------------------------------------------------------
 
     def _plays_first(self, h: _Held, ctr: int, now: float) -> bool:
-        """Optimistic mode, a speaker in good standing, within one batch of its floor.
+        """Optimistic mode, a speaker in good standing, within ``play_first_frames`` of its floor.
 
         Good standing: a proof of the speaker verified (the floor is above 0)
         and no forgery was reported in its name for ``demotion`` seconds.
+        Every tentative counter lies in that window (those below a rising
+        floor are settled at once), so it also bounds the tentative table.
         """
         return (
             self._config.stage_mode == "optimistic"
-            and 0 < h.floor <= ctr < h.floor + self._config.stage_batch
+            and 0 < h.floor <= ctr < h.floor + self._config.play_first_frames
             and now >= h.demoted_until
         )
 

@@ -5,8 +5,9 @@ any member's sender key, tests/room/test_speaker_auth_hostile.py); the
 hostile relay stamps the speaker's slot on what the insider gives it,
 delivers it before the speaker's own frames, and can hand different bytes to
 different members.  Promise (the optimistic stage mode, the default): the
-audience plays no forged frame; a stage member plays at most one batch of
-them per speaker, all within the stated wait of the first, then holds that
+audience plays no forged frame; a stage member plays at most
+``play_first_frames`` of them per speaker (the batch being proven and the
+frames ahead of its proof), all within the stated wait of the first, then holds that
 speaker until proven and is told, by a ForgedAudio event naming the member
 in whose name the forgery came, by the end of that wait; the real speaker is
 still heard.  In the hold stage mode no member plays any forged frame.
@@ -114,7 +115,7 @@ def test_hold_a_speaker_sending_two_audios_under_one_proof_is_detected() -> None
     assert forged_reasons(room, a, me) == set()
 
 
-def test_optimistic_forgeries_at_the_speakers_own_counters_cost_the_stage_one_batch_once() -> None:
+def test_optimistic_forgeries_at_the_speakers_own_counters_cost_the_stage_one_window_once() -> None:
     room = build(listeners=2)
     insider, ear = room.listeners
     victim = room.speaker.session.me
@@ -131,7 +132,7 @@ def test_optimistic_forgeries_at_the_speakers_own_counters_cost_the_stage_one_ba
     room.pause()
     assert not [o for _, o in played(room, ear, victim) if o.startswith(b"forged")]
     stage = [(t, o) for t, o in played(room, room.moderator, victim) if o.startswith(b"forged")]
-    assert 1 <= len(stage) <= AUTH.stage_batch, "at most one batch of forged audio"
+    assert 1 <= len(stage) <= AUTH.play_first_frames, "at most the play-first window"
     reported = first_report(room, room.moderator, victim)
     assert reported <= stage[0][0] + AUTH.tentative_wait, "reported within the stated wait"
     assert all(t <= reported for t, _ in stage), "and nothing forged is played after that"
@@ -142,7 +143,7 @@ def test_optimistic_forgeries_at_the_speakers_own_counters_cost_the_stage_one_ba
         assert real[-40:] == after
 
 
-def test_optimistic_a_flood_of_forgeries_is_played_for_one_batch_at_most() -> None:
+def test_optimistic_a_flood_of_forgeries_is_played_for_one_window_at_most() -> None:
     room = build(listeners=2)
     insider, ear = room.listeners
     victim = room.speaker.session.me
@@ -158,11 +159,43 @@ def test_optimistic_a_flood_of_forgeries_is_played_for_one_batch_at_most() -> No
         room.talk(1.0)
     room.pause()
     stage = [t for t, o in played(room, room.moderator, victim) if o == b"forged"]
-    # the counters from the speaker's next one up to a batch above its proven floor
-    assert 1 <= len(stage) <= AUTH.stage_batch, "at most one batch, once"
+    # the counters from the speaker's next one up to the play-first window above its floor
+    assert 1 <= len(stage) <= AUTH.play_first_frames, "at most the window, once"
     assert first_report(room, room.moderator, victim) <= stage[0] + AUTH.tentative_wait
     assert not [o for _, o in played(room, ear, victim) if o == b"forged"]
     assert start <= stage[0] and stage[-1] < start + 1.0, "all of it in the first flood"
+
+
+@pytest.mark.parametrize("lag", [1, 5, round(AUTH.proof_margin / FRAME_S) - 1])
+def test_optimistic_the_stage_plays_first_while_the_relay_delays_proofs_by_the_margin(
+    lag: int,
+) -> None:
+    # the relay (or a slower link: proofs ride it, frames may ride datagrams) delivers each
+    # proof to the stage member ``lag`` frame periods late, up to the stated proof_margin
+    # less a frame period (the test clock's rounding moves arrivals by up to one)
+    room = build(listeners=1)
+    stage, me = room.moderator, room.speaker.session.me
+    room.relay.delay(lag * FRAME_S, to=stage, what=["proof"])
+    room.talk(10.0)
+    room.pause()
+    room.run(AUTH.tentative_wait)
+    arrived = {
+        decode_header(d.env.payload)[1]: d.at
+        for d in room.relay.seen
+        if d.to is stage and d.what == "media"
+    }
+    heard = [
+        (e.seq, t - arrived[e.seq], e.held)
+        for t, e in room.relay.timeline[stage]
+        if isinstance(e, events.AudioReceived) and e.member == me
+    ]
+    assert sorted(seq for seq, _, _ in heard) == list(range(500)), "every frame, once"
+    # held: the speaker's first batch (not verified yet) and the frames before its proof
+    assert [seq for seq, _, held in heard if held] == list(range(AUTH.stage_batch + lag))
+    added = {wait for seq, wait, held in heard if not held}
+    assert added == {0.0}, "the rest is played on arrival: 0 ms added"
+    assert forged_reasons(room, stage, me) == set()
+    assert stage.session.counters["audio_played_unproven"] == 0
 
 
 @pytest.mark.parametrize("config", [None, HOLD], ids=["optimistic", "hold"])

@@ -263,7 +263,9 @@ def test_proof_parameters_are_checked() -> None:
         with pytest.raises(LocalProtocolError):
             speaker_proof.make_proof(ident, b"k" * 32, ROOM, 0, 0, d * n, r)
     assert AuthConfig().params(True) == (20, 2) and AuthConfig().params(False) == (25, 3)
-    assert AuthConfig().stage_mode == "optimistic" and AuthConfig().tentative_wait == 0.5
+    assert AuthConfig().stage_mode == "optimistic" and AuthConfig().tentative_wait == 0.8
+    assert AuthConfig().play_first_frames == 40 == 2 * AuthConfig().stage_batch
+    assert AuthConfig(proof_margin=0.1).play_first_frames == 25
     assert STAGE_HOLD.params(True) == (3, 1) and STAGE_HOLD.stage_mode == "hold"
     assert AuthConfig().proof_batch(2) == 20 and AuthConfig().proof_batch(1) == 25
     for bad in ({"stage_batch": 0}, {"stage_batch": MAX_BATCH + 1}, {"audience_parity": 26}):
@@ -307,4 +309,4 @@ def test_hostile_bytes_never_raise_anything_but_protocol_errors(
                 gate.frame(ident.public, p, i * 0.02, on_stage=data.draw(st.booleans()))
         except RemoteProtocolError:
             pass
-        assert len(gate) <= MAX_HELD_FRAMES + MAX_HELD_PROOFS + CONFIG.stage_batch
+        assert len(gate) <= MAX_HELD_FRAMES + MAX_HELD_PROOFS + CONFIG.play_first_frames

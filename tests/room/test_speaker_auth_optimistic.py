@@ -16,6 +16,7 @@ from .test_speaker_auth import EPOCH, EPOCH_KEY, ROOM, frame_sender, proof_key, 
 
 CONFIG = AuthConfig()  # the default stage mode is the optimistic one
 N = CONFIG.stage_batch
+W = CONFIG.play_first_frames  # the batch being proven and those ahead of its proof
 WAIT = CONFIG.tentative_wait
 
 
@@ -87,13 +88,40 @@ def test_the_audience_and_the_hold_mode_never_play_first() -> None:
         assert rel.tentative == [] and len(gate) == 1
 
 
-def test_only_one_batch_above_the_floor_is_played_first_the_rest_is_held() -> None:
+def test_a_speaker_in_good_standing_is_played_first_across_batches_while_its_proofs_lag() -> None:
+    # each proof arrives ``lag`` frame periods after the frame it follows (the frames ride
+    # datagrams, the proof the slower link), up to the stated proof_margin; when a proof and
+    # a frame are due together, the frame comes first (the worst case)
+    for lag in (1, 5, round(CONFIG.proof_margin / 0.02)):
+        gate, talk, counters = standing()
+        member = talk.ident.public
+        late: list[tuple[int, bytes]] = []
+        tentative = confirmed = 0
+        most = 0
+        for i in range(N, 6 * N + lag + 1):
+            now = i * 0.02
+            if i < 6 * N:
+                f, proofs = talk.next()
+                rel = deliver(gate, member, f, now)
+                assert rel.tentative == [f] and rel.frames == [], f"lag {lag}: played on arrival"
+                tentative += 1
+                late += [(i + lag, p) for p in proofs]
+            for p in [p for due, p in late if due == i]:
+                rel = deliver(gate, member, p, now)
+                assert rel.events == [] and rel.frames == [] and rel.tentative == []
+                confirmed += len(rel.confirmed)
+            most = max(most, len(gate))
+        assert tentative == confirmed == 5 * N, "every frame played at once, then proven"
+        assert most <= W and len(gate) == 0 and counters == Counter()
+
+
+def test_the_play_first_window_is_the_bound_of_the_tentative_table() -> None:
     gate, talk, _ = standing()
     member = talk.ident.public
-    frames = [talk.next()[0] for _ in range(N + 1)]  # the proof after frame N is withheld
+    frames = [talk.next()[0] for _ in range(W + 1)]  # every proof after these is withheld
     tentative = [f for f in frames if deliver(gate, member, f, 0.5).tentative]
-    assert tentative == frames[:N], "at the bound: N frames played, the (N+1)-th held"
-    assert len(gate) == N + 1
+    assert tentative == frames[:W], "at the bound: W frames played, the (W+1)-th held"
+    assert len(gate._held[member].tentative) == W and len(gate) == W + 1
 
 
 def test_a_forged_frame_is_played_at_most_once_and_reported_within_the_stated_time() -> None:
