@@ -179,8 +179,9 @@ def test_optimistic_the_stage_plays_first_while_the_relay_delays_proofs_by_the_m
     room.talk(10.0)
     room.pause()
     room.run(AUTH.tentative_wait)
+    key = forger(room.speaker, me, 0).key  # the speaker's key: one epoch throughout
     arrived = {
-        decode_header(d.env.payload)[1]: d.at
+        counter_of(key, d.env.payload): d.at
         for d in room.relay.seen
         if d.to is stage and d.what == "media"
     }
