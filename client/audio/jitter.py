@@ -57,8 +57,10 @@ may cover (0: the frame came on its own); held frames pushed less than
 
 Whether a speaker is held is set by the newest frame: a frame above every
 counter accepted so far.  When such a frame comes on its own after held
-frames (the receiver turned from holding the speaker to playing it first,
-§15.6 *Playout*), the buffer drops the held batch's excess at once: every
+frames that came in releases of two or more (the receiver turned from
+holding the speaker to playing it first, §15.6 *Playout*; a lone held frame
+between frames played first is no batch to drop), the buffer drops the held
+batch's excess at once: every
 buffered frame below ``seq - target_frames + 1`` goes (counted as
 ``switch_dropped``) and playout continues there, one glitch instead of
 trimming a frame a second.  Held frames older than the newest that come
@@ -170,6 +172,7 @@ class JitterBuffer:
         """Most frames one speaker proof releases at once for this speaker (0: none held)."""
         self._newest: tuple[int, float] | None = None  # highest seq accepted, its arrival
         self._release: tuple[int, float] | None = None  # the current release's newest arrival
+        self._batched = False  # since last played first, held frames came several at once
         self._releases = 0  # releases since the last trim look
 
     # -- state -------------------------------------------------------------
@@ -222,7 +225,7 @@ class JitterBuffer:
             return PushResult.DUPLICATE
         newest = self._newest is None or seq > self._newest[0]
         behind_gate = proof_batch > 0 and not self.proof_batch and not newest
-        switched = newest and self.proof_batch > 0 and not proof_batch
+        switched = newest and self._batched and not proof_batch
         if not behind_gate:
             self._arrival(seq, now, proof_batch if newest else self.proof_batch)
         if self._next_seq is not None and seq < self._next_seq:
@@ -278,11 +281,13 @@ class JitterBuffer:
         self.proof_batch = proof_batch
         if not proof_batch:
             self._release = None
+            self._batched = False
             self.estimate.arrival(seq, now)
             return
         last = self._release
         if last is not None and now - last[1] < RELEASE_SPREAD:  # more of the same release
             self._release = (max(seq, last[0]), now)
+            self._batched = True
             return
         if last is not None:  # a new release: the last one is complete
             self.estimate.arrival(*last)

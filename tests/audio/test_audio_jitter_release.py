@@ -140,3 +140,14 @@ def test_held_frames_released_after_the_switch_are_late_but_raise_no_target():
     drive_mixed(buf, held_then_played_first(25, switch, switch + 500, lag), 700)
     assert buf.stats.late == len(lag)
     assert buf.target_frames == TARGET and buf.stats.stretched == 0
+
+
+def test_a_lone_held_frame_between_frames_played_first_drops_nothing():
+    rng = random.Random(5)
+    arrivals, due = [], 0.0
+    for s in range(1000):  # in order, each delayed by up to 40 ms
+        due = max(due, s * TICK + rng.uniform(0.0, 0.04))
+        arrivals.append((due, s, 20 if s % 20 == 0 else 0))
+    buf = JitterBuffer()  # every 20th frame came just outside the play-first window: held
+    drive_mixed(buf, arrivals, 1040)
+    assert buf.stats.switch_dropped == 0 and buf.stats.played == 1000
