@@ -60,13 +60,12 @@ counter accepted so far.  When such a frame comes on its own after held
 frames that came in releases of two or more (the receiver turned from
 holding the speaker to playing it first, §15.6 *Playout*; a lone held frame
 between frames played first is no batch to drop), the buffer drops the held
-batch's excess at once: every
-buffered frame below ``seq - target_frames + 1`` goes (counted as
-``switch_dropped``) and playout continues there, one glitch instead of
-trimming a frame a second.  Held frames older than the newest that come
-after that (the batch that was waiting for its proof at the switch) are
-behind the gate, not the network: one that is late is counted but raises
-no target, and none of them is a jitter-estimate arrival.
+batch's excess at once: every buffered frame below ``seq - target_frames +
+1`` goes (counted as ``switch_dropped``) and playout continues there, one
+glitch instead of trimming a frame a second.  Held frames older than the
+newest that come after that (the batch that was waiting for its proof at
+the switch) are behind the gate, not the network: one that is late is
+counted but raises no target, and none of them is a jitter-estimate arrival.
 """
 
 from __future__ import annotations
