@@ -54,6 +54,18 @@ may cover (0: the frame came on its own); held frames pushed less than
   the frames a release puts in the buffer never count as excess delay; its
   window spans at least a second and ``TRIM_RELEASES`` releases (a few
   releases a second would not show the link's jitter).
+
+Whether a speaker is held is set by the newest frame: a frame above every
+counter accepted so far.  When such a frame comes on its own after held
+frames that came in releases of two or more (the receiver turned from
+holding the speaker to playing it first, §15.6 *Playout*; a lone held frame
+between frames played first is no batch to drop), the buffer drops the held
+batch's excess at once: every buffered frame below ``seq - target_frames +
+1`` goes (counted as ``switch_dropped``) and playout continues there, one
+glitch instead of trimming a frame a second.  Held frames older than the
+newest that come after that (the batch that was waiting for its proof at
+the switch) are behind the gate, not the network: one that is late is
+counted but raises no target, and none of them is a jitter-estimate arrival.
 """
 
 from __future__ import annotations
@@ -105,6 +117,8 @@ class JitterStats:
     """Of ``concealed``: the tail after a spurt's last packet (the speaker stopped, no loss)."""
     stretched: int = 0
     skipped: int = 0
+    switch_dropped: int = 0
+    """Frames dropped at once when the speaker turned from held to played first (§15.6)."""
     overflowed: int = 0
     jumps: int = 0
     spurts: int = field(default=0)
@@ -157,6 +171,7 @@ class JitterBuffer:
         """Most frames one speaker proof releases at once for this speaker (0: none held)."""
         self._newest: tuple[int, float] | None = None  # highest seq accepted, its arrival
         self._release: tuple[int, float] | None = None  # the current release's newest arrival
+        self._batched = False  # since last played first, held frames came several at once
         self._releases = 0  # releases since the last trim look
 
     # -- state -------------------------------------------------------------
@@ -207,13 +222,18 @@ class JitterBuffer:
         if seq in self._packets or seq in self._recent_set:
             self.stats.duplicates += 1
             return PushResult.DUPLICATE
-        self._arrival(seq, now, proof_batch)
+        newest = self._newest is None or seq > self._newest[0]
+        behind_gate = proof_batch > 0 and not self.proof_batch and not newest
+        switched = newest and self._batched and not proof_batch
+        if not behind_gate:
+            self._arrival(seq, now, proof_batch if newest else self.proof_batch)
         if self._next_seq is not None and seq < self._next_seq:
             self.stats.late += 1
             self._remember(seq)
             if (
                 self._playing
                 and self.config.adaptive
+                and not behind_gate
                 and self._next_seq - seq <= self.target_frames + 8
             ):
                 self._grow()
@@ -221,8 +241,10 @@ class JitterBuffer:
         self._packets[seq] = payload
         if not self._playing and self._spurt_started_at is None:
             self._spurt_started_at = now
-        if self._newest is None or seq > self._newest[0]:
+        if newest:
             self._newest = (seq, now)
+        if switched:
+            self._drop_held_excess(seq)
         while len(self._packets) > self.config.max_frames + self.proof_batch:
             oldest = min(self._packets)
             del self._packets[oldest]
@@ -231,6 +253,17 @@ class JitterBuffer:
             if self._next_seq is not None and oldest >= self._next_seq:
                 self._next_seq = oldest + 1
         return PushResult.ACCEPTED
+
+    def _drop_held_excess(self, seq: int) -> None:
+        """Played first after held: keep only the target's frames up to ``seq`` (§15.6)."""
+        start = seq - self.target_frames + 1
+        for old in [s for s in self._packets if s < start]:
+            del self._packets[old]
+            self._remember(old)
+            self.stats.switch_dropped += 1
+        if self._next_seq is not None:
+            self._next_seq = max(self._next_seq, start)
+        self._stretch_pending = 0
 
     def _ready(self, now: float) -> bool:
         """A spurt's playout may start (module docstring)."""
@@ -247,11 +280,13 @@ class JitterBuffer:
         self.proof_batch = proof_batch
         if not proof_batch:
             self._release = None
+            self._batched = False
             self.estimate.arrival(seq, now)
             return
         last = self._release
         if last is not None and now - last[1] < RELEASE_SPREAD:  # more of the same release
             self._release = (max(seq, last[0]), now)
+            self._batched = True
             return
         if last is not None:  # a new release: the last one is complete
             self.estimate.arrival(*last)

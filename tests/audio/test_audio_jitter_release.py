@@ -29,12 +29,19 @@ def drive(
     buf: JitterBuffer, arrivals: list[tuple[float, int]], ticks: int, batch: int
 ) -> list[tuple[float, Playout]]:
     """Push the arrivals (as held frames of ``batch``) and pop once per tick."""
+    return drive_mixed(buf, [(at, seq, batch) for at, seq in arrivals], ticks)
+
+
+def drive_mixed(
+    buf: JitterBuffer, arrivals: list[tuple[float, int, int]], ticks: int
+) -> list[tuple[float, Playout]]:
+    """Push ``(arrival, seq, proof_batch)`` arrivals and pop once per tick."""
     out: list[tuple[float, Playout]] = []
     k = 0
     for tick in range(ticks):
         now = tick * TICK + 0.001
         while k < len(arrivals) and arrivals[k][0] <= now:
-            at, seq = arrivals[k]
+            at, seq, batch = arrivals[k]
             buf.push(seq, seq.to_bytes(4, "big"), at, proof_batch=batch)
             k += 1
         out.append((now, buf.pop(now)))
@@ -97,3 +104,50 @@ def test_excess_delay_over_releases_is_trimmed_but_a_second_without_one_trims_no
     slow = JitterBuffer()
     drive(slow, releases(64, 6), 7 * 64 + 40, batch=64)  # 1.28 s between releases
     assert slow.stats.skipped == 0
+
+
+def held_then_played_first(
+    batch: int, switch: int, end: int, gate_lag: list[int]
+) -> list[tuple[float, int, int]]:
+    """``(arrival, seq, proof_batch)``: releases of ``batch`` below ``switch``, then each
+    frame on its own 5 ms after it was sent; the frames in ``gate_lag`` were held at the
+    switch and come with their proof, a batch after the switch."""
+    held = [(at, s, batch) for at, s in releases(batch, switch // batch) if s not in gate_lag]
+    lagging = [((switch + batch) * TICK, s, batch) for s in gate_lag]
+    first = [(s * TICK + 0.005, s, 0) for s in range(switch, end)]
+    return sorted(held + lagging + first)
+
+
+def test_a_speaker_turned_from_held_to_played_first_plays_at_the_target_within_one_batch():
+    buf = JitterBuffer()
+    switch = 6 * 25
+    steps = drive_mixed(buf, held_then_played_first(25, switch, switch + 500, []), 700)
+    played = [(now, now - s.seq * TICK) for now, s in steps if s.kind == "packet" and s.seq]
+    before = [d for now, d in played if now < switch * TICK]
+    assert min(before) >= (25 - 1 + TARGET) * TICK  # held: a batch behind
+    after = [d for now, d in played if now >= (switch + 25) * TICK]  # one batch later
+    assert len(after) > 400 and max(after) <= TARGET * TICK + 0.005
+    s = buf.stats
+    assert 0 < s.switch_dropped <= 25 + TARGET and s.late == 0 and s.skipped == 0
+    assert s.played + s.switch_dropped == switch + 500
+    assert buf.delay_seconds == TARGET * TICK
+
+
+def test_held_frames_released_after_the_switch_are_late_but_raise_no_target():
+    buf = JitterBuffer()
+    switch = 6 * 25
+    lag = list(range(switch - 10, switch))  # the batch waiting for its proof at the switch
+    drive_mixed(buf, held_then_played_first(25, switch, switch + 500, lag), 700)
+    assert buf.stats.late == len(lag)
+    assert buf.target_frames == TARGET and buf.stats.stretched == 0
+
+
+def test_a_lone_held_frame_between_frames_played_first_drops_nothing():
+    rng = random.Random(5)
+    arrivals, due = [], 0.0
+    for s in range(1000):  # in order, each delayed by up to 40 ms
+        due = max(due, s * TICK + rng.uniform(0.0, 0.04))
+        arrivals.append((due, s, 20 if s % 20 == 0 else 0))
+    buf = JitterBuffer()  # every 20th frame came just outside the play-first window: held
+    drive_mixed(buf, arrivals, 1040)
+    assert buf.stats.switch_dropped == 0 and buf.stats.played == 1000

@@ -22,7 +22,7 @@ import trio
 
 from client.actions import Action
 from client.audio.format import FRAME_SECONDS
-from client.audio.jitter import JitterConfig, Playout
+from client.audio.jitter import JitterBuffer, JitterConfig, Playout
 from client.audio.sources import PcmSource
 from client.audio.synth import speech_like
 from client.room_client import ClientConfig, RoomClient
@@ -81,16 +81,21 @@ class Heard:
         return [t - sent[p] for p, t in self.played if p in sent]
 
 
-@dataclass
-class Talk:
-    speaker: RoomClient
-    listener: RoomClient
-    heard: Heard
+def time_playout(buffer: JitterBuffer, heard: Heard) -> None:
+    """Record in ``heard`` when ``buffer`` hands each packet to the decoder."""
+    pop = buffer.pop
+
+    def timed_pop(now: float) -> Playout:
+        step = pop(now)
+        if step.payload is not None:
+            heard.played.append((step.payload, now))
+        return step
+
+    buffer.pop = timed_pop  # type: ignore[method-assign]
 
 
-async def talk(nursery: trio.Nursery, share_stage: bool) -> Talk:
-    """The founder talks for SECONDS (with a silent second member on stage if
-    ``share_stage``); a listener hears it over a jittery link."""
+async def start_speaker(nursery: trio.Nursery) -> tuple[MemoryRelay, str, RoomClient, Heard]:
+    """A relay and its room, whose founder talks for SECONDS; ``heard`` logs what it sends."""
     relay = MemoryRelay()
     founder = IdentityKey.generate(secrets.token_bytes)
     invite = relay.invite(founder)
@@ -102,6 +107,37 @@ async def talk(nursery: trio.Nursery, share_stage: bool) -> Talk:
     heard = Heard([], [])
     speaker.on_packet_sent.append(lambda p: heard.sent.append((p, trio.current_time())))
     await nursery.start(speaker.run)
+    return relay, invite, speaker, heard
+
+
+async def start_listener(
+    nursery: trio.Nursery,
+    relay: MemoryRelay,
+    config: ClientConfig,
+    speaker: RoomClient,
+    heard: Heard,
+) -> RoomClient:
+    """A listener on a jittery link; once it hears ``speaker``, ``heard`` logs its playout."""
+    listener = RoomClient(config, connect=jittery_connector(relay, nursery, seed=11))
+    await nursery.start(listener.run)
+    me = speaker.room.me
+    with trio.fail_after(10):
+        await listener.wait_until(lambda: me in listener.receiver.speakers)
+    time_playout(listener.receiver._speakers[me].jitter, heard)
+    return listener
+
+
+@dataclass
+class Talk:
+    speaker: RoomClient
+    listener: RoomClient
+    heard: Heard
+
+
+async def talk(nursery: trio.Nursery, share_stage: bool) -> Talk:
+    """The founder talks for SECONDS (with a silent second member on stage if
+    ``share_stage``); a listener hears it over a jittery link."""
+    relay, invite, speaker, heard = await start_speaker(nursery)
     if share_stage:
         ben = IdentityKey.generate(secrets.token_bytes)
         other = RoomClient(
@@ -111,24 +147,9 @@ async def talk(nursery: trio.Nursery, share_stage: bool) -> Talk:
         await speaker.wait_until(lambda: speaker.view.find("Ben") is not None)
         speaker.perform(Action("invite", target="Ben"))
         await other.wait_until(lambda: other.may_speak())
-    listener = RoomClient(
-        ClientConfig(invite, IdentityKey.generate(secrets.token_bytes), "Aud", listen_only=True),
-        connect=jittery_connector(relay, nursery, seed=11),
-    )
-    await nursery.start(listener.run)
-    me = speaker.room.me
-    with trio.fail_after(10):
-        await listener.wait_until(lambda: me in listener.receiver.speakers)
-    buffer = listener.receiver._speakers[me].jitter
-    pop = buffer.pop
-
-    def timed_pop(now: float) -> Playout:
-        step = pop(now)
-        if step.payload is not None:
-            heard.played.append((step.payload, now))
-        return step
-
-    buffer.pop = timed_pop  # type: ignore[method-assign]
+    aud = IdentityKey.generate(secrets.token_bytes)
+    config = ClientConfig(invite, aud, "Aud", listen_only=True)
+    listener = await start_listener(nursery, relay, config, speaker, heard)
     await trio.sleep(SECONDS + 1)
     return Talk(speaker, listener, heard)
 
