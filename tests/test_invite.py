@@ -265,3 +265,29 @@ def test_relay_list_vectors_parse_as_the_spec_says() -> None:
         with pytest.raises(RemoteProtocolError) as exc:
             Invite.from_link(case["link"])
         assert exc.value.code.name == case["error"], case["link"]
+
+
+_LABELS = st.from_regex(r"[a-z][a-z0-9]{0,9}", fullmatch=True)
+_RELAYS = st.lists(
+    st.tuples(st.builds("{}.example".format, _LABELS), st.integers(1, 65535)),
+    min_size=1,
+    max_size=4,
+    unique_by=lambda relay: relay,
+)
+
+
+@given(_RELAYS)
+def test_any_list_of_up_to_four_addresses_round_trips_in_order(
+    relays: list[tuple[str, int]],
+) -> None:
+    inv = _multi(*relays)
+    assert Invite.from_link(inv.to_link()).relays == tuple(relays)
+
+
+@given(st.lists(st.text(alphabet="ab:1[]", max_size=12), min_size=1, max_size=6))
+def test_random_address_lists_raise_only_remote_errors(parts: list[str]) -> None:
+    code = _invite().to_link().split("#")[1]
+    try:
+        Invite.from_link(f"hushroom://{','.join(parts)}/#{code}")
+    except RemoteProtocolError:
+        pass
