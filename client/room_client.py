@@ -51,7 +51,7 @@ from client.door import Door
 from client.errors import CliError
 from client.loss_exchange import LossExchange
 from client.recording_mark import RecordingAnnouncer
-from client.relay_connect import link_connector, parse_invite
+from client.relay_connect import RelayConnector, link_connector, parse_invite
 from client.room_entry import make_room, room_occupied
 from client.room_events import Behaviour, Outcome, RoomEvents, removal_kind
 from client.roster_view import handle_of, member_id_of
@@ -340,6 +340,9 @@ class RoomClient:
         """Link status: one line per outage, not one per retry (the view shows the latest)."""
         before = self.view.connection
         self.view.connection = status.kind
+        if status.kind == "connected" and self.config.datagrams:
+            if isinstance(self._connect, RelayConnector) and self._connect.current is not None:
+                self.session.datagram_host = self._connect.current[0]  # that node (§6.2.1)
         if status.kind == "reconnecting":
             self._rejoin_if_away_too_long()
         self.view.link_detail = status.message if status.kind == "reconnecting" else ""

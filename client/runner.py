@@ -33,9 +33,9 @@ from client.relay_connect import (
     check_invite_text,
     describe_connect_error,
     invite_founder_is,
-    link_connector,
     new_invite,
     parse_invite,
+    probe_relays,
     save_policy,
     saved_policy,
 )
@@ -256,28 +256,29 @@ def run_join(args: argparse.Namespace) -> int:
 
 
 def check_relay(invite: str) -> None:
-    """Reach the invite's relay and check its key against the pin, or raise one CliError line."""
+    """Reach the invite's relay addresses and check their key against the pin.
 
-    async def probe() -> None:
-        link = await link_connector(parse_invite(invite))()
-        await link.aclose()
-
+    Raises one CliError line; an address that does not answer while another
+    does is a note on stderr (a node may be down while the room is made).
+    """
     try:
-        trio.run(probe)
+        down = trio.run(probe_relays, parse_invite(invite))
     except CONNECT_ERRORS as exc:
         raise CliError(describe_connect_error(exc)) from None
+    for line in down:
+        print(f"note: {line}", file=sys.stderr, flush=True)
 
 
 def run_room_create(args: argparse.Namespace) -> int:
-    from client.commands.common import parse_hostport
+    from client.commands.common import parse_relays
 
-    host, port = parse_hostport(args.relay)
+    (host, port), *alternates = parse_relays(args.relay)
     if not args.pin:
         raise CliError(
             "--pin is required: copy it from the relay's start-up line ('hushroom relay' prints it)"
         )
     identity = IdentityStore(resolve_home(args.home)).load_or_create()
-    invite = new_invite(host, port, args.pin, identity)
+    invite = new_invite(host, port, args.pin, identity, tuple(alternates))
     # Everything that can fail (audio devices, the relay, its pin) fails before
     # the invite is printed: a printed invite is a room that exists.
     notes: list[str] = []

@@ -1,16 +1,19 @@
 """Invite links and the keys derived from a room secret (spec §6).
 
-A link looks like ``hushroom://relay.example.org:7443/#<code>``.  The ``<code>``
+A link looks like ``hushroom://relay.example.org:7443/#<code>``, or with up to
+four relay addresses sharing one pin, in order of preference,
+``hushroom://a.example.org:7443,b.example.org:7443/#<code>``.  The ``<code>``
 (the URL fragment, which never leaves the device) is lowercase unpadded
 base32 (RFC 4648) of ``payload || checksum``::
 
     payload  = canonical([1, room_secret(32), relay_pin(32), founder_identity(32)])
              | canonical([2, room_secret(32), relay_pin(32), founder_identity(32), room_id(32)])
     checksum = SHA-256(labelled("hushroom v1 invite checksum",
-                                u8(len(authority)) || authority || payload))[0:4]
+                                u8(len(authorities)) || authorities || payload))[0:4]
 
-where ``authority`` is the normalised ``host:port`` of the link, so a typo in
-the host, the port or the code gives ``ErrorCode.CHECKSUM``.  Version 2 is a
+where ``authorities`` is the link's normalised ``host:port`` list joined with
+``,`` (one address: just its authority), so a typo in a host, a port or the
+code gives ``ErrorCode.CHECKSUM``.  Version 2 is a
 *rotated* invite (spec §13.7): a new room secret for an existing room, whose
 room id can no longer be derived from it and so is carried.
 """
@@ -39,6 +42,8 @@ ADMISSION_KEY_LEN = 32
 ROOM_ID_LEN = 32
 MAX_LINK_LEN = 600
 MAX_AUTHORITY_LEN = 255
+MAX_RELAYS = 4
+MAX_AUTHORITY_LIST_LEN = 255
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -118,6 +123,20 @@ def _split_authority(text: str) -> tuple[str, int]:
     return normalise_host(host), int(port_text)
 
 
+def authority_list(relays: tuple[tuple[str, int], ...]) -> str:
+    """The normalised authorities joined with ``,``, bounds checked (spec §6.2)."""
+    if not 1 <= len(relays) <= MAX_RELAYS:
+        raise _bad(f"an invite names 1 to {MAX_RELAYS} relay addresses")
+    auths = [authority(host, port) for host, port in relays]
+    if len(set(auths)) != len(auths):
+        raise _bad("the invite names the same relay address twice")
+    joined = ",".join(auths)
+    if len(joined) > MAX_AUTHORITY_LIST_LEN:
+        # the checksum input carries u8(len(authorities)) (spec §6.1)
+        raise _bad("the relay addresses are too long together")
+    return joined
+
+
 def _checksum(auth: str, payload: bytes) -> bytes:
     data = bytes((len(auth),)) + auth.encode("ascii") + payload
     return hashlib.sha256(kdf.labelled(kdf.INVITE_CHECKSUM, data)).digest()[:CHECKSUM_LEN]
@@ -125,7 +144,11 @@ def _checksum(auth: str, payload: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class Invite:
-    """The contents of an invite link (spec §6.1)."""
+    """The contents of an invite link (spec §6.1).
+
+    ``host``/``port`` is the preferred relay address; ``alternates`` are the
+    further addresses of the same pinned relay, in order of preference (§6.2).
+    """
 
     host: str
     port: int
@@ -133,6 +156,12 @@ class Invite:
     relay_pin: bytes
     founder_identity: bytes
     room_id: bytes | None = None  # set in a rotated invite only (spec §13.7)
+    alternates: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def relays(self) -> tuple[tuple[str, int], ...]:
+        """Every relay address of the invite, the preferred one first (spec §6.2)."""
+        return ((self.host, self.port), *self.alternates)
 
     @classmethod
     def create(
@@ -142,12 +171,16 @@ class Invite:
         relay_pin: bytes,
         founder_identity: bytes,
         rng: Callable[[int], bytes],
+        alternates: tuple[tuple[str, int], ...] = (),
     ) -> Invite:
-        """A new room: a fresh 32-byte room secret from ``rng`` (spec §6.1)."""
+        """A new room: a fresh 32-byte room secret from ``rng`` (spec §6.1).
+
+        ``alternates`` are further addresses of the same relay key (§6.2).
+        """
         secret = rng(ROOM_SECRET_LEN)
         if len(secret) != ROOM_SECRET_LEN:
             raise LocalProtocolError("rng must return 32 bytes")
-        return cls(host, port, secret, relay_pin, founder_identity)
+        return cls(host, port, secret, relay_pin, founder_identity, None, alternates)
 
     def rotated(self, room_secret: bytes) -> Invite:
         """The invite of this room under a new room secret (spec §13.7): same room id."""
@@ -158,6 +191,7 @@ class Invite:
             self.relay_pin,
             self.founder_identity,
             self.secrets().room_id,
+            self.alternates,
         )
 
     def payload(self) -> bytes:
@@ -173,9 +207,9 @@ class Invite:
         return canonical.encode([version, *fields])
 
     def to_link(self) -> str:
-        """Encode as ``hushroom://host:port/#code`` (spec §6.1)."""
+        """Encode as ``hushroom://host:port[,host:port...]/#code`` (spec §6.1)."""
         try:
-            auth = authority(self.host, self.port)
+            auth = authority_list(self.relays)
         except RemoteProtocolError as exc:
             raise LocalProtocolError(str(exc)) from None
         payload = self.payload()
@@ -201,8 +235,13 @@ class Invite:
             head = head[:-1]
         if "/" in head or "?" in head:
             raise _bad("the invite link has an unexpected path or query")
-        host, port = _split_authority(head)
-        auth = authority(host, port)
+        parts = head.split(",", MAX_RELAYS)
+        if len(parts) > MAX_RELAYS:
+            raise _bad(f"an invite names 1 to {MAX_RELAYS} relay addresses")
+        if "" in parts:
+            raise _bad("the invite link has an empty relay address (',,' or a trailing ',')")
+        relays = tuple(_split_authority(part) for part in parts)
+        auth = authority_list(relays)
         code = code.strip()
         if not code.isascii() or not code.isalnum():
             raise _bad("the invite code is mistyped (invalid character)", ErrorCode.CHECKSUM)
@@ -224,6 +263,7 @@ class Invite:
             canonical.expect_version(fields[0], "invite", INVITE_VERSION)
         if len(fields) != (5 if rotated else 4):
             raise _bad("the invite payload is malformed")
+        (host, port), *alternates = relays
         return cls(
             host,
             port,
@@ -231,6 +271,7 @@ class Invite:
             canonical.expect_bytes(fields[2], "relay pin", RELAY_PIN_LEN),
             canonical.expect_bytes(fields[3], "founder identity", 32),
             canonical.expect_bytes(fields[4], "room id", ROOM_ID_LEN) if rotated else None,
+            tuple(alternates),
         )
 
     def secrets(self) -> RoomSecrets:
@@ -244,7 +285,7 @@ class Invite:
         return RoomSecrets(derived.room_tag, derived.admission_key, self.room_id)
 
     def __repr__(self) -> str:
-        return f"Invite(host={self.host!r}, port={self.port}, <secrets>)"
+        return f"Invite(relays={self.relays!r}, <secrets>)"
 
 
 @dataclass(frozen=True)

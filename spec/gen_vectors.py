@@ -9,6 +9,7 @@ they are copied from the RFC.)
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sys
@@ -220,8 +221,53 @@ def gen_invite() -> None:
         )
     write(
         "invite.json",
-        {"description": "Invite links and room-secret derivations (spec §6).", "cases": cases},
+        {
+            "description": "Invite links and room-secret derivations (spec §6).",
+            "cases": cases,
+            **gen_invite_lists(rng, pin, founder.public),
+        },
     )
+
+
+def gen_invite_lists(rng: Callable[[int], bytes], pin: bytes, founder: bytes) -> dict[str, object]:
+    """Links naming several relay addresses (spec §6.2), valid and invalid."""
+    lists = [
+        (("node-1.example.org", 7443), ("node-2.example.org", 7443)),
+        (("relay.example.org", 7443), ("2001:db8::7", 7443), ("192.0.2.7", 443)),
+    ]
+    valid = []
+    for relays in lists:
+        (host, port), *rest = relays
+        inv = invite.Invite.create(host, port, pin, founder, rng, tuple(rest))
+        auths = invite.authority_list(inv.relays)
+        valid.append(
+            {
+                "relays": [list(r) for r in relays],
+                "authorities": auths,
+                "room_secret": inv.room_secret.hex(),
+                "relay_pin": pin.hex(),
+                "founder_identity": founder.hex(),
+                "checksum": invite._checksum(auths, inv.payload()).hex(),
+                "link": inv.to_link(),
+            }
+        )
+    code = valid[0]["link"].split("#", 1)[1]
+    five = ",".join(f"node-{i}.example.org:7443" for i in range(1, 6))
+    payload = base64.b32decode(code.upper() + "=" * (-len(code) % 8))[: -invite.CHECKSUM_LEN]
+    five_code = base64.b32encode(payload + invite._checksum(five, payload)).decode()
+    invalid = [
+        # five addresses with a correct checksum over all five: refused for the count
+        {"link": f"hushroom://{five}/#{five_code.rstrip('=').lower()}", "error": "MALFORMED"},
+        {"link": f"hushroom://node-1.example.org:7443,/#{code}", "error": "MALFORMED"},
+        {"link": f"hushroom://a.example:1,,b.example:2/#{code}", "error": "MALFORMED"},
+        {"link": f"hushroom://a.example:1,a.example:1/#{code}", "error": "MALFORMED"},
+        # the two-address link with its addresses swapped: the checksum covers the order
+        {
+            "link": "hushroom://node-2.example.org:7443,node-1.example.org:7443/#" + code,
+            "error": "CHECKSUM",
+        },
+    ]
+    return {"relay_lists": valid, "invalid_relay_lists": invalid}
 
 
 def gen_pairwise() -> None:

@@ -403,9 +403,7 @@ def check_invite(c: Checker, v: dict[str, Any]) -> None:
             room_id = bytes.fromhex(carried)
             payload = mp([2, secret, pin, founder, room_id])
         c.eq(f"invite payload {host}", payload.hex(), case["payload"])
-        check = hashlib.sha256(
-            labelled(lab("INVITE_CHECKSUM"), bytes([len(auth)]) + auth.encode() + payload)
-        ).digest()[:4]
+        check = invite_checksum(auth, payload)
         c.eq(f"invite checksum {host}", check.hex(), case["checksum"])
         code = base64.b32encode(payload + check).decode().rstrip("=").lower()
         c.eq(f"invite link {host}", f"hushroom://{auth}/#{code}", case["link"])
@@ -419,10 +417,51 @@ def check_invite(c: Checker, v: dict[str, Any]) -> None:
         typo = case["mistyped_link"].split("#", 1)[1]
         pad = "=" * (-len(typo) % 8)
         raw = base64.b32decode(typo.upper() + pad)
-        bad = hashlib.sha256(
-            labelled(lab("INVITE_CHECKSUM"), bytes([len(auth)]) + auth.encode() + raw[:-4])
-        ).digest()[:4]
+        bad = invite_checksum(auth, raw[:-4])
         c.eq(f"mistyped invite {host} fails its checksum", bad != raw[-4:], True)
+    for case in v["relay_lists"]:
+        check_relay_list(c, case)
+    for case in v["invalid_relay_lists"]:
+        c.eq(
+            f"invalid relay list {case['link'][:60]}", relay_list_error(case["link"]), case["error"]
+        )
+
+
+def invite_checksum(auths: str, payload: bytes) -> bytes:
+    """H(label, u8(len(authorities)) || authorities || payload)[0:4] (spec §6.1)."""
+    data = bytes([len(auths)]) + auths.encode() + payload
+    return hashlib.sha256(labelled(lab("INVITE_CHECKSUM"), data)).digest()[:4]
+
+
+def check_relay_list(c: Checker, case: dict[str, Any]) -> None:
+    """A link naming several relay addresses sharing one pin (spec §6.2)."""
+    auths = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in case["relays"])
+    c.eq(f"relay list {auths}", auths, case["authorities"])
+    payload = mp(
+        [
+            1,
+            bytes.fromhex(case["room_secret"]),
+            bytes.fromhex(case["relay_pin"]),
+            bytes.fromhex(case["founder_identity"]),
+        ]
+    )
+    check = invite_checksum(auths, payload)
+    c.eq(f"relay list checksum {auths}", check.hex(), case["checksum"])
+    code = base64.b32encode(payload + check).decode().rstrip("=").lower()
+    c.eq(f"relay list link {auths}", f"hushroom://{auths}/#{code}", case["link"])
+    c.eq(f"relay list parses {auths}", relay_list_error(case["link"]), "OK")
+
+
+def relay_list_error(link: str) -> str:
+    """The §6.3 verdict on a link's address list and checksum (hosts already normal)."""
+    head, code = link[len("hushroom://") :].split("/#", 1)
+    entries = head.split(",")
+    if not 1 <= len(entries) <= 4 or "" in entries or len(set(entries)) != len(entries):
+        return "MALFORMED"
+    if len(head) > 255:
+        return "MALFORMED"
+    raw = base64.b32decode(code.upper() + "=" * (-len(code) % 8))
+    return "OK" if invite_checksum(head, raw[:-4]) == raw[-4:] else "CHECKSUM"
 
 
 def check_pairwise(c: Checker, v: dict[str, Any]) -> None:

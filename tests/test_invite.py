@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -181,3 +183,111 @@ def test_other_embedded_ipv4_forms_stay_hexadecimal() -> None:
     assert (
         _invite("64:ff9b::192.0.2.1").to_link().startswith("hushroom://[64:ff9b::c000:201]:7443/#")
     )
+
+
+# -- several relay addresses sharing one pin (spec §6.2) ----------------------------
+
+
+def _multi(*relays: tuple[str, int]) -> Invite:
+    (host, port), *rest = relays
+    return Invite.create(host, port, bytes(32), bytes(32), os.urandom, tuple(rest))
+
+
+def test_several_relay_addresses_round_trip_in_order_of_preference() -> None:
+    inv = _multi(("b.example.org", 7443), ("2001:DB8::1", 443), ("192.0.2.7", 7443))
+    link = inv.to_link()
+    assert link.startswith("hushroom://b.example.org:7443,[2001:db8::1]:443,192.0.2.7:7443/#")
+    back = Invite.from_link(link)
+    assert back.relays == (("b.example.org", 7443), ("2001:db8::1", 443), ("192.0.2.7", 7443))
+    assert back.room_secret == inv.room_secret
+    assert back.rotated(bytes(range(32))).relays == back.relays
+
+
+def test_a_one_address_link_is_unchanged_by_the_address_list() -> None:
+    inv = _invite()
+    assert inv.alternates == () and inv.relays == (("relay.example.org", 7443),)
+    head = "hushroom://relay.example.org:7443/#"
+    assert inv.to_link().startswith(head)
+    assert Invite.from_link(inv.to_link()).alternates == ()
+
+
+def test_editing_or_reordering_the_address_list_breaks_the_checksum() -> None:
+    link = _multi(("a.example", 1), ("b.example", 2)).to_link()
+    head, code = link.split("/#")
+    for edited in ("hushroom://b.example:2,a.example:1", "hushroom://a.example:1", head + ",c:3"):
+        with pytest.raises(RemoteProtocolError) as exc:
+            Invite.from_link(f"{edited}/#{code}")
+        assert exc.value.code == ErrorCode.CHECKSUM, edited
+
+
+def test_four_addresses_are_the_most_an_invite_names() -> None:
+    four = [(f"r{i}.example", 7443) for i in range(4)]
+    assert Invite.from_link(_multi(*four).to_link()).relays == tuple(four)
+    with pytest.raises(LocalProtocolError):
+        _multi(*four, ("r4.example", 7443)).to_link()
+    head, code = _multi(*four).to_link().split("/#")
+    with pytest.raises(RemoteProtocolError, match="1 to 4") as exc:
+        Invite.from_link(f"{head},r4.example:7443/#{code}")
+    assert exc.value.code == ErrorCode.MALFORMED
+
+
+@pytest.mark.parametrize(
+    ("head", "message"),
+    [
+        ("a.example:1,,b.example:2", "empty relay address"),
+        ("a.example:1,", "empty relay address"),
+        (",a.example:1", "empty relay address"),
+        ("a.example:1,A.example:1", "same relay address twice"),
+        ("a.example:1,b.example", "no relay port"),
+    ],
+)
+def test_a_malformed_address_list_is_refused(head: str, message: str) -> None:
+    code = _invite().to_link().split("#")[1]
+    with pytest.raises(RemoteProtocolError, match=message) as exc:
+        Invite.from_link(f"hushroom://{head}/#{code}")
+    assert exc.value.code == ErrorCode.MALFORMED
+
+
+def test_the_address_list_is_at_most_255_bytes() -> None:
+    long = "a" * 60 + "." + "b" * 60  # 121 characters
+    two = [(f"{long}{i}", 7443) for i in range(2)]  # 2 * 127 + 1 = 255 bytes
+    assert len(Invite.from_link(_multi(*two).to_link()).relays) == 2
+    with pytest.raises(LocalProtocolError, match="too long together"):
+        _multi((f"{long}10", 7443), *two[1:]).to_link()
+
+
+def test_relay_list_vectors_parse_as_the_spec_says() -> None:
+    """spec/vectors/invite.json: the several-address links and the invalid ones (§6.2)."""
+    doc = json.loads((Path(__file__).parent.parent / "spec/vectors/invite.json").read_text())
+    for case in doc["relay_lists"]:
+        assert Invite.from_link(case["link"]).relays == tuple(map(tuple, case["relays"]))
+    for case in doc["invalid_relay_lists"]:
+        with pytest.raises(RemoteProtocolError) as exc:
+            Invite.from_link(case["link"])
+        assert exc.value.code.name == case["error"], case["link"]
+
+
+_LABELS = st.from_regex(r"[a-z][a-z0-9]{0,9}", fullmatch=True)
+_RELAYS = st.lists(
+    st.tuples(st.builds("{}.example".format, _LABELS), st.integers(1, 65535)),
+    min_size=1,
+    max_size=4,
+    unique_by=lambda relay: relay,
+)
+
+
+@given(_RELAYS)
+def test_any_list_of_up_to_four_addresses_round_trips_in_order(
+    relays: list[tuple[str, int]],
+) -> None:
+    inv = _multi(*relays)
+    assert Invite.from_link(inv.to_link()).relays == tuple(relays)
+
+
+@given(st.lists(st.text(alphabet="ab:1[]", max_size=12), min_size=1, max_size=6))
+def test_random_address_lists_raise_only_remote_errors(parts: list[str]) -> None:
+    code = _invite().to_link().split("#")[1]
+    try:
+        Invite.from_link(f"hushroom://{','.join(parts)}/#{code}")
+    except RemoteProtocolError:
+        pass

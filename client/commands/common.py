@@ -120,6 +120,14 @@ def parse_hostport(text: str) -> tuple[str, int]:
     return host, port
 
 
+def parse_relays(values: list[str]) -> list[tuple[str, int]]:
+    """``--relay`` values (each ``HOST:PORT`` or ``A,B,...``) as addresses, in order."""
+    parts = [part.strip() for value in values for part in value.split(",")]
+    if "" in parts:
+        raise CliError("--relay: an empty relay address (a stray ',')")
+    return [parse_hostport(part) for part in parts]
+
+
 def use_plain(args: argparse.Namespace) -> bool:
     plain = bool(getattr(args, "plain", False)) or bool(getattr(args, "json", False))
     return plain or not sys.stdout.isatty()

@@ -14,6 +14,8 @@ EXAMPLES = """examples:
   hushroom relay --listen 127.0.0.1:7443                 # prints the relay pin
   hushroom room create --relay 127.0.0.1:7443 --pin=PIN --name Alice
   hushroom room create --relay 127.0.0.1:7443 --pin=PIN --policy knock --plain
+  hushroom room create --relay node1.example:7443 --relay node2.example:7443 --pin=PIN
+      # one invite naming two nodes of a cluster (same pin); 'join' fails over
   hushroom room create --relay 127.0.0.1:7443 --pin=PIN --detach > invite.txt
       # writes just the invite link; a later 'hushroom join --invite-file
       # invite.txt' with the same identity (same --home) opens and moderates it
@@ -34,7 +36,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    create.add_argument("--relay", required=True, metavar="HOST:PORT", help="the relay to use")
+    create.add_argument(
+        "--relay",
+        required=True,
+        action="append",
+        metavar="HOST:PORT",
+        help="the relay to use; repeat it (or write A,B) to name up to 4 addresses of "
+        "relays sharing one key, such as a cluster's nodes, in order of preference",
+    )
     create.add_argument(
         "--pin",
         help="the relay's key pin, as printed by 'hushroom relay' (required: it is "

@@ -94,3 +94,34 @@ def test_an_audio_source_that_cannot_open_prints_no_invite(
     line, out = error_and_stdout(capsys)
     assert "/no/such.ogg" in line
     assert out == ""
+
+
+@pytest.mark.parametrize("spelling", ["repeated", "comma"])
+def test_several_relay_addresses_go_into_the_invite_in_order(
+    spelling: str, relay: tuple[int, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port, pin = relay
+    down = free_port()  # a node that is down while the room is made: a note, not an error
+    addresses = [f"127.0.0.1:{port}", f"127.0.0.1:{down}"]
+    flags = (
+        ["--relay", addresses[0], "--relay", addresses[1]]
+        if spelling == "repeated"
+        else ["--relay", ",".join(addresses)]
+    )
+    argv = ["room", "create", *flags, f"--pin={pin}", "--home", str(tmp_path), "--detach"]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"hushroom://{addresses[0]},{addresses[1]}/#")
+    assert f"note: cannot reach relay 127.0.0.1:{down}" in captured.err
+
+
+def test_five_relay_addresses_print_no_invite(
+    relay: tuple[int, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _port, pin = relay
+    five = ",".join(f"127.0.0.1:{port}" for port in range(7441, 7446))
+    argv = ["room", "create", "--relay", five, f"--pin={pin}", "--home", str(tmp_path)]
+    assert cli.main([*argv, "--detach"]) == 1
+    line, out = error_and_stdout(capsys)
+    assert "1 to 4 relay addresses" in line
+    assert out == ""

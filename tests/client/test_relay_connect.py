@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+from pathlib import Path
 
 import pytest
 import trio
@@ -83,3 +84,57 @@ def test_relay_view_finds_a_secret_in_clear_and_summarises_envelopes() -> None:
     assert tag.hex() in text and "MEDIA" in text and "JOIN" in text
     assert "1 found" in text  # the name
     assert "1 found in clear" in text  # the 'Opus packet' sent unencrypted
+
+
+async def test_connector_tries_addresses_in_order_and_moves_on_after_a_lost_link(
+    tmp_path: Path,
+) -> None:
+    """Spec §6.2.1: preferred first; a lost link resumes at the next address, wrapping."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        down = s.getsockname()[1]
+    with trio.fail_after(20):
+        async with trio.open_nursery() as nursery:
+            b = await start_relay(nursery, state_dir=tmp_path)
+            c = await start_relay(nursery, state_dir=tmp_path)  # same key: same pin
+            connect = link_connector(
+                parse_invite(
+                    new_invite(
+                        "127.0.0.1",
+                        down,
+                        b.pin_text,
+                        founder(),
+                        (("127.0.0.1", b.port), ("127.0.0.1", c.port)),
+                    )
+                )
+            )
+            used = []
+            for _ in range(4):
+                link = await connect()
+                used.append(connect.current)
+                await link.aclose()
+            assert used == [("127.0.0.1", p) for p in (b.port, c.port, b.port, c.port)]
+            await b.stop()
+            await c.stop()
+            pattern = ".*".join(f"127.0.0.1:{p}:" for p in (down, b.port, c.port))
+            with pytest.raises(LinkFailed, match=pattern):
+                await connect()  # after c's link: from the first again, every address tried
+            nursery.cancel_scope.cancel()
+
+
+async def test_a_wrong_key_at_the_preferred_address_is_an_error_not_a_fallback(
+    tmp_path: Path,
+) -> None:
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            impostor = await start_relay(nursery)
+            real = await start_relay(nursery, state_dir=tmp_path)
+            invite = new_invite(
+                "127.0.0.1", impostor.port, real.pin_text, founder(), (("127.0.0.1", real.port),)
+            )
+            connect = link_connector(parse_invite(invite))
+            with pytest.raises(PinMismatch, match=f"127.0.0.1:{impostor.port}"):
+                await connect()
+            assert connect.current is None
+            assert sum(s.connections_total for s in real.stats) == 0
+            nursery.cancel_scope.cancel()
