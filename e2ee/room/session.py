@@ -50,6 +50,7 @@ back into the session.
 ==================  ====================================================  ============
 module              does                                                  spec
 ==================  ====================================================  ============
+``control_send``    our control messages onto the outbox, when we may     §14.2
 ``inbound``         which handler a payload goes to, by its hint          §13.1, §14.3
 ``commit_apply``    placing, authorizing, confirming, applying a commit   §12.3, §15.2
 ``commit_flush``    sending the chair's next commit and fresh secrets     §12.5, §15.2
@@ -110,6 +111,7 @@ from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import Control, ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
+from e2ee.room.control_send import ControlSender
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import (
     Admitted,
@@ -192,6 +194,8 @@ class RoomSession:
         self._draining = False
         self._slots = Slots()
         self._control_out = ControlOut(identity, self._session_key.public, self.room_id)
+        numbered = self._control_out
+        self._control = ControlSender(numbered, self._keys, self._chain, self._outbox, rng)
         self._control_in = ControlIn(self.me, self.room_id, self.counters)
         self._pairs = Pairs(self._session_key, self.me, self.room_id)
         self._chunks = ChunkAssembler()
@@ -1167,15 +1171,7 @@ class RoomSession:
 
     def _send_control(self, ctype: ControlType, args: list[Value], to: int | None = None) -> None:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
-        if self._state is not SessionState.MEMBER or self.slot is None:
-            return
-        payload = self._control_out.seal(ctype, args, self._keys, self._chain, self._rng)
-        if payload is None:
-            return
-        if to is None:
-            self._send(EnvelopeType.CONTROL, 0, payload)
-        else:
-            self._send_unicast(to, payload)
+        self._control.send(ctype, args, self._state, self.slot, to)
 
     def _alert(self, kind: str, detail: str) -> None:
         self._outbox.alert(kind, detail)

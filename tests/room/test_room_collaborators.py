@@ -21,7 +21,10 @@ from e2ee.room.chair import genesis as genesis_of
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
 from e2ee.room.commit_apply import Refusal
 from e2ee.room.commit_flush import CommitFlush
+from e2ee.room.control import Control, ControlType
 from e2ee.room.control_in import ControlIn
+from e2ee.room.control_out import ControlOut
+from e2ee.room.control_send import ControlSender
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
@@ -639,3 +642,29 @@ def test_a_member_leaving_the_roster_leaves_no_entry_in_any_per_member_table() -
     tables.gone(mid)
     assert mid not in f.slots and mid not in control_in._last_seq
     assert absence.next_due() is None and f.chair.leaves_due(now=10.0) == []
+
+
+def test_a_control_message_goes_out_only_from_a_member_with_a_slot_and_a_key() -> None:
+    box, member = Outbox(TAG, Counter()), SessionState.MEMBER
+    f = founded(box)
+    numbered = ControlOut(SIGNER, SessionKey(b"\x31" * 32).public, ROOM)
+    sender = ControlSender(numbered, f.keys, f.chain, box, rng_for(39))
+    sender.send(ControlType.HAND, [True], SessionState.JOINING, 1)
+    sender.send(ControlType.HAND, [True], member, None)
+    assert sent(box) == [] and numbered.seq == 0  # nothing sealed, no seq spent
+    sender.send(ControlType.HAND, [True], member, 1)
+    sender.send(ControlType.CHAT, ["hi"], member, 1, to=7)
+    broadcast, unicast = sent(box)
+    assert (broadcast.type, broadcast.slot) == (EnvelopeType.CONTROL, 0)
+    assert box.echoes.returned(broadcast.payload)  # the relay echoes a broadcast (§17.3)
+    assert (unicast.type, unicast.slot) == (EnvelopeType.UNICAST, 7)
+    opened = [
+        inbound.open_epoch_payload(f.keys, 0, 0, 0.0, ROOM, e.payload) for e in (broadcast, unicast)
+    ]
+    assert [(c.type, c.seq, c.args) for c in opened if isinstance(c, Control)] == [
+        (ControlType.HAND, 0, (True,)),
+        (ControlType.CHAT, 1, ("hi",)),
+    ]
+    keyless = ControlSender(numbered, EpochKeys(ROOM, grace=1.0), f.chain, box, rng_for(39))
+    keyless.send(ControlType.HAND, [True], member, 1)
+    assert sent(box) == [] and numbered.seq == 2  # no control key held yet
