@@ -60,6 +60,7 @@ module              does                                                  spec
 ``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
 ``pair_out``        pair messages to a member's current channel and slot  §15.3
 ``member_tables``   every per-member table told of a join or a leave      §16.7
+``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
 ==================  ====================================================  ============
 """
 
@@ -90,7 +91,6 @@ from e2ee.room import (
     pending,
     rotation,
     seal,
-    succession,
 )
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
@@ -148,6 +148,7 @@ from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
 from e2ee.room.sync_replies import SyncReplies
+from e2ee.room.take_over import TakeOver
 
 Rng = Callable[[int], bytes]
 
@@ -222,6 +223,7 @@ class RoomSession:
             self.me, self.room_id, rng, out, self.counters, chair, chain, keys, slots, replies
         )
         self._absence = AbsenceTimers(cfg.absent_timeout)
+        self._take_over = TakeOver(self.me, chair, slots, self._absence)
         self._recording = RecordingMarks()
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
         self._join_retry_at: float | None = None
@@ -416,8 +418,9 @@ class RoomSession:
             for mid in leaves:
                 self._chair.queue_op(op_remove(mid, RemoveReason.LEFT))
         gone = self._absence.due(now)
-        for mid in gone:
-            self._remove_absent(mid)
+        if self.roster is not None:
+            for mid in gone:
+                self._take_over.remove_absent(mid, self.roster, self._is_chair())
         if self.roster is not None and any(map(self.roster.is_moderator, gone)):
             self._take_over_if_gone()
         behind_of = self._chain.behind_due(now)
@@ -501,28 +504,16 @@ class RoomSession:
         owner = self._slots.release(slot)
         if owner is None or owner == self.me or self.slot is None or self.roster is None:
             return
-        deputy = self.roster.deputy == self.me and self.roster.is_moderator(owner)  # §12.2
-        if owner in self.roster.members and (deputy or self._is_chair()):
-            self._absence.start(owner, self._now)
+        if self._take_over.link_gone(owner, self.roster, self._is_chair(), self._now):
             self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=slot)
 
     def _take_over_if_gone(self, leaving: bytes | None = None) -> bool:
         """Deputy: no moderator is left (``leaving`` said it leaves), so take the chair (§12.2)."""
         assert self.roster is not None
-        if not succession.may_take_over(self.roster, self.me, self._may_be_here, leaving):
+        if not self._take_over.queue_if_gone(self.roster, leaving):
             return False
-        self._chair.queue[:] = succession.take_over_ops(self.me)
         self._flush_commit()
         return True
-
-    def _may_be_here(self, member: bytes) -> bool:
-        """Its slot is known, or its absence timer still runs (spec §16.4)."""
-        return member in self._slots or member in self._absence
-
-    def _remove_absent(self, mid: bytes) -> None:
-        """The absence timer of ``mid`` fired: the chair removes it, reason LEFT (§16.4)."""
-        if self._is_chair() and self.roster is not None and mid in self.roster.members:
-            self._chair.queue_op(op_remove(mid, RemoveReason.LEFT))
 
     def _announce(self) -> None:
         """Tell the room our (new) slot (spec §16.4)."""
@@ -976,9 +967,7 @@ class RoomSession:
         assert self.roster is not None
         for slot, mid, session_key in self._chair.welcomes(commit, self.roster):
             self._send_welcome(slot, mid, session_key)
-        if commit.signer == self.me and succession.is_take_over(commit):
-            for mid in succession.gone_moderators(self.roster, self.me, self._slots.__contains__):
-                self._absence.start(mid, self._now)  # removed unless it answers (spec §12.2)
+        self._take_over.applied(commit, self.roster, self._now)
         self._flush_commit()
 
     # -- actions (spec §13.4, §13.7, §14.4) --------------------------------

@@ -45,6 +45,7 @@ from e2ee.room.roster import (
     Role,
     RosterState,
     op_add,
+    op_deputy,
     op_policy,
     op_remove,
     op_role,
@@ -54,7 +55,9 @@ from e2ee.room.slots import Slots
 from e2ee.room.speaker_auth import AuthConfig
 from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState
+from e2ee.room.succession import take_over_ops
 from e2ee.room.sync_replies import SyncReplies
+from e2ee.room.take_over import TakeOver
 
 from .harness import Router, make_invite, new_identity, rng_for
 
@@ -668,3 +671,38 @@ def test_a_control_message_goes_out_only_from_a_member_with_a_slot_and_a_key() -
     keyless = ControlSender(numbered, EpochKeys(ROOM, grace=1.0), f.chain, box, rng_for(39))
     keyless.send(ControlType.HAND, [True], member, 1)
     assert sent(box) == [] and numbered.seq == 2  # no control key held yet
+
+
+def test_the_deputy_watches_moderators_takes_over_when_none_may_be_here_and_times_them() -> None:
+    f, absence = founded(Outbox(TAG, Counter())), AbsenceTimers(5.0)
+    me, _ = a_member_of(f, 1, slot=None)
+    other, _ = a_member_of(f, 2, slot=9)
+    f.roster.apply_ops([op_deputy(me)])
+    watch = TakeOver(me, f.chair, f.slots, absence)
+    assert not watch.link_gone(other, f.roster, chairing=False, now=0.0)  # not ours to watch
+    assert not watch.link_gone(b"\x77" * 32, f.roster, chairing=True, now=0.0)  # not a member
+    assert watch.link_gone(other, f.roster, chairing=True, now=0.0) and other in absence
+    assert not watch.queue_if_gone(f.roster)  # the founder's slot is known
+    f.slots.release(1)
+    assert watch.link_gone(SIGNER.public, f.roster, chairing=False, now=0.0)  # deputy: moderators
+    assert watch.may_be_here(SIGNER.public) and not watch.queue_if_gone(f.roster)  # timer runs
+    assert watch.queue_if_gone(f.roster, leaving=SIGNER.public)  # it said it leaves
+    assert f.chair.queue == take_over_ops(me)
+    f.chair.queue.clear()
+    assert absence.due(5.0) == sorted([SIGNER.public, other])  # both timers ran out
+    assert not watch.may_be_here(SIGNER.public) and watch.queue_if_gone(f.roster)
+    f.chair.queue.clear()
+    watch.remove_absent(other, f.roster, chairing=False)
+    assert f.chair.queue == []  # only the chair removes
+    watch.remove_absent(other, f.roster, chairing=True)
+    assert f.chair.queue == [op_remove(other, RemoveReason.LEFT)]
+    mine = IdentityKey(bytes([0x81]) * 32)
+    plain = sign_commit(SIGNER, ROOM, 1, b"\x01" * 32, take_over_ops(SIGNER.public), False,
+                        key_confirm=b"\x00" * 32)  # fmt: skip
+    watch.applied(plain, f.roster, now=9.0)
+    assert SIGNER.public not in absence  # not our take-over
+    ours = sign_commit(mine, ROOM, 1, b"\x01" * 32, take_over_ops(me), False,
+                       key_confirm=b"\x00" * 32)  # fmt: skip
+    f.roster.apply_ops(take_over_ops(me))
+    watch.applied(ours, f.roster, now=9.0)
+    assert SIGNER.public in absence and absence.next_due() == 14.0  # removed unless it answers
