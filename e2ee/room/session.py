@@ -39,6 +39,7 @@ module              owns                                                  spec
 ``slots``           member <-> relay slot                                 §16.4
 ``pairs``           pair channels and their messages                      §15.3
 ``actions``         what the roster lets this member do                   §14.4
+``delivery``        the relay delivery class we ask for                   §12.2, §17.2
 ``outbox``          envelopes and events for the driver, in order         §8, §16.3
 ==================  ====================================================  ============
 
@@ -112,6 +113,7 @@ from e2ee.room.control import Control, ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
 from e2ee.room.control_send import ControlSender
+from e2ee.room.delivery import Delivery
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import (
     Admitted,
@@ -234,8 +236,8 @@ class RoomSession:
         self._member_tables = MemberTables(
             admissions, self._control_in, slots, chair, self._media, self._absence
         )
-        self._delivery = DeliveryClass.AUDIENCE
-        self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
+        self._delivery = Delivery(self._outbox)
+        self._delivery.join()
 
     @classmethod
     def create(
@@ -262,9 +264,9 @@ class RoomSession:
         self._chair.log.append(genesis.encode())
         self._admissions.known.add(self.me)
         self._move(SessionState.MEMBER)
-        self._delivery = DeliveryClass.STAGE
+        self._delivery.current = DeliveryClass.STAGE
         self._outbox.envelopes.clear()
-        self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.STAGE,)))
+        self._delivery.join()
         self._events.append(Admitted(0))
         return self
 
@@ -316,7 +318,7 @@ class RoomSession:
     @property
     def delivery_class(self) -> str:
         """``"stage"`` or ``"audience"``: the relay delivery class this session asked for."""
-        return "stage" if self._delivery is DeliveryClass.STAGE else "audience"
+        return "stage" if self._delivery.current is DeliveryClass.STAGE else "audience"
 
     @property
     def members(self) -> dict[bytes, MemberView]:
@@ -453,7 +455,7 @@ class RoomSession:
         self._chair.requeue()  # its echo will not come back on the new link
         self._outbox.echoes.clear()
         if self._state.active:
-            self._send(EnvelopeType.JOIN, 0, bytes((self._delivery,)))
+            self._delivery.join()
 
     # -- envelopes in ------------------------------------------------------
     def envelope_received(self, env: Envelope, now: float) -> None:
@@ -639,7 +641,7 @@ class RoomSession:
         self._quiet.heard(self._now)
         self._emit_commit_events(commit, before.members, before.hands)
         if self._state is SessionState.MEMBER:
-            self._refresh_delivery()
+            self._delivery.refresh(self.roster, self.me)
         if self._state is SessionState.MEMBER and self._is_moderator():
             self._after_commit(commit)
         if self._keys.get(self._chain.epoch) is not None:
@@ -693,23 +695,13 @@ class RoomSession:
 
     def _role_changed(self, role: Role) -> None:
         self._quiet.heard(self._now)  # on admission, too
-        self._refresh_delivery()
+        assert self.roster is not None
+        self._delivery.refresh(self.roster, self.me)
         if role.on_stage and self.slot is not None:
             # A new moderator asks everyone for their slots: listeners only knew
             # its slot from this very broadcast, so they could not announce to it
             # before, and it needs every slot to hand out re-key secrets (§16.4).
             self._send_control(ControlType.ANNOUNCE, [self.slot, role is Role.MODERATOR])
-
-    def _refresh_delivery(self) -> None:
-        """Stage members take the stage class, and so does the deputy: the relay tells
-        only the stage that a link is gone (spec §12.2, §17.2)."""
-        assert self.roster is not None
-        role = self.roster.role_of(self.me)
-        stage = (role is not None and role.on_stage) or self.roster.deputy == self.me
-        wanted = DeliveryClass.STAGE if stage else DeliveryClass.AUDIENCE
-        if wanted is not self._delivery:
-            self._delivery = wanted
-            self._send(EnvelopeType.SET_CLASS, 0, bytes((wanted,)))
 
     # -- control messages (spec §14.3, §14.4) ------------------------------
     def _on_control(self, msg: Control, src: int, sealed: int) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelope
+from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType, decode_envelope, encode_envelope
 from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, beacons, commit_apply, inbound, keys, seal
@@ -25,6 +25,7 @@ from e2ee.room.control import Control, ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
 from e2ee.room.control_send import ControlSender
+from e2ee.room.delivery import Delivery
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
@@ -706,3 +707,28 @@ def test_the_deputy_watches_moderators_takes_over_when_none_may_be_here_and_time
     f.roster.apply_ops(take_over_ops(me))
     watch.applied(ours, f.roster, now=9.0)
     assert SIGNER.public in absence and absence.next_due() == 14.0  # removed unless it answers
+
+
+def test_the_stage_and_the_deputy_ask_for_the_stage_class_and_only_a_change_is_sent() -> None:
+    box = Outbox(TAG, Counter())
+    f = founded(Outbox(TAG, Counter()))
+    delivery, me = Delivery(box), SIGNER.public
+    delivery.join()
+    (join,) = sent(box)
+    assert (join.type, join.payload) == (EnvelopeType.JOIN, bytes((DeliveryClass.AUDIENCE,)))
+    delivery.refresh(f.roster, me)  # the founder moderates: on stage
+    (change,) = sent(box)
+    assert (change.type, change.payload) == (EnvelopeType.SET_CLASS, bytes((DeliveryClass.STAGE,)))
+    delivery.refresh(f.roster, me)
+    assert sent(box) == []  # no change, nothing sent
+    listener, _ = a_member_of(f, 1, slot=None)
+    watcher = Delivery(box)
+    watcher.refresh(f.roster, listener)
+    assert sent(box) == [] and watcher.current is DeliveryClass.AUDIENCE
+    f.roster.apply_ops([op_deputy(listener)])
+    watcher.refresh(f.roster, listener)  # the deputy must hear PEER_LEFT (spec §12.2)
+    (change,) = sent(box)
+    assert change.payload == bytes((DeliveryClass.STAGE,))
+    assert watcher.current is DeliveryClass.STAGE
+    watcher.join()  # a new link asks for the class held
+    assert [e.payload for e in sent(box)] == [bytes((DeliveryClass.STAGE,))]
