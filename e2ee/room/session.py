@@ -62,6 +62,7 @@ module              does                                                  spec
 ``pair_out``        pair messages to a member's current channel and slot  §15.3
 ``member_tables``   every per-member table told of a join or a leave      §16.7
 ``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
+``announce``        our slot announced; the stage's slots told            §16.4
 ==================  ====================================================  ============
 """
 
@@ -95,6 +96,7 @@ from e2ee.room import (
 )
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
+from e2ee.room.announce import Announcements
 from e2ee.room.authority import Authority
 from e2ee.room.catch_up import SyncKey, SyncStep
 from e2ee.room.chain import Chain
@@ -199,6 +201,7 @@ class RoomSession:
         self._control_out = ControlOut(identity, self._session_key.public, self.room_id)
         numbered = self._control_out
         self._control = ControlSender(numbered, self._keys, self._chain, self._outbox, rng)
+        self._announcements = Announcements(self.me, self._control, self._slots)
         self._control_in = ControlIn(self.me, self.room_id, self.counters)
         self._pairs = Pairs(self._session_key, self.me, self.room_id)
         self._chunks = ChunkAssembler()
@@ -469,7 +472,7 @@ class RoomSession:
             self._on_relay_welcome(env.slot)
         elif t is EnvelopeType.PEER_JOINED:
             if self._is_moderator() and self.slot is not None:
-                self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=env.slot)
+                self._announcements.to_slot(env.slot, self._state, self.slot, ask=True)
         elif t is EnvelopeType.PEER_LEFT:
             self._on_peer_left(env.slot)
         elif t is EnvelopeType.MEDIA:
@@ -507,7 +510,7 @@ class RoomSession:
         if owner is None or owner == self.me or self.slot is None or self.roster is None:
             return
         if self._take_over.link_gone(owner, self.roster, self._is_chair(), self._now):
-            self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=slot)
+            self._announcements.to_slot(slot, self._state, self.slot, ask=True)
 
     def _take_over_if_gone(self, leaving: bytes | None = None) -> bool:
         """Deputy: no moderator is left (``leaving`` said it leaves), so take the chair (§12.2)."""
@@ -519,15 +522,8 @@ class RoomSession:
 
     def _announce(self) -> None:
         """Tell the room our (new) slot (spec §16.4)."""
-        assert self.slot is not None
-        if self.role is not None and self.role.on_stage:
-            self._send_control(ControlType.ANNOUNCE, [self.slot, True])
-        else:
-            assert self.roster is not None
-            for mid in self.roster.moderators():
-                slot = self._slots.get(mid)
-                if slot is not None and mid != self.me:
-                    self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=slot)
+        assert self.slot is not None and self.roster is not None
+        self._announcements.ours(self._state, self.slot, self.roster)
 
     def _on_payload(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         try:
@@ -687,7 +683,7 @@ class RoomSession:
             role = self.roster.role_of(self.me)
             if slot is not None and self.slot is not None and role is Role.LISTENER:
                 # the new moderator must be able to reach us with re-key secrets
-                self._send_control(ControlType.ANNOUNCE, [self.slot, False], to=slot)
+                self._announcements.to_slot(slot, self._state, self.slot, ask=False)
             return
         for other in self.roster.members:
             if other != self.me:
@@ -701,7 +697,7 @@ class RoomSession:
             # A new moderator asks everyone for their slots: listeners only knew
             # its slot from this very broadcast, so they could not announce to it
             # before, and it needs every slot to hand out re-key secrets (§16.4).
-            self._send_control(ControlType.ANNOUNCE, [self.slot, role is Role.MODERATOR])
+            self._announcements.to_room(self._state, self.slot, ask=role is Role.MODERATOR)
 
     # -- control messages (spec §14.3, §14.4) ------------------------------
     def _on_control(self, msg: Control, src: int, sealed: int) -> None:
@@ -734,11 +730,11 @@ class RoomSession:
             self._recording,
         )
         for to in out.slots_to:
-            self._send_slots(to)
+            self._announcements.stage(to, self._state, self.slot, roster)
         if out.sync is not None:
             self._send_sync(*out.sync)
         if out.reply_to is not None:
-            self._send_control(ControlType.ANNOUNCE, [self.slot, False], to=out.reply_to)
+            self._announcements.to_slot(out.reply_to, self._state, self.slot, ask=False)
         if out.event is not None:
             self._events.append(out.event)
         if out.op is not None:
@@ -759,12 +755,6 @@ class RoomSession:
             return self._slots.get(preferred)
         others = [m for m in self.roster.moderators() if m != self.me]
         return self._slots.first_of(preferred, others)
-
-    def _send_slots(self, to: int | None) -> None:
-        """Moderator -> member: where the stage is (spec §16.4)."""
-        assert self.roster is not None
-        entries = self._slots.entries(self.roster.stage())
-        self._send_control(ControlType.SLOTS, [entries], to=to)
 
     # -- pairwise messages (spec §15.2, §16.4) -----------------------------
     def _pair(self, mid: bytes) -> seal.PairChannel:

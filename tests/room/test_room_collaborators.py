@@ -14,6 +14,7 @@ from e2ee.room import admission, beacons, commit_apply, inbound, keys, seal
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admission_rate import PER_SLOT_BURST
 from e2ee.room.admitting import Admissions
+from e2ee.room.announce import Announcements
 from e2ee.room.authority import Authority
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
 from e2ee.room.chair import Chair, fresh_message
@@ -732,3 +733,38 @@ def test_the_stage_and_the_deputy_ask_for_the_stage_class_and_only_a_change_is_s
     assert watcher.current is DeliveryClass.STAGE
     watcher.join()  # a new link asks for the class held
     assert [e.payload for e in sent(box)] == [bytes((DeliveryClass.STAGE,))]
+
+
+def opened_controls(f: Founded, box: Outbox) -> list[tuple[EnvelopeType, int, ControlType, tuple]]:
+    """``(envelope type, slot, control type, args)`` of each control message queued."""
+    out = []
+    for env in sent(box):
+        msg = inbound.open_epoch_payload(f.keys, 0, 0, 0.0, ROOM, env.payload)
+        assert isinstance(msg, Control)
+        out.append((env.type, env.slot, msg.type, msg.args))
+    return out
+
+
+def test_a_listener_announces_to_each_moderator_it_can_reach_and_the_stage_to_the_room() -> None:
+    box, member = Outbox(TAG, Counter()), SessionState.MEMBER
+    f = founded(box)
+    sender = ControlSender(ControlOut(SIGNER, b"\x31" * 32, ROOM), f.keys, f.chain, box, rng_for(3))
+    listener, _ = a_member_of(f, 1, slot=4)
+    mod2, _ = a_member_of(f, 2, slot=None)
+    f.roster.apply_ops([op_role(mod2, Role.MODERATOR)])
+    heard = Announcements(listener, sender, f.slots)
+    heard.ours(member, 4, f.roster)
+    assert opened_controls(f, box) == [(EnvelopeType.UNICAST, 1, ControlType.ANNOUNCE, (4, True))]
+    stage = Announcements(SIGNER.public, sender, f.slots)
+    stage.ours(member, 1, f.roster)  # on stage: to the room
+    stage.to_room(member, 1, ask=False)
+    stage.to_slot(4, member, 1, ask=True)
+    stage.to_slot(4, member, None, ask=True)  # no slot of our own yet: nothing
+    stage.to_room(member, None, ask=True)
+    stage.stage(4, member, 1, f.roster)
+    assert opened_controls(f, box) == [
+        (EnvelopeType.CONTROL, 0, ControlType.ANNOUNCE, (1, True)),
+        (EnvelopeType.CONTROL, 0, ControlType.ANNOUNCE, (1, False)),
+        (EnvelopeType.UNICAST, 4, ControlType.ANNOUNCE, (1, True)),
+        (EnvelopeType.UNICAST, 4, ControlType.SLOTS, ([[SIGNER.public, 1]],)),
+    ]
