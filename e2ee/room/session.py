@@ -52,6 +52,7 @@ back into the session.
 module              does                                                  spec
 ==================  ====================================================  ============
 ``control_send``    our control messages onto the outbox, when we may     §14.2
+``epoch_install``   the chain advanced, epoch keys held, payloads freed   §14.3, §15.1
 ``inbound``         which handler a payload goes to, by its hint          §13.1, §14.3
 ``commit_apply``    placing, authorizing, confirming, applying a commit   §12.3, §15.2
 ``commit_flush``    sending the chair's next commit and fresh secrets     §12.5, §15.2
@@ -116,6 +117,7 @@ from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
 from e2ee.room.control_send import ControlSender
 from e2ee.room.delivery import Delivery
+from e2ee.room.epoch_install import EpochInstall
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import (
     Admitted,
@@ -197,6 +199,7 @@ class RoomSession:
         self._fresh = FreshSecrets(cfg.fresh_timeout, cfg.sync_after)
         self._buffer = pending.PendingPayloads(cfg.buffer_limit, cfg.buffer_bytes)
         self._draining = False
+        self._epoch_install = EpochInstall(self._chain, self._keys, self._buffer)
         self._slots = Slots()
         self._control_out = ControlOut(identity, self._session_key.public, self.room_id)
         numbered = self._control_out
@@ -263,7 +266,7 @@ class RoomSession:
         genesis, self.roster, key = chair.genesis(
             identity, self.room_id, pol, self._session_key.public, display_name, rng
         )
-        self._install_epoch(0, genesis.head, key)
+        self._epoch_install.install(0, genesis.head, key)
         self._chair.log.append(genesis.encode())
         self._admissions.known.add(self.me)
         self._move(SessionState.MEMBER)
@@ -631,7 +634,7 @@ class RoomSession:
         key, rekeyed = commit_apply.epoch_key_after(
             commit, prev_key, own_fresh, self._fresh, self._now
         )
-        self._advance(commit.epoch, commit.head, key)
+        self._epoch_install.advance(commit.epoch, commit.head, key, self._now)
         if rekeyed:
             self._events.append(KeysRotated(commit.epoch))
         self._quiet.heard(self._now)
@@ -643,18 +646,6 @@ class RoomSession:
         if self._keys.get(self._chain.epoch) is not None:
             self._drain_buffer()
         return True
-
-    def _advance(self, epoch: int, head: bytes, key: bytes | None) -> None:
-        old = self._chain.advance(epoch, head)
-        if key is not None:
-            self._install_epoch(epoch, head, key)
-        self._keys.supersede(old, self._now)
-
-    def _install_epoch(self, epoch: int, head: bytes, key: bytes) -> None:
-        self._chain.record(epoch, head)
-        self._keys.install(epoch, key)
-        if self._buffer:
-            self._buffer.key_arrived(self._keys.control[epoch])
 
     def _emit_commit_events(
         self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
@@ -793,7 +784,7 @@ class RoomSession:
             self._alert("key_mismatch", f"the re-key secret of epoch {epoch} is not the one")
         elif outcome is Outcome.KEYED:
             assert key is not None
-            self._install_epoch(epoch, head, key)
+            self._epoch_install.install(epoch, head, key)
             self._events.append(KeysRotated(epoch))
             self._drain_buffer()
 
@@ -828,7 +819,7 @@ class RoomSession:
             self._alert("key_mismatch", f"a sync offers another key for epoch {self._chain.epoch}")
         elif verdict is SyncKey.INSTALL:
             self._fresh.cancel()
-            self._install_epoch(self._chain.epoch, self._chain.head, msg.key)
+            self._epoch_install.install(self._chain.epoch, self._chain.head, msg.key)
             self._drain_buffer()
 
     def _send_sync(self, mid: bytes, their_epoch: int) -> None:
@@ -927,8 +918,8 @@ class RoomSession:
         self.roster = state
         self._admissions.known.update(state.members)
         self._fresh.cancel()
-        self._advance(epoch, head, None)
-        self._install_epoch(epoch, head, key)
+        self._epoch_install.advance(epoch, head, None, self._now)
+        self._epoch_install.install(epoch, head, key)
 
     # -- moderator: building commits (spec §12.5) --------------------------
     def _is_moderator(self) -> bool:

@@ -27,6 +27,7 @@ from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
 from e2ee.room.control_send import ControlSender
 from e2ee.room.delivery import Delivery
+from e2ee.room.epoch_install import EpochInstall
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
@@ -768,3 +769,25 @@ def test_a_listener_announces_to_each_moderator_it_can_reach_and_the_stage_to_th
         (EnvelopeType.UNICAST, 4, ControlType.ANNOUNCE, (1, True)),
         (EnvelopeType.UNICAST, 4, ControlType.SLOTS, ([[SIGNER.public, 1]],)),
     ]
+
+
+def test_moving_to_an_epoch_holds_its_key_releases_its_payloads_and_starts_the_old_grace() -> None:
+    chain, ek, held, rng = (
+        Chain(sync_after=2.0),
+        EpochKeys(ROOM, grace=1.0),
+        PendingPayloads(),
+        rng_for(40),
+    )
+    install = EpochInstall(chain, ek, held)
+    install.advance(0, b"\x00" * 32, b"\x10" * 32, now=0.0)
+    probe = EpochKeys(ROOM, grace=1.0)
+    probe.install(1, b"\x11" * 32)
+    early = seal.seal_epoch(seal.Kind.CONTROL, probe.control[1], ROOM, 1, b"early", rng)
+    held.add(EnvelopeType.CONTROL, 3, early)
+    install.advance(1, b"\x01" * 32, None, now=5.0)  # a re-key: its secret has not come
+    assert (chain.epoch, chain.head) == (1, b"\x01" * 32) and ek.get(1) is None
+    assert ek.superseded_at(0) == 5.0 and held.next_released() is None
+    install.install(1, b"\x01" * 32, b"\x11" * 32)  # the fresh secret arrived
+    assert ek.get(1) == b"\x11" * 32 and held.next_released() == [(EnvelopeType.CONTROL, 3, early)]
+    install.install(0, b"\x00" * 32, b"\x10" * 32)  # an older epoch's key: not current again
+    assert (chain.epoch, chain.head) == (1, b"\x01" * 32)
