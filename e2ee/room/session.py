@@ -54,6 +54,7 @@ module              does                                                  spec
 ``control_send``    our control messages onto the outbox, when we may     §14.2
 ``epoch_install``   the chain advanced, epoch keys held, payloads freed   §14.3, §15.1
 ``inbound``         which handler a payload goes to, by its hint          §13.1, §14.3
+``catch_up_keys``   re-key secrets and sync keys judged and installed     §15.2, §16.4
 ``commit_apply``    placing, authorizing, confirming, applying a commit   §12.3, §15.2
 ``commit_flush``    sending the chair's next commit and fresh secrets     §12.5, §15.2
 ``join_requests``   knocks, offers, requests, welcomes, denials           §13.3–§13.5
@@ -99,7 +100,8 @@ from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
 from e2ee.room.announce import Announcements
 from e2ee.room.authority import Authority
-from e2ee.room.catch_up import SyncKey, SyncStep
+from e2ee.room.catch_up import SyncStep
+from e2ee.room.catch_up_keys import CatchUpKeys
 from e2ee.room.chain import Chain
 from e2ee.room.chair import Chair, is_chair
 from e2ee.room.chunks import ChunkAssembler
@@ -127,7 +129,7 @@ from e2ee.room.events import (
     RecordingChanged,
     RoomSecretRotated,
 )
-from e2ee.room.fresh import FreshSecrets, Outcome
+from e2ee.room.fresh import FreshSecrets
 from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner
@@ -200,6 +202,9 @@ class RoomSession:
         self._buffer = pending.PendingPayloads(cfg.buffer_limit, cfg.buffer_bytes)
         self._draining = False
         self._epoch_install = EpochInstall(self._chain, self._keys, self._buffer)
+        self._catch_up_keys = CatchUpKeys(
+            self._outbox, self.counters, self._chain, self._keys, self._fresh, self._epoch_install
+        )
         self._slots = Slots()
         self._control_out = ControlOut(identity, self._session_key.public, self.room_id)
         numbered = self._control_out
@@ -779,13 +784,7 @@ class RoomSession:
 
     def _on_fresh(self, epoch: int, head: bytes, fresh: bytes) -> None:
         """A re-key commit's fresh secret (spec §15.2)."""
-        outcome, key = self._fresh.received(epoch, head, fresh, self._chain.epoch)
-        if outcome is Outcome.MISMATCH:
-            self._alert("key_mismatch", f"the re-key secret of epoch {epoch} is not the one")
-        elif outcome is Outcome.KEYED:
-            assert key is not None
-            self._epoch_install.install(epoch, head, key)
-            self._events.append(KeysRotated(epoch))
+        if self._catch_up_keys.fresh_received(epoch, head, fresh):
             self._drain_buffer()
 
     def _on_sync(self, msg: Sync) -> None:
@@ -808,18 +807,7 @@ class RoomSession:
             applied = True
             if self._state is not SessionState.MEMBER:
                 return
-        held = self._keys.get(self._chain.epoch)
-        verdict = catch_up.sync_key(
-            last, self._chain, held, msg.key, applied, self._fresh.awaiting is not None
-        )
-        if verdict is SyncKey.STALE:
-            self.counters["stale_sync"] += 1
-        elif verdict is SyncKey.FOREIGN:
-            # we derived K_e ourselves from confirmed commits: a different one is a lie
-            self._alert("key_mismatch", f"a sync offers another key for epoch {self._chain.epoch}")
-        elif verdict is SyncKey.INSTALL:
-            self._fresh.cancel()
-            self._epoch_install.install(self._chain.epoch, self._chain.head, msg.key)
+        if self._catch_up_keys.sync_key(last, msg.key, applied):
             self._drain_buffer()
 
     def _send_sync(self, mid: bytes, their_epoch: int) -> None:

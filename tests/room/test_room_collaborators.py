@@ -16,6 +16,7 @@ from e2ee.room.admission_rate import PER_SLOT_BURST
 from e2ee.room.admitting import Admissions
 from e2ee.room.announce import Announcements
 from e2ee.room.authority import Authority
+from e2ee.room.catch_up_keys import CatchUpKeys
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
 from e2ee.room.chair import Chair, fresh_message
 from e2ee.room.chair import genesis as genesis_of
@@ -29,7 +30,7 @@ from e2ee.room.control_send import ControlSender
 from e2ee.room.delivery import Delivery
 from e2ee.room.epoch_install import EpochInstall
 from e2ee.room.epochs import EpochKeys
-from e2ee.room.events import SecurityAlert
+from e2ee.room.events import KeysRotated, SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
 from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
@@ -791,3 +792,40 @@ def test_moving_to_an_epoch_holds_its_key_releases_its_payloads_and_starts_the_o
     assert ek.get(1) == b"\x11" * 32 and held.next_released() == [(EnvelopeType.CONTROL, 3, early)]
     install.install(0, b"\x00" * 32, b"\x10" * 32)  # an older epoch's key: not current again
     assert (chain.epoch, chain.head) == (1, b"\x01" * 32)
+
+
+CatchUpSide = tuple[CatchUpKeys, Outbox, Counter[str], Chain, EpochKeys, FreshSecrets]
+
+
+def catch_up_keys_at(epoch: int) -> CatchUpSide:
+    """Catch-up keys over a chain at ``epoch`` (head ``epoch`` bytes) and no key held."""
+    counters = Counter[str]()
+    box, chain, ek = Outbox(TAG, counters), Chain(sync_after=2.0), EpochKeys(ROOM, grace=1.0)
+    chain.advance(epoch, bytes([epoch]) * 32)
+    fresh = FreshSecrets(first_ask=0.5, retry=2.0)
+    install = EpochInstall(chain, ek, PendingPayloads())
+    return CatchUpKeys(box, counters, chain, ek, fresh, install), box, counters, chain, ek, fresh
+
+
+def test_a_fresh_secret_keys_its_epoch_only_if_it_matches_and_a_wrong_one_alerts() -> None:
+    ck, box, _, _, ek, fresh = catch_up_keys_at(7)
+    prev, head, secret = b"\x01" * 32, bytes([7]) * 32, b"\x03" * 32
+    fresh.wait(7, head, prev, key_confirmation(prev, secret), b"\x04" * 32, now=0.0)
+    assert not ck.fresh_received(7, head, b"\x09" * 32)
+    assert [e.kind for e in box.events if isinstance(e, SecurityAlert)] == ["key_mismatch"]
+    assert not ck.fresh_received(9, head, secret)  # a later epoch's: held early, no key yet
+    assert ck.fresh_received(7, head, secret)
+    assert ek.get(7) == keys.next_epoch_key(prev, head, secret)
+    assert box.events[-1] == KeysRotated(7) and fresh.awaiting is None
+
+
+def test_a_sync_key_is_held_unless_stale_or_another_than_the_one_we_derived() -> None:
+    ck, _, counters, chain, ek, fresh = catch_up_keys_at(5)
+    assert not ck.sync_key(4, b"\x0a" * 32, applied=False)  # for an older epoch
+    assert counters["stale_sync"] == 1 and ek.get(5) is None
+    fresh.wait(5, chain.head, b"\x01" * 32, b"\x02" * 32, b"\x04" * 32, now=0.0)
+    assert ck.sync_key(None, b"\x0a" * 32, applied=False)  # no commits, no key held: take it
+    assert ek.get(5) == b"\x0a" * 32 and fresh.awaiting is None
+    assert not ck.sync_key(5, b"\x0a" * 32, applied=False)  # the very key we hold
+    assert not ck.sync_key(5, b"\x0b" * 32, applied=True)  # another one: a lie
+    assert counters["alert_key_mismatch"] == 1 and ek.get(5) == b"\x0a" * 32
