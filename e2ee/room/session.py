@@ -65,6 +65,7 @@ module              does                                                  spec
 ``member_tables``   every per-member table told of a join or a leave      §16.7
 ``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
 ``announce``        our slot announced; the stage's slots told            §16.4
+``welcome_in``      welcome pieces reassembled; verdicts checked          §13.1, §13.5
 ==================  ====================================================  ============
 """
 
@@ -157,6 +158,7 @@ from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
 from e2ee.room.sync_replies import SyncReplies
 from e2ee.room.take_over import TakeOver
+from e2ee.room.welcome_in import WelcomeIn
 
 Rng = Callable[[int], bytes]
 
@@ -213,6 +215,10 @@ class RoomSession:
         self._control_in = ControlIn(self.me, self.room_id, self.counters)
         self._pairs = Pairs(self._session_key, self.me, self.room_id)
         self._chunks = ChunkAssembler()
+        self._welcome_in = WelcomeIn(
+            self._joiner, self._authority, self._chunks, self._session_key, self.room_id,
+            self.counters,
+        )  # fmt: skip
         self._chair = Chair(
             identity, self.room_id, rng, self.counters, cfg.commit_log, cfg.leave_debounce
         )
@@ -836,12 +842,9 @@ class RoomSession:
 
     def _on_chunk(self, payload: bytes) -> None:
         """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
-        if self._state is not SessionState.JOINING:
-            self.counters["unexpected_chunk"] += 1
-            return
-        whole = self._chunks.add(payload, self._now)
-        if whole is not None:
-            self._on_sealed(seal.open_sealed(self._session_key, self.room_id, whole))
+        sealed = self._welcome_in.chunk(payload, self._state, self._now)
+        if sealed is not None:
+            self._on_sealed(sealed)
 
     def _on_sealed(self, payload: bytes) -> None:
         """A welcome or a denial addressed to our session key (spec §13.5).
@@ -855,18 +858,13 @@ class RoomSession:
         if self._state is not SessionState.JOINING:
             self.counters["unexpected_welcome"] += 1
             return
-        try:
-            welcome = self._joiner.verdict(payload)
-            if isinstance(welcome, Denied):
-                self._move(SessionState.DENIED)
-                self._join_retry_at = None
-                self._events.append(welcome)
-                return
-            snap = welcome.snapshot
-            self._authority.install(welcome.authority, set(snap.state.moderators()))
-        except HushroomError:
-            self.counters["rejected_verdict"] += 1
-            raise
+        welcome = self._welcome_in.verdict(payload)
+        if isinstance(welcome, Denied):
+            self._move(SessionState.DENIED)
+            self._join_retry_at = None
+            self._events.append(welcome)
+            return
+        snap = welcome.snapshot
         self._install_snapshot(snap.state, snap.epoch, snap.head, welcome.epoch_key)
         for mid, slot in welcome.stage_slots(self.me):
             self._slots.set(mid, slot)

@@ -20,6 +20,7 @@ from e2ee.room.catch_up_keys import CatchUpKeys
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
 from e2ee.room.chair import Chair, fresh_message
 from e2ee.room.chair import genesis as genesis_of
+from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
 from e2ee.room.commit_apply import Refusal
 from e2ee.room.commit_flush import CommitFlush
@@ -30,7 +31,7 @@ from e2ee.room.control_send import ControlSender
 from e2ee.room.delivery import Delivery
 from e2ee.room.epoch_install import EpochInstall
 from e2ee.room.epochs import EpochKeys
-from e2ee.room.events import KeysRotated, SecurityAlert
+from e2ee.room.events import Denied, KeysRotated, SecurityAlert
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
 from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
@@ -62,6 +63,7 @@ from e2ee.room.state import SessionState
 from e2ee.room.succession import take_over_ops
 from e2ee.room.sync_replies import SyncReplies
 from e2ee.room.take_over import TakeOver
+from e2ee.room.welcome_in import WelcomeIn
 
 from .harness import Router, make_invite, new_identity, rng_for
 
@@ -391,13 +393,18 @@ def a_moderator_side(box: Outbox) -> tuple[JoinRequests, Chair, Slots, RosterSta
     return jr, f.chair, f.slots, f.roster, f.pairs
 
 
+def a_joiner() -> tuple[IdentityKey, SessionKey, Joiner]:
+    """A joining session's identity, session key and joining side, of the founder's room."""
+    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
+    cert = joiner_key.certify(joiner_id)
+    joiner = Joiner(joiner_id, joiner_key, cert, "J", ROOM, SIGNER.public, rng_for(40))
+    return joiner_id, joiner_key, joiner
+
+
 def test_a_knock_gets_an_offer_and_the_request_that_answers_it_queues_the_add() -> None:
     box = Outbox(TAG, Counter())
     jr, chair, slots, roster, pairs = a_moderator_side(box)
-    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
-    joiner = Joiner(
-        joiner_id, joiner_key, joiner_key.certify(joiner_id), "J", ROOM, SIGNER.public, rng_for(40)
-    )
+    joiner_id, joiner_key, joiner = a_joiner()
     member = SessionState.MEMBER
     jr.received(5, joiner.knock(), 0.0, SessionState.JOINING, roster, joiner, ADMISSION)
     assert sent(box) == []  # not a member yet: a knock is not ours to answer
@@ -429,10 +436,7 @@ def test_a_knock_gets_an_offer_and_the_request_that_answers_it_queues_the_add() 
 def test_admission_payloads_from_one_slot_are_dropped_unopened_past_the_burst() -> None:
     box = Outbox(TAG, Counter())
     jr, _, _, roster, _ = a_moderator_side(box)
-    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
-    joiner = Joiner(
-        joiner_id, joiner_key, joiner_key.certify(joiner_id), "J", ROOM, SIGNER.public, rng_for(40)
-    )
+    _, _, joiner = a_joiner()
     for _ in range(int(PER_SLOT_BURST)):
         jr.received(5, joiner.knock(), 0.0, SessionState.MEMBER, roster, joiner, ADMISSION)
     assert len(sent(box)) == PER_SLOT_BURST
@@ -829,3 +833,30 @@ def test_a_sync_key_is_held_unless_stale_or_another_than_the_one_we_derived() ->
     assert not ck.sync_key(5, b"\x0a" * 32, applied=False)  # the very key we hold
     assert not ck.sync_key(5, b"\x0b" * 32, applied=True)  # another one: a lie
     assert counters["alert_key_mismatch"] == 1 and ek.get(5) == b"\x0a" * 32
+
+
+def test_a_chunked_welcome_is_opened_whole_and_only_a_founder_backed_verdict_counts() -> None:
+    box = Outbox(TAG, Counter())
+    jr, _, _, roster, _ = a_moderator_side(box)
+    joiner_id, joiner_key, joiner = a_joiner()
+    roster.apply_ops([op_add(joiner_id.public, joiner_key.public, "J", Role.LISTENER)])
+    jr.welcome(5, joiner_id.public, joiner_key.public, roster, ADMISSION)
+    (welcome,) = sent(box)
+    counters, authority = Counter[str](), Authority(SIGNER.public, ROOM)
+    inbox = WelcomeIn(joiner, authority, ChunkAssembler(), joiner_key, ROOM, counters)
+    big = b"\x05" * (seal.CHUNK_DATA + 1)  # sealed, it takes two pieces
+    first, second = seal.split_chunks(
+        seal.seal_to(joiner_key.public, ROOM, big, rng_for(4)), b"t" * 8
+    )
+    assert inbox.chunk(first, SessionState.MEMBER, 0.0) is None
+    assert counters["unexpected_chunk"] == 1  # only a joiner reassembles
+    assert inbox.chunk(first, SessionState.JOINING, 0.0) is None
+    assert inbox.chunk(second, SessionState.JOINING, 0.1) == big
+    verdict = inbox.verdict(seal.open_sealed(joiner_key, ROOM, welcome.payload))
+    assert isinstance(verdict, Welcome) and verdict.moderator == SIGNER.public
+    jr.deny(5, joiner_key.public)
+    (denial,) = sent(box)
+    assert inbox.verdict(seal.open_sealed(joiner_key, ROOM, denial.payload)) == Denied()
+    with pytest.raises(RemoteProtocolError):
+        inbox.verdict(b"\x00not a verdict")
+    assert counters["rejected_verdict"] == 1
