@@ -61,6 +61,7 @@ module              does                                                  spec
 ``sync_replies``    syncs and snapshots for lagging members               §16.4, §16.7
 ``heads``           our head beacons out, others' head claims in          §16.2–§16.4
 ``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
+``pair_in``         pair messages only from a current moderator           §15.3
 ``pair_out``        pair messages to a member's current channel and slot  §15.3
 ``member_tables``   every per-member table told of a join or a leave      §16.7
 ``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
@@ -139,8 +140,9 @@ from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media, StaleSender
 from e2ee.room.member_tables import MemberTables
 from e2ee.room.outbox import Outbox
+from e2ee.room.pair_in import open_pair_message
 from e2ee.room.pair_out import PairOut
-from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
+from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync
 from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import (
     Member,
@@ -766,13 +768,7 @@ class RoomSession:
 
     def _on_pairwise(self, ch: seal.PairChannel, payload: bytes) -> None:
         assert self.roster is not None
-        peer = self.roster.members.get(ch.peer_id)
-        current = self._pairs.is_current(ch, peer.session_key if peer else None)
-        if not self.roster.is_moderator(ch.peer_id) or not current:
-            raise RemoteProtocolError(
-                "pairwise message from a non-moderator", ErrorCode.UNAUTHORIZED
-            )
-        msg = parse_pair_message(ch.open(payload), self.room_id)
+        msg = open_pair_message(ch, payload, self.roster, self._pairs, self.room_id)
         if isinstance(msg, Rekey):
             self._on_fresh(msg.epoch, msg.head, msg.fresh)
         elif isinstance(msg, Sync):

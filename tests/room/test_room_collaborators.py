@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from e2ee import canonical
 from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType, decode_envelope, encode_envelope
 from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.identity import IdentityKey, SessionKey
@@ -24,7 +25,7 @@ from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
 from e2ee.room.commit_apply import Refusal
 from e2ee.room.commit_flush import CommitFlush
-from e2ee.room.control import Control, ControlType
+from e2ee.room.control import Control, ControlType, PairType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
 from e2ee.room.control_send import ControlSender
@@ -41,8 +42,9 @@ from e2ee.room.liveness import QuietWatch
 from e2ee.room.media import Media, StaleSender
 from e2ee.room.member_tables import MemberTables
 from e2ee.room.outbox import Outbox
+from e2ee.room.pair_in import open_pair_message
 from e2ee.room.pair_out import PairOut
-from e2ee.room.pairs import Pairs, SnapshotOffer, Sync, parse_pair_message
+from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
 from e2ee.room.pending import MAX_ENTRIES, MAX_PAYLOAD, PendingPayloads
 from e2ee.room.roster import (
     Policy,
@@ -55,6 +57,7 @@ from e2ee.room.roster import (
     op_remove,
     op_role,
 )
+from e2ee.room.seal import PairChannel
 from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
 from e2ee.room.speaker_auth import AuthConfig
@@ -860,3 +863,29 @@ def test_a_chunked_welcome_is_opened_whole_and_only_a_founder_backed_verdict_cou
     with pytest.raises(RemoteProtocolError):
         inbox.verdict(b"\x00not a verdict")
     assert counters["rejected_verdict"] == 1
+
+
+def test_a_pair_message_counts_only_from_a_current_moderators_current_session() -> None:
+    rng = rng_for(41)
+    me, mod, spk = (IdentityKey(bytes([b]) * 32) for b in (0x11, 0x12, 0x13))
+    my_key, mod_key, spk_key = (SessionKey(bytes([b]) * 32) for b in (0x21, 0x22, 0x23))
+    roster = a_roster_with(
+        (me, my_key, Role.LISTENER), (mod, mod_key, Role.MODERATOR), (spk, spk_key, Role.SPEAKER)
+    )
+    mine = Pairs(my_key, me.public, ROOM)
+    rekey = canonical.encode([int(PairType.REKEY), 4, b"\x04" * 32, b"\x05" * 32])
+
+    def from_(ident: IdentityKey, key: SessionKey) -> tuple[PairChannel, bytes]:
+        theirs = Pairs(key, ident.public, ROOM).channel(me.public, my_key.public)[0]
+        return mine.channel(ident.public, key.public)[0], theirs.seal(rekey, rng)
+
+    ch, payload = from_(mod, mod_key)
+    assert open_pair_message(ch, payload, roster, mine, ROOM) == Rekey(
+        4, b"\x04" * 32, b"\x05" * 32
+    )
+    old_session = SessionKey(b"\x24" * 32)
+    for ident, key in ((spk, spk_key), (mod, old_session)):  # not a moderator; not current
+        ch, payload = from_(ident, key)
+        with pytest.raises(RemoteProtocolError) as exc:
+            open_pair_message(ch, payload, roster, mine, ROOM)
+        assert exc.value.code is ErrorCode.UNAUTHORIZED
