@@ -62,6 +62,7 @@ module              does                                                  spec
 ``heads``           our head beacons out, others' head claims in          §16.2–§16.4
 ``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
 ``pair_in``         pair messages only from a current moderator           §15.3
+``frames_in``       audio frames only from a stage member's slot          §15.4, §15.6
 ``pair_out``        pair messages to a member's current channel and slot  §15.3
 ``member_tables``   every per-member table told of a join or a leave      §16.7
 ``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
@@ -131,13 +132,14 @@ from e2ee.room.events import (
     RecordingChanged,
     RoomSecretRotated,
 )
+from e2ee.room.frames_in import FramesIn
 from e2ee.room.fresh import FreshSecrets
 from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
-from e2ee.room.media import Media, StaleSender
+from e2ee.room.media import Media
 from e2ee.room.member_tables import MemberTables
 from e2ee.room.outbox import Outbox
 from e2ee.room.pair_in import open_pair_message
@@ -251,6 +253,9 @@ class RoomSession:
         self._beacon_at: float | None = None
         self._media = Media(
             identity, self.room_id, cfg.speaker_auth, cfg.rekey_send_grace, self.counters
+        )
+        self._frames_in = FramesIn(
+            self.me, self._media, slots, keys, chain, self._stale_senders, out
         )
         self._member_tables = MemberTables(
             admissions, self._control_in, slots, chair, self._media, self._absence
@@ -492,7 +497,7 @@ class RoomSession:
         elif t is EnvelopeType.PEER_LEFT:
             self._on_peer_left(env.slot)
         elif t is EnvelopeType.MEDIA:
-            self._on_media(env.slot, env.payload)
+            self._frames_in.received(env.slot, env.payload, self._state, self.roster, now)
         elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
             own = env.slot == self.slot and self._outbox.echoes.returned(env.payload)
             if own and not self._chair.is_own_commit(env.payload):
@@ -1087,24 +1092,6 @@ class RoomSession:
     def _send_media(self, payloads: list[bytes]) -> None:
         for payload in payloads:
             self._send(EnvelopeType.MEDIA, 0, payload)
-
-    def _on_media(self, src: int, payload: bytes) -> None:
-        """Anti-ghosting (spec §15.4): only a current stage member's slot may send audio;
-        speaker authentication is the media module's (spec §15.6)."""
-        if self._state is not SessionState.MEMBER or self.roster is None:
-            return
-        member = self._media.sender_of(src, self._slots, self.roster)
-        if member is None:
-            return
-        on_stage = self.role is not None and self.role.on_stage
-        heard = self._media.heard(
-            member, payload, self._now, self._keys, self._chain.epoch, on_stage
-        )
-        for item in heard:
-            if isinstance(item, StaleSender):
-                self._stale_senders.heard(item, self.roster, self._now)
-            else:
-                self._events.append(item)
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:

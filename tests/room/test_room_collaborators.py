@@ -32,7 +32,8 @@ from e2ee.room.control_send import ControlSender
 from e2ee.room.delivery import Delivery
 from e2ee.room.epoch_install import EpochInstall
 from e2ee.room.epochs import EpochKeys
-from e2ee.room.events import Denied, KeysRotated, SecurityAlert
+from e2ee.room.events import AudioReceived, Denied, KeysRotated, SecurityAlert
+from e2ee.room.frames_in import FramesIn
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
 from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
@@ -889,3 +890,30 @@ def test_a_pair_message_counts_only_from_a_current_moderators_current_session() 
         with pytest.raises(RemoteProtocolError) as exc:
             open_pair_message(ch, payload, roster, mine, ROOM)
         assert exc.value.code is ErrorCode.UNAUTHORIZED
+
+
+def test_audio_counts_only_from_a_stage_members_slot_while_we_are_a_member() -> None:
+    box, counters, member = Outbox(TAG, Counter()), Counter[str](), SessionState.MEMBER
+    f = founded(box)
+    listener, _ = a_member_of(f, 1, slot=4)
+    replies = SyncReplies(f.chair, f.authority, f.chain, f.keys, f.slots, f.post)
+    stale = StaleSenders(
+        listener, ROOM, rng_for(37), box, counters, f.chair, f.chain, f.keys, f.slots, replies
+    )
+    media = Media(IdentityKey(bytes([0x81]) * 32), ROOM, AuthConfig(), 0.5, counters)
+    frames_in = FramesIn(listener, media, f.slots, f.keys, f.chain, stale, box)
+    speaker = Media(SIGNER, ROOM, AuthConfig(), 0.5, Counter())
+    (frame,) = speaker.send(b"opus", 0.0, f.keys, 0, None, True)
+    frames_in.received(1, frame, SessionState.JOINING, f.roster, 0.0)
+    frames_in.received(1, frame, member, None, 0.0)
+    assert counters == Counter()  # not a member: not even looked at
+    frames_in.received(9, frame, member, f.roster, 0.0)
+    frames_in.received(4, frame, member, f.roster, 0.0)  # a listener's slot
+    assert counters == Counter(audio_rejected_unknown_slot=1, audio_rejected_role=1)
+    for i in range(1, 60):  # the speaker's proof follows: its frames are then heard
+        now = i * 0.02
+        for payload in speaker.send(b"opus", now, f.keys, 0, None, True) + speaker.proofs_due(now):
+            frames_in.received(1, payload, member, f.roster, now)
+    heard = [e for e in box.events if isinstance(e, AudioReceived)]
+    assert heard and {e.member for e in heard} == {SIGNER.public}
+    assert counters["audio_received"] == len(heard) and len(box.events) == len(heard)
