@@ -64,6 +64,7 @@ module              does                                                  spec
 ``pair_in``         pair messages only from a current moderator           §15.3
 ``frames_in``       audio frames only from a stage member's slot          §15.4, §15.6
 ``pair_out``        pair messages to a member's current channel and slot  §15.3
+``promotion``       pair channels and our slot for a new moderator        §15.3, §16.4
 ``member_tables``   every per-member table told of a join or a leave      §16.7
 ``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
 ``announce``        our slot announced; the stage's slots told            §16.4
@@ -145,6 +146,7 @@ from e2ee.room.outbox import Outbox
 from e2ee.room.pair_in import open_pair_message
 from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync
+from e2ee.room.promotion import Promotion
 from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import (
     Member,
@@ -232,6 +234,7 @@ class RoomSession:
         out, chain, keys, slots = self._outbox, self._chain, self._keys, self._slots
         self._pair_out = post = PairOut(rng, out, slots, self._pairs, self._buffer)
         admissions, chair, authority = self._admissions, self._chair, self._authority
+        self._promotion = Promotion(self.me, post, slots, self._announcements)
         self._join_requests = JoinRequests(
             self.me, self.room_id, rng, out, admissions, chair, authority, chain, keys, slots, post
         )
@@ -681,22 +684,7 @@ class RoomSession:
             elif isinstance(fx, MyRole):
                 self._role_changed(fx.role)
             else:
-                self._promoted(fx.member)
-
-    def _promoted(self, mid: bytes) -> None:
-        """Pair channels with a new moderator (spec §15.3): one X25519 per pair, now."""
-        assert self.roster is not None
-        if mid != self.me:
-            self._pair(mid)
-            slot = self._slots.get(mid)
-            role = self.roster.role_of(self.me)
-            if slot is not None and self.slot is not None and role is Role.LISTENER:
-                # the new moderator must be able to reach us with re-key secrets
-                self._announcements.to_slot(slot, self._state, self.slot, ask=False)
-            return
-        for other in self.roster.members:
-            if other != self.me:
-                self._pair(other)
+                self._promotion.promoted(fx.member, self.roster, self._state, self.slot)
 
     def _role_changed(self, role: Role) -> None:
         self._quiet.heard(self._now)  # on admission, too

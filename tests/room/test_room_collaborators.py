@@ -47,6 +47,7 @@ from e2ee.room.pair_in import open_pair_message
 from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
 from e2ee.room.pending import MAX_ENTRIES, MAX_PAYLOAD, PendingPayloads
+from e2ee.room.promotion import Promotion
 from e2ee.room.roster import (
     Policy,
     RemoveReason,
@@ -917,3 +918,27 @@ def test_audio_counts_only_from_a_stage_members_slot_while_we_are_a_member() -> 
     heard = [e for e in box.events if isinstance(e, AudioReceived)]
     assert heard and {e.member for e in heard} == {SIGNER.public}
     assert counters["audio_received"] == len(heard) and len(box.events) == len(heard)
+
+
+def test_a_new_moderator_is_paired_at_once_and_a_listener_tells_it_its_slot() -> None:
+    box, member = Outbox(TAG, Counter()), SessionState.MEMBER
+    f = founded(box)
+    sender = ControlSender(ControlOut(SIGNER, b"\x31" * 32, ROOM), f.keys, f.chain, box, rng_for(3))
+    listener, _ = a_member_of(f, 1, slot=4)
+    speaker, _ = a_member_of(f, 2, slot=6)
+    f.roster.apply_ops([op_role(speaker, Role.SPEAKER)])
+    pairs = Pairs(SessionKey(b"\x91" * 32), listener, ROOM)
+    post = PairOut(rng_for(42), box, f.slots, pairs, PendingPayloads())
+    ours = Promotion(listener, post, f.slots, Announcements(listener, sender, f.slots))
+    f.roster.apply_ops([op_role(speaker, Role.MODERATOR)])
+    ours.promoted(speaker, f.roster, member, None)  # no slot of our own yet: pairs only
+    assert (
+        sent(box) == []
+        and pairs.channel(speaker, f.roster.members[speaker].session_key)[1] is False
+    )
+    ours.promoted(speaker, f.roster, member, 4)
+    assert opened_controls(f, box) == [(EnvelopeType.UNICAST, 6, ControlType.ANNOUNCE, (4, False))]
+    f.roster.apply_ops([op_role(listener, Role.MODERATOR)])
+    ours.promoted(listener, f.roster, member, 4)  # we are the new moderator: pair with all
+    assert sent(box) == []
+    assert pairs.channel(SIGNER.public, f.roster.members[SIGNER.public].session_key)[1] is False
