@@ -39,6 +39,7 @@ module              owns                                                  spec
 ``slots``           member <-> relay slot                                 §16.4
 ``pairs``           pair channels and their messages                      §15.3
 ``actions``         what the roster lets this member do                   §14.4
+``delivery``        the relay delivery class we ask for                   §12.2, §17.2
 ``outbox``          envelopes and events for the driver, in order         §8, §16.3
 ==================  ====================================================  ============
 
@@ -50,15 +51,24 @@ back into the session.
 ==================  ====================================================  ============
 module              does                                                  spec
 ==================  ====================================================  ============
+``control_send``    our control messages onto the outbox, when we may     §14.2
+``epoch_install``   the chain advanced, epoch keys held, payloads freed   §14.3, §15.1
 ``inbound``         which handler a payload goes to, by its hint          §13.1, §14.3
+``catch_up_keys``   re-key secrets and sync keys judged and installed     §15.2, §16.4
 ``commit_apply``    placing, authorizing, confirming, applying a commit   §12.3, §15.2
 ``commit_flush``    sending the chair's next commit and fresh secrets     §12.5, §15.2
 ``join_requests``   knocks, offers, requests, welcomes, denials           §13.3–§13.5
 ``sync_replies``    syncs and snapshots for lagging members               §16.4, §16.7
 ``heads``           our head beacons out, others' head claims in          §16.2–§16.4
 ``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
+``pair_in``         pair messages only from a current moderator           §15.3
+``frames_in``       audio frames only from a stage member's slot          §15.4, §15.6
 ``pair_out``        pair messages to a member's current channel and slot  §15.3
+``promotion``       pair channels and our slot for a new moderator        §15.3, §16.4
 ``member_tables``   every per-member table told of a join or a leave      §16.7
+``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
+``announce``        our slot announced; the stage's slots told            §16.4
+``welcome_in``      welcome pieces reassembled; verdicts checked          §13.1, §13.5
 ==================  ====================================================  ============
 """
 
@@ -89,12 +99,13 @@ from e2ee.room import (
     pending,
     rotation,
     seal,
-    succession,
 )
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
+from e2ee.room.announce import Announcements
 from e2ee.room.authority import Authority
-from e2ee.room.catch_up import SyncKey, SyncStep
+from e2ee.room.catch_up import SyncStep
+from e2ee.room.catch_up_keys import CatchUpKeys
 from e2ee.room.chain import Chain
 from e2ee.room.chair import Chair, is_chair
 from e2ee.room.chunks import ChunkAssembler
@@ -110,6 +121,9 @@ from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import Control, ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
+from e2ee.room.control_send import ControlSender
+from e2ee.room.delivery import Delivery
+from e2ee.room.epoch_install import EpochInstall
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import (
     Admitted,
@@ -119,17 +133,20 @@ from e2ee.room.events import (
     RecordingChanged,
     RoomSecretRotated,
 )
-from e2ee.room.fresh import FreshSecrets, Outcome
+from e2ee.room.frames_in import FramesIn
+from e2ee.room.fresh import FreshSecrets
 from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
-from e2ee.room.media import Media, StaleSender
+from e2ee.room.media import Media
 from e2ee.room.member_tables import MemberTables
 from e2ee.room.outbox import Outbox
+from e2ee.room.pair_in import open_pair_message
 from e2ee.room.pair_out import PairOut
-from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
+from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync
+from e2ee.room.promotion import Promotion
 from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import (
     Member,
@@ -146,6 +163,8 @@ from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
 from e2ee.room.sync_replies import SyncReplies
+from e2ee.room.take_over import TakeOver
+from e2ee.room.welcome_in import WelcomeIn
 
 Rng = Callable[[int], bytes]
 
@@ -190,11 +209,22 @@ class RoomSession:
         self._fresh = FreshSecrets(cfg.fresh_timeout, cfg.sync_after)
         self._buffer = pending.PendingPayloads(cfg.buffer_limit, cfg.buffer_bytes)
         self._draining = False
+        self._epoch_install = EpochInstall(self._chain, self._keys, self._buffer)
+        self._catch_up_keys = CatchUpKeys(
+            self._outbox, self.counters, self._chain, self._keys, self._fresh, self._epoch_install
+        )
         self._slots = Slots()
         self._control_out = ControlOut(identity, self._session_key.public, self.room_id)
+        numbered = self._control_out
+        self._control = ControlSender(numbered, self._keys, self._chain, self._outbox, rng)
+        self._announcements = Announcements(self.me, self._control, self._slots)
         self._control_in = ControlIn(self.me, self.room_id, self.counters)
         self._pairs = Pairs(self._session_key, self.me, self.room_id)
         self._chunks = ChunkAssembler()
+        self._welcome_in = WelcomeIn(
+            self._joiner, self._authority, self._chunks, self._session_key, self.room_id,
+            self.counters,
+        )  # fmt: skip
         self._chair = Chair(
             identity, self.room_id, rng, self.counters, cfg.commit_log, cfg.leave_debounce
         )
@@ -204,6 +234,7 @@ class RoomSession:
         out, chain, keys, slots = self._outbox, self._chain, self._keys, self._slots
         self._pair_out = post = PairOut(rng, out, slots, self._pairs, self._buffer)
         admissions, chair, authority = self._admissions, self._chair, self._authority
+        self._promotion = Promotion(self.me, post, slots, self._announcements)
         self._join_requests = JoinRequests(
             self.me, self.room_id, rng, out, admissions, chair, authority, chain, keys, slots, post
         )
@@ -218,6 +249,7 @@ class RoomSession:
             self.me, self.room_id, rng, out, self.counters, chair, chain, keys, slots, replies
         )
         self._absence = AbsenceTimers(cfg.absent_timeout)
+        self._take_over = TakeOver(self.me, chair, slots, self._absence)
         self._recording = RecordingMarks()
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
         self._join_retry_at: float | None = None
@@ -225,11 +257,14 @@ class RoomSession:
         self._media = Media(
             identity, self.room_id, cfg.speaker_auth, cfg.rekey_send_grace, self.counters
         )
+        self._frames_in = FramesIn(
+            self.me, self._media, slots, keys, chain, self._stale_senders, out
+        )
         self._member_tables = MemberTables(
             admissions, self._control_in, slots, chair, self._media, self._absence
         )
-        self._delivery = DeliveryClass.AUDIENCE
-        self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.AUDIENCE,)))
+        self._delivery = Delivery(self._outbox)
+        self._delivery.join()
 
     @classmethod
     def create(
@@ -252,13 +287,13 @@ class RoomSession:
         genesis, self.roster, key = chair.genesis(
             identity, self.room_id, pol, self._session_key.public, display_name, rng
         )
-        self._install_epoch(0, genesis.head, key)
+        self._epoch_install.install(0, genesis.head, key)
         self._chair.log.append(genesis.encode())
         self._admissions.known.add(self.me)
         self._move(SessionState.MEMBER)
-        self._delivery = DeliveryClass.STAGE
+        self._delivery.current = DeliveryClass.STAGE
         self._outbox.envelopes.clear()
-        self._send(EnvelopeType.JOIN, 0, bytes((DeliveryClass.STAGE,)))
+        self._delivery.join()
         self._events.append(Admitted(0))
         return self
 
@@ -310,7 +345,7 @@ class RoomSession:
     @property
     def delivery_class(self) -> str:
         """``"stage"`` or ``"audience"``: the relay delivery class this session asked for."""
-        return "stage" if self._delivery is DeliveryClass.STAGE else "audience"
+        return "stage" if self._delivery.current is DeliveryClass.STAGE else "audience"
 
     @property
     def members(self) -> dict[bytes, MemberView]:
@@ -412,8 +447,9 @@ class RoomSession:
             for mid in leaves:
                 self._chair.queue_op(op_remove(mid, RemoveReason.LEFT))
         gone = self._absence.due(now)
-        for mid in gone:
-            self._remove_absent(mid)
+        if self.roster is not None:
+            for mid in gone:
+                self._take_over.remove_absent(mid, self.roster, self._is_chair())
         if self.roster is not None and any(map(self.roster.is_moderator, gone)):
             self._take_over_if_gone()
         behind_of = self._chain.behind_due(now)
@@ -446,7 +482,7 @@ class RoomSession:
         self._chair.requeue()  # its echo will not come back on the new link
         self._outbox.echoes.clear()
         if self._state.active:
-            self._send(EnvelopeType.JOIN, 0, bytes((self._delivery,)))
+            self._delivery.join()
 
     # -- envelopes in ------------------------------------------------------
     def envelope_received(self, env: Envelope, now: float) -> None:
@@ -460,11 +496,11 @@ class RoomSession:
             self._on_relay_welcome(env.slot)
         elif t is EnvelopeType.PEER_JOINED:
             if self._is_moderator() and self.slot is not None:
-                self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=env.slot)
+                self._announcements.to_slot(env.slot, self._state, self.slot, ask=True)
         elif t is EnvelopeType.PEER_LEFT:
             self._on_peer_left(env.slot)
         elif t is EnvelopeType.MEDIA:
-            self._on_media(env.slot, env.payload)
+            self._frames_in.received(env.slot, env.payload, self._state, self.roster, now)
         elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
             own = env.slot == self.slot and self._outbox.echoes.returned(env.payload)
             if own and not self._chair.is_own_commit(env.payload):
@@ -497,40 +533,21 @@ class RoomSession:
         owner = self._slots.release(slot)
         if owner is None or owner == self.me or self.slot is None or self.roster is None:
             return
-        deputy = self.roster.deputy == self.me and self.roster.is_moderator(owner)  # §12.2
-        if owner in self.roster.members and (deputy or self._is_chair()):
-            self._absence.start(owner, self._now)
-            self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=slot)
+        if self._take_over.link_gone(owner, self.roster, self._is_chair(), self._now):
+            self._announcements.to_slot(slot, self._state, self.slot, ask=True)
 
     def _take_over_if_gone(self, leaving: bytes | None = None) -> bool:
         """Deputy: no moderator is left (``leaving`` said it leaves), so take the chair (§12.2)."""
         assert self.roster is not None
-        if not succession.may_take_over(self.roster, self.me, self._may_be_here, leaving):
+        if not self._take_over.queue_if_gone(self.roster, leaving):
             return False
-        self._chair.queue[:] = succession.take_over_ops(self.me)
         self._flush_commit()
         return True
 
-    def _may_be_here(self, member: bytes) -> bool:
-        """Its slot is known, or its absence timer still runs (spec §16.4)."""
-        return member in self._slots or member in self._absence
-
-    def _remove_absent(self, mid: bytes) -> None:
-        """The absence timer of ``mid`` fired: the chair removes it, reason LEFT (§16.4)."""
-        if self._is_chair() and self.roster is not None and mid in self.roster.members:
-            self._chair.queue_op(op_remove(mid, RemoveReason.LEFT))
-
     def _announce(self) -> None:
         """Tell the room our (new) slot (spec §16.4)."""
-        assert self.slot is not None
-        if self.role is not None and self.role.on_stage:
-            self._send_control(ControlType.ANNOUNCE, [self.slot, True])
-        else:
-            assert self.roster is not None
-            for mid in self.roster.moderators():
-                slot = self._slots.get(mid)
-                if slot is not None and mid != self.me:
-                    self._send_control(ControlType.ANNOUNCE, [self.slot, True], to=slot)
+        assert self.slot is not None and self.roster is not None
+        self._announcements.ours(self._state, self.slot, self.roster)
 
     def _on_payload(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         try:
@@ -638,30 +655,18 @@ class RoomSession:
         key, rekeyed = commit_apply.epoch_key_after(
             commit, prev_key, own_fresh, self._fresh, self._now
         )
-        self._advance(commit.epoch, commit.head, key)
+        self._epoch_install.advance(commit.epoch, commit.head, key, self._now)
         if rekeyed:
             self._events.append(KeysRotated(commit.epoch))
         self._quiet.heard(self._now)
         self._emit_commit_events(commit, before.members, before.hands)
         if self._state is SessionState.MEMBER:
-            self._refresh_delivery()
+            self._delivery.refresh(self.roster, self.me)
         if self._state is SessionState.MEMBER and self._is_moderator():
             self._after_commit(commit)
         if self._keys.get(self._chain.epoch) is not None:
             self._drain_buffer()
         return True
-
-    def _advance(self, epoch: int, head: bytes, key: bytes | None) -> None:
-        old = self._chain.advance(epoch, head)
-        if key is not None:
-            self._install_epoch(epoch, head, key)
-        self._keys.supersede(old, self._now)
-
-    def _install_epoch(self, epoch: int, head: bytes, key: bytes) -> None:
-        self._chain.record(epoch, head)
-        self._keys.install(epoch, key)
-        if self._buffer:
-            self._buffer.key_arrived(self._keys.control[epoch])
 
     def _emit_commit_events(
         self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
@@ -679,42 +684,17 @@ class RoomSession:
             elif isinstance(fx, MyRole):
                 self._role_changed(fx.role)
             else:
-                self._promoted(fx.member)
-
-    def _promoted(self, mid: bytes) -> None:
-        """Pair channels with a new moderator (spec §15.3): one X25519 per pair, now."""
-        assert self.roster is not None
-        if mid != self.me:
-            self._pair(mid)
-            slot = self._slots.get(mid)
-            role = self.roster.role_of(self.me)
-            if slot is not None and self.slot is not None and role is Role.LISTENER:
-                # the new moderator must be able to reach us with re-key secrets
-                self._send_control(ControlType.ANNOUNCE, [self.slot, False], to=slot)
-            return
-        for other in self.roster.members:
-            if other != self.me:
-                self._pair(other)
+                self._promotion.promoted(fx.member, self.roster, self._state, self.slot)
 
     def _role_changed(self, role: Role) -> None:
         self._quiet.heard(self._now)  # on admission, too
-        self._refresh_delivery()
+        assert self.roster is not None
+        self._delivery.refresh(self.roster, self.me)
         if role.on_stage and self.slot is not None:
             # A new moderator asks everyone for their slots: listeners only knew
             # its slot from this very broadcast, so they could not announce to it
             # before, and it needs every slot to hand out re-key secrets (§16.4).
-            self._send_control(ControlType.ANNOUNCE, [self.slot, role is Role.MODERATOR])
-
-    def _refresh_delivery(self) -> None:
-        """Stage members take the stage class, and so does the deputy: the relay tells
-        only the stage that a link is gone (spec §12.2, §17.2)."""
-        assert self.roster is not None
-        role = self.roster.role_of(self.me)
-        stage = (role is not None and role.on_stage) or self.roster.deputy == self.me
-        wanted = DeliveryClass.STAGE if stage else DeliveryClass.AUDIENCE
-        if wanted is not self._delivery:
-            self._delivery = wanted
-            self._send(EnvelopeType.SET_CLASS, 0, bytes((wanted,)))
+            self._announcements.to_room(self._state, self.slot, ask=role is Role.MODERATOR)
 
     # -- control messages (spec §14.3, §14.4) ------------------------------
     def _on_control(self, msg: Control, src: int, sealed: int) -> None:
@@ -747,11 +727,11 @@ class RoomSession:
             self._recording,
         )
         for to in out.slots_to:
-            self._send_slots(to)
+            self._announcements.stage(to, self._state, self.slot, roster)
         if out.sync is not None:
             self._send_sync(*out.sync)
         if out.reply_to is not None:
-            self._send_control(ControlType.ANNOUNCE, [self.slot, False], to=out.reply_to)
+            self._announcements.to_slot(out.reply_to, self._state, self.slot, ask=False)
         if out.event is not None:
             self._events.append(out.event)
         if out.op is not None:
@@ -773,12 +753,6 @@ class RoomSession:
         others = [m for m in self.roster.moderators() if m != self.me]
         return self._slots.first_of(preferred, others)
 
-    def _send_slots(self, to: int | None) -> None:
-        """Moderator -> member: where the stage is (spec §16.4)."""
-        assert self.roster is not None
-        entries = self._slots.entries(self.roster.stage())
-        self._send_control(ControlType.SLOTS, [entries], to=to)
-
     # -- pairwise messages (spec §15.2, §16.4) -----------------------------
     def _pair(self, mid: bytes) -> seal.PairChannel:
         """The one channel with ``mid``'s current session (spec §15.3)."""
@@ -787,13 +761,7 @@ class RoomSession:
 
     def _on_pairwise(self, ch: seal.PairChannel, payload: bytes) -> None:
         assert self.roster is not None
-        peer = self.roster.members.get(ch.peer_id)
-        current = self._pairs.is_current(ch, peer.session_key if peer else None)
-        if not self.roster.is_moderator(ch.peer_id) or not current:
-            raise RemoteProtocolError(
-                "pairwise message from a non-moderator", ErrorCode.UNAUTHORIZED
-            )
-        msg = parse_pair_message(ch.open(payload), self.room_id)
+        msg = open_pair_message(ch, payload, self.roster, self._pairs, self.room_id)
         if isinstance(msg, Rekey):
             self._on_fresh(msg.epoch, msg.head, msg.fresh)
         elif isinstance(msg, Sync):
@@ -811,13 +779,7 @@ class RoomSession:
 
     def _on_fresh(self, epoch: int, head: bytes, fresh: bytes) -> None:
         """A re-key commit's fresh secret (spec §15.2)."""
-        outcome, key = self._fresh.received(epoch, head, fresh, self._chain.epoch)
-        if outcome is Outcome.MISMATCH:
-            self._alert("key_mismatch", f"the re-key secret of epoch {epoch} is not the one")
-        elif outcome is Outcome.KEYED:
-            assert key is not None
-            self._install_epoch(epoch, head, key)
-            self._events.append(KeysRotated(epoch))
+        if self._catch_up_keys.fresh_received(epoch, head, fresh):
             self._drain_buffer()
 
     def _on_sync(self, msg: Sync) -> None:
@@ -840,18 +802,7 @@ class RoomSession:
             applied = True
             if self._state is not SessionState.MEMBER:
                 return
-        held = self._keys.get(self._chain.epoch)
-        verdict = catch_up.sync_key(
-            last, self._chain, held, msg.key, applied, self._fresh.awaiting is not None
-        )
-        if verdict is SyncKey.STALE:
-            self.counters["stale_sync"] += 1
-        elif verdict is SyncKey.FOREIGN:
-            # we derived K_e ourselves from confirmed commits: a different one is a lie
-            self._alert("key_mismatch", f"a sync offers another key for epoch {self._chain.epoch}")
-        elif verdict is SyncKey.INSTALL:
-            self._fresh.cancel()
-            self._install_epoch(self._chain.epoch, self._chain.head, msg.key)
+        if self._catch_up_keys.sync_key(last, msg.key, applied):
             self._drain_buffer()
 
     def _send_sync(self, mid: bytes, their_epoch: int) -> None:
@@ -880,12 +831,9 @@ class RoomSession:
 
     def _on_chunk(self, payload: bytes) -> None:
         """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
-        if self._state is not SessionState.JOINING:
-            self.counters["unexpected_chunk"] += 1
-            return
-        whole = self._chunks.add(payload, self._now)
-        if whole is not None:
-            self._on_sealed(seal.open_sealed(self._session_key, self.room_id, whole))
+        sealed = self._welcome_in.chunk(payload, self._state, self._now)
+        if sealed is not None:
+            self._on_sealed(sealed)
 
     def _on_sealed(self, payload: bytes) -> None:
         """A welcome or a denial addressed to our session key (spec §13.5).
@@ -899,18 +847,13 @@ class RoomSession:
         if self._state is not SessionState.JOINING:
             self.counters["unexpected_welcome"] += 1
             return
-        try:
-            welcome = self._joiner.verdict(payload)
-            if isinstance(welcome, Denied):
-                self._move(SessionState.DENIED)
-                self._join_retry_at = None
-                self._events.append(welcome)
-                return
-            snap = welcome.snapshot
-            self._authority.install(welcome.authority, set(snap.state.moderators()))
-        except HushroomError:
-            self.counters["rejected_verdict"] += 1
-            raise
+        welcome = self._welcome_in.verdict(payload)
+        if isinstance(welcome, Denied):
+            self._move(SessionState.DENIED)
+            self._join_retry_at = None
+            self._events.append(welcome)
+            return
+        snap = welcome.snapshot
         self._install_snapshot(snap.state, snap.epoch, snap.head, welcome.epoch_key)
         for mid, slot in welcome.stage_slots(self.me):
             self._slots.set(mid, slot)
@@ -950,8 +893,8 @@ class RoomSession:
         self.roster = state
         self._admissions.known.update(state.members)
         self._fresh.cancel()
-        self._advance(epoch, head, None)
-        self._install_epoch(epoch, head, key)
+        self._epoch_install.advance(epoch, head, None, self._now)
+        self._epoch_install.install(epoch, head, key)
 
     # -- moderator: building commits (spec §12.5) --------------------------
     def _is_moderator(self) -> bool:
@@ -972,9 +915,7 @@ class RoomSession:
         assert self.roster is not None
         for slot, mid, session_key in self._chair.welcomes(commit, self.roster):
             self._send_welcome(slot, mid, session_key)
-        if commit.signer == self.me and succession.is_take_over(commit):
-            for mid in succession.gone_moderators(self.roster, self.me, self._slots.__contains__):
-                self._absence.start(mid, self._now)  # removed unless it answers (spec §12.2)
+        self._take_over.applied(commit, self.roster, self._now)
         self._flush_commit()
 
     # -- actions (spec §13.4, §13.7, §14.4) --------------------------------
@@ -1140,24 +1081,6 @@ class RoomSession:
         for payload in payloads:
             self._send(EnvelopeType.MEDIA, 0, payload)
 
-    def _on_media(self, src: int, payload: bytes) -> None:
-        """Anti-ghosting (spec §15.4): only a current stage member's slot may send audio;
-        speaker authentication is the media module's (spec §15.6)."""
-        if self._state is not SessionState.MEMBER or self.roster is None:
-            return
-        member = self._media.sender_of(src, self._slots, self.roster)
-        if member is None:
-            return
-        on_stage = self.role is not None and self.role.on_stage
-        heard = self._media.heard(
-            member, payload, self._now, self._keys, self._chain.epoch, on_stage
-        )
-        for item in heard:
-            if isinstance(item, StaleSender):
-                self._stale_senders.heard(item, self.roster, self._now)
-            else:
-                self._events.append(item)
-
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
         self._outbox.send(etype, slot, payload)
@@ -1167,15 +1090,7 @@ class RoomSession:
 
     def _send_control(self, ctype: ControlType, args: list[Value], to: int | None = None) -> None:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
-        if self._state is not SessionState.MEMBER or self.slot is None:
-            return
-        payload = self._control_out.seal(ctype, args, self._keys, self._chain, self._rng)
-        if payload is None:
-            return
-        if to is None:
-            self._send(EnvelopeType.CONTROL, 0, payload)
-        else:
-            self._send_unicast(to, payload)
+        self._control.send(ctype, args, self._state, self.slot, to)
 
     def _alert(self, kind: str, detail: str) -> None:
         self._outbox.alert(kind, detail)

@@ -7,23 +7,33 @@ from dataclasses import dataclass
 
 import pytest
 
-from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelope
+from e2ee import canonical
+from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType, decode_envelope, encode_envelope
 from e2ee.errors import DecryptionFailed, ErrorCode, RemoteProtocolError
 from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room import admission, beacons, commit_apply, inbound, keys, seal
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admission_rate import PER_SLOT_BURST
 from e2ee.room.admitting import Admissions
+from e2ee.room.announce import Announcements
 from e2ee.room.authority import Authority
+from e2ee.room.catch_up_keys import CatchUpKeys
 from e2ee.room.chain import KEPT_HEADS, Chain, HeadCheck, Placement
 from e2ee.room.chair import Chair, fresh_message
 from e2ee.room.chair import genesis as genesis_of
+from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.commit import GENESIS_PARENT, Commit, key_confirmation, sign_commit
 from e2ee.room.commit_apply import Refusal
 from e2ee.room.commit_flush import CommitFlush
+from e2ee.room.control import Control, ControlType, PairType
 from e2ee.room.control_in import ControlIn
+from e2ee.room.control_out import ControlOut
+from e2ee.room.control_send import ControlSender
+from e2ee.room.delivery import Delivery
+from e2ee.room.epoch_install import EpochInstall
 from e2ee.room.epochs import EpochKeys
-from e2ee.room.events import SecurityAlert
+from e2ee.room.events import AudioReceived, Denied, KeysRotated, SecurityAlert
+from e2ee.room.frames_in import FramesIn
 from e2ee.room.fresh import MAX_EARLY, FreshSecrets, Outcome
 from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
@@ -33,25 +43,32 @@ from e2ee.room.liveness import QuietWatch
 from e2ee.room.media import Media, StaleSender
 from e2ee.room.member_tables import MemberTables
 from e2ee.room.outbox import Outbox
+from e2ee.room.pair_in import open_pair_message
 from e2ee.room.pair_out import PairOut
-from e2ee.room.pairs import Pairs, SnapshotOffer, Sync, parse_pair_message
+from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync, parse_pair_message
 from e2ee.room.pending import MAX_ENTRIES, MAX_PAYLOAD, PendingPayloads
+from e2ee.room.promotion import Promotion
 from e2ee.room.roster import (
     Policy,
     RemoveReason,
     Role,
     RosterState,
     op_add,
+    op_deputy,
     op_policy,
     op_remove,
     op_role,
 )
+from e2ee.room.seal import PairChannel
 from e2ee.room.session import RoomSession
 from e2ee.room.slots import Slots
 from e2ee.room.speaker_auth import AuthConfig
 from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState
+from e2ee.room.succession import take_over_ops
 from e2ee.room.sync_replies import SyncReplies
+from e2ee.room.take_over import TakeOver
+from e2ee.room.welcome_in import WelcomeIn
 
 from .harness import Router, make_invite, new_identity, rng_for
 
@@ -381,13 +398,18 @@ def a_moderator_side(box: Outbox) -> tuple[JoinRequests, Chair, Slots, RosterSta
     return jr, f.chair, f.slots, f.roster, f.pairs
 
 
+def a_joiner() -> tuple[IdentityKey, SessionKey, Joiner]:
+    """A joining session's identity, session key and joining side, of the founder's room."""
+    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
+    cert = joiner_key.certify(joiner_id)
+    joiner = Joiner(joiner_id, joiner_key, cert, "J", ROOM, SIGNER.public, rng_for(40))
+    return joiner_id, joiner_key, joiner
+
+
 def test_a_knock_gets_an_offer_and_the_request_that_answers_it_queues_the_add() -> None:
     box = Outbox(TAG, Counter())
     jr, chair, slots, roster, pairs = a_moderator_side(box)
-    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
-    joiner = Joiner(
-        joiner_id, joiner_key, joiner_key.certify(joiner_id), "J", ROOM, SIGNER.public, rng_for(40)
-    )
+    joiner_id, joiner_key, joiner = a_joiner()
     member = SessionState.MEMBER
     jr.received(5, joiner.knock(), 0.0, SessionState.JOINING, roster, joiner, ADMISSION)
     assert sent(box) == []  # not a member yet: a knock is not ours to answer
@@ -419,10 +441,7 @@ def test_a_knock_gets_an_offer_and_the_request_that_answers_it_queues_the_add() 
 def test_admission_payloads_from_one_slot_are_dropped_unopened_past_the_burst() -> None:
     box = Outbox(TAG, Counter())
     jr, _, _, roster, _ = a_moderator_side(box)
-    joiner_id, joiner_key = IdentityKey(b"\x41" * 32), SessionKey(b"\x42" * 32)
-    joiner = Joiner(
-        joiner_id, joiner_key, joiner_key.certify(joiner_id), "J", ROOM, SIGNER.public, rng_for(40)
-    )
+    _, _, joiner = a_joiner()
     for _ in range(int(PER_SLOT_BURST)):
         jr.received(5, joiner.knock(), 0.0, SessionState.MEMBER, roster, joiner, ADMISSION)
     assert len(sent(box)) == PER_SLOT_BURST
@@ -639,3 +658,287 @@ def test_a_member_leaving_the_roster_leaves_no_entry_in_any_per_member_table() -
     tables.gone(mid)
     assert mid not in f.slots and mid not in control_in._last_seq
     assert absence.next_due() is None and f.chair.leaves_due(now=10.0) == []
+
+
+def test_a_control_message_goes_out_only_from_a_member_with_a_slot_and_a_key() -> None:
+    box, member = Outbox(TAG, Counter()), SessionState.MEMBER
+    f = founded(box)
+    numbered = ControlOut(SIGNER, SessionKey(b"\x31" * 32).public, ROOM)
+    sender = ControlSender(numbered, f.keys, f.chain, box, rng_for(39))
+    sender.send(ControlType.HAND, [True], SessionState.JOINING, 1)
+    sender.send(ControlType.HAND, [True], member, None)
+    assert sent(box) == [] and numbered.seq == 0  # nothing sealed, no seq spent
+    sender.send(ControlType.HAND, [True], member, 1)
+    sender.send(ControlType.CHAT, ["hi"], member, 1, to=7)
+    broadcast, unicast = sent(box)
+    assert (broadcast.type, broadcast.slot) == (EnvelopeType.CONTROL, 0)
+    assert box.echoes.returned(broadcast.payload)  # the relay echoes a broadcast (§17.3)
+    assert (unicast.type, unicast.slot) == (EnvelopeType.UNICAST, 7)
+    opened = [
+        inbound.open_epoch_payload(f.keys, 0, 0, 0.0, ROOM, e.payload) for e in (broadcast, unicast)
+    ]
+    assert [(c.type, c.seq, c.args) for c in opened if isinstance(c, Control)] == [
+        (ControlType.HAND, 0, (True,)),
+        (ControlType.CHAT, 1, ("hi",)),
+    ]
+    keyless = ControlSender(numbered, EpochKeys(ROOM, grace=1.0), f.chain, box, rng_for(39))
+    keyless.send(ControlType.HAND, [True], member, 1)
+    assert sent(box) == [] and numbered.seq == 2  # no control key held yet
+
+
+def test_the_deputy_watches_moderators_takes_over_when_none_may_be_here_and_times_them() -> None:
+    f, absence = founded(Outbox(TAG, Counter())), AbsenceTimers(5.0)
+    me, _ = a_member_of(f, 1, slot=None)
+    other, _ = a_member_of(f, 2, slot=9)
+    f.roster.apply_ops([op_deputy(me)])
+    watch = TakeOver(me, f.chair, f.slots, absence)
+    assert not watch.link_gone(other, f.roster, chairing=False, now=0.0)  # not ours to watch
+    assert not watch.link_gone(b"\x77" * 32, f.roster, chairing=True, now=0.0)  # not a member
+    assert watch.link_gone(other, f.roster, chairing=True, now=0.0) and other in absence
+    assert not watch.queue_if_gone(f.roster)  # the founder's slot is known
+    f.slots.release(1)
+    assert watch.link_gone(SIGNER.public, f.roster, chairing=False, now=0.0)  # deputy: moderators
+    assert watch.may_be_here(SIGNER.public) and not watch.queue_if_gone(f.roster)  # timer runs
+    assert watch.queue_if_gone(f.roster, leaving=SIGNER.public)  # it said it leaves
+    assert f.chair.queue == take_over_ops(me)
+    f.chair.queue.clear()
+    assert absence.due(5.0) == sorted([SIGNER.public, other])  # both timers ran out
+    assert not watch.may_be_here(SIGNER.public) and watch.queue_if_gone(f.roster)
+    f.chair.queue.clear()
+    watch.remove_absent(other, f.roster, chairing=False)
+    assert f.chair.queue == []  # only the chair removes
+    watch.remove_absent(other, f.roster, chairing=True)
+    assert f.chair.queue == [op_remove(other, RemoveReason.LEFT)]
+    mine = IdentityKey(bytes([0x81]) * 32)
+    plain = sign_commit(SIGNER, ROOM, 1, b"\x01" * 32, take_over_ops(SIGNER.public), False,
+                        key_confirm=b"\x00" * 32)  # fmt: skip
+    watch.applied(plain, f.roster, now=9.0)
+    assert SIGNER.public not in absence  # not our take-over
+    ours = sign_commit(mine, ROOM, 1, b"\x01" * 32, take_over_ops(me), False,
+                       key_confirm=b"\x00" * 32)  # fmt: skip
+    f.roster.apply_ops(take_over_ops(me))
+    watch.applied(ours, f.roster, now=9.0)
+    assert SIGNER.public in absence and absence.next_due() == 14.0  # removed unless it answers
+
+
+def test_the_stage_and_the_deputy_ask_for_the_stage_class_and_only_a_change_is_sent() -> None:
+    box = Outbox(TAG, Counter())
+    f = founded(Outbox(TAG, Counter()))
+    delivery, me = Delivery(box), SIGNER.public
+    delivery.join()
+    (join,) = sent(box)
+    assert (join.type, join.payload) == (EnvelopeType.JOIN, bytes((DeliveryClass.AUDIENCE,)))
+    delivery.refresh(f.roster, me)  # the founder moderates: on stage
+    (change,) = sent(box)
+    assert (change.type, change.payload) == (EnvelopeType.SET_CLASS, bytes((DeliveryClass.STAGE,)))
+    delivery.refresh(f.roster, me)
+    assert sent(box) == []  # no change, nothing sent
+    listener, _ = a_member_of(f, 1, slot=None)
+    watcher = Delivery(box)
+    watcher.refresh(f.roster, listener)
+    assert sent(box) == [] and watcher.current is DeliveryClass.AUDIENCE
+    f.roster.apply_ops([op_deputy(listener)])
+    watcher.refresh(f.roster, listener)  # the deputy must hear PEER_LEFT (spec §12.2)
+    (change,) = sent(box)
+    assert change.payload == bytes((DeliveryClass.STAGE,))
+    assert watcher.current is DeliveryClass.STAGE
+    watcher.join()  # a new link asks for the class held
+    assert [e.payload for e in sent(box)] == [bytes((DeliveryClass.STAGE,))]
+
+
+def opened_controls(f: Founded, box: Outbox) -> list[tuple[EnvelopeType, int, ControlType, tuple]]:
+    """``(envelope type, slot, control type, args)`` of each control message queued."""
+    out = []
+    for env in sent(box):
+        msg = inbound.open_epoch_payload(f.keys, 0, 0, 0.0, ROOM, env.payload)
+        assert isinstance(msg, Control)
+        out.append((env.type, env.slot, msg.type, msg.args))
+    return out
+
+
+def test_a_listener_announces_to_each_moderator_it_can_reach_and_the_stage_to_the_room() -> None:
+    box, member = Outbox(TAG, Counter()), SessionState.MEMBER
+    f = founded(box)
+    sender = ControlSender(ControlOut(SIGNER, b"\x31" * 32, ROOM), f.keys, f.chain, box, rng_for(3))
+    listener, _ = a_member_of(f, 1, slot=4)
+    mod2, _ = a_member_of(f, 2, slot=None)
+    f.roster.apply_ops([op_role(mod2, Role.MODERATOR)])
+    heard = Announcements(listener, sender, f.slots)
+    heard.ours(member, 4, f.roster)
+    assert opened_controls(f, box) == [(EnvelopeType.UNICAST, 1, ControlType.ANNOUNCE, (4, True))]
+    stage = Announcements(SIGNER.public, sender, f.slots)
+    stage.ours(member, 1, f.roster)  # on stage: to the room
+    stage.to_room(member, 1, ask=False)
+    stage.to_slot(4, member, 1, ask=True)
+    stage.to_slot(4, member, None, ask=True)  # no slot of our own yet: nothing
+    stage.to_room(member, None, ask=True)
+    stage.stage(4, member, 1, f.roster)
+    assert opened_controls(f, box) == [
+        (EnvelopeType.CONTROL, 0, ControlType.ANNOUNCE, (1, True)),
+        (EnvelopeType.CONTROL, 0, ControlType.ANNOUNCE, (1, False)),
+        (EnvelopeType.UNICAST, 4, ControlType.ANNOUNCE, (1, True)),
+        (EnvelopeType.UNICAST, 4, ControlType.SLOTS, ([[SIGNER.public, 1]],)),
+    ]
+
+
+def test_moving_to_an_epoch_holds_its_key_releases_its_payloads_and_starts_the_old_grace() -> None:
+    chain, ek, held, rng = (
+        Chain(sync_after=2.0),
+        EpochKeys(ROOM, grace=1.0),
+        PendingPayloads(),
+        rng_for(40),
+    )
+    install = EpochInstall(chain, ek, held)
+    install.advance(0, b"\x00" * 32, b"\x10" * 32, now=0.0)
+    probe = EpochKeys(ROOM, grace=1.0)
+    probe.install(1, b"\x11" * 32)
+    early = seal.seal_epoch(seal.Kind.CONTROL, probe.control[1], ROOM, 1, b"early", rng)
+    held.add(EnvelopeType.CONTROL, 3, early)
+    install.advance(1, b"\x01" * 32, None, now=5.0)  # a re-key: its secret has not come
+    assert (chain.epoch, chain.head) == (1, b"\x01" * 32) and ek.get(1) is None
+    assert ek.superseded_at(0) == 5.0 and held.next_released() is None
+    install.install(1, b"\x01" * 32, b"\x11" * 32)  # the fresh secret arrived
+    assert ek.get(1) == b"\x11" * 32 and held.next_released() == [(EnvelopeType.CONTROL, 3, early)]
+    install.install(0, b"\x00" * 32, b"\x10" * 32)  # an older epoch's key: not current again
+    assert (chain.epoch, chain.head) == (1, b"\x01" * 32)
+
+
+CatchUpSide = tuple[CatchUpKeys, Outbox, Counter[str], Chain, EpochKeys, FreshSecrets]
+
+
+def catch_up_keys_at(epoch: int) -> CatchUpSide:
+    """Catch-up keys over a chain at ``epoch`` (head ``epoch`` bytes) and no key held."""
+    counters = Counter[str]()
+    box, chain, ek = Outbox(TAG, counters), Chain(sync_after=2.0), EpochKeys(ROOM, grace=1.0)
+    chain.advance(epoch, bytes([epoch]) * 32)
+    fresh = FreshSecrets(first_ask=0.5, retry=2.0)
+    install = EpochInstall(chain, ek, PendingPayloads())
+    return CatchUpKeys(box, counters, chain, ek, fresh, install), box, counters, chain, ek, fresh
+
+
+def test_a_fresh_secret_keys_its_epoch_only_if_it_matches_and_a_wrong_one_alerts() -> None:
+    ck, box, _, _, ek, fresh = catch_up_keys_at(7)
+    prev, head, secret = b"\x01" * 32, bytes([7]) * 32, b"\x03" * 32
+    fresh.wait(7, head, prev, key_confirmation(prev, secret), b"\x04" * 32, now=0.0)
+    assert not ck.fresh_received(7, head, b"\x09" * 32)
+    assert [e.kind for e in box.events if isinstance(e, SecurityAlert)] == ["key_mismatch"]
+    assert not ck.fresh_received(9, head, secret)  # a later epoch's: held early, no key yet
+    assert ck.fresh_received(7, head, secret)
+    assert ek.get(7) == keys.next_epoch_key(prev, head, secret)
+    assert box.events[-1] == KeysRotated(7) and fresh.awaiting is None
+
+
+def test_a_sync_key_is_held_unless_stale_or_another_than_the_one_we_derived() -> None:
+    ck, _, counters, chain, ek, fresh = catch_up_keys_at(5)
+    assert not ck.sync_key(4, b"\x0a" * 32, applied=False)  # for an older epoch
+    assert counters["stale_sync"] == 1 and ek.get(5) is None
+    fresh.wait(5, chain.head, b"\x01" * 32, b"\x02" * 32, b"\x04" * 32, now=0.0)
+    assert ck.sync_key(None, b"\x0a" * 32, applied=False)  # no commits, no key held: take it
+    assert ek.get(5) == b"\x0a" * 32 and fresh.awaiting is None
+    assert not ck.sync_key(5, b"\x0a" * 32, applied=False)  # the very key we hold
+    assert not ck.sync_key(5, b"\x0b" * 32, applied=True)  # another one: a lie
+    assert counters["alert_key_mismatch"] == 1 and ek.get(5) == b"\x0a" * 32
+
+
+def test_a_chunked_welcome_is_opened_whole_and_only_a_founder_backed_verdict_counts() -> None:
+    box = Outbox(TAG, Counter())
+    jr, _, _, roster, _ = a_moderator_side(box)
+    joiner_id, joiner_key, joiner = a_joiner()
+    roster.apply_ops([op_add(joiner_id.public, joiner_key.public, "J", Role.LISTENER)])
+    jr.welcome(5, joiner_id.public, joiner_key.public, roster, ADMISSION)
+    (welcome,) = sent(box)
+    counters, authority = Counter[str](), Authority(SIGNER.public, ROOM)
+    inbox = WelcomeIn(joiner, authority, ChunkAssembler(), joiner_key, ROOM, counters)
+    big = b"\x05" * (seal.CHUNK_DATA + 1)  # sealed, it takes two pieces
+    first, second = seal.split_chunks(
+        seal.seal_to(joiner_key.public, ROOM, big, rng_for(4)), b"t" * 8
+    )
+    assert inbox.chunk(first, SessionState.MEMBER, 0.0) is None
+    assert counters["unexpected_chunk"] == 1  # only a joiner reassembles
+    assert inbox.chunk(first, SessionState.JOINING, 0.0) is None
+    assert inbox.chunk(second, SessionState.JOINING, 0.1) == big
+    verdict = inbox.verdict(seal.open_sealed(joiner_key, ROOM, welcome.payload))
+    assert isinstance(verdict, Welcome) and verdict.moderator == SIGNER.public
+    jr.deny(5, joiner_key.public)
+    (denial,) = sent(box)
+    assert inbox.verdict(seal.open_sealed(joiner_key, ROOM, denial.payload)) == Denied()
+    with pytest.raises(RemoteProtocolError):
+        inbox.verdict(b"\x00not a verdict")
+    assert counters["rejected_verdict"] == 1
+
+
+def test_a_pair_message_counts_only_from_a_current_moderators_current_session() -> None:
+    rng = rng_for(41)
+    me, mod, spk = (IdentityKey(bytes([b]) * 32) for b in (0x11, 0x12, 0x13))
+    my_key, mod_key, spk_key = (SessionKey(bytes([b]) * 32) for b in (0x21, 0x22, 0x23))
+    roster = a_roster_with(
+        (me, my_key, Role.LISTENER), (mod, mod_key, Role.MODERATOR), (spk, spk_key, Role.SPEAKER)
+    )
+    mine = Pairs(my_key, me.public, ROOM)
+    rekey = canonical.encode([int(PairType.REKEY), 4, b"\x04" * 32, b"\x05" * 32])
+
+    def from_(ident: IdentityKey, key: SessionKey) -> tuple[PairChannel, bytes]:
+        theirs = Pairs(key, ident.public, ROOM).channel(me.public, my_key.public)[0]
+        return mine.channel(ident.public, key.public)[0], theirs.seal(rekey, rng)
+
+    ch, payload = from_(mod, mod_key)
+    assert open_pair_message(ch, payload, roster, mine, ROOM) == Rekey(
+        4, b"\x04" * 32, b"\x05" * 32
+    )
+    old_session = SessionKey(b"\x24" * 32)
+    for ident, key in ((spk, spk_key), (mod, old_session)):  # not a moderator; not current
+        ch, payload = from_(ident, key)
+        with pytest.raises(RemoteProtocolError) as exc:
+            open_pair_message(ch, payload, roster, mine, ROOM)
+        assert exc.value.code is ErrorCode.UNAUTHORIZED
+
+
+def test_audio_counts_only_from_a_stage_members_slot_while_we_are_a_member() -> None:
+    box, counters, member = Outbox(TAG, Counter()), Counter[str](), SessionState.MEMBER
+    f = founded(box)
+    listener, _ = a_member_of(f, 1, slot=4)
+    replies = SyncReplies(f.chair, f.authority, f.chain, f.keys, f.slots, f.post)
+    stale = StaleSenders(
+        listener, ROOM, rng_for(37), box, counters, f.chair, f.chain, f.keys, f.slots, replies
+    )
+    media = Media(IdentityKey(bytes([0x81]) * 32), ROOM, AuthConfig(), 0.5, counters)
+    frames_in = FramesIn(listener, media, f.slots, f.keys, f.chain, stale, box)
+    speaker = Media(SIGNER, ROOM, AuthConfig(), 0.5, Counter())
+    (frame,) = speaker.send(b"opus", 0.0, f.keys, 0, None, True)
+    frames_in.received(1, frame, SessionState.JOINING, f.roster, 0.0)
+    frames_in.received(1, frame, member, None, 0.0)
+    assert counters == Counter()  # not a member: not even looked at
+    frames_in.received(9, frame, member, f.roster, 0.0)
+    frames_in.received(4, frame, member, f.roster, 0.0)  # a listener's slot
+    assert counters == Counter(audio_rejected_unknown_slot=1, audio_rejected_role=1)
+    for i in range(1, 60):  # the speaker's proof follows: its frames are then heard
+        now = i * 0.02
+        for payload in speaker.send(b"opus", now, f.keys, 0, None, True) + speaker.proofs_due(now):
+            frames_in.received(1, payload, member, f.roster, now)
+    heard = [e for e in box.events if isinstance(e, AudioReceived)]
+    assert heard and {e.member for e in heard} == {SIGNER.public}
+    assert counters["audio_received"] == len(heard) and len(box.events) == len(heard)
+
+
+def test_a_new_moderator_is_paired_at_once_and_a_listener_tells_it_its_slot() -> None:
+    box, member = Outbox(TAG, Counter()), SessionState.MEMBER
+    f = founded(box)
+    sender = ControlSender(ControlOut(SIGNER, b"\x31" * 32, ROOM), f.keys, f.chain, box, rng_for(3))
+    listener, _ = a_member_of(f, 1, slot=4)
+    speaker, _ = a_member_of(f, 2, slot=6)
+    f.roster.apply_ops([op_role(speaker, Role.SPEAKER)])
+    pairs = Pairs(SessionKey(b"\x91" * 32), listener, ROOM)
+    post = PairOut(rng_for(42), box, f.slots, pairs, PendingPayloads())
+    ours = Promotion(listener, post, f.slots, Announcements(listener, sender, f.slots))
+    f.roster.apply_ops([op_role(speaker, Role.MODERATOR)])
+    ours.promoted(speaker, f.roster, member, None)  # no slot of our own yet: pairs only
+    assert (
+        sent(box) == []
+        and pairs.channel(speaker, f.roster.members[speaker].session_key)[1] is False
+    )
+    ours.promoted(speaker, f.roster, member, 4)
+    assert opened_controls(f, box) == [(EnvelopeType.UNICAST, 6, ControlType.ANNOUNCE, (4, False))]
+    f.roster.apply_ops([op_role(listener, Role.MODERATOR)])
+    ours.promoted(listener, f.roster, member, 4)  # we are the new moderator: pair with all
+    assert sent(box) == []
+    assert pairs.channel(SIGNER.public, f.roster.members[SIGNER.public].session_key)[1] is False
