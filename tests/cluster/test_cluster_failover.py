@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import secrets
 import signal
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import trio
@@ -25,22 +23,10 @@ from client.room_client import ClientConfig, RoomClient
 from e2ee.identity import IdentityKey
 from e2ee.invite import Invite
 
-from .redis_server import needs_redis, redis_server
+from .redis_server import needs_redis
 from .test_cluster_processes import Nodes
 
 pytestmark = needs_redis
-
-
-@pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[Nodes]:
-    with redis_server() as (url, _):
-        cluster = Nodes(url, tmp_path / "relay")
-        try:
-            for _ in range(3):
-                cluster.start()
-            yield cluster
-        finally:
-            cluster.stop()
 
 
 def invite_in_order(room: Invite, ports: list[int]) -> str:

@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from client.link import RelayClosed, RelayLink, connect_relay
 from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType
 from relay.wire.pin import decode_pin
 
-from .redis_server import needs_redis, redis_server
+from .redis_server import needs_redis
 
 pytestmark = needs_redis
 T = EnvelopeType
@@ -62,18 +62,6 @@ class Nodes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-@pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[Nodes]:
-    with redis_server() as (url, _):
-        cluster = Nodes(url, tmp_path / "relay")
-        try:
-            for _ in range(3):
-                cluster.start()
-            yield cluster
-        finally:
-            cluster.stop()
 
 
 class Client:
