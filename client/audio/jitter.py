@@ -23,12 +23,30 @@ Rules (``seq`` is a per-speaker, monotonically increasing integer that may jump)
   ``ceil(3 J / 20 ms)`` frames).  The *floor* is that delay, clamped between
   the configured target and ``max_target_frames``.  Once a second (every
   ``ADAPT_TICKS`` ticks) a target below the floor rises by up to
-  ``MAX_GROWTH`` frames; each late arrival also raises it by one frame (up to
-  ``max_target_frames``).  Every frame of growth stretches playout by one
-  concealed frame.  After ``shrink_after_ticks`` ticks without a late arrival
-  the target drops by one again, never below the floor; playout catches up
-  by skipping one buffered frame once a second while more than the target
-  stayed buffered all that second.
+  ``MAX_GROWTH`` frames.  Late arrivals raise it by one frame *per burst*
+  (up to ``max_target_frames``): a late arrival less than ``LATE_BURST``
+  (half a frame period) after the previous late one belongs to the same
+  burst and raises nothing, so the frames a stalled TCP segment or a
+  stalled loop delivers at once add one frame, not one each; frames late
+  one by one (a path that became slower) each still raise one.  Every frame
+  of growth stretches playout by one concealed frame.
+* Decay: after a *hold* of ``shrink_after_ticks`` ticks (3 s by default)
+  without a late arrival the target drops by one frame, and by one more
+  every ``ADAPT_TICKS`` (1 s) while no late arrival comes, never below the
+  floor: from the 240 ms ceiling back to 60 ms in 3 + 8 = 11 s.  Playout
+  catches up by skipping one buffered frame once a second while more than
+  the target stayed buffered all that second.
+* Anti-flap: a late-driven rise less than ``FORGET_TICKS`` (128 s) after
+  the previous late arrival, the target having decayed in between, is a
+  *relapse*: the delay just given up was needed again, as when a speaker's
+  path keeps switching between datagrams and the slower TLS link (each
+  switch to the slower path finds the buffer short by the difference unless
+  the target kept it).  Each relapse multiplies the hold by ``HOLD_GROWTH``
+  (4), up to ``MAX_HOLD_TICKS`` (64 s): such a path pays a run of late
+  frames ever more rarely, at most once per 64 s and the decay after it,
+  instead of at every switch after the target came down.  After
+  ``FORGET_TICKS`` without a late arrival the hold is back to
+  ``shrink_after_ticks``.
 * :meth:`reset` forgets everything: use it when a speaker's stream restarts
   (for example with a new sender key and a counter that starts again).
 
@@ -86,6 +104,14 @@ RELEASE_SPREAD = FRAME_SECONDS / 4
 """Held frames pushed closer together than this came in one release (spec §15.6)."""
 TRIM_RELEASES = 8
 """Releases the trim rule looks at, at least, before it skips a held speaker's frame."""
+LATE_BURST = FRAME_SECONDS / 2
+"""Late arrivals closer together than this are one burst: they raise the target once."""
+HOLD_GROWTH = 4
+"""Each relapse multiplies the hold by this (3 s, 12 s, 48 s, then the maximum)."""
+MAX_HOLD_TICKS = 3200
+"""Longest hold before the target decays (64 s)."""
+FORGET_TICKS = 6400
+"""128 s without a late arrival: the next one is no relapse, the hold is back to its base."""
 
 
 class PushResult(enum.Enum):
@@ -133,7 +159,8 @@ class JitterConfig:
     jump_frames: int = 50
     adaptive: bool = True
     max_target_frames: int = 12
-    shrink_after_ticks: int = 500
+    shrink_after_ticks: int = 150
+    """The hold: ticks without a late arrival before the target starts to decay."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.target_frames <= self.max_target_frames:
@@ -142,6 +169,8 @@ class JitterConfig:
             raise ValueError("max_frames must exceed max_target_frames")
         if self.idle_after_frames < 1 or self.jump_frames < 2:
             raise ValueError("idle_after_frames >= 1 and jump_frames >= 2 are required")
+        if not 1 <= self.shrink_after_ticks <= MAX_HOLD_TICKS:
+            raise ValueError(f"shrink_after_ticks must be between 1 and {MAX_HOLD_TICKS}")
 
 
 class JitterBuffer:
@@ -164,6 +193,9 @@ class JitterBuffer:
         self._tail_start: int | None = None  # first seq concealed with nothing buffered
         self._stretch_pending = 0
         self._ticks_since_late = 0
+        self._last_late: float | None = None  # arrival time of the latest late packet
+        self._hold = self.config.shrink_after_ticks
+        self._ticks_since_decay: int | None = None  # None: no decay step since the last rise
         self._ticks_since_trim = 0
         self._min_level = self.config.max_frames
         self.estimate = JitterEstimate()
@@ -236,7 +268,7 @@ class JitterBuffer:
                 and not behind_gate
                 and self._next_seq - seq <= self.target_frames + 8
             ):
-                self._grow()
+                self._late(now)
             return PushResult.LATE
         self._packets[seq] = payload
         if not self._playing and self._spurt_started_at is None:
@@ -295,11 +327,18 @@ class JitterBuffer:
             self._releases += 1
             self._min_level = min(self._min_level, len(self._packets))
 
-    def _grow(self) -> None:
-        self._ticks_since_late = 0
-        if self.target_frames < self.config.max_target_frames:
-            self.target_frames += 1
-            self._stretch_pending += 1
+    def _late(self, now: float) -> None:
+        """A late arrival: one frame more per burst; a relapse lengthens the hold."""
+        quiet, self._ticks_since_late = self._ticks_since_late, 0
+        same_burst = self._last_late is not None and now - self._last_late < LATE_BURST
+        self._last_late = now
+        if same_burst or self.target_frames >= self.config.max_target_frames:
+            return
+        self.target_frames += 1
+        self._stretch_pending += 1
+        if self._ticks_since_decay is not None and quiet < FORGET_TICKS:
+            self._hold = min(MAX_HOLD_TICKS, HOLD_GROWTH * self._hold)
+        self._ticks_since_decay = None
 
     # -- output ------------------------------------------------------------
     def pop(self, now: float) -> Playout:
@@ -360,6 +399,18 @@ class JitterBuffer:
         self.stats.concealed += 1
         return Playout("lost", seq=seq, next_payload=self._packets.get(seq + 1))
 
+    def _decay(self) -> None:
+        """After the hold without a late arrival, one frame a second down to the floor."""
+        if self._ticks_since_decay is not None:
+            self._ticks_since_decay += 1
+        if self._ticks_since_late >= FORGET_TICKS:
+            self._hold = self.config.shrink_after_ticks
+        if self._ticks_since_late < self._hold or self.target_frames <= self.floor_frames:
+            return
+        if self._ticks_since_decay is None or self._ticks_since_decay >= ADAPT_TICKS:
+            self.target_frames -= 1
+            self._ticks_since_decay = 0
+
     def _adapt(self) -> None:
         if not self.config.adaptive:
             return
@@ -367,12 +418,7 @@ class JitterBuffer:
         self._ticks_since_trim += 1
         if not self.proof_batch:  # held frames: the level is taken as each release arrives
             self._min_level = min(self._min_level, len(self._packets))
-        if (
-            self._ticks_since_late >= self.config.shrink_after_ticks
-            and self.target_frames > self.floor_frames
-        ):
-            self.target_frames -= 1
-            self._ticks_since_late = 0
+        self._decay()
         if self._ticks_since_trim < ADAPT_TICKS:
             return
         rise = min(MAX_GROWTH, self.floor_frames - self.target_frames)
