@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from client import runner
-from client.bench import network
+from client.bench import network, network_score
 from client.bench.netem import unavailable_reason
 from client.cli import build_parser
 from client.errors import CliError
@@ -129,7 +129,7 @@ def test_datagram_path_meets_the_issue_goals(capsys: pytest.CaptureFixture[str])
 
 
 def test_frames_are_matched_by_their_bytes_and_latency_is_capture_to_playout() -> None:
-    log = network.SpeakerLog()
+    log = network_score.SpeakerLog()
     for index in range(5):
         log.sent(bytes([index]) * 4, index)
     log.sent(b"\x09" * 4, 5)
@@ -137,22 +137,39 @@ def test_frames_are_matched_by_their_bytes_and_latency_is_capture_to_playout() -
     at = {packet: frames[-1].at for packet, frames in log.frames.items()}
     played = [(bytes([i]) * 4, at[bytes([i]) * 4] + 0.1 + i / 100) for i in (0, 1, 3)]
     played.append((b"\x09" * 4, at[b"\x09" * 4] + 0.1))
-    heard = network.match_frames(log.frames, played)
+    heard = network_score.match_frames(log.frames, played)
     assert heard is not None
     assert heard.latencies_ms == pytest.approx([100.0, 110.0, 130.0])
-    assert (heard.first, heard.last, heard.on_time) == (0, 6, 4)
-    assert heard.late_or_concealed_pct == pytest.approx(100 * 3 / 7)  # 2, 4 and 5 not played
-    assert network.match_frames(log.frames, [(b"other", 1.0)]) is None
+    # the one silent packet played stands for the earlier of its two frames
+    assert (heard.first, heard.last, heard.on_time) == (0, 5, 4)
+    assert heard.late_or_concealed_pct == pytest.approx(100 * 2 / 6)  # 2 and 4 not played
+    assert network_score.match_frames(log.frames, [(b"other", 1.0)]) is None
+
+
+def test_a_run_of_identical_packets_counts_as_that_many_frames() -> None:
+    # Digital silence encodes to the same bytes frame after frame: each played
+    # packet is one frame, so a lossless listener misses nothing.
+    Sent = network_score.Sent
+    frames = {b"s": [Sent(i, 1.0 + i * 0.02) for i in range(10)], b"v": [Sent(10, 1.2)]}
+    played = [(b"s", 1.1 + i * 0.02) for i in range(10)] + [(b"v", 1.3)]
+    heard = network_score.match_frames(frames, played)
+    assert heard is not None
+    assert (heard.first, heard.last, heard.on_time) == (0, 10, 11)
+    assert heard.late_or_concealed_pct == 0.0
+    assert heard.latencies_ms == pytest.approx([100.0])  # only the unambiguous packet is timed
+    lost = network_score.match_frames(frames, played[:4] + played[5:])  # one silent frame lost
+    assert lost is not None and lost.on_time == 10
 
 
 def test_a_packet_repeated_a_loop_later_is_the_later_frame() -> None:
-    frames = {b"p": [network.Sent(3, 10.0), network.Sent(503, 20.0)]}
-    heard = network.match_frames(frames, [(b"p", 20.25)])
+    Sent = network_score.Sent
+    frames = {b"p": [Sent(3, 10.0), Sent(503, 20.0)]}
+    heard = network_score.match_frames(frames, [(b"p", 20.25)])
     assert heard is not None and heard.first == 503
     assert heard.latencies_ms == pytest.approx([250.0])
-    early = network.match_frames(frames, [(b"p", 10.2)])
+    early = network_score.match_frames(frames, [(b"p", 10.2)])
     assert early is not None and early.first == 3
-    assert network.match_frames(frames, [(b"p", 9.0)]) is None  # played before it was sent
+    assert network_score.match_frames(frames, [(b"p", 9.0)]) is None  # played before it was sent
 
 
 async def test_auth_chooses_the_stage_mode_of_every_bench_client() -> None:

@@ -10,20 +10,19 @@ namespace.  The speaker's link is clean; every listener's link carries the
 case's impairment in both directions (50 ms ± 10 ms one-way delay and the
 case's random or bursty loss), so the path from mouth to ear crosses it once.
 
-Per case the speakers say the same espeak-ng speech.  Measured per listener:
+Each case starts clean: a new emulated network (links impaired from the
+start), relay process and six clients, torn down when its window ends, so
+no playout buffer, FEC setting or TCP state carries over from the case
+before.  The speakers say the same espeak-ng speech; after
+:data:`SETTLE_SECONDS` the listeners record a window.  Nothing heavy runs
+while audio flows: the recordings are kept, and PESQ / STOI are computed
+after the last case (:mod:`client.bench.network_score`, which also defines
+how played packets are matched to captured frames and what
+``late_or_concealed_pct`` counts).
 
-* mouth-to-ear latency of each frame: all clients run in this process (one
-  thread per client, each in its namespace), so one clock
-  (``time.monotonic``) times both ends.  A frame is *captured* when the
-  speaker's 20 ms tick reads it from the source and encodes it, and *played*
-  when the listener's jitter buffer hands its packet to the decoder on a
-  playout tick.  Frames are matched by their Opus bytes (which the room
-  protocol delivers unchanged); see :func:`match_frames` for repeated bytes.
-* ``late_or_concealed_pct``: the share of the speaker's frames the listener
-  did not play from their own packet (lost and concealed, rebuilt from the
-  next packet's FEC, or arrived after their playout time).
-* PESQ (wideband) and STOI of the listener's mixed output against the
-  source, aligned by cross-correlation.
+Mouth-to-ear latency: all clients run in this process (one thread per
+client, each in its namespace), so one clock (``time.monotonic``) times
+both ends.
 
 The datagram room's speaker follows its stage listener's loss reports (spec
 §14.4, :mod:`client.fec_policy`); the row says what its encoder used at the
@@ -53,14 +52,14 @@ import numpy as np
 import trio
 
 from client.actions import Action
-from client.audio.format import FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE, Frame
+from client.audio.format import FRAME_SECONDS, Frame
 from client.audio.jitter import JitterBuffer, Playout
-from client.audio.quality import find_lag
 from client.audio.receiver import MemberId, RoomAudioReceiver
 from client.audio.sources import PcmSource
 from client.audio.speaker import SpeakerStream
-from client.bench.codec import Pcm, _aligned, load_scorer, speech_sample
+from client.bench.codec import Pcm, load_scorer, speech_sample
 from client.bench.netem import GilbertElliott, Impairment, Link, Network, unavailable_reason
+from client.bench.network_score import Scorer, Sent, SpeakerLog, Take, listener_fields
 from client.bench.progress import Progress
 from client.commands.common import positive_seconds
 from client.errors import CliError
@@ -91,12 +90,9 @@ RELAY_PORT = 7443
 UDP_PORT = 7444
 LOOP_SECONDS = 10.0
 """The speakers say the same 10 s of espeak-ng speech over and over."""
-SETTLE_SECONDS = 2.0
-"""After re-configuring the links: let queues drain and jitter buffers adapt."""
-MAX_LAG_SECONDS = 0.5
-STOI_WINDOW_SECONDS = 2.0
-AMBIGUOUS_SECONDS = 1.0
-"""Longer than any mouth-to-ear delay measured here, shorter than the source's loop."""
+SETTLE_SECONDS = 4.0
+"""From the speakers' first frame to the window: the playout buffers settle on the link
+(longer than the buffer's 3 s hold, client.audio.jitter)."""
 MAX_SECONDS = 30.0
 SETUP_TIMEOUT = 30.0
 
@@ -190,73 +186,6 @@ def _probe(client: RoomClient) -> ListenerProbe:
     return probe
 
 
-@dataclass(frozen=True)
-class Sent:
-    """One frame the speaker captured: its index in the looped source and the time."""
-
-    index: int
-    at: float
-
-
-@dataclass(frozen=True)
-class Heard:
-    """What one listener played of the speaker's frames while armed."""
-
-    latencies_ms: list[float]
-    first: int
-    """Index of the first and last frame played from its own packet."""
-    last: int
-    on_time: int
-    """Frames in ``first..last`` played from their own packet."""
-
-    @property
-    def late_or_concealed_pct(self) -> float:
-        return 100.0 * (1.0 - self.on_time / (self.last - self.first + 1))
-
-
-def match_frames(
-    sent: dict[bytes, list[Sent]], played: Sequence[tuple[bytes, float]]
-) -> Heard | None:
-    """Match played packets to captured frames by their bytes (None: nothing matched).
-
-    A packet stands for the latest frame with those bytes captured before it
-    was played (the looped source makes the encoder repeat whole packets a
-    loop apart).  When another frame with the same bytes was captured less
-    than :data:`AMBIGUOUS_SECONDS` before that one (digital silence), the
-    frame counts as played but is not timed.
-    """
-    latencies, indices = [], set()
-    for packet, at in played:
-        before = [frame for frame in sent.get(packet, ()) if frame.at <= at]
-        if not before:
-            continue
-        frame = before[-1]
-        indices.add(frame.index)
-        if len(before) == 1 or frame.at - before[-2].at >= AMBIGUOUS_SECONDS:
-            latencies.append((at - frame.at) * 1000.0)
-    if not indices:
-        return None
-    return Heard(latencies, min(indices), max(indices), len(indices))
-
-
-class SpeakerLog:
-    """The speaker's sent packets, by bytes, each with every frame that had them."""
-
-    def __init__(self) -> None:
-        self.frames: dict[bytes, list[Sent]] = {}
-
-    def sent(self, packet: bytes, index: int) -> None:
-        self.frames.setdefault(packet, []).append(Sent(index, time.monotonic()))
-
-
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(pct / 100.0 * (len(ordered) - 1))))
-    return round(ordered[index], 1)
-
-
 # -- one client per thread, each in its namespace ---------------------------------
 
 
@@ -330,10 +259,6 @@ class BenchRoom:
     @property
     def clients(self) -> tuple[ClientThread, ...]:
         return self.speaker, self.stage, self.audience
-
-    def probe(self, listener: ClientThread) -> ListenerProbe:
-        assert listener.client is not None
-        return _probe(listener.client)
 
 
 def leaf_names(transport: str) -> dict[str, str]:
@@ -478,110 +403,90 @@ def _datagram_fields(
 # -- the run ----------------------------------------------------------------------
 
 
-Scorer = Callable[[Pcm, Pcm], tuple[float, float]]
+@dataclass(frozen=True)
+class RoomTake:
+    """One room's record of one case, scored once every case has run."""
+
+    case: Case
+    transport: str
+    sent: dict[bytes, list[Sent]]
+    stage: Take
+    audience: Take
+    fields: dict[str, Any]
+    """The row's fields known when the window ends (FEC setting, datagram counts)."""
 
 
-def score_recording(pcm: Pcm, heard: Heard, recording: Pcm, score: Scorer) -> tuple[float, float]:
-    """PESQ and STOI of what was played against the frames it should have been.
+def _take(listener: ClientThread) -> Take:
+    def grab(client: RoomClient) -> Take:
+        probe = _probe(client)
+        recording = np.concatenate(probe.recording) if probe.recording else np.zeros(0, np.int16)
+        return Take(list(probe.played), recording, probe.max_delay_ms)
 
-    The reference is the looped source from the first frame played to the
-    last (the recording starts with the first).  PESQ takes the whole
-    recording aligned by cross-correlation (it re-aligns each utterance
-    itself).  STOI does not, and an adaptive playout buffer moves the delay
-    by whole frames while it plays: it is the mean over
-    :data:`STOI_WINDOW_SECONDS` windows, each aligned on its own.
-    """
-    frames = pcm.size // FRAME_SAMPLES
-    indices = np.arange(heard.first, heard.last + 1) % frames
-    reference = pcm[: frames * FRAME_SAMPLES].reshape(frames, FRAME_SAMPLES)[indices].reshape(-1)
-    lag = find_lag(reference, recording, max_lag=round(MAX_LAG_SECONDS * SAMPLE_RATE))
-    ref_all, rec_all = _aligned(reference, recording, lag)
-    if ref_all.size < SAMPLE_RATE:
-        raise CliError("bench network: less than 1 s of a listener's recording lines up")
-    pesq, _ = score(ref_all, rec_all)
-    window = round(STOI_WINDOW_SECONDS * SAMPLE_RATE)
-    drift = round(MAX_LAG_SECONDS * SAMPLE_RATE)
-    stois = []
-    for start in range(0, reference.size - window + 1, window):
-        ref = reference[start : start + window]
-        lo = max(0, start + lag - drift)
-        rec = recording[lo : start + lag + window + drift]
-        if rec.size < window:
-            break
-        local = find_lag(ref, rec, max_lag=2 * drift)
-        stois.append(score(*_aligned(ref, rec, local))[1])
-    stoi = float(np.mean(stois)) if stois else 0.0
-    return round(pesq, 3), round(stoi, 3)
+    return listener.do(grab)
 
 
-def listener_fields(
-    probe: ListenerProbe, log: SpeakerLog, pcm: Pcm, score: Scorer
-) -> dict[str, Any]:
-    """One listener's figures for the case that just ended."""
-    heard = match_frames(log.frames, probe.played)
-    if heard is None or not probe.recording:
-        raise CliError("bench network: a listener played none of the speaker's frames")
-    pesq, stoi = score_recording(pcm, heard, np.concatenate(probe.recording), score)
-    return {
-        "pesq": pesq,
-        "stoi": stoi,
-        "p50_ms": percentile(heard.latencies_ms, 50),
-        "p99_ms": percentile(heard.latencies_ms, 99),
-        "late_or_concealed_pct": round(heard.late_or_concealed_pct, 2),
-        "frames": heard.last - heard.first + 1,
-        "max_buffer_ms": probe.max_delay_ms,
-    }
-
-
-def run_case(
-    net: Network,
-    rooms: Sequence[BenchRoom],
-    case: Case,
-    pcm: Pcm,
-    seconds: float,
-    score: Scorer,
-    progress: Progress,
-    auth: str,
-) -> Iterator[dict[str, Any]]:
-    """The speakers talk on; the listeners' links get ``case``; then a window is measured."""
-    bad = case.impairment()
-    for room in rooms:
-        for listener in (room.stage, room.audience):
-            net.configure(listener.leaf, up=bad, down=bad)
-        room.log.frames.clear()
+def record_case(
+    rooms: Sequence[BenchRoom], case: Case, seconds: float, progress: Progress, pcm: Pcm
+) -> list[RoomTake]:
+    """Let the speakers talk :data:`SETTLE_SECONDS`, then record a window of ``seconds``."""
+    for room in rooms:  # the speakers talk from here to the end of the case
+        room.speaker.do(lambda c: c.speak(PcmSource(pcm, loop=True)))
     time.sleep(SETTLE_SECONDS)
     before = {room.transport: _datagram_counts(room) for room in rooms}
     for room in rooms:
+        room.log.frames.clear()
         for listener in (room.stage, room.audience):
             listener.do(lambda c: _probe(c).arm())
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
-        progress.countdown(left, f"{case.loss_pct:g} % {'bursty' if case.bursty else 'random'}")
+        progress.countdown(left, _label(case))
         time.sleep(min(1.0, left))
     for room in rooms:
         for listener in (room.stage, room.audience):
             listener.do(lambda c: _probe(c).disarm())
-    for room in rooms:
-        stage = listener_fields(room.probe(room.stage), room.log, pcm, score)
-        audience = listener_fields(room.probe(room.audience), room.log, pcm, score)
-        yield {
-            "transport": room.transport,
-            "auth": auth,
-            "loss_pct": case.loss_pct,
-            "bursty": case.bursty,
-            "delay_ms": DELAY_MS,
-            "jitter_ms": JITTER_MS,
-            "fec_expected_loss_pct": room.speaker.do(_expected_loss),
-            "pesq": stage["pesq"],
-            "stoi": stage["stoi"],
-            "stage_p50_ms": stage["p50_ms"],
-            "stage_p99_ms": stage["p99_ms"],
-            "late_or_concealed_pct": stage["late_or_concealed_pct"],
-            "stage_frames": stage["frames"],
-            "stage_max_buffer_ms": stage["max_buffer_ms"],
-            **{f"audience_{key}": value for key, value in audience.items()},
-            **_datagram_fields(before[room.transport], _datagram_counts(room)),
-        }
+    return [
+        RoomTake(
+            case,
+            room.transport,
+            dict(room.log.frames),
+            _take(room.stage),
+            _take(room.audience),
+            {
+                "fec_expected_loss_pct": room.speaker.do(_expected_loss),
+                **_datagram_fields(before[room.transport], _datagram_counts(room)),
+            },
+        )
+        for room in rooms
+    ]
+
+
+def score_take(take: RoomTake, pcm: Pcm, score: Scorer, auth: str) -> dict[str, Any]:
+    """The JSON row of one room's case."""
+    stage = listener_fields(take.stage, take.sent, pcm, score)
+    audience = listener_fields(take.audience, take.sent, pcm, score)
+    fields = take.fields
+    return {
+        "transport": take.transport,
+        "auth": auth,
+        "loss_pct": take.case.loss_pct,
+        "bursty": take.case.bursty,
+        "delay_ms": DELAY_MS,
+        "jitter_ms": JITTER_MS,
+        "fec_expected_loss_pct": fields["fec_expected_loss_pct"],
+        "pesq": stage["pesq"],
+        "stoi": stage["stoi"],
+        "stage_p50_ms": stage["p50_ms"],
+        "stage_p99_ms": stage["p99_ms"],
+        "late_or_concealed_pct": stage["late_or_concealed_pct"],
+        "stage_frames": stage["frames"],
+        "stage_max_buffer_ms": stage["max_buffer_ms"],
+        **{f"audience_{key}": value for key, value in audience.items()},
+        **{k: v for k, v in fields.items() if k != "fec_expected_loss_pct"},
+    }
+
+
+def _label(case: Case) -> str:
+    return f"{case.loss_pct:g} % {'bursty' if case.bursty else 'random'}"
 
 
 def _expected_loss(client: RoomClient) -> int:
@@ -630,7 +535,9 @@ def measure(
 ) -> Iterator[dict[str, Any]]:
     """Every case, both transports: one JSON-able row per (case, transport).
 
-    ``auth_name`` is a key of :data:`AUTH_MODES`, or "default" (the room's own).
+    Each case runs on its own network, relay and clients; the rows come once
+    every case has been recorded.  ``auth_name`` is a key of
+    :data:`AUTH_MODES`, or "default" (the room's own).
     """
     auth = AUTH_MODES.get(auth_name)
     reason = unavailable_reason()
@@ -638,30 +545,45 @@ def measure(
         raise CliError(f"hushroom bench network needs the network emulator: {reason}")
     score = load_scorer()
     pcm, _source = speech_sample(LOOP_SECONDS)
-    clean = Link()
-    links: dict[str, Link] = {}
-    for transport in TRANSPORTS:
-        for leaf in leaf_names(transport).values():
-            links[leaf] = clean  # the listeners' links are set per case
-    progress.phase("starting the emulated network and the relay")
-    with tempfile.TemporaryDirectory() as tmp, Network(links, seed=seed) as net:
+    takes: list[RoomTake] = []
+    with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
         pin = _relay_pin(state)
+        for case in cases:
+            progress.phase(f"case {_label(case)} loss: a new network, relay and clients")
+            takes += run_case(case, seconds, progress, seed, state, pin, auth, pcm)
+    progress.phase("scoring the recordings (PESQ, STOI)")
+    for take in takes:
+        yield score_take(take, pcm, score, auth_name)
+
+
+def run_case(
+    case: Case,
+    seconds: float,
+    progress: Progress,
+    seed: int,
+    state: Path,
+    pin: str,
+    auth: AuthConfig | None,
+    pcm: Pcm,
+) -> list[RoomTake]:
+    """One case from scratch: network, relay, both rooms; torn down before it returns."""
+    bad = case.impairment()
+    links: dict[str, Link] = {}
+    for transport in TRANSPORTS:
+        leaves = leaf_names(transport)
+        links[leaves["speaker"]] = Link()
+        for role in ("stage", "audience"):
+            links[leaves[role]] = Link(up=bad, down=bad)
+    with Network(links, seed=seed) as net:
         relay = _relay(net, state)
         rooms: list[BenchRoom] = []
         try:
             first = leaf_names(TRANSPORTS[0])["speaker"]
             _wait_for_relay(net, first, net.hub_address(first))
             for transport in TRANSPORTS:
-                progress.phase(f"opening the {transport} room")
                 rooms.append(open_room(net, transport, pin, auth))
-            for room in rooms:  # the speakers talk on through every case
-                room.speaker.do(lambda c: c.speak(PcmSource(pcm, loop=True)))
-            for case in cases:
-                progress.phase(
-                    f"case {case.loss_pct:g} % {'bursty' if case.bursty else 'random'} loss"
-                )
-                yield from run_case(net, rooms, case, pcm, seconds, score, progress, auth_name)
+            return record_case(rooms, case, seconds, progress, pcm)
         finally:
             for room in rooms:
                 for member in room.clients:
