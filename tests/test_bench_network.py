@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from client import runner
-from client.bench import network, network_score
+from client.bench import network, network_rooms, network_score
 from client.bench.netem import unavailable_reason
+from client.bench.network_rooms import PLAYOUT_COUNTS
 from client.cli import build_parser
 from client.errors import CliError
 from client.fec_policy import FEC_PERCENT
@@ -51,6 +52,7 @@ ROW_KEYS = {
     "speaker_datagram_pct",
     "stage_recovered",
     "auth",
+    *(f"{who}_playout_{name}" for who in ("stage", "audience") for name in PLAYOUT_COUNTS),
 }
 
 
@@ -179,11 +181,15 @@ async def test_auth_chooses_the_stage_mode_of_every_bench_client() -> None:
     founder = IdentityKey.generate(secrets.token_bytes)
     invite = new_invite("127.0.0.1", 7443, encode_pin(bytes(32)), founder)
     for name, mode in (("optimistic", args.auth), ("hold", "hold")):
-        config = network.ClientConfig(invite, founder, "Speaker", create=True)
-        client = network.BenchClient(config, network.AUTH_MODES[mode])
+        config = network_rooms.ClientConfig(invite, founder, "Speaker", create=True)
+        client = network_rooms.BenchClient(config, network.AUTH_MODES[mode])
         assert client.room.config.speaker_auth.stage_mode == name
-    default = network.BenchClient(network.ClientConfig(invite, founder, "S", create=True), None)
-    assert default.room.config.speaker_auth == network.RoomConfig().speaker_auth  # the default
+    default = network_rooms.BenchClient(
+        network_rooms.ClientConfig(invite, founder, "S", create=True), None
+    )
+    assert (
+        default.room.config.speaker_auth == network_rooms.RoomConfig().speaker_auth
+    )  # the default
 
 
 def test_bursty_case_has_the_stated_mean_loss_and_burst() -> None:

@@ -158,6 +158,8 @@ class Take:
     played: list[tuple[bytes, float]]
     recording: Pcm
     max_delay_ms: float
+    playout: dict[str, int]
+    """The playout buffer's counts over the window (late, concealed, skipped, ...)."""
 
 
 def listener_fields(
@@ -176,4 +178,5 @@ def listener_fields(
         "late_or_concealed_pct": round(heard.late_or_concealed_pct, 2),
         "frames": heard.last - heard.first + 1,
         "max_buffer_ms": take.max_delay_ms,
+        **{f"playout_{name}": count for name, count in sorted(take.playout.items())},
     }
