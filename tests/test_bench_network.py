@@ -142,9 +142,10 @@ def test_frames_are_matched_by_their_bytes_and_latency_is_capture_to_playout() -
     heard = network_score.match_frames(log.frames, played)
     assert heard is not None
     assert heard.latencies_ms == pytest.approx([100.0, 110.0, 130.0])
-    # the one silent packet played stands for the earlier of its two frames
-    assert (heard.first, heard.last, heard.on_time) == (0, 5, 4)
-    assert heard.late_or_concealed_pct == pytest.approx(100 * 2 / 6)  # 2 and 4 not played
+    # the one silent packet played stands for the earlier of its two frames;
+    # the window ends at the last timed frame
+    assert (heard.first, heard.last, heard.on_time) == (0, 3, 3)
+    assert heard.late_or_concealed_pct == pytest.approx(100 * 1 / 4)  # 2 not played
     assert network_score.match_frames(log.frames, [(b"other", 1.0)]) is None
 
 
@@ -152,15 +153,28 @@ def test_a_run_of_identical_packets_counts_as_that_many_frames() -> None:
     # Digital silence encodes to the same bytes frame after frame: each played
     # packet is one frame, so a lossless listener misses nothing.
     Sent = network_score.Sent
-    frames = {b"s": [Sent(i, 1.0 + i * 0.02) for i in range(10)], b"v": [Sent(10, 1.2)]}
-    played = [(b"s", 1.1 + i * 0.02) for i in range(10)] + [(b"v", 1.3)]
+    frames = {b"a": [Sent(0, 0.98)], b"s": [Sent(i, 0.98 + i * 0.02) for i in range(1, 11)]}
+    frames[b"v"] = [Sent(11, 1.2)]
+    played = [(b"a", 1.08)] + [(b"s", 1.08 + i * 0.02) for i in range(1, 11)] + [(b"v", 1.3)]
     heard = network_score.match_frames(frames, played)
     assert heard is not None
-    assert (heard.first, heard.last, heard.on_time) == (0, 10, 11)
+    assert (heard.first, heard.last, heard.on_time) == (0, 11, 12)
     assert heard.late_or_concealed_pct == 0.0
-    assert heard.latencies_ms == pytest.approx([100.0])  # only the unambiguous packet is timed
+    assert heard.latencies_ms == pytest.approx([100.0, 100.0])  # the unambiguous packets
     lost = network_score.match_frames(frames, played[:4] + played[5:])  # one silent frame lost
-    assert lost is not None and lost.on_time == 10
+    assert lost is not None and lost.on_time == 11
+
+
+def test_the_window_spans_the_first_to_the_last_timed_frame() -> None:
+    # The window opens during a silent run: its first played packets stand for
+    # the run's earliest frames, which were played before the window.
+    Sent = network_score.Sent
+    frames = {b"v": [Sent(0, 0.9)], b"s": [Sent(i, 1.0 + (i - 1) * 0.02) for i in range(1, 11)]}
+    frames[b"w"] = [Sent(11, 1.2)]
+    played = [(b"s", 1.1 + i * 0.02) for i in range(6, 10)] + [(b"w", 1.3)]
+    heard = network_score.match_frames(frames, played)
+    assert heard is not None
+    assert (heard.first, heard.last, heard.on_time) == (11, 11, 1)
 
 
 def test_a_packet_repeated_a_loop_later_is_the_later_frame() -> None:

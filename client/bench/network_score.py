@@ -16,13 +16,14 @@ bytes may stand for several frames.  The rule: a played packet is the
 *earliest frame with its bytes, captured at most* :data:`MATCH_WINDOW_SECONDS`
 *before it was played, that no earlier played packet already stood for*.
 Each played packet therefore counts as one frame, a run of identical
-packets as that many frames; a packet is timed (its latency counts towards
+packets as that many frames; a packet is *timed* (its latency counts towards
 p50 / p99) only when it was the only frame with its bytes captured in that
 window.
 
 ``late_or_concealed_pct``: of the speaker's frames from the first to the last
-one the listener played from its own packet in the window, the share it did
-*not* play from its own packet.  That counts every frame lost and concealed,
+timed one the listener played in the window (a silent run cut by the
+window's start or end would otherwise be matched to frames played before
+it), the share it did *not* play from its own packet.  That counts every frame lost and concealed,
 rebuilt from the next packet's FEC, dropped because it arrived after its
 playout time, skipped by the playout buffer's trim rule, or dropped at a
 held-to-played-first switch.  A concealed frame the adaptive buffer inserts
@@ -92,6 +93,7 @@ def match_frames(
     """Match played packets to captured frames (module docstring; None: nothing matched)."""
     latencies: list[float] = []
     indices: set[int] = set()
+    timed: set[int] = set()
     used: dict[bytes, set[int]] = {}
     for packet, at in played:
         frames = sent.get(packet, ())
@@ -104,10 +106,14 @@ def match_frames(
         frame = frames[free[0]]
         indices.add(frame.index)
         if len(window) == 1:
+            timed.add(frame.index)
             latencies.append((at - frame.at) * 1000.0)
     if not indices:
         return None
-    return Heard(latencies, min(indices), max(indices), len(indices))
+    ends = timed or indices
+    first, last = min(ends), max(ends)
+    on_time = sum(1 for index in indices if first <= index <= last)
+    return Heard(latencies, first, last, on_time)
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
