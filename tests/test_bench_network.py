@@ -165,6 +165,19 @@ def test_a_run_of_identical_packets_counts_as_that_many_frames() -> None:
     assert lost is not None and lost.on_time == 11
 
 
+def test_silence_that_recurs_is_matched_near_the_current_delay() -> None:
+    # The same silent bytes in a pause 2 s before the window (played then) and
+    # in one inside it: the window's packets are the window's frames.
+    Sent = network_score.Sent
+    before = [Sent(i, i * 0.02) for i in range(5)]
+    silent = [Sent(101 + i, 2.02 + i * 0.02) for i in range(5)]
+    frames = {b"s": before + silent, b"a": [Sent(100, 2.0)], b"b": [Sent(106, 2.12)]}
+    played = [(b"a", 2.1)] + [(b"s", 2.12 + i * 0.02) for i in range(5)] + [(b"b", 2.22)]
+    heard = network_score.match_frames(frames, played)
+    assert heard is not None
+    assert (heard.first, heard.last, heard.on_time) == (100, 106, 7)
+
+
 def test_the_window_spans_the_first_to_the_last_timed_frame() -> None:
     # The window opens during a silent run: its first played packets stand for
     # the run's earliest frames, which were played before the window.

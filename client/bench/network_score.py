@@ -12,21 +12,25 @@ matched to frames by their Opus bytes, which the room protocol delivers
 unchanged.  The speaker's source is looped, and stretches of digital silence
 encode to the same bytes frame after frame (about 90 of the 500 frames of
 the bench's 10 s of speech repeat the frame before them), so one packet's
-bytes may stand for several frames.  The rule: a played packet is the
-*earliest frame with its bytes, captured at most* :data:`MATCH_WINDOW_SECONDS`
-*before it was played, that no earlier played packet already stood for*.
-Each played packet therefore counts as one frame, a run of identical
-packets as that many frames; a packet is *timed* (its latency counts towards
-p50 / p99) only when it was the only frame with its bytes captured in that
-window.
+bytes may stand for several frames, and the same silence recurs in every
+pause.  The rule, for each played packet in the order they were played: its
+*candidates* are the frames with its bytes captured at most
+:data:`MATCH_WINDOW_SECONDS` before it was played that no earlier played
+packet already stood for.  When the packet's bytes occur only once in that
+window it is that frame, and it is *timed*: its latency counts towards
+p50 / p99 and becomes the *current delay*.  Otherwise it stands for the
+candidate whose capture time is closest to its play time less the current
+delay (before any packet was timed: the latest candidate).  Each played
+packet therefore counts as one frame, a run of identical packets as that
+many frames.
 
 ``late_or_concealed_pct``: of the speaker's frames from the first to the last
 timed one the listener played in the window (a silent run cut by the
-window's start or end would otherwise be matched to frames played before
-it), the share it did *not* play from its own packet.  That counts every frame lost and concealed,
-rebuilt from the next packet's FEC, dropped because it arrived after its
-playout time, skipped by the playout buffer's trim rule, or dropped at a
-held-to-played-first switch.  A concealed frame the adaptive buffer inserts
+window's start or end may be matched to frames played before it), the
+share it did *not* play from its own packet.  That counts every frame lost
+and concealed, rebuilt from the next packet's FEC, dropped because it
+arrived after its playout time, skipped by the playout buffer's trim rule,
+or dropped at a held-to-played-first switch.  A concealed frame the adaptive buffer inserts
 when its target rises (a *stretch*) delays the frames after it but is not one
 of the speaker's frames, so it does not count.
 """
@@ -95,6 +99,7 @@ def match_frames(
     indices: set[int] = set()
     timed: set[int] = set()
     used: dict[bytes, set[int]] = {}
+    delay: float | None = None  # the latest timed packet's, seconds
     for packet, at in played:
         frames = sent.get(packet, ())
         window = [i for i, f in enumerate(frames) if at - MATCH_WINDOW_SECONDS < f.at <= at]
@@ -102,12 +107,17 @@ def match_frames(
         free = [i for i in window if i not in taken]
         if not free:
             continue
-        taken.add(free[0])
-        frame = frames[free[0]]
-        indices.add(frame.index)
         if len(window) == 1:
-            timed.add(frame.index)
-            latencies.append((at - frame.at) * 1000.0)
+            chosen = free[0]
+            delay = at - frames[chosen].at
+            timed.add(frames[chosen].index)
+            latencies.append(delay * 1000.0)
+        elif delay is None:
+            chosen = free[-1]
+        else:
+            chosen = min(free, key=lambda i: abs(at - frames[i].at - delay))
+        taken.add(chosen)
+        indices.add(frames[chosen].index)
     if not indices:
         return None
     ends = timed or indices
