@@ -46,7 +46,15 @@ RELAY_PORT = 7443
 UDP_PORT = 7444
 SETUP_TIMEOUT = 30.0
 
-PLAYOUT_COUNTS = ("late", "concealed", "stretched", "skipped", "switch_dropped", "overflowed")
+PLAYOUT_COUNTS = (
+    "late",
+    "concealed",
+    "trailing",
+    "stretched",
+    "skipped",
+    "switch_dropped",
+    "overflowed",
+)
 """The playout-buffer counts a row reports for its window (``stage_playout_<name>``)."""
 
 T = TypeVar("T")
