@@ -115,12 +115,13 @@ from e2ee.room.commit import (
     snapshot_body,
     state_digest,
 )
-from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
 from e2ee.room.commit_flush import CommitFlush
+from e2ee.room.commit_in import CommitIn
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import Control, ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
+from e2ee.room.control_routing import ControlRouting
 from e2ee.room.control_send import ControlSender
 from e2ee.room.delivery import Delivery
 from e2ee.room.epoch_install import EpochInstall
@@ -129,7 +130,6 @@ from e2ee.room.events import (
     Admitted,
     Denied,
     Event,
-    KeysRotated,
     RecordingChanged,
     RoomSecretRotated,
 )
@@ -138,6 +138,7 @@ from e2ee.room.fresh import FreshSecrets
 from e2ee.room.heads import Heads, expects_news
 from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner
+from e2ee.room.knock import Knocking
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media
@@ -148,14 +149,13 @@ from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync
 from e2ee.room.promotion import Promotion
 from e2ee.room.recording import RecordingMarks
+from e2ee.room.role_change import RoleChange
 from e2ee.room.roster import (
-    Member,
     Op,
     Policy,
     RemoveReason,
     Role,
     RosterState,
-    op_remove,
 )
 from e2ee.room.safety import room_safety_code
 from e2ee.room.slots import Slots
@@ -164,6 +164,7 @@ from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
 from e2ee.room.sync_replies import SyncReplies
 from e2ee.room.take_over import TakeOver
+from e2ee.room.timers import Timers
 from e2ee.room.welcome_in import WelcomeIn
 
 Rng = Callable[[int], bytes]
@@ -252,8 +253,7 @@ class RoomSession:
         self._take_over = TakeOver(self.me, chair, slots, self._absence)
         self._recording = RecordingMarks()
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
-        self._join_retry_at: float | None = None
-        self._beacon_at: float | None = None
+        self._knocking = Knocking(self._joiner, self.room_id, rng, out, cfg.join_retry)
         self._media = Media(
             identity, self.room_id, cfg.speaker_auth, cfg.rekey_send_grace, self.counters
         )
@@ -263,7 +263,22 @@ class RoomSession:
         self._member_tables = MemberTables(
             admissions, self._control_in, slots, chair, self._media, self._absence
         )
-        self._delivery = Delivery(self._outbox)
+        self._control_routing = ControlRouting(
+            out, self._control_in, chain, slots, self._recording, self._announcements,
+            self._heads, replies, chair, self._absence, self._take_over, self._commit_flush,
+        )  # fmt: skip
+        self._delivery = delivery = Delivery(self._outbox)
+        self._role_change = RoleChange(self.me, self._quiet, delivery, self._announcements)
+        self._commit_in = CommitIn(
+            self.me, out, self.counters, chain, keys, self._fresh, self._epoch_install,
+            authority, chair, self._quiet, delivery, self._role_change, self._member_tables,
+            self._promotion, self._join_requests, self._take_over, self._commit_flush,
+        )  # fmt: skip
+        self._timers = Timers(
+            self.me, cfg.head_beacon, self.counters, out, self._knocking, self._control, slots,
+            chain, keys, self._fresh, self._chunks, self._media, chair, replies, self._absence,
+            self._take_over, self._commit_flush, self._heads, self._quiet,
+        )  # fmt: skip
         self._delivery.join()
 
     @classmethod
@@ -401,73 +416,12 @@ class RoomSession:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, or None."""
-        if not self._state.active:
-            return None
-        member = self._state is SessionState.MEMBER
-        times = [
-            t
-            for t in (
-                self._join_retry_at,
-                self._chair.next_due(),
-                self._absence.next_due(),
-                self._beacon_at,
-                self._quiet.deadline() if member else None,
-                self._chain.sync_due(),
-                self._keys.next_expiry(),
-                self._chunks.next_expiry(),
-                self._fresh.next_due(),
-                self._media.next_due(),
-            )
-            if t is not None
-        ]
-        return min(times) if times else None
+        return self._timers.next_due(self._state)
 
     def handle_timer(self, now: float) -> None:
-        """Run whatever is due at ``now`` (spec §13.2, §15.2, §16.4)."""
+        """Run whatever is due at ``now``: see :mod:`e2ee.room.timers` (spec §13.2, §16.4)."""
         self._now = now
-        if self._join_retry_at is not None and now >= self._join_retry_at:
-            self._join_retry_at = None
-            if self._state is SessionState.JOINING and self.slot is not None:
-                self._send_join_request()
-        committer = self._fresh.ask_due(now)
-        if committer is not None:
-            # the re-key secret did not come: ask its committer for a sync (spec §15.2)
-            slot = self._moderator_slot(committer)
-            if slot is not None:
-                self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
-        self._send_media(self._media.proofs_due(now))
-        self._events.extend(self._media.expire(now))
-        for epoch in self._keys.expire(now, self._chain.epoch):
-            self._media.forget_epoch(epoch)
-        self.counters["chunk_transfer_expired"] += self._chunks.expire(now)
-        for mid, their_epoch in self._chair.syncs_due(now):
-            self._send_sync(mid, their_epoch)
-        leaves = self._chair.leaves_due(now)
-        if self._is_moderator():
-            for mid in leaves:
-                self._chair.queue_op(op_remove(mid, RemoveReason.LEFT))
-        gone = self._absence.due(now)
-        if self.roster is not None:
-            for mid in gone:
-                self._take_over.remove_absent(mid, self.roster, self._is_chair())
-        if self.roster is not None and any(map(self.roster.is_moderator, gone)):
-            self._take_over_if_gone()
-        behind_of = self._chain.behind_due(now)
-        if behind_of is not None and behind_of in self._slots:
-            # the request is refused if our key expired there; the beacon
-            # then earns us a snapshot (spec §16.4)
-            slot = self._slots[behind_of]
-            self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
-            beacon = self._heads.beacon(self._state, self.slot, self.roster, self._admission_key)
-            if beacon is not None:
-                self._send_unicast(slot, beacon)
-        member = self._state is SessionState.MEMBER
-        if member and self._quiet.overdue(now) and self._expects_news():
-            self._alert("isolated", "no commit or confirmed head heard for a while")
-        if self._beacon_at is not None and now >= self._beacon_at:
-            self._beacon_at = now + self.config.head_beacon
-            self._heads.send_beacon(self._state, self.slot, self.roster, self._admission_key)
-        self._flush_commit()
+        self._timers.run(now, self._state, self.roster, self.slot, self._admission_key)
 
     def link_reset(self, now: float) -> None:
         """The relay link dropped and a new one is up: rejoin, re-announce (spec §16.4).
@@ -516,11 +470,10 @@ class RoomSession:
         self.slot = slot
         self._slots.set(self.me, slot)
         if self._state is SessionState.JOINING:
-            self._send_join_request()
+            self._knocking.send(self._admission_key, self._now)
         elif self._state is SessionState.MEMBER:
             self._announce()
-        if self._beacon_at is None:
-            self._beacon_at = self._now + self.config.head_beacon
+        self._timers.link_up(self._now)
 
     def _on_peer_left(self, slot: int) -> None:
         """The relay says ``slot``'s link is gone (spec §16.4).
@@ -535,14 +488,6 @@ class RoomSession:
             return
         if self._take_over.link_gone(owner, self.roster, self._is_chair(), self._now):
             self._announcements.to_slot(slot, self._state, self.slot, ask=True)
-
-    def _take_over_if_gone(self, leaving: bytes | None = None) -> bool:
-        """Deputy: no moderator is left (``leaving`` said it leaves), so take the chair (§12.2)."""
-        assert self.roster is not None
-        if not self._take_over.queue_if_gone(self.roster, leaving):
-            return False
-        self._flush_commit()
-        return True
 
     def _announce(self) -> None:
         """Tell the room our (new) slot (spec §16.4)."""
@@ -629,129 +574,36 @@ class RoomSession:
     def _on_commit(self, commit: Commit, live: bool) -> None:
         """Chain, authorize and apply a verified commit (spec §12.3 steps 3–6, §16.3)."""
         assert self.roster is not None
-        if self._state is not SessionState.MEMBER:
-            return
-        place = self._chain.place(commit)
-        refused = commit_apply.refusal(place, commit, live, self._chain.epoch, self._chair)
-        if refused is None:
-            commit_apply.authorize(self.roster, commit)
+        if self._state is SessionState.MEMBER and self._commit_in.is_next(
+            commit, live, self.roster
+        ):
             self._apply_commit(commit)
-            return
-        if refused.alert is not None:
-            self._alert(*refused.alert)
-        if refused.counter is not None:
-            self.counters[refused.counter] += 1
 
     def _apply_commit(self, commit: Commit) -> bool:
-        """Apply a chained, authorized commit; False if its key confirmation fails (§12.3)."""
-        prev_key = self._keys.get(self._chain.epoch)
-        if not commit_apply.key_confirmed(commit, prev_key, self._chair, self._fresh):
-            self._alert("key_mismatch", f"the commit of epoch {commit.epoch} confirms another key")
-            return False
+        """Apply a chained, authorized commit (:mod:`e2ee.room.commit_in`); False if its key
+        confirmation fails (spec §12.3)."""
         assert self.roster is not None
-        before = commit_apply.apply_ops(self.roster, commit)
-        self._authority.observe(commit)  # promotion proofs (spec §13.2)
-        own_fresh = self._chair.applied(commit)
-        key, rekeyed = commit_apply.epoch_key_after(
-            commit, prev_key, own_fresh, self._fresh, self._now
-        )
-        self._epoch_install.advance(commit.epoch, commit.head, key, self._now)
-        if rekeyed:
-            self._events.append(KeysRotated(commit.epoch))
-        self._quiet.heard(self._now)
-        self._emit_commit_events(commit, before.members, before.hands)
-        if self._state is SessionState.MEMBER:
-            self._delivery.refresh(self.roster, self.me)
-        if self._state is SessionState.MEMBER and self._is_moderator():
-            self._after_commit(commit)
-        if self._keys.get(self._chain.epoch) is not None:
+        now, key = self._now, self._admission_key
+        applied = self._commit_in.apply(commit, self.roster, self._state, self.slot, key, now)
+        if applied is None:
+            return False
+        self._state = applied.state
+        if applied.keyed:
             self._drain_buffer()
         return True
 
-    def _emit_commit_events(
-        self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
-    ) -> None:
-        assert self.roster is not None
-        for fx in commit_effects(commit, before, hands_before, self.roster, self.me):
-            if isinstance(fx, Event):
-                self._events.append(fx)
-            elif isinstance(fx, SessionState):
-                self._move(fx)
-            elif isinstance(fx, Joined):
-                self._member_tables.joined(fx.member)
-            elif isinstance(fx, Gone):
-                self._member_tables.gone(fx.member)
-            elif isinstance(fx, MyRole):
-                self._role_changed(fx.role)
-            else:
-                self._promotion.promoted(fx.member, self.roster, self._state, self.slot)
-
-    def _role_changed(self, role: Role) -> None:
-        self._quiet.heard(self._now)  # on admission, too
-        assert self.roster is not None
-        self._delivery.refresh(self.roster, self.me)
-        if role.on_stage and self.slot is not None:
-            # A new moderator asks everyone for their slots: listeners only knew
-            # its slot from this very broadcast, so they could not announce to it
-            # before, and it needs every slot to hand out re-key secrets (§16.4).
-            self._announcements.to_room(self._state, self.slot, ask=role is Role.MODERATOR)
-
     # -- control messages (spec §14.3, §14.4) ------------------------------
     def _on_control(self, msg: Control, src: int, sealed: int) -> None:
-        """A control message sealed under epoch ``sealed``'s key (spec §14.3).
-
-        The sender held that key, so for a catch-up it is at least at that
-        epoch, whatever epoch it signs (spec §16.4).
-        """
-        roster = self.roster
-        assert roster is not None
-        try:
-            author = self._control_in.accept(msg, roster)
-        except DecryptionFailed:
-            self._alert("forged", "a control message failed its signature check")
-            return
-        if author is None:
-            return
-        self._absence.cancel(msg.author)  # signed and fresh: the author is alive (§16.4)
-        self._heads.check(msg.author, msg.epoch, msg.head, roster, self._now)
-        at_least = max(msg.epoch, sealed)
-        out = self._control_in.outcome(
-            msg,
-            author,
-            src,
-            at_least,
-            roster,
-            self._slots,
-            self._chain.epoch,
-            self.slot,
-            self._recording,
+        """A control message sealed under epoch ``sealed``'s key: see
+        :mod:`e2ee.room.control_routing` (spec §14.3)."""
+        assert self.roster is not None
+        self._control_routing.received(
+            msg, src, sealed, self.roster, self._state, self.slot, self._now
         )
-        for to in out.slots_to:
-            self._announcements.stage(to, self._state, self.slot, roster)
-        if out.sync is not None:
-            self._send_sync(*out.sync)
-        if out.reply_to is not None:
-            self._announcements.to_slot(out.reply_to, self._state, self.slot, ask=False)
-        if out.event is not None:
-            self._events.append(out.event)
-        if out.op is not None:
-            self._chair.queue_op(out.op)
-        if out.leave is not None:
-            self._chair.leave_noted(out.leave, self._now)
-        elif msg.type is ControlType.LEAVE and author.role is Role.MODERATOR:
-            if self._take_over_if_gone(leaving=msg.author):  # the leaver goes once we chair
-                self._chair.leave_noted(msg.author, self._now)
 
     def _expects_news(self) -> bool:
         assert self.roster is not None
         return expects_news(self.roster, self.me)
-
-    def _moderator_slot(self, preferred: bytes) -> int | None:
-        """The slot of ``preferred`` if known, else of any other moderator we can reach."""
-        if self.roster is None:
-            return self._slots.get(preferred)
-        others = [m for m in self.roster.moderators() if m != self.me]
-        return self._slots.first_of(preferred, others)
 
     # -- pairwise messages (spec §15.2, §16.4) -----------------------------
     def _pair(self, mid: bytes) -> seal.PairChannel:
@@ -805,29 +657,12 @@ class RoomSession:
         if self._catch_up_keys.sync_key(last, msg.key, applied):
             self._drain_buffer()
 
-    def _send_sync(self, mid: bytes, their_epoch: int) -> None:
-        """Moderator: catch a lagging member up, within the reply bounds (spec §16.4, §16.7)."""
-        self._sync_replies.send(mid, their_epoch, self._now, self.roster)
-
     # -- admission (spec §13) ----------------------------------------------
-    def _send_join_request(self) -> None:
-        """Broadcast a KNOCK; moderators answer with offers (spec §13.3)."""
-        knock = seal.seal_admission(
-            self._admission_key, self.room_id, self._joiner.knock(), self._rng
-        )
-        self._send(EnvelopeType.CONTROL, 0, knock)
-        self._join_retry_at = self._now + self.config.join_retry
-
     def _on_join_request(self, src: int, pt: bytes) -> None:
         """An admission payload (kind 0x01): see :meth:`JoinRequests.received` (spec §13.3)."""
         self._join_requests.received(
             src, pt, self._now, self._state, self.roster, self._joiner, self._admission_key
         )
-
-    def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
-        """Moderator -> joiner, after the ADD commit applied (spec §13.5)."""
-        assert self.roster is not None
-        self._join_requests.welcome(slot, mid, session_key, self.roster, self._admission_key)
 
     def _on_chunk(self, payload: bytes) -> None:
         """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
@@ -850,20 +685,20 @@ class RoomSession:
         welcome = self._welcome_in.verdict(payload)
         if isinstance(welcome, Denied):
             self._move(SessionState.DENIED)
-            self._join_retry_at = None
+            self._knocking.stop()
             self._events.append(welcome)
             return
         snap = welcome.snapshot
         self._install_snapshot(snap.state, snap.epoch, snap.head, welcome.epoch_key)
         for mid, slot in welcome.stage_slots(self.me):
             self._slots.set(mid, slot)
-        self._join_retry_at = None
+        self._knocking.stop()
         self._move(SessionState.MEMBER)
         for mid in snap.state.moderators():
             self._pair(mid)
         self._events.append(Admitted(snap.epoch))
         role = snap.state.members[self.me].role
-        self._role_changed(role)
+        self._role_change.changed(role, snap.state, self._state, self.slot, self._now)
         self._announce()
         self._drain_buffer()
         self._buffer.clear()  # what none of our keys opens was sent before we joined (§14.3)
@@ -909,14 +744,6 @@ class RoomSession:
     def _flush_commit(self) -> None:
         """Turn queued ops into one commit if none is in flight (spec §12.5)."""
         self._commit_flush.flush(self._state, self.roster, self.slot)
-
-    def _after_commit(self, commit: Commit) -> None:
-        """Moderator duties once a commit is applied: welcomes (spec §13.4)."""
-        assert self.roster is not None
-        for slot, mid, session_key in self._chair.welcomes(commit, self.roster):
-            self._send_welcome(slot, mid, session_key)
-        self._take_over.applied(commit, self.roster, self._now)
-        self._flush_commit()
 
     # -- actions (spec §13.4, §13.7, §14.4) --------------------------------
     def _require_member(self) -> RosterState:
