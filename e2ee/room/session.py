@@ -14,61 +14,35 @@ its commit when that copy comes back (spec §12.5); the echoes of its other
 broadcasts it drops unopened.  This is what makes "first
 valid commit in relay order wins" decidable by the loser.
 
-The session is the driver: the state lives in collaborators that never call
-back into it, and it routes what they return (payloads, events, alerts):
+The session is the driver: its state lives in the collaborators below, which
+never call back into it, and what it does with that state runs in pipelines
+that keep none of their own (:mod:`e2ee.room.pipelines`).  The session routes
+what they return (payloads, events, alerts, our next state); it keeps only its
+life (:mod:`e2ee.room.state`), the roster, its relay slot and the time.
 
 ==================  ====================================================  ============
 module              owns                                                  spec
 ==================  ====================================================  ============
-``state``           the session's life: enum and transition table         §13.3, §13.5
 ``chain``           epoch, head, recent heads; split views; behind        §16.2–§16.4
-``beacons``         sealing our head beacon, reading a member's           §16.2
-``catch_up``        what a sync or snapshot does to our chain and key     §16.4
 ``epochs``          epoch and control keys, their expiry                  §15.1, §15.4
 ``fresh``           the awaited re-key secret, early secrets              §15.2
+``pending``         payloads held until their key arrives                 §14.3, §16.7
 ``chair``           op queue, commit in flight, welcomes, leaves, log     §12.5, §16.4
-``echoes``          our broadcasts whose echo has not come back           §12.5, §17.3
+``authority``       the moderator proofs rooted in the founder            §13.2, §13.5
 ``admitting``       challenges, pending knocks, known members             §13.3–§13.5
 ``joiner``          the joining side of admission                         §13.3, §13.5
+``knocking``        our KNOCK and its retry                               §13.2
+``chunks``          welcome pieces being reassembled                      §13.1
 ``control_in``      last control ``seq`` per member; what each type does  §14.3, §14.4
 ``control_out``     our control ``seq``; signing, sealing our messages    §14.2
-``hints``           which key a payload's hint names, tried in order      §13.1, §16.7
-``recording``       which member sessions say they record (advisory)      §14.4
-``commit_effects``  what a commit means to this member                    §12.2
-``media``           frame sender, speaker proofs, frame receivers         §15.4, §15.6
-``slots``           member <-> relay slot                                 §16.4
 ``pairs``           pair channels and their messages                      §15.3
-``actions``         what the roster lets this member do                   §14.4
+``slots``           member <-> relay slot                                 §16.4
+``absence``         absence timers of members whose link is gone          §16.4
+``liveness``        when the chain was last confirmed                     §16.2
+``recording``       which member sessions say they record (advisory)      §14.4
+``media``           frame sender, speaker proofs, frame receivers         §15.4, §15.6
 ``delivery``        the relay delivery class we ask for                   §12.2, §17.2
-``outbox``          envelopes and events for the driver, in order         §8, §16.3
-==================  ====================================================  ============
-
-and it runs pipelines that keep no state of their own: they are built with
-the collaborators they read and update, are handed the roster and our state
-on each call, and send through the session's ``outbox`` (§8): never a call
-back into the session.
-
-==================  ====================================================  ============
-module              does                                                  spec
-==================  ====================================================  ============
-``control_send``    our control messages onto the outbox, when we may     §14.2
-``epoch_install``   the chain advanced, epoch keys held, payloads freed   §14.3, §15.1
-``inbound``         which handler a payload goes to, by its hint          §13.1, §14.3
-``catch_up_keys``   re-key secrets and sync keys judged and installed     §15.2, §16.4
-``commit_apply``    placing, authorizing, confirming, applying a commit   §12.3, §15.2
-``commit_flush``    sending the chair's next commit and fresh secrets     §12.5, §15.2
-``join_requests``   knocks, offers, requests, welcomes, denials           §13.3–§13.5
-``sync_replies``    syncs and snapshots for lagging members               §16.4, §16.7
-``heads``           our head beacons out, others' head claims in          §16.2–§16.4
-``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
-``pair_in``         pair messages only from a current moderator           §15.3
-``frames_in``       audio frames only from a stage member's slot          §15.4, §15.6
-``pair_out``        pair messages to a member's current channel and slot  §15.3
-``promotion``       pair channels and our slot for a new moderator        §15.3, §16.4
-``member_tables``   every per-member table told of a join or a leave      §16.7
-``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
-``announce``        our slot announced; the stage's slots told            §16.4
-``welcome_in``      welcome pieces reassembled; verdicts checked          §13.1, §13.5
+``outbox``          envelopes, events, unechoed broadcasts, room tag      §8, §17.3
 ==================  ====================================================  ============
 """
 
@@ -79,7 +53,7 @@ from collections.abc import Callable, Iterator
 
 from e2ee import canonical
 from e2ee.canonical import Value
-from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType, encode_envelope
+from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType
 from e2ee.errors import (
     DecryptionFailed,
     ErrorCode,
@@ -102,70 +76,36 @@ from e2ee.room import (
 )
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
-from e2ee.room.announce import Announcements
 from e2ee.room.authority import Authority
 from e2ee.room.catch_up import SyncStep
-from e2ee.room.catch_up_keys import CatchUpKeys
 from e2ee.room.chain import Chain
 from e2ee.room.chair import Chair, is_chair
 from e2ee.room.chunks import ChunkAssembler
-from e2ee.room.commit import (
-    Commit,
-    decode_commit,
-    snapshot_body,
-    state_digest,
-)
-from e2ee.room.commit_flush import CommitFlush
-from e2ee.room.commit_in import CommitIn
+from e2ee.room.commit import Commit, decode_commit, snapshot_body, state_digest
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
 from e2ee.room.control import Control, ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
-from e2ee.room.control_routing import ControlRouting
-from e2ee.room.control_send import ControlSender
 from e2ee.room.delivery import Delivery
-from e2ee.room.epoch_install import EpochInstall
 from e2ee.room.epochs import EpochKeys
-from e2ee.room.events import (
-    Admitted,
-    Denied,
-    Event,
-    RecordingChanged,
-    RoomSecretRotated,
-)
-from e2ee.room.frames_in import FramesIn
+from e2ee.room.events import Admitted, Denied, Event, RecordingChanged
 from e2ee.room.fresh import FreshSecrets
-from e2ee.room.heads import Heads, expects_news
-from e2ee.room.join_requests import JoinRequests
+from e2ee.room.heads import expects_news
 from e2ee.room.joiner import Joiner
-from e2ee.room.knock import Knocking
+from e2ee.room.knocking import Knocking
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media
-from e2ee.room.member_tables import MemberTables
 from e2ee.room.outbox import Outbox
 from e2ee.room.pair_in import open_pair_message
-from e2ee.room.pair_out import PairOut
 from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync
-from e2ee.room.promotion import Promotion
+from e2ee.room.pipelines import Pipelines
 from e2ee.room.recording import RecordingMarks
-from e2ee.room.role_change import RoleChange
-from e2ee.room.roster import (
-    Op,
-    Policy,
-    RemoveReason,
-    Role,
-    RosterState,
-)
+from e2ee.room.roster import Op, Policy, RemoveReason, Role, RosterState
 from e2ee.room.safety import room_safety_code
 from e2ee.room.slots import Slots
-from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
-from e2ee.room.sync_replies import SyncReplies
-from e2ee.room.take_over import TakeOver
-from e2ee.room.timers import Timers
-from e2ee.room.welcome_in import WelcomeIn
 
 Rng = Callable[[int], bytes]
 
@@ -190,94 +130,46 @@ class RoomSession:
         self.me: bytes = identity.public
         self.display_name = display_name
         self._rng = rng
-        self._session_key = SessionKey.generate(rng)
-        self._cert = self._session_key.certify(identity)
-        room_tag, self._admission_key, self.room_id, self._founder = secrets_of(invite)
-        self._authority = Authority(self._founder, self.room_id)
-        self._rotations = rotation.Rotations()
-        self._joiner = Joiner(
-            identity, self._session_key, self._cert, display_name, self.room_id, self._founder, rng
-        )
+        self._session_key = key = SessionKey.generate(rng)
+        self._cert = key.certify(identity)
+        room_tag, admission_key, self.room_id, self._founder = secrets_of(invite)
+        room_id, founder, me = self.room_id, self._founder, self.me
         self._now = now
-        self.counters: Counter[str] = Counter()
-        self._outbox = Outbox(room_tag, self.counters)
-        self._events = self._outbox.events
+        self.counters = counters = Counter[str]()
+        self._outbox = out = Outbox(room_tag, counters)
+        self._events = out.events
         self._state = SessionState.JOINING
         self.slot: int | None = None
         self.roster: RosterState | None = None
+        # the session's state, each part in the collaborator that owns it
+        self._authority = Authority(founder, room_id)
+        self._joiner = Joiner(identity, key, self._cert, display_name, room_id, founder, rng)
+        self._knocking = Knocking(self._joiner, room_id, rng, out, cfg.join_retry)
         self._chain = Chain(cfg.sync_after)
-        self._keys = EpochKeys(self.room_id, cfg.key_grace)
+        self._keys = EpochKeys(room_id, cfg.key_grace)
         self._fresh = FreshSecrets(cfg.fresh_timeout, cfg.sync_after)
         self._buffer = pending.PendingPayloads(cfg.buffer_limit, cfg.buffer_bytes)
         self._draining = False
-        self._epoch_install = EpochInstall(self._chain, self._keys, self._buffer)
-        self._catch_up_keys = CatchUpKeys(
-            self._outbox, self.counters, self._chain, self._keys, self._fresh, self._epoch_install
-        )
         self._slots = Slots()
-        self._control_out = ControlOut(identity, self._session_key.public, self.room_id)
-        numbered = self._control_out
-        self._control = ControlSender(numbered, self._keys, self._chain, self._outbox, rng)
-        self._announcements = Announcements(self.me, self._control, self._slots)
-        self._control_in = ControlIn(self.me, self.room_id, self.counters)
-        self._pairs = Pairs(self._session_key, self.me, self.room_id)
+        self._control_out = ControlOut(identity, key.public, room_id)
+        self._control_in = ControlIn(me, room_id, counters)
+        self._pairs = Pairs(key, me, room_id)
         self._chunks = ChunkAssembler()
-        self._welcome_in = WelcomeIn(
-            self._joiner, self._authority, self._chunks, self._session_key, self.room_id,
-            self.counters,
-        )  # fmt: skip
-        self._chair = Chair(
-            identity, self.room_id, rng, self.counters, cfg.commit_log, cfg.leave_debounce
-        )
-        self._admissions = Admissions(
-            identity, self._session_key, self._cert, self.room_id, rng, self.counters, now
-        )
-        out, chain, keys, slots = self._outbox, self._chain, self._keys, self._slots
-        self._pair_out = post = PairOut(rng, out, slots, self._pairs, self._buffer)
-        admissions, chair, authority = self._admissions, self._chair, self._authority
-        self._promotion = Promotion(self.me, post, slots, self._announcements)
-        self._join_requests = JoinRequests(
-            self.me, self.room_id, rng, out, admissions, chair, authority, chain, keys, slots, post
-        )
-        self._commit_flush = CommitFlush(self.me, out, chair, chain, keys, post)
-        self._sync_replies = SyncReplies(chair, authority, chain, keys, slots, post)
+        self._chair = Chair(identity, room_id, rng, counters, cfg.commit_log, cfg.leave_debounce)
+        self._admissions = Admissions(identity, key, self._cert, room_id, rng, counters, now)
         self._quiet = QuietWatch(now, cfg.quiet_alert)
-        replies = self._sync_replies
-        self._heads = Heads(
-            identity, self.room_id, rng, out, chain, keys, slots, self._quiet, replies
-        )
-        self._stale_senders = StaleSenders(
-            self.me, self.room_id, rng, out, self.counters, chair, chain, keys, slots, replies
-        )
         self._absence = AbsenceTimers(cfg.absent_timeout)
-        self._take_over = TakeOver(self.me, chair, slots, self._absence)
         self._recording = RecordingMarks()
         self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
-        self._knocking = Knocking(self._joiner, self.room_id, rng, out, cfg.join_retry)
-        self._media = Media(
-            identity, self.room_id, cfg.speaker_auth, cfg.rekey_send_grace, self.counters
-        )
-        self._frames_in = FramesIn(
-            self.me, self._media, slots, keys, chain, self._stale_senders, out
-        )
-        self._member_tables = MemberTables(
-            admissions, self._control_in, slots, chair, self._media, self._absence
-        )
-        self._control_routing = ControlRouting(
-            out, self._control_in, chain, slots, self._recording, self._announcements,
-            self._heads, replies, chair, self._absence, self._take_over, self._commit_flush,
-        )  # fmt: skip
-        self._delivery = delivery = Delivery(self._outbox)
-        self._role_change = RoleChange(self.me, self._quiet, delivery, self._announcements)
-        self._commit_in = CommitIn(
-            self.me, out, self.counters, chain, keys, self._fresh, self._epoch_install,
-            authority, chair, self._quiet, delivery, self._role_change, self._member_tables,
-            self._promotion, self._join_requests, self._take_over, self._commit_flush,
-        )  # fmt: skip
-        self._timers = Timers(
-            self.me, cfg.head_beacon, self.counters, out, self._knocking, self._control, slots,
-            chain, keys, self._fresh, self._chunks, self._media, chair, replies, self._absence,
-            self._take_over, self._commit_flush, self._heads, self._quiet,
+        self._media = Media(identity, room_id, cfg.speaker_auth, cfg.rekey_send_grace, counters)
+        self._delivery = Delivery(out)
+        # what the session does with that state (:mod:`e2ee.room.pipelines`)
+        self._p = Pipelines(
+            identity, key, room_id, admission_key, rng, cfg, counters, out, self._chain,
+            self._keys, self._fresh, self._buffer, self._slots, self._chair, self._admissions,
+            self._authority, self._joiner, self._knocking, self._chunks, self._control_out,
+            self._control_in, self._pairs, self._quiet, self._absence, self._recording,
+            self._media, self._delivery,
         )  # fmt: skip
         self._delivery.join()
 
@@ -302,7 +194,7 @@ class RoomSession:
         genesis, self.roster, key = chair.genesis(
             identity, self.room_id, pol, self._session_key.public, display_name, rng
         )
-        self._epoch_install.install(0, genesis.head, key)
+        self._p.epoch_install.install(0, genesis.head, key)
         self._chair.log.append(genesis.encode())
         self._admissions.known.add(self.me)
         self._move(SessionState.MEMBER)
@@ -416,12 +308,12 @@ class RoomSession:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, or None."""
-        return self._timers.next_due(self._state)
+        return self._p.timers.next_due(self._state)
 
     def handle_timer(self, now: float) -> None:
         """Run whatever is due at ``now``: see :mod:`e2ee.room.timers` (spec §13.2, §16.4)."""
         self._now = now
-        self._timers.run(now, self._state, self.roster, self.slot, self._admission_key)
+        self._p.timers.run(now, self._state, self.roster, self.slot, self._admission_key)
 
     def link_reset(self, now: float) -> None:
         """The relay link dropped and a new one is up: rejoin, re-announce (spec §16.4).
@@ -431,12 +323,7 @@ class RoomSession:
         """
         self._now = now
         self.slot = None
-        self._outbox.envelopes.clear()
-        self._chunks.clear()
-        self._chair.requeue()  # its echo will not come back on the new link
-        self._outbox.echoes.clear()
-        if self._state.active:
-            self._delivery.join()
+        self._p.relay_link.reset(self._state)
 
     # -- envelopes in ------------------------------------------------------
     def envelope_received(self, env: Envelope, now: float) -> None:
@@ -450,11 +337,11 @@ class RoomSession:
             self._on_relay_welcome(env.slot)
         elif t is EnvelopeType.PEER_JOINED:
             if self._is_moderator() and self.slot is not None:
-                self._announcements.to_slot(env.slot, self._state, self.slot, ask=True)
+                self._p.announcements.to_slot(env.slot, self._state, self.slot, ask=True)
         elif t is EnvelopeType.PEER_LEFT:
             self._on_peer_left(env.slot)
         elif t is EnvelopeType.MEDIA:
-            self._frames_in.received(env.slot, env.payload, self._state, self.roster, now)
+            self._p.frames_in.received(env.slot, env.payload, self._state, self.roster, now)
         elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
             own = env.slot == self.slot and self._outbox.echoes.returned(env.payload)
             if own and not self._chair.is_own_commit(env.payload):
@@ -466,14 +353,11 @@ class RoomSession:
         self._flush_commit()
 
     def _on_relay_welcome(self, slot: int) -> None:
-        self._slots.drop_own(self.me, self.slot)
-        self.slot = slot
-        self._slots.set(self.me, slot)
-        if self._state is SessionState.JOINING:
-            self._knocking.send(self._admission_key, self._now)
-        elif self._state is SessionState.MEMBER:
-            self._announce()
-        self._timers.link_up(self._now)
+        """Our link's slot (spec §8): see :mod:`e2ee.room.relay_link`."""
+        old, self.slot = self.slot, slot
+        self._p.relay_link.welcomed(
+            old, slot, self._state, self.roster, self._admission_key, self._now
+        )
 
     def _on_peer_left(self, slot: int) -> None:
         """The relay says ``slot``'s link is gone (spec §16.4).
@@ -486,13 +370,8 @@ class RoomSession:
         owner = self._slots.release(slot)
         if owner is None or owner == self.me or self.slot is None or self.roster is None:
             return
-        if self._take_over.link_gone(owner, self.roster, self._is_chair(), self._now):
-            self._announcements.to_slot(slot, self._state, self.slot, ask=True)
-
-    def _announce(self) -> None:
-        """Tell the room our (new) slot (spec §16.4)."""
-        assert self.slot is not None and self.roster is not None
-        self._announcements.ours(self._state, self.slot, self.roster)
+        if self._p.take_over.link_gone(owner, self.roster, self._is_chair(), self._now):
+            self._p.announcements.to_slot(slot, self._state, self.slot, ask=True)
 
     def _on_payload(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         try:
@@ -502,7 +381,7 @@ class RoomSession:
 
     def _hint_candidates(self) -> Iterator[tuple[int | str | seal.PairChannel, bytes]]:
         """The keys a payload's hint is tried against (:func:`e2ee.room.inbound.candidates`)."""
-        control, epoch, post = self._keys.control, self._chain.epoch, self._pair_out
+        control, epoch, post = self._keys.control, self._chain.epoch, self._p.pair_out
         return inbound.candidates(control, epoch, self._admission_key, post, self.roster, self.me)
 
     def _dispatch(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
@@ -519,7 +398,7 @@ class RoomSession:
         elif to.kind is seal.Kind.SEALED_CHUNK:
             self._on_chunk(to.body)
         elif to.kind is seal.Kind.BEACON:
-            self._heads.received(to.body, self._state, self.roster, self._now)
+            self._p.heads.received(to.body, self._state, self.roster, self._now)
         else:
             raise RemoteProtocolError("admission payload kind", ErrorCode.MALFORMED)
 
@@ -573,10 +452,8 @@ class RoomSession:
 
     def _on_commit(self, commit: Commit, live: bool) -> None:
         """Chain, authorize and apply a verified commit (spec §12.3 steps 3–6, §16.3)."""
-        assert self.roster is not None
-        if self._state is SessionState.MEMBER and self._commit_in.is_next(
-            commit, live, self.roster
-        ):
+        member = self.roster if self._state is SessionState.MEMBER else None
+        if member is not None and self._p.commit_in.is_next(commit, live, member):
             self._apply_commit(commit)
 
     def _apply_commit(self, commit: Commit) -> bool:
@@ -584,7 +461,7 @@ class RoomSession:
         confirmation fails (spec §12.3)."""
         assert self.roster is not None
         now, key = self._now, self._admission_key
-        applied = self._commit_in.apply(commit, self.roster, self._state, self.slot, key, now)
+        applied = self._p.commit_in.apply(commit, self.roster, self._state, self.slot, key, now)
         if applied is None:
             return False
         self._state = applied.state
@@ -597,7 +474,7 @@ class RoomSession:
         """A control message sealed under epoch ``sealed``'s key: see
         :mod:`e2ee.room.control_routing` (spec §14.3)."""
         assert self.roster is not None
-        self._control_routing.received(
+        self._p.control_routing.received(
             msg, src, sealed, self.roster, self._state, self.slot, self._now
         )
 
@@ -609,7 +486,7 @@ class RoomSession:
     def _pair(self, mid: bytes) -> seal.PairChannel:
         """The one channel with ``mid``'s current session (spec §15.3)."""
         assert self.roster is not None
-        return self._pair_out.channel(self.roster, mid)
+        return self._p.pair_out.channel(self.roster, mid)
 
     def _on_pairwise(self, ch: seal.PairChannel, payload: bytes) -> None:
         assert self.roster is not None
@@ -622,16 +499,14 @@ class RoomSession:
             self._on_snapshot(msg)
 
     def _on_snapshot(self, msg: SnapshotOffer) -> None:
-        snap = msg.snapshot
-        refusal = catch_up.snapshot_refusal(snap, self._chain)
-        if refusal is not None:
-            self._alert(*refusal)
-        else:
-            self._install_snapshot(snap.state, snap.epoch, snap.head, msg.key)
+        """A moderator's snapshot offer (spec §16.4): see :mod:`e2ee.room.snapshot_install`."""
+        roster = self._p.snapshots.offered(msg, self._now)
+        if roster is not None:
+            self.roster = roster
 
     def _on_fresh(self, epoch: int, head: bytes, fresh: bytes) -> None:
         """A re-key commit's fresh secret (spec §15.2)."""
-        if self._catch_up_keys.fresh_received(epoch, head, fresh):
+        if self._p.catch_up_keys.fresh_received(epoch, head, fresh):
             self._drain_buffer()
 
     def _on_sync(self, msg: Sync) -> None:
@@ -654,19 +529,19 @@ class RoomSession:
             applied = True
             if self._state is not SessionState.MEMBER:
                 return
-        if self._catch_up_keys.sync_key(last, msg.key, applied):
+        if self._p.catch_up_keys.sync_key(last, msg.key, applied):
             self._drain_buffer()
 
     # -- admission (spec §13) ----------------------------------------------
     def _on_join_request(self, src: int, pt: bytes) -> None:
         """An admission payload (kind 0x01): see :meth:`JoinRequests.received` (spec §13.3)."""
-        self._join_requests.received(
+        self._p.join_requests.received(
             src, pt, self._now, self._state, self.roster, self._joiner, self._admission_key
         )
 
     def _on_chunk(self, payload: bytes) -> None:
         """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
-        sealed = self._welcome_in.chunk(payload, self._state, self._now)
+        sealed = self._p.welcome_in.chunk(payload, self._state, self._now)
         if sealed is not None:
             self._on_sealed(sealed)
 
@@ -682,54 +557,32 @@ class RoomSession:
         if self._state is not SessionState.JOINING:
             self.counters["unexpected_welcome"] += 1
             return
-        welcome = self._welcome_in.verdict(payload)
+        welcome = self._p.welcome_in.verdict(payload)
         if isinstance(welcome, Denied):
             self._move(SessionState.DENIED)
             self._knocking.stop()
             self._events.append(welcome)
             return
-        snap = welcome.snapshot
-        self._install_snapshot(snap.state, snap.epoch, snap.head, welcome.epoch_key)
-        for mid, slot in welcome.stage_slots(self.me):
-            self._slots.set(mid, slot)
-        self._knocking.stop()
+        self.roster = self._p.snapshots.welcomed(welcome, self.slot, self._now)
         self._move(SessionState.MEMBER)
-        for mid in snap.state.moderators():
-            self._pair(mid)
-        self._events.append(Admitted(snap.epoch))
-        role = snap.state.members[self.me].role
-        self._role_change.changed(role, snap.state, self._state, self.slot, self._now)
-        self._announce()
         self._drain_buffer()
         self._buffer.clear()  # what none of our keys opens was sent before we joined (§14.3)
 
     def _on_member_sealed(self, payload: bytes) -> None:
         """A member's SEALED payload: a moderator's new room secret (spec §13.7)."""
-        kind, fields = admission.decode_sealed(payload)
-        if kind is not admission.SealedType.ROTATE:
-            self.counters["unexpected_welcome"] += 1
-            return
         assert self.roster is not None
-        self._switch_secret(
-            self._rotations.accept(fields, self.room_id, self.roster, self._chain.epoch)
-        )
+        new = self._p.room_secret.received(payload, self.roster, self._chain.epoch)
+        if new is not None:
+            self._switch_secret(new)
 
     def _switch_secret(self, new: rotation.RoomKeys) -> None:
-        """Leave the old room tag and join the new secret's, as on a new link (spec §13.7)."""
-        queued = self._outbox.envelopes[:]  # still for the old tag, e.g. our rotation copies
-        old_tag = self.room_tag
-        self._outbox.room_tag, self._admission_key = new.room_tag, new.admission_key
-        self._admissions.new_room_secret()
-        self.link_reset(self._now)  # an in-flight commit is queued again; JOIN on the new tag
-        self._outbox.envelopes[:0] = [*queued, encode_envelope(EnvelopeType.LEAVE, old_tag, 0, b"")]
-        self._events.append(RoomSecretRotated(new.room_secret))
+        """Move to a new room secret as on a new link: see :mod:`e2ee.room.room_secret`."""
+        self.slot = None
+        self._p.room_secret.switch(new, self._state)
 
-    def _install_snapshot(self, state: RosterState, epoch: int, head: bytes, key: bytes) -> None:
-        self.roster = state
-        self._admissions.known.update(state.members)
-        self._fresh.cancel()
-        self._epoch_install.advance(epoch, head, None, self._now)
-        self._epoch_install.install(epoch, head, key)
+    @property
+    def _admission_key(self) -> bytes:
+        return self._p.room_secret.admission_key
 
     # -- moderator: building commits (spec §12.5) --------------------------
     def _is_moderator(self) -> bool:
@@ -743,7 +596,7 @@ class RoomSession:
 
     def _flush_commit(self) -> None:
         """Turn queued ops into one commit if none is in flight (spec §12.5)."""
-        self._commit_flush.flush(self._state, self.roster, self.slot)
+        self._p.commit_flush.flush(self._state, self.roster, self.slot)
 
     # -- actions (spec §13.4, §13.7, §14.4) --------------------------------
     def _require_member(self) -> RosterState:
@@ -845,13 +698,13 @@ class RoomSession:
     def approve(self, request: bytes) -> None:
         """Moderator, knock policy: admit a pending join request (spec §13.4)."""
         src, req = self._take_request(request)
-        self._join_requests.admit(src, req)
+        self._p.join_requests.admit(src, req)
         self._flush_commit()
 
     def deny(self, request: bytes) -> None:
         """Moderator, knock policy: refuse a pending join request (spec §13.4)."""
         src, req = self._take_request(request)
-        self._join_requests.deny(src, req.session_key)
+        self._p.join_requests.deny(src, req.session_key)
 
     def _take_request(self, request: bytes) -> tuple[int, admission.JoinRequest]:
         self._require_moderator()
@@ -868,19 +721,7 @@ class RoomSession:
         (this one included) emits :class:`RoomSecretRotated`.
         """
         roster = self._require_moderator()
-        new = rotation.derive(self._rng(32))
-        pt = rotation.encode_rotation(
-            self._identity, self.room_id, self._chain.epoch, new.room_secret
-        )
-        sealed, unreachable = rotation.seal_to_members(
-            pt, roster, self.me, self._slots, self.room_id, self._rng
-        )
-        if unreachable:
-            self.counters["rotation_unreachable"] += unreachable
-        for slot, payload in sealed:
-            self._send_unicast(slot, payload)
-        self._rotations.note_own(self._chain.epoch)
-        self._switch_secret(new)
+        self._switch_secret(self._p.room_secret.rotate(roster, self._slots, self._chain.epoch))
 
     # -- audio (spec §15.4, §15.6) -----------------------------------------
     def send_audio(self, opus: bytes, now: float) -> None:
@@ -917,7 +758,7 @@ class RoomSession:
 
     def _send_control(self, ctype: ControlType, args: list[Value], to: int | None = None) -> None:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
-        self._control.send(ctype, args, self._state, self.slot, to)
+        self._p.control.send(ctype, args, self._state, self.slot, to)
 
     def _alert(self, kind: str, detail: str) -> None:
         self._outbox.alert(kind, detail)

@@ -36,7 +36,7 @@ from e2ee.room.control_send import ControlSender
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.fresh import FreshSecrets
 from e2ee.room.heads import Heads, expects_news
-from e2ee.room.knock import Knocking
+from e2ee.room.knocking import Knocking
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.media import Media
 from e2ee.room.outbox import Outbox

@@ -1,9 +1,10 @@
-"""Our join request: the KNOCK broadcast and its retry until admitted (spec §13.2, §13.3).
+"""A joiner knocking: our KNOCK broadcast and its retry until admitted (spec §13.2, §13.3).
 
 A joiner broadcasts a KNOCK, sealed under the admission key, when the relay
 welcomes its link, and again every ``join_retry`` seconds while it is still
 joining: moderators answer with offers (spec §13.3).  A welcome or a denial
-stops the retry.
+stops the retry.  (A moderator's table of the knocks it has heard is
+:mod:`e2ee.room.knocks`.)
 """
 
 from __future__ import annotations
