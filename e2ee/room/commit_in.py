@@ -170,21 +170,9 @@ class CommitIn:
         if state is SessionState.MEMBER:
             self._delivery.refresh(roster, self._me)
         if state is SessionState.MEMBER and roster.is_moderator(self._me):
-            self._chair_duties(commit, roster, state, slot, admission_key, now)
+            # the chair's duties: welcomes, take-over timers, the next commit (§12.2, §13.5)
+            for to, mid, session_key in self._chair.welcomes(commit, roster):
+                self._join_requests.welcome(to, mid, session_key, roster, admission_key)
+            self._take_over.applied(commit, roster, now)
+            self._flush.flush(state, roster, slot)
         return Applied(state, self._keys.get(self._chain.epoch) is not None)
-
-    def _chair_duties(
-        self,
-        commit: Commit,
-        roster: RosterState,
-        state: SessionState,
-        slot: int | None,
-        admission_key: bytes,
-        now: float,
-    ) -> None:
-        """Moderator duties once a commit is applied: welcomes, take-over timers, the
-        next commit (spec §12.2, §12.5, §13.5)."""
-        for to, mid, session_key in self._chair.welcomes(commit, roster):
-            self._join_requests.welcome(to, mid, session_key, roster, admission_key)
-        self._take_over.applied(commit, roster, now)
-        self._flush.flush(state, roster, slot)

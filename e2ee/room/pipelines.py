@@ -2,39 +2,39 @@
 
 A session owns its state in collaborators (chain, epoch keys, slots, the
 chair, ...: see :mod:`e2ee.room.session`).  What it does with that state
-runs in pipelines that keep none of their own (the timers, the relay link
-and the room secret each keep one thing, named below): each is built here,
-once, with the collaborators it reads and updates, is handed the roster and
-our state on each call, and sends through the outbox (spec §8).  None holds
-the session, so none can call back into it: the session routes what they
-return.
+runs in pipelines that keep none of their own (but for what the timers and
+the room secret keep, named below): each is built here, once, with the
+collaborators it reads and updates, is handed the roster and our state on
+each call, and sends through the outbox (spec §8).  None holds the session,
+so none can call back into it: the session routes what they return.
 
-==================  ====================================================  ============
-pipeline            does                                                  spec
-==================  ====================================================  ============
-``control_send``    our control messages onto the outbox, when we may     §14.2
-``announce``        our slot announced; the stage's slots told            §16.4
-``epoch_install``   the chain advanced, epoch keys held, payloads freed   §14.3, §15.1
-``catch_up_keys``   re-key secrets and sync keys judged and installed     §15.2, §16.4
-``welcome_in``      welcome pieces reassembled; verdicts checked          §13.1, §13.5
-``pair_out``        pair messages to a member's current channel and slot  §15.3
-``promotion``       pair channels and our slot for a new moderator        §15.3, §16.4
-``join_requests``   knocks, offers, requests, welcomes, denials           §13.3–§13.5
-``commit_flush``    sending the chair's next commit and fresh secrets     §12.5, §15.2
-``sync_replies``    syncs and snapshots for lagging members               §16.4, §16.7
-``heads``           our head beacons out, others' head claims in          §16.2–§16.4
-``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
-``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
-``frames_in``       audio frames only from a stage member's slot          §15.4, §15.6
-``member_tables``   every per-member table told of a join or a leave      §16.7
-``control_routing`` a control message accepted, its outcome routed        §14.3, §14.4
-``role_change``     delivery class and announcement for a new role        §12.2, §16.4
-``commit_in``       a commit placed, applied, its effects routed          §12.3, §12.5
-``snapshot_install`` a welcome's or an offered snapshot installed         §13.5, §16.4
-``timers``          what is due, in order; owns the head beacon's time    §16.2, §16.4
-``relay_link``      a relay WELCOME and a new link                        §8, §16.4
-``room_secret``     rotations sent and followed; owns the admission key   §6.4, §13.7
-==================  ====================================================  ============
+====================  ====================================================  ============
+pipeline              does                                                  spec
+====================  ====================================================  ============
+``control_send``      our control messages onto the outbox, when we may     §14.2
+``announce``          our slot announced; the stage's slots told            §16.4
+``epoch_install``     the chain advanced, epoch keys held, payloads freed   §14.3, §15.1
+``catch_up_keys``     re-key secrets and sync keys judged and installed     §15.2, §16.4
+``welcome_in``        welcome pieces reassembled; verdicts checked          §13.1, §13.5
+``pair_out``          pair messages to a member's current channel and slot  §15.3
+``promotion``         pair channels and our slot for a new moderator        §15.3, §16.4
+``join_requests``     knocks, offers, requests, welcomes, denials           §13.3–§13.5
+``commit_flush``      sending the chair's next commit and fresh secrets     §12.5, §15.2
+``sync_replies``      syncs and snapshots for lagging members               §16.4, §16.7
+``heads``             our head beacons out, others' head claims in          §16.2–§16.4
+``stale_senders``     alerts, forwarded commits, syncs for stale senders    §15.4
+``take_over``         absence timers; the deputy's take-over queued         §12.2, §16.4
+``frames_in``         audio frames only from a stage member's slot          §15.4, §15.6
+``member_tables``     every per-member table told of a join or a leave      §16.7
+``control_routing``   a control message accepted, its outcome routed        §14.3, §14.4
+``role_change``       delivery class and announcement for a new role        §12.2, §16.4
+``commit_in``         a commit placed, applied, its effects routed          §12.3, §12.5
+``snapshot_install``  a welcome's or an offered snapshot installed          §13.5, §16.4
+``timers``            what is due, in order; owns the head beacon's time    §16.2, §16.4
+``relay_link``        our link welcomed or new; a peer's link come or gone  §8, §16.4
+``room_secret``       rotations sent and followed; owns the admission key   §6.4, §13.7
+``audio_out``         our frames out, when we may send them                 §15.4–§15.6
+====================  ====================================================  ============
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from e2ee.identity import IdentityKey, SessionKey
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
 from e2ee.room.announce import Announcements
+from e2ee.room.audio_out import AudioOut
 from e2ee.room.authority import Authority
 from e2ee.room.catch_up_keys import CatchUpKeys
 from e2ee.room.chain import Chain
@@ -92,7 +93,7 @@ class Pipelines:
     """Every pipeline of one session, wired to the state it works on (see the module table)."""
 
     __slots__ = (
-        "announcements", "catch_up_keys", "commit_flush", "commit_in", "control",
+        "announcements", "audio_out", "catch_up_keys", "commit_flush", "commit_in", "control",
         "control_routing", "epoch_install", "frames_in", "heads", "join_requests",
         "member_tables", "pair_out", "promotion", "relay_link", "role_change", "room_secret",
         "snapshots", "stale_senders", "sync_replies", "take_over", "timers", "welcome_in",
@@ -166,8 +167,18 @@ class Pipelines:
             me, cfg.head_beacon, counters, out, knocking, control, slots, chain, keys, fresh,
             chunks, media, chair, replies, absence, self.take_over, flush, self.heads, quiet,
         )  # fmt: skip
+        self.audio_out = AudioOut(me, out, counters, media, keys, chain, fresh, quiet)
         self.relay_link = RelayLink(
-            me, out, slots, chunks, chair, delivery, knocking, announce, self.timers
+            me,
+            out,
+            slots,
+            chunks,
+            chair,
+            delivery,
+            knocking,
+            announce,
+            self.timers,
+            self.take_over,
         )
         self.room_secret = RoomSecret(
             identity, room_id, admission_key, rng, out, counters, admissions, self.relay_link

@@ -1,4 +1,4 @@
-"""What the relay link's WELCOME and a new link do to a session (spec §8, §13.2, §16.4).
+"""What the relay tells us of links: ours welcomed or replaced, a peer's come or gone (spec §16.4).
 
 The relay's WELCOME gives our link its slot: the slot we held before is
 forgotten and the new one recorded as ours, a joiner broadcasts its KNOCK
@@ -10,12 +10,19 @@ queued again (its echo will not come back), our unechoed broadcasts are
 forgotten, and an active session JOINs the relay room again with its
 delivery class (spec §17.2).  The caller forgets its slot until the next
 WELCOME.
+
+When a peer's link joins, a moderator asks it for its slot with an ANNOUNCE.
+When the relay says a link is gone, everyone forgets the slot.  The notice
+is unauthenticated, so the chair (and the deputy, for a moderator) only
+starts the member's absence timer and probes the old slot with an ANNOUNCE
+that asks for a reply; the member's next fresh signed control message
+cancels the timer (spec §12.2, §16.4).
 """
 
 from __future__ import annotations
 
 from e2ee.room.announce import Announcements
-from e2ee.room.chair import Chair
+from e2ee.room.chair import Chair, is_chair
 from e2ee.room.chunks import ChunkAssembler
 from e2ee.room.delivery import Delivery
 from e2ee.room.knocking import Knocking
@@ -23,6 +30,7 @@ from e2ee.room.outbox import Outbox
 from e2ee.room.roster import RosterState
 from e2ee.room.slots import Slots
 from e2ee.room.state import SessionState
+from e2ee.room.take_over import TakeOver
 from e2ee.room.timers import Timers
 
 
@@ -31,7 +39,7 @@ class RelayLink:
 
     __slots__ = (
         "_announcements", "_chair", "_chunks", "_delivery", "_knocking", "_me", "_outbox",
-        "_slots", "_timers",
+        "_slots", "_take_over", "_timers",
     )  # fmt: skip
 
     def __init__(
@@ -45,6 +53,7 @@ class RelayLink:
         knocking: Knocking,
         announcements: Announcements,
         timers: Timers,
+        take_over: TakeOver,
     ) -> None:
         self._me = me
         self._outbox = outbox
@@ -55,6 +64,7 @@ class RelayLink:
         self._knocking = knocking
         self._announcements = announcements
         self._timers = timers
+        self._take_over = take_over
 
     def welcomed(
         self,
@@ -83,3 +93,26 @@ class RelayLink:
         self._outbox.echoes.clear()
         if state.active:
             self._delivery.join()
+
+    def peer_joined(
+        self, to: int, state: SessionState, slot: int | None, roster: RosterState | None
+    ) -> None:
+        """A link joined at slot ``to``: a moderator asks it for its owner's slot."""
+        if roster is not None and roster.is_moderator(self._me) and slot is not None:
+            self._announcements.to_slot(to, state, slot, ask=True)
+
+    def peer_left(
+        self,
+        gone: int,
+        state: SessionState,
+        slot: int | None,
+        roster: RosterState | None,
+        now: float,
+    ) -> None:
+        """The relay says the link at slot ``gone`` is gone (unauthenticated)."""
+        owner = self._slots.release(gone)
+        if owner is None or owner == self._me or slot is None or roster is None:
+            return
+        chairing = is_chair(roster, self._me, self._slots.__contains__, None)
+        if self._take_over.link_gone(owner, roster, chairing, now):
+            self._announcements.to_slot(gone, state, slot, ask=True)

@@ -42,6 +42,7 @@ module              owns                                                  spec
 ``recording``       which member sessions say they record (advisory)      §14.4
 ``media``           frame sender, speaker proofs, frame receivers         §15.4, §15.6
 ``delivery``        the relay delivery class we ask for                   §12.2, §17.2
+``roster_view``     the safety code of our current head                   §16.1
 ``outbox``          envelopes, events, unechoed broadcasts, room tag      §8, §17.3
 ==================  ====================================================  ============
 """
@@ -51,7 +52,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from e2ee import canonical
 from e2ee.canonical import Value
 from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType
 from e2ee.errors import (
@@ -66,7 +66,6 @@ from e2ee.invite import Invite
 from e2ee.room import (
     actions,
     admission,
-    catch_up,
     chair,
     commit_apply,
     inbound,
@@ -77,20 +76,18 @@ from e2ee.room import (
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
 from e2ee.room.authority import Authority
-from e2ee.room.catch_up import SyncStep
 from e2ee.room.chain import Chain
-from e2ee.room.chair import Chair, is_chair
+from e2ee.room.chair import Chair
 from e2ee.room.chunks import ChunkAssembler
-from e2ee.room.commit import Commit, decode_commit, snapshot_body, state_digest
+from e2ee.room.commit import Commit
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
-from e2ee.room.control import Control, ControlType
+from e2ee.room.control import ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
 from e2ee.room.delivery import Delivery
 from e2ee.room.epochs import EpochKeys
 from e2ee.room.events import Admitted, Denied, Event, RecordingChanged
 from e2ee.room.fresh import FreshSecrets
-from e2ee.room.heads import expects_news
 from e2ee.room.joiner import Joiner
 from e2ee.room.knocking import Knocking
 from e2ee.room.liveness import QuietWatch
@@ -98,14 +95,15 @@ from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media
 from e2ee.room.outbox import Outbox
 from e2ee.room.pair_in import open_pair_message
-from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync
+from e2ee.room.pairs import Pairs, Rekey, Sync
 from e2ee.room.pipelines import Pipelines
 from e2ee.room.recording import RecordingMarks
 from e2ee.room.roster import Op, Policy, RemoveReason, Role, RosterState
-from e2ee.room.safety import room_safety_code
+from e2ee.room.roster_view import SafetyCodes, member_views, roster_digest
 from e2ee.room.slots import Slots
 from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
+from e2ee.room.sync_run import SyncRun
 
 Rng = Callable[[int], bytes]
 
@@ -160,7 +158,7 @@ class RoomSession:
         self._quiet = QuietWatch(now, cfg.quiet_alert)
         self._absence = AbsenceTimers(cfg.absent_timeout)
         self._recording = RecordingMarks()
-        self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
+        self._safety = SafetyCodes(room_id)
         self._media = Media(identity, room_id, cfg.speaker_auth, cfg.rekey_send_grace, counters)
         self._delivery = Delivery(out)
         # what the session does with that state (:mod:`e2ee.room.pipelines`)
@@ -257,13 +255,7 @@ class RoomSession:
     @property
     def members(self) -> dict[bytes, MemberView]:
         """The roster as the driver sees it, in roster order."""
-        if self.roster is None:
-            return {}
-        hands = set(self.roster.hands)
-        return {
-            m.id: MemberView(m.id, m.name, m.role, m.id in hands, self._recording.marked(m))
-            for m in self.roster.members.values()
-        }
+        return member_views(self.roster, self._recording)
 
     @property
     def successor(self) -> bytes | None:
@@ -292,19 +284,12 @@ class RoomSession:
         room and who may moderate and speak; a :class:`SafetyCodeChanged` event
         says when it changes and why."""
         assert self.roster is not None
-        if self._safety is None or self._safety[0] != (self._chain.epoch, self._chain.head):
-            self._safety = (
-                (self._chain.epoch, self._chain.head),
-                room_safety_code(self.room_id, self.roster),
-            )
-        return self._safety[1]
+        return self._safety.code(self.roster, self._chain.epoch, self._chain.head)
 
     def roster_digest(self) -> bytes:
         """``state_digest`` of the current roster (spec §16.2), for out-of-band comparison."""
         assert self.roster is not None
-        return state_digest(
-            snapshot_body(self.room_id, self._chain.epoch, self._chain.head, self.roster)
-        )
+        return roster_digest(self.room_id, self.roster, self._chain.epoch, self._chain.head)
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, or None."""
@@ -333,13 +318,14 @@ class RoomSession:
             self.counters["wrong_room_tag"] += 1
             return
         t = env.type
+        link, state, slot, roster = self._p.relay_link, self._state, self.slot, self.roster
         if t is EnvelopeType.WELCOME:
-            self._on_relay_welcome(env.slot)
+            self.slot = env.slot
+            link.welcomed(slot, env.slot, state, roster, self._admission_key, now)
         elif t is EnvelopeType.PEER_JOINED:
-            if self._is_moderator() and self.slot is not None:
-                self._p.announcements.to_slot(env.slot, self._state, self.slot, ask=True)
+            link.peer_joined(env.slot, state, slot, roster)
         elif t is EnvelopeType.PEER_LEFT:
-            self._on_peer_left(env.slot)
+            link.peer_left(env.slot, state, slot, roster, now)
         elif t is EnvelopeType.MEDIA:
             self._p.frames_in.received(env.slot, env.payload, self._state, self.roster, now)
         elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
@@ -351,27 +337,6 @@ class RoomSession:
         elif t is EnvelopeType.ERROR:
             self.counters["relay_error"] += 1
         self._flush_commit()
-
-    def _on_relay_welcome(self, slot: int) -> None:
-        """Our link's slot (spec §8): see :mod:`e2ee.room.relay_link`."""
-        old, self.slot = self.slot, slot
-        self._p.relay_link.welcomed(
-            old, slot, self._state, self.roster, self._admission_key, self._now
-        )
-
-    def _on_peer_left(self, slot: int) -> None:
-        """The relay says ``slot``'s link is gone (spec §16.4).
-
-        Everyone forgets the slot.  The notice is unauthenticated, so the
-        chair only starts the member's absence timer and probes the old slot
-        with an ANNOUNCE that asks for a reply; the member's next fresh signed
-        control message cancels the timer.
-        """
-        owner = self._slots.release(slot)
-        if owner is None or owner == self.me or self.slot is None or self.roster is None:
-            return
-        if self._p.take_over.link_gone(owner, self.roster, self._is_chair(), self._now):
-            self._p.announcements.to_slot(slot, self._state, self.slot, ask=True)
 
     def _on_payload(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         try:
@@ -393,10 +358,12 @@ class RoomSession:
             self._on_epoch_payload(etype, src, payload, to.epoch, live)
         elif isinstance(to, inbound.Unmatched):
             self._on_unmatched(etype, src, payload, live)
-        elif to.kind is seal.Kind.JOIN_REQUEST:
-            self._on_join_request(src, to.body)
-        elif to.kind is seal.Kind.SEALED_CHUNK:
-            self._on_chunk(to.body)
+        elif to.kind is seal.Kind.JOIN_REQUEST:  # a knock, an offer, a request (spec §13.3)
+            state, now, key = self._state, self._now, self._admission_key
+            self._p.join_requests.received(src, to.body, now, state, self.roster, self._joiner, key)
+        elif to.kind is seal.Kind.SEALED_CHUNK:  # a piece of a chunked welcome (spec §13.1)
+            if (sealed := self._p.welcome_in.chunk(to.body, self._state, self._now)) is not None:
+                self._on_sealed(sealed)
         elif to.kind is seal.Kind.BEACON:
             self._p.heads.received(to.body, self._state, self.roster, self._now)
         else:
@@ -410,7 +377,7 @@ class RoomSession:
         if sealed is not None:
             self._on_sealed(sealed)
         else:
-            self._buffer_payload(etype, src, payload)
+            self.counters["buffer_overflow"] += self._buffer.add(etype, src, payload)
 
     # -- epoch-keyed payloads: commits and control (spec §12.3, §14.3) ------
     def _on_epoch_payload(
@@ -424,11 +391,10 @@ class RoomSession:
             self.counters["stale_key"] += 1  # superseded longer than the grace ago (§15.5)
         elif isinstance(opened, Commit):
             self._on_commit(opened, live)
-        else:
-            self._on_control(opened, src, epoch)
-
-    def _buffer_payload(self, etype: EnvelopeType, src: int, payload: bytes) -> None:
-        self.counters["buffer_overflow"] += self._buffer.add(etype, src, payload)
+        else:  # sealed under epoch's key: see :mod:`e2ee.room.control_routing` (spec §14.3)
+            assert self.roster is not None
+            state, slot = self._state, self.slot
+            self._p.control_routing.received(opened, src, epoch, self.roster, state, slot, now)
 
     def _drain_buffer(self) -> None:
         """Retry buffered payloads against the keys that arrived since (spec §14.3).
@@ -469,90 +435,39 @@ class RoomSession:
             self._drain_buffer()
         return True
 
-    # -- control messages (spec §14.3, §14.4) ------------------------------
-    def _on_control(self, msg: Control, src: int, sealed: int) -> None:
-        """A control message sealed under epoch ``sealed``'s key: see
-        :mod:`e2ee.room.control_routing` (spec §14.3)."""
-        assert self.roster is not None
-        self._p.control_routing.received(
-            msg, src, sealed, self.roster, self._state, self.slot, self._now
-        )
-
-    def _expects_news(self) -> bool:
-        assert self.roster is not None
-        return expects_news(self.roster, self.me)
-
     # -- pairwise messages (spec §15.2, §16.4) -----------------------------
-    def _pair(self, mid: bytes) -> seal.PairChannel:
-        """The one channel with ``mid``'s current session (spec §15.3)."""
-        assert self.roster is not None
-        return self._p.pair_out.channel(self.roster, mid)
-
     def _on_pairwise(self, ch: seal.PairChannel, payload: bytes) -> None:
         assert self.roster is not None
         msg = open_pair_message(ch, payload, self.roster, self._pairs, self.room_id)
-        if isinstance(msg, Rekey):
-            self._on_fresh(msg.epoch, msg.head, msg.fresh)
+        if isinstance(msg, Rekey):  # a re-key commit's fresh secret (spec §15.2)
+            if self._p.catch_up_keys.fresh_received(msg.epoch, msg.head, msg.fresh):
+                self._drain_buffer()
         elif isinstance(msg, Sync):
             self._on_sync(msg)
-        else:
-            self._on_snapshot(msg)
-
-    def _on_snapshot(self, msg: SnapshotOffer) -> None:
-        """A moderator's snapshot offer (spec §16.4): see :mod:`e2ee.room.snapshot_install`."""
-        roster = self._p.snapshots.offered(msg, self._now)
-        if roster is not None:
-            self.roster = roster
-
-    def _on_fresh(self, epoch: int, head: bytes, fresh: bytes) -> None:
-        """A re-key commit's fresh secret (spec §15.2)."""
-        if self._p.catch_up_keys.fresh_received(epoch, head, fresh):
-            self._drain_buffer()
+        elif (roster := self._p.snapshots.offered(msg, self._now)) is not None:
+            self.roster = roster  # a moderator's snapshot offer (spec §16.4)
 
     def _on_sync(self, msg: Sync) -> None:
-        """Catch up from a moderator's commit log (spec §16.4)."""
-        applied = False
-        last = None  # the epoch the sync's key is for, when it carries commits
-        for raw in msg.commits:
-            commit = decode_commit(canonical.expect_bytes(raw, "commit"), self.room_id)
-            last = commit.epoch
-            step = catch_up.sync_step(commit, self._chain)
-            if step is SyncStep.HELD:
-                continue
-            if step is not SyncStep.NEXT:
-                self._alert("split_view", step.value.format(commit.epoch))
-                return
+        """Catch up from a moderator's commit log: see :mod:`e2ee.room.sync_run` (§16.4)."""
+        run = SyncRun(msg, self.room_id, self._chain, self._outbox)
+        for commit in run.commits():
             assert self.roster is not None
             commit_apply.authorize(self.roster, commit)
-            if not self._apply_commit(commit):
+            if not self._apply_commit(commit) or self._state is not SessionState.MEMBER:
                 return
-            applied = True
-            if self._state is not SessionState.MEMBER:
-                return
-        if self._p.catch_up_keys.sync_key(last, msg.key, applied):
+        if run.complete and self._p.catch_up_keys.sync_key(run.last, msg.key, run.applied):
             self._drain_buffer()
 
     # -- admission (spec §13) ----------------------------------------------
-    def _on_join_request(self, src: int, pt: bytes) -> None:
-        """An admission payload (kind 0x01): see :meth:`JoinRequests.received` (spec §13.3)."""
-        self._p.join_requests.received(
-            src, pt, self._now, self._state, self.roster, self._joiner, self._admission_key
-        )
-
-    def _on_chunk(self, payload: bytes) -> None:
-        """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
-        sealed = self._p.welcome_in.chunk(payload, self._state, self._now)
-        if sealed is not None:
-            self._on_sealed(sealed)
-
     def _on_sealed(self, payload: bytes) -> None:
-        """A welcome or a denial addressed to our session key (spec §13.5).
-
-        Either counts only if it verifies back to the invite's founder; one
-        that does not is counted and the attempt goes on.
-        """
-        if self._state is SessionState.MEMBER:
-            self._on_member_sealed(payload)
+        """A SEALED payload to our session key: to a joiner, a welcome or a denial
+        (spec §13.5), which counts only if it verifies back to the invite's founder
+        (one that does not is counted and the attempt goes on)."""
+        if self._state is SessionState.MEMBER:  # a moderator's new room secret (spec §13.7)
+            assert self.roster is not None
+            new = self._p.room_secret.received(payload, self.roster, self._chain.epoch)
+            if new is not None:
+                self._switch_secret(new)
             return
         if self._state is not SessionState.JOINING:
             self.counters["unexpected_welcome"] += 1
@@ -568,13 +483,6 @@ class RoomSession:
         self._drain_buffer()
         self._buffer.clear()  # what none of our keys opens was sent before we joined (§14.3)
 
-    def _on_member_sealed(self, payload: bytes) -> None:
-        """A member's SEALED payload: a moderator's new room secret (spec §13.7)."""
-        assert self.roster is not None
-        new = self._p.room_secret.received(payload, self.roster, self._chain.epoch)
-        if new is not None:
-            self._switch_secret(new)
-
     def _switch_secret(self, new: rotation.RoomKeys) -> None:
         """Move to a new room secret as on a new link: see :mod:`e2ee.room.room_secret`."""
         self.slot = None
@@ -585,15 +493,6 @@ class RoomSession:
         return self._p.room_secret.admission_key
 
     # -- moderator: building commits (spec §12.5) --------------------------
-    def _is_moderator(self) -> bool:
-        return self.roster is not None and self.roster.is_moderator(self.me)
-
-    def _is_chair(self, excluding: bytes | None = None) -> bool:
-        """Whether we act for the room (spec §12.5): see :func:`e2ee.room.chair.is_chair`."""
-        if self.roster is None:
-            return False
-        return is_chair(self.roster, self.me, self._slots.__contains__, excluding)
-
     def _flush_commit(self) -> None:
         """Turn queued ops into one commit if none is in flight (spec §12.5)."""
         self._p.commit_flush.flush(self._state, self.roster, self.slot)
@@ -731,37 +630,15 @@ class RoomSession:
         may be isolated from a removal (spec §15.5).
         """
         self._now = now
-        roster = self._require_member()
-        role = roster.role_of(self.me)
-        if role is None or not role.on_stage:
-            raise LocalProtocolError("only speakers and moderators can send audio")
-        if self._quiet.isolated(now) and self._expects_news():
-            self.counters["audio_held_isolated"] += 1  # spec §15.5: a removal may be hidden
-            return
-        others_on_stage = len(roster.stage()) > 1
-        self._send_media(
-            self._media.send(
-                opus, now, self._keys, self._chain.epoch, self._fresh.awaiting, others_on_stage
-            )
-        )
-
-    def _send_media(self, payloads: list[bytes]) -> None:
-        for payload in payloads:
-            self._send(EnvelopeType.MEDIA, 0, payload)
+        self._p.audio_out.send(opus, now, self._require_member())
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
         self._outbox.send(etype, slot, payload)
 
-    def _send_unicast(self, slot: int, payload: bytes) -> None:
-        self._outbox.unicast(slot, payload)
-
     def _send_control(self, ctype: ControlType, args: list[Value], to: int | None = None) -> None:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
         self._p.control.send(ctype, args, self._state, self.slot, to)
-
-    def _alert(self, kind: str, detail: str) -> None:
-        self._outbox.alert(kind, detail)
 
 
 __all__ = ["HushroomError", "MemberView", "RoomConfig", "RoomInvite", "RoomSession"]

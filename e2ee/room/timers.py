@@ -145,7 +145,22 @@ class Timers:
                 self._control.send(ControlType.SYNC_REQUEST, [], state, slot, to)
         self._expire(now)
         self._chair_duties(now, state, roster, slot)
-        self._catch_up(now, state, roster, slot, admission_key)
+        # behind a moderator, isolated, or the head beacon due (spec §16.2–§16.4)
+        behind_of = self._chain.behind_due(now)
+        if behind_of is not None and behind_of in self._slots:
+            # the request is refused if our key expired there; the beacon
+            # then earns us a snapshot (spec §16.4)
+            to = self._slots[behind_of]
+            self._control.send(ControlType.SYNC_REQUEST, [], state, slot, to)
+            beacon = self._heads.beacon(state, slot, roster, admission_key)
+            if beacon is not None:
+                self._outbox.unicast(to, beacon)
+        member = roster if state is SessionState.MEMBER else None
+        if member is not None and self._quiet.overdue(now) and expects_news(member, self._me):
+            self._outbox.alert("isolated", "no commit or confirmed head heard for a while")
+        if self.beacon_at is not None and now >= self.beacon_at:
+            self.beacon_at = now + self._period
+            self._heads.send_beacon(state, slot, roster, admission_key)
         self._flush.flush(state, roster, slot)
 
     def _expire(self, now: float) -> None:
@@ -175,31 +190,6 @@ class Timers:
             self._take_over.remove_absent(mid, roster, chairing)
         if any(map(roster.is_moderator, gone)) and self._take_over.queue_if_gone(roster):
             self._flush.flush(state, roster, slot)
-
-    def _catch_up(
-        self,
-        now: float,
-        state: SessionState,
-        roster: RosterState | None,
-        slot: int | None,
-        admission_key: bytes,
-    ) -> None:
-        """Behind a moderator, isolated, or the head beacon due (spec §16.2–§16.4)."""
-        behind_of = self._chain.behind_due(now)
-        if behind_of is not None and behind_of in self._slots:
-            # the request is refused if our key expired there; the beacon
-            # then earns us a snapshot (spec §16.4)
-            to = self._slots[behind_of]
-            self._control.send(ControlType.SYNC_REQUEST, [], state, slot, to)
-            beacon = self._heads.beacon(state, slot, roster, admission_key)
-            if beacon is not None:
-                self._outbox.unicast(to, beacon)
-        member = roster if state is SessionState.MEMBER else None
-        if member is not None and self._quiet.overdue(now) and expects_news(member, self._me):
-            self._outbox.alert("isolated", "no commit or confirmed head heard for a while")
-        if self.beacon_at is not None and now >= self.beacon_at:
-            self.beacon_at = now + self._period
-            self._heads.send_beacon(state, slot, roster, admission_key)
 
     def _moderator_slot(self, preferred: bytes, roster: RosterState | None) -> int | None:
         """The slot of ``preferred`` if known, else of any other moderator we can reach."""
