@@ -14,61 +14,36 @@ its commit when that copy comes back (spec §12.5); the echoes of its other
 broadcasts it drops unopened.  This is what makes "first
 valid commit in relay order wins" decidable by the loser.
 
-The session is the driver: the state lives in collaborators that never call
-back into it, and it routes what they return (payloads, events, alerts):
+The session is the driver: its state lives in the collaborators below, which
+never call back into it, and what it does with that state runs in pipelines
+that keep none of their own (:mod:`e2ee.room.pipelines`).  The session routes
+what they return (payloads, events, alerts, our next state); it keeps only its
+life (:mod:`e2ee.room.state`), the roster, its relay slot and the time.
 
 ==================  ====================================================  ============
 module              owns                                                  spec
 ==================  ====================================================  ============
-``state``           the session's life: enum and transition table         §13.3, §13.5
 ``chain``           epoch, head, recent heads; split views; behind        §16.2–§16.4
-``beacons``         sealing our head beacon, reading a member's           §16.2
-``catch_up``        what a sync or snapshot does to our chain and key     §16.4
 ``epochs``          epoch and control keys, their expiry                  §15.1, §15.4
 ``fresh``           the awaited re-key secret, early secrets              §15.2
+``pending``         payloads held until their key arrives                 §14.3, §16.7
 ``chair``           op queue, commit in flight, welcomes, leaves, log     §12.5, §16.4
-``echoes``          our broadcasts whose echo has not come back           §12.5, §17.3
+``authority``       the moderator proofs rooted in the founder            §13.2, §13.5
 ``admitting``       challenges, pending knocks, known members             §13.3–§13.5
 ``joiner``          the joining side of admission                         §13.3, §13.5
+``knocking``        our KNOCK and its retry                               §13.2
+``chunks``          welcome pieces being reassembled                      §13.1
 ``control_in``      last control ``seq`` per member; what each type does  §14.3, §14.4
 ``control_out``     our control ``seq``; signing, sealing our messages    §14.2
-``hints``           which key a payload's hint names, tried in order      §13.1, §16.7
-``recording``       which member sessions say they record (advisory)      §14.4
-``commit_effects``  what a commit means to this member                    §12.2
-``media``           frame sender, speaker proofs, frame receivers         §15.4, §15.6
-``slots``           member <-> relay slot                                 §16.4
 ``pairs``           pair channels and their messages                      §15.3
-``actions``         what the roster lets this member do                   §14.4
+``slots``           member <-> relay slot                                 §16.4
+``absence``         absence timers of members whose link is gone          §16.4
+``liveness``        when the chain was last confirmed                     §16.2
+``recording``       which member sessions say they record (advisory)      §14.4
+``media``           frame sender, speaker proofs, frame receivers         §15.4, §15.6
 ``delivery``        the relay delivery class we ask for                   §12.2, §17.2
-``outbox``          envelopes and events for the driver, in order         §8, §16.3
-==================  ====================================================  ============
-
-and it runs pipelines that keep no state of their own: they are built with
-the collaborators they read and update, are handed the roster and our state
-on each call, and send through the session's ``outbox`` (§8): never a call
-back into the session.
-
-==================  ====================================================  ============
-module              does                                                  spec
-==================  ====================================================  ============
-``control_send``    our control messages onto the outbox, when we may     §14.2
-``epoch_install``   the chain advanced, epoch keys held, payloads freed   §14.3, §15.1
-``inbound``         which handler a payload goes to, by its hint          §13.1, §14.3
-``catch_up_keys``   re-key secrets and sync keys judged and installed     §15.2, §16.4
-``commit_apply``    placing, authorizing, confirming, applying a commit   §12.3, §15.2
-``commit_flush``    sending the chair's next commit and fresh secrets     §12.5, §15.2
-``join_requests``   knocks, offers, requests, welcomes, denials           §13.3–§13.5
-``sync_replies``    syncs and snapshots for lagging members               §16.4, §16.7
-``heads``           our head beacons out, others' head claims in          §16.2–§16.4
-``stale_senders``   alerts, forwarded commits, syncs for stale senders    §15.4
-``pair_in``         pair messages only from a current moderator           §15.3
-``frames_in``       audio frames only from a stage member's slot          §15.4, §15.6
-``pair_out``        pair messages to a member's current channel and slot  §15.3
-``promotion``       pair channels and our slot for a new moderator        §15.3, §16.4
-``member_tables``   every per-member table told of a join or a leave      §16.7
-``take_over``       absence timers; the deputy's take-over queued         §12.2, §16.4
-``announce``        our slot announced; the stage's slots told            §16.4
-``welcome_in``      welcome pieces reassembled; verdicts checked          §13.1, §13.5
+``roster_view``     the safety code of our current head                   §16.1
+``outbox``          envelopes, events, unechoed broadcasts, room tag      §8, §17.3
 ==================  ====================================================  ============
 """
 
@@ -77,9 +52,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from e2ee import canonical
 from e2ee.canonical import Value
-from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType, encode_envelope
+from e2ee.envelope import DeliveryClass, Envelope, EnvelopeType
 from e2ee.errors import (
     DecryptionFailed,
     ErrorCode,
@@ -92,7 +66,6 @@ from e2ee.invite import Invite
 from e2ee.room import (
     actions,
     admission,
-    catch_up,
     chair,
     commit_apply,
     inbound,
@@ -102,69 +75,35 @@ from e2ee.room import (
 )
 from e2ee.room.absence import AbsenceTimers
 from e2ee.room.admitting import Admissions
-from e2ee.room.announce import Announcements
 from e2ee.room.authority import Authority
-from e2ee.room.catch_up import SyncStep
-from e2ee.room.catch_up_keys import CatchUpKeys
 from e2ee.room.chain import Chain
-from e2ee.room.chair import Chair, is_chair
+from e2ee.room.chair import Chair
 from e2ee.room.chunks import ChunkAssembler
-from e2ee.room.commit import (
-    Commit,
-    decode_commit,
-    snapshot_body,
-    state_digest,
-)
-from e2ee.room.commit_effects import Gone, Joined, MyRole, commit_effects
-from e2ee.room.commit_flush import CommitFlush
+from e2ee.room.commit import Commit
 from e2ee.room.config import MemberView, RoomConfig, RoomInvite, secrets_of
-from e2ee.room.control import Control, ControlType
+from e2ee.room.control import ControlType
 from e2ee.room.control_in import ControlIn
 from e2ee.room.control_out import ControlOut
-from e2ee.room.control_send import ControlSender
 from e2ee.room.delivery import Delivery
-from e2ee.room.epoch_install import EpochInstall
 from e2ee.room.epochs import EpochKeys
-from e2ee.room.events import (
-    Admitted,
-    Denied,
-    Event,
-    KeysRotated,
-    RecordingChanged,
-    RoomSecretRotated,
-)
-from e2ee.room.frames_in import FramesIn
+from e2ee.room.events import Admitted, Denied, Event, RecordingChanged
 from e2ee.room.fresh import FreshSecrets
-from e2ee.room.heads import Heads, expects_news
-from e2ee.room.join_requests import JoinRequests
 from e2ee.room.joiner import Joiner
+from e2ee.room.knocking import Knocking
 from e2ee.room.liveness import QuietWatch
 from e2ee.room.loss_report import report_args
 from e2ee.room.media import Media
-from e2ee.room.member_tables import MemberTables
 from e2ee.room.outbox import Outbox
 from e2ee.room.pair_in import open_pair_message
-from e2ee.room.pair_out import PairOut
-from e2ee.room.pairs import Pairs, Rekey, SnapshotOffer, Sync
-from e2ee.room.promotion import Promotion
+from e2ee.room.pairs import Pairs, Rekey, Sync
+from e2ee.room.pipelines import Pipelines
 from e2ee.room.recording import RecordingMarks
-from e2ee.room.roster import (
-    Member,
-    Op,
-    Policy,
-    RemoveReason,
-    Role,
-    RosterState,
-    op_remove,
-)
-from e2ee.room.safety import room_safety_code
+from e2ee.room.roster import Op, Policy, RemoveReason, Role, RosterState
+from e2ee.room.roster_view import SafetyCodes, member_views, roster_digest
 from e2ee.room.slots import Slots
-from e2ee.room.stale_senders import StaleSenders
 from e2ee.room.state import SessionState, transition
 from e2ee.room.succession import suggested_successor
-from e2ee.room.sync_replies import SyncReplies
-from e2ee.room.take_over import TakeOver
-from e2ee.room.welcome_in import WelcomeIn
+from e2ee.room.sync_run import SyncRun
 
 Rng = Callable[[int], bytes]
 
@@ -189,81 +128,47 @@ class RoomSession:
         self.me: bytes = identity.public
         self.display_name = display_name
         self._rng = rng
-        self._session_key = SessionKey.generate(rng)
-        self._cert = self._session_key.certify(identity)
-        room_tag, self._admission_key, self.room_id, self._founder = secrets_of(invite)
-        self._authority = Authority(self._founder, self.room_id)
-        self._rotations = rotation.Rotations()
-        self._joiner = Joiner(
-            identity, self._session_key, self._cert, display_name, self.room_id, self._founder, rng
-        )
+        self._session_key = key = SessionKey.generate(rng)
+        self._cert = key.certify(identity)
+        room_tag, admission_key, self.room_id, self._founder = secrets_of(invite)
+        room_id, founder, me = self.room_id, self._founder, self.me
         self._now = now
-        self.counters: Counter[str] = Counter()
-        self._outbox = Outbox(room_tag, self.counters)
-        self._events = self._outbox.events
+        self.counters = counters = Counter[str]()
+        self._outbox = out = Outbox(room_tag, counters)
+        self._events = out.events
         self._state = SessionState.JOINING
         self.slot: int | None = None
         self.roster: RosterState | None = None
+        # the session's state, each part in the collaborator that owns it
+        self._authority = Authority(founder, room_id)
+        self._joiner = Joiner(identity, key, self._cert, display_name, room_id, founder, rng)
+        self._knocking = Knocking(self._joiner, room_id, rng, out, cfg.join_retry)
         self._chain = Chain(cfg.sync_after)
-        self._keys = EpochKeys(self.room_id, cfg.key_grace)
+        self._keys = EpochKeys(room_id, cfg.key_grace)
         self._fresh = FreshSecrets(cfg.fresh_timeout, cfg.sync_after)
         self._buffer = pending.PendingPayloads(cfg.buffer_limit, cfg.buffer_bytes)
         self._draining = False
-        self._epoch_install = EpochInstall(self._chain, self._keys, self._buffer)
-        self._catch_up_keys = CatchUpKeys(
-            self._outbox, self.counters, self._chain, self._keys, self._fresh, self._epoch_install
-        )
         self._slots = Slots()
-        self._control_out = ControlOut(identity, self._session_key.public, self.room_id)
-        numbered = self._control_out
-        self._control = ControlSender(numbered, self._keys, self._chain, self._outbox, rng)
-        self._announcements = Announcements(self.me, self._control, self._slots)
-        self._control_in = ControlIn(self.me, self.room_id, self.counters)
-        self._pairs = Pairs(self._session_key, self.me, self.room_id)
+        self._control_out = ControlOut(identity, key.public, room_id)
+        self._control_in = ControlIn(me, room_id, counters)
+        self._pairs = Pairs(key, me, room_id)
         self._chunks = ChunkAssembler()
-        self._welcome_in = WelcomeIn(
-            self._joiner, self._authority, self._chunks, self._session_key, self.room_id,
-            self.counters,
-        )  # fmt: skip
-        self._chair = Chair(
-            identity, self.room_id, rng, self.counters, cfg.commit_log, cfg.leave_debounce
-        )
-        self._admissions = Admissions(
-            identity, self._session_key, self._cert, self.room_id, rng, self.counters, now
-        )
-        out, chain, keys, slots = self._outbox, self._chain, self._keys, self._slots
-        self._pair_out = post = PairOut(rng, out, slots, self._pairs, self._buffer)
-        admissions, chair, authority = self._admissions, self._chair, self._authority
-        self._promotion = Promotion(self.me, post, slots, self._announcements)
-        self._join_requests = JoinRequests(
-            self.me, self.room_id, rng, out, admissions, chair, authority, chain, keys, slots, post
-        )
-        self._commit_flush = CommitFlush(self.me, out, chair, chain, keys, post)
-        self._sync_replies = SyncReplies(chair, authority, chain, keys, slots, post)
+        self._chair = Chair(identity, room_id, rng, counters, cfg.commit_log, cfg.leave_debounce)
+        self._admissions = Admissions(identity, key, self._cert, room_id, rng, counters, now)
         self._quiet = QuietWatch(now, cfg.quiet_alert)
-        replies = self._sync_replies
-        self._heads = Heads(
-            identity, self.room_id, rng, out, chain, keys, slots, self._quiet, replies
-        )
-        self._stale_senders = StaleSenders(
-            self.me, self.room_id, rng, out, self.counters, chair, chain, keys, slots, replies
-        )
         self._absence = AbsenceTimers(cfg.absent_timeout)
-        self._take_over = TakeOver(self.me, chair, slots, self._absence)
         self._recording = RecordingMarks()
-        self._safety: tuple[tuple[int, bytes], str] | None = None  # (epoch, head), code
-        self._join_retry_at: float | None = None
-        self._beacon_at: float | None = None
-        self._media = Media(
-            identity, self.room_id, cfg.speaker_auth, cfg.rekey_send_grace, self.counters
-        )
-        self._frames_in = FramesIn(
-            self.me, self._media, slots, keys, chain, self._stale_senders, out
-        )
-        self._member_tables = MemberTables(
-            admissions, self._control_in, slots, chair, self._media, self._absence
-        )
-        self._delivery = Delivery(self._outbox)
+        self._safety = SafetyCodes(room_id)
+        self._media = Media(identity, room_id, cfg.speaker_auth, cfg.rekey_send_grace, counters)
+        self._delivery = Delivery(out)
+        # what the session does with that state (:mod:`e2ee.room.pipelines`)
+        self._p = Pipelines(
+            identity, key, room_id, admission_key, rng, cfg, counters, out, self._chain,
+            self._keys, self._fresh, self._buffer, self._slots, self._chair, self._admissions,
+            self._authority, self._joiner, self._knocking, self._chunks, self._control_out,
+            self._control_in, self._pairs, self._quiet, self._absence, self._recording,
+            self._media, self._delivery,
+        )  # fmt: skip
         self._delivery.join()
 
     @classmethod
@@ -287,7 +192,7 @@ class RoomSession:
         genesis, self.roster, key = chair.genesis(
             identity, self.room_id, pol, self._session_key.public, display_name, rng
         )
-        self._epoch_install.install(0, genesis.head, key)
+        self._p.epoch_install.install(0, genesis.head, key)
         self._chair.log.append(genesis.encode())
         self._admissions.known.add(self.me)
         self._move(SessionState.MEMBER)
@@ -350,13 +255,7 @@ class RoomSession:
     @property
     def members(self) -> dict[bytes, MemberView]:
         """The roster as the driver sees it, in roster order."""
-        if self.roster is None:
-            return {}
-        hands = set(self.roster.hands)
-        return {
-            m.id: MemberView(m.id, m.name, m.role, m.id in hands, self._recording.marked(m))
-            for m in self.roster.members.values()
-        }
+        return member_views(self.roster, self._recording)
 
     @property
     def successor(self) -> bytes | None:
@@ -385,89 +284,21 @@ class RoomSession:
         room and who may moderate and speak; a :class:`SafetyCodeChanged` event
         says when it changes and why."""
         assert self.roster is not None
-        if self._safety is None or self._safety[0] != (self._chain.epoch, self._chain.head):
-            self._safety = (
-                (self._chain.epoch, self._chain.head),
-                room_safety_code(self.room_id, self.roster),
-            )
-        return self._safety[1]
+        return self._safety.code(self.roster, self._chain.epoch, self._chain.head)
 
     def roster_digest(self) -> bytes:
         """``state_digest`` of the current roster (spec §16.2), for out-of-band comparison."""
         assert self.roster is not None
-        return state_digest(
-            snapshot_body(self.room_id, self._chain.epoch, self._chain.head, self.roster)
-        )
+        return roster_digest(self.room_id, self.roster, self._chain.epoch, self._chain.head)
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, or None."""
-        if not self._state.active:
-            return None
-        member = self._state is SessionState.MEMBER
-        times = [
-            t
-            for t in (
-                self._join_retry_at,
-                self._chair.next_due(),
-                self._absence.next_due(),
-                self._beacon_at,
-                self._quiet.deadline() if member else None,
-                self._chain.sync_due(),
-                self._keys.next_expiry(),
-                self._chunks.next_expiry(),
-                self._fresh.next_due(),
-                self._media.next_due(),
-            )
-            if t is not None
-        ]
-        return min(times) if times else None
+        return self._p.timers.next_due(self._state)
 
     def handle_timer(self, now: float) -> None:
-        """Run whatever is due at ``now`` (spec §13.2, §15.2, §16.4)."""
+        """Run whatever is due at ``now``: see :mod:`e2ee.room.timers` (spec §13.2, §16.4)."""
         self._now = now
-        if self._join_retry_at is not None and now >= self._join_retry_at:
-            self._join_retry_at = None
-            if self._state is SessionState.JOINING and self.slot is not None:
-                self._send_join_request()
-        committer = self._fresh.ask_due(now)
-        if committer is not None:
-            # the re-key secret did not come: ask its committer for a sync (spec §15.2)
-            slot = self._moderator_slot(committer)
-            if slot is not None:
-                self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
-        self._send_media(self._media.proofs_due(now))
-        self._events.extend(self._media.expire(now))
-        for epoch in self._keys.expire(now, self._chain.epoch):
-            self._media.forget_epoch(epoch)
-        self.counters["chunk_transfer_expired"] += self._chunks.expire(now)
-        for mid, their_epoch in self._chair.syncs_due(now):
-            self._send_sync(mid, their_epoch)
-        leaves = self._chair.leaves_due(now)
-        if self._is_moderator():
-            for mid in leaves:
-                self._chair.queue_op(op_remove(mid, RemoveReason.LEFT))
-        gone = self._absence.due(now)
-        if self.roster is not None:
-            for mid in gone:
-                self._take_over.remove_absent(mid, self.roster, self._is_chair())
-        if self.roster is not None and any(map(self.roster.is_moderator, gone)):
-            self._take_over_if_gone()
-        behind_of = self._chain.behind_due(now)
-        if behind_of is not None and behind_of in self._slots:
-            # the request is refused if our key expired there; the beacon
-            # then earns us a snapshot (spec §16.4)
-            slot = self._slots[behind_of]
-            self._send_control(ControlType.SYNC_REQUEST, [], to=slot)
-            beacon = self._heads.beacon(self._state, self.slot, self.roster, self._admission_key)
-            if beacon is not None:
-                self._send_unicast(slot, beacon)
-        member = self._state is SessionState.MEMBER
-        if member and self._quiet.overdue(now) and self._expects_news():
-            self._alert("isolated", "no commit or confirmed head heard for a while")
-        if self._beacon_at is not None and now >= self._beacon_at:
-            self._beacon_at = now + self.config.head_beacon
-            self._heads.send_beacon(self._state, self.slot, self.roster, self._admission_key)
-        self._flush_commit()
+        self._p.timers.run(now, self._state, self.roster, self.slot, self._admission_key)
 
     def link_reset(self, now: float) -> None:
         """The relay link dropped and a new one is up: rejoin, re-announce (spec §16.4).
@@ -477,12 +308,7 @@ class RoomSession:
         """
         self._now = now
         self.slot = None
-        self._outbox.envelopes.clear()
-        self._chunks.clear()
-        self._chair.requeue()  # its echo will not come back on the new link
-        self._outbox.echoes.clear()
-        if self._state.active:
-            self._delivery.join()
+        self._p.relay_link.reset(self._state)
 
     # -- envelopes in ------------------------------------------------------
     def envelope_received(self, env: Envelope, now: float) -> None:
@@ -492,15 +318,16 @@ class RoomSession:
             self.counters["wrong_room_tag"] += 1
             return
         t = env.type
+        link, state, slot, roster = self._p.relay_link, self._state, self.slot, self.roster
         if t is EnvelopeType.WELCOME:
-            self._on_relay_welcome(env.slot)
+            self.slot = env.slot
+            link.welcomed(slot, env.slot, state, roster, self._admission_key, now)
         elif t is EnvelopeType.PEER_JOINED:
-            if self._is_moderator() and self.slot is not None:
-                self._announcements.to_slot(env.slot, self._state, self.slot, ask=True)
+            link.peer_joined(env.slot, state, slot, roster)
         elif t is EnvelopeType.PEER_LEFT:
-            self._on_peer_left(env.slot)
+            link.peer_left(env.slot, state, slot, roster, now)
         elif t is EnvelopeType.MEDIA:
-            self._frames_in.received(env.slot, env.payload, self._state, self.roster, now)
+            self._p.frames_in.received(env.slot, env.payload, self._state, self.roster, now)
         elif t in (EnvelopeType.CONTROL, EnvelopeType.UNICAST):
             own = env.slot == self.slot and self._outbox.echoes.returned(env.payload)
             if own and not self._chair.is_own_commit(env.payload):
@@ -511,44 +338,6 @@ class RoomSession:
             self.counters["relay_error"] += 1
         self._flush_commit()
 
-    def _on_relay_welcome(self, slot: int) -> None:
-        self._slots.drop_own(self.me, self.slot)
-        self.slot = slot
-        self._slots.set(self.me, slot)
-        if self._state is SessionState.JOINING:
-            self._send_join_request()
-        elif self._state is SessionState.MEMBER:
-            self._announce()
-        if self._beacon_at is None:
-            self._beacon_at = self._now + self.config.head_beacon
-
-    def _on_peer_left(self, slot: int) -> None:
-        """The relay says ``slot``'s link is gone (spec §16.4).
-
-        Everyone forgets the slot.  The notice is unauthenticated, so the
-        chair only starts the member's absence timer and probes the old slot
-        with an ANNOUNCE that asks for a reply; the member's next fresh signed
-        control message cancels the timer.
-        """
-        owner = self._slots.release(slot)
-        if owner is None or owner == self.me or self.slot is None or self.roster is None:
-            return
-        if self._take_over.link_gone(owner, self.roster, self._is_chair(), self._now):
-            self._announcements.to_slot(slot, self._state, self.slot, ask=True)
-
-    def _take_over_if_gone(self, leaving: bytes | None = None) -> bool:
-        """Deputy: no moderator is left (``leaving`` said it leaves), so take the chair (§12.2)."""
-        assert self.roster is not None
-        if not self._take_over.queue_if_gone(self.roster, leaving):
-            return False
-        self._flush_commit()
-        return True
-
-    def _announce(self) -> None:
-        """Tell the room our (new) slot (spec §16.4)."""
-        assert self.slot is not None and self.roster is not None
-        self._announcements.ours(self._state, self.slot, self.roster)
-
     def _on_payload(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
         try:
             self._dispatch(etype, src, payload, live)
@@ -557,7 +346,7 @@ class RoomSession:
 
     def _hint_candidates(self) -> Iterator[tuple[int | str | seal.PairChannel, bytes]]:
         """The keys a payload's hint is tried against (:func:`e2ee.room.inbound.candidates`)."""
-        control, epoch, post = self._keys.control, self._chain.epoch, self._pair_out
+        control, epoch, post = self._keys.control, self._chain.epoch, self._p.pair_out
         return inbound.candidates(control, epoch, self._admission_key, post, self.roster, self.me)
 
     def _dispatch(self, etype: EnvelopeType, src: int, payload: bytes, live: bool) -> None:
@@ -569,12 +358,14 @@ class RoomSession:
             self._on_epoch_payload(etype, src, payload, to.epoch, live)
         elif isinstance(to, inbound.Unmatched):
             self._on_unmatched(etype, src, payload, live)
-        elif to.kind is seal.Kind.JOIN_REQUEST:
-            self._on_join_request(src, to.body)
-        elif to.kind is seal.Kind.SEALED_CHUNK:
-            self._on_chunk(to.body)
+        elif to.kind is seal.Kind.JOIN_REQUEST:  # a knock, an offer, a request (spec §13.3)
+            state, now, key = self._state, self._now, self._admission_key
+            self._p.join_requests.received(src, to.body, now, state, self.roster, self._joiner, key)
+        elif to.kind is seal.Kind.SEALED_CHUNK:  # a piece of a chunked welcome (spec §13.1)
+            if (sealed := self._p.welcome_in.chunk(to.body, self._state, self._now)) is not None:
+                self._on_sealed(sealed)
         elif to.kind is seal.Kind.BEACON:
-            self._heads.received(to.body, self._state, self.roster, self._now)
+            self._p.heads.received(to.body, self._state, self.roster, self._now)
         else:
             raise RemoteProtocolError("admission payload kind", ErrorCode.MALFORMED)
 
@@ -586,7 +377,7 @@ class RoomSession:
         if sealed is not None:
             self._on_sealed(sealed)
         else:
-            self._buffer_payload(etype, src, payload)
+            self.counters["buffer_overflow"] += self._buffer.add(etype, src, payload)
 
     # -- epoch-keyed payloads: commits and control (spec §12.3, §14.3) ------
     def _on_epoch_payload(
@@ -600,11 +391,10 @@ class RoomSession:
             self.counters["stale_key"] += 1  # superseded longer than the grace ago (§15.5)
         elif isinstance(opened, Commit):
             self._on_commit(opened, live)
-        else:
-            self._on_control(opened, src, epoch)
-
-    def _buffer_payload(self, etype: EnvelopeType, src: int, payload: bytes) -> None:
-        self.counters["buffer_overflow"] += self._buffer.add(etype, src, payload)
+        else:  # sealed under epoch's key: see :mod:`e2ee.room.control_routing` (spec §14.3)
+            assert self.roster is not None
+            state, slot = self._state, self.slot
+            self._p.control_routing.received(opened, src, epoch, self.roster, state, slot, now)
 
     def _drain_buffer(self) -> None:
         """Retry buffered payloads against the keys that arrived since (spec §14.3).
@@ -628,295 +418,84 @@ class RoomSession:
 
     def _on_commit(self, commit: Commit, live: bool) -> None:
         """Chain, authorize and apply a verified commit (spec §12.3 steps 3–6, §16.3)."""
-        assert self.roster is not None
-        if self._state is not SessionState.MEMBER:
-            return
-        place = self._chain.place(commit)
-        refused = commit_apply.refusal(place, commit, live, self._chain.epoch, self._chair)
-        if refused is None:
-            commit_apply.authorize(self.roster, commit)
+        member = self.roster if self._state is SessionState.MEMBER else None
+        if member is not None and self._p.commit_in.is_next(commit, live, member):
             self._apply_commit(commit)
-            return
-        if refused.alert is not None:
-            self._alert(*refused.alert)
-        if refused.counter is not None:
-            self.counters[refused.counter] += 1
 
     def _apply_commit(self, commit: Commit) -> bool:
-        """Apply a chained, authorized commit; False if its key confirmation fails (§12.3)."""
-        prev_key = self._keys.get(self._chain.epoch)
-        if not commit_apply.key_confirmed(commit, prev_key, self._chair, self._fresh):
-            self._alert("key_mismatch", f"the commit of epoch {commit.epoch} confirms another key")
-            return False
+        """Apply a chained, authorized commit (:mod:`e2ee.room.commit_in`); False if its key
+        confirmation fails (spec §12.3)."""
         assert self.roster is not None
-        before = commit_apply.apply_ops(self.roster, commit)
-        self._authority.observe(commit)  # promotion proofs (spec §13.2)
-        own_fresh = self._chair.applied(commit)
-        key, rekeyed = commit_apply.epoch_key_after(
-            commit, prev_key, own_fresh, self._fresh, self._now
-        )
-        self._epoch_install.advance(commit.epoch, commit.head, key, self._now)
-        if rekeyed:
-            self._events.append(KeysRotated(commit.epoch))
-        self._quiet.heard(self._now)
-        self._emit_commit_events(commit, before.members, before.hands)
-        if self._state is SessionState.MEMBER:
-            self._delivery.refresh(self.roster, self.me)
-        if self._state is SessionState.MEMBER and self._is_moderator():
-            self._after_commit(commit)
-        if self._keys.get(self._chain.epoch) is not None:
+        now, key = self._now, self._admission_key
+        applied = self._p.commit_in.apply(commit, self.roster, self._state, self.slot, key, now)
+        if applied is None:
+            return False
+        self._state = applied.state
+        if applied.keyed:
             self._drain_buffer()
         return True
 
-    def _emit_commit_events(
-        self, commit: Commit, before: dict[bytes, Member | None], hands_before: list[bytes]
-    ) -> None:
-        assert self.roster is not None
-        for fx in commit_effects(commit, before, hands_before, self.roster, self.me):
-            if isinstance(fx, Event):
-                self._events.append(fx)
-            elif isinstance(fx, SessionState):
-                self._move(fx)
-            elif isinstance(fx, Joined):
-                self._member_tables.joined(fx.member)
-            elif isinstance(fx, Gone):
-                self._member_tables.gone(fx.member)
-            elif isinstance(fx, MyRole):
-                self._role_changed(fx.role)
-            else:
-                self._promotion.promoted(fx.member, self.roster, self._state, self.slot)
-
-    def _role_changed(self, role: Role) -> None:
-        self._quiet.heard(self._now)  # on admission, too
-        assert self.roster is not None
-        self._delivery.refresh(self.roster, self.me)
-        if role.on_stage and self.slot is not None:
-            # A new moderator asks everyone for their slots: listeners only knew
-            # its slot from this very broadcast, so they could not announce to it
-            # before, and it needs every slot to hand out re-key secrets (§16.4).
-            self._announcements.to_room(self._state, self.slot, ask=role is Role.MODERATOR)
-
-    # -- control messages (spec §14.3, §14.4) ------------------------------
-    def _on_control(self, msg: Control, src: int, sealed: int) -> None:
-        """A control message sealed under epoch ``sealed``'s key (spec §14.3).
-
-        The sender held that key, so for a catch-up it is at least at that
-        epoch, whatever epoch it signs (spec §16.4).
-        """
-        roster = self.roster
-        assert roster is not None
-        try:
-            author = self._control_in.accept(msg, roster)
-        except DecryptionFailed:
-            self._alert("forged", "a control message failed its signature check")
-            return
-        if author is None:
-            return
-        self._absence.cancel(msg.author)  # signed and fresh: the author is alive (§16.4)
-        self._heads.check(msg.author, msg.epoch, msg.head, roster, self._now)
-        at_least = max(msg.epoch, sealed)
-        out = self._control_in.outcome(
-            msg,
-            author,
-            src,
-            at_least,
-            roster,
-            self._slots,
-            self._chain.epoch,
-            self.slot,
-            self._recording,
-        )
-        for to in out.slots_to:
-            self._announcements.stage(to, self._state, self.slot, roster)
-        if out.sync is not None:
-            self._send_sync(*out.sync)
-        if out.reply_to is not None:
-            self._announcements.to_slot(out.reply_to, self._state, self.slot, ask=False)
-        if out.event is not None:
-            self._events.append(out.event)
-        if out.op is not None:
-            self._chair.queue_op(out.op)
-        if out.leave is not None:
-            self._chair.leave_noted(out.leave, self._now)
-        elif msg.type is ControlType.LEAVE and author.role is Role.MODERATOR:
-            if self._take_over_if_gone(leaving=msg.author):  # the leaver goes once we chair
-                self._chair.leave_noted(msg.author, self._now)
-
-    def _expects_news(self) -> bool:
-        assert self.roster is not None
-        return expects_news(self.roster, self.me)
-
-    def _moderator_slot(self, preferred: bytes) -> int | None:
-        """The slot of ``preferred`` if known, else of any other moderator we can reach."""
-        if self.roster is None:
-            return self._slots.get(preferred)
-        others = [m for m in self.roster.moderators() if m != self.me]
-        return self._slots.first_of(preferred, others)
-
     # -- pairwise messages (spec §15.2, §16.4) -----------------------------
-    def _pair(self, mid: bytes) -> seal.PairChannel:
-        """The one channel with ``mid``'s current session (spec §15.3)."""
-        assert self.roster is not None
-        return self._pair_out.channel(self.roster, mid)
-
     def _on_pairwise(self, ch: seal.PairChannel, payload: bytes) -> None:
         assert self.roster is not None
         msg = open_pair_message(ch, payload, self.roster, self._pairs, self.room_id)
-        if isinstance(msg, Rekey):
-            self._on_fresh(msg.epoch, msg.head, msg.fresh)
+        if isinstance(msg, Rekey):  # a re-key commit's fresh secret (spec §15.2)
+            if self._p.catch_up_keys.fresh_received(msg.epoch, msg.head, msg.fresh):
+                self._drain_buffer()
         elif isinstance(msg, Sync):
             self._on_sync(msg)
-        else:
-            self._on_snapshot(msg)
-
-    def _on_snapshot(self, msg: SnapshotOffer) -> None:
-        snap = msg.snapshot
-        refusal = catch_up.snapshot_refusal(snap, self._chain)
-        if refusal is not None:
-            self._alert(*refusal)
-        else:
-            self._install_snapshot(snap.state, snap.epoch, snap.head, msg.key)
-
-    def _on_fresh(self, epoch: int, head: bytes, fresh: bytes) -> None:
-        """A re-key commit's fresh secret (spec §15.2)."""
-        if self._catch_up_keys.fresh_received(epoch, head, fresh):
-            self._drain_buffer()
+        elif (roster := self._p.snapshots.offered(msg, self._now)) is not None:
+            self.roster = roster  # a moderator's snapshot offer (spec §16.4)
 
     def _on_sync(self, msg: Sync) -> None:
-        """Catch up from a moderator's commit log (spec §16.4)."""
-        applied = False
-        last = None  # the epoch the sync's key is for, when it carries commits
-        for raw in msg.commits:
-            commit = decode_commit(canonical.expect_bytes(raw, "commit"), self.room_id)
-            last = commit.epoch
-            step = catch_up.sync_step(commit, self._chain)
-            if step is SyncStep.HELD:
-                continue
-            if step is not SyncStep.NEXT:
-                self._alert("split_view", step.value.format(commit.epoch))
-                return
+        """Catch up from a moderator's commit log: see :mod:`e2ee.room.sync_run` (§16.4)."""
+        run = SyncRun(msg, self.room_id, self._chain, self._outbox)
+        for commit in run.commits():
             assert self.roster is not None
             commit_apply.authorize(self.roster, commit)
-            if not self._apply_commit(commit):
+            if not self._apply_commit(commit) or self._state is not SessionState.MEMBER:
                 return
-            applied = True
-            if self._state is not SessionState.MEMBER:
-                return
-        if self._catch_up_keys.sync_key(last, msg.key, applied):
+        if run.complete and self._p.catch_up_keys.sync_key(run.last, msg.key, run.applied):
             self._drain_buffer()
 
-    def _send_sync(self, mid: bytes, their_epoch: int) -> None:
-        """Moderator: catch a lagging member up, within the reply bounds (spec §16.4, §16.7)."""
-        self._sync_replies.send(mid, their_epoch, self._now, self.roster)
-
     # -- admission (spec §13) ----------------------------------------------
-    def _send_join_request(self) -> None:
-        """Broadcast a KNOCK; moderators answer with offers (spec §13.3)."""
-        knock = seal.seal_admission(
-            self._admission_key, self.room_id, self._joiner.knock(), self._rng
-        )
-        self._send(EnvelopeType.CONTROL, 0, knock)
-        self._join_retry_at = self._now + self.config.join_retry
-
-    def _on_join_request(self, src: int, pt: bytes) -> None:
-        """An admission payload (kind 0x01): see :meth:`JoinRequests.received` (spec §13.3)."""
-        self._join_requests.received(
-            src, pt, self._now, self._state, self.roster, self._joiner, self._admission_key
-        )
-
-    def _send_welcome(self, slot: int, mid: bytes, session_key: bytes) -> None:
-        """Moderator -> joiner, after the ADD commit applied (spec §13.5)."""
-        assert self.roster is not None
-        self._join_requests.welcome(slot, mid, session_key, self.roster, self._admission_key)
-
-    def _on_chunk(self, payload: bytes) -> None:
-        """A piece of a chunked welcome (spec §13.1): reassembled within stated bounds."""
-        sealed = self._welcome_in.chunk(payload, self._state, self._now)
-        if sealed is not None:
-            self._on_sealed(sealed)
-
     def _on_sealed(self, payload: bytes) -> None:
-        """A welcome or a denial addressed to our session key (spec §13.5).
-
-        Either counts only if it verifies back to the invite's founder; one
-        that does not is counted and the attempt goes on.
-        """
-        if self._state is SessionState.MEMBER:
-            self._on_member_sealed(payload)
+        """A SEALED payload to our session key: to a joiner, a welcome or a denial
+        (spec §13.5), which counts only if it verifies back to the invite's founder
+        (one that does not is counted and the attempt goes on)."""
+        if self._state is SessionState.MEMBER:  # a moderator's new room secret (spec §13.7)
+            assert self.roster is not None
+            new = self._p.room_secret.received(payload, self.roster, self._chain.epoch)
+            if new is not None:
+                self._switch_secret(new)
             return
         if self._state is not SessionState.JOINING:
             self.counters["unexpected_welcome"] += 1
             return
-        welcome = self._welcome_in.verdict(payload)
+        welcome = self._p.welcome_in.verdict(payload)
         if isinstance(welcome, Denied):
             self._move(SessionState.DENIED)
-            self._join_retry_at = None
+            self._knocking.stop()
             self._events.append(welcome)
             return
-        snap = welcome.snapshot
-        self._install_snapshot(snap.state, snap.epoch, snap.head, welcome.epoch_key)
-        for mid, slot in welcome.stage_slots(self.me):
-            self._slots.set(mid, slot)
-        self._join_retry_at = None
+        self.roster = self._p.snapshots.welcomed(welcome, self.slot, self._now)
         self._move(SessionState.MEMBER)
-        for mid in snap.state.moderators():
-            self._pair(mid)
-        self._events.append(Admitted(snap.epoch))
-        role = snap.state.members[self.me].role
-        self._role_changed(role)
-        self._announce()
         self._drain_buffer()
         self._buffer.clear()  # what none of our keys opens was sent before we joined (§14.3)
 
-    def _on_member_sealed(self, payload: bytes) -> None:
-        """A member's SEALED payload: a moderator's new room secret (spec §13.7)."""
-        kind, fields = admission.decode_sealed(payload)
-        if kind is not admission.SealedType.ROTATE:
-            self.counters["unexpected_welcome"] += 1
-            return
-        assert self.roster is not None
-        self._switch_secret(
-            self._rotations.accept(fields, self.room_id, self.roster, self._chain.epoch)
-        )
-
     def _switch_secret(self, new: rotation.RoomKeys) -> None:
-        """Leave the old room tag and join the new secret's, as on a new link (spec §13.7)."""
-        queued = self._outbox.envelopes[:]  # still for the old tag, e.g. our rotation copies
-        old_tag = self.room_tag
-        self._outbox.room_tag, self._admission_key = new.room_tag, new.admission_key
-        self._admissions.new_room_secret()
-        self.link_reset(self._now)  # an in-flight commit is queued again; JOIN on the new tag
-        self._outbox.envelopes[:0] = [*queued, encode_envelope(EnvelopeType.LEAVE, old_tag, 0, b"")]
-        self._events.append(RoomSecretRotated(new.room_secret))
+        """Move to a new room secret as on a new link: see :mod:`e2ee.room.room_secret`."""
+        self.slot = None
+        self._p.room_secret.switch(new, self._state)
 
-    def _install_snapshot(self, state: RosterState, epoch: int, head: bytes, key: bytes) -> None:
-        self.roster = state
-        self._admissions.known.update(state.members)
-        self._fresh.cancel()
-        self._epoch_install.advance(epoch, head, None, self._now)
-        self._epoch_install.install(epoch, head, key)
+    @property
+    def _admission_key(self) -> bytes:
+        return self._p.room_secret.admission_key
 
     # -- moderator: building commits (spec §12.5) --------------------------
-    def _is_moderator(self) -> bool:
-        return self.roster is not None and self.roster.is_moderator(self.me)
-
-    def _is_chair(self, excluding: bytes | None = None) -> bool:
-        """Whether we act for the room (spec §12.5): see :func:`e2ee.room.chair.is_chair`."""
-        if self.roster is None:
-            return False
-        return is_chair(self.roster, self.me, self._slots.__contains__, excluding)
-
     def _flush_commit(self) -> None:
         """Turn queued ops into one commit if none is in flight (spec §12.5)."""
-        self._commit_flush.flush(self._state, self.roster, self.slot)
-
-    def _after_commit(self, commit: Commit) -> None:
-        """Moderator duties once a commit is applied: welcomes (spec §13.4)."""
-        assert self.roster is not None
-        for slot, mid, session_key in self._chair.welcomes(commit, self.roster):
-            self._send_welcome(slot, mid, session_key)
-        self._take_over.applied(commit, self.roster, self._now)
-        self._flush_commit()
+        self._p.commit_flush.flush(self._state, self.roster, self.slot)
 
     # -- actions (spec §13.4, §13.7, §14.4) --------------------------------
     def _require_member(self) -> RosterState:
@@ -1018,13 +597,13 @@ class RoomSession:
     def approve(self, request: bytes) -> None:
         """Moderator, knock policy: admit a pending join request (spec §13.4)."""
         src, req = self._take_request(request)
-        self._join_requests.admit(src, req)
+        self._p.join_requests.admit(src, req)
         self._flush_commit()
 
     def deny(self, request: bytes) -> None:
         """Moderator, knock policy: refuse a pending join request (spec §13.4)."""
         src, req = self._take_request(request)
-        self._join_requests.deny(src, req.session_key)
+        self._p.join_requests.deny(src, req.session_key)
 
     def _take_request(self, request: bytes) -> tuple[int, admission.JoinRequest]:
         self._require_moderator()
@@ -1041,19 +620,7 @@ class RoomSession:
         (this one included) emits :class:`RoomSecretRotated`.
         """
         roster = self._require_moderator()
-        new = rotation.derive(self._rng(32))
-        pt = rotation.encode_rotation(
-            self._identity, self.room_id, self._chain.epoch, new.room_secret
-        )
-        sealed, unreachable = rotation.seal_to_members(
-            pt, roster, self.me, self._slots, self.room_id, self._rng
-        )
-        if unreachable:
-            self.counters["rotation_unreachable"] += unreachable
-        for slot, payload in sealed:
-            self._send_unicast(slot, payload)
-        self._rotations.note_own(self._chain.epoch)
-        self._switch_secret(new)
+        self._switch_secret(self._p.room_secret.rotate(roster, self._slots, self._chain.epoch))
 
     # -- audio (spec §15.4, §15.6) -----------------------------------------
     def send_audio(self, opus: bytes, now: float) -> None:
@@ -1063,37 +630,15 @@ class RoomSession:
         may be isolated from a removal (spec §15.5).
         """
         self._now = now
-        roster = self._require_member()
-        role = roster.role_of(self.me)
-        if role is None or not role.on_stage:
-            raise LocalProtocolError("only speakers and moderators can send audio")
-        if self._quiet.isolated(now) and self._expects_news():
-            self.counters["audio_held_isolated"] += 1  # spec §15.5: a removal may be hidden
-            return
-        others_on_stage = len(roster.stage()) > 1
-        self._send_media(
-            self._media.send(
-                opus, now, self._keys, self._chain.epoch, self._fresh.awaiting, others_on_stage
-            )
-        )
-
-    def _send_media(self, payloads: list[bytes]) -> None:
-        for payload in payloads:
-            self._send(EnvelopeType.MEDIA, 0, payload)
+        self._p.audio_out.send(opus, now, self._require_member())
 
     # -- output helpers ----------------------------------------------------
     def _send(self, etype: EnvelopeType, slot: int, payload: bytes) -> None:
         self._outbox.send(etype, slot, payload)
 
-    def _send_unicast(self, slot: int, payload: bytes) -> None:
-        self._outbox.unicast(slot, payload)
-
     def _send_control(self, ctype: ControlType, args: list[Value], to: int | None = None) -> None:
         """Sign, seal under C_e and send a control message (spec §14.2)."""
-        self._control.send(ctype, args, self._state, self.slot, to)
-
-    def _alert(self, kind: str, detail: str) -> None:
-        self._outbox.alert(kind, detail)
+        self._p.control.send(ctype, args, self._state, self.slot, to)
 
 
 __all__ = ["HushroomError", "MemberView", "RoomConfig", "RoomInvite", "RoomSession"]

@@ -21,7 +21,8 @@ from room.harness import Link
 def moderator_says(room: Scene, to: Link, message: list[Value]) -> None:
     """The moderator itself sends ``message`` over its pair channel with ``to``."""
     mod = room.moderator
-    payload = mod.session._pair(to.session.me).seal(canonical.encode(message), mod.session._rng)
+    channel = mod.session._p.pair_out.channel(mod.session.roster, to.session.me)
+    payload = channel.seal(canonical.encode(message), mod.session._rng)
     room.relay.inject_as(mod, to, EnvelopeType.UNICAST, payload)
     room.relay.pump()
 

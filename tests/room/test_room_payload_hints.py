@@ -140,7 +140,7 @@ def test_a_key_from_an_unverifiable_sync_is_caught_by_the_next_beacon() -> None:
     assert victim.session._keys.epoch_keys.get(epoch) is None
     mod = room.moderator.session
     message = canonical.encode([int(PairType.SYNC), [], b"\x09" * 32])
-    payload = mod._pair(victim.session.me).seal(message, mod._rng)
+    payload = mod._p.pair_out.channel(mod.roster, victim.session.me).seal(message, mod._rng)
     room.relay.inject_as(room.moderator, victim, EnvelopeType.UNICAST, payload)
     room.relay.pump()
     assert victim.session._keys.epoch_keys[epoch] == b"\x09" * 32, "the sync key was taken on trust"
