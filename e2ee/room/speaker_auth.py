@@ -26,7 +26,7 @@ counted, once, in the ``counters`` it is given (spec §15.6).
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -197,6 +197,7 @@ class _Held:
     tentative: dict[int, Entry] = field(default_factory=dict)  # played, not proven yet
     proofs: list[tuple[list[tuple[int, bytes]], bytes, float]] = field(default_factory=list)
     proven: dict[int, bytes] = field(default_factory=dict)  # digests of proven, unseen frames
+    verified: deque[bytes] = field(default_factory=lambda: deque(maxlen=MAX_HELD_PROOFS))
     floor: int = 0  # every counter below is released, proven-missing or given up
     alerted_at: float = float("-inf")
     demoted_until: float = float("-inf")  # held until proven, whatever the mode, until then
@@ -254,6 +255,9 @@ class ProofGate:
         speaker_proof.proof_phase(payload)
         h = self._held.setdefault(member, _Held())
         out = Released([], self._expire(member, h, now))
+        if payload in h.verified or any(p[1] == payload for p in h.proofs):
+            self._counters["audio_proof_duplicate"] += 1  # its other copy came first (§23.6)
+            return out
         if len(h.proofs) >= MAX_HELD_PROOFS:
             h.proofs.pop(0)
             self._counters["audio_proof_dropped"] += 1
@@ -351,6 +355,7 @@ class ProofGate:
             except DecryptionFailed:
                 continue
             h.proofs.remove(entry)
+            h.verified.append(payload)
             self._release(member, h, proof, digests, now, out)
             return
         if complete or (candidates and not opened):
@@ -404,18 +409,27 @@ class ProofGate:
             self._counters["audio_rejected_unproven"] += len(stale)
         if late:
             self._counters["audio_played_unproven"] += len(late)
-        if stale or late:
-            self._report(member, h, now, "unproven", events)
+        if stale or late:  # only frames that were played demote their speaker
+            self._report(member, h, now, "unproven", events, demote=bool(late))
         return events
 
     def _report(
-        self, member: bytes, h: _Held, now: float, reason: str, events: list[ForgedAudio]
+        self,
+        member: bytes,
+        h: _Held,
+        now: float,
+        reason: str,
+        events: list[ForgedAudio],
+        demote: bool = True,
     ) -> None:
-        """Hold the speaker until proven for ``demotion``; one event per speaker per ``hold``.
+        """One event per speaker per ``hold``; ``demote``: hold it until proven for ``demotion``.
 
         At most one event per speaker and hold period keeps the queue bounded.
+        Frames that were never played (held ones that expired) are reported
+        without a demotion: the bound of spec §15.6 counts played frames only.
         """
-        h.demoted_until = now + self._config.demotion
+        if demote:
+            h.demoted_until = now + self._config.demotion
         if now - h.alerted_at >= self._config.hold:
             h.alerted_at = now
             events.append(ForgedAudio(member, reason))
