@@ -31,11 +31,10 @@ from collections.abc import Callable
 
 from room.harness import Link, Router, _Outbox
 
+from client.datagram_path import route
 from e2ee.datagram import DatagramChannel, Direction
 from e2ee.datagram_red import CopyRing, LossWatch
 from e2ee.envelope import Envelope, EnvelopeType, decode_envelope, encode_envelope
-
-from client.datagram_path import route
 
 from .hostile import HostileRelay
 
@@ -68,7 +67,11 @@ class _Hop:
     """One direction of a datagram channel (spec §23.3, §23.6): seal, lose, delay, open."""
 
     def __init__(self, net: LossyRelay, direction: Direction) -> None:
-        other = Direction.RELAY_TO_CLIENT if direction is Direction.CLIENT_TO_RELAY else Direction.CLIENT_TO_RELAY
+        other = (
+            Direction.RELAY_TO_CLIENT
+            if direction is Direction.CLIENT_TO_RELAY
+            else Direction.CLIENT_TO_RELAY
+        )
         key, token = net.rng.randbytes(32), net.rng.randbytes(8)
         self.net = net
         self.seal = DatagramChannel(key, token, direction)
@@ -122,6 +125,7 @@ class LossyRelay(HostileRelay):
         #: when each MEDIA payload reached each client: (client, payload) -> time
         self.arrived: dict[tuple[Link, bytes], float] = {}
         self._lossy = False
+        self._proofs_by_datagram = True
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._streams: dict[tuple[Link, Direction], _Stream] = {}
@@ -133,9 +137,16 @@ class LossyRelay(HostileRelay):
         for node in self.routers:
             node.outbox = _LossyOutbox(self)
 
-    def lossy(self, loss: float, seed: int, channels: set[Link]) -> None:
-        """From now on every packet is lost with probability ``loss``; ``channels`` use datagrams."""
+    def lossy(
+        self, loss: float, seed: int, channels: set[Link], proofs_by_datagram: bool = True
+    ) -> None:
+        """From now on every packet is lost with probability ``loss``; ``channels`` use datagrams.
+
+        ``proofs_by_datagram=False``: clients send speaker proofs over the link
+        only, as the datagram channel's first version did (to show what that cost).
+        """
         self.loss, self.rng, self.channels, self._lossy = loss, random.Random(seed), channels, True
+        self._proofs_by_datagram = proofs_by_datagram
 
     def at(self, t: float, action: Callable[[], None]) -> None:
         heapq.heappush(self._events, (t, next(self._seq), action))
@@ -156,7 +167,7 @@ class LossyRelay(HostileRelay):
         up = Direction.CLIENT_TO_RELAY
         for encoded, on_link, datagrams in route(data):
             env = decode_envelope(encoded)
-            if link not in self.channels:
+            if link not in self.channels or (on_link and not self._proofs_by_datagram):
                 on_link, datagrams = True, 0
             if on_link:
                 self._stream(link, up).send(env, lambda e: self._at_relay(link, e, False))
