@@ -13,7 +13,10 @@ the frames of a speaker in good standing that lie within
 being proven and those of the next that come before its proof: *tentative*
 frames), and keeps their digests; their proof must verify them within
 ``tentative_wait`` or the speaker is reported and held until proven for
-``demotion`` seconds.
+``demotion`` seconds.  Held frames that expire are reported too, but do not
+demote: they were never played.  A proof travels more than one way (two
+datagrams and the link, spec §23.6); a copy of one waiting or lately
+verified is dropped by its bytes.
 Replay windows see only proven frames: a tentative frame is opened without
 moving one and is handed back as *confirmed* once proven, so a forged frame —
 whatever its counter — cannot silence anyone.  Held and tentative frames and
@@ -41,6 +44,7 @@ from e2ee.sframe_header import decode_header
 FRAME_SECONDS = 0.02
 MAX_HELD_FRAMES = 2 * MAX_BATCH  # unproven frames held per speaker (spec §15.6)
 MAX_HELD_PROOFS = 4  # proofs waiting for their frames, per speaker (spec §15.6)
+# and as many verified proofs are kept per speaker, to drop their copies (spec §15.6 step 2)
 PAUSE = 1.5 * FRAME_SECONDS  # no frame for this long: the speaker closes its batch
 
 
