@@ -12,9 +12,12 @@ the frames of a speaker in good standing that lie within
 ``play_first_frames`` counters above the speaker's proven floor (the batch
 being proven and those of the next that come before its proof: *tentative*
 frames), and keeps their digests; their proof must verify them within
-``tentative_wait`` or the speaker is reported and held until proven for
-``demotion`` seconds.  Held frames that expire are reported too, but do not
-demote: they were never played.  A proof travels more than one way (two
+``tentative_wait`` or the speaker is reported, and they count against its
+*unproven plays*: a stage member plays first at most ``play_first_frames``
+frames of a speaker that end unproven per ``demotion`` seconds, and holds
+the speaker until proven while that many are spent or tentative.  A bad
+signature holds the speaker until proven for ``demotion`` seconds.  Held
+frames that expire are reported too; they were never played.  A proof travels more than one way (two
 datagrams and the link, spec §23.6); a copy of one waiting or lately
 verified is dropped by its bytes.
 Replay windows see only proven frames: a tentative frame is opened without
@@ -205,6 +208,8 @@ class _Held:
     floor: int = 0  # every counter below is released, proven-missing or given up
     alerted_at: float = float("-inf")
     demoted_until: float = float("-inf")  # held until proven, whatever the mode, until then
+    # (settle time, count) of frames played first that ended unproven, the last ``demotion`` s
+    spent: deque[tuple[float, int]] = field(default_factory=deque)
 
 
 class ProofGate:
@@ -304,16 +309,28 @@ class ProofGate:
     def _plays_first(self, h: _Held, ctr: int, now: float) -> bool:
         """Optimistic mode, a speaker in good standing, within ``play_first_frames`` of its floor.
 
-        Good standing: a proof of the speaker verified (the floor is above 0)
-        and no forgery was reported in its name for ``demotion`` seconds.
+        Good standing: a proof of the speaker verified (the floor is above 0),
+        no bad signature was reported in its name for ``demotion`` seconds,
+        and its *unproven plays* (its tentative frames, and those of its
+        frames played first that ended unproven in the last ``demotion``
+        seconds) are fewer than ``play_first_frames``: so no more than that
+        many unproven frames are ever played first per ``demotion`` period.
         Every tentative counter lies in that window (those below a rising
         floor are settled at once), so it also bounds the tentative table.
         """
+        w = self._config.play_first_frames
         return (
             self._config.stage_mode == "optimistic"
-            and 0 < h.floor <= ctr < h.floor + self._config.play_first_frames
+            and 0 < h.floor <= ctr < h.floor + w
             and now >= h.demoted_until
+            and len(h.tentative) + self._spent(h, now) < w
         )
+
+    def _spent(self, h: _Held, now: float) -> int:
+        """Frames of this speaker played first that ended unproven in the last ``demotion`` s."""
+        while h.spent and h.spent[0][0] + self._config.demotion <= now:
+            h.spent.popleft()
+        return sum(n for _, n in h.spent)  # at most play_first_frames entries: see _plays_first
 
     def _hold_frame(self, h: _Held, ctr: int, entry: Entry) -> bool:
         """Keep a frame until it is proven; False if the full table has no room for it."""
@@ -393,7 +410,8 @@ class ProofGate:
             del h.tentative[c]
         if passed:
             self._counters["audio_played_unproven"] += len(passed)
-            self._report(member, h, now, "unproven", out.events)
+            h.spent.append((now, len(passed)))
+            self._report(member, h, now, "unproven", out.events, demote=False)
 
     def _expire(self, member: bytes, h: _Held, now: float) -> list[ForgedAudio]:
         events: list[ForgedAudio] = []
@@ -413,8 +431,9 @@ class ProofGate:
             self._counters["audio_rejected_unproven"] += len(stale)
         if late:
             self._counters["audio_played_unproven"] += len(late)
-        if stale or late:  # only frames that were played demote their speaker
-            self._report(member, h, now, "unproven", events, demote=bool(late))
+            h.spent.append((now, len(late)))
+        if stale or late:  # unproven plays are spent, not demoted (_plays_first)
+            self._report(member, h, now, "unproven", events, demote=False)
         return events
 
     def _report(
@@ -429,8 +448,9 @@ class ProofGate:
         """One event per speaker per ``hold``; ``demote``: hold it until proven for ``demotion``.
 
         At most one event per speaker and hold period keeps the queue bounded.
-        Frames that were never played (held ones that expired) are reported
-        without a demotion: the bound of spec §15.6 counts played frames only.
+        A bad signature demotes (it cannot come from loss); unproven frames do
+        not: those played first are spent against the speaker's unproven
+        plays (:meth:`_plays_first`), those held were never played (spec §15.6).
         """
         if demote:
             h.demoted_until = now + self._config.demotion
