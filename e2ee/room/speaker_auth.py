@@ -65,7 +65,7 @@ class AuthConfig:
     audience_parity: int = 3
     hold: float = 1.5  # seconds an unproven frame or a waiting proof is kept
     proof_margin: float = 0.4  # seconds a proof may come after its batch's last frame
-    demotion: float = 60.0  # seconds a reported speaker is held until proven
+    demotion: float = 60.0  # a bad signature holds until proven, a spent play counts, this long
 
     def __post_init__(self) -> None:
         for n, r in (
