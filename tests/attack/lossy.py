@@ -16,10 +16,13 @@ which way a delivery goes back (spec §23.6).  Each way, each packet is lost
 independently with the network's probability, and takes 50 ms ± 10 ms,
 never overtaking the one before.
 
+A hop also carries MEDIA_RED until the client's own first loss window (on
+its downlink) has closed, as a client does at the start of a channel (§23.6).
 Simplifications: the REDUNDANT request reaches the sender at once (in the
 protocol it rides the next datagram back, a one-way delay later), probes are
-not modelled, and envelopes the relay makes up itself (:meth:`inject_as`)
-skip the network: they reach their target before anything else.
+not modelled (so a client that hears no audio keeps its start redundancy),
+and envelopes the relay makes up itself (:meth:`inject_as`) skip the
+network: they reach their target before anything else.
 """
 
 from __future__ import annotations
