@@ -11,10 +11,15 @@ link.  MEDIA that arrives by datagram is handed to ``deliver`` exactly as an
 envelope from the link would be.  A network that drops all UDP leaves the
 path DEAD and the link carries everything, as without a channel.
 
+Which way each envelope goes is :func:`route` (spec §23.6): an audio frame
+by datagram only, a speaker proof (§15.6) by ``PROOF_DATAGRAMS`` datagrams
+*and* over the link, everything else over the link.
+
 Redundancy (spec §23.6): the client measures the loss of the relay's
 datagrams and sets REDUNDANT on its own while they are lossy; while the
 relay's latest datagram had REDUNDANT set, each frame goes as MEDIA_RED with
-a copy of an earlier one (:mod:`e2ee.datagram_red`).
+a copy of an earlier one (:mod:`e2ee.datagram_red`).  Until its first loss
+window has closed (the channel's *start*) it does both whatever it measured.
 """
 
 from __future__ import annotations
@@ -43,6 +48,29 @@ from e2ee.errors import HushroomError, LocalProtocolError
 _RECV_SIZE = 2048
 #: how often a client that may not use the channel yet checks again (spec §23.2)
 WANTED_POLL = 0.5
+#: datagrams that carry each speaker proof, besides its copy on the link (spec §23.6)
+PROOF_DATAGRAMS = 2
+
+
+def route(data: bytes) -> list[tuple[bytes, bool, int]]:
+    """Each envelope of ``data`` with the way it goes while the path is UP (spec §23.6).
+
+    ``(encoded envelope, over the link, datagrams that carry it)``: an audio
+    frame that fits one datagram goes by one datagram only; a speaker proof
+    that fits goes by ``PROOF_DATAGRAMS`` datagrams and over the link (the
+    receivers drop the copies after the first, §15.6); everything else goes
+    over the link only.
+    """
+    out: list[tuple[bytes, bool, int]] = []
+    for env in EnvelopeDecoder().feed(data):
+        encoded = encode_envelope(env.type, env.room_tag, env.slot, env.payload)
+        if env.type is not EnvelopeType.MEDIA or not dg.fits(len(encoded)):
+            out.append((encoded, True, 0))
+        elif is_speaker_proof(env.payload):
+            out.append((encoded, True, PROOF_DATAGRAMS))
+        else:
+            out.append((encoded, False, 1))
+    return out
 
 
 class DatagramMedia:
@@ -113,17 +141,13 @@ class DatagramMedia:
         if path is None or not path.uses_datagrams:
             return data
         keep: list[bytes] = []
-        for env in EnvelopeDecoder().feed(data):
-            encoded = encode_envelope(env.type, env.room_tag, env.slot, env.payload)
-            if (
-                env.type is not EnvelopeType.MEDIA
-                or is_speaker_proof(env.payload)  # proofs must arrive: the link (§23.6)
-                or not dg.fits(len(encoded))
-            ):
-                keep.append(encoded)
-            elif self._send_media(encoded):
+        for encoded, on_link, datagrams in route(data):
+            sent = 0
+            for _ in range(datagrams):
+                sent += self._send_media(encoded)
+            if sent:
                 self._floor = dg.padded_size(len(encoded) + 2)
-            else:
+            if on_link or not sent:  # a frame that could not be sealed goes by the link
                 keep.append(encoded)
         return b"".join(keep)
 
@@ -132,7 +156,8 @@ class DatagramMedia:
         channel = self._channel
         if channel is None:
             return False
-        kind, body = self._copies.wrap(channel.next_counter, envelope, self.redundant)
+        redundant = self.redundant or not self.loss.measured  # the start (§23.6)
+        kind, body = self._copies.wrap(channel.next_counter, envelope, redundant)
         return self._send(kind, body)
 
     def _send(self, kind: Kind, body: bytes, floor: int = 0) -> bool:
@@ -140,7 +165,8 @@ class DatagramMedia:
         channel, sock, path = self._channel, self._sock, self.path
         if channel is None or sock is None or path is None:
             return False
-        flags = path.flags | (dg.FLAG_REDUNDANT if self.loss.wanted else 0)
+        asking = self.loss.wanted or not self.loss.measured  # from the start (§23.6)
+        flags = path.flags | (dg.FLAG_REDUNDANT if asking else 0)
         try:
             datagram = channel.seal(kind, body, flags, floor)
         except LocalProtocolError:  # counter spent: this channel is over (spec §23.3)

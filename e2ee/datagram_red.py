@@ -37,7 +37,7 @@ OFF_WINDOWS = 3
 class LossWatch:
     """Whether this end asks the other for MEDIA_RED (spec §23.6), from the counters it hears."""
 
-    __slots__ = ("_heard", "_quiet", "_start", "wanted")
+    __slots__ = ("_heard", "_quiet", "_start", "measured", "wanted")
 
     def __init__(self) -> None:
         self._start: int | None = None
@@ -45,6 +45,8 @@ class LossWatch:
         self._quiet = 0
         self.wanted = False
         """Set REDUNDANT on the datagrams this end sends."""
+        self.measured = False
+        """A window has closed: ``wanted`` reflects a measurement (a client's start, §23.6)."""
 
     def heard(self, counter: int) -> None:
         """An accepted datagram's own counter (not a MEDIA_RED copy's)."""
@@ -62,6 +64,7 @@ class LossWatch:
         self._heard += 1
 
     def _close(self, lost: int) -> None:
+        self.measured = True
         if lost >= ON_LOST:
             self.wanted = True
             self._quiet = 0

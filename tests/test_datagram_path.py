@@ -6,8 +6,11 @@ import itertools
 
 import pytest
 
+from client.datagram_path import PROOF_DATAGRAMS, route
 from e2ee.datagram import FLAG_RECEIVING
 from e2ee.datagram_path import TRANSITIONS, DatagramPath, PathEvent, PathState, PathTimers
+from e2ee.datagram_red import WINDOW, LossWatch
+from e2ee.envelope import EnvelopeType, encode_envelope
 from e2ee.errors import LocalProtocolError
 
 T = PathTimers()
@@ -154,3 +157,30 @@ def test_the_table_lists_every_way_back_to_up() -> None:
 def test_timers_out_of_order_are_refused() -> None:
     with pytest.raises(LocalProtocolError):
         PathTimers(suspect_after=2.0, dead_after=1.0)
+
+
+# -- which way each envelope goes while UP (spec §23.6) ------------------------------------
+
+
+def test_frames_go_by_one_datagram_proofs_by_two_and_the_link_the_rest_by_the_link() -> None:
+    tag = bytes(16)
+    frame = encode_envelope(EnvelopeType.MEDIA, tag, 0, b"\x01 an audio frame")
+    proof = encode_envelope(EnvelopeType.MEDIA, tag, 0, b"\xff a speaker proof")
+    control = encode_envelope(EnvelopeType.CONTROL, tag, 0, b"a commit")
+    large = encode_envelope(EnvelopeType.MEDIA, tag, 0, b"\x01" * 1100)
+    assert route(frame + proof + control + large) == [
+        (frame, False, 1),
+        (proof, True, PROOF_DATAGRAMS),
+        (control, True, 0),
+        (large, True, 0),
+    ]
+    assert PROOF_DATAGRAMS == 2
+
+
+def test_a_loss_watch_has_measured_once_its_first_window_closed() -> None:
+    watch = LossWatch()  # until then a client asks for, and sends, MEDIA_RED (spec §23.6)
+    for c in range(WINDOW):
+        watch.heard(c)
+    assert not watch.measured
+    watch.heard(WINDOW)
+    assert watch.measured and not watch.wanted

@@ -12,8 +12,14 @@ the frames of a speaker in good standing that lie within
 ``play_first_frames`` counters above the speaker's proven floor (the batch
 being proven and those of the next that come before its proof: *tentative*
 frames), and keeps their digests; their proof must verify them within
-``tentative_wait`` or the speaker is reported and held until proven for
-``demotion`` seconds.
+``tentative_wait`` or the speaker is reported, and they count against its
+*unproven plays*: a stage member plays first at most ``play_first_frames``
+frames of a speaker that end unproven per ``demotion`` seconds, and holds
+the speaker until proven while that many are spent or tentative.  A bad
+signature holds the speaker until proven for ``demotion`` seconds.  Held
+frames that expire are reported too; they were never played.  A proof travels more than one way (two
+datagrams and the link, spec §23.6); a copy of one waiting or lately
+verified is dropped by its bytes.
 Replay windows see only proven frames: a tentative frame is opened without
 moving one and is handed back as *confirmed* once proven, so a forged frame —
 whatever its counter — cannot silence anyone.  Held and tentative frames and
@@ -26,7 +32,7 @@ counted, once, in the ``counters`` it is given (spec §15.6).
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,6 +47,7 @@ from e2ee.sframe_header import decode_header
 FRAME_SECONDS = 0.02
 MAX_HELD_FRAMES = 2 * MAX_BATCH  # unproven frames held per speaker (spec §15.6)
 MAX_HELD_PROOFS = 4  # proofs waiting for their frames, per speaker (spec §15.6)
+# and as many verified proofs are kept per speaker, to drop their copies (spec §15.6 step 2)
 PAUSE = 1.5 * FRAME_SECONDS  # no frame for this long: the speaker closes its batch
 
 
@@ -58,7 +65,7 @@ class AuthConfig:
     audience_parity: int = 3
     hold: float = 1.5  # seconds an unproven frame or a waiting proof is kept
     proof_margin: float = 0.4  # seconds a proof may come after its batch's last frame
-    demotion: float = 60.0  # seconds a reported speaker is held until proven
+    demotion: float = 60.0  # a bad signature holds until proven, a spent play counts, this long
 
     def __post_init__(self) -> None:
         for n, r in (
@@ -197,9 +204,12 @@ class _Held:
     tentative: dict[int, Entry] = field(default_factory=dict)  # played, not proven yet
     proofs: list[tuple[list[tuple[int, bytes]], bytes, float]] = field(default_factory=list)
     proven: dict[int, bytes] = field(default_factory=dict)  # digests of proven, unseen frames
+    verified: deque[bytes] = field(default_factory=lambda: deque(maxlen=MAX_HELD_PROOFS))
     floor: int = 0  # every counter below is released, proven-missing or given up
     alerted_at: float = float("-inf")
     demoted_until: float = float("-inf")  # held until proven, whatever the mode, until then
+    # (settle time, count) of frames played first that ended unproven, the last ``demotion`` s
+    spent: deque[tuple[float, int]] = field(default_factory=deque)
 
 
 class ProofGate:
@@ -254,6 +264,9 @@ class ProofGate:
         speaker_proof.proof_phase(payload)
         h = self._held.setdefault(member, _Held())
         out = Released([], self._expire(member, h, now))
+        if payload in h.verified or any(p[1] == payload for p in h.proofs):
+            self._counters["audio_proof_duplicate"] += 1  # its other copy came first (§23.6)
+            return out
         if len(h.proofs) >= MAX_HELD_PROOFS:
             h.proofs.pop(0)
             self._counters["audio_proof_dropped"] += 1
@@ -296,16 +309,28 @@ class ProofGate:
     def _plays_first(self, h: _Held, ctr: int, now: float) -> bool:
         """Optimistic mode, a speaker in good standing, within ``play_first_frames`` of its floor.
 
-        Good standing: a proof of the speaker verified (the floor is above 0)
-        and no forgery was reported in its name for ``demotion`` seconds.
+        Good standing: a proof of the speaker verified (the floor is above 0),
+        no bad signature was reported in its name for ``demotion`` seconds,
+        and its *unproven plays* (its tentative frames, and those of its
+        frames played first that ended unproven in the last ``demotion``
+        seconds) are fewer than ``play_first_frames``: so no more than that
+        many unproven frames are ever played first per ``demotion`` period.
         Every tentative counter lies in that window (those below a rising
         floor are settled at once), so it also bounds the tentative table.
         """
+        w = self._config.play_first_frames
         return (
             self._config.stage_mode == "optimistic"
-            and 0 < h.floor <= ctr < h.floor + self._config.play_first_frames
+            and 0 < h.floor <= ctr < h.floor + w
             and now >= h.demoted_until
+            and len(h.tentative) + self._spent(h, now) < w
         )
+
+    def _spent(self, h: _Held, now: float) -> int:
+        """Frames of this speaker played first that ended unproven in the last ``demotion`` s."""
+        while h.spent and h.spent[0][0] + self._config.demotion <= now:
+            h.spent.popleft()
+        return sum(n for _, n in h.spent)  # at most play_first_frames entries: see _plays_first
 
     def _hold_frame(self, h: _Held, ctr: int, entry: Entry) -> bool:
         """Keep a frame until it is proven; False if the full table has no room for it."""
@@ -351,6 +376,7 @@ class ProofGate:
             except DecryptionFailed:
                 continue
             h.proofs.remove(entry)
+            h.verified.append(payload)
             self._release(member, h, proof, digests, now, out)
             return
         if complete or (candidates and not opened):
@@ -384,7 +410,8 @@ class ProofGate:
             del h.tentative[c]
         if passed:
             self._counters["audio_played_unproven"] += len(passed)
-            self._report(member, h, now, "unproven", out.events)
+            h.spent.append((now, len(passed)))
+            self._report(member, h, now, "unproven", out.events, demote=False)
 
     def _expire(self, member: bytes, h: _Held, now: float) -> list[ForgedAudio]:
         events: list[ForgedAudio] = []
@@ -404,18 +431,29 @@ class ProofGate:
             self._counters["audio_rejected_unproven"] += len(stale)
         if late:
             self._counters["audio_played_unproven"] += len(late)
-        if stale or late:
-            self._report(member, h, now, "unproven", events)
+            h.spent.append((now, len(late)))
+        if stale or late:  # unproven plays are spent, not demoted (_plays_first)
+            self._report(member, h, now, "unproven", events, demote=False)
         return events
 
     def _report(
-        self, member: bytes, h: _Held, now: float, reason: str, events: list[ForgedAudio]
+        self,
+        member: bytes,
+        h: _Held,
+        now: float,
+        reason: str,
+        events: list[ForgedAudio],
+        demote: bool = True,
     ) -> None:
-        """Hold the speaker until proven for ``demotion``; one event per speaker per ``hold``.
+        """One event per speaker per ``hold``; ``demote``: hold it until proven for ``demotion``.
 
         At most one event per speaker and hold period keeps the queue bounded.
+        A bad signature demotes (it cannot come from loss); unproven frames do
+        not: those played first are spent against the speaker's unproven
+        plays (:meth:`_plays_first`), those held were never played (spec §15.6).
         """
-        h.demoted_until = now + self._config.demotion
+        if demote:
+            h.demoted_until = now + self._config.demotion
         if now - h.alerted_at >= self._config.hold:
             h.alerted_at = now
             events.append(ForgedAudio(member, reason))

@@ -143,9 +143,13 @@ def build(
     seed: int = 0,
     config: RoomConfig | None = None,
     salt: int = 0,
+    relay: HostileRelay | None = None,
 ) -> Scene:
-    """A settled room: everyone admitted, ``speakers`` on stage, one chain head."""
-    relay = HostileRelay()
+    """A settled room: everyone admitted, ``speakers`` on stage, one chain head.
+
+    ``relay``: the hostile relay to build it on (a new :class:`HostileRelay` by default).
+    """
+    relay = relay if relay is not None else HostileRelay()
     founder = new_identity(seed + 1)
     invite = make_invite(bytes([seed % 256]) * 32, founder.public)
     mod = relay.attach(

@@ -27,6 +27,7 @@ from e2ee.room import events
 from e2ee.room.session import RoomConfig
 from e2ee.room.speaker_auth import STAGE_HOLD, AuthConfig
 
+from .lossy import LossyRelay
 from .scene import FRAME_S, Scene, build, opus
 
 AUTH = AuthConfig()  # the default: the optimistic stage mode
@@ -273,3 +274,42 @@ def test_optimistic_a_kicked_member_the_relay_keeps_listening_hears_no_longer() 
     grace = room.moderator.session.config.rekey_send_grace
     room.pause()
     assert room.heard(eve, room.speaker, sent_after=kick + 2 * grace + 2 * FRAME_S) == []
+
+
+@pytest.mark.parametrize("move", ["withhold", "delay"])
+def test_optimistic_on_a_lossy_datagram_path_withheld_proofs_and_forgeries_play_one_window(
+    move: str,
+) -> None:
+    # issue 12: proofs ride datagrams (twice) and the link; 5 % loss on every packet.  The relay
+    # withholds, or delays past the wait, every copy of every proof to the stage member while the
+    # insider's forgeries at the speaker's own counters reach it first, for 8 s
+    relay = LossyRelay()
+    room = build(listeners=2, relay=relay)
+    insider, ear = room.listeners
+    stage, victim = room.moderator, room.speaker.session.me
+    relay.lossy(0.05, 3, {stage, room.speaker})
+    room.talk(1.0)
+    assert forged_reasons(room, stage, victim) == set(), "in good standing"
+    if move == "withhold":
+        rule = relay.withhold(to=stage, what=["proof"])
+    else:
+        rule = relay.delay(2 * AUTH.tentative_wait, to=stage, what=["proof"])
+    start = relay.now
+    for step in range(400):
+        if step % 5 == 0:
+            counter = room.speaker.session._media.frame_sender.next_counter  # type: ignore[union-attr]
+            forged = forger(insider, victim, counter).protect(b"forged %d" % step)
+            for to in (stage, ear):
+                relay.inject_as(room.speaker, to, EnvelopeType.MEDIA, forged)
+        room.talk(FRAME_S)
+    rule.release() if move == "withhold" else rule.lift()
+    room.talk(1.0)
+    room.pause()
+    room.run(AUTH.hold)
+    got = [(t, o) for t, o in played(room, stage, victim) if o.startswith(b"forged")]
+    assert 1 <= len(got) <= AUTH.play_first_frames, "at most the play-first window"
+    assert got[0][0] >= start and relay.now - start < AUTH.demotion, "in one demotion period"
+    reported = first_report(room, stage, victim)
+    assert reported <= got[0][0] + AUTH.tentative_wait, "reported within the stated wait"
+    assert all(t <= reported for t, _ in got), "and nothing forged is played after that"
+    assert not [o for _, o in played(room, ear, victim) if o.startswith(b"forged")]

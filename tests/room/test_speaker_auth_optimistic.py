@@ -161,7 +161,25 @@ def test_an_unproven_frame_is_reported_exactly_when_its_wait_ends() -> None:
     assert gate.expire(1.0 + WAIT) == [ForgedAudio(member, "unproven")]
     assert counters["audio_played_unproven"] == 1 and len(gate) == 0
     f, _ = talk.next()
-    assert deliver(gate, member, f, 1.0 + WAIT).tentative == [], "held until proven now"
+    assert deliver(gate, member, f, 1.0 + WAIT).tentative == [f], "one unproven play spent"
+
+
+def test_at_most_w_frames_that_end_unproven_are_played_first_per_demotion_period() -> None:
+    gate, talk, counters = standing()
+    member = talk.ident.public
+    floor = talk.tx.next_counter
+    unproven = frame_sender(member, floor)  # frames no proof will ever cover (the bound's worst)
+    for _ in range(W - 1):
+        assert deliver(gate, member, unproven.protect(b"x"), 1.0).tentative
+    assert [e.reason for e in gate.expire(1.0 + WAIT)] == ["unproven"]
+    assert counters["audio_played_unproven"] == W - 1 and len(gate) == 0
+    last = frame_sender(member, floor + W - 1).protect(b"the W-th")
+    assert deliver(gate, member, last, 1.0 + WAIT).tentative == [last], "W - 1 spent: one more"
+    beyond = frame_sender(member, floor + W - 2).protect(b"the (W+1)-th")
+    rel = deliver(gate, member, beyond, 1.0 + WAIT)
+    assert rel.tentative == [], "W unproven plays (spent or tentative): held until proven"
+    again = frame_sender(member, floor + 1).protect(b"a demotion period later")
+    assert deliver(gate, member, again, 1.0 + WAIT + CONFIG.demotion).tentative == [again]
 
 
 def test_a_played_frame_the_speakers_next_proof_passes_over_is_reported() -> None:
