@@ -138,7 +138,7 @@ async def test_a_node_stopped_past_its_ttl_slows_nobody_and_its_clients_reconnec
     # what was sent after it joined (nothing queued for the room while node 2 had left it)
     speaker = await join(nodes, 0)
     again = await join(nodes, 2, DeliveryClass.AUDIENCE)
-    heard, sent_again = Heard(), {}
+    heard, sent_again = Heard(), dict[int, float]()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(listen, again, speaker.slot, heard)
         await speak(speaker, range(1000, 1025), sent_again)
@@ -186,7 +186,7 @@ async def test_the_engine_drops_a_stopped_nodes_media_beyond_its_buffer_limit(
     assert len(after) == subscribers - 1  # Redis closed the stopped node's subscription
     assert all(c["omem"] <= 1024 * 1024 for c in after)
     # the node's subscription comes back by itself: its listener hears the speaker again
-    heard, sent = Heard(), {}
+    heard, sent = Heard(), dict[int, float]()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(listen, listener, speaker.slot, heard)
         await speak(speaker, range(50), sent)
