@@ -219,7 +219,13 @@ class RedisEngine:
 
     # -- running -------------------------------------------------------------------------
     async def run(self, sink: ClusterSink) -> None:
-        """Serve ``sink``'s node until cancelled, connecting again after each loss."""
+        """Serve ``sink``'s node until cancelled, connecting again after each loss.
+
+        The node's state is dropped once per loss, when a session that was
+        connected ends; attempts that fail while the engine stays down drop
+        nothing, so the JOINs that arrive meanwhile wait for it (spec §24.6)
+        instead of their links being closed at every attempt.
+        """
         self._sink = sink
         backoff = 0.1
         while True:
@@ -228,8 +234,11 @@ class RedisEngine:
             except* ENGINE_LOSSES as group:
                 # cancelled: coredis may fail to unsubscribe on a closed connection; nothing lost
                 if trio.current_effective_deadline() != -math.inf:
-                    backoff = 0.1 if self.connected.is_set() else min(backoff * 2, 2.0)
-                    self._lost(sink, type(group.exceptions[0]).__name__)
+                    if self.connected.is_set():
+                        backoff = 0.1
+                        self._lost(sink, type(group.exceptions[0]).__name__)
+                    else:
+                        backoff = min(backoff * 2, 2.0)
             await trio.sleep(backoff)
 
     def _lost(self, sink: ClusterSink, why: str) -> None:
