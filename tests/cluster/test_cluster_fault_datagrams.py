@@ -98,7 +98,7 @@ async def test_a_failed_over_speakers_audio_rides_the_new_nodes_datagram_channel
 
         on_node = {i: invite_in_order(room, nodes, [i, (i + 1) % 3, (i + 2) % 3]) for i in range(3)}
         mod = await start(ClientConfig(on_node[2], founder, "Mod", create=True, datagrams=True))
-        speech = PcmSource(speech_like(120.0, seed=9))
+        speech = PcmSource(speech_like(20.0, seed=9))
         speaker = await start(
             ClientConfig(
                 on_node[0], someone(), "Spk", source=speech, auto_accept=True, datagrams=True

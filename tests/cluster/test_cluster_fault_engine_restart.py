@@ -78,7 +78,7 @@ async def _restart_the_engine(port: int, nodes: Nodes) -> tuple[list[int], float
         def someone() -> IdentityKey:
             return IdentityKey.generate(secrets.token_bytes)
 
-        speech = PcmSource(speech_like(120.0, seed=11))
+        speech = PcmSource(speech_like(30.0, seed=11))
         mod = await start(ClientConfig(on_node0, founder, "Mod", create=True))
         speaker = await start(
             ClientConfig(on_node0, someone(), "Spk", source=speech, auto_accept=True)
