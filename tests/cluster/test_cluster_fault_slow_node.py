@@ -133,7 +133,6 @@ async def test_a_node_stopped_past_its_ttl_slows_nobody_and_its_clients_reconnec
     print(f"node 2 stopped {NODE_TTL + 1.0:.0f} s: worst delay on node 1 {worst * 1000:.0f} ms")
     # node 2's seat was freed while it was stopped: its listener is told to reconnect
     assert far.closed is not None and far.closed.code == RelayErrorCode.SHUTTING_DOWN
-    assert max(far.at) < max(sent)  # it did not receive the frames sent after the stop
     # node 2 serves the room again: a client that rejoins there hears the speaker, and only
     # what was sent after it joined (nothing queued for the room while node 2 had left it)
     speaker = await join(nodes, 0)
@@ -171,6 +170,7 @@ async def test_the_engine_drops_a_stopped_nodes_media_beyond_its_buffer_limit(
         subscribers = len(await r.client_list(type_=PureToken.PUBSUB))
         nodes.procs[2].send_signal(signal.SIGSTOP)
         stopped = trio.current_time()
+        worst = 0  # the largest output buffer Redis held for any subscriber
         try:
             # 8 MB for node 2: past what the sockets hold (a few MB), and past the 1 MB limit
             channel = room_prefix(other) + ":m"
@@ -178,13 +178,17 @@ async def test_the_engine_drops_a_stopped_nodes_media_beyond_its_buffer_limit(
                 async with r.pipeline(transaction=False) as pipe:
                     for _ in range(128):
                         pipe.publish(channel, b"\xff" * 1000)
-            after = await r.client_list(type_=PureToken.PUBSUB)
+                clients = await r.client_list(type_=PureToken.PUBSUB)
+                worst = max([worst, *(int(c["omem"]) for c in clients)])
+            with trio.fail_after(10):  # Redis closes the stopped node's subscription
+                while len(await r.client_list(type_=PureToken.PUBSUB)) != subscribers - 1:
+                    await trio.sleep(0.02)
         finally:
             nodes.procs[2].send_signal(signal.SIGCONT)
             stopped = trio.current_time() - stopped
     assert stopped < NODE_TTL, stopped  # else its seats were freed: the other test's case
-    assert len(after) == subscribers - 1  # Redis closed the stopped node's subscription
-    assert all(c["omem"] <= 1024 * 1024 for c in after)
+    print(f"the largest subscriber output buffer Redis held: {worst} bytes")
+    assert 0 < worst <= 1024 * 1024 + 64 * 1024, worst  # the limit, and one batch of writes
     # the node's subscription comes back by itself: its listener hears the speaker again
     heard, sent = Heard(), dict[int, float]()
     async with trio.open_nursery() as nursery:
