@@ -2,7 +2,8 @@
 
 A room spans three node processes: a speaker on node 0 sends 50 MEDIA a
 second, a listener on node 1 and one on node 2 receive them.  Node 2 is
-stopped.  The listener on node 1 keeps receiving every frame, on time: no
+stopped.  The listener on node 1 keeps receiving every frame, and a CONTROL
+sent meanwhile, on time: no
 node waits for another (each writes to the engine and reads from it at its
 own pace).  When node 2 resumes:
 
@@ -46,18 +47,21 @@ FRAME = 0.02
 #: far above the cross-node hop on a loaded 2-core machine (tens of ms), far below the stop
 LATE = 1.0
 NODE_TTL = RedisSettings().node_ttl
+DURING = b"sent while node 2 was stopped"
 
 
 @dataclass
 class Heard:
-    """What one listener received from the speaker: frame number -> arrival time."""
+    """What one listener received from the speaker: frame number -> arrival time, and
+    CONTROL payload -> arrival time."""
 
     at: dict[int, float] = field(default_factory=dict)
+    controls: dict[bytes, float] = field(default_factory=dict)
     closed: RelayClosed | None = None
 
 
 async def listen(client: Client, speaker: int, heard: Heard) -> None:
-    """Record the speaker's MEDIA until the link ends."""
+    """Record the speaker's MEDIA and CONTROL until the link ends."""
     try:
         while True:
             for env in await client.link.receive():
@@ -65,6 +69,8 @@ async def listen(client: Client, speaker: int, heard: Heard) -> None:
                     heard.at.setdefault(
                         struct.unpack_from(">I", env.payload)[0], trio.current_time()
                     )
+                elif env.type is T.CONTROL and env.slot == speaker:
+                    heard.controls[env.payload] = trio.current_time()
     except RelayClosed as exc:
         heard.closed = exc
 
@@ -104,13 +110,18 @@ async def _stop_node_2(nodes: Nodes, stopped: float) -> tuple[Heard, Heard, dict
         await speak(speaker, range(before), sent)
         nodes.procs[2].send_signal(signal.SIGSTOP)
         try:
+            # the room's one order does not wait for node 2 either (spec §24.3)
+            ordered = trio.current_time()
+            await speaker.link.send_envelope(T.CONTROL, TAG, 0, DURING)
             await speak(speaker, range(before, before + during), sent)
+            assert near_heard.controls[DURING] - ordered < LATE
         finally:
             nodes.procs[2].send_signal(signal.SIGCONT)
         await speak(speaker, range(before + during, total), sent)
         await until(lambda: len(near_heard.at) == total, "node 1's listener heard every frame")
         if stopped < NODE_TTL:
             await until(lambda: len(far_heard.at) == total, "node 2's listener caught up")
+            await until(lambda: DURING in far_heard.controls, "and got the CONTROL of the stop")
         else:
             await until(lambda: far_heard.closed is not None, "node 2 closed its listener's link")
         nursery.cancel_scope.cancel()
