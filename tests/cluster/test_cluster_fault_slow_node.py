@@ -3,9 +3,8 @@
 A room spans three node processes: a speaker on node 0 sends 50 MEDIA a
 second, a listener on node 1 and one on node 2 receive them.  Node 2 is
 stopped.  The listener on node 1 keeps receiving every frame, and a CONTROL
-sent meanwhile, on time: no
-node waits for another (each writes to the engine and reads from it at its
-own pace).  When node 2 resumes:
+sent meanwhile, on time: no node waits for another (each writes to the
+engine and reads from it at its own pace).  When node 2 resumes:
 
 * stopped for less than ``node_ttl``, it catches up: its listener keeps its
   link and receives every frame sent meanwhile (late, from the socket and
