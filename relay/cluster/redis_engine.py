@@ -48,7 +48,6 @@ from relay.cluster.records import (
 log = logging.getLogger("hushroom.relay.cluster")
 
 
-
 @dataclass(frozen=True, slots=True)
 class RedisSettings:
     """The Redis engine's bounds and timings (spec §24.4)."""
@@ -220,7 +219,13 @@ class RedisEngine:
 
     # -- running -------------------------------------------------------------------------
     async def run(self, sink: ClusterSink) -> None:
-        """Serve ``sink``'s node until cancelled, connecting again after each loss."""
+        """Serve ``sink``'s node until cancelled, connecting again after each loss.
+
+        The node's state is dropped once per loss, when a session that was
+        connected ends; attempts that fail while the engine stays down drop
+        nothing, so the JOINs that arrive meanwhile wait for it (spec §24.6)
+        instead of their links being closed at every attempt.
+        """
         self._sink = sink
         backoff = 0.1
         while True:
@@ -229,8 +234,11 @@ class RedisEngine:
             except* ENGINE_LOSSES as group:
                 # cancelled: coredis may fail to unsubscribe on a closed connection; nothing lost
                 if trio.current_effective_deadline() != -math.inf:
-                    backoff = 0.1 if self.connected.is_set() else min(backoff * 2, 2.0)
-                    self._lost(sink, type(group.exceptions[0]).__name__)
+                    if self.connected.is_set():
+                        backoff = 0.1
+                        self._lost(sink, type(group.exceptions[0]).__name__)
+                    else:
+                        backoff = min(backoff * 2, 2.0)
             await trio.sleep(backoff)
 
     def _lost(self, sink: ClusterSink, why: str) -> None:
@@ -371,6 +379,8 @@ class RedisEngine:
 
     async def _receive_media(self, pubsub: Any, sink: ClusterSink) -> None:
         subscribed: set[str] = set()
+        #: channels unsubscribed whose confirmation has not come back (spec §24.6)
+        draining: set[bytes] = set()
         while True:
             while self._subscriptions:
                 on, prefix = self._subscriptions.popleft()
@@ -380,16 +390,32 @@ class RedisEngine:
                     await pubsub.subscribe(channel)
                 elif not on and channel in subscribed and channel.encode() not in self._channels:
                     subscribed.discard(channel)
+                    draining.add(channel.encode())
                     await pubsub.unsubscribe(channel)
             if not subscribed:
                 await self._channels_changed.wait()
                 self._channels_changed = trio.Event()
                 continue
-            message = await pubsub.get_message(
-                ignore_subscribe_messages=True, timeout=self.settings.read_block
-            )
-            if message is not None and message.get("type") == "message":
-                self._media_received(sink, bytes(message["channel"]), bytes(message["data"]))
+            message = await pubsub.get_message(timeout=self.settings.read_block)
+            if message is not None:
+                self._pubsub_message(sink, message, draining)
+
+    def _pubsub_message(self, sink: ClusterSink, message: Any, draining: set[bytes]) -> None:
+        """One item of the subscription's stream, in the order Redis sent them.
+
+        MEDIA of a channel this node unsubscribed from, up to Redis's
+        confirmation, was published while the node still followed the room:
+        it may have waited here for seconds (a node stopped, then resumed)
+        and its slots may have new members since, so it is dropped, never
+        delivered to whoever joins the room next.  A confirmation of either
+        kind ends that (after a reconnection, coredis subscribes again and the
+        unsubscribe's confirmation never comes).
+        """
+        channel = bytes(message["channel"])
+        if message.get("type") in ("subscribe", "unsubscribe"):
+            draining.discard(channel)
+        elif message.get("type") == "message" and channel not in draining:
+            self._media_received(sink, channel, bytes(message["data"]))
 
     def _media_received(self, sink: ClusterSink, channel: bytes, data: bytes) -> None:
         room = self._channels.get(channel)

@@ -63,7 +63,7 @@ async def _kill_the_speakers_node(nodes: Nodes, timeout: float) -> float:
                 on_node0,
                 IdentityKey.generate(secrets.token_bytes),
                 "Spk",
-                source=PcmSource(speech_like(120.0, seed=8)),
+                source=PcmSource(speech_like(30.0, seed=8)),
                 auto_accept=True,
             )
         )

@@ -38,9 +38,10 @@ class Nodes:
         self.ports: list[int] = []
         self.pin = b""
 
-    def start(self) -> int:
+    def start(self, *extra: str) -> int:
+        """One more node; ``extra``: more ``hushroom relay`` flags (``--udp-port 0``)."""
         cmd = [sys.executable, "-m", "client", "relay", "--listen", "127.0.0.1:0",
-               "--state-dir", str(self.state), "--cluster", self.url]
+               "--state-dir", str(self.state), "--cluster", self.url, *extra]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert proc.stdout is not None
