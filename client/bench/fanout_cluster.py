@@ -35,8 +35,19 @@ def _redis(port: int, stack: ExitStack) -> subprocess.Popen[bytes]:
         raise CliError("--nodes needs redis-server (apt-get install -y redis-server)")
     workdir = tempfile.mkdtemp(prefix="hushroom-bench-redis-")
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -93,12 +104,18 @@ def _spread(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-def _latency(summaries: list[dict[str, Any]]) -> dict[str, float]:
-    """p50 weighted by samples, p99 the worst of the parts."""
+def _latency(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50 weighted by samples, p99 the worst of the parts; the trend: p50 of the first
+    and of the last third of the run (a growing queue shows as a rising trend)."""
     count = sum(s["count"] for s in summaries) or 1
+
+    def mean(key: str) -> float:
+        return round(float(sum(s[key] * s["count"] for s in summaries)) / count, 2)
+
     return {
-        "p50_ms": round(sum(s["p50"] * s["count"] for s in summaries) / count, 2),
+        "p50_ms": mean("p50"),
         "p99_ms": round(max((s["p99"] for s in summaries), default=0.0), 2),
+        "trend_p50_ms": [mean("first_p50"), mean("last_p50")],
     }
 
 
@@ -130,15 +147,32 @@ def measure_cluster(
         procs = max(args.listener_procs, n)
         for j, k in enumerate(_spread(args.listeners, procs)):
             _, port, _, pin = nodes[j % n]
-            argv = ["listeners", "127.0.0.1", str(port), pin.hex(), str(k),
-                    str(min(k, args.sample)), tag_hex]
+            argv = [
+                "listeners",
+                "127.0.0.1",
+                str(port),
+                pin.hex(),
+                str(k),
+                str(min(k, args.sample)),
+                tag_hex,
+            ]
             if k:
                 w = fanout._spawn(argv, args.loadgen_nice)
                 workers.append((j % n, "listeners", w))
         for j, k in enumerate(_spread(args.speakers, n)):
             _, port, _, pin = nodes[j]
-            argv = ["speakers", "127.0.0.1", str(port), pin.hex(), str(k), str(payload),
-                    str(args.fps), tag_hex, str(plan.batch), plan.proof.hex()]
+            argv = [
+                "speakers",
+                "127.0.0.1",
+                str(port),
+                pin.hex(),
+                str(k),
+                str(payload),
+                str(args.fps),
+                tag_hex,
+                str(plan.batch),
+                plan.proof.hex(),
+            ]
             if k:
                 workers.append((j, "speakers", fanout._spawn(argv)))
         progress.phase("connecting links", f"{args.listeners + args.speakers} links")
@@ -155,10 +189,12 @@ def measure_cluster(
         m0 = [fanout._metrics(mport) for _, _, mport, _ in nodes]
         c0 = [fanout._cpu_seconds(p.pid) for p, _, _, _ in nodes]
         e0, k0 = fanout._cpu_seconds(engine.pid), _engine_calls(rport)
+        w0 = [fanout._cpu_seconds(w.pid) for _, _, w in workers]
         time.sleep(max(0.0, t1 - time.monotonic()))
         m1 = [fanout._metrics(mport) for _, _, mport, _ in nodes]
         c1 = [fanout._cpu_seconds(p.pid) for p, _, _, _ in nodes]
         e1, k1 = fanout._cpu_seconds(engine.pid), _engine_calls(rport)
+        w1 = [fanout._cpu_seconds(w.pid) for _, _, w in workers]
         results: list[tuple[int, str, dict[str, Any]]] = []
         for node_index, what, w in workers:
             assert w.stdout is not None
@@ -167,8 +203,11 @@ def measure_cluster(
     seconds = t1 - t0
     listeners = [(i, r) for i, what, r in results if what == "listeners"]
     speakers = [r for _, what, r in results if what == "speakers"]
-    dropped = sum(b.get("hushroom_relay_frames_dropped_total", 0) - a.get(
-        "hushroom_relay_frames_dropped_total", 0) for a, b in zip(m0, m1, strict=True))
+    dropped = sum(
+        b.get("hushroom_relay_frames_dropped_total", 0)
+        - a.get("hushroom_relay_frames_dropped_total", 0)
+        for a, b in zip(m0, m1, strict=True)
+    )
     sent = sum(r["sent"] for r in speakers)
     proofs = sum(r["proofs"] for r in speakers)
     per_listener = sent * (HEADER_LEN + payload) + proofs * (HEADER_LEN + len(plan.proof))
@@ -184,6 +223,14 @@ def measure_cluster(
         "delivered_ratio": round(received / expected, 4) if expected else None,
         "node_cpu_pct": [round(100 * (b - a) / seconds, 1) for a, b in zip(c0, c1, strict=True)],
         "engine_cpu_pct": round(100 * (e1 - e0) / seconds, 1),
+        "loadgen_cpu_pct": {
+            what: [
+                round(100 * (b - a) / seconds, 1)
+                for (_, kind, _), a, b in zip(workers, w0, w1, strict=True)
+                if kind == what
+            ]
+            for what in ("listeners", "speakers")
+        },
         "engine_ops_per_s": round((k1 - k0) / seconds),
         "links_closed": sum(r["closed"] for _, r in listeners),
     }
@@ -207,6 +254,8 @@ def measure(args: argparse.Namespace, progress: Progress, fanout: ModuleType) ->
             "audience": {"p50_ms": single["audience_p50_ms"], "p99_ms": single["audience_p99_ms"]},
             "dropped_frames": single["dropped_frames"],
             "relay_cpu_pct": single["relay_cpu_pct"],
+            "loadgen_cpu_pct": single["loadgen_cpu_pct"],
+            "delivered_ratio": single["delivered_ratio"],
         },
         "cluster": cluster,
         "hop_audience_p50_ms": round(cluster["audience"]["p50_ms"] - single["audience_p50_ms"], 2),

@@ -1,10 +1,12 @@
 """The Redis engine (spec §24.4): a Stream per room for its one order, pub/sub for MEDIA.
 
 :class:`RedisEngine` implements :class:`~relay.cluster.engine.Engine` for one
-node.  Its calls only queue: :meth:`RedisEngine.run` does the I/O with three
+node.  Its calls only queue: :meth:`RedisEngine.run` does the I/O with four
 connections — one writes the node's operations in their order (pipelined,
 each an atomic script from :mod:`relay.cluster.redis_scripts`), one reads the
-followed rooms' streams with a blocking XREAD, one receives MEDIA — plus a
+followed rooms' streams with a blocking XREAD, one publishes MEDIA and one
+receives it (both bare RESP, :mod:`relay.cluster.resp`, so that MEDIA never
+waits for a round trip or for a turn of the event loop per message) — plus a
 heartbeat that keeps the node alive and frees the seats of dead nodes.
 
 If the engine becomes unreachable, the node cannot keep its rooms in one
@@ -24,15 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.abc
 import coredis
 import coredis.exceptions
 import trio
 
 from e2ee.envelope import DeliveryClass
 from e2ee.errors import HushroomError, RemoteProtocolError
-from relay.cluster import redis_scripts
+from relay.cluster import redis_scripts, resp
 from relay.cluster.engine import ClusterSink
 from relay.cluster.records import (
+    MEDIA_HEADER_LEN,
     NODE_ID_LEN,
     Control,
     Media,
@@ -46,7 +50,6 @@ from relay.cluster.records import (
 )
 
 log = logging.getLogger("hushroom.relay.cluster")
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,7 @@ class RedisSettings:
     max_ops: int = 65_536
     #: MEDIA queued for publishing; beyond it the oldest is dropped
     max_media: int = 4_096
-    #: operations, or MEDIA, per round trip
+    #: operations per round trip (pipelined), or MEDIA per write
     batch: int = 256
     #: records taken from the streams per XREAD
     read_count: int = 1_024
@@ -121,6 +124,7 @@ ENGINE_LOSSES: tuple[type[Exception], ...] = (
     anyio.ClosedResourceError,
     anyio.EndOfStream,
     EngineLost,
+    resp.RespError,
 )
 
 
@@ -263,13 +267,16 @@ class RedisEngine:
                 "reap": writer.register_script(redis_scripts.REAP),
             }
             await self._heartbeat_once(scripts)
-            pubsub = reader.pubsub()
-            async with pubsub, trio.open_nursery() as nursery:
+            publisher = await resp.connect(self.url)
+            subscriber = await resp.connect(self.url)
+            async with publisher, subscriber, trio.open_nursery() as nursery:
                 self.connected.set()
                 nursery.start_soon(self._write_ops, writer, scripts)
-                nursery.start_soon(self._publish_media, writer)
+                nursery.start_soon(self._publish_media, publisher)
+                nursery.start_soon(self._publish_replies, publisher)
                 nursery.start_soon(self._read_streams, reader, sink)
-                nursery.start_soon(self._receive_media, pubsub, sink)
+                nursery.start_soon(self._subscribe_media, subscriber)
+                nursery.start_soon(self._receive_media, subscriber, sink)
                 nursery.start_soon(self._heartbeat, scripts)
 
     async def _heartbeat_once(self, scripts: dict[str, Any]) -> None:
@@ -357,39 +364,62 @@ class RedisEngine:
         self.stats.records += 1
         sink.ordered(follow.tag, record)
 
-    async def _publish_media(self, client: Any) -> None:
+    async def _publish_media(self, stream: anyio.abc.ByteStream) -> None:
+        """Write queued MEDIA as PUBLISH commands, never waiting for their replies (§24.4)."""
         while True:
             await self._media_ready.wait()
             self._media_ready = trio.Event()
             while self._media:
                 n = min(len(self._media), self.settings.batch)
                 batch = [self._media.popleft() for _ in range(n)]
-                async with client.pipeline(transaction=False) as pipe:
-                    for channel, data in batch:
-                        pipe.publish(channel, data)
+                await stream.send(b"".join(resp.command(b"PUBLISH", c, d) for c, d in batch))
                 self.stats.media_out += n
 
-    async def _receive_media(self, pubsub: Any, sink: ClusterSink) -> None:
+    async def _publish_replies(self, stream: anyio.abc.ByteStream) -> None:
+        """Read the publishes' replies (receiver counts); an error reply ends the session."""
+        parser = resp.RespParser(64)
+        while True:
+            for reply in parser.feed(await stream.receive()):
+                if not isinstance(reply, int):
+                    raise EngineLost("a reply to PUBLISH the engine does not send")
+
+    async def _subscribe_media(self, stream: anyio.abc.ByteStream) -> None:
+        """Follow the rooms' MEDIA channels as rooms are followed and left."""
         subscribed: set[str] = set()
         while True:
+            changes: list[bytes] = []
             while self._subscriptions:
                 on, prefix = self._subscriptions.popleft()
                 channel = prefix + ":m"
                 if on and channel not in subscribed:
                     subscribed.add(channel)
-                    await pubsub.subscribe(channel)
+                    changes.append(resp.command(b"SUBSCRIBE", channel))
                 elif not on and channel in subscribed and channel.encode() not in self._channels:
                     subscribed.discard(channel)
-                    await pubsub.unsubscribe(channel)
-            if not subscribed:
-                await self._channels_changed.wait()
-                self._channels_changed = trio.Event()
-                continue
-            message = await pubsub.get_message(
-                ignore_subscribe_messages=True, timeout=self.settings.read_block
-            )
-            if message is not None and message.get("type") == "message":
-                self._media_received(sink, bytes(message["channel"]), bytes(message["data"]))
+                    changes.append(resp.command(b"UNSUBSCRIBE", channel))
+            if changes:
+                await stream.send(b"".join(changes))
+            await self._channels_changed.wait()
+            self._channels_changed = trio.Event()
+
+    async def _receive_media(self, stream: anyio.abc.ByteStream, sink: ClusterSink) -> None:
+        """Hand every MEDIA of one read to the node before reading again (spec §24.4).
+
+        A read is at most 64 KiB, so the work of one turn stays bounded: each frame costs
+        one send per local stage member and one append to the room's audience batch,
+        which the flusher writes once per pass however many frames it holds (spec §17.3).
+        """
+        parser = resp.RespParser(NODE_ID_LEN + MEDIA_HEADER_LEN + self._max_payload)
+        while True:
+            data = await stream.receive()
+            for reply in parser.feed(data):
+                if not isinstance(reply, list) or len(reply) != 3:
+                    raise EngineLost("a pub/sub message the engine does not send")
+                kind, channel, body = reply
+                if kind == b"message" and isinstance(channel, bytes) and isinstance(body, bytes):
+                    self._media_received(sink, channel, body)
+                elif kind not in (b"subscribe", b"unsubscribe"):
+                    raise EngineLost("a pub/sub message the engine does not send")
 
     def _media_received(self, sink: ClusterSink, channel: bytes, data: bytes) -> None:
         room = self._channels.get(channel)
