@@ -765,6 +765,7 @@ def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[
         "relay_batch_delay_p50_ms_le": _histogram_quantile(m0, m1, 0.5) if m1 else None,
         "relay_batch_delay_p99_ms_le": _histogram_quantile(m0, m1, 0.99) if m1 else None,
         "latency_trend_ms": [mean("first_p50"), mean("last_p50")],
+        "stage_trend_ms": [round(stage["first_p50"], 2), round(stage["last_p50"], 2)],
         "delivered_ratio": round(min(received / expected, 9.99), 4) if expected else None,
         "links_closed": sum(r["closed"] for r in results[:-1]),
         "setup_s": round(setup_s, 1),

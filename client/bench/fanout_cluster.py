@@ -7,7 +7,10 @@ spread evenly over the nodes (the load-generator processes of
 :mod:`client.bench.fanout`, each connected to one node).  It reports, per
 run, stage and audience latency (p50/p99; per node too), dropped frames,
 each node's CPU and the engine's, the operations per second through the
-engine, and the extra latency of the cross-node run against the one-node
+engine, each load generator's CPU (a load generator at 100 % of a core
+measures itself, not the relay), the p50 of the first and last third of
+each run (a growing queue shows as a rising trend), the machine's load
+average, and the extra latency of the cross-node run against the one-node
 run (``hop_*``).  Timing goals live here, never in unit tests.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -241,17 +245,27 @@ def measure(args: argparse.Namespace, progress: Progress, fanout: ModuleType) ->
 
     ``fanout`` is :mod:`client.bench.fanout`, whose workers and helpers this drives; it is
     passed in because that module dispatches here (no import cycle)."""
+    load_before = os.getloadavg()[0]
     progress.phase("one relay")
     single = fanout.measure(args, progress)
     cluster = measure_cluster(args, progress, fanout)
     return {
+        "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "listeners": args.listeners,
         "speakers": args.speakers,
         "nodes": args.nodes,
         "seconds": args.seconds,
         "one_node": {
-            "stage": {"p50_ms": single["stage_p50_ms"], "p99_ms": single["stage_p99_ms"]},
-            "audience": {"p50_ms": single["audience_p50_ms"], "p99_ms": single["audience_p99_ms"]},
+            "stage": {
+                "p50_ms": single["stage_p50_ms"],
+                "p99_ms": single["stage_p99_ms"],
+                "trend_p50_ms": single["stage_trend_ms"],
+            },
+            "audience": {
+                "p50_ms": single["audience_p50_ms"],
+                "p99_ms": single["audience_p99_ms"],
+                "trend_p50_ms": single["latency_trend_ms"],
+            },
             "dropped_frames": single["dropped_frames"],
             "relay_cpu_pct": single["relay_cpu_pct"],
             "loadgen_cpu_pct": single["loadgen_cpu_pct"],
