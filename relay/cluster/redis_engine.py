@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import anyio.abc
 import coredis
 import coredis.exceptions
 import trio
@@ -148,12 +147,12 @@ class RedisEngine:
         self._max_payload = max_payload
         self._sink: ClusterSink | None = None
         self._ops: deque[_Op] = deque()
-        self._media: deque[tuple[str, bytes]] = deque(maxlen=self.settings.max_media)
+        #: the MEDIA connections of the current session (spec §24.4)
+        self._publisher: resp.EngineSocket | None = None
         self._follow: dict[str, _Follow] = {}
         self._channels: dict[bytes, str] = {}
         self._subscriptions: deque[tuple[bool, str]] = deque()
         self._ops_ready = trio.Event()
-        self._media_ready = trio.Event()
         self._follow_changed = trio.Event()
         self._channels_changed = trio.Event()
         self._overflow = False
@@ -209,10 +208,16 @@ class RedisEngine:
         self._queue(_Op("append", room_prefix(tag), args))
 
     def publish(self, sink: ClusterSink, tag: bytes, record: Media) -> None:
-        if len(self._media) == self._media.maxlen:
-            self.stats.media_dropped += 1
-        self._media.append((room_prefix(tag) + ":m", self.node_id + encode_media(record)))
-        self._media_ready.set()
+        """PUBLISH now, from the caller's turn, unless earlier ones still wait (spec §24.4)."""
+        out = self._publisher
+        if out is None:
+            self.stats.media_dropped += 1  # no session: MEDIA is at most once
+            return
+        channel = room_prefix(tag) + ":m"
+        dropped = out.dropped
+        out.write(resp.command(b"PUBLISH", channel, self.node_id + encode_media(record)))
+        self.stats.media_dropped += out.dropped - dropped
+        self.stats.media_out += 1
 
     @property
     def _maxlen(self) -> int:
@@ -245,7 +250,6 @@ class RedisEngine:
 
     def _reset(self) -> None:
         self._ops.clear()
-        self._media.clear()
         self._follow.clear()
         self._channels.clear()
         self._subscriptions.clear()
@@ -267,17 +271,28 @@ class RedisEngine:
                 "reap": writer.register_script(redis_scripts.REAP),
             }
             await self._heartbeat_once(scripts)
-            publisher = await resp.connect(self.url)
-            subscriber = await resp.connect(self.url)
-            async with publisher, subscriber, trio.open_nursery() as nursery:
-                self.connected.set()
-                nursery.start_soon(self._write_ops, writer, scripts)
-                nursery.start_soon(self._publish_media, publisher)
-                nursery.start_soon(self._publish_replies, publisher)
-                nursery.start_soon(self._read_streams, reader, sink)
-                nursery.start_soon(self._subscribe_media, subscriber)
-                nursery.start_soon(self._receive_media, subscriber, sink)
-                nursery.start_soon(self._heartbeat, scripts)
+            publisher = await resp.connect(self.url, self.settings.max_media)
+            try:
+                subscriber = await resp.connect(self.url, self.settings.max_ops)
+            except BaseException:
+                publisher.close()
+                raise
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._publisher = publisher
+                    self.connected.set()
+                    nursery.start_soon(self._write_ops, writer, scripts)
+                    nursery.start_soon(publisher.run_writer, self.settings.batch)
+                    nursery.start_soon(self._publish_replies, publisher)
+                    nursery.start_soon(self._read_streams, reader, sink)
+                    nursery.start_soon(subscriber.run_writer, self.settings.batch)
+                    nursery.start_soon(self._subscribe_media, subscriber)
+                    nursery.start_soon(self._receive_media, subscriber, sink)
+                    nursery.start_soon(self._heartbeat, scripts)
+            finally:
+                self._publisher = None
+                publisher.close()
+                subscriber.close()
 
     async def _heartbeat_once(self, scripts: dict[str, Any]) -> None:
         ttl = int(self.settings.node_ttl * 1000)
@@ -364,18 +379,7 @@ class RedisEngine:
         self.stats.records += 1
         sink.ordered(follow.tag, record)
 
-    async def _publish_media(self, stream: anyio.abc.ByteStream) -> None:
-        """Write queued MEDIA as PUBLISH commands, never waiting for their replies (§24.4)."""
-        while True:
-            await self._media_ready.wait()
-            self._media_ready = trio.Event()
-            while self._media:
-                n = min(len(self._media), self.settings.batch)
-                batch = [self._media.popleft() for _ in range(n)]
-                await stream.send(b"".join(resp.command(b"PUBLISH", c, d) for c, d in batch))
-                self.stats.media_out += n
-
-    async def _publish_replies(self, stream: anyio.abc.ByteStream) -> None:
+    async def _publish_replies(self, stream: resp.EngineSocket) -> None:
         """Read the publishes' replies (receiver counts); an error reply ends the session."""
         parser = resp.RespParser(64)
         while True:
@@ -383,7 +387,7 @@ class RedisEngine:
                 if not isinstance(reply, int):
                     raise EngineLost("a reply to PUBLISH the engine does not send")
 
-    async def _subscribe_media(self, stream: anyio.abc.ByteStream) -> None:
+    async def _subscribe_media(self, stream: resp.EngineSocket) -> None:
         """Follow the rooms' MEDIA channels as rooms are followed and left."""
         subscribed: set[str] = set()
         while True:
@@ -398,11 +402,13 @@ class RedisEngine:
                     subscribed.discard(channel)
                     changes.append(resp.command(b"UNSUBSCRIBE", channel))
             if changes:
-                await stream.send(b"".join(changes))
+                stream.write(b"".join(changes))
+                if stream.dropped:
+                    raise EngineLost("too many subscriptions queued for the engine")
             await self._channels_changed.wait()
             self._channels_changed = trio.Event()
 
-    async def _receive_media(self, stream: anyio.abc.ByteStream, sink: ClusterSink) -> None:
+    async def _receive_media(self, stream: resp.EngineSocket, sink: ClusterSink) -> None:
         """Hand every MEDIA of one read to the node before reading again (spec §24.4).
 
         A read is at most 64 KiB, so the work of one turn stays bounded: each frame costs

@@ -3,13 +3,15 @@
 A node that took one pub/sub message per turn of its event loop fell behind
 a room's speakers whenever a turn took longer than the interval between
 their frames (thousands of links): the backlog grew without bound while the
-CPU idled (issue 13, 5,000 listeners on three nodes).  These tests put a
-burst of another node's MEDIA in the node's socket at once, then count the
-turns of the event loop the node needs to deliver it.
+CPU idled (issue 13, 5,000 listeners on three nodes); and a node that
+published from a task of its own added a turn to every frame's hop.  These
+tests put a burst of another node's MEDIA in the node's socket at once, then
+count the turns of the event loop the node needs to deliver it; and check
+that a local frame's PUBLISH leaves in the turn the frame arrived in.
 
-Real Redis and real sockets; the burst is written with a blocking socket
-from the test's own thread, so the node cannot run until all of it has been
-sent, and every count is of event-loop turns, never of time.
+Real Redis and real sockets; the test's own sockets block, so the node's
+tasks cannot run while the test writes or waits, and every count is of
+event-loop turns, never of time.
 """
 
 from __future__ import annotations
@@ -123,3 +125,25 @@ async def test_a_burst_of_remote_media_is_delivered_in_a_few_turns_not_one_per_f
         assert _media_from_remote(node, stage, "media") == expected
         assert _media_from_remote(node, listener, "batch") == expected
         assert node.engine.stats.media_in == media_in + BURST
+
+
+async def test_local_media_is_published_from_the_turn_it_arrived_in(redis_url: str) -> None:
+    """No task hop between a frame's arrival and its PUBLISH: the bytes reach Redis while the
+    event loop is still blocked in the test (a queue for a publisher task needs a turn)."""
+    parts = urlsplit(redis_url)
+    channel = (room_prefix(TAG) + ":m").encode()
+    async with cluster(redis_url, n=1) as nodes:
+        node = nodes[0]
+        speaker = await join(node)
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as watcher:
+            watcher.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n" % (len(channel), channel))
+            got = b""
+            while got.count(b"\r\n") < 6:  # the subscribe confirmation: *3 $9 subscribe $n ch :1
+                got += watcher.recv(65536)
+            node.send(speaker, EnvelopeType.MEDIA, 0, b"spoken now")
+            got = b""
+            while b"spoken now" not in got:  # blocking: the node's tasks cannot run meanwhile
+                chunk = watcher.recv(65536)
+                assert chunk, "redis closed the connection"
+                got += chunk
+        assert node.engine.stats.media_out == 1
