@@ -17,7 +17,7 @@ event-loop turns, never of time.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import coredis
@@ -27,6 +27,7 @@ import trio
 from e2ee.envelope import DeliveryClass, EnvelopeType
 from relay.cluster.records import Media, encode_media
 from relay.cluster.redis_engine import room_prefix
+from relay.router import Link
 
 from .redis_server import needs_redis, redis_server
 from .scaffold import TAG
@@ -69,25 +70,25 @@ def _frame(i: int) -> bytes:
     return encode_media(Media(REMOTE_SLOT, DeliveryClass.STAGE, False, b"frame %05d" % i))
 
 
-def _media_from_remote(node: Node, link: object, kind: str) -> list[bytes]:
+def _media_from_remote(node: Node, link: Link, kind: str) -> list[bytes]:
     return [
         e.payload
-        for k, e in node.outbox.got.get(link, [])  # type: ignore[call-overload]
+        for k, e in node.outbox.got.get(link, [])
         if k == kind and e.type == EnvelopeType.MEDIA and e.slot == REMOTE_SLOT
     ]
 
 
-async def _turns_until(cond: object) -> int:
+async def _turns_until(cond: Callable[[], bool]) -> int:
     """Turns of the event loop (one checkpoint of this task each) until ``cond()``."""
     turns = 0
     with trio.fail_after(20):
-        while not cond():  # type: ignore[operator]
+        while not cond():
             await trio.lowlevel.checkpoint()
             turns += 1
     return turns
 
 
-async def _subscribed(node: Node, url: str, stage: object) -> None:
+async def _subscribed(node: Node, url: str, stage: Link) -> None:
     """Wait until the node hears the room's channel (its SUBSCRIBE is not acknowledged)."""
     probe = coredis.Redis.from_url(url)
     async with probe:
