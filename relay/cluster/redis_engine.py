@@ -5,7 +5,7 @@ node.  Its calls only queue: :meth:`RedisEngine.run` does the I/O with four
 connections — one writes the node's operations in their order (pipelined,
 each an atomic script from :mod:`relay.cluster.redis_scripts`), one reads the
 followed rooms' streams with a blocking XREAD, one publishes MEDIA and one
-receives it (both bare RESP, :mod:`relay.cluster.resp`, so that MEDIA never
+receives it (both bare RESP, :mod:`relay.cluster.redis_media`, so that MEDIA never
 waits for a round trip or for a turn of the event loop per message) — plus a
 heartbeat that keeps the node alive and frees the seats of dead nodes.
 
@@ -32,7 +32,7 @@ import trio
 
 from e2ee.envelope import DeliveryClass
 from e2ee.errors import HushroomError, RemoteProtocolError
-from relay.cluster import redis_scripts, resp
+from relay.cluster import redis_media, redis_scripts, resp
 from relay.cluster.engine import ClusterSink
 from relay.cluster.records import (
     MEDIA_HEADER_LEN,
@@ -148,7 +148,7 @@ class RedisEngine:
         self._sink: ClusterSink | None = None
         self._ops: deque[_Op] = deque()
         #: the MEDIA connections of the current session (spec §24.4)
-        self._publisher: resp.EngineSocket | None = None
+        self._publisher: redis_media.EngineSocket | None = None
         self._follow: dict[str, _Follow] = {}
         self._channels: dict[bytes, str] = {}
         self._subscriptions: deque[tuple[bool, str]] = deque()
@@ -271,9 +271,9 @@ class RedisEngine:
                 "reap": writer.register_script(redis_scripts.REAP),
             }
             await self._heartbeat_once(scripts)
-            publisher = await resp.connect(self.url, self.settings.max_media)
+            publisher = await redis_media.connect(self.url, self.settings.max_media)
             try:
-                subscriber = await resp.connect(self.url, self.settings.max_ops)
+                subscriber = await redis_media.connect(self.url, self.settings.max_ops)
             except BaseException:
                 publisher.close()
                 raise
@@ -379,7 +379,7 @@ class RedisEngine:
         self.stats.records += 1
         sink.ordered(follow.tag, record)
 
-    async def _publish_replies(self, stream: resp.EngineSocket) -> None:
+    async def _publish_replies(self, stream: redis_media.EngineSocket) -> None:
         """Read the publishes' replies (receiver counts); an error reply ends the session."""
         parser = resp.RespParser(64)
         while True:
@@ -387,7 +387,7 @@ class RedisEngine:
                 if not isinstance(reply, int):
                     raise EngineLost("a reply to PUBLISH the engine does not send")
 
-    async def _subscribe_media(self, stream: resp.EngineSocket) -> None:
+    async def _subscribe_media(self, stream: redis_media.EngineSocket) -> None:
         """Follow the rooms' MEDIA channels as rooms are followed and left."""
         subscribed: set[str] = set()
         while True:
@@ -408,7 +408,7 @@ class RedisEngine:
             await self._channels_changed.wait()
             self._channels_changed = trio.Event()
 
-    async def _receive_media(self, stream: resp.EngineSocket, sink: ClusterSink) -> None:
+    async def _receive_media(self, stream: redis_media.EngineSocket, sink: ClusterSink) -> None:
         """Hand every MEDIA of one read to the node before reading again (spec §24.4).
 
         A read is at most 64 KiB, so the work of one turn stays bounded: each frame costs
