@@ -7,7 +7,9 @@ spread evenly over the nodes (the load-generator processes of
 :mod:`client.bench.fanout`, each connected to one node).  It reports, per
 run, stage and audience latency (p50/p99; per node too), dropped frames,
 each node's CPU and the engine's, the operations per second through the
-engine, each load generator's CPU (a load generator at 100 % of a core
+engine, how long each relay process waited for a core while runnable
+(``runqueue_wait_pct``, from /proc: a node at low CPU with a long wait was
+starved by the machine, not idle), each load generator's CPU (a load generator at 100 % of a core
 measures itself, not the relay), the p50 of the first and last third of
 each run (a growing queue shows as a rising trend), the machine's load
 average, and the extra latency of the cross-node run against the one-node
@@ -192,11 +194,13 @@ def measure_cluster(
         time.sleep(max(0.0, t0 - time.monotonic()))
         m0 = [fanout._metrics(mport) for _, _, mport, _ in nodes]
         c0 = [fanout._cpu_seconds(p.pid) for p, _, _, _ in nodes]
+        q0 = [fanout._runqueue_wait_seconds(p.pid) for p, _, _, _ in nodes]
         e0, k0 = fanout._cpu_seconds(engine.pid), _engine_calls(rport)
         w0 = [fanout._cpu_seconds(w.pid) for _, _, w in workers]
         time.sleep(max(0.0, t1 - time.monotonic()))
         m1 = [fanout._metrics(mport) for _, _, mport, _ in nodes]
         c1 = [fanout._cpu_seconds(p.pid) for p, _, _, _ in nodes]
+        q1 = [fanout._runqueue_wait_seconds(p.pid) for p, _, _, _ in nodes]
         e1, k1 = fanout._cpu_seconds(engine.pid), _engine_calls(rport)
         w1 = [fanout._cpu_seconds(w.pid) for _, _, w in workers]
         results: list[tuple[int, str, dict[str, Any]]] = []
@@ -226,6 +230,9 @@ def measure_cluster(
         "dropped_frames": int(dropped),
         "delivered_ratio": round(received / expected, 4) if expected else None,
         "node_cpu_pct": [round(100 * (b - a) / seconds, 1) for a, b in zip(c0, c1, strict=True)],
+        "node_runqueue_wait_pct": [
+            round(100 * (b - a) / seconds, 1) for a, b in zip(q0, q1, strict=True)
+        ],
         "engine_cpu_pct": round(100 * (e1 - e0) / seconds, 1),
         "loadgen_cpu_pct": {
             what: [
@@ -268,6 +275,7 @@ def measure(args: argparse.Namespace, progress: Progress, fanout: ModuleType) ->
             },
             "dropped_frames": single["dropped_frames"],
             "relay_cpu_pct": single["relay_cpu_pct"],
+            "relay_runqueue_wait_pct": single["relay_runqueue_wait_pct"],
             "loadgen_cpu_pct": single["loadgen_cpu_pct"],
             "delivered_ratio": single["delivered_ratio"],
         },
