@@ -5,9 +5,9 @@ node.  Its calls only queue: :meth:`RedisEngine.run` does the I/O with four
 connections — one writes the node's operations in their order (pipelined,
 each an atomic script from :mod:`relay.cluster.redis_scripts`), one reads the
 followed rooms' streams with a blocking XREAD, one publishes MEDIA and one
-receives it (both bare RESP, :mod:`relay.cluster.redis_media`, so that MEDIA never
-waits for a round trip or for a turn of the event loop per message) — plus a
-heartbeat that keeps the node alive and frees the seats of dead nodes.
+receives it (both bare RESP, :mod:`relay.cluster.redis_media`, so that MEDIA
+never waits for a round trip or for a turn of the event loop per message) —
+plus a heartbeat that keeps the node alive and frees the seats of dead nodes.
 
 If the engine becomes unreachable, the node cannot keep its rooms in one
 order: it closes every link in a room (they reconnect and rejoin, spec
