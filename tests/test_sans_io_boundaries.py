@@ -101,7 +101,7 @@ def test_relay_touches_no_e2ee_keys() -> None:
 
 # the cluster's I/O lives in its engine adapters; the node, its records and the
 # in-memory engine are sans-IO like the router
-CLUSTER_IO = {"redis_engine.py", "redis_scripts.py", "service.py"}
+CLUSTER_IO = {"redis_engine.py", "redis_media.py", "redis_scripts.py", "service.py"}
 
 
 def test_the_cluster_node_is_sans_io() -> None:

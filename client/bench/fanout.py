@@ -235,6 +235,18 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _runqueue_wait_seconds(pid: int) -> float:
+    """Seconds ``pid`` spent runnable but waiting for a core (/proc/PID/schedstat), 0 if unknown.
+
+    A process with a low CPU share and a long wait was starved by the machine,
+    not idle: the bench then measures the machine's other work, not the relay.
+    """
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of all CPUs from /proc/stat (softirq included in busy)."""
     fields = [float(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -678,6 +690,7 @@ def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[
         time.sleep(max(0.0, t0 - time.monotonic()))
         m0 = _metrics(mport) if mport is not None else {}
         c0 = _cpu_seconds(relay.pid) if relay is not None else 0.0
+        q0 = _runqueue_wait_seconds(relay.pid) if relay is not None else 0.0
         w0 = sum(_cpu_seconds(w.pid) for w in workers)
         b0 = _machine_busy()
         while (left := t1 - time.monotonic()) > 0:
@@ -685,6 +698,7 @@ def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[
             time.sleep(min(1.0, left))
         m1 = _metrics(mport) if mport is not None else {}
         c1 = _cpu_seconds(relay.pid) if relay is not None else 0.0
+        q1 = _runqueue_wait_seconds(relay.pid) if relay is not None else 0.0
         w1 = sum(_cpu_seconds(w.pid) for w in workers)
         b1 = _machine_busy()
         rss = _rss_mb(relay.pid) if relay is not None else None
@@ -758,6 +772,9 @@ def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[
         "forwarded_fps": per_second("hushroom_relay_frames_forwarded_total", None),
         "audience_batches_per_s": per_second("hushroom_relay_audience_batches_total", 1),
         "relay_cpu_pct": round(100 * (c1 - c0) / seconds, 1) if relay is not None else None,
+        "relay_runqueue_wait_pct": (
+            round(100 * (q1 - q0) / seconds, 1) if relay is not None else None
+        ),
         "relay_rss_mb": round(rss, 1) if rss is not None else None,
         "loadgen_cpu_pct": round(100 * (w1 - w0) / seconds, 1),
         "machine_busy_pct": round(100 * (b1[0] - b0[0]) / max(1.0, b1[1] - b0[1]), 1),
@@ -765,6 +782,7 @@ def measure(args: argparse.Namespace, progress: Progress | None = None) -> dict[
         "relay_batch_delay_p50_ms_le": _histogram_quantile(m0, m1, 0.5) if m1 else None,
         "relay_batch_delay_p99_ms_le": _histogram_quantile(m0, m1, 0.99) if m1 else None,
         "latency_trend_ms": [mean("first_p50"), mean("last_p50")],
+        "stage_trend_ms": [round(stage["first_p50"], 2), round(stage["last_p50"], 2)],
         "delivered_ratio": round(min(received / expected, 9.99), 4) if expected else None,
         "links_closed": sum(r["closed"] for r in results[:-1]),
         "setup_s": round(setup_s, 1),

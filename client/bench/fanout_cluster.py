@@ -7,7 +7,12 @@ spread evenly over the nodes (the load-generator processes of
 :mod:`client.bench.fanout`, each connected to one node).  It reports, per
 run, stage and audience latency (p50/p99; per node too), dropped frames,
 each node's CPU and the engine's, the operations per second through the
-engine, and the extra latency of the cross-node run against the one-node
+engine, how long each relay process waited for a core while runnable
+(``runqueue_wait_pct``, from /proc: a node at low CPU with a long wait was
+starved by the machine, not idle), each load generator's CPU (a load generator at 100 % of a core
+measures itself, not the relay), the p50 of the first and last third of
+each run (a growing queue shows as a rising trend), the machine's load
+average, and the extra latency of the cross-node run against the one-node
 run (``hop_*``).  Timing goals live here, never in unit tests.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -35,8 +41,19 @@ def _redis(port: int, stack: ExitStack) -> subprocess.Popen[bytes]:
         raise CliError("--nodes needs redis-server (apt-get install -y redis-server)")
     workdir = tempfile.mkdtemp(prefix="hushroom-bench-redis-")
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -93,12 +110,18 @@ def _spread(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
-def _latency(summaries: list[dict[str, Any]]) -> dict[str, float]:
-    """p50 weighted by samples, p99 the worst of the parts."""
+def _latency(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """p50 weighted by samples, p99 the worst of the parts; the trend: p50 of the first
+    and of the last third of the run (a growing queue shows as a rising trend)."""
     count = sum(s["count"] for s in summaries) or 1
+
+    def mean(key: str) -> float:
+        return round(float(sum(s[key] * s["count"] for s in summaries)) / count, 2)
+
     return {
-        "p50_ms": round(sum(s["p50"] * s["count"] for s in summaries) / count, 2),
+        "p50_ms": mean("p50"),
         "p99_ms": round(max((s["p99"] for s in summaries), default=0.0), 2),
+        "trend_p50_ms": [mean("first_p50"), mean("last_p50")],
     }
 
 
@@ -130,15 +153,32 @@ def measure_cluster(
         procs = max(args.listener_procs, n)
         for j, k in enumerate(_spread(args.listeners, procs)):
             _, port, _, pin = nodes[j % n]
-            argv = ["listeners", "127.0.0.1", str(port), pin.hex(), str(k),
-                    str(min(k, args.sample)), tag_hex]
+            argv = [
+                "listeners",
+                "127.0.0.1",
+                str(port),
+                pin.hex(),
+                str(k),
+                str(min(k, args.sample)),
+                tag_hex,
+            ]
             if k:
                 w = fanout._spawn(argv, args.loadgen_nice)
                 workers.append((j % n, "listeners", w))
         for j, k in enumerate(_spread(args.speakers, n)):
             _, port, _, pin = nodes[j]
-            argv = ["speakers", "127.0.0.1", str(port), pin.hex(), str(k), str(payload),
-                    str(args.fps), tag_hex, str(plan.batch), plan.proof.hex()]
+            argv = [
+                "speakers",
+                "127.0.0.1",
+                str(port),
+                pin.hex(),
+                str(k),
+                str(payload),
+                str(args.fps),
+                tag_hex,
+                str(plan.batch),
+                plan.proof.hex(),
+            ]
             if k:
                 workers.append((j, "speakers", fanout._spawn(argv)))
         progress.phase("connecting links", f"{args.listeners + args.speakers} links")
@@ -154,11 +194,15 @@ def measure_cluster(
         time.sleep(max(0.0, t0 - time.monotonic()))
         m0 = [fanout._metrics(mport) for _, _, mport, _ in nodes]
         c0 = [fanout._cpu_seconds(p.pid) for p, _, _, _ in nodes]
+        q0 = [fanout._runqueue_wait_seconds(p.pid) for p, _, _, _ in nodes]
         e0, k0 = fanout._cpu_seconds(engine.pid), _engine_calls(rport)
+        w0 = [fanout._cpu_seconds(w.pid) for _, _, w in workers]
         time.sleep(max(0.0, t1 - time.monotonic()))
         m1 = [fanout._metrics(mport) for _, _, mport, _ in nodes]
         c1 = [fanout._cpu_seconds(p.pid) for p, _, _, _ in nodes]
+        q1 = [fanout._runqueue_wait_seconds(p.pid) for p, _, _, _ in nodes]
         e1, k1 = fanout._cpu_seconds(engine.pid), _engine_calls(rport)
+        w1 = [fanout._cpu_seconds(w.pid) for _, _, w in workers]
         results: list[tuple[int, str, dict[str, Any]]] = []
         for node_index, what, w in workers:
             assert w.stdout is not None
@@ -167,8 +211,11 @@ def measure_cluster(
     seconds = t1 - t0
     listeners = [(i, r) for i, what, r in results if what == "listeners"]
     speakers = [r for _, what, r in results if what == "speakers"]
-    dropped = sum(b.get("hushroom_relay_frames_dropped_total", 0) - a.get(
-        "hushroom_relay_frames_dropped_total", 0) for a, b in zip(m0, m1, strict=True))
+    dropped = sum(
+        b.get("hushroom_relay_frames_dropped_total", 0)
+        - a.get("hushroom_relay_frames_dropped_total", 0)
+        for a, b in zip(m0, m1, strict=True)
+    )
     sent = sum(r["sent"] for r in speakers)
     proofs = sum(r["proofs"] for r in speakers)
     per_listener = sent * (HEADER_LEN + payload) + proofs * (HEADER_LEN + len(plan.proof))
@@ -183,7 +230,18 @@ def measure_cluster(
         "dropped_frames": int(dropped),
         "delivered_ratio": round(received / expected, 4) if expected else None,
         "node_cpu_pct": [round(100 * (b - a) / seconds, 1) for a, b in zip(c0, c1, strict=True)],
+        "node_runqueue_wait_pct": [
+            round(100 * (b - a) / seconds, 1) for a, b in zip(q0, q1, strict=True)
+        ],
         "engine_cpu_pct": round(100 * (e1 - e0) / seconds, 1),
+        "loadgen_cpu_pct": {
+            what: [
+                round(100 * (b - a) / seconds, 1)
+                for (_, kind, _), a, b in zip(workers, w0, w1, strict=True)
+                if kind == what
+            ]
+            for what in ("listeners", "speakers")
+        },
         "engine_ops_per_s": round((k1 - k0) / seconds),
         "links_closed": sum(r["closed"] for _, r in listeners),
     }
@@ -194,19 +252,32 @@ def measure(args: argparse.Namespace, progress: Progress, fanout: ModuleType) ->
 
     ``fanout`` is :mod:`client.bench.fanout`, whose workers and helpers this drives; it is
     passed in because that module dispatches here (no import cycle)."""
+    load_before = os.getloadavg()[0]
     progress.phase("one relay")
     single = fanout.measure(args, progress)
     cluster = measure_cluster(args, progress, fanout)
     return {
+        "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "listeners": args.listeners,
         "speakers": args.speakers,
         "nodes": args.nodes,
         "seconds": args.seconds,
         "one_node": {
-            "stage": {"p50_ms": single["stage_p50_ms"], "p99_ms": single["stage_p99_ms"]},
-            "audience": {"p50_ms": single["audience_p50_ms"], "p99_ms": single["audience_p99_ms"]},
+            "stage": {
+                "p50_ms": single["stage_p50_ms"],
+                "p99_ms": single["stage_p99_ms"],
+                "trend_p50_ms": single["stage_trend_ms"],
+            },
+            "audience": {
+                "p50_ms": single["audience_p50_ms"],
+                "p99_ms": single["audience_p99_ms"],
+                "trend_p50_ms": single["latency_trend_ms"],
+            },
             "dropped_frames": single["dropped_frames"],
             "relay_cpu_pct": single["relay_cpu_pct"],
+            "relay_runqueue_wait_pct": single["relay_runqueue_wait_pct"],
+            "loadgen_cpu_pct": single["loadgen_cpu_pct"],
+            "delivered_ratio": single["delivered_ratio"],
         },
         "cluster": cluster,
         "hop_audience_p50_ms": round(cluster["audience"]["p50_ms"] - single["audience_p50_ms"], 2),

@@ -82,6 +82,8 @@ class Media:
 Ordered = Joined | Left | ClassSet | Control | Unicast
 
 _MEDIA = struct.Struct(">IBB")
+#: bytes before the payload in the binary form of MEDIA (spec §24.2)
+MEDIA_HEADER_LEN = _MEDIA.size
 
 
 def _fail(what: str) -> RemoteProtocolError:
@@ -113,8 +115,13 @@ def _cls(value: int) -> DeliveryClass:
 def record_fields(rec: Ordered) -> dict[str, bytes]:
     """The stream-entry fields of an ordered record (spec §24.2)."""
     if isinstance(rec, Joined):
-        return {"t": b"J", "s": b"%d" % rec.slot, "c": b"%d" % rec.cls, "n": rec.node,
-                "k": b"%d" % rec.key}
+        return {
+            "t": b"J",
+            "s": b"%d" % rec.slot,
+            "c": b"%d" % rec.cls,
+            "n": rec.node,
+            "k": b"%d" % rec.key,
+        }
     if isinstance(rec, Left):
         return {"t": b"L", "s": b"%d" % rec.slot}
     if isinstance(rec, ClassSet):
@@ -152,8 +159,12 @@ def record_from_fields(fields: dict[bytes, bytes], max_payload: int) -> Ordered:
         node = fields.get(b"n", b"")
         if len(node) != NODE_ID_LEN:
             raise _fail("node id")
-        return Joined(field_int(fields, b"s", _U32), _cls(field_int(fields, b"c", 255)), node,
-                      field_int(fields, b"k", 2**63))
+        return Joined(
+            field_int(fields, b"s", _U32),
+            _cls(field_int(fields, b"c", 255)),
+            node,
+            field_int(fields, b"k", 2**63),
+        )
     if kind == b"L":
         return Left(field_int(fields, b"s", _U32))
     if kind == b"S":
@@ -161,6 +172,9 @@ def record_from_fields(fields: dict[bytes, bytes], max_payload: int) -> Ordered:
     if kind == b"C":
         return Control(field_int(fields, b"s", _U32), _payload(fields, max_payload))
     if kind == b"U":
-        return Unicast(field_int(fields, b"s", _U32), field_int(fields, b"d", _U32),
-                       _payload(fields, max_payload))
+        return Unicast(
+            field_int(fields, b"s", _U32),
+            field_int(fields, b"d", _U32),
+            _payload(fields, max_payload),
+        )
     raise _fail("kind")

@@ -1,11 +1,13 @@
 """The Redis engine (spec §24.4): a Stream per room for its one order, pub/sub for MEDIA.
 
 :class:`RedisEngine` implements :class:`~relay.cluster.engine.Engine` for one
-node.  Its calls only queue: :meth:`RedisEngine.run` does the I/O with three
+node.  Its calls only queue: :meth:`RedisEngine.run` does the I/O with four
 connections — one writes the node's operations in their order (pipelined,
 each an atomic script from :mod:`relay.cluster.redis_scripts`), one reads the
-followed rooms' streams with a blocking XREAD, one receives MEDIA — plus a
-heartbeat that keeps the node alive and frees the seats of dead nodes.
+followed rooms' streams with a blocking XREAD, one publishes MEDIA and one
+receives it (both bare RESP, :mod:`relay.cluster.redis_media`, so that MEDIA
+never waits for a round trip or for a turn of the event loop per message) —
+plus a heartbeat that keeps the node alive and frees the seats of dead nodes.
 
 If the engine becomes unreachable, the node cannot keep its rooms in one
 order: it closes every link in a room (they reconnect and rejoin, spec
@@ -30,9 +32,10 @@ import trio
 
 from e2ee.envelope import DeliveryClass
 from e2ee.errors import HushroomError, RemoteProtocolError
-from relay.cluster import redis_scripts
+from relay.cluster import redis_media, redis_scripts, resp
 from relay.cluster.engine import ClusterSink
 from relay.cluster.records import (
+    MEDIA_HEADER_LEN,
     NODE_ID_LEN,
     Control,
     Media,
@@ -65,7 +68,7 @@ class RedisSettings:
     max_ops: int = 65_536
     #: MEDIA queued for publishing; beyond it the oldest is dropped
     max_media: int = 4_096
-    #: operations, or MEDIA, per round trip
+    #: operations per round trip (pipelined), or MEDIA per write
     batch: int = 256
     #: records taken from the streams per XREAD
     read_count: int = 1_024
@@ -102,6 +105,8 @@ class EngineStats:
     media_dropped: int = 0
     gaps: int = 0
     lost: int = 0
+    #: times the engine closed the MEDIA subscription and the node subscribed again
+    resubscribed: int = 0
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -120,6 +125,7 @@ ENGINE_LOSSES: tuple[type[Exception], ...] = (
     anyio.ClosedResourceError,
     anyio.EndOfStream,
     EngineLost,
+    resp.RespError,
 )
 
 
@@ -143,12 +149,12 @@ class RedisEngine:
         self._max_payload = max_payload
         self._sink: ClusterSink | None = None
         self._ops: deque[_Op] = deque()
-        self._media: deque[tuple[str, bytes]] = deque(maxlen=self.settings.max_media)
+        #: the MEDIA connections of the current session (spec §24.4)
+        self._publisher: redis_media.EngineSocket | None = None
         self._follow: dict[str, _Follow] = {}
         self._channels: dict[bytes, str] = {}
         self._subscriptions: deque[tuple[bool, str]] = deque()
         self._ops_ready = trio.Event()
-        self._media_ready = trio.Event()
         self._follow_changed = trio.Event()
         self._channels_changed = trio.Event()
         self._overflow = False
@@ -204,10 +210,16 @@ class RedisEngine:
         self._queue(_Op("append", room_prefix(tag), args))
 
     def publish(self, sink: ClusterSink, tag: bytes, record: Media) -> None:
-        if len(self._media) == self._media.maxlen:
-            self.stats.media_dropped += 1
-        self._media.append((room_prefix(tag) + ":m", self.node_id + encode_media(record)))
-        self._media_ready.set()
+        """PUBLISH now, from the caller's turn, unless earlier ones still wait (spec §24.4)."""
+        out = self._publisher
+        if out is None:
+            self.stats.media_dropped += 1  # no session: MEDIA is at most once
+            return
+        channel = room_prefix(tag) + ":m"
+        dropped = out.dropped
+        out.write(resp.command(b"PUBLISH", channel, self.node_id + encode_media(record)))
+        self.stats.media_dropped += out.dropped - dropped
+        self.stats.media_out += 1
 
     @property
     def _maxlen(self) -> int:
@@ -249,7 +261,6 @@ class RedisEngine:
 
     def _reset(self) -> None:
         self._ops.clear()
-        self._media.clear()
         self._follow.clear()
         self._channels.clear()
         self._subscriptions.clear()
@@ -271,14 +282,43 @@ class RedisEngine:
                 "reap": writer.register_script(redis_scripts.REAP),
             }
             await self._heartbeat_once(scripts)
-            pubsub = reader.pubsub()
-            async with pubsub, trio.open_nursery() as nursery:
-                self.connected.set()
-                nursery.start_soon(self._write_ops, writer, scripts)
-                nursery.start_soon(self._publish_media, writer)
-                nursery.start_soon(self._read_streams, reader, sink)
-                nursery.start_soon(self._receive_media, pubsub, sink)
-                nursery.start_soon(self._heartbeat, scripts)
+            publisher = await redis_media.connect(self.url, self.settings.max_media)
+            try:
+                async with trio.open_nursery() as nursery:
+                    self._publisher = publisher
+                    self.connected.set()
+                    nursery.start_soon(self._write_ops, writer, scripts)
+                    nursery.start_soon(publisher.run_writer, self.settings.batch)
+                    nursery.start_soon(self._publish_replies, publisher)
+                    nursery.start_soon(self._read_streams, reader, sink)
+                    nursery.start_soon(self._subscription, sink)
+                    nursery.start_soon(self._heartbeat, scripts)
+            finally:
+                self._publisher = None
+                publisher.close()
+
+    async def _subscription(self, sink: ClusterSink) -> None:
+        """The MEDIA subscription, connected again whenever the engine closes it (spec §24.6).
+
+        Redis closes a subscriber whose output buffer passes its
+        ``client-output-buffer-limit pubsub`` (a node that stopped reading):
+        MEDIA is never stored, so only what was in flight is lost; the node
+        subscribes again to every room it follows and closes no link.  A
+        subscriber that cannot connect again ends the session (the engine is
+        gone).
+        """
+        while True:
+            subscriber = await redis_media.connect(self.url, self.settings.max_ops)
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(subscriber.run_writer, self.settings.batch)
+                    draining: set[bytes] = set()
+                    nursery.start_soon(self._subscribe_media, subscriber, draining)
+                    nursery.start_soon(self._receive_media, subscriber, sink, draining)
+            except* (OSError, resp.RespError):
+                self.stats.resubscribed += 1
+            finally:
+                subscriber.close()
 
     async def _heartbeat_once(self, scripts: dict[str, Any]) -> None:
         ttl = int(self.settings.node_ttl * 1000)
@@ -365,57 +405,82 @@ class RedisEngine:
         self.stats.records += 1
         sink.ordered(follow.tag, record)
 
-    async def _publish_media(self, client: Any) -> None:
+    async def _publish_replies(self, stream: redis_media.EngineSocket) -> None:
+        """Read the publishes' replies (receiver counts); an error reply ends the session."""
+        parser = resp.RespParser(64)
         while True:
-            await self._media_ready.wait()
-            self._media_ready = trio.Event()
-            while self._media:
-                n = min(len(self._media), self.settings.batch)
-                batch = [self._media.popleft() for _ in range(n)]
-                async with client.pipeline(transaction=False) as pipe:
-                    for channel, data in batch:
-                        pipe.publish(channel, data)
-                self.stats.media_out += n
+            for reply in parser.feed(await stream.receive()):
+                if not isinstance(reply, int):
+                    raise EngineLost("a reply to PUBLISH the engine does not send")
 
-    async def _receive_media(self, pubsub: Any, sink: ClusterSink) -> None:
-        subscribed: set[str] = set()
-        #: channels unsubscribed whose confirmation has not come back (spec §24.6)
-        draining: set[bytes] = set()
+    async def _subscribe_media(
+        self, stream: redis_media.EngineSocket, draining: set[bytes]
+    ) -> None:
+        """Follow the rooms' MEDIA channels as rooms are followed and left.
+
+        ``draining``: channels unsubscribed whose confirmation has not come back (spec §24.6).
+        """
+        subscribed = {channel.decode() for channel in self._channels}
+        changes = [resp.command(b"SUBSCRIBE", channel) for channel in sorted(subscribed)]
         while True:
             while self._subscriptions:
                 on, prefix = self._subscriptions.popleft()
                 channel = prefix + ":m"
                 if on and channel not in subscribed:
                     subscribed.add(channel)
-                    await pubsub.subscribe(channel)
+                    changes.append(resp.command(b"SUBSCRIBE", channel))
                 elif not on and channel in subscribed and channel.encode() not in self._channels:
                     subscribed.discard(channel)
                     draining.add(channel.encode())
-                    await pubsub.unsubscribe(channel)
-            if not subscribed:
-                await self._channels_changed.wait()
-                self._channels_changed = trio.Event()
-                continue
-            message = await pubsub.get_message(timeout=self.settings.read_block)
-            if message is not None:
-                self._pubsub_message(sink, message, draining)
+                    changes.append(resp.command(b"UNSUBSCRIBE", channel))
+            if changes:
+                stream.write(b"".join(changes))
+                changes = []
+                if stream.dropped:
+                    raise EngineLost("too many subscriptions queued for the engine")
+            await self._channels_changed.wait()
+            self._channels_changed = trio.Event()
 
-    def _pubsub_message(self, sink: ClusterSink, message: Any, draining: set[bytes]) -> None:
-        """One item of the subscription's stream, in the order Redis sent them.
+    async def _receive_media(
+        self, stream: redis_media.EngineSocket, sink: ClusterSink, draining: set[bytes]
+    ) -> None:
+        """Hand every MEDIA of one read to the node before reading again (spec §24.4).
+
+        A read is at most 64 KiB, so the work of one turn stays bounded: each frame costs
+        one send per local stage member and one append to the room's audience batch,
+        which the flusher writes once per pass however many frames it holds (spec §17.3).
+        """
+        parser = resp.RespParser(NODE_ID_LEN + MEDIA_HEADER_LEN + self._max_payload)
+        while True:
+            data = await stream.receive()
+            for reply in parser.feed(data):
+                if not isinstance(reply, list) or len(reply) != 3:
+                    raise EngineLost("a pub/sub message the engine does not send")
+                kind, channel, body = reply
+                if not isinstance(channel, bytes):
+                    raise EngineLost("a pub/sub message the engine does not send")
+                self._pubsub_message(sink, kind, channel, body, draining)
+
+    def _pubsub_message(
+        self, sink: ClusterSink, kind: object, channel: bytes, body: object, draining: set[bytes]
+    ) -> None:
+        """One item of the subscription's stream, in the order Redis sent them (spec §24.6).
 
         MEDIA of a channel this node unsubscribed from, up to Redis's
         confirmation, was published while the node still followed the room:
-        it may have waited here for seconds (a node stopped, then resumed)
-        and its slots may have new members since, so it is dropped, never
-        delivered to whoever joins the room next.  A confirmation of either
-        kind ends that (after a reconnection, coredis subscribes again and the
+        it may have waited for seconds (a node stopped, then resumed) and its
+        slots may have new members since, so it is dropped, never delivered
+        to whoever joins the room next.  A confirmation of either kind ends
+        that (after a reconnection the node subscribes again and the
         unsubscribe's confirmation never comes).
         """
-        channel = bytes(message["channel"])
-        if message.get("type") in ("subscribe", "unsubscribe"):
+        if kind in (b"subscribe", b"unsubscribe"):
             draining.discard(channel)
-        elif message.get("type") == "message" and channel not in draining:
-            self._media_received(sink, channel, bytes(message["data"]))
+        elif kind == b"message" and isinstance(body, bytes):
+            if channel not in draining:
+                self._media_received(sink, channel, body)
+        else:
+            raise EngineLost("a pub/sub message the engine does not send")
 
     def _media_received(self, sink: ClusterSink, channel: bytes, data: bytes) -> None:
         room = self._channels.get(channel)

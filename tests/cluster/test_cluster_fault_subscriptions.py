@@ -93,15 +93,25 @@ def test_media_of_a_channel_being_unsubscribed_is_dropped_until_a_confirmation()
     engine._followed(TAG, prefix, ([], b"0-0", 0))
     channel = (prefix + ":m").encode()
 
-    def message(kind: str, payload: bytes = b"") -> dict[str, object]:
+    def message(kind: bytes, payload: bytes = b"") -> tuple[bytes, bytes, object]:
+        if kind != b"message":
+            return kind, channel, 1  # a confirmation carries the count of subscriptions
         data = b"%016x" % 2 + encode_media(Media(0, DeliveryClass.STAGE, False, payload))
-        return {"type": kind, "channel": channel, "data": data}
+        return kind, channel, data
 
     draining = {channel}  # this node sent UNSUBSCRIBE, and follows the room again meanwhile
-    for item in (message("message", b"stale"), message("unsubscribe"), message("message", b"new")):
-        engine._pubsub_message(sink, item, draining)  # type: ignore[arg-type]
-    # after a reconnection coredis subscribes again: that confirmation ends the drop too
+    for item in (
+        message(b"message", b"stale"),
+        message(b"unsubscribe"),
+        message(b"message", b"new"),
+    ):
+        engine._pubsub_message(sink, *item, draining)  # type: ignore[arg-type]
+    # after a reconnection the node subscribes again: that confirmation ends the drop too
     draining = {channel}
-    for item in (message("message", b"lost"), message("subscribe"), message("message", b"again")):
-        engine._pubsub_message(sink, item, draining)  # type: ignore[arg-type]
+    for item in (
+        message(b"message", b"lost"),
+        message(b"subscribe"),
+        message(b"message", b"again"),
+    ):
+        engine._pubsub_message(sink, *item, draining)  # type: ignore[arg-type]
     assert sink.media_payloads == [b"new", b"again"]
