@@ -131,8 +131,20 @@ def _expect_bool(value: Value, what: str) -> bool:
     return value
 
 
+_REMOVE_FIELDS = (int, bytes, int)
+_REMOVE = OpCode.REMOVE.value
+
+
 def parse_op(raw: Value) -> Op:
     """Check one decoded op's shape and field types (spec §12.2); return it as a tuple."""
+    if (
+        type(raw) is list
+        and tuple(map(type, raw)) == _REMOVE_FIELDS
+        and raw[0] == _REMOVE
+        and len(raw[1]) == ID_LEN  # type: ignore[arg-type]
+        and 0 <= raw[2] <= 2  # type: ignore[operator]
+    ):
+        return tuple(raw)  # REMOVE, the op of a kick or a leave, in one test
     if not isinstance(raw, list) or not raw:
         raise _bad("not a non-empty array")
     code = canonical.expect_int(raw[0], "op code", 1, 255)
@@ -174,6 +186,7 @@ class RosterState:
     """
 
     __slots__ = (
+        "_moderators",
         "_next_rank",
         "_packed",
         "_rank",
@@ -195,6 +208,7 @@ class RosterState:
         self._rank: dict[bytes, int] = {}
         self._next_rank = 0
         self._stage: set[bytes] = set()
+        self._moderators: tuple[bytes, ...] | None = None  # moderators(), kept until a change
         self._packed: dict[bytes, bytes] = {}  # member id -> msgpack of its entry
         # ``id || role`` per member, sorted (spec §16.1); built on first use, then kept in step
         self._safety: list[bytes] | None = None
@@ -219,8 +233,13 @@ class RosterState:
         return m is not None and m.role is Role.MODERATOR
 
     def moderators(self) -> list[bytes]:
-        """Moderator ids in rank (roster) order (spec §12.5); O(stage size)."""
-        return [m for m in self.stage() if self.members[m].role is Role.MODERATOR]
+        """Moderator ids in rank (roster) order (spec §12.5); O(stage size), once per change."""
+        found = self._moderators
+        if found is None:
+            members = self.members
+            found = tuple([m for m in self.stage() if members[m].role is Role.MODERATOR])
+            self._moderators = found
+        return list(found)
 
     def stage(self) -> list[bytes]:
         """Ids of members on stage (speakers and moderators), in roster order."""
@@ -241,6 +260,8 @@ class RosterState:
         return entries
 
     def _index(self, member: Member) -> None:
+        if member.role is Role.MODERATOR or member.id in self._stage:
+            self._moderators = None  # it is, or was, on stage: moderators() may change
         if member.id not in self._rank:
             self._rank[member.id] = self._next_rank
             self._next_rank += 1
@@ -258,8 +279,10 @@ class RosterState:
                 entries.insert(i, entry)
 
     def _unindex(self, mid: bytes) -> None:
+        if mid in self._stage:
+            self._moderators = None
+            self._stage.discard(mid)
         self._rank.pop(mid, None)
-        self._stage.discard(mid)
         self._packed.pop(mid, None)
         entries = self._safety
         if entries is not None:
@@ -416,7 +439,7 @@ class RosterState:
                 ended = True
                 continue
             if code == OpCode.POLICY:
-                policy = Policy(_int(op[1]))
+                policy = POLICY_OF[op[1]]
                 continue
             mid = _bytes(op[1])
             member = overlay[mid] if mid in overlay else members.get(mid)
@@ -429,7 +452,7 @@ class RosterState:
             if code == OpCode.ADD:
                 if member is not None or mid in banned:
                     raise _denied("add of a member or a banned identity")
-                role = Role(_int(op[4]))
+                role = ROLE_OF[op[4]]
                 overlay[mid] = Member(mid, _bytes(op[2]), str(op[3]), role)
                 if mid in self.members:
                     readded.add(mid)  # removed earlier in this commit: goes to the end
@@ -439,7 +462,7 @@ class RosterState:
             if member is None:
                 raise _denied("op on a non-member")
             if code == OpCode.REMOVE:
-                reason = RemoveReason(_int(op[2]))
+                reason = REASON_OF[op[2]]
                 overlay[mid] = None
                 moderator_delta -= member.role is Role.MODERATOR
                 if mid == deputy:
@@ -452,7 +475,7 @@ class RosterState:
                 elif reason is RemoveReason.KICKED:
                     kicked.add(mid)
             elif code == OpCode.ROLE:
-                role = Role(_int(op[2]))
+                role = ROLE_OF[op[2]]
                 if role is member.role:
                     raise _denied("role unchanged")
                 overlay[mid] = replace(member, role=role)
@@ -499,6 +522,7 @@ class RosterState:
         other._rank = dict(self._rank)
         other._next_rank = self._next_rank
         other._stage = set(self._stage)
+        other._moderators = self._moderators
         other._packed = dict(self._packed)
         other._safety = None if self._safety is None else list(self._safety)
         other.hands = list(self.hands)
@@ -523,13 +547,14 @@ _Staged = tuple[
 ]
 
 
+# An op's enum fields by value, as parse_op bounded them (a lookup, not an enum call).
+ROLE_OF: dict[Value, Role] = {int(r): r for r in Role}
+REASON_OF: dict[Value, RemoveReason] = {int(r): r for r in RemoveReason}
+POLICY_OF: dict[Value, Policy] = {int(p): p for p in Policy}
+
+
 def _values(items: list[bytes]) -> list[Value]:
     return list[Value](items)
-
-
-def _int(value: Value) -> int:
-    assert isinstance(value, int)
-    return value
 
 
 def _bytes(value: Value) -> bytes:
