@@ -266,19 +266,8 @@ class EnvelopeDecoder:
         try:
             while end - pos >= HEADER_LEN:
                 version, etype, tag, slot, length = unpack(stream, pos)
-                if version != VERSION:
-                    raise RemoteProtocolError(
-                        f"unsupported envelope version {version}", ErrorCode.UNSUPPORTED_VERSION
-                    )
-                if etype not in allowed:
-                    raise RemoteProtocolError(
-                        f"unknown envelope type {etype:#04x}", ErrorCode.UNKNOWN_TYPE
-                    )
-                if length > max_payload:
-                    raise RemoteProtocolError(
-                        f"envelope payload of {length} bytes exceeds {max_payload}",
-                        ErrorCode.TOO_LARGE,
-                    )
+                if version != VERSION or etype not in allowed or length > max_payload:
+                    raise _header_error(version, etype, allowed, length, max_payload)
                 stop = pos + HEADER_LEN + length
                 if stop > end:
                     break
@@ -297,6 +286,21 @@ class EnvelopeDecoder:
         elif pos < end:
             buf += stream[pos:]  # the start of an envelope, kept for the next feed
         return out
+
+
+def _header_error(
+    version: int, etype: int, allowed: frozenset[int], length: int, max_payload: int
+) -> RemoteProtocolError:
+    """The error of a header that fails :meth:`EnvelopeDecoder.feed`'s checks, in their order."""
+    if version != VERSION:
+        return RemoteProtocolError(
+            f"unsupported envelope version {version}", ErrorCode.UNSUPPORTED_VERSION
+        )
+    if etype not in allowed:
+        return RemoteProtocolError(f"unknown envelope type {etype:#04x}", ErrorCode.UNKNOWN_TYPE)
+    return RemoteProtocolError(
+        f"envelope payload of {length} bytes exceeds {max_payload}", ErrorCode.TOO_LARGE
+    )
 
 
 _FREE_PAYLOAD = frozenset({EnvelopeType.MEDIA, EnvelopeType.CONTROL, EnvelopeType.UNICAST})

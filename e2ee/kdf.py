@@ -96,7 +96,7 @@ def hkdf(
         prk = hmac_sha256(salt, ikm)
     else:  # the default salt's padded keys are constants
         prk = _sha256(_ZERO_OPAD + _sha256(_ZERO_IPAD + ikm).digest()).digest()
-    info = labelled(label, context)
+    info = (_PREFIXES.get(label) or labelled(label)) + context
     if length <= 32:  # one block, T(1) = HMAC(PRK, info || 0x01): every key in this protocol
         return hmac_sha256(prk, info + b"\x01")[:length]
     block = b""
@@ -138,4 +138,4 @@ def hmac_sha512(key: bytes, data: bytes) -> bytes:
 
 def labelled_hash(label: bytes, data: bytes) -> bytes:
     """SHA-256(labelled(label, data)) (spec §3.3)."""
-    return _sha256(labelled(label, data)).digest()
+    return _sha256((_PREFIXES.get(label) or labelled(label)) + data).digest()

@@ -303,10 +303,12 @@ class Router:
         if me is None:
             return
         room = me.room
-        data = encode_envelope(EnvelopeType.CONTROL, room.tag, me.slot, env.payload)
+        tag = room.tag
+        data = encode_envelope(EnvelopeType.CONTROL, tag, me.slot, env.payload)
+        send = self.outbox.send_reliable
         for member in list(room.members.values()):
             if not member.link.closing:
-                self.outbox.send_reliable(member.link, data, room.tag)
+                send(member.link, data, tag)
         self.stats.frames_forwarded += len(room.members)
         self.stats.bytes_forwarded += len(room.members) * len(data)
 
@@ -315,14 +317,16 @@ class Router:
         me = self._membership(link, env)
         if me is None:
             return
-        dest = me.room.members.get(env.slot)
+        room = me.room
+        dest = room.members.get(env.slot)
         if dest is None or dest.link.closing:
             self.refuse(link, RelayErrorCode.NO_SUCH_SLOT, "no member in that slot", env.room_tag)
             return
-        data = encode_envelope(EnvelopeType.UNICAST, me.room.tag, me.slot, env.payload)
-        self.outbox.send_reliable(dest.link, data, me.room.tag)
-        self.stats.frames_forwarded += 1
-        self.stats.bytes_forwarded += len(data)
+        data = encode_envelope(EnvelopeType.UNICAST, room.tag, me.slot, env.payload)
+        self.outbox.send_reliable(dest.link, data, room.tag)
+        stats = self.stats
+        stats.frames_forwarded += 1
+        stats.bytes_forwarded += len(data)
 
     def _join(self, link: Link, env: Envelope, now: float) -> None:
         """JOIN: assign the lowest free slot, WELCOME, notify the stage (spec §17.1)."""

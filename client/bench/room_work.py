@@ -13,8 +13,9 @@ AEAD, hashes, msgpack) is not counted: its cost per call does not depend on
 the Python around it.
 
 Reported as JSON: ``bytecodes_per_member`` and ``calls_per_member`` (one
-value per kick) and ``top``, the functions that run the most bytecodes, as
-``[file:function, bytecodes per member, calls per member]``.
+value per kick), ``top``, the functions that run the most bytecodes, as
+``[file:function, bytecodes per member, calls per member]``, and ``calls``,
+every function's calls per member (``file:function`` -> calls).
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def count_kicks(members: int, kicks: int) -> dict[str, Any]:
         "bytecodes_per_member": [round(b, 1) for b, _ in per_kick],
         "calls_per_member": [round(c, 1) for _, c in per_kick],
         "top": top,
+        "calls": {name: round(n / kicks, 2) for name, n in sorted(total.calls.items())},
     }
 
 

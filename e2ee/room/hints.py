@@ -46,13 +46,14 @@ def candidates(
     are tried last: they are only ever used within ``key_grace`` of a commit.
     """
     epochs = sorted(control, reverse=True)[:MAX_EPOCH_TRIALS]
+    key = control.get
     if epochs and epochs[0] == current:
-        yield epochs.pop(0), control[current]
+        yield epochs.pop(0), key(current)  # type: ignore[misc]  # held: an epoch of control
     yield "admission", admission_key
     for ch in islice(channels, MAX_CHANNEL_TRIALS):
         yield ch, ch.key
     for epoch in epochs:
-        yield epoch, control[epoch]
+        yield epoch, key(epoch)  # type: ignore[misc]
 
 
 def find_key(payload: bytes, candidates: Iterable[tuple[T, bytes]]) -> T | NoMatch:

@@ -92,12 +92,13 @@ _KINDS = {int(kind): kind for kind in Kind}
 
 def _unpad(padded: bytes) -> tuple[Kind, bytes]:
     stripped = padded.rstrip(b"\x00")
-    if len(stripped) < 2 or stripped[-1] != 0x80 or len(padded) != padded_len(len(stripped) - 1):
+    n = len(stripped) - 1  # kind || body, then the 0x80 marker
+    if n < 1 or stripped[n] != 0x80 or len(padded) != padded_len(n):
         raise RemoteProtocolError("bad room payload padding", ErrorCode.MALFORMED)
     kind = _KINDS.get(stripped[0])
     if kind is None:
         raise RemoteProtocolError("unknown room payload kind", ErrorCode.UNKNOWN_TYPE)
-    return kind, stripped[1:-1]
+    return kind, stripped[1:n]
 
 
 # -- keyed payloads (spec §13.1) --------------------------------------------
