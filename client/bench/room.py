@@ -17,7 +17,8 @@ so they count every party's work):
 * ``commit_bytes`` — the ADD commit's wire size (``[body, signature]``) and,
   as ``commit_payload_bytes``, its sealed CONTROL payload.
 * ``kick_rekey_ms`` — CPU from ``kick()`` until every remaining member holds
-  the new epoch key (= every speaker's new sender key), all parties counted
+  the new epoch key (from which each speaker's new sender key is one HKDF,
+  made at its first frame), all parties counted
   (one process clock read at each end: no per-party accounts in this kick).
 * ``critical_path_ms`` — what a member waits for after a kick: the
   moderator's CPU (``kick()``: sign and seal the commit, seal the fresh

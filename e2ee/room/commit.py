@@ -175,7 +175,7 @@ def _well_formed(data: bytes, room_id: bytes) -> Commit | None:
     ):
         return None
     try:
-        ops = tuple([parse_op(op) for op in raw_ops])
+        ops = tuple(map(parse_op, raw_ops))
     except RemoteProtocolError:
         return None
     if not rekey and any(op[0] == OpCode.REMOVE for op in ops):
