@@ -67,6 +67,12 @@ class RemoveReason(IntEnum):
     BANNED = 2
 
 
+# An op's enum fields by value, as parse_op bounded them (a lookup, not an enum call).
+ROLE_OF: dict[Value, Role] = {int(r): r for r in Role}
+REASON_OF: dict[Value, RemoveReason] = {int(r): r for r in RemoveReason}
+POLICY_OF: dict[Value, Policy] = {int(p): p for p in Policy}
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     """One roster entry (spec §12.1).  ``id`` is the 32-byte Ed25519 identity key."""
@@ -545,12 +551,6 @@ _Staged = tuple[
     bool,
     "bytes | None",
 ]
-
-
-# An op's enum fields by value, as parse_op bounded them (a lookup, not an enum call).
-ROLE_OF: dict[Value, Role] = {int(r): r for r in Role}
-REASON_OF: dict[Value, RemoveReason] = {int(r): r for r in RemoveReason}
-POLICY_OF: dict[Value, Policy] = {int(p): p for p in Policy}
 
 
 def _values(items: list[bytes]) -> list[Value]:
