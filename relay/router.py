@@ -185,15 +185,16 @@ class Router:
         """Process envelopes from ``link`` in order (spec §17); stops once it closes.
 
         ``by_datagram``: they came over the link's datagram channel (spec §23.6)."""
+        stats, envelope_bucket, byte_bucket = self.stats, link.envelope_bucket, link.byte_bucket
         for env in envelopes:
             if link.closing:
                 return
-            self.stats.envelopes_received += 1
+            stats.envelopes_received += 1
             # token buckets: envelopes, and bytes the relay writes because of it (spec §17.5)
-            if not link.envelope_bucket.take(1.0, now):
+            if not envelope_bucket.take(1.0, now):
                 self.refuse(link, RelayErrorCode.RATE_LIMITED, "envelope rate limit exceeded")
                 return
-            if not link.byte_bucket.take(self._delivery_bytes(link, env), now):
+            if not byte_bucket.take(self._delivery_bytes(link, env), now):
                 self.refuse(link, RelayErrorCode.RATE_LIMITED, "byte rate limit exceeded")
                 return
             if env.type in _MEMBERSHIP_CHANGES and not link.join_bucket.take(1.0, now):

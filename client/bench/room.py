@@ -246,8 +246,9 @@ class _Relay:
         n = link.deliver_one(self.now)
         session = link.session
         data = session.data_to_send()
+        audio = ev.AudioReceived
         while (e := session.next_event()) is not None:
-            if isinstance(e, ev.AudioReceived):
+            if isinstance(e, audio):
                 link.audio += 1
         link.bytes_in += n
         self.delivered += n

@@ -138,7 +138,10 @@ def _expect_bool(value: Value, what: str) -> bool:
 
 
 _REMOVE_FIELDS = (int, bytes, int)
-_REMOVE = OpCode.REMOVE.value
+# op codes as plain ints, for the per-op tests of parse_op and _stage_ops
+_ADD, _REMOVE, _ROLE = OpCode.ADD.value, OpCode.REMOVE.value, OpCode.ROLE.value
+_HAND, _INVITE, _END = OpCode.HAND.value, OpCode.INVITE.value, OpCode.END.value
+_POLICY, _DEPUTY = OpCode.POLICY.value, OpCode.DEPUTY.value
 
 
 def parse_op(raw: Value) -> Op:
@@ -441,21 +444,21 @@ class RosterState:
             if ended:
                 raise _denied("ops after END")
             code = op[0]
-            if code == OpCode.END:
+            if code == _END:
                 ended = True
                 continue
-            if code == OpCode.POLICY:
+            if code == _POLICY:
                 policy = POLICY_OF[op[1]]
                 continue
             mid = _bytes(op[1])
             member = overlay[mid] if mid in overlay else members.get(mid)
-            if code == OpCode.DEPUTY:
+            if code == _DEPUTY:
                 new = mid not in members or mid in readded  # added by this very commit
                 if member is None or new or member.role is Role.MODERATOR or mid == deputy:
                     raise _denied("deputy must be an earlier member, not a moderator, and new")
                 deputy = mid
                 continue
-            if code == OpCode.ADD:
+            if code == _ADD:
                 if member is not None or mid in banned:
                     raise _denied("add of a member or a banned identity")
                 role = ROLE_OF[op[4]]
@@ -467,7 +470,7 @@ class RosterState:
                 continue
             if member is None:
                 raise _denied("op on a non-member")
-            if code == OpCode.REMOVE:
+            if code == _REMOVE:
                 reason = REASON_OF[op[2]]
                 overlay[mid] = None
                 moderator_delta -= member.role is Role.MODERATOR
@@ -480,7 +483,7 @@ class RosterState:
                     banned.add(mid)
                 elif reason is RemoveReason.KICKED:
                     kicked.add(mid)
-            elif code == OpCode.ROLE:
+            elif code == _ROLE:
                 role = ROLE_OF[op[2]]
                 if role is member.role:
                     raise _denied("role unchanged")
@@ -492,7 +495,7 @@ class RosterState:
                     if mid in hands:
                         hands.remove(mid)
                     invited.discard(mid)
-            elif code == OpCode.HAND:
+            elif code == _HAND:
                 if op[2]:
                     if member.role is not Role.LISTENER or mid in hands:
                         raise _denied("hand raise by a non-listener or twice")
@@ -501,7 +504,7 @@ class RosterState:
                     if mid not in hands:
                         raise _denied("lowering a hand that is not raised")
                     hands.remove(mid)
-            elif code == OpCode.INVITE:
+            elif code == _INVITE:
                 if op[2]:
                     if member.role is not Role.LISTENER or mid in invited:
                         raise _denied("invite of a non-listener or twice")
