@@ -27,6 +27,11 @@ MAX_DEPTH = 16
 MIN_INT = -(2**63)
 MAX_INT = 2**64 - 1
 
+#: msgpack's own encoder (a C method bound once): its output IS the canonical
+#: encoding of any value of the subset (spec §4.1), so a caller that built the
+#: value from checked fields alone may call it without :func:`encode`'s walk.
+pack = msgpack.Packer(use_bin_type=True).pack
+
 
 def _check_encodable(value: object, depth: int) -> None:
     """``depth`` is the number of arrays around ``value``; at most MAX_DEPTH levels (spec §4.1)."""
@@ -48,7 +53,7 @@ def _check_encodable(value: object, depth: int) -> None:
 def encode(value: Value) -> bytes:
     """Encode ``value`` canonically (spec §4.1); raise LocalProtocolError if not allowed."""
     _check_encodable(value, 0)
-    out: bytes = msgpack.packb(value, use_bin_type=True)
+    out: bytes = pack(value)
     return out
 
 
@@ -115,7 +120,7 @@ def decode(data: bytes) -> Value:
         _check_decoded(value, 0)
     elif kind not in _DECODED_SCALARS:
         raise RemoteProtocolError(f"{kind.__name__} is not allowed", ErrorCode.MALFORMED)
-    if msgpack.packb(value, use_bin_type=True) != data:
+    if pack(value) != data:
         raise RemoteProtocolError("not the canonical encoding", ErrorCode.NON_CANONICAL)
     result: Value = value
     return result
@@ -127,6 +132,28 @@ def decode_array(data: bytes, length: int, what: str) -> list[Value]:
     if not isinstance(value, list) or len(value) != length:
         raise RemoteProtocolError(f"{what}: expected an array of {length}", ErrorCode.MALFORMED)
     return value
+
+
+def decode_fields(data: bytes, types: tuple[type, ...]) -> list[Value] | None:
+    """``data`` decoded, if it is the canonical array of fields of exactly ``types``; else None.
+
+    The fast path of a decoder that checks every field it reads (spec §4.2):
+    the caller checks each field's range or length and, exactly, the items
+    of any ``list`` field, and takes the value only if all of it passed;
+    then it accepted only what :func:`decode_array` followed by the field
+    checks accepts (fields of exactly checked types hold no float and nest
+    no deeper than checked, so the subset walk has nothing to find).  On
+    None, or a field that fails, the caller runs its full decoder on
+    ``data``, which raises the one error that input deserves.
+    """
+    try:
+        value = _unpack(data)
+    except Exception:  # any malformed input: the full decoder names it
+        return None
+    if type(value) is list and tuple(map(type, value)) == types and pack(value) == data:
+        fields: list[Value] = value
+        return fields
+    return None
 
 
 def expect_int(value: Value, what: str, lo: int = 0, hi: int = MAX_INT) -> int:

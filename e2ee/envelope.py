@@ -253,33 +253,26 @@ class EnvelopeDecoder:
         if self._error is not None:
             raise self._error
         buf = self._buf
-        buf += data
+        stream: bytes | bytearray = data
+        if buf:  # the rest of a buffered envelope: parse the buffer in place
+            buf += data
+            stream = buf
         out: list[Envelope] = []
         pos = 0
-        end = len(buf)
+        end = len(stream)
         unpack = _HEADER.unpack_from
         allowed = self._allowed
+        max_payload = self.max_payload
         try:
             while end - pos >= HEADER_LEN:
-                version, etype, tag, slot, length = unpack(buf, pos)
-                if version != VERSION:
-                    raise RemoteProtocolError(
-                        f"unsupported envelope version {version}", ErrorCode.UNSUPPORTED_VERSION
-                    )
-                if etype not in allowed:
-                    raise RemoteProtocolError(
-                        f"unknown envelope type {etype:#04x}", ErrorCode.UNKNOWN_TYPE
-                    )
-                if length > self.max_payload:
-                    raise RemoteProtocolError(
-                        f"envelope payload of {length} bytes exceeds {self.max_payload}",
-                        ErrorCode.TOO_LARGE,
-                    )
+                version, etype, tag, slot, length = unpack(stream, pos)
+                if version != VERSION or etype not in allowed or length > max_payload:
+                    raise _header_error(version, etype, allowed, length, max_payload)
                 stop = pos + HEADER_LEN + length
                 if stop > end:
                     break
-                payload = bytes(buf[pos + HEADER_LEN : stop])
-                kind = EnvelopeType(etype)
+                payload = bytes(stream[pos + HEADER_LEN : stop])
+                kind = _TYPES[etype]  # in ``allowed``: a known type
                 if kind not in _FREE_PAYLOAD:
                     _check_payload(kind, payload)
                 out.append(Envelope(kind, tag, slot, payload))
@@ -288,12 +281,30 @@ class EnvelopeDecoder:
             self._error = exc
             buf.clear()
             raise
-        if pos:
+        if stream is buf:
             del buf[:pos]
+        elif pos < end:
+            buf += stream[pos:]  # the start of an envelope, kept for the next feed
         return out
 
 
+def _header_error(
+    version: int, etype: int, allowed: frozenset[int], length: int, max_payload: int
+) -> RemoteProtocolError:
+    """The error of a header that fails :meth:`EnvelopeDecoder.feed`'s checks, in their order."""
+    if version != VERSION:
+        return RemoteProtocolError(
+            f"unsupported envelope version {version}", ErrorCode.UNSUPPORTED_VERSION
+        )
+    if etype not in allowed:
+        return RemoteProtocolError(f"unknown envelope type {etype:#04x}", ErrorCode.UNKNOWN_TYPE)
+    return RemoteProtocolError(
+        f"envelope payload of {length} bytes exceeds {max_payload}", ErrorCode.TOO_LARGE
+    )
+
+
 _FREE_PAYLOAD = frozenset({EnvelopeType.MEDIA, EnvelopeType.CONTROL, EnvelopeType.UNICAST})
+_TYPES = {int(t): t for t in EnvelopeType}  # a dict lookup, not an enum call per envelope
 
 
 def decode_envelope(data: bytes, max_payload: int = DEFAULT_MAX_PAYLOAD) -> Envelope:

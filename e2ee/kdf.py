@@ -11,18 +11,16 @@ All labels are listed in :data:`LABELS` and in spec §3.4.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import Protocol
 
 from e2ee.errors import LocalProtocolError
 
-_ZERO_SALT = bytes(32)  # RFC 5869's default salt for SHA-256
 _IPAD = bytes(b ^ 0x36 for b in range(256))  # RFC 2104's pads, as translation tables
 _OPAD = bytes(b ^ 0x5C for b in range(256))
-
-
-class _Hash(Protocol):
-    def digest(self) -> bytes: ...
+# RFC 5869's default salt (32 zero bytes) as HMAC-SHA256's padded keys
+_ZERO_IPAD = bytes(64).translate(_IPAD)
+_ZERO_OPAD = bytes(64).translate(_OPAD)
+_sha256 = hashlib.sha256
+_sha512 = hashlib.sha512
 
 
 # KDF labels (spec §3.4).  Key: short name used in code; value: the exact label bytes.
@@ -82,22 +80,6 @@ def labelled(label: bytes, data: bytes = b"") -> bytes:
     return prefix + data
 
 
-def _hmac(hash_new: Callable[[bytes], _Hash], block: int, key: bytes, data: bytes) -> bytes:
-    """HMAC (RFC 2104) written out over one-shot hashes.
-
-    ``H((K' ^ opad) || H((K' ^ ipad) || data))`` with ``K'`` the key (hashed
-    first if longer than a block) padded with zeros to a block; the pads are
-    byte translations.  For the short inputs of this protocol this costs less
-    than ``hmac.digest``'s per-call set-up (tests/test_kdf.py checks it
-    against the standard library for every key and message length class).
-    """
-    if len(key) > block:
-        key = hash_new(key).digest()
-    padded = key.ljust(block, b"\0")
-    inner = hash_new(padded.translate(_IPAD) + data).digest()
-    return hash_new(padded.translate(_OPAD) + inner).digest()
-
-
 def hkdf(
     label: bytes, ikm: bytes, length: int, *, salt: bytes = b"", context: bytes = b""
 ) -> bytes:
@@ -110,8 +92,11 @@ def hkdf(
     """
     if not 1 <= length <= 255 * 32:
         raise LocalProtocolError("bad HKDF output length")
-    prk = hmac_sha256(salt or _ZERO_SALT, ikm)
-    info = labelled(label, context)
+    if salt:
+        prk = hmac_sha256(salt, ikm)
+    else:  # the default salt's padded keys are constants
+        prk = _sha256(_ZERO_OPAD + _sha256(_ZERO_IPAD + ikm).digest()).digest()
+    info = (_PREFIXES.get(label) or labelled(label)) + context
     if length <= 32:  # one block, T(1) = HMAC(PRK, info || 0x01): every key in this protocol
         return hmac_sha256(prk, info + b"\x01")[:length]
     block = b""
@@ -123,15 +108,34 @@ def hkdf(
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
-    """HMAC-SHA256 (RFC 2104), used by the symmetric ratchets (spec §3.3)."""
-    return _hmac(hashlib.sha256, 64, key, data)
+    """HMAC-SHA256 (RFC 2104), used by the symmetric ratchets (spec §3.3).
+
+    ``H((K' ^ opad) || H((K' ^ ipad) || data))`` written out over one-shot
+    hashes, with ``K'`` the key (hashed first if longer than a block) padded
+    with zeros to a block; the pads are byte translations.  For the short
+    inputs of this protocol this costs less than ``hmac.digest``'s per-call
+    set-up (tests/test_kdf.py checks it against the standard library for
+    every key and message length class).
+    """
+    if len(key) > 64:
+        key = _sha256(key).digest()
+    padded = key.ljust(64, b"\0")
+    inner = _sha256(padded.translate(_IPAD) + data).digest()
+    return _sha256(padded.translate(_OPAD) + inner).digest()
 
 
 def hmac_sha512(key: bytes, data: bytes) -> bytes:
-    """HMAC-SHA512 (RFC 2104), one call per pairwise ratchet step (spec §9.3)."""
-    return _hmac(hashlib.sha512, 128, key, data)
+    """HMAC-SHA512 (RFC 2104), one call per pairwise ratchet step (spec §9.3).
+
+    Written out as :func:`hmac_sha256` is, over a 128-byte block.
+    """
+    if len(key) > 128:
+        key = _sha512(key).digest()
+    padded = key.ljust(128, b"\0")
+    inner = _sha512(padded.translate(_IPAD) + data).digest()
+    return _sha512(padded.translate(_OPAD) + inner).digest()
 
 
 def labelled_hash(label: bytes, data: bytes) -> bytes:
     """SHA-256(labelled(label, data)) (spec §3.3)."""
-    return hashlib.sha256(labelled(label, data)).digest()
+    return _sha256((_PREFIXES.get(label) or labelled(label)) + data).digest()

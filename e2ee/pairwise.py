@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import struct
 from collections import OrderedDict
-
-import msgpack
+from typing import cast
 
 from e2ee import canonical, kdf, xchacha
-from e2ee.errors import DecryptionFailed, ErrorCode, LocalProtocolError, RemoteProtocolError
+from e2ee.errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from e2ee.identity import SessionKey
 
 MESSAGE_VERSION = 1
@@ -49,6 +48,27 @@ def _seal(message_key: bytes, counter: int, plaintext: bytes, aad: bytes) -> byt
 
 def _open(message_key: bytes, counter: int, ciphertext: bytes, aad: bytes) -> bytes:
     return xchacha.decrypt(message_key, _nonce(counter), ciphertext, aad)
+
+
+_MESSAGE = (int, int, bytes)
+_MAX_CIPHERTEXT = 1 << 24
+
+
+def _fields(message: bytes) -> tuple[int, bytes]:
+    """``(n, ciphertext)`` of the canonical ``[1, n, ciphertext||tag]`` (spec §9.4).
+
+    One test of the decoded fields (:func:`e2ee.canonical.decode_fields`);
+    anything else goes through the field checks one by one, for its error.
+    """
+    fields = canonical.decode_fields(message, _MESSAGE)
+    if fields is not None:
+        version, n, ct = cast("tuple[int, int, bytes]", fields)
+        if version == MESSAGE_VERSION and 0 <= n <= MAX_COUNTER and len(ct) <= _MAX_CIPHERTEXT:
+            return n, ct
+    fields = canonical.decode_array(message, 3, "pairwise message")
+    canonical.expect_version(fields[0], "pairwise message", MESSAGE_VERSION)
+    n = canonical.expect_int(fields[1], "counter", 0, MAX_COUNTER)
+    return n, canonical.expect_bytes(fields[2], "ciphertext", max_len=_MAX_CIPHERTEXT)
 
 
 class PairwiseChannel:
@@ -112,7 +132,7 @@ class PairwiseChannel:
         self._send_n = n + 1
         ct = _seal(mk, n, plaintext, self._send_aad + _U64.pack(n))
         # an int in u32 and a byte string: msgpack's encoding is the canonical one
-        out: bytes = msgpack.packb([MESSAGE_VERSION, n, ct], use_bin_type=True)
+        out: bytes = canonical.pack([MESSAGE_VERSION, n, ct])
         return out
 
     def open(self, message: bytes) -> bytes:
@@ -122,10 +142,7 @@ class PairwiseChannel:
         (TOO_FAR) beyond ``max_skip``; DecryptionFailed if it does not authenticate.
         State changes only when the message authenticates.
         """
-        fields = canonical.decode_array(message, 3, "pairwise message")
-        canonical.expect_version(fields[0], "pairwise message", MESSAGE_VERSION)
-        n = canonical.expect_int(fields[1], "counter", 0, MAX_COUNTER)
-        ct = canonical.expect_bytes(fields[2], "ciphertext", max_len=1 << 24)
+        n, ct = _fields(message)
         aad = self._recv_aad + _U64.pack(n)
         if n < self._recv_n:
             mk = self._skipped.get(n)
@@ -142,14 +159,12 @@ class PairwiseChannel:
             mk, chain = ratchet_step(chain)
             skipped.append((i, mk))
         mk, chain = ratchet_step(chain)
-        try:
-            plaintext = _open(mk, n, ct, aad)
-        except DecryptionFailed:
-            raise
-        for i, key in skipped:
-            self._skipped[i] = key
-        while len(self._skipped) > self._max_stored:
-            self._skipped.popitem(last=False)
+        plaintext = _open(mk, n, ct, aad)  # DecryptionFailed: no state has changed
+        if skipped:
+            for i, key in skipped:
+                self._skipped[i] = key
+            while len(self._skipped) > self._max_stored:
+                self._skipped.popitem(last=False)
         self._recv_chain = chain
         self._recv_n = n + 1
         return plaintext

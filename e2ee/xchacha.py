@@ -91,33 +91,35 @@ def encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
     For a key used once (pairwise message keys) this is cheaper than computing
     and caching the HChaCha20 subkey.  libsodium is called directly: the
     binding's wrapper formats its error strings on every call, which costs
-    more than the AEAD of a short message; the checks here are the same.
+    more than the AEAD of a short message.  The lengths are checked here;
+    cffi itself refuses any argument that is not ``bytes`` (TypeError).
     """
-    if (
-        len(nonce) != NONCE_LEN
-        or len(key) != KEY_LEN
-        or not (type(key) is type(nonce) is type(plaintext) is type(aad) is bytes)
-        or len(plaintext) > _MAX_MESSAGE
-    ):
+    n = len(plaintext)
+    if len(nonce) != NONCE_LEN or len(key) != KEY_LEN or n > _MAX_MESSAGE:
         raise LocalProtocolError("XChaCha20-Poly1305 takes a 32-byte key and a 24-byte nonce")
-    out = _new_buffer(len(plaintext) + TAG_LEN)
-    _seal(out, _NULL, plaintext, len(plaintext), aad, len(aad), _NULL, nonce, key)
+    out = _new_buffer(n + TAG_LEN)
+    try:
+        _seal(out, _NULL, plaintext, n, aad, len(aad), _NULL, nonce, key)
+    except TypeError:
+        raise LocalProtocolError("XChaCha20-Poly1305 takes bytes") from None
     sealed: bytes = _ffi.buffer(out)[:]
     return sealed
 
 
 def decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
-    """One-shot XChaCha20-Poly1305 decrypt; every failure is DecryptionFailed (spec §3.2)."""
+    """One-shot XChaCha20-Poly1305 decrypt; every failure is DecryptionFailed (spec §3.2).
+
+    The lengths are checked here; cffi refuses any argument that is not ``bytes``.
+    """
     n = len(ciphertext) - TAG_LEN
-    if (
-        n < 0
-        or len(nonce) != NONCE_LEN
-        or len(key) != KEY_LEN
-        or not (type(key) is type(nonce) is type(ciphertext) is type(aad) is bytes)
-    ):
+    if n < 0 or len(nonce) != NONCE_LEN or len(key) != KEY_LEN:
         raise DecryptionFailed()
     out = _new_buffer(n or 1)
-    if _open(out, _NULL, _NULL, ciphertext, n + TAG_LEN, aad, len(aad), nonce, key) != 0:
+    try:
+        failed = _open(out, _NULL, _NULL, ciphertext, n + TAG_LEN, aad, len(aad), nonce, key)
+    except TypeError:
+        raise DecryptionFailed() from None
+    if failed:
         raise DecryptionFailed()
     opened: bytes = _ffi.buffer(out, n)[:]
     return opened

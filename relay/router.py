@@ -185,15 +185,16 @@ class Router:
         """Process envelopes from ``link`` in order (spec §17); stops once it closes.
 
         ``by_datagram``: they came over the link's datagram channel (spec §23.6)."""
+        stats, envelope_bucket, byte_bucket = self.stats, link.envelope_bucket, link.byte_bucket
         for env in envelopes:
             if link.closing:
                 return
-            self.stats.envelopes_received += 1
+            stats.envelopes_received += 1
             # token buckets: envelopes, and bytes the relay writes because of it (spec §17.5)
-            if not link.envelope_bucket.take(1.0, now):
+            if not envelope_bucket.take(1.0, now):
                 self.refuse(link, RelayErrorCode.RATE_LIMITED, "envelope rate limit exceeded")
                 return
-            if not link.byte_bucket.take(self._delivery_bytes(link, env), now):
+            if not byte_bucket.take(self._delivery_bytes(link, env), now):
                 self.refuse(link, RelayErrorCode.RATE_LIMITED, "byte rate limit exceeded")
                 return
             if env.type in _MEMBERSHIP_CHANGES and not link.join_bucket.take(1.0, now):
@@ -303,10 +304,12 @@ class Router:
         if me is None:
             return
         room = me.room
-        data = encode_envelope(EnvelopeType.CONTROL, room.tag, me.slot, env.payload)
+        tag = room.tag
+        data = encode_envelope(EnvelopeType.CONTROL, tag, me.slot, env.payload)
+        send = self.outbox.send_reliable
         for member in list(room.members.values()):
             if not member.link.closing:
-                self.outbox.send_reliable(member.link, data, room.tag)
+                send(member.link, data, tag)
         self.stats.frames_forwarded += len(room.members)
         self.stats.bytes_forwarded += len(room.members) * len(data)
 
@@ -315,14 +318,16 @@ class Router:
         me = self._membership(link, env)
         if me is None:
             return
-        dest = me.room.members.get(env.slot)
+        room = me.room
+        dest = room.members.get(env.slot)
         if dest is None or dest.link.closing:
             self.refuse(link, RelayErrorCode.NO_SUCH_SLOT, "no member in that slot", env.room_tag)
             return
-        data = encode_envelope(EnvelopeType.UNICAST, me.room.tag, me.slot, env.payload)
-        self.outbox.send_reliable(dest.link, data, me.room.tag)
-        self.stats.frames_forwarded += 1
-        self.stats.bytes_forwarded += len(data)
+        data = encode_envelope(EnvelopeType.UNICAST, room.tag, me.slot, env.payload)
+        self.outbox.send_reliable(dest.link, data, room.tag)
+        stats = self.stats
+        stats.frames_forwarded += 1
+        stats.bytes_forwarded += len(data)
 
     def _join(self, link: Link, env: Envelope, now: float) -> None:
         """JOIN: assign the lowest free slot, WELCOME, notify the stage (spec §17.1)."""

@@ -17,7 +17,8 @@ so they count every party's work):
 * ``commit_bytes`` — the ADD commit's wire size (``[body, signature]``) and,
   as ``commit_payload_bytes``, its sealed CONTROL payload.
 * ``kick_rekey_ms`` — CPU from ``kick()`` until every remaining member holds
-  the new epoch key (= every speaker's new sender key), all parties counted
+  the new epoch key (from which each speaker's new sender key is one HKDF,
+  made at its first frame), all parties counted
   (one process clock read at each end: no per-party accounts in this kick).
 * ``critical_path_ms`` — what a member waits for after a kick: the
   moderator's CPU (``kick()``: sign and seal the commit, seal the fresh
@@ -94,7 +95,6 @@ class _Link:
     rx: EnvelopeDecoder = field(default_factory=lambda: EnvelopeDecoder(allowed=RELAY_TYPES))
     inbox: deque[bytes] = field(default_factory=deque)  # what the relay wrote to us
     bytes_in: int = 0
-    rotated_to: int = -1
     audio: int = 0
     #: CPU seconds of this member's own work (its session) and of the relay
     #: routing what it sent, since the last :meth:`_Relay.reset_cpu`
@@ -156,9 +156,9 @@ class _Relay:
         src = self._source
         if (
             src is not None
-            and src.session.state == "joining"
+            and data[1] == _CONTROL
             and link not in self.moderators
-            and data[1] == EnvelopeType.CONTROL
+            and src.session.state == "joining"
         ):
             return
         link.inbox.append(data)
@@ -189,7 +189,7 @@ class _Relay:
         """Route the bytes ``link``'s session wrote."""
         if data:
             self.sent += len(data)
-            self.route(link, list(link.decoder.feed(data)))
+            self.route(link, link.decoder.feed(data))
 
     def _collect(self, link: _Link) -> None:
         self._route_out(link, self._work(link, link.session.data_to_send, _cpu()))
@@ -246,14 +246,16 @@ class _Relay:
         n = link.deliver_one(self.now)
         session = link.session
         data = session.data_to_send()
+        audio = ev.AudioReceived
         while (e := session.next_event()) is not None:
-            if isinstance(e, ev.KeysRotated):
-                link.rotated_to = e.epoch
-            elif isinstance(e, ev.AudioReceived):
+            if isinstance(e, audio):
                 link.audio += 1
         link.bytes_in += n
         self.delivered += n
         return data
+
+
+_CONTROL = EnvelopeType.CONTROL.value
 
 
 def _cpu() -> float:

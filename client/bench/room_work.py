@@ -5,15 +5,17 @@ third from run to run on a shared machine.  This counts instead: with
 ``sys.settrace`` opcode events it counts the bytecodes that every party's
 Python code runs from ``kick()`` until every remaining member holds the new
 key (the moderator, the relay router, every member and the bench's own
-delivery loop), and the Python calls, each divided by the members re-keyed.
+delivery loop, the one ``kick_rekey_ms`` times: ``_Relay.drain``), and the
+Python calls, each divided by the members re-keyed.
 For a given tree the count is the same on every run (with a fixed
 ``PYTHONHASHSEED``), so two trees compare exactly.  C work (Ed25519, the
 AEAD, hashes, msgpack) is not counted: its cost per call does not depend on
 the Python around it.
 
 Reported as JSON: ``bytecodes_per_member`` and ``calls_per_member`` (one
-value per kick) and ``top``, the functions that run the most bytecodes, as
-``[file:function, bytecodes per member, calls per member]``.
+value per kick), ``top``, the functions that run the most bytecodes, as
+``[file:function, bytecodes per member, calls per member]``, and ``calls``,
+every function's calls per member (``file:function`` -> calls).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def count_kicks(members: int, kicks: int) -> dict[str, Any]:
         try:
             mod.session.kick(victim.session.me)
             relay.pending.append(mod)
-            relay.pump()
+            relay.drain()
         finally:
             sys.settrace(None)
         rekeyed = sum(1 for x in relay.links if x is not mod and x.session.state == "member")
@@ -86,6 +88,7 @@ def count_kicks(members: int, kicks: int) -> dict[str, Any]:
         "bytecodes_per_member": [round(b, 1) for b, _ in per_kick],
         "calls_per_member": [round(c, 1) for _, c in per_kick],
         "top": top,
+        "calls": {name: round(n / kicks, 2) for name, n in sorted(total.calls.items())},
     }
 
 

@@ -25,7 +25,7 @@ from e2ee.room.events import (
     RosterChanged,
     SafetyCodeChanged,
 )
-from e2ee.room.roster import Member, OpCode, RemoveReason, Role, RosterState
+from e2ee.room.roster import REASON_OF, Member, OpCode, Role, RosterState
 from e2ee.room.safety import change_reason
 from e2ee.room.state import SessionState
 
@@ -97,7 +97,7 @@ def commit_effects(
                 if mid != me:
                     out.append(MemberJoined(mid, m.name, m.role))
         elif code == OpCode.REMOVE:
-            reason = RemoveReason(op[2])  # type: ignore[arg-type]
+            reason = REASON_OF[op[2]]
             out.append(Gone(mid))
             if mid == me:
                 out += [SessionState.REMOVED, Removed(reason)]

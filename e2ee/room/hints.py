@@ -13,8 +13,9 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Final, TypeVar
 
+from e2ee.room import seal
 from e2ee.room.keys import ControlKeys
-from e2ee.room.seal import PairChannel, hint_matches
+from e2ee.room.seal import HEAD_LEN, HINT_LEN, MIN_PAYLOAD, PairChannel
 
 MAX_EPOCH_TRIALS: Final = 128  # held epoch keys tried, newest first (spec §16.7)
 MAX_CHANNEL_TRIALS: Final = 31  # pairwise channels with moderators tried (spec §16.7)
@@ -45,19 +46,25 @@ def candidates(
     are tried last: they are only ever used within ``key_grace`` of a commit.
     """
     epochs = sorted(control, reverse=True)[:MAX_EPOCH_TRIALS]
+    key = control.get
     if epochs and epochs[0] == current:
-        yield epochs.pop(0), control[current]
+        yield epochs.pop(0), key(current)  # type: ignore[misc]  # held: an epoch of control
     yield "admission", admission_key
     for ch in islice(channels, MAX_CHANNEL_TRIALS):
         yield ch, ch.key
     for epoch in epochs:
-        yield epoch, control[epoch]
+        yield epoch, key(epoch)  # type: ignore[misc]
 
 
 def find_key(payload: bytes, candidates: Iterable[tuple[T, bytes]]) -> T | NoMatch:
     """The tag of the first of (at most :data:`MAX_HINT_TRIALS`) candidate keys whose
-    hint ``payload`` carries, or :data:`NO_MATCH`."""
+    hint ``payload`` carries, or :data:`NO_MATCH` (as for one too short to be a room payload).
+    """
+    if len(payload) < MIN_PAYLOAD:
+        return NO_MATCH
+    carried, nonce = payload[:HINT_LEN], payload[HINT_LEN:HEAD_LEN]
+    hint = seal.hint
     for tag, key in islice(candidates, MAX_HINT_TRIALS):
-        if hint_matches(key, payload):
+        if hint(key, nonce) == carried:
             return tag
     return NO_MATCH

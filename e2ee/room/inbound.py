@@ -101,10 +101,10 @@ def route(
     if not seal.is_payload_len(len(payload)):
         raise RemoteProtocolError("room payload size", ErrorCode.MALFORMED)
     found = hints.find_key(payload, tried)
+    if isinstance(found, int):  # an epoch: a commit or control message, the commonest
+        return ToEpoch(found)
     if isinstance(found, seal.PairChannel):
         return ToPair(found)
-    if isinstance(found, int):
-        return ToEpoch(found)
     if isinstance(found, hints.NoMatch):
         return UNMATCHED
     return Keyed(*seal.open_keyed(admission_key, room_id, payload))

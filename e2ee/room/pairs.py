@@ -17,6 +17,7 @@ Messages on a channel are ``[type, ...]`` (spec §15.2, §16.4)::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from e2ee import canonical
 from e2ee.canonical import Value
@@ -78,14 +79,23 @@ class SnapshotOffer:
     key: bytes
 
 
+_REKEY_FIELDS = (int, int, bytes, bytes)
+_MAX_EPOCH = 2**32 - 1
+
+
 def parse_pair_message(plaintext: bytes, room_id: bytes) -> Rekey | Sync | SnapshotOffer:
     """Decode an opened pairwise message (spec §15.2, §16.4); a snapshot's signature is checked."""
+    rekey = canonical.decode_fields(plaintext, _REKEY_FIELDS)  # a re-key's, tested at once
+    if rekey is not None:
+        ptype, epoch, head, fresh = cast("tuple[int, int, bytes, bytes]", rekey)
+        if ptype == PairType.REKEY and 0 <= epoch <= _MAX_EPOCH and len(head) == len(fresh) == 32:
+            return Rekey(epoch, head, fresh)
     f = canonical.decode(plaintext)
     if not isinstance(f, list) or not f:
         raise RemoteProtocolError("pairwise message", ErrorCode.MALFORMED)
     ptype = canonical.expect_int(f[0], "pair type", 1, 3)
     if ptype == PairType.REKEY and len(f) == 4:
-        epoch = canonical.expect_int(f[1], "epoch", 0, 2**32 - 1)
+        epoch = canonical.expect_int(f[1], "epoch", 0, _MAX_EPOCH)
         head = canonical.expect_bytes(f[2], "head", 32)
         return Rekey(epoch, head, canonical.expect_bytes(f[3], "fresh", 32))
     if ptype == PairType.SYNC and len(f) == 3:

@@ -67,6 +67,12 @@ class RemoveReason(IntEnum):
     BANNED = 2
 
 
+# An op's enum fields by value, as parse_op bounded them (a lookup, not an enum call).
+ROLE_OF: dict[Value, Role] = {int(r): r for r in Role}
+REASON_OF: dict[Value, RemoveReason] = {int(r): r for r in RemoveReason}
+POLICY_OF: dict[Value, Policy] = {int(p): p for p in Policy}
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     """One roster entry (spec §12.1).  ``id`` is the 32-byte Ed25519 identity key."""
@@ -131,8 +137,23 @@ def _expect_bool(value: Value, what: str) -> bool:
     return value
 
 
+_REMOVE_FIELDS = (int, bytes, int)
+# op codes as plain ints, for the per-op tests of parse_op and _stage_ops
+_ADD, _REMOVE, _ROLE = OpCode.ADD.value, OpCode.REMOVE.value, OpCode.ROLE.value
+_HAND, _INVITE, _END = OpCode.HAND.value, OpCode.INVITE.value, OpCode.END.value
+_POLICY, _DEPUTY = OpCode.POLICY.value, OpCode.DEPUTY.value
+
+
 def parse_op(raw: Value) -> Op:
     """Check one decoded op's shape and field types (spec §12.2); return it as a tuple."""
+    if (
+        type(raw) is list
+        and tuple(map(type, raw)) == _REMOVE_FIELDS
+        and raw[0] == _REMOVE
+        and len(raw[1]) == ID_LEN  # type: ignore[arg-type]
+        and 0 <= raw[2] <= 2  # type: ignore[operator]
+    ):
+        return tuple(raw)  # REMOVE, the op of a kick or a leave, in one test
     if not isinstance(raw, list) or not raw:
         raise _bad("not a non-empty array")
     code = canonical.expect_int(raw[0], "op code", 1, 255)
@@ -174,6 +195,7 @@ class RosterState:
     """
 
     __slots__ = (
+        "_moderators",
         "_next_rank",
         "_packed",
         "_rank",
@@ -195,6 +217,7 @@ class RosterState:
         self._rank: dict[bytes, int] = {}
         self._next_rank = 0
         self._stage: set[bytes] = set()
+        self._moderators: tuple[bytes, ...] | None = None  # moderators(), kept until a change
         self._packed: dict[bytes, bytes] = {}  # member id -> msgpack of its entry
         # ``id || role`` per member, sorted (spec §16.1); built on first use, then kept in step
         self._safety: list[bytes] | None = None
@@ -219,8 +242,13 @@ class RosterState:
         return m is not None and m.role is Role.MODERATOR
 
     def moderators(self) -> list[bytes]:
-        """Moderator ids in rank (roster) order (spec §12.5); O(stage size)."""
-        return [m for m in self.stage() if self.members[m].role is Role.MODERATOR]
+        """Moderator ids in rank (roster) order (spec §12.5); O(stage size), once per change."""
+        found = self._moderators
+        if found is None:
+            members = self.members
+            found = tuple([m for m in self.stage() if members[m].role is Role.MODERATOR])
+            self._moderators = found
+        return list(found)
 
     def stage(self) -> list[bytes]:
         """Ids of members on stage (speakers and moderators), in roster order."""
@@ -241,6 +269,8 @@ class RosterState:
         return entries
 
     def _index(self, member: Member) -> None:
+        if member.role is Role.MODERATOR or member.id in self._stage:
+            self._moderators = None  # it is, or was, on stage: moderators() may change
         if member.id not in self._rank:
             self._rank[member.id] = self._next_rank
             self._next_rank += 1
@@ -258,8 +288,10 @@ class RosterState:
                 entries.insert(i, entry)
 
     def _unindex(self, mid: bytes) -> None:
+        if mid in self._stage:
+            self._moderators = None
+            self._stage.discard(mid)
         self._rank.pop(mid, None)
-        self._stage.discard(mid)
         self._packed.pop(mid, None)
         entries = self._safety
         if entries is not None:
@@ -412,24 +444,24 @@ class RosterState:
             if ended:
                 raise _denied("ops after END")
             code = op[0]
-            if code == OpCode.END:
+            if code == _END:
                 ended = True
                 continue
-            if code == OpCode.POLICY:
-                policy = Policy(_int(op[1]))
+            if code == _POLICY:
+                policy = POLICY_OF[op[1]]
                 continue
             mid = _bytes(op[1])
             member = overlay[mid] if mid in overlay else members.get(mid)
-            if code == OpCode.DEPUTY:
+            if code == _DEPUTY:
                 new = mid not in members or mid in readded  # added by this very commit
                 if member is None or new or member.role is Role.MODERATOR or mid == deputy:
                     raise _denied("deputy must be an earlier member, not a moderator, and new")
                 deputy = mid
                 continue
-            if code == OpCode.ADD:
+            if code == _ADD:
                 if member is not None or mid in banned:
                     raise _denied("add of a member or a banned identity")
-                role = Role(_int(op[4]))
+                role = ROLE_OF[op[4]]
                 overlay[mid] = Member(mid, _bytes(op[2]), str(op[3]), role)
                 if mid in self.members:
                     readded.add(mid)  # removed earlier in this commit: goes to the end
@@ -438,8 +470,8 @@ class RosterState:
                 continue
             if member is None:
                 raise _denied("op on a non-member")
-            if code == OpCode.REMOVE:
-                reason = RemoveReason(_int(op[2]))
+            if code == _REMOVE:
+                reason = REASON_OF[op[2]]
                 overlay[mid] = None
                 moderator_delta -= member.role is Role.MODERATOR
                 if mid == deputy:
@@ -451,8 +483,8 @@ class RosterState:
                     banned.add(mid)
                 elif reason is RemoveReason.KICKED:
                     kicked.add(mid)
-            elif code == OpCode.ROLE:
-                role = Role(_int(op[2]))
+            elif code == _ROLE:
+                role = ROLE_OF[op[2]]
                 if role is member.role:
                     raise _denied("role unchanged")
                 overlay[mid] = replace(member, role=role)
@@ -463,7 +495,7 @@ class RosterState:
                     if mid in hands:
                         hands.remove(mid)
                     invited.discard(mid)
-            elif code == OpCode.HAND:
+            elif code == _HAND:
                 if op[2]:
                     if member.role is not Role.LISTENER or mid in hands:
                         raise _denied("hand raise by a non-listener or twice")
@@ -472,7 +504,7 @@ class RosterState:
                     if mid not in hands:
                         raise _denied("lowering a hand that is not raised")
                     hands.remove(mid)
-            elif code == OpCode.INVITE:
+            elif code == _INVITE:
                 if op[2]:
                     if member.role is not Role.LISTENER or mid in invited:
                         raise _denied("invite of a non-listener or twice")
@@ -499,6 +531,7 @@ class RosterState:
         other._rank = dict(self._rank)
         other._next_rank = self._next_rank
         other._stage = set(self._stage)
+        other._moderators = self._moderators
         other._packed = dict(self._packed)
         other._safety = None if self._safety is None else list(self._safety)
         other.hands = list(self.hands)
@@ -525,11 +558,6 @@ _Staged = tuple[
 
 def _values(items: list[bytes]) -> list[Value]:
     return list[Value](items)
-
-
-def _int(value: Value) -> int:
-    assert isinstance(value, int)
-    return value
 
 
 def _bytes(value: Value) -> bytes:

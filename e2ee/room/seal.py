@@ -22,6 +22,7 @@ bounded in §16.7) and decrypts only on a match.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from collections.abc import Callable
 from enum import IntEnum
@@ -43,6 +44,7 @@ LARGE_STEP = 65_536
 BEACON_MAC_LEN = 32
 _U32 = struct.Struct(">I")
 _VERSION = bytes((PAYLOAD_VERSION,))
+_sha256 = hashlib.sha256
 
 
 class Kind(IntEnum):
@@ -63,16 +65,21 @@ class Kind(IntEnum):
 def padded_len(length: int) -> int:
     """The padded size of ``length`` plaintext bytes: the smallest power of two >= 256
     that holds ``length + 1``, or beyond 65,536 the next multiple of 65,536."""
-    need = length + 1
-    if need > LARGE_STEP:
-        return -(-need // LARGE_STEP) * LARGE_STEP
-    return max(MIN_PADDED, 1 << (need - 1).bit_length())
+    if length < MIN_PADDED:
+        return MIN_PADDED
+    if length < LARGE_STEP:
+        return 1 << length.bit_length()  # the smallest power of two > length
+    return -(-(length + 1) // LARGE_STEP) * LARGE_STEP
+
+
+#: The padded sizes up to 65,536: the powers of two from 256 (:func:`padded_len`).
+_SMALL_PADDED = frozenset(MIN_PADDED << i for i in range((LARGE_STEP // MIN_PADDED).bit_length()))
 
 
 def is_payload_len(length: int) -> bool:
     """Whether a room payload can be ``length`` bytes: 32 + a padded size + 16 (spec §13.1)."""
     padded = length - HEAD_LEN - TAG_LEN
-    return padded >= MIN_PADDED and padded_len(padded - 1) == padded
+    return padded in _SMALL_PADDED or (padded > LARGE_STEP and not padded % LARGE_STEP)
 
 
 def _pad(kind: Kind, body: bytes) -> bytes:
@@ -85,26 +92,36 @@ _KINDS = {int(kind): kind for kind in Kind}
 
 def _unpad(padded: bytes) -> tuple[Kind, bytes]:
     stripped = padded.rstrip(b"\x00")
-    if len(stripped) < 2 or stripped[-1] != 0x80 or len(padded) != padded_len(len(stripped) - 1):
+    n = len(stripped) - 1  # kind || body, then the 0x80 marker
+    if n < 1 or stripped[n] != 0x80 or len(padded) != padded_len(n):
         raise RemoteProtocolError("bad room payload padding", ErrorCode.MALFORMED)
     kind = _KINDS.get(stripped[0])
     if kind is None:
         raise RemoteProtocolError("unknown room payload kind", ErrorCode.UNKNOWN_TYPE)
-    return kind, stripped[1:-1]
+    return kind, stripped[1:n]
 
 
 # -- keyed payloads (spec §13.1) --------------------------------------------
 
 
-def _hint(key: bytes, nonce: bytes) -> bytes:
-    return kdf.labelled_hash(labels.PAYLOAD_HINT, key + nonce)[:HINT_LEN]
+_HINT_PREFIX = kdf.labelled(labels.PAYLOAD_HINT)
+#: The shortest room payload: a head, the smallest padded size, a tag (spec §13.1).
+MIN_PAYLOAD = HEAD_LEN + MIN_PADDED + TAG_LEN
+
+
+def hint(key: bytes, nonce: bytes) -> bytes:
+    """``labelled_hash("hushroom v1 room payload hint", key || nonce)[:8]`` (spec §13.1).
+
+    The labelled hash written out: one SHA-256 over the label's prefix, kept.
+    """
+    return _sha256(_HINT_PREFIX + key + nonce).digest()[:HINT_LEN]
 
 
 def hint_matches(key: bytes, payload: bytes) -> bool:
     """Whether ``payload`` carries the hint of ``key``: one hash, no decryption."""
-    if len(payload) < HEAD_LEN + MIN_PADDED + TAG_LEN:
+    if len(payload) < MIN_PAYLOAD:
         return False
-    return _hint(key, payload[HINT_LEN:HEAD_LEN]) == payload[:HINT_LEN]
+    return hint(key, payload[HINT_LEN:HEAD_LEN]) == payload[:HINT_LEN]
 
 
 def seal_keyed(
@@ -112,9 +129,9 @@ def seal_keyed(
 ) -> bytes:
     """``hint | nonce | XChaCha(key, nonce, pad(kind || body), 0x02||room_id||hint||extra)``."""
     nonce = rng(NONCE_LEN)
-    hint = _hint(key, nonce)
-    aad = _VERSION + room_id + hint + extra
-    return hint + nonce + xchacha.encrypt(key, nonce, _pad(kind, body), aad)
+    tag = hint(key, nonce)
+    aad = _VERSION + room_id + tag + extra
+    return tag + nonce + xchacha.encrypt(key, nonce, _pad(kind, body), aad)
 
 
 def open_keyed(
@@ -126,11 +143,10 @@ def open_keyed(
     hint is not computed again here: it is in the associated data, so a
     payload whose hint is not ``key``'s fails the tag.
     """
-    if len(payload) < HEAD_LEN + MIN_PADDED + TAG_LEN:
+    if len(payload) < MIN_PAYLOAD:
         raise DecryptionFailed()
-    hint, nonce = payload[:HINT_LEN], payload[HINT_LEN:HEAD_LEN]
-    pt = xchacha.decrypt(key, nonce, payload[HEAD_LEN:], _VERSION + room_id + hint + extra)
-    return _unpad(pt)
+    aad = _VERSION + room_id + payload[:HINT_LEN] + extra
+    return _unpad(xchacha.decrypt(key, payload[HINT_LEN:HEAD_LEN], payload[HEAD_LEN:], aad))
 
 
 def _expect(kind: Kind, opened: tuple[Kind, bytes]) -> bytes:

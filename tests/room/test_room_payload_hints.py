@@ -12,9 +12,9 @@ import random
 import pytest
 from attack.scene import Scene, build
 
-from e2ee import canonical, identity, kdf
+from e2ee import canonical, identity
 from e2ee.envelope import Envelope, EnvelopeType
-from e2ee.room import hints, labels, seal
+from e2ee.room import hints, seal
 from e2ee.room.control import PairType, encode_beacon
 from e2ee.room.roster import Policy, op_policy
 from e2ee.room.session import RoomConfig
@@ -43,17 +43,17 @@ def test_a_hint_never_opens_under_another_key_and_never_repeats() -> None:
 
 def count_work(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     work = {"hint": 0, "x25519": 0}
-    real_hash, real_exchange = kdf.labelled_hash, identity.SessionKey.exchange
+    real_hint, real_exchange = seal.hint, identity.SessionKey.exchange
 
-    def labelled_hash(label: bytes, data: bytes) -> bytes:
-        work["hint"] += label == labels.PAYLOAD_HINT
-        return real_hash(label, data)
+    def hint(key: bytes, nonce: bytes) -> bytes:
+        work["hint"] += 1
+        return real_hint(key, nonce)
 
     def exchange(self: identity.SessionKey, peer: bytes) -> bytes:
         work["x25519"] += 1
         return real_exchange(self, peer)
 
-    monkeypatch.setattr(kdf, "labelled_hash", labelled_hash)
+    monkeypatch.setattr(seal, "hint", hint)
     monkeypatch.setattr(identity.SessionKey, "exchange", exchange)
     return work
 

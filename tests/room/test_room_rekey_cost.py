@@ -17,7 +17,7 @@ import pytest
 
 from e2ee import canonical, identity, kdf
 from e2ee.pairwise import PairwiseChannel
-from e2ee.room import RoomConfig, RoomSession, keys, labels
+from e2ee.room import RoomConfig, RoomSession, keys, seal
 from e2ee.room.commit import decode_commit, sign_commit
 from e2ee.room.roster import Policy, op_policy
 
@@ -106,14 +106,14 @@ def test_a_member_holding_old_epoch_keys_finds_each_re_key_payload_in_three_hint
     assert len(list(speaker.session._keys.control)) > 12
     hints: Counter[str] = Counter()
     who = track_receiver(monkeypatch)
-    real_hash = kdf.labelled_hash
+    real_hint = seal.hint
 
-    def labelled_hash(label: bytes, data: bytes) -> bytes:
-        if who and label == labels.PAYLOAD_HINT:
+    def hint(key: bytes, nonce: bytes) -> bytes:
+        if who:
             hints[who[-1].hex()] += 1
-        return real_hash(label, data)
+        return real_hint(key, nonce)
 
-    monkeypatch.setattr(kdf, "labelled_hash", labelled_hash)
+    monkeypatch.setattr(seal, "hint", hint)
     victim, kept = listeners
     mod.session.kick(victim.session.me)
     r.pump()
